@@ -1,0 +1,73 @@
+//! The Leptos application: the HTML shell, the routes, the pages and their server functions.
+//!
+//! Pages render on the server and hydrate in the browser; every page also works with JavaScript off (links
+//! navigate, forms post). Server functions are thin: they take the state and the viewer from the request
+//! context, call a service in `portolan-core`, and map its error to an [`error::AppError`].
+
+#![recursion_limit = "256"]
+
+pub mod auth;
+pub mod error;
+pub mod home;
+pub mod layout;
+pub mod people;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+pub mod theme;
+
+use leptos::prelude::*;
+use leptos_meta::{Html, MetaTags, Title, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{SsrMode, path};
+
+/// The name cargo-leptos gives the compiled CSS, JS and wasm files (`/pkg/portolan.*`).
+pub const OUTPUT_NAME: &str = "portolan";
+
+/// The prefix of every server function URL, kept apart from the versioned JSON API under `/api/v1`.
+pub const SERVER_FN_PREFIX: &str = "/fn";
+
+/// The document around the application, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    ssr::set_document_headers();
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <link rel="stylesheet" href=format!("/pkg/{OUTPUT_NAME}.css") />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The application: top bar, routes and the 404 fallback.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let theme = theme::provide_theme();
+    auth::provide_viewer();
+
+    view! {
+        <Html attr:data-theme=move || theme.get().as_str() />
+        <Title formatter=|text: String| if text.is_empty() { "Portolan".to_owned() } else { format!("{text} · Portolan") } />
+        <Router>
+            <layout::TopBar />
+            <main id="main" class="page">
+                <Routes fallback=|| view! { <error::NotFound /> }>
+                    <Route path=path!("/") view=home::HomePage ssr=SsrMode::Async />
+                    <Route path=path!("/login") view=auth::LoginPage ssr=SsrMode::Async />
+                    <Route path=path!("/people/:login") view=people::PersonPage ssr=SsrMode::Async />
+                </Routes>
+            </main>
+        </Router>
+    }
+}

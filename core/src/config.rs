@@ -1,0 +1,440 @@
+//! Typed configuration, read once at start-up.
+//!
+//! Layers, later ones winning: built-in defaults, an optional `portolan.toml` (or the file named by
+//! `PORTOLAN_CONFIG`), then `PORTOLAN_*` environment variables. A bad or missing setting stops start-up with a
+//! message that names it. Secrets are wrapped in [`Secret`], whose `Debug` prints `[redacted]`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Deserializer, Serialize};
+use url::Url;
+
+/// A value that must never be printed: `Debug` and `Display` show `[redacted]`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself. Call sites are easy to audit by searching for `expose`.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Human,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// The portal's configuration. Each field names its environment variable.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `PORTOLAN_ADDR`: address to listen on. Default `127.0.0.1:3000`.
+    pub addr: SocketAddr,
+    /// `PORTOLAN_DATA_DIR`: where the SQLite database and other local state live. Default `./data`.
+    pub data_dir: PathBuf,
+    /// `PORTOLAN_DATABASE_URL`: `sqlite://…` or `postgres://…`. Default: `portolan.db` in the data directory.
+    pub database_url: Secret,
+    /// `PORTOLAN_PUBLIC_URL`: the URL people use to reach the portal. Default `http://<addr>`.
+    pub public_url: Url,
+    /// `PORTOLAN_SITE_ROOT`: directory holding the compiled browser assets (`pkg/`). Default `target/site`.
+    pub site_root: PathBuf,
+    /// `PORTOLAN_GITHUB_CLIENT_ID` and `PORTOLAN_GITHUB_CLIENT_SECRET`: the GitHub OAuth app, when login with
+    /// GitHub is wanted. Both or neither.
+    pub github_oauth: Option<GithubOAuth>,
+    /// `PORTOLAN_GITHUB_URL`: GitHub's web URL (OAuth pages). Default `https://github.com`.
+    pub github_url: Url,
+    /// `PORTOLAN_GITHUB_API_URL`: GitHub's REST API URL. Default `https://api.github.com`.
+    pub github_api_url: Url,
+    /// `PORTOLAN_API_TOKEN`: a static admin token for automation, sent as `Authorization: Bearer …`.
+    pub api_token: Option<Secret>,
+    /// `PORTOLAN_ALLOWED_ORGS`: comma-separated GitHub organisations whose members may log in. Empty: anyone.
+    pub allowed_orgs: Vec<String>,
+    /// `PORTOLAN_ADMIN_TEAMS`: comma-separated `org/team` GitHub teams whose members are administrators.
+    pub admin_teams: Vec<String>,
+    /// `PORTOLAN_LOG_FORMAT`: `human` (default) or `json`.
+    pub log_format: LogFormat,
+    /// `PORTOLAN_LOG`: a tracing filter such as `info` or `portolan=debug,info`. Default `info`.
+    pub log_filter: String,
+    /// `PORTOLAN_DEMO`: load demo data at start-up when the database is empty. Default `false`.
+    pub demo: bool,
+    /// `PORTOLAN_SESSION_DAYS`: how long an idle session lasts. Default 7.
+    pub session_days: u32,
+}
+
+/// The GitHub OAuth app's credentials.
+#[derive(Clone, Debug)]
+pub struct GithubOAuth {
+    /// `PORTOLAN_GITHUB_CLIENT_ID`.
+    pub client_id: String,
+    /// `PORTOLAN_GITHUB_CLIENT_SECRET`.
+    pub client_secret: Secret,
+}
+
+impl Config {
+    /// Whether the listener accepts connections from this machine only.
+    pub fn is_loopback_only(&self) -> bool {
+        self.addr.ip().is_loopback()
+    }
+
+    /// "Continue as local admin" exists only on a laptop-style set-up: no GitHub app and a loopback listener.
+    pub fn local_admin_enabled(&self) -> bool {
+        self.github_oauth.is_none() && self.is_loopback_only()
+    }
+
+    /// Session cookies get the `Secure` flag when the portal is served over HTTPS.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+
+    /// Whether the database is SQLite (the embedded default).
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.expose().starts_with("sqlite:")
+    }
+
+    /// The GitHub OAuth callback URL to register in the OAuth app.
+    pub fn github_callback_url(&self) -> String {
+        self.join_public("auth/github/callback")
+    }
+
+    /// A URL under the public URL, without doubling slashes.
+    pub fn join_public(&self, path: &str) -> String {
+        format!("{}/{}", self.public_url.as_str().trim_end_matches('/'), path.trim_start_matches('/'))
+    }
+
+    /// A configuration for tests and tools: defaults everywhere, with the given database.
+    pub fn for_database(database_url: &str) -> Config {
+        let raw = RawConfig { database_url: Some(database_url.to_owned()), ..RawConfig::default() };
+        raw.resolve().expect("the default configuration is valid")
+    }
+}
+
+/// Why the configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A setting has a value that cannot be used.
+    #[error("invalid setting {setting}: {reason}")]
+    Invalid {
+        /// The environment variable (or TOML key) at fault.
+        setting: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A setting is required because another one is set.
+    #[error("missing setting {setting}: {reason}")]
+    Missing {
+        /// The environment variable (or TOML key) that must be set.
+        setting: &'static str,
+        /// Why it is needed.
+        reason: &'static str,
+    },
+    /// The configuration sources could not be parsed.
+    #[error("{0}")]
+    Source(String),
+}
+
+/// The configuration as written by people: every field optional, strings where parsing needs a better message.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawConfig {
+    addr: Option<String>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    public_url: Option<String>,
+    site_root: Option<PathBuf>,
+    github_client_id: Option<String>,
+    #[serde(skip_serializing)]
+    github_client_secret: Option<String>,
+    github_url: Option<String>,
+    github_api_url: Option<String>,
+    #[serde(skip_serializing)]
+    api_token: Option<String>,
+    #[serde(deserialize_with = "comma_list")]
+    allowed_orgs: Option<Vec<String>>,
+    #[serde(deserialize_with = "comma_list")]
+    admin_teams: Option<Vec<String>>,
+    log_format: Option<String>,
+    log: Option<String>,
+    demo: Option<bool>,
+    session_days: Option<u32>,
+}
+
+/// Accepts `["a", "b"]` in TOML and `a,b` in an environment variable.
+fn comma_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrString {
+        List(Vec<String>),
+        String(String),
+    }
+    let value = Option::<ListOrString>::deserialize(d)?;
+    Ok(value.map(|v| {
+        let items = match v {
+            ListOrString::List(items) => items,
+            ListOrString::String(s) => s.split(',').map(str::to_owned).collect(),
+        };
+        items.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
+    }))
+}
+
+impl RawConfig {
+    fn resolve(self) -> Result<Config, ConfigError> {
+        let addr_text = self.addr.unwrap_or_else(|| "127.0.0.1:3000".to_owned());
+        let addr: SocketAddr = addr_text.parse().map_err(|_| ConfigError::Invalid {
+            setting: "PORTOLAN_ADDR",
+            reason: format!("`{addr_text}` is not a socket address such as 127.0.0.1:3000"),
+        })?;
+        let data_dir = self.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
+        let database_url = match self.database_url {
+            Some(url) => {
+                if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://"))
+                {
+                    return Err(ConfigError::Invalid {
+                        setting: "PORTOLAN_DATABASE_URL",
+                        reason: "must start with sqlite:, postgres:// or postgresql://".to_owned(),
+                    });
+                }
+                url
+            }
+            None => default_sqlite_url(&data_dir),
+        };
+        let public_url = parse_http_url(
+            "PORTOLAN_PUBLIC_URL",
+            &self.public_url.unwrap_or_else(|| format!("http://{addr}")),
+        )?;
+        let github_oauth = match (self.github_client_id, self.github_client_secret) {
+            (None, None) => None,
+            (Some(id), Some(secret)) if !id.trim().is_empty() && !secret.is_empty() => {
+                Some(GithubOAuth { client_id: id.trim().to_owned(), client_secret: Secret::new(secret) })
+            }
+            (Some(_), None) => {
+                return Err(ConfigError::Missing {
+                    setting: "PORTOLAN_GITHUB_CLIENT_SECRET",
+                    reason: "PORTOLAN_GITHUB_CLIENT_ID is set; a GitHub OAuth app needs both",
+                });
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Missing {
+                    setting: "PORTOLAN_GITHUB_CLIENT_ID",
+                    reason: "PORTOLAN_GITHUB_CLIENT_SECRET is set; a GitHub OAuth app needs both",
+                });
+            }
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    setting: "PORTOLAN_GITHUB_CLIENT_ID",
+                    reason: "the client id and secret must not be empty".to_owned(),
+                });
+            }
+        };
+        let github_url =
+            parse_http_url("PORTOLAN_GITHUB_URL", self.github_url.as_deref().unwrap_or("https://github.com"))?;
+        let github_api_url = parse_http_url(
+            "PORTOLAN_GITHUB_API_URL",
+            self.github_api_url.as_deref().unwrap_or("https://api.github.com"),
+        )?;
+        let api_token = match self.api_token {
+            None => None,
+            Some(t) if t.len() < 16 => {
+                return Err(ConfigError::Invalid {
+                    setting: "PORTOLAN_API_TOKEN",
+                    reason: "must be at least 16 characters long".to_owned(),
+                });
+            }
+            Some(t) => Some(Secret::new(t)),
+        };
+        let admin_teams = self.admin_teams.unwrap_or_default();
+        if let Some(bad) = admin_teams.iter().find(|t| t.split('/').filter(|p| !p.is_empty()).count() != 2) {
+            return Err(ConfigError::Invalid {
+                setting: "PORTOLAN_ADMIN_TEAMS",
+                reason: format!("`{bad}` is not of the form org/team"),
+            });
+        }
+        let log_format = match self.log_format.as_deref() {
+            None | Some("human") => LogFormat::Human,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    setting: "PORTOLAN_LOG_FORMAT",
+                    reason: format!("`{other}` is neither `human` nor `json`"),
+                });
+            }
+        };
+        let session_days = self.session_days.unwrap_or(7);
+        if session_days == 0 {
+            return Err(ConfigError::Invalid {
+                setting: "PORTOLAN_SESSION_DAYS",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
+        Ok(Config {
+            addr,
+            data_dir,
+            database_url: Secret::new(database_url),
+            public_url,
+            site_root: self.site_root.unwrap_or_else(|| PathBuf::from("target/site")),
+            github_oauth,
+            github_url,
+            github_api_url,
+            api_token,
+            allowed_orgs: self.allowed_orgs.unwrap_or_default(),
+            admin_teams,
+            log_format,
+            log_filter: self.log.unwrap_or_else(|| "info".to_owned()),
+            demo: self.demo.unwrap_or(false),
+            session_days,
+        })
+    }
+}
+
+fn default_sqlite_url(data_dir: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", data_dir.join("portolan.db").display())
+}
+
+fn parse_http_url(setting: &'static str, text: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(text).map_err(|e| ConfigError::Invalid { setting, reason: format!("`{text}`: {e}") })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(ConfigError::Invalid { setting, reason: format!("`{text}` is not an http(s) URL") });
+    }
+    Ok(url)
+}
+
+/// Reads the configuration from `portolan.toml` (or `$PORTOLAN_CONFIG`) and the process environment.
+pub fn load() -> Result<Config, ConfigError> {
+    let file = std::env::var_os("PORTOLAN_CONFIG").map(PathBuf::from).unwrap_or_else(|| "portolan.toml".into());
+    if std::env::var_os("PORTOLAN_CONFIG").is_some() && !file.exists() {
+        return Err(ConfigError::Invalid {
+            setting: "PORTOLAN_CONFIG",
+            reason: format!("{} does not exist", file.display()),
+        });
+    }
+    load_from(Figment::new().merge(Toml::file(file)).merge(
+        // `PORTOLAN_TEST_*` variables belong to the test suite, not to the portal.
+        Env::prefixed("PORTOLAN_").ignore(&["CONFIG"]).filter(|key| !key.as_str().starts_with("test_")),
+    ))
+}
+
+/// Resolves a configuration from explicit figment sources (used by [`load`] and by tests).
+pub fn load_from(sources: Figment) -> Result<Config, ConfigError> {
+    let raw: RawConfig =
+        Figment::from(Serialized::defaults(RawConfig::default())).merge(sources).extract().map_err(|e| {
+            // Figment names the key and the source (file or environment variable) in its message.
+            ConfigError::Source(e.to_string())
+        })?;
+    raw.resolve()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::providers::Serialized;
+
+    fn from_pairs(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: std::collections::BTreeMap<String, String> =
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        load_from(Figment::from(Serialized::defaults(map)))
+    }
+
+    #[test]
+    fn defaults_run_with_nothing_set() {
+        let c = from_pairs(&[]).unwrap();
+        assert_eq!(c.addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert!(c.database_url.expose().starts_with("sqlite://./data/portolan.db"));
+        assert_eq!(c.public_url.as_str(), "http://127.0.0.1:3000/");
+        assert_eq!(c.github_url.as_str(), "https://github.com/");
+        assert_eq!(c.github_api_url.as_str(), "https://api.github.com/");
+        assert!(c.local_admin_enabled());
+        assert!(!c.secure_cookies());
+        assert_eq!(c.github_callback_url(), "http://127.0.0.1:3000/auth/github/callback");
+    }
+
+    #[test]
+    fn bad_address_names_the_setting() {
+        let err = from_pairs(&[("addr", "not-an-address")]).unwrap_err().to_string();
+        assert!(err.contains("PORTOLAN_ADDR"), "{err}");
+    }
+
+    #[test]
+    fn half_an_oauth_app_is_refused() {
+        let err = from_pairs(&[("github_client_id", "abc")]).unwrap_err().to_string();
+        assert!(err.contains("PORTOLAN_GITHUB_CLIENT_SECRET"), "{err}");
+        let err = from_pairs(&[("github_client_secret", "abc")]).unwrap_err().to_string();
+        assert!(err.contains("PORTOLAN_GITHUB_CLIENT_ID"), "{err}");
+    }
+
+    #[test]
+    fn local_admin_needs_loopback_and_no_github_app() {
+        let c = from_pairs(&[("addr", "0.0.0.0:3000")]).unwrap();
+        assert!(!c.local_admin_enabled());
+        let c = from_pairs(&[("github_client_id", "id"), ("github_client_secret", "s")]).unwrap();
+        assert!(!c.local_admin_enabled());
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let c = from_pairs(&[
+            ("github_client_id", "client-id"),
+            ("github_client_secret", "very-secret-value"),
+            ("api_token", "another-secret-token-1234"),
+            ("database_url", "postgres://portolan:db-password@localhost/portolan"),
+        ])
+        .unwrap();
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("very-secret-value"), "{debug}");
+        assert!(!debug.contains("another-secret-token-1234"), "{debug}");
+        assert!(!debug.contains("db-password"), "{debug}");
+        assert!(debug.contains("[redacted]"));
+    }
+
+    #[test]
+    fn lists_accept_commas_and_admin_teams_need_a_slash() {
+        let c = from_pairs(&[("allowed_orgs", " acme, widgets ,"), ("admin_teams", "acme/platform")]).unwrap();
+        assert_eq!(c.allowed_orgs, vec!["acme", "widgets"]);
+        assert_eq!(c.admin_teams, vec!["acme/platform"]);
+        let err = from_pairs(&[("admin_teams", "platform")]).unwrap_err().to_string();
+        assert!(err.contains("PORTOLAN_ADMIN_TEAMS"), "{err}");
+    }
+
+    #[test]
+    fn https_public_url_makes_cookies_secure_and_bad_urls_are_named() {
+        let c = from_pairs(&[("public_url", "https://portal.example.com")]).unwrap();
+        assert!(c.secure_cookies());
+        let err = from_pairs(&[("github_api_url", "ftp://x")]).unwrap_err().to_string();
+        assert!(err.contains("PORTOLAN_GITHUB_API_URL"), "{err}");
+        let err = from_pairs(&[("database_url", "mysql://x")]).unwrap_err().to_string();
+        assert!(err.contains("PORTOLAN_DATABASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn unknown_settings_are_refused() {
+        let err = from_pairs(&[("adress", "x")]).unwrap_err().to_string();
+        assert!(err.contains("adress"), "{err}");
+    }
+}

@@ -1,0 +1,13 @@
+//! Portolan's server-side core: configuration, database access, domain services and clients for external
+//! systems. It knows nothing of HTTP or Leptos; the `server` crate and the `app` crate's server functions call
+//! into it and convert its errors at their own boundary.
+
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod state;
+
+pub use config::{Config, Secret};
+pub use state::AppState;

@@ -1,0 +1,18 @@
+//! Database schema migrations for Portolan, written once for SQLite and PostgreSQL.
+//!
+//! Each migration lives in its own `mYYYYMMDD_NNNNNN_verb_noun.rs` file with its own `Iden` enums, so the schema
+//! history never depends on the current entity code. Migrations run at start-up and with `portolan migrate`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_create_foundation;
+
+/// Applies every migration in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_create_foundation::Migration)]
+    }
+}

@@ -1,0 +1,79 @@
+//! The versioned JSON API (`/api/v1/...`) and the operations endpoints (`/healthz`, `/readyz`, `/metrics`).
+//!
+//! Every page's data is also reachable here for scripts and other tools; authentication is the session cookie
+//! or `Authorization: Bearer <token>`.
+
+use axum::extract::{Extension, State};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use http::header::CONTENT_TYPE;
+use serde_json::json;
+
+use portolan_core::auth::RequestViewer;
+use portolan_types::Viewer;
+
+use crate::ServerState;
+use crate::http::ApiError;
+
+/// Routes under `/api/v1` plus the operations endpoints.
+pub fn router() -> Router<ServerState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/people/{login}", get(person))
+        .route("/api/v1/{*rest}", axum::routing::any(api_not_found))
+}
+
+/// The signed-in viewer, or a 401 in the API's envelope.
+pub fn require(viewer: &RequestViewer) -> Result<&Viewer, ApiError> {
+    viewer.0.as_ref().ok_or_else(|| ApiError::unauthorized("sign in or send Authorization: Bearer <token>"))
+}
+
+/// `GET /healthz`: the process is up.
+async fn healthz() -> impl IntoResponse {
+    Json(json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: the database answers.
+async fn readyz(State(state): State<ServerState>) -> Result<impl IntoResponse, ApiError> {
+    match state.app.db.ping().await {
+        Ok(()) => Ok(Json(json!({"status": "ok", "database": portolan_core::db::backend_name(&state.app.db)}))),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check: database unreachable");
+            Err(ApiError::unavailable("the database is not reachable"))
+        }
+    }
+}
+
+/// `GET /metrics`: Prometheus text format.
+async fn metrics(State(state): State<ServerState>) -> impl IntoResponse {
+    let db = &state.app.db;
+    let body = state.metrics.render(portolan_core::db::pool_stats(db), portolan_core::db::backend_name(db));
+    ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
+}
+
+/// `GET /api/v1/me`: who the request acts for.
+async fn me(Extension(viewer): Extension<RequestViewer>) -> Result<Json<Viewer>, ApiError> {
+    Ok(Json(require(&viewer)?.clone()))
+}
+
+/// `GET /api/v1/people/{login}`: a person with their organisations and teams.
+async fn person(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    axum::extract::Path(login): axum::extract::Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    require(&viewer)?;
+    match portolan_core::auth::person(&state.app.db, &login).await {
+        Ok(Some(p)) => Ok(Json(p)),
+        Ok(None) => Err(ApiError::not_found(format!("nobody called {login}"))),
+        Err(e) => Err(ApiError::internal("loading a person", e)),
+    }
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError::not_found("no such API endpoint")
+}

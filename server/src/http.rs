@@ -1,0 +1,69 @@
+//! HTTP plumbing shared by every route: the JSON error envelope, metrics, security headers and CSRF checks.
+
+pub mod csrf;
+pub mod headers;
+pub mod metrics;
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use serde::Serialize;
+
+/// An error from the JSON API: `{"error": {"code": "...", "message": "..."}}` with a matching status.
+/// Server errors carry a generic message; their cause goes to the log.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    error: Body<'a>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl ApiError {
+    /// 401: no or bad credentials.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        ApiError { status: StatusCode::UNAUTHORIZED, code: "unauthorized", message: message.into() }
+    }
+
+    /// 403: authenticated, but not allowed.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError { status: StatusCode::FORBIDDEN, code: "forbidden", message: message.into() }
+    }
+
+    /// 404.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError { status: StatusCode::NOT_FOUND, code: "not_found", message: message.into() }
+    }
+
+    /// 500: logs the cause, shows nothing of it.
+    pub fn internal(context: &str, cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "{context} failed");
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal",
+            message: "internal error; see the server log for this request id".to_owned(),
+        }
+    }
+
+    /// 503.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        ApiError { status: StatusCode::SERVICE_UNAVAILABLE, code: "unavailable", message: message.into() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Envelope { error: Body { code: self.code, message: &self.message } };
+        (self.status, Json(body)).into_response()
+    }
+}

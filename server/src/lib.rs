@@ -1,0 +1,197 @@
+//! The portolan server: wires configuration, the database, authentication, the JSON API and the Leptos
+//! application into one axum router, and runs it.
+
+pub mod api;
+pub mod auth;
+pub mod http;
+pub mod telemetry;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use portolan_app::{App, OUTPUT_NAME, shell};
+use portolan_core::auth::github::OctocrabGithub;
+use portolan_core::auth::session_store::DbSessionStore;
+use portolan_core::{AppState, Config};
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "portolan_session";
+
+/// What every handler can reach: the domain state, the Leptos options, an HTTP client and the metrics.
+#[derive(Clone)]
+pub struct ServerState {
+    /// Database, configuration and external clients.
+    pub app: AppState,
+    /// Where the compiled site lives.
+    pub leptos: LeptosOptions,
+    /// Outbound HTTP client (OAuth token exchange); never follows redirects.
+    pub http: reqwest::Client,
+    /// Request and pool metrics.
+    pub metrics: Arc<http::metrics::Metrics>,
+    /// The session store, for the expiry sweeper.
+    pub sessions: DbSessionStore,
+}
+
+impl FromRef<ServerState> for LeptosOptions {
+    fn from_ref(state: &ServerState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    /// The listener could not be bound.
+    #[error("cannot listen on PORTOLAN_ADDR {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The server failed while running.
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+    /// The HTTP client could not be built.
+    #[error("http client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+/// Opens and migrates the database named in the configuration.
+pub async fn open_database(config: &Config) -> Result<sea_orm::DatabaseConnection, ServeError> {
+    let db = portolan_core::db::connect(config.database_url.expose()).await?;
+    portolan_core::db::migrate(&db).await?;
+    tracing::info!(db.backend = portolan_core::db::backend_name(&db), "database ready");
+    Ok(db)
+}
+
+/// `portolan migrate`.
+pub async fn migrate_only(config: &Config) -> Result<(), ServeError> {
+    open_database(config).await?;
+    println!("migrations applied");
+    Ok(())
+}
+
+/// Builds the whole application state from a configuration and an open database.
+pub fn build_state(config: Config, db: sea_orm::DatabaseConnection) -> Result<ServerState, ServeError> {
+    let github = Arc::new(OctocrabGithub::new(&config.github_api_url));
+    let leptos = LeptosOptions::builder()
+        .output_name(OUTPUT_NAME)
+        .site_root(config.site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(config.addr)
+        .build();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .user_agent(concat!("portolan/", env!("CARGO_PKG_VERSION")))
+        .build()?;
+    Ok(ServerState {
+        sessions: DbSessionStore::new(db.clone()),
+        app: AppState { db, config: Arc::new(config), github },
+        leptos,
+        http,
+        metrics: Arc::default(),
+    })
+}
+
+/// The complete router: operations endpoints, JSON API, authentication, the Leptos pages and static files,
+/// wrapped in request ids, tracing, metrics, security headers, CSRF checks, sessions and viewer resolution.
+pub fn router(state: ServerState) -> Router {
+    let config = state.app.config.clone();
+    let app_state = state.app.clone();
+    let context = move || provide_context(app_state.clone());
+    let leptos = state.leptos.clone();
+    let routes = generate_route_list(App);
+
+    let sessions = SessionManagerLayer::new(state.sessions.clone())
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(config.secure_cookies())
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::days(i64::from(config.session_days))));
+
+    Router::new()
+        .merge(api::router())
+        .merge(auth::router(&config))
+        .leptos_routes_with_context(&state, routes, context.clone(), move || shell(leptos.clone()))
+        .fallback(file_and_error_handler_with_context::<ServerState, _>(context, shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::resolve_viewer))
+        .layer(sessions)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), http::csrf::check_origin))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), http::headers::security_headers))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), http::metrics::record))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(telemetry::trace_layer())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+/// `portolan serve`: opens the database, starts background jobs and serves until SIGTERM or Ctrl-C, finishing
+/// in-flight requests first.
+pub async fn serve(config: Config) -> Result<(), ServeError> {
+    let db = open_database(&config).await?;
+    if config.demo {
+        portolan_core::demo::seed(&db).await?;
+        tracing::info!("demo data loaded");
+    }
+    let addr = config.addr;
+    let public_url = config.public_url.clone();
+    let state = build_state(config, db)?;
+    spawn_session_sweeper(state.sessions.clone());
+    let listener =
+        tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
+    tracing::info!(%addr, %public_url, "portolan listening on http://{addr}");
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!("portolan stopped");
+    Ok(())
+}
+
+fn spawn_session_sweeper(store: DbSessionStore) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match store.delete_expired().await {
+                Ok(n) if n > 0 => tracing::info!(sessions.deleted = n, "expired sessions deleted"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "deleting expired sessions failed"),
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}

@@ -1,0 +1,533 @@
+#![recursion_limit = "256"]
+//! An in-process fake of the parts of GitHub the portal talks to, answering with GitHub's real JSON shapes.
+//!
+//! It serves the web OAuth pages (`/login/oauth/authorize`, `/login/oauth/access_token`, checking the client
+//! secret, the redirect URI and the PKCE verifier the way GitHub does) and the REST endpoints `/user`,
+//! `/user/orgs` and `/user/teams` with `Link` pagination. Its consent page lists the fixture people, so a
+//! browser test can "sign in as" one of them. Tests use it as a library; Playwright runs the `fake-github` binary.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::Engine;
+use rand::Rng;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// A person known to the fake.
+#[derive(Clone, Debug)]
+pub struct FakeUser {
+    /// Numeric id.
+    pub id: i64,
+    /// Login.
+    pub login: String,
+    /// Display name (GitHub allows none).
+    pub name: Option<String>,
+    /// Organisation logins.
+    pub orgs: Vec<String>,
+    /// Teams as `(org, slug, name)`.
+    pub teams: Vec<(String, String, String)>,
+}
+
+impl FakeUser {
+    fn new(id: i64, login: &str, name: Option<&str>, orgs: &[&str], teams: &[(&str, &str, &str)]) -> FakeUser {
+        FakeUser {
+            id,
+            login: login.to_owned(),
+            name: name.map(str::to_owned),
+            orgs: orgs.iter().map(|s| (*s).to_owned()).collect(),
+            teams: teams.iter().map(|(o, s, n)| ((*o).to_owned(), (*s).to_owned(), (*n).to_owned())).collect(),
+        }
+    }
+}
+
+/// The people every fake starts with: `octocat` (in `acme`, three teams), `hubot` (in `acme`, no name, no teams)
+/// and `mallory` (only in `evil-corp`).
+pub fn default_users() -> Vec<FakeUser> {
+    vec![
+        FakeUser::new(
+            583231,
+            "octocat",
+            Some("The Octocat"),
+            &["acme", "github"],
+            &[("acme", "platform", "Platform"), ("acme", "payments", "Payments"), ("github", "octo-team", "Octo Team")],
+        ),
+        FakeUser::new(4242, "hubot", None, &["acme"], &[]),
+        FakeUser::new(9001, "mallory", Some("Mallory"), &["evil-corp"], &[]),
+    ]
+}
+
+/// How the fake is set up.
+#[derive(Clone, Debug)]
+pub struct FakeGithubConfig {
+    /// The OAuth app's client id.
+    pub client_id: String,
+    /// The OAuth app's client secret.
+    pub client_secret: String,
+    /// The people.
+    pub users: Vec<FakeUser>,
+    /// Largest page the list endpoints return, whatever `per_page` asks (GitHub's is 100); small values exercise
+    /// pagination.
+    pub max_per_page: usize,
+}
+
+impl Default for FakeGithubConfig {
+    fn default() -> Self {
+        FakeGithubConfig {
+            client_id: "fake-client-id".to_owned(),
+            client_secret: "fake-client-secret".to_owned(),
+            users: default_users(),
+            max_per_page: 100,
+        }
+    }
+}
+
+struct Grant {
+    client_id: String,
+    redirect_uri: String,
+    code_challenge: Option<String>,
+    login: String,
+}
+
+struct Inner {
+    config: FakeGithubConfig,
+    base_url: String,
+    codes: Mutex<HashMap<String, Grant>>,
+    tokens: Mutex<HashMap<String, String>>,
+    token_exchanges: AtomicUsize,
+}
+
+type Shared = Arc<Inner>;
+
+/// A running fake.
+#[derive(Clone)]
+pub struct FakeGithub {
+    inner: Shared,
+    addr: SocketAddr,
+}
+
+impl std::fmt::Debug for FakeGithub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeGithub").field("addr", &self.addr).finish()
+    }
+}
+
+impl FakeGithub {
+    /// Starts a fake on an ephemeral loopback port.
+    pub async fn start(config: FakeGithubConfig) -> FakeGithub {
+        Self::start_on("127.0.0.1:0".parse().expect("valid address"), config).await
+    }
+
+    /// Starts a fake on the given address.
+    pub async fn start_on(addr: SocketAddr, config: FakeGithubConfig) -> FakeGithub {
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind the fake GitHub");
+        let addr = listener.local_addr().expect("local address");
+        let inner = Arc::new(Inner {
+            config,
+            base_url: format!("http://{addr}"),
+            codes: Mutex::default(),
+            tokens: Mutex::default(),
+            token_exchanges: AtomicUsize::new(0),
+        });
+        let app = router(inner.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("fake GitHub server");
+        });
+        FakeGithub { inner, addr }
+    }
+
+    /// `http://127.0.0.1:<port>`: both the web URL and the API URL.
+    pub fn url(&self) -> String {
+        self.inner.base_url.clone()
+    }
+
+    /// The client id the fake accepts.
+    pub fn client_id(&self) -> &str {
+        &self.inner.config.client_id
+    }
+
+    /// The client secret the fake accepts.
+    pub fn client_secret(&self) -> &str {
+        &self.inner.config.client_secret
+    }
+
+    /// How many times `/login/oauth/access_token` was called.
+    pub fn token_exchanges(&self) -> usize {
+        self.inner.token_exchanges.load(Ordering::SeqCst)
+    }
+
+    /// Issues an access token for a fixture person directly, for API-level tests.
+    pub fn issue_token(&self, login: &str) -> String {
+        let token = random_string("gho_", 36);
+        self.inner.tokens.lock().expect("lock").insert(token.clone(), login.to_owned());
+        token
+    }
+}
+
+fn router(inner: Shared) -> Router {
+    Router::new()
+        .route("/login/oauth/authorize", get(authorize_page).post(authorize_submit))
+        .route("/login/oauth/access_token", axum::routing::post(access_token))
+        .route("/user", get(user))
+        .route("/user/orgs", get(user_orgs))
+        .route("/user/teams", get(user_teams))
+        .with_state(inner)
+}
+
+fn random_string(prefix: &str, len: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::thread_rng();
+    let body: String = (0..len).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
+    format!("{prefix}{body}")
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+#[derive(Debug, Deserialize)]
+struct AuthorizeQuery {
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    state: Option<String>,
+    scope: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+}
+
+async fn authorize_page(State(s): State<Shared>, Query(q): Query<AuthorizeQuery>) -> Response {
+    if q.client_id.as_deref() != Some(s.config.client_id.as_str()) {
+        return (StatusCode::NOT_FOUND, Html("<h1>404: unknown OAuth application</h1>")).into_response();
+    }
+    if q.code_challenge.is_some() && q.code_challenge_method.as_deref() != Some("S256") {
+        return (StatusCode::BAD_REQUEST, Html("<h1>Unsupported code_challenge_method</h1>")).into_response();
+    }
+    let hidden = |name: &str, value: &Option<String>| {
+        value
+            .as_ref()
+            .map(|v| format!(r#"<input type="hidden" name="{name}" value="{}">"#, escape(v)))
+            .unwrap_or_default()
+    };
+    let fields = [
+        hidden("client_id", &q.client_id),
+        hidden("redirect_uri", &q.redirect_uri),
+        hidden("state", &q.state),
+        hidden("code_challenge", &q.code_challenge),
+    ]
+    .concat();
+    let mut buttons = String::new();
+    for u in &s.config.users {
+        buttons.push_str(&format!(
+            r#"<form method="post" action="/login/oauth/authorize">{fields}<input type="hidden" name="login" value="{login}"><button type="submit">Authorize as {login}</button></form>"#,
+            login = escape(&u.login)
+        ));
+    }
+    buttons.push_str(&format!(
+        r#"<form method="post" action="/login/oauth/authorize">{fields}<input type="hidden" name="cancel" value="1"><button type="submit">Cancel</button></form>"#
+    ));
+    Html(format!(
+        "<!doctype html><html><head><title>Authorize application · Fake GitHub</title></head><body>\
+         <h1>Authorize application</h1><p>Scopes requested: {}</p>{buttons}</body></html>",
+        escape(q.scope.as_deref().unwrap_or(""))
+    ))
+    .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct AuthorizeForm {
+    client_id: String,
+    redirect_uri: String,
+    state: Option<String>,
+    code_challenge: Option<String>,
+    login: Option<String>,
+    cancel: Option<String>,
+}
+
+async fn authorize_submit(State(s): State<Shared>, Form(f): Form<AuthorizeForm>) -> Response {
+    if f.client_id != s.config.client_id {
+        return (StatusCode::NOT_FOUND, "unknown OAuth application").into_response();
+    }
+    let Ok(mut target) = url::Url::parse(&f.redirect_uri) else {
+        return (StatusCode::BAD_REQUEST, "bad redirect_uri").into_response();
+    };
+    {
+        let mut qp = target.query_pairs_mut();
+        if f.cancel.is_some() {
+            qp.append_pair("error", "access_denied");
+            qp.append_pair("error_description", "The user has denied your application access.");
+        } else {
+            let login = f.login.unwrap_or_default();
+            if !s.config.users.iter().any(|u| u.login == login) {
+                return (StatusCode::BAD_REQUEST, "unknown user").into_response();
+            }
+            let code = random_string("", 20);
+            s.codes.lock().expect("lock").insert(
+                code.clone(),
+                Grant {
+                    client_id: f.client_id.clone(),
+                    redirect_uri: f.redirect_uri.clone(),
+                    code_challenge: f.code_challenge.clone(),
+                    login,
+                },
+            );
+            qp.append_pair("code", &code);
+        }
+        if let Some(state) = &f.state {
+            qp.append_pair("state", state);
+        }
+    }
+    Redirect::to(target.as_str()).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenForm {
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+}
+
+fn token_error(error: &str, description: &str) -> Response {
+    // GitHub answers token errors with 200 and an `error` field.
+    Json(json!({
+        "error": error,
+        "error_description": description,
+        "error_uri": "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors"
+    }))
+    .into_response()
+}
+
+async fn access_token(State(s): State<Shared>, Form(f): Form<TokenForm>) -> Response {
+    s.token_exchanges.fetch_add(1, Ordering::SeqCst);
+    if f.client_id.as_deref() != Some(s.config.client_id.as_str())
+        || f.client_secret.as_deref() != Some(s.config.client_secret.as_str())
+    {
+        return token_error("incorrect_client_credentials", "The client_id and/or client_secret passed are incorrect.");
+    }
+    // A code is single-use, whatever happens next.
+    let grant = f.code.as_deref().and_then(|c| s.codes.lock().expect("lock").remove(c));
+    let Some(grant) = grant else {
+        return token_error("bad_verification_code", "The code passed is incorrect or expired.");
+    };
+    if grant.client_id != s.config.client_id {
+        return token_error("bad_verification_code", "The code passed is incorrect or expired.");
+    }
+    if let Some(uri) = &f.redirect_uri
+        && uri != &grant.redirect_uri
+    {
+        return token_error("redirect_uri_mismatch", "The redirect_uri MUST match the registered callback URL.");
+    }
+    if let Some(challenge) = &grant.code_challenge {
+        let Some(verifier) = &f.code_verifier else {
+            return token_error("bad_verification_code", "The code_verifier is missing.");
+        };
+        let digest = Sha256::digest(verifier.as_bytes());
+        let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
+        if &computed != challenge {
+            return token_error("bad_verification_code", "The code_verifier does not match the code_challenge.");
+        }
+    }
+    let token = random_string("gho_", 36);
+    s.tokens.lock().expect("lock").insert(token.clone(), grant.login);
+    Json(json!({"access_token": token, "token_type": "bearer", "scope": "read:org,read:user"})).into_response()
+}
+
+fn authenticated(s: &Inner, headers: &HeaderMap) -> Result<FakeUser, Response> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("token ")))
+        .map(str::trim);
+    let login = token.and_then(|t| s.tokens.lock().expect("lock").get(t).cloned());
+    match login.and_then(|l| s.config.users.iter().find(|u| u.login == l).cloned()) {
+        Some(u) => Ok(u),
+        None => Err((
+            StatusCode::UNAUTHORIZED,
+            Json(json!({
+                "message": "Bad credentials",
+                "documentation_url": "https://docs.github.com/rest",
+                "status": "401"
+            })),
+        )
+            .into_response()),
+    }
+}
+
+fn user_json(base: &str, u: &FakeUser) -> Value {
+    let l = &u.login;
+    json!({
+        "login": l,
+        "id": u.id,
+        "node_id": format!("MDQ6VXNlcj{}", u.id),
+        "avatar_url": format!("{base}/avatars/u/{}?v=4", u.id),
+        "gravatar_id": "",
+        "url": format!("{base}/users/{l}"),
+        "html_url": format!("{base}/{l}"),
+        "followers_url": format!("{base}/users/{l}/followers"),
+        "following_url": format!("{base}/users/{l}/following{{/other_user}}"),
+        "gists_url": format!("{base}/users/{l}/gists{{/gist_id}}"),
+        "starred_url": format!("{base}/users/{l}/starred{{/owner}}{{/repo}}"),
+        "subscriptions_url": format!("{base}/users/{l}/subscriptions"),
+        "organizations_url": format!("{base}/users/{l}/orgs"),
+        "repos_url": format!("{base}/users/{l}/repos"),
+        "events_url": format!("{base}/users/{l}/events{{/privacy}}"),
+        "received_events_url": format!("{base}/users/{l}/received_events"),
+        "type": "User",
+        "user_view_type": "private",
+        "site_admin": false,
+        "name": u.name,
+        "company": "@acme",
+        "blog": "",
+        "location": null,
+        "email": null,
+        "hireable": null,
+        "bio": null,
+        "twitter_username": null,
+        "notification_email": null,
+        "public_repos": 8,
+        "public_gists": 8,
+        "followers": 20,
+        "following": 0,
+        "created_at": "2011-01-25T18:44:36Z",
+        "updated_at": "2026-10-01T12:00:00Z",
+        "private_gists": 0,
+        "total_private_repos": 2,
+        "owned_private_repos": 2,
+        "disk_usage": 1024,
+        "collaborators": 0,
+        "two_factor_authentication": true,
+        "plan": {"name": "pro", "space": 976562499, "private_repos": 9999, "collaborators": 0}
+    })
+}
+
+fn org_id(login: &str) -> i64 {
+    login.bytes().fold(1000_i64, |acc, b| acc.wrapping_mul(31).wrapping_add(i64::from(b))).rem_euclid(9_000_000) + 1
+}
+
+fn org_json(base: &str, login: &str) -> Value {
+    json!({
+        "login": login,
+        "id": org_id(login),
+        "node_id": format!("MDEyOk9yZ2FuaXphdGlvbj{}", org_id(login)),
+        "url": format!("{base}/orgs/{login}"),
+        "repos_url": format!("{base}/orgs/{login}/repos"),
+        "events_url": format!("{base}/orgs/{login}/events"),
+        "hooks_url": format!("{base}/orgs/{login}/hooks"),
+        "issues_url": format!("{base}/orgs/{login}/issues"),
+        "members_url": format!("{base}/orgs/{login}/members{{/member}}"),
+        "public_members_url": format!("{base}/orgs/{login}/public_members{{/member}}"),
+        "avatar_url": format!("{base}/avatars/o/{}?v=4", org_id(login)),
+        "description": format!("The {login} organisation")
+    })
+}
+
+fn team_json(base: &str, index: usize, org: &str, slug: &str, name: &str) -> Value {
+    let id = org_id(org) * 100 + i64::try_from(index).unwrap_or(0);
+    let mut organization = org_json(base, org);
+    if let Some(o) = organization.as_object_mut() {
+        o.insert("name".into(), json!(org));
+        o.insert("company".into(), Value::Null);
+        o.insert("blog".into(), json!(""));
+        o.insert("location".into(), Value::Null);
+        o.insert("email".into(), Value::Null);
+        o.insert("is_verified".into(), json!(true));
+        o.insert("has_organization_projects".into(), json!(true));
+        o.insert("has_repository_projects".into(), json!(true));
+        o.insert("public_repos".into(), json!(2));
+        o.insert("public_gists".into(), json!(0));
+        o.insert("followers".into(), json!(0));
+        o.insert("following".into(), json!(0));
+        o.insert("html_url".into(), json!(format!("{base}/{org}")));
+        o.insert("created_at".into(), json!("2008-01-14T04:33:35Z"));
+        o.insert("updated_at".into(), json!("2026-01-14T04:33:35Z"));
+        o.insert("type".into(), json!("Organization"));
+    }
+    json!({
+        "id": id,
+        "node_id": format!("MDQ6VGVhbT{id}"),
+        "url": format!("{base}/teams/{id}"),
+        "html_url": format!("{base}/orgs/{org}/teams/{slug}"),
+        "name": name,
+        "slug": slug,
+        "description": format!("The {name} team"),
+        "privacy": "closed",
+        "notification_setting": "notifications_enabled",
+        "permission": "pull",
+        "members_url": format!("{base}/teams/{id}/members{{/member}}"),
+        "repositories_url": format!("{base}/teams/{id}/repos"),
+        "parent": null,
+        "members_count": 3,
+        "repos_count": 10,
+        "created_at": "2017-07-14T16:53:42Z",
+        "updated_at": "2026-08-17T17:37:15Z",
+        "organization": organization
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    page: Option<usize>,
+    per_page: Option<usize>,
+}
+
+/// Slices `items` the way GitHub pages a list, with a `Link` header pointing at the neighbouring pages.
+fn paginated(s: &Inner, path: &str, q: &PageQuery, items: Vec<Value>) -> Response {
+    let per_page = q.per_page.unwrap_or(30).clamp(1, s.config.max_per_page.max(1));
+    let page = q.page.unwrap_or(1).max(1);
+    let last = items.len().div_ceil(per_page).max(1);
+    let slice: Vec<Value> = items.into_iter().skip((page - 1) * per_page).take(per_page).collect();
+    let mut links = Vec::new();
+    let link = |p: usize, rel: &str| format!("<{}{path}?per_page={per_page}&page={p}>; rel=\"{rel}\"", s.base_url);
+    if page < last {
+        links.push(link(page + 1, "next"));
+        links.push(link(last, "last"));
+    }
+    if page > 1 {
+        links.push(link(1, "first"));
+        links.push(link(page - 1, "prev"));
+    }
+    let mut response = Json(slice).into_response();
+    if !links.is_empty()
+        && let Ok(v) = HeaderValue::from_str(&links.join(", "))
+    {
+        response.headers_mut().insert(header::LINK, v);
+    }
+    response
+}
+
+async fn user(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    match authenticated(&s, &headers) {
+        Ok(u) => Json(user_json(&s.base_url, &u)).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn user_orgs(State(s): State<Shared>, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
+    match authenticated(&s, &headers) {
+        Ok(u) => {
+            let items = u.orgs.iter().map(|o| org_json(&s.base_url, o)).collect();
+            paginated(&s, "/user/orgs", &q, items)
+        }
+        Err(r) => r,
+    }
+}
+
+async fn user_teams(State(s): State<Shared>, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
+    match authenticated(&s, &headers) {
+        Ok(u) => {
+            let items =
+                u.teams.iter().enumerate().map(|(i, (o, sl, n))| team_json(&s.base_url, i, o, sl, n)).collect();
+            paginated(&s, "/user/teams", &q, items)
+        }
+        Err(r) => r,
+    }
+}
