@@ -55,6 +55,12 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     let theme = theme::provide_theme();
     auth::provide_viewer();
+    // Effects run only in the browser: this marks the page as hydrated, which browser tests wait for.
+    Effect::new(|_| {
+        if let Some(root) = document().document_element() {
+            let _ = root.set_attribute("data-hydrated", "true");
+        }
+    });
 
     view! {
         <Html attr:data-theme=move || theme.get().as_str() />

@@ -176,6 +176,7 @@ fn router(inner: Shared) -> Router {
     Router::new()
         .route("/login/oauth/authorize", get(authorize_page).post(authorize_submit))
         .route("/login/oauth/access_token", axum::routing::post(access_token))
+        .route("/avatars/{*rest}", get(avatar))
         .route("/user", get(user))
         .route("/user/orgs", get(user_orgs))
         .route("/user/teams", get(user_teams))
@@ -502,6 +503,12 @@ fn paginated(s: &Inner, path: &str, q: &PageQuery, items: Vec<Value>) -> Respons
         response.headers_mut().insert(header::LINK, v);
     }
     response
+}
+
+/// GitHub serves avatars as images; a small SVG keeps browser tests free of broken-image errors.
+async fn avatar() -> Response {
+    let svg = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 8 8"><rect width="8" height="8" fill="#6e7781"/></svg>"##;
+    ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response()
 }
 
 async fn user(State(s): State<Shared>, headers: HeaderMap) -> Response {
