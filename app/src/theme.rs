@@ -20,8 +20,7 @@ pub async fn set_theme(theme: String) -> Result<(), AppError> {
         theme.as_str(),
         if secure { "; Secure" } else { "" }
     );
-    if let (Some(options), Ok(value)) =
-        (use_context::<leptos_axum::ResponseOptions>(), HeaderValue::from_str(&cookie))
+    if let (Some(options), Ok(value)) = (use_context::<leptos_axum::ResponseOptions>(), HeaderValue::from_str(&cookie))
     {
         options.append_header(SET_COOKIE, value);
     }

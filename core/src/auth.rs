@@ -88,7 +88,9 @@ pub async fn record_github_login(db: &DatabaseConnection, identity: &GithubIdent
     team_members::Entity::delete_many().filter(team_members::Column::UserId.eq(user.id)).exec(&txn).await?;
     if !team_ids.is_empty() {
         team_members::Entity::insert_many(
-            team_ids.into_iter().map(|team_id| team_members::ActiveModel { team_id: Set(team_id), user_id: Set(user.id) }),
+            team_ids
+                .into_iter()
+                .map(|team_id| team_members::ActiveModel { team_id: Set(team_id), user_id: Set(user.id) }),
         )
         .exec_without_returning(&txn)
         .await?;

@@ -214,8 +214,7 @@ impl RawConfig {
         let data_dir = self.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
         let database_url = match self.database_url {
             Some(url) => {
-                if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://"))
-                {
+                if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
                     return Err(ConfigError::Invalid {
                         setting: "PORTOLAN_DATABASE_URL",
                         reason: "must start with sqlite:, postgres:// or postgresql://".to_owned(),
@@ -225,10 +224,8 @@ impl RawConfig {
             }
             None => default_sqlite_url(&data_dir),
         };
-        let public_url = parse_http_url(
-            "PORTOLAN_PUBLIC_URL",
-            &self.public_url.unwrap_or_else(|| format!("http://{addr}")),
-        )?;
+        let public_url =
+            parse_http_url("PORTOLAN_PUBLIC_URL", &self.public_url.unwrap_or_else(|| format!("http://{addr}")))?;
         let github_oauth = match (self.github_client_id, self.github_client_secret) {
             (None, None) => None,
             (Some(id), Some(secret)) if !id.trim().is_empty() && !secret.is_empty() => {

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
+use portolan_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
-use portolan_migrations::{Migrator, MigratorTrait};
 
 /// Opens a connection pool. SQLite gets WAL mode, foreign keys and a busy timeout so concurrent writers wait
 /// instead of failing; the file (and its directory) is created when missing.
@@ -100,17 +100,11 @@ mod tests {
         let url = format!("sqlite://{}/nested/p.db?mode=rwc", dir.display());
         let db = connect(&url).await.unwrap();
         migrate(&db).await.unwrap();
-        let row = db
-            .query_one_raw(Statement::from_string(DbBackend::Sqlite, "PRAGMA journal_mode"))
-            .await
-            .unwrap()
-            .unwrap();
+        let row =
+            db.query_one_raw(Statement::from_string(DbBackend::Sqlite, "PRAGMA journal_mode")).await.unwrap().unwrap();
         assert_eq!(row.try_get_by_index::<String>(0).unwrap(), "wal");
-        let row = db
-            .query_one_raw(Statement::from_string(DbBackend::Sqlite, "PRAGMA foreign_keys"))
-            .await
-            .unwrap()
-            .unwrap();
+        let row =
+            db.query_one_raw(Statement::from_string(DbBackend::Sqlite, "PRAGMA foreign_keys")).await.unwrap().unwrap();
         assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 1);
         assert!(pool_stats(&db).size >= 1);
         drop(db);

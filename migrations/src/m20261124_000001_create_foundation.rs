@@ -138,13 +138,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("ix_audit_log_at")
-                    .table(AuditLog::Table)
-                    .col(AuditLog::At)
-                    .to_owned(),
-            )
+            .create_index(Index::create().name("ix_audit_log_at").table(AuditLog::Table).col(AuditLog::At).to_owned())
             .await
     }
 

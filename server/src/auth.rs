@@ -5,11 +5,11 @@
 //! sent to GitHub and removed on the first callback, so a forged, replayed or stale callback finds nothing to
 //! match. A successful login gets a fresh session id; a refused one leaves no session behind.
 
+use axum::Router;
 use axum::extract::{Query, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use http::header::AUTHORIZATION;
 use oauth2::basic::BasicClient;
 use oauth2::{
@@ -20,14 +20,14 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tower_sessions::Session;
 
+use portolan_core::Secret;
 use portolan_core::audit;
 use portolan_core::auth::{self as core_auth, RequestViewer};
 use portolan_core::config::{Config, GithubOAuth};
-use portolan_core::Secret;
 use portolan_types::LoginError;
 
-use crate::http::ApiError;
 use crate::ServerState;
+use crate::http::ApiError;
 
 /// Session key holding the signed-in user's id.
 pub const USER_ID_KEY: &str = "uid";
@@ -202,7 +202,8 @@ async fn github_callback(
         return ApiError::internal("starting a session", e).into_response();
     }
     tracing::info!(user.login = %user.login, "signed in {}", user.login);
-    let entry = audit::Entry { actor: &user.login, action: "auth.login", target: Some(&user.login), ..Default::default() };
+    let entry =
+        audit::Entry { actor: &user.login, action: "auth.login", target: Some(&user.login), ..Default::default() };
     if let Err(e) = audit::record(&state.app.db, entry).await {
         tracing::error!(error = %e, "recording a login in the audit log failed");
     }
@@ -269,7 +270,12 @@ fn is_anonymous_path(path: &str) -> bool {
 /// Middleware: works out who the request acts for (bearer token first, then the session) and stores it as a
 /// [`RequestViewer`] extension for handlers, pages and server functions. A bearer token that matches nothing is
 /// refused with 401 rather than silently treated as anonymous.
-pub async fn resolve_viewer(State(state): State<ServerState>, session: Session, mut req: Request, next: Next) -> Response {
+pub async fn resolve_viewer(
+    State(state): State<ServerState>,
+    session: Session,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let mut viewer = RequestViewer(None);
     if !is_anonymous_path(req.uri().path()) {
         let bearer = req

@@ -152,8 +152,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let public_url = config.public_url.clone();
     let state = build_state(config, db)?;
     spawn_session_sweeper(state.sessions.clone());
-    let listener =
-        tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
     tracing::info!(%addr, %public_url, "portolan listening on http://{addr}");
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("portolan stopped");

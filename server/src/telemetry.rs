@@ -31,9 +31,12 @@ fn make_span(req: &Request<Body>) -> Span {
     tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id)
 }
 
+/// The request tracing layer's type.
+pub type RequestTraceLayer =
+    TraceLayer<SharedClassifier<ServerErrorsAsFailures>, fn(&Request<Body>) -> Span, (), DefaultOnResponse>;
+
 /// A trace layer that opens one span per request and logs each response with its status and latency.
-pub fn trace_layer()
--> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, fn(&Request<Body>) -> Span, (), DefaultOnResponse> {
+pub fn trace_layer() -> RequestTraceLayer {
     TraceLayer::new_for_http()
         .make_span_with(make_span as fn(&Request<Body>) -> Span)
         .on_request(())

@@ -294,12 +294,17 @@ async fn operations_endpoints_answer(b: Backend) {
     app.get("/login").await;
     let metrics = app.get("/metrics").await;
     assert!(metrics.headers["content-type"].to_str().unwrap().starts_with("text/plain"));
-    assert!(metrics.body.contains("portolan_http_requests_total{method=\"GET\",route=\"/login\",status=\"200\"} 1"), "{}", metrics.body);
+    assert!(
+        metrics.body.contains("portolan_http_requests_total{method=\"GET\",route=\"/login\",status=\"200\"} 1"),
+        "{}",
+        metrics.body
+    );
     assert!(metrics.body.contains("portolan_http_request_duration_seconds_count{route=\"/healthz\"} 1"));
     assert!(metrics.body.contains(&format!("portolan_db_pool_connections{{backend=\"{expected}\",state=\"idle\"}}")));
     // Responses carry a request id, and keep one the client sent.
     assert!(health.headers.contains_key("x-request-id"));
-    let req = http::Request::get("/healthz").header("x-request-id", "trace-me-42").body(axum::body::Body::empty()).unwrap();
+    let req =
+        http::Request::get("/healthz").header("x-request-id", "trace-me-42").body(axum::body::Body::empty()).unwrap();
     assert_eq!(app.send(req).await.headers["x-request-id"], "trace-me-42");
 
     // Readiness reflects the database.
@@ -317,7 +322,11 @@ async fn pages_render_on_the_server_with_real_statuses(b: Backend) {
     app.login_as("octocat").await;
     let home = app.get("/").await;
     assert_eq!(home.status, StatusCode::OK);
-    assert!(home.body.contains("Welcome, <!>The Octocat") || home.body.contains("Welcome, The Octocat"), "{}", home.body);
+    assert!(
+        home.body.contains("Welcome, <!>The Octocat") || home.body.contains("Welcome, The Octocat"),
+        "{}",
+        home.body
+    );
     assert!(home.body.contains("acme/platform"));
     assert!(home.body.contains("action=\"/auth/logout\""), "sign-out works as a plain form");
 

@@ -342,25 +342,20 @@ async fn access_token(State(s): State<Shared>, Form(f): Form<TokenForm>) -> Resp
     Json(json!({"access_token": token, "token_type": "bearer", "scope": "read:org,read:user"})).into_response()
 }
 
-fn authenticated(s: &Inner, headers: &HeaderMap) -> Result<FakeUser, Response> {
+fn authenticated(s: &Inner, headers: &HeaderMap) -> Option<FakeUser> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("token ")))
-        .map(str::trim);
-    let login = token.and_then(|t| s.tokens.lock().expect("lock").get(t).cloned());
-    match login.and_then(|l| s.config.users.iter().find(|u| u.login == l).cloned()) {
-        Some(u) => Ok(u),
-        None => Err((
-            StatusCode::UNAUTHORIZED,
-            Json(json!({
-                "message": "Bad credentials",
-                "documentation_url": "https://docs.github.com/rest",
-                "status": "401"
-            })),
-        )
-            .into_response()),
-    }
+        .map(str::trim)?;
+    let login = s.tokens.lock().expect("lock").get(token).cloned()?;
+    s.config.users.iter().find(|u| u.login == login).cloned()
+}
+
+fn bad_credentials() -> Response {
+    let body =
+        json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"});
+    (StatusCode::UNAUTHORIZED, Json(body)).into_response()
 }
 
 fn user_json(base: &str, u: &FakeUser) -> Value {
@@ -513,28 +508,27 @@ async fn avatar() -> Response {
 
 async fn user(State(s): State<Shared>, headers: HeaderMap) -> Response {
     match authenticated(&s, &headers) {
-        Ok(u) => Json(user_json(&s.base_url, &u)).into_response(),
-        Err(r) => r,
+        Some(u) => Json(user_json(&s.base_url, &u)).into_response(),
+        None => bad_credentials(),
     }
 }
 
 async fn user_orgs(State(s): State<Shared>, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
     match authenticated(&s, &headers) {
-        Ok(u) => {
+        Some(u) => {
             let items = u.orgs.iter().map(|o| org_json(&s.base_url, o)).collect();
             paginated(&s, "/user/orgs", &q, items)
         }
-        Err(r) => r,
+        None => bad_credentials(),
     }
 }
 
 async fn user_teams(State(s): State<Shared>, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
     match authenticated(&s, &headers) {
-        Ok(u) => {
-            let items =
-                u.teams.iter().enumerate().map(|(i, (o, sl, n))| team_json(&s.base_url, i, o, sl, n)).collect();
+        Some(u) => {
+            let items = u.teams.iter().enumerate().map(|(i, (o, sl, n))| team_json(&s.base_url, i, o, sl, n)).collect();
             paginated(&s, "/user/teams", &q, items)
         }
-        Err(r) => r,
+        None => bad_credentials(),
     }
 }

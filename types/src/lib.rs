@@ -151,9 +151,7 @@ impl LoginError {
 
     /// Parses a code from the query string.
     pub fn from_code(code: &str) -> Option<LoginError> {
-        [Self::State, Self::Exchange, Self::Org, Self::Denied, Self::Github]
-            .into_iter()
-            .find(|e| e.code() == code)
+        [Self::State, Self::Exchange, Self::Org, Self::Denied, Self::Github].into_iter().find(|e| e.code() == code)
     }
 
     /// A sentence for the person who was refused.

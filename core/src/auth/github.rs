@@ -114,8 +114,10 @@ fn describe(e: &octocrab::Error) -> String {
 impl GithubApi for OctocrabGithub {
     async fn identity(&self, access_token: &Secret) -> Result<GithubIdentity, GithubError> {
         let gh = self.client(access_token)?;
-        let user: Author =
-            gh.get("/user", None::<&()>).await.map_err(|e| GithubError::Api { route: "/user", message: describe(&e) })?;
+        let user: Author = gh
+            .get("/user", None::<&()>)
+            .await
+            .map_err(|e| GithubError::Api { route: "/user", message: describe(&e) })?;
         let orgs: Vec<Organization> = all_pages(&gh, "/user/orgs").await?;
         let teams: Vec<Team> = all_pages(&gh, "/user/teams").await?;
         Ok(GithubIdentity {

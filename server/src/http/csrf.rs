@@ -35,7 +35,8 @@ pub async fn check_origin(State(state): State<ServerState>, req: Request, next: 
             Some(origin) => {
                 let public = state.app.config.public_url.origin().ascii_serialization();
                 let host = headers.get(HOST).and_then(|v| v.to_str().ok());
-                origin == public || host.is_some_and(|h| origin == format!("http://{h}") || origin == format!("https://{h}"))
+                origin == public
+                    || host.is_some_and(|h| origin == format!("http://{h}") || origin == format!("https://{h}"))
             }
         },
     };

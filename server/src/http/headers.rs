@@ -1,11 +1,11 @@
 //! Security headers on every response. HTML pages set their own Content-Security-Policy (with the hydration
 //! script's nonce); everything else gets a policy that allows nothing.
 
+use crate::ServerState;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use http::HeaderValue;
-use crate::ServerState;
 use http::header::{
     CONTENT_SECURITY_POLICY, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };

@@ -104,7 +104,8 @@ impl Drop for TestDb {
                     rt.block_on(async move {
                         use sea_orm::ConnectionTrait;
                         if let Ok(admin) = sea_orm::Database::connect(&admin_url).await {
-                            let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                            let _ =
+                                admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
                             admin.close().await.ok();
                         }
                     });
@@ -213,8 +214,11 @@ impl TestApp {
         let res = self.router.clone().oneshot(req).await.expect("router is infallible");
         let (parts, body) = res.into_parts();
         let bytes = body.collect().await.expect("body").to_bytes();
-        let response =
-            TestResponse { status: parts.status, headers: parts.headers, body: String::from_utf8_lossy(&bytes).into_owned() };
+        let response = TestResponse {
+            status: parts.status,
+            headers: parts.headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        };
         for c in response.set_cookies() {
             let pair = c.split(';').next().unwrap_or_default();
             if let Some((k, v)) = pair.split_once('=') {
