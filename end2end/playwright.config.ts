@@ -51,7 +51,8 @@ export default defineConfig({
       env: { FAKE_GITHUB_CLIENT_ID: 'e2e-client', FAKE_GITHUB_CLIENT_SECRET: 'e2e-secret' },
     },
     {
-      command: `rm -rf "${dataDir}" && exec "${portolan}" serve`,
+      // A fresh database with the example catalog imported through the CLI, then the server.
+      command: `rm -rf "${dataDir}" && "${portolan}" catalog import examples/catalog && exec "${portolan}" serve`,
       url: `${PORTAL}/readyz`,
       reuseExistingServer: false,
       timeout: 60_000,

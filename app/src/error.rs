@@ -16,6 +16,8 @@ pub enum AppError {
     Unauthorized,
     /// The person may not do this; the text names the action.
     Forbidden(String),
+    /// The input cannot be used; the text says why.
+    Invalid(String),
     /// Something failed on the server; see the logs for the request id.
     Internal,
     /// The server function call itself failed (network, encoding).
@@ -28,6 +30,7 @@ impl std::fmt::Display for AppError {
             AppError::NotFound(what) => write!(f, "{what} was not found."),
             AppError::Unauthorized => f.write_str("You need to sign in to see this page."),
             AppError::Forbidden(action) => write!(f, "You may not {action}."),
+            AppError::Invalid(why) => f.write_str(why),
             AppError::Internal => f.write_str("Something went wrong on our side. It has been logged."),
             AppError::Call(message) => write!(f, "The portal could not be reached: {message}"),
         }
@@ -51,6 +54,7 @@ impl AppError {
             AppError::NotFound(_) => 404,
             AppError::Unauthorized => 401,
             AppError::Forbidden(_) => 403,
+            AppError::Invalid(_) => 400,
             AppError::Internal => 500,
             AppError::Call(_) => 502,
         }
@@ -62,6 +66,7 @@ impl AppError {
             AppError::NotFound(_) => "Not found",
             AppError::Unauthorized => "Sign in required",
             AppError::Forbidden(_) => "Not allowed",
+            AppError::Invalid(_) => "Cannot do that",
             AppError::Internal => "Something went wrong",
             AppError::Call(_) => "Portal unreachable",
         }

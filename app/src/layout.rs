@@ -13,7 +13,7 @@ struct NavItem {
     href: &'static str,
 }
 
-const NAV: &[NavItem] = &[NavItem { label: "Home", href: "/" }];
+const NAV: &[NavItem] = &[NavItem { label: "Home", href: "/" }, NavItem { label: "Catalog", href: "/catalog" }];
 
 /// The top bar.
 #[component]

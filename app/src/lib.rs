@@ -7,6 +7,7 @@
 #![recursion_limit = "256"]
 
 pub mod auth;
+pub mod catalog;
 pub mod error;
 pub mod home;
 pub mod layout;
@@ -72,6 +73,13 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=home::HomePage ssr=SsrMode::Async />
                     <Route path=path!("/login") view=auth::LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/people/:login") view=people::PersonPage ssr=SsrMode::Async />
+                    <Route path=path!("/catalog") view=catalog::CatalogPage ssr=SsrMode::Async />
+                    <Route path=path!("/catalog/locations") view=catalog::LocationsPage ssr=SsrMode::Async />
+                    <Route
+                        path=path!("/catalog/:namespace/:kind/:name")
+                        view=catalog::EntityPageRoute
+                        ssr=SsrMode::Async
+                    />
                 </Routes>
             </main>
         </Router>

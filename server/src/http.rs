@@ -40,6 +40,11 @@ impl ApiError {
         ApiError { status: StatusCode::FORBIDDEN, code: "forbidden", message: message.into() }
     }
 
+    /// 400: the request itself is wrong.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError { status: StatusCode::BAD_REQUEST, code: "bad_request", message: message.into() }
+    }
+
     /// 404.
     pub fn not_found(message: impl Into<String>) -> Self {
         ApiError { status: StatusCode::NOT_FOUND, code: "not_found", message: message.into() }

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod catalog;
 pub mod http;
 pub mod telemetry;
 
@@ -22,6 +23,9 @@ use portolan_app::{App, OUTPUT_NAME, shell};
 use portolan_core::auth::github::OctocrabGithub;
 use portolan_core::auth::session_store::DbSessionStore;
 use portolan_core::{AppState, Config};
+
+/// The example catalog imported with the demo data, relative to the working directory.
+pub const DEMO_CATALOG: &str = "examples/catalog";
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "portolan_session";
@@ -84,6 +88,36 @@ pub async fn migrate_only(config: &Config) -> Result<(), ServeError> {
     Ok(())
 }
 
+/// `portolan catalog import PATH...`: reads each location and prints what changed. Returns `false` when any
+/// document had an error (the valid ones are imported all the same).
+pub async fn catalog_import(config: &Config, paths: &[String]) -> Result<bool, ServeError> {
+    let db = open_database(config).await?;
+    let mut clean = true;
+    for path in paths {
+        match portolan_core::catalog::import(&db, path, "cli").await {
+            Ok((target, s)) => {
+                println!(
+                    "{target}: {} added, {} updated, {} unchanged, {} orphaned, {} errors",
+                    s.added,
+                    s.updated,
+                    s.unchanged,
+                    s.orphaned,
+                    s.errors.len()
+                );
+                for e in &s.errors {
+                    println!("  error: {e}");
+                }
+                clean &= s.errors.is_empty();
+            }
+            Err(e) => {
+                println!("{path}: {e}");
+                clean = false;
+            }
+        }
+    }
+    Ok(clean)
+}
+
 /// Builds the whole application state from a configuration and an open database.
 pub fn build_state(config: Config, db: sea_orm::DatabaseConnection) -> Result<ServerState, ServeError> {
     let github = Arc::new(OctocrabGithub::new(&config.github_api_url));
@@ -126,6 +160,7 @@ pub fn router(state: ServerState) -> Router {
 
     Router::new()
         .merge(api::router())
+        .merge(catalog::router())
         .merge(auth::router(&config))
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(leptos.clone()))
         .fallback(file_and_error_handler_with_context::<ServerState, _>(context, shell))
@@ -146,6 +181,12 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let db = open_database(&config).await?;
     if config.demo {
         portolan_core::demo::seed(&db).await?;
+        if std::path::Path::new(DEMO_CATALOG).is_dir() {
+            match portolan_core::catalog::import(&db, DEMO_CATALOG, "demo").await {
+                Ok((_, s)) => tracing::info!(added = s.added, errors = s.errors.len(), "demo catalog imported"),
+                Err(e) => tracing::warn!(error = %e, "demo catalog import failed"),
+            }
+        }
         tracing::info!("demo data loaded");
     }
     let addr = config.addr;

@@ -18,6 +18,22 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Work with the software catalog.
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CatalogCommand {
+    /// Import catalog-info.yaml files: files, directories (every *.yaml/*.yml under them) and the Location
+    /// entities they contain. Prints a summary; exits with 1 when any document had an error.
+    Import {
+        /// Files or directories.
+        #[arg(required = true)]
+        paths: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -39,12 +55,16 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => portolan_server::serve(config).await,
-            Command::Migrate => portolan_server::migrate_only(&config).await,
+            Command::Serve => portolan_server::serve(config).await.map(|()| true),
+            Command::Migrate => portolan_server::migrate_only(&config).await.map(|()| true),
+            Command::Catalog { command: CatalogCommand::Import { paths } } => {
+                portolan_server::catalog_import(&config, &paths).await
+            }
         }
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
         Err(e) => {
             tracing::error!(error = %e, "portolan stopped");
             eprintln!("portolan: {e}");

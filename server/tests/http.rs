@@ -4,6 +4,9 @@
 #[path = "http/support.rs"]
 mod support;
 
+#[path = "http/catalog.rs"]
+mod catalog;
+
 use http::StatusCode;
 use portolan_testkit::FakeGithubConfig;
 use support::{API_TOKEN, Backend, TestApp};

@@ -3,6 +3,8 @@
 //! Everything here is a plain serde struct that compiles to wasm. Database models never appear here; the
 //! services in `portolan-core` convert them at their boundary.
 
+pub mod catalog;
+
 use serde::{Deserialize, Serialize};
 
 /// The person (or automation) a request acts for, as pages and the API show it.

@@ -260,6 +260,30 @@ impl TestApp {
         res
     }
 
+    /// POST JSON with the session cookie (as the UI's scripts would).
+    pub async fn post_json(&mut self, path: &str, body: &serde_json::Value) -> TestResponse {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        self.send(req).await
+    }
+
+    /// POST JSON with a bearer token.
+    pub async fn post_json_with_token(&mut self, path: &str, body: &serde_json::Value, token: &str) -> TestResponse {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::COOKIE, "")
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        self.send(req).await
+    }
+
     /// POST a form, as a browser without JavaScript would.
     pub async fn post_form(&mut self, path: &str, form: &str, extra: &[(&str, &str)]) -> TestResponse {
         let mut req = Request::builder()

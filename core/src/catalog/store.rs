@@ -1,0 +1,505 @@
+//! Storing and querying the catalog: applying what a location declared (added, updated, unchanged, orphaned) in
+//! one transaction, and the queries behind the catalog table, the entity page and the JSON APIs.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use portolan_types::catalog::{
+    EntityDetail, EntityPage, EntityQuery, EntitySummary, ImportReport, LinkView, LocationView, RelationView,
+};
+
+use super::entity::{entities, locations, relations};
+use super::ingest::{ReadEntity, ReadOutcome};
+use super::model::{Entity, EntityRef};
+use super::relations::{RelationType, relations_of};
+
+/// How many rows one multi-row INSERT carries (well under SQLite's and PostgreSQL's parameter limits).
+const CHUNK: usize = 200;
+
+/// What an import did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// New entities.
+    pub added: usize,
+    /// Entities whose content changed.
+    pub updated: usize,
+    /// Entities read again unchanged.
+    pub unchanged: usize,
+    /// Entities the location no longer declares (kept, marked orphaned).
+    pub orphaned: usize,
+    /// Every problem, naming file, document and line or field.
+    pub errors: Vec<String>,
+}
+
+impl ImportSummary {
+    /// The wire form, for the API and the UI.
+    pub fn report(self, target: String) -> ImportReport {
+        ImportReport {
+            target,
+            added: self.added,
+            updated: self.updated,
+            unchanged: self.unchanged,
+            orphaned: self.orphaned,
+            errors: self.errors,
+        }
+    }
+}
+
+/// Every location as the API and the locations page show them.
+pub async fn location_views(db: &DatabaseConnection) -> Result<Vec<LocationView>, DbErr> {
+    Ok(list_locations(db)
+        .await?
+        .into_iter()
+        .map(|l| LocationView {
+            id: l.id,
+            target: l.target,
+            status: l.status,
+            last_error: l.last_error,
+            last_refresh_at: l.last_refresh_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        })
+        .collect())
+}
+
+/// Finds or registers a location by its normalized target.
+pub async fn ensure_location<C: ConnectionTrait>(
+    db: &C,
+    target: &str,
+    created_by: &str,
+) -> Result<locations::Model, DbErr> {
+    if let Some(l) = locations::Entity::find().filter(locations::Column::Target.eq(target)).one(db).await? {
+        return Ok(l);
+    }
+    locations::ActiveModel {
+        target: Set(target.to_owned()),
+        status: Set("pending".to_owned()),
+        last_error: Set(None),
+        last_refresh_at: Set(None),
+        created_by: Set(created_by.to_owned()),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+}
+
+/// Every registered location, oldest first.
+pub async fn list_locations(db: &DatabaseConnection) -> Result<Vec<locations::Model>, DbErr> {
+    locations::Entity::find().order_by_asc(locations::Column::Id).all(db).await
+}
+
+fn new_uid() -> String {
+    let b: [u8; 16] = rand::random();
+    let h = hex::encode(b);
+    format!("{}-{}-4{}-a{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
+}
+
+/// The serialized body of an entity as Backstage serves it, with our bookkeeping annotations.
+fn body_of(read: &ReadEntity, origin: &str) -> Value {
+    let mut raw = read.entity.raw.clone();
+    if let Some(metadata) = raw.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.entry("namespace").or_insert_with(|| json!(read.entity.metadata.namespace));
+        let annotations = metadata.entry("annotations").or_insert_with(|| json!({}));
+        if let Some(a) = annotations.as_object_mut() {
+            a.insert("backstage.io/managed-by-location".into(), json!(read.managed_by_location));
+            a.insert("backstage.io/managed-by-origin-location".into(), json!(origin));
+        }
+    }
+    raw
+}
+
+fn etag_of(body: &Value) -> String {
+    hex::encode(&Sha256::digest(body.to_string().as_bytes())[..10])
+}
+
+fn ref_column(entity: &Entity, key: &str, default_kind: &str) -> Option<String> {
+    let text = entity.spec_str(key)?;
+    EntityRef::parse(text, Some(default_kind), &entity.metadata.namespace).ok().map(|r| r.to_string())
+}
+
+fn search_text(entity: &Entity) -> String {
+    let m = &entity.metadata;
+    format!("{} {} {}", m.name, m.title.as_deref().unwrap_or(""), m.description.as_deref().unwrap_or("")).to_lowercase()
+}
+
+fn tags_column(tags: &[String]) -> String {
+    if tags.is_empty() { String::new() } else { format!(",{},", tags.join(",")) }
+}
+
+struct Row {
+    model: entities::ActiveModel,
+    relations: Vec<relations::ActiveModel>,
+}
+
+fn row_for(read: &ReadEntity, uid: &str, location_id: Option<i64>, managed_by: &str, body: Value, etag: String) -> Row {
+    let e = &read.entity;
+    let now = Utc::now();
+    let entity_ref = e.entity_ref().to_string();
+    let relations = relations_of(e)
+        .into_iter()
+        .map(|r| relations::ActiveModel {
+            source_ref: Set(r.source.to_string()),
+            relation_type: Set(r.kind.as_str().to_owned()),
+            target_ref: Set(r.target.to_string()),
+            origin_uid: Set(uid.to_owned()),
+            ..Default::default()
+        })
+        .collect();
+    let model = entities::ActiveModel {
+        uid: Set(uid.to_owned()),
+        entity_ref: Set(entity_ref),
+        kind: Set(e.kind.lower().to_owned()),
+        namespace: Set(e.metadata.namespace.clone()),
+        name: Set(e.metadata.name.clone()),
+        title: Set(e.metadata.title.clone()),
+        description: Set(e.metadata.description.clone()),
+        spec_type: Set(e.spec_str("type").map(str::to_owned)),
+        lifecycle: Set(e.spec_str("lifecycle").map(str::to_owned)),
+        owner_ref: Set(ref_column(e, "owner", "group")),
+        system_ref: Set(ref_column(e, "system", "system")),
+        tags: Set(tags_column(&e.metadata.tags)),
+        search_text: Set(search_text(e)),
+        body: Set(body.to_string()),
+        source_yaml: Set(read.yaml.clone()),
+        source_path: Set(Some(read.source_path.clone())),
+        location_id: Set(location_id),
+        managed_by: Set(managed_by.to_owned()),
+        orphan: Set(false),
+        etag: Set(etag),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    Row { model, relations }
+}
+
+/// Applies what reading `location` produced: inserts new entities, updates changed ones (keeping their uid),
+/// leaves unchanged ones alone and marks the ones it no longer declares as orphaned. A file that failed to parse
+/// orphans nothing it used to declare, and a location that could not be read at all changes no entity. One
+/// transaction: a failure leaves the catalog exactly as it was.
+pub async fn apply(
+    db: &DatabaseConnection,
+    location: &locations::Model,
+    outcome: ReadOutcome,
+) -> Result<ImportSummary, DbErr> {
+    let mut summary = ImportSummary { errors: outcome.errors.clone(), ..Default::default() };
+    let txn = db.begin().await?;
+    let existing: HashMap<String, entities::Model> = entities::Entity::find()
+        .filter(entities::Column::LocationId.eq(location.id))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|e| (e.entity_ref.clone(), e))
+        .collect();
+
+    // Entities this location declares but another location (or the portal) already manages are conflicts.
+    let incoming_refs: Vec<String> = outcome.entities.iter().map(|r| r.entity.entity_ref().to_string()).collect();
+    let mut taken: HashMap<String, String> = HashMap::new();
+    for chunk in incoming_refs.iter().filter(|r| !existing.contains_key(*r)).collect::<Vec<_>>().chunks(CHUNK) {
+        let rows = entities::Entity::find()
+            .filter(entities::Column::EntityRef.is_in(chunk.iter().map(|s| s.as_str())))
+            .all(&txn)
+            .await?;
+        for row in rows {
+            let owner = match row.location_id {
+                Some(id) => format!("location {id}"),
+                None => "the portal".to_owned(),
+            };
+            taken.insert(row.entity_ref, owner);
+        }
+    }
+
+    let mut seen = HashSet::new();
+    let mut inserts = Vec::new();
+    let mut insert_relations = Vec::new();
+    let mut replaced_relation_origins = Vec::new();
+    for read in &outcome.entities {
+        let entity_ref = read.entity.entity_ref().to_string();
+        if !seen.insert(entity_ref.clone()) {
+            summary
+                .errors
+                .push(format!("{}: {entity_ref} is declared more than once in this location", read.source_path));
+            continue;
+        }
+        if let Some(owner) = taken.get(&entity_ref) {
+            summary.errors.push(format!("{}: {entity_ref} is already managed by {owner}", read.source_path));
+            continue;
+        }
+        let body = body_of(read, &location.target);
+        let etag = etag_of(&body);
+        match existing.get(&entity_ref) {
+            Some(old) if old.etag == etag && !old.orphan => summary.unchanged += 1,
+            Some(old) => {
+                let Row { mut model, relations } = row_for(read, &old.uid, Some(location.id), "location", body, etag);
+                model.created_at = sea_orm::ActiveValue::NotSet;
+                model.update(&txn).await?;
+                replaced_relation_origins.push(old.uid.clone());
+                insert_relations.extend(relations);
+                summary.updated += 1;
+            }
+            None => {
+                let uid = new_uid();
+                let Row { model, relations } = row_for(read, &uid, Some(location.id), "location", body, etag);
+                inserts.push(model);
+                insert_relations.extend(relations);
+                summary.added += 1;
+            }
+        }
+    }
+    for chunk in replaced_relation_origins.chunks(CHUNK) {
+        relations::Entity::delete_many()
+            .filter(relations::Column::OriginUid.is_in(chunk.iter().map(String::as_str)))
+            .exec(&txn)
+            .await?;
+    }
+    let mut inserts = inserts.into_iter().peekable();
+    while inserts.peek().is_some() {
+        let chunk: Vec<_> = inserts.by_ref().take(CHUNK).collect();
+        entities::Entity::insert_many(chunk).exec_without_returning(&txn).await?;
+    }
+    let mut insert_relations = insert_relations.into_iter().peekable();
+    while insert_relations.peek().is_some() {
+        let chunk: Vec<_> = insert_relations.by_ref().take(CHUNK * 2).collect();
+        relations::Entity::insert_many(chunk).exec_without_returning(&txn).await?;
+    }
+
+    if !outcome.fatal {
+        let gone: Vec<&str> = existing
+            .values()
+            .filter(|e| !e.orphan && !seen.contains(&e.entity_ref))
+            .filter(|e| e.source_path.as_ref().is_none_or(|p| !outcome.failed_sources.contains(p)))
+            .map(|e| e.uid.as_str())
+            .collect();
+        summary.orphaned = gone.len();
+        for chunk in gone.chunks(CHUNK) {
+            entities::Entity::update_many()
+                .col_expr(entities::Column::Orphan, Expr::value(true))
+                .col_expr(entities::Column::UpdatedAt, Expr::value(Utc::now()))
+                .filter(entities::Column::Uid.is_in(chunk.iter().copied()))
+                .exec(&txn)
+                .await?;
+        }
+    }
+
+    let mut loc: locations::ActiveModel = location.clone().into();
+    loc.status = Set(if summary.errors.is_empty() { "ok" } else { "failed" }.to_owned());
+    loc.last_error = Set((!summary.errors.is_empty()).then(|| summary.errors.join("\n")));
+    loc.last_refresh_at = Set(Some(Utc::now()));
+    loc.update(&txn).await?;
+    txn.commit().await?;
+    Ok(summary)
+}
+
+fn summary_of(row: &entities::Model) -> EntitySummary {
+    EntitySummary {
+        entity_ref: row.entity_ref.clone(),
+        kind: row.kind.clone(),
+        namespace: row.namespace.clone(),
+        name: row.name.clone(),
+        title: row.title.clone(),
+        description: row.description.clone(),
+        spec_type: row.spec_type.clone(),
+        lifecycle: row.lifecycle.clone(),
+        owner_ref: row.owner_ref.clone(),
+        system_ref: row.system_ref.clone(),
+        tags: row.tags.split(',').filter(|t| !t.is_empty()).map(str::to_owned).collect(),
+        orphan: row.orphan,
+        managed_by: row.managed_by.clone(),
+    }
+}
+
+fn non_empty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// A bare name (`team-a`) becomes `kind:default/team-a`; a full reference is normalized.
+fn normalize_ref(text: &str, default_kind: &str) -> String {
+    EntityRef::parse(text, Some(default_kind), "default").map(|r| r.to_string()).unwrap_or_else(|_| text.to_lowercase())
+}
+
+/// The catalog table: filters, partial-word search, sorting and cursor paging.
+pub async fn list(db: &DatabaseConnection, q: &EntityQuery) -> Result<EntityPage, DbErr> {
+    let mut select = entities::Entity::find();
+    if let Some(kind) = non_empty(&q.kind) {
+        select = select.filter(entities::Column::Kind.eq(kind.to_lowercase()));
+    }
+    if let Some(t) = non_empty(&q.spec_type) {
+        select = select.filter(entities::Column::SpecType.eq(t));
+    }
+    if let Some(owner) = non_empty(&q.owner) {
+        select = select.filter(entities::Column::OwnerRef.eq(normalize_ref(owner, "group")));
+    }
+    if let Some(l) = non_empty(&q.lifecycle) {
+        select = select.filter(entities::Column::Lifecycle.eq(l));
+    }
+    if let Some(ns) = non_empty(&q.namespace) {
+        select = select.filter(entities::Column::Namespace.eq(ns));
+    }
+    if let Some(tag) = non_empty(&q.tag) {
+        select = select.filter(entities::Column::Tags.contains(format!(",{},", tag.to_lowercase())));
+    }
+    if let Some(system) = non_empty(&q.system) {
+        select = select.filter(entities::Column::SystemRef.eq(normalize_ref(system, "system")));
+    }
+    if let Some(words) = non_empty(&q.q) {
+        for word in words.split_whitespace().take(8) {
+            select = select.filter(entities::Column::SearchText.contains(word.to_lowercase()));
+        }
+    }
+    let total = select.clone().count(db).await?;
+    let sort = q.sort.as_deref().unwrap_or("name");
+    let (desc, key) = sort.strip_prefix('-').map_or((false, sort), |k| (true, k));
+    let column = match key {
+        "kind" => entities::Column::Kind,
+        "owner" => entities::Column::OwnerRef,
+        "updated" => entities::Column::UpdatedAt,
+        _ => entities::Column::Name,
+    };
+    select = if desc { select.order_by_desc(column) } else { select.order_by_asc(column) };
+    select = select.order_by_asc(entities::Column::EntityRef);
+    let limit = q.limit.unwrap_or(20).clamp(1, 100);
+    let offset = q.cursor.as_deref().and_then(decode_cursor).unwrap_or(0);
+    let rows = select.offset(offset).limit(limit).all(db).await?;
+    let next = offset + rows.len() as u64;
+    Ok(EntityPage {
+        items: rows.iter().map(summary_of).collect(),
+        total,
+        next_cursor: (next < total).then(|| encode_cursor(next)),
+    })
+}
+
+fn encode_cursor(offset: u64) -> String {
+    format!("o{offset:x}")
+}
+
+fn decode_cursor(cursor: &str) -> Option<u64> {
+    u64::from_str_radix(cursor.strip_prefix('o')?, 16).ok()
+}
+
+/// One entity's row, by full reference.
+pub async fn find(db: &DatabaseConnection, entity_ref: &EntityRef) -> Result<Option<entities::Model>, DbErr> {
+    entities::Entity::find().filter(entities::Column::EntityRef.eq(entity_ref.to_string())).one(db).await
+}
+
+/// The relations whose source is this entity, de-duplicated and sorted.
+pub async fn relations_from<C: ConnectionTrait>(db: &C, entity_ref: &str) -> Result<Vec<(String, String)>, DbErr> {
+    let rows = relations::Entity::find().filter(relations::Column::SourceRef.eq(entity_ref)).all(db).await?;
+    let mut pairs: Vec<(String, String)> = rows.into_iter().map(|r| (r.relation_type, r.target_ref)).collect();
+    pairs.sort();
+    pairs.dedup();
+    Ok(pairs)
+}
+
+/// Backstage's JSON for an entity: its body with `metadata.uid`, `metadata.etag` and `relations`.
+pub async fn backstage_json(db: &DatabaseConnection, row: &entities::Model) -> Result<Value, DbErr> {
+    let mut body: Value = serde_json::from_str(&row.body).unwrap_or_else(|_| json!({}));
+    if let Some(m) = body.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.insert("uid".into(), json!(row.uid));
+        m.insert("etag".into(), json!(row.etag));
+    }
+    let relations: Vec<Value> = relations_from(db, &row.entity_ref)
+        .await?
+        .into_iter()
+        .map(|(t, target)| json!({"type": t, "targetRef": target}))
+        .collect();
+    if let Some(o) = body.as_object_mut() {
+        o.insert("relations".into(), Value::Array(relations));
+    }
+    Ok(body)
+}
+
+fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
+    v.and_then(Value::as_object)
+        .map(|o| o.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned()))).collect())
+        .unwrap_or_default()
+}
+
+/// Where to edit a file-managed entity: `backstage.io/edit-url`, else the GitHub slug's catalog file.
+fn edit_url(annotations: &BTreeMap<String, String>) -> Option<String> {
+    if let Some(u) = annotations.get("backstage.io/edit-url").filter(|u| portolan_types::catalog::is_http_url(u)) {
+        return Some(u.clone());
+    }
+    annotations
+        .get("github.com/project-slug")
+        .map(|slug| format!("https://github.com/{slug}/blob/HEAD/catalog-info.yaml"))
+}
+
+/// Everything the entity page shows.
+pub async fn detail(db: &DatabaseConnection, entity_ref: &EntityRef) -> Result<Option<EntityDetail>, DbErr> {
+    let Some(row) = find(db, entity_ref).await? else { return Ok(None) };
+    let body: Value = serde_json::from_str(&row.body).unwrap_or_else(|_| json!({}));
+    let metadata = body.get("metadata");
+    let annotations = string_map(metadata.and_then(|m| m.get("annotations")));
+    let labels = string_map(metadata.and_then(|m| m.get("labels")));
+    let links = metadata
+        .and_then(|m| m.get("links"))
+        .and_then(Value::as_array)
+        .map(|links| {
+            links
+                .iter()
+                .filter_map(|l| {
+                    Some(LinkView {
+                        url: l.get("url")?.as_str()?.to_owned(),
+                        title: l.get("title").and_then(Value::as_str).map(str::to_owned),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let pairs = relations_from(db, &row.entity_ref).await?;
+    let targets: Vec<&str> = pairs.iter().map(|(_, t)| t.as_str()).collect();
+    let mut known: HashMap<String, String> = HashMap::new();
+    for chunk in targets.chunks(CHUNK) {
+        let found =
+            entities::Entity::find().filter(entities::Column::EntityRef.is_in(chunk.iter().copied())).all(db).await?;
+        for f in found {
+            known.insert(f.entity_ref.clone(), f.title.clone().unwrap_or(f.name.clone()));
+        }
+    }
+    let mut relations: Vec<RelationView> = pairs
+        .into_iter()
+        .map(|(t, target)| RelationView {
+            target_title: known.get(&target).cloned(),
+            target_exists: known.contains_key(&target),
+            relation_type: t,
+            target_ref: target,
+        })
+        .collect();
+    relations.sort_by_key(|r| {
+        (RelationType::parse(&r.relation_type).map(|t| t as u8).unwrap_or(u8::MAX), r.target_ref.clone())
+    });
+    let location = annotations.get("backstage.io/managed-by-location").cloned();
+    Ok(Some(EntityDetail {
+        summary: summary_of(&row),
+        uid: row.uid.clone(),
+        etag: row.etag.clone(),
+        edit_url: if row.managed_by == "location" { edit_url(&annotations) } else { None },
+        labels,
+        annotations,
+        links,
+        relations,
+        source_yaml: row.source_yaml.clone(),
+        location,
+        updated_at: row.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    }))
+}
+
+/// Counts per kind, for the catalog's kind filter.
+pub async fn kind_counts(db: &DatabaseConnection) -> Result<Vec<(String, i64)>, DbErr> {
+    let rows: Vec<(String, i64)> = entities::Entity::find()
+        .select_only()
+        .column(entities::Column::Kind)
+        .column_as(Expr::col(entities::Column::Uid).count(), "n")
+        .group_by(entities::Column::Kind)
+        .order_by_asc(entities::Column::Kind)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows)
+}

@@ -1,0 +1,277 @@
+//! Catalog HTTP tests: importing locations, the APIs (Portolan's and Backstage's), refusals and the pages.
+
+use http::StatusCode;
+use serde_json::json;
+
+use crate::db_tests;
+use crate::support::{API_TOKEN, Backend, TestApp};
+
+db_tests!(
+    importing_the_example_catalog_and_reading_it_back,
+    backstage_by_name_has_backstage_shape_and_relations,
+    filters_search_and_cursor_paging,
+    bad_documents_are_reported_and_good_ones_kept,
+    entities_no_longer_declared_become_orphans_and_failed_files_orphan_nothing,
+    two_locations_cannot_manage_one_entity,
+    registering_a_location_needs_an_administrator,
+    catalog_pages_render_and_escape_user_text,
+);
+
+fn example_catalog() -> String {
+    format!("{}/../examples/catalog", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn temp_catalog(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("portolan-catalog-{name}-{}-{}", std::process::id(), rand_suffix()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (file, text) in files {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    dir
+}
+
+fn rand_suffix() -> u32 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()
+}
+
+fn component(name: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\n{extra}spec:\n  type: service\n  lifecycle: production\n  owner: team-a\n"
+    )
+}
+
+async fn register(app: &mut TestApp, target: &str) -> crate::support::TestResponse {
+    app.post_json_with_token("/api/v1/locations", &json!({ "target": target }), API_TOKEN).await
+}
+
+async fn importing_the_example_catalog_and_reading_it_back(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    let res = register(&mut app, &example_catalog()).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let report = res.json();
+    assert_eq!(report["added"], 14, "{report}");
+    assert_eq!(report["errors"], json!([]));
+    let again = register(&mut app, &example_catalog()).await.json();
+    assert_eq!((again["added"].clone(), again["unchanged"].clone()), (json!(0), json!(14)), "{again}");
+
+    let detail = app.get_with_token("/api/v1/entities/by-ref/component/default/portolan", API_TOKEN).await.json();
+    let relations = detail["relations"].as_array().unwrap();
+    let missing = relations.iter().find(|r| r["target_ref"] == "component:default/ledger").expect("kept, not dropped");
+    assert_eq!(missing["type"], "dependsOn");
+    assert_eq!(missing["target_exists"], false);
+    let owner = relations.iter().find(|r| r["type"] == "ownedBy").unwrap();
+    assert_eq!(owner["target_ref"], "group:default/platform");
+    assert_eq!(owner["target_exists"], true);
+
+    // The other direction is computed too.
+    let group = app.get_with_token("/api/v1/entities/by-ref/group/default/payments", API_TOKEN).await.json();
+    let owned: Vec<&str> = group["relations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["type"] == "ownerOf")
+        .map(|r| r["target_ref"].as_str().unwrap())
+        .collect();
+    assert!(owned.contains(&"component:default/payments-api"), "{owned:?}");
+    assert!(
+        group["relations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["type"] == "hasMember" && r["target_ref"] == "user:default/grace")
+    );
+
+    let locations = app.get_with_token("/api/v1/locations", API_TOKEN).await.json();
+    assert_eq!(locations[0]["status"], "ok");
+    assert!(locations[0]["last_refresh_at"].as_str().unwrap().ends_with('Z'));
+}
+
+async fn backstage_by_name_has_backstage_shape_and_relations(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    register(&mut app, &example_catalog()).await;
+    let res = app.get_with_token("/api/catalog/entities/by-name/component/default/payments-api", API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let e = res.json();
+    assert_eq!(e["apiVersion"], "backstage.io/v1alpha1");
+    assert_eq!(e["kind"], "Component");
+    assert_eq!(e["metadata"]["name"], "payments-api");
+    assert_eq!(e["metadata"]["namespace"], "default");
+    assert_eq!(e["metadata"]["uid"].as_str().unwrap().len(), 36);
+    assert!(!e["metadata"]["etag"].as_str().unwrap().is_empty());
+    assert!(e["metadata"]["annotations"]["backstage.io/managed-by-location"].as_str().unwrap().starts_with("file:"));
+    assert_eq!(e["spec"]["owner"], "payments");
+    let rels = e["relations"].as_array().unwrap();
+    assert!(rels.contains(&json!({"type": "ownedBy", "targetRef": "group:default/payments"})), "{rels:?}");
+    assert!(rels.contains(&json!({"type": "providesApi", "targetRef": "api:default/payments"})), "{rels:?}");
+    assert!(rels.contains(&json!({"type": "dependsOn", "targetRef": "resource:default/payments-db"})), "{rels:?}");
+    // Case-insensitive, like Backstage.
+    let upper = app.get_with_token("/api/catalog/entities/by-name/Component/default/Payments-API", API_TOKEN).await;
+    assert_eq!(upper.status, StatusCode::OK);
+    let missing = app.get_with_token("/api/catalog/entities/by-name/component/default/nope", API_TOKEN).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let anonymous = app.get("/api/catalog/entities/by-name/component/default/payments-api").await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+}
+
+async fn filters_search_and_cursor_paging(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    register(&mut app, &example_catalog()).await;
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v["items"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap().to_owned()).collect()
+    };
+    let components = app.get_with_token("/api/v1/entities?kind=component", API_TOKEN).await.json();
+    assert_eq!(components["total"], 4);
+    assert_eq!(names(&components), ["fraud-scorer", "payments-api", "portolan", "storefront"]);
+    let owned = app.get_with_token("/api/v1/entities?kind=component&owner=payments", API_TOKEN).await.json();
+    assert_eq!(names(&owned), ["payments-api", "storefront"]);
+    let full_ref =
+        app.get_with_token("/api/v1/entities?owner=group:default/platform&kind=component", API_TOKEN).await.json();
+    assert_eq!(names(&full_ref), ["fraud-scorer", "portolan"]);
+    let partial = app.get_with_token("/api/v1/entities?q=FRAU", API_TOKEN).await.json();
+    assert_eq!(names(&partial), ["fraud-scorer"], "partial words, any case, in the name");
+    let described = app.get_with_token("/api/v1/entities?q=receipt", API_TOKEN).await.json();
+    assert_eq!(names(&described), ["commerce"], "words in the description");
+    let tagged = app.get_with_token("/api/v1/entities?tag=ml", API_TOKEN).await.json();
+    assert_eq!(names(&tagged), ["fraud-scorer"]);
+    let in_system = app.get_with_token("/api/v1/entities?system=checkout&type=service", API_TOKEN).await.json();
+    assert_eq!(names(&in_system), ["fraud-scorer", "payments-api"]);
+    let newest_first = app.get_with_token("/api/v1/entities?kind=component&sort=-name", API_TOKEN).await.json();
+    assert_eq!(names(&newest_first), ["storefront", "portolan", "payments-api", "fraud-scorer"]);
+
+    let mut seen = Vec::new();
+    let mut url = "/api/v1/entities?limit=5".to_owned();
+    loop {
+        let page = app.get_with_token(&url, API_TOKEN).await.json();
+        assert_eq!(page["total"], 14);
+        seen.extend(page["items"].as_array().unwrap().iter().map(|i| i["entity_ref"].as_str().unwrap().to_owned()));
+        match page["next_cursor"].as_str() {
+            Some(c) => url = format!("/api/v1/entities?limit=5&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 14);
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 14, "no entity twice across pages: {seen:?}");
+}
+
+async fn bad_documents_are_reported_and_good_ones_kept(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    let text = format!(
+        "{}---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: [broken\n---\n{}",
+        component("good-one", ""),
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: no-owner\nspec:\n  type: service\n  lifecycle: production\n"
+    );
+    let dir = temp_catalog("bad", &[("catalog-info.yaml", &text)]);
+    let report = register(&mut app, dir.to_str().unwrap()).await.json();
+    assert_eq!(report["added"], 1, "{report}");
+    let errors: Vec<String> =
+        report["errors"].as_array().unwrap().iter().map(|e| e.as_str().unwrap().to_owned()).collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.contains("catalog-info.yaml") && e.contains("document 2") && e.contains("line")),
+        "{errors:?}"
+    );
+    assert!(errors.iter().any(|e| e.contains("document 3") && e.contains("spec.owner")), "{errors:?}");
+    let locations = app.get_with_token("/api/v1/locations", API_TOKEN).await.json();
+    assert_eq!(locations[0]["status"], "failed");
+    assert!(locations[0]["last_error"].as_str().unwrap().contains("spec.owner"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+async fn entities_no_longer_declared_become_orphans_and_failed_files_orphan_nothing(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    let dir = temp_catalog(
+        "orphan",
+        &[
+            ("a.yaml", &format!("{}---\n{}", component("stays", ""), component("goes", ""))),
+            ("b.yaml", &component("other", "")),
+        ],
+    );
+    register(&mut app, dir.to_str().unwrap()).await;
+    std::fs::write(dir.join("a.yaml"), component("stays", "")).unwrap();
+    let report = register(&mut app, dir.to_str().unwrap()).await.json();
+    assert_eq!(report["orphaned"], 1, "{report}");
+    let goes = app.get_with_token("/api/v1/entities/by-ref/component/default/goes", API_TOKEN).await.json();
+    assert_eq!(goes["summary"]["orphan"], true, "kept and marked, not deleted");
+
+    // b.yaml breaks: what it declared last time survives the failed refresh.
+    std::fs::write(dir.join("b.yaml"), "kind: [oops\n").unwrap();
+    let report = register(&mut app, dir.to_str().unwrap()).await.json();
+    assert_eq!(report["orphaned"], 0, "{report}");
+    let other = app.get_with_token("/api/v1/entities/by-ref/component/default/other", API_TOKEN).await.json();
+    assert_eq!(other["summary"]["orphan"], false);
+
+    // The whole location vanishing is a failed refresh, not a mass orphaning.
+    std::fs::remove_dir_all(&dir).unwrap();
+    let report = register(&mut app, dir.to_str().unwrap()).await.json();
+    assert_eq!(report["orphaned"], 0, "{report}");
+    let stays = app.get_with_token("/api/v1/entities/by-ref/component/default/stays", API_TOKEN).await.json();
+    assert_eq!(stays["summary"]["orphan"], false);
+}
+
+async fn two_locations_cannot_manage_one_entity(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    let first = temp_catalog("first", &[("c.yaml", &component("shared", ""))]);
+    let second = temp_catalog("second", &[("c.yaml", &component("shared", "  title: Impostor\n"))]);
+    register(&mut app, first.to_str().unwrap()).await;
+    let report = register(&mut app, second.to_str().unwrap()).await.json();
+    assert_eq!(report["added"], 0);
+    assert!(report["errors"][0].as_str().unwrap().contains("already managed"), "{report}");
+    let e = app.get_with_token("/api/v1/entities/by-ref/component/default/shared", API_TOKEN).await.json();
+    assert_eq!(e["summary"]["title"], serde_json::Value::Null, "the first location's version stays");
+    let _ = std::fs::remove_dir_all(first);
+    let _ = std::fs::remove_dir_all(second);
+}
+
+async fn registering_a_location_needs_an_administrator(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    app.login_as("hubot").await;
+    let res = app.post_json("/api/v1/locations", &json!({ "target": example_catalog() })).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert!(res.json()["error"]["message"].as_str().unwrap().contains("catalog.location.create"));
+    let anonymous = TestApp::new(b).await.post_json("/api/v1/locations", &json!({ "target": example_catalog() })).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    let list = app.get("/api/v1/entities").await.json();
+    assert_eq!(list["total"], 0, "nothing was imported");
+}
+
+async fn catalog_pages_render_and_escape_user_text(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    register(&mut app, &example_catalog()).await;
+    let evil = temp_catalog(
+        "evil",
+        &[(
+            "evil.yaml",
+            &component(
+                "evil",
+                "  description: \"<script>alert(1)</script>\"\n  links:\n    - url: \"javascript:alert(1)\"\n      title: click me\n",
+            ),
+        )],
+    );
+    register(&mut app, evil.to_str().unwrap()).await;
+    app.login_as("octocat").await;
+
+    let list = app.get("/catalog?kind=component&owner=payments").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains("2 entities match"), "{}", list.body);
+    assert!(list.body.contains("href=\"/catalog/default/component/payments-api\""));
+    assert!(!list.body.contains(">Fraud scorer<"));
+
+    let page = app.get("/catalog/default/component/portolan").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("component:default/ledger"));
+    assert!(page.body.contains("missing"));
+    assert!(page.body.contains("href=\"/catalog/default/group/platform\""));
+
+    let evil_page = app.get("/catalog/default/component/evil").await;
+    assert!(!evil_page.body.contains("<script>alert(1)</script>"));
+    assert!(evil_page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!evil_page.body.contains("href=\"javascript:"), "non-http links are not links");
+
+    let nothing = app.get("/catalog/default/component/does-not-exist").await;
+    assert_eq!(nothing.status, StatusCode::NOT_FOUND);
+    let _ = std::fs::remove_dir_all(evil);
+}

@@ -1,0 +1,201 @@
+//! Catalog wire types: entities as lists, pages and the JSON API show them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One row of the catalog table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntitySummary {
+    /// `kind:namespace/name`, lower case.
+    pub entity_ref: String,
+    /// Lower-case kind (`component`, `api`, …).
+    pub kind: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Title, when set.
+    pub title: Option<String>,
+    /// Description, when set.
+    pub description: Option<String>,
+    /// `spec.type`.
+    pub spec_type: Option<String>,
+    /// `spec.lifecycle`.
+    pub lifecycle: Option<String>,
+    /// Owner reference.
+    pub owner_ref: Option<String>,
+    /// System reference.
+    pub system_ref: Option<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// The source stopped declaring it.
+    pub orphan: bool,
+    /// `location` (read from files or repositories) or `portal` (created in the UI).
+    pub managed_by: String,
+}
+
+impl EntitySummary {
+    /// The entity page's path: `/catalog/{namespace}/{kind}/{name}`.
+    pub fn path(&self) -> String {
+        entity_path(&self.entity_ref)
+    }
+
+    /// The title, or the name when there is none.
+    pub fn display_name(&self) -> &str {
+        self.title.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// `/catalog/{namespace}/{kind}/{name}` for a full `kind:namespace/name` reference.
+pub fn entity_path(entity_ref: &str) -> String {
+    let (kind, rest) = entity_ref.split_once(':').unwrap_or(("component", entity_ref));
+    let (namespace, name) = rest.split_once('/').unwrap_or(("default", rest));
+    format!("/catalog/{namespace}/{kind}/{name}")
+}
+
+/// A page of the catalog table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntityPage {
+    /// The rows.
+    pub items: Vec<EntitySummary>,
+    /// How many entities match the filters.
+    pub total: u64,
+    /// Opaque cursor for the next page, if there is one.
+    pub next_cursor: Option<String>,
+}
+
+/// Filters, search and sorting for the catalog table; every field is also a URL query parameter.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntityQuery {
+    /// Kind (`component`, …).
+    pub kind: Option<String>,
+    /// `spec.type`.
+    #[serde(rename = "type")]
+    pub spec_type: Option<String>,
+    /// Owner: a full reference or a bare group name.
+    pub owner: Option<String>,
+    /// Lifecycle.
+    pub lifecycle: Option<String>,
+    /// Namespace.
+    pub namespace: Option<String>,
+    /// One tag.
+    pub tag: Option<String>,
+    /// System: a full reference or a bare system name.
+    pub system: Option<String>,
+    /// Words matched (partially) against name, title and description.
+    pub q: Option<String>,
+    /// `name` (default), `kind`, `owner` or `updated`; `-` in front reverses.
+    pub sort: Option<String>,
+    /// Cursor from a previous page.
+    pub cursor: Option<String>,
+    /// Page size (default 20, at most 100).
+    pub limit: Option<u64>,
+}
+
+/// A relation as the entity page lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelationView {
+    /// Backstage relation name (`ownedBy`, `dependsOn`, …).
+    #[serde(rename = "type")]
+    pub relation_type: String,
+    /// `kind:namespace/name` of the other end.
+    pub target_ref: String,
+    /// Title or name of the other end, when it exists.
+    pub target_title: Option<String>,
+    /// Whether the other end exists in the catalog.
+    pub target_exists: bool,
+}
+
+/// A link from `metadata.links`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkView {
+    /// The URL (only http(s) links are shown as links).
+    pub url: String,
+    /// Title, when set.
+    pub title: Option<String>,
+}
+
+/// Everything the entity page shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntityDetail {
+    /// The summary fields.
+    pub summary: EntitySummary,
+    /// Stable id.
+    pub uid: String,
+    /// Changes whenever the entity changes.
+    pub etag: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// Links.
+    pub links: Vec<LinkView>,
+    /// Relations, both directions, sorted by type then target.
+    pub relations: Vec<RelationView>,
+    /// The YAML document it came from.
+    pub source_yaml: String,
+    /// Where it came from (`file:…`), for location-managed entities.
+    pub location: Option<String>,
+    /// Where to edit it: `backstage.io/edit-url`, or derived from `github.com/project-slug`.
+    pub edit_url: Option<String>,
+    /// Last change, RFC 3339 UTC.
+    pub updated_at: String,
+}
+
+/// A registered location: where descriptors are read from, and how the last refresh went.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocationView {
+    /// Row id.
+    pub id: i64,
+    /// `file:/abs/path` or `url:https://…`.
+    pub target: String,
+    /// `pending`, `ok` or `failed`.
+    pub status: String,
+    /// Problems at the last refresh, one per line.
+    pub last_error: Option<String>,
+    /// Last refresh, RFC 3339 UTC.
+    pub last_refresh_at: Option<String>,
+}
+
+/// What reading a location did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportReport {
+    /// The normalized target.
+    pub target: String,
+    /// New entities.
+    pub added: usize,
+    /// Changed entities.
+    pub updated: usize,
+    /// Unchanged entities.
+    pub unchanged: usize,
+    /// Entities no longer declared (kept, marked orphaned).
+    pub orphaned: usize,
+    /// Problems, each naming file, document and line or field.
+    pub errors: Vec<String>,
+}
+
+/// Only http(s) URLs are rendered as links; anything else (`javascript:`, `data:`) is shown as text.
+pub fn is_http_url(url: &str) -> bool {
+    let lower = url.trim_start().to_ascii_lowercase();
+    lower.starts_with("https://") || lower.starts_with("http://")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entity_paths_follow_namespace_kind_name() {
+        assert_eq!(entity_path("component:default/payments-api"), "/catalog/default/component/payments-api");
+        assert_eq!(entity_path("group:finance/payments"), "/catalog/finance/group/payments");
+    }
+
+    #[test]
+    fn only_http_links_are_links() {
+        assert!(is_http_url("https://grafana.example.com"));
+        assert!(is_http_url("HTTP://x"));
+        assert!(!is_http_url("javascript:alert(1)"));
+        assert!(!is_http_url(" data:text/html,x"));
+    }
+}
