@@ -14,8 +14,8 @@ use portolan_types::catalog::{
 use crate::auth::RequireViewer;
 use crate::error::{AppError, ErrorPage};
 
-/// One page of the catalog table.
-#[server(prefix = "/fn", endpoint = "catalog_list")]
+/// One page of the catalog table. JSON-encoded: a URL-encoded body cannot tell an all-empty query from none.
+#[server(prefix = "/fn", endpoint = "catalog_list", input = server_fn::codec::Json)]
 pub async fn list_entities(query: EntityQuery) -> Result<EntityPage, AppError> {
     crate::ssr::require_viewer()?;
     let state = crate::ssr::state()?;

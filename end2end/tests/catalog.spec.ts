@@ -34,7 +34,7 @@ test('filter the catalog, open an entity and follow its owner', async ({ page })
   await page.getByRole('link', { name: 'Payments API' }).click();
   await expect(page).toHaveURL(/\/catalog\/default\/component\/payments-api$/);
   await expect(page.getByRole('heading', { level: 1 })).toContainText('Payments API');
-  await expect(page.getByText('Authorises and captures card payments')).toBeVisible();
+  await expect(page.locator('.lead')).toHaveText('Authorises and captures card payments for checkout.');
   await expect(page.getByRole('link', { name: 'Edit in repository' })).toHaveAttribute('href', /github\.com\/acme\/payments-api/);
 
   const relations = page.getByRole('region', { name: 'Relations' });

@@ -67,6 +67,7 @@ pub struct EntityPage {
 
 /// Filters, search and sorting for the catalog table; every field is also a URL query parameter.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct EntityQuery {
     /// Kind (`component`, …).
     pub kind: Option<String>,
