@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod bench;
 pub mod catalog;
 pub mod http;
 pub mod telemetry;

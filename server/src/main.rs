@@ -23,6 +23,37 @@ enum Command {
         #[command(subcommand)]
         command: CatalogCommand,
     },
+    /// Benchmarks that produce the README's figures (they run against 127.0.0.1 only).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Import a synthetic catalog, then load-test lookups, filtered pages and the catalog page.
+    Catalog {
+        /// Components to generate.
+        #[arg(long, default_value_t = 10_000)]
+        components: usize,
+        /// Groups to generate.
+        #[arg(long, default_value_t = 200)]
+        groups: usize,
+        /// Systems to generate.
+        #[arg(long, default_value_t = 50)]
+        systems: usize,
+        /// Run on a fresh database on this PostgreSQL server (e.g. postgres://postgres@127.0.0.1/postgres)
+        /// instead of SQLite.
+        #[arg(long)]
+        postgres: Option<String>,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+        /// Seconds per scenario.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,6 +90,25 @@ fn main() -> ExitCode {
             Command::Migrate => portolan_server::migrate_only(&config).await.map(|()| true),
             Command::Catalog { command: CatalogCommand::Import { paths } } => {
                 portolan_server::catalog_import(&config, &paths).await
+            }
+            Command::Bench {
+                command: BenchCommand::Catalog { components, groups, systems, postgres, connections, seconds },
+            } => {
+                let options = portolan_server::bench::BenchOptions {
+                    components,
+                    groups,
+                    systems,
+                    postgres,
+                    connections,
+                    duration: std::time::Duration::from_secs(seconds),
+                };
+                match portolan_server::bench::catalog(options).await {
+                    Ok(_) => Ok(true),
+                    Err(e) => {
+                        eprintln!("portolan bench: {e}");
+                        Ok(false)
+                    }
+                }
             }
         }
     });

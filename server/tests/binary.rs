@@ -123,3 +123,28 @@ async fn serves_keeps_secrets_out_of_logs_and_stops_cleanly_on_sigterm() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn catalog_import_prints_a_summary_and_fails_on_bad_documents() {
+    let dir = temp_dir("catalog-import");
+    let examples = format!("{}/../examples/catalog", env!("CARGO_MANIFEST_DIR"));
+    let out = portolan(&dir).args(["catalog", "import", &examples]).output().expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("14 added, 0 updated, 0 unchanged, 0 orphaned, 0 errors"), "{stdout}");
+    let again = portolan(&dir).args(["catalog", "import", &examples]).output().expect("run");
+    assert!(String::from_utf8_lossy(&again.stdout).contains("0 added, 0 updated, 14 unchanged"));
+
+    let bad = dir.join("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(
+        bad.join("catalog-info.yaml"),
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: x\n  bad: [\n",
+    )
+    .unwrap();
+    let out = portolan(&dir).args(["catalog", "import", bad.to_str().unwrap()]).output().expect("run");
+    assert_eq!(out.status.code(), Some(1), "a document with an error fails the command");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("catalog-info.yaml: document 1, line"), "{stdout}");
+    let _ = std::fs::remove_dir_all(dir);
+}

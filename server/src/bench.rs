@@ -1,0 +1,326 @@
+//! `portolan bench catalog`: the catalog benchmark behind the figures in the README.
+//!
+//! It writes a synthetic catalog (Components, Groups and Systems with owners, systems and dependencies between
+//! them), imports it with `portolan catalog import` in a child process, starts `portolan serve` in another child,
+//! drives it over loopback with concurrent connections (by-name lookups, filtered pages of 20, the catalog page),
+//! and reads the server's resident memory from `/proc`. Everything runs on this machine against 127.0.0.1 and
+//! stops by itself.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Components to generate.
+    pub components: usize,
+    /// Groups to generate.
+    pub groups: usize,
+    /// Systems to generate.
+    pub systems: usize,
+    /// A PostgreSQL server to create a fresh database on (`postgres://user@host/postgres`); a fresh SQLite file
+    /// when `None`.
+    pub postgres: Option<String>,
+    /// Concurrent connections.
+    pub connections: usize,
+    /// How long each scenario runs.
+    pub duration: Duration,
+}
+
+/// Why the benchmark could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// A file or process operation failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// A step failed.
+    #[error("{0}")]
+    Step(String),
+}
+
+fn progress(message: &str) {
+    eprintln!("[bench] {message}");
+}
+
+/// Writes the synthetic catalog: one file per 100 components, one for groups, one for systems.
+fn write_catalog(dir: &Path, o: &BenchOptions) -> Result<(), BenchError> {
+    std::fs::create_dir_all(dir)?;
+    let mut groups = String::new();
+    for g in 0..o.groups {
+        let parent = if g == 0 { String::new() } else { format!("  parent: group-{}\n", (g - 1) / 10) };
+        let _ = write!(
+            groups,
+            "---\napiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: group-{g}\n  title: Group {g}\nspec:\n  type: team\n{parent}  children: []\n"
+        );
+    }
+    std::fs::write(dir.join("groups.yaml"), groups)?;
+    let mut systems = String::new();
+    for s in 0..o.systems {
+        let _ = write!(
+            systems,
+            "---\napiVersion: backstage.io/v1alpha1\nkind: System\nmetadata:\n  name: system-{s}\n  description: System number {s}\nspec:\n  owner: group-{}\n",
+            s % o.groups.max(1)
+        );
+    }
+    std::fs::write(dir.join("systems.yaml"), systems)?;
+    let lifecycles = ["production", "experimental", "deprecated"];
+    let mut file = String::new();
+    for c in 0..o.components {
+        let _ = write!(
+            file,
+            "---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: service-{c}\n  title: Service {c}\n  description: Handles part {c} of the business, with care.\n  tags: [tier-{}, team-{}]\nspec:\n  type: service\n  lifecycle: {}\n  owner: group-{}\n  system: system-{}\n  dependsOn: [component:service-{}, component:service-{}]\n",
+            c % 3,
+            c % o.groups.max(1),
+            lifecycles[c % 3],
+            c % o.groups.max(1),
+            c % o.systems.max(1),
+            (c + 1) % o.components.max(1),
+            (c * 7 + 3) % o.components.max(1),
+        );
+        if c % 100 == 99 || c + 1 == o.components {
+            std::fs::write(dir.join(format!("components-{:04}.yaml", c / 100)), &file)?;
+            file.clear();
+        }
+    }
+    Ok(())
+}
+
+fn free_port() -> Result<u16, BenchError> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+struct ServerChild(Child);
+
+impl Drop for ServerChild {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Resident memory of a process: (current, peak) in MiB.
+fn rss_mib(pid: u32) -> Option<(f64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| -> Option<f64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb / 1024.0)
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// Latency figures of one scenario.
+struct Figures {
+    requests: usize,
+    errors: usize,
+    per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+}
+
+async fn load(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    o: &BenchOptions,
+    path_for: Arc<dyn Fn(usize) -> String + Send + Sync>,
+) -> Figures {
+    let counter = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + o.duration;
+    let mut tasks = Vec::new();
+    for _ in 0..o.connections {
+        let client = client.clone();
+        let counter = counter.clone();
+        let path_for = path_for.clone();
+        let base = base.to_owned();
+        let token = token.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0;
+            while Instant::now() < deadline {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let started = Instant::now();
+                let ok = match client.get(format!("{base}{}", path_for(n))).bearer_auth(&token).send().await {
+                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                };
+                latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+                if !ok {
+                    errors += 1;
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        if let Ok((l, e)) = t.await {
+            all.extend(l);
+            errors += e;
+        }
+    }
+    all.sort_by(f64::total_cmp);
+    let pct = |p: f64| all.get(((all.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or(0.0);
+    Figures {
+        requests: all.len(),
+        errors,
+        per_second: all.len() as f64 / o.duration.as_secs_f64(),
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        max_ms: all.last().copied().unwrap_or(0.0),
+    }
+}
+
+/// Creates an empty database for the run: (admin URL, database URL, name).
+async fn create_pg_database(admin: &str) -> Result<(String, String, String), BenchError> {
+    use sea_orm::ConnectionTrait;
+    let name = format!("portolan_bench_{}", std::process::id());
+    let db =
+        sea_orm::Database::connect(admin).await.map_err(|e| BenchError::Step(format!("PostgreSQL at {admin}: {e}")))?;
+    db.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+        .await
+        .map_err(|e| BenchError::Step(e.to_string()))?;
+    db.execute_unprepared(&format!("CREATE DATABASE {name}")).await.map_err(|e| BenchError::Step(e.to_string()))?;
+    let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or_else(|| admin.to_owned());
+    Ok((admin.to_owned(), format!("{base}/{name}"), name))
+}
+
+/// Runs the catalog benchmark and prints the figures; returns the report as Markdown table rows.
+pub async fn catalog(o: BenchOptions) -> Result<String, BenchError> {
+    let exe = std::env::current_exe()?;
+    let work: PathBuf = std::env::temp_dir().join(format!("portolan-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work)?;
+    let catalog_dir = work.join("catalog");
+    let fresh_pg = match &o.postgres {
+        Some(admin) => Some(create_pg_database(admin).await?),
+        None => None,
+    };
+    let database_url = fresh_pg
+        .as_ref()
+        .map(|(_, url, _)| url.clone())
+        .unwrap_or_else(|| format!("sqlite://{}/bench.db?mode=rwc", work.display()));
+    let backend = if database_url.starts_with("sqlite:") { "SQLite" } else { "PostgreSQL" };
+    progress(&format!("writing {} components, {} groups, {} systems", o.components, o.groups, o.systems));
+    write_catalog(&catalog_dir, &o)?;
+
+    let env = |cmd: &mut Command| {
+        cmd.env("PORTOLAN_DATABASE_URL", &database_url)
+            .env("PORTOLAN_DATA_DIR", &work)
+            .env("PORTOLAN_LOG", "warn")
+            .env_remove("PORTOLAN_DEMO");
+    };
+    progress("migrating");
+    let mut migrate = Command::new(&exe);
+    migrate.arg("migrate").stdout(Stdio::null());
+    env(&mut migrate);
+    if !migrate.status()?.success() {
+        return Err(BenchError::Step("portolan migrate failed".into()));
+    }
+    progress("importing (portolan catalog import)");
+    let mut import = Command::new(&exe);
+    import.args(["catalog", "import"]).arg(&catalog_dir).stdout(Stdio::piped());
+    env(&mut import);
+    let started = Instant::now();
+    let out = import.output()?;
+    let import_seconds = started.elapsed().as_secs_f64();
+    let summary = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    if !out.status.success() {
+        return Err(BenchError::Step(format!("import failed: {summary}")));
+    }
+    progress(&format!("imported in {import_seconds:.2} s: {summary}"));
+
+    let port = free_port()?;
+    let token = format!("bench-token-{}", std::process::id());
+    let mut serve = Command::new(&exe);
+    serve
+        .arg("serve")
+        .env("PORTOLAN_ADDR", format!("127.0.0.1:{port}"))
+        .env("PORTOLAN_API_TOKEN", &token)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    env(&mut serve);
+    let server = ServerChild(serve.spawn()?);
+    let pid = server.0.id();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(o.connections)
+        .build()
+        .map_err(|e| BenchError::Step(e.to_string()))?;
+    let ready_by = Instant::now() + Duration::from_secs(30);
+    loop {
+        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        if Instant::now() > ready_by {
+            return Err(BenchError::Step("the server did not become ready".into()));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let rss_idle = rss_mib(pid);
+
+    let n = o.components.max(1);
+    let groups = o.groups.max(1);
+    let scenarios: Vec<(&str, Arc<dyn Fn(usize) -> String + Send + Sync>)> = vec![
+        (
+            "by-name lookup (`/api/catalog/entities/by-name/…`)",
+            Arc::new(move |i| format!("/api/catalog/entities/by-name/component/default/service-{}", (i * 7919) % n)),
+        ),
+        (
+            "filtered page of 20 (`/api/v1/entities?kind=component&owner=…&lifecycle=production`)",
+            Arc::new(move |i| {
+                format!("/api/v1/entities?kind=component&owner=group-{}&lifecycle=production&limit=20", i % groups)
+            }),
+        ),
+        (
+            "search page of 20 (`/api/v1/entities?q=…`)",
+            Arc::new(move |i| format!("/api/v1/entities?q=service-{}&limit=20", (i * 31) % n)),
+        ),
+        ("catalog page, HTML (`/catalog?kind=component`)", Arc::new(|_| "/catalog?kind=component".to_owned())),
+    ];
+    let mut report = String::new();
+    let _ = writeln!(
+        report,
+        "| {backend}: import {} entities | {import_seconds:.2} s |",
+        o.components + o.groups + o.systems
+    );
+    for (name, path_for) in scenarios {
+        progress(&format!("{name}: {} connections for {:?}", o.connections, o.duration));
+        // A short warm-up so caches and the connection pool are in their steady state.
+        let warm = BenchOptions { duration: Duration::from_millis(500), ..o.clone() };
+        load(&client, &base, &token, &warm, path_for.clone()).await;
+        let f = load(&client, &base, &token, &o, path_for).await;
+        progress(&format!(
+            "  {} requests, {} errors, {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            f.requests, f.errors, f.per_second, f.p50_ms, f.p99_ms, f.max_ms
+        ));
+        let _ = writeln!(
+            report,
+            "| {backend}: {name} | p50 {:.2} ms, p99 {:.2} ms, {:.0} req/s{} |",
+            f.p50_ms,
+            f.p99_ms,
+            f.per_second,
+            if f.errors > 0 { format!(", {} errors", f.errors) } else { String::new() }
+        );
+    }
+    if let (Some((idle, _)), Some((now, peak))) = (rss_idle, rss_mib(pid)) {
+        progress(&format!("server RSS: {idle:.1} MiB idle, {now:.1} MiB after load, peak {peak:.1} MiB"));
+        let _ = writeln!(report, "| {backend}: server memory (RSS) | {now:.1} MiB after load, peak {peak:.1} MiB |");
+    }
+    drop(server);
+    let _ = std::fs::remove_dir_all(&work);
+    if let Some((admin, _, name)) = fresh_pg {
+        use sea_orm::ConnectionTrait;
+        if let Ok(db) = sea_orm::Database::connect(&admin).await {
+            let _ = db.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+        }
+    }
+    println!("{report}");
+    Ok(report)
+}
