@@ -1,7 +1,7 @@
 //! Catalog HTTP routes: Portolan's own `/api/v1/entities` and `/api/v1/locations`, and the read endpoints of
 //! Backstage's catalog API with Backstage's JSON shapes, so tools written for Backstage work unchanged.
 
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::{Extension, Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -24,6 +24,8 @@ pub fn router() -> Router<ServerState> {
         .route("/api/v1/entities/by-ref/{kind}/{namespace}/{name}", get(by_ref))
         .route("/api/v1/locations", get(locations).post(register_location))
         .route("/api/catalog/entities/by-name/{kind}/{namespace}/{name}", get(backstage_by_name))
+        .route("/api/catalog/entities/by-query", get(backstage_by_query))
+        .route("/api/catalog/entity-facets", get(backstage_facets))
 }
 
 async fn list(
@@ -106,4 +108,85 @@ async fn register_location(
         Err(catalog::ImportError::Target(m)) => Err(ApiError::bad_request(m)),
         Err(catalog::ImportError::Db(e)) => Err(ApiError::internal("importing a location", e)),
     }
+}
+
+/// Query parameters as (name, value) pairs, repeated names kept (Backstage repeats `filter` and `facet`).
+fn query_pairs(raw: Option<String>) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect()
+}
+
+fn all_named(pairs: &[(String, String)], name: &str) -> Vec<String> {
+    pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()
+}
+
+fn first_named<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// `GET /api/catalog/entities/by-query`: Backstage's paged query, `{items, totalItems, pageInfo}`.
+async fn backstage_by_query(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    require(&viewer)?;
+    let pairs = query_pairs(raw);
+    let filters = store::parse_filters(&all_named(&pairs, "filter"));
+    let limit = match first_named(&pairs, "limit") {
+        Some(l) => l.parse::<u64>().map_err(|_| ApiError::bad_request("limit must be a positive number"))?,
+        None => 20,
+    };
+    let page = store::by_query(
+        &state.app.db,
+        &filters,
+        first_named(&pairs, "fullTextFilterTerm"),
+        first_named(&pairs, "orderField"),
+        limit,
+        first_named(&pairs, "cursor"),
+    )
+    .await
+    .map_err(|e| ApiError::internal("querying entities", e))?
+    .map_err(ApiError::bad_request)?;
+    let mut items = Vec::with_capacity(page.rows.len());
+    for row in &page.rows {
+        items.push(
+            store::backstage_json(&state.app.db, row).await.map_err(|e| ApiError::internal("loading relations", e))?,
+        );
+    }
+    let mut page_info = serde_json::Map::new();
+    if let Some(c) = page.next_cursor {
+        page_info.insert("nextCursor".into(), Value::String(c));
+    }
+    if let Some(c) = page.prev_cursor {
+        page_info.insert("prevCursor".into(), Value::String(c));
+    }
+    Ok(Json(serde_json::json!({ "items": items, "totalItems": page.total, "pageInfo": page_info })))
+}
+
+/// `GET /api/catalog/entity-facets?facet=kind&facet=spec.type`: `{facets: {kind: [{value, count}]}}`.
+async fn backstage_facets(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    require(&viewer)?;
+    let pairs = query_pairs(raw);
+    let facet_names = all_named(&pairs, "facet");
+    if facet_names.is_empty() {
+        return Err(ApiError::bad_request("give at least one facet, e.g. ?facet=kind"));
+    }
+    let filters = store::parse_filters(&all_named(&pairs, "filter"));
+    let facets = store::facets(&state.app.db, &facet_names, &filters)
+        .await
+        .map_err(|e| ApiError::internal("computing facets", e))?
+        .map_err(ApiError::bad_request)?;
+    let facets: serde_json::Map<String, Value> = facets
+        .into_iter()
+        .map(|(name, values)| {
+            let list =
+                values.into_iter().map(|(value, count)| serde_json::json!({"value": value, "count": count})).collect();
+            (name, Value::Array(list))
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "facets": facets })))
 }

@@ -503,3 +503,178 @@ pub async fn kind_counts(db: &DatabaseConnection) -> Result<Vec<(String, i64)>, 
         .await?;
     Ok(rows)
 }
+
+/// A condition of a Backstage `filter` query parameter: `key=value`, or `key` alone for "has the field".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterCondition {
+    /// The field (`kind`, `spec.owner`, …).
+    pub key: String,
+    /// The value it must equal (case-insensitively), or `None` for "present".
+    pub value: Option<String>,
+}
+
+/// Parses Backstage's `filter` parameters: each one is a comma-separated list of conditions that must all hold;
+/// an entity matches when any parameter matches.
+pub fn parse_filters(params: &[String]) -> Vec<Vec<FilterCondition>> {
+    params
+        .iter()
+        .map(|p| {
+            p.split(',')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(|c| match c.split_once('=') {
+                    Some((k, v)) => FilterCondition { key: k.trim().to_owned(), value: Some(v.trim().to_owned()) },
+                    None => FilterCondition { key: c.to_owned(), value: None },
+                })
+                .collect()
+        })
+        .filter(|all: &Vec<FilterCondition>| !all.is_empty())
+        .collect()
+}
+
+/// The column behind a filterable field, and the default kind when its value is a reference.
+fn filter_column(key: &str) -> Option<(entities::Column, Option<&'static str>)> {
+    Some(match key.to_ascii_lowercase().as_str() {
+        "kind" => (entities::Column::Kind, None),
+        "metadata.name" => (entities::Column::Name, None),
+        "metadata.namespace" => (entities::Column::Namespace, None),
+        "metadata.uid" => (entities::Column::Uid, None),
+        "metadata.title" => (entities::Column::Title, None),
+        "spec.type" => (entities::Column::SpecType, None),
+        "spec.lifecycle" => (entities::Column::Lifecycle, None),
+        "spec.owner" | "relations.ownedby" => (entities::Column::OwnerRef, Some("group")),
+        "spec.system" => (entities::Column::SystemRef, Some("system")),
+        "metadata.tags" => (entities::Column::Tags, None),
+        _ => return None,
+    })
+}
+
+/// Fields `filter`, `orderField` and `entity-facets` understand.
+pub const FILTER_FIELDS: &str = "kind, metadata.name, metadata.namespace, metadata.uid, metadata.title, spec.type, spec.lifecycle, spec.owner, relations.ownedBy, spec.system, metadata.tags";
+
+fn condition_for(c: &FilterCondition) -> Result<sea_orm::Condition, String> {
+    use sea_orm::sea_query::Func;
+    let (column, ref_kind) =
+        filter_column(&c.key).ok_or_else(|| format!("cannot filter on `{}`; supported: {FILTER_FIELDS}", c.key))?;
+    let Some(value) = &c.value else {
+        return Ok(sea_orm::Condition::all().add(column.is_not_null()));
+    };
+    let value = value.to_lowercase();
+    let cond = match (column, ref_kind) {
+        (entities::Column::Tags, _) => column.contains(format!(",{value},")),
+        (_, Some(kind)) => column.eq(normalize_ref(&value, kind)),
+        _ => ExprTrait::eq(Expr::expr(Func::lower(Expr::col(column))), value),
+    };
+    Ok(sea_orm::Condition::all().add(cond))
+}
+
+/// A page of Backstage's `by-query` endpoint.
+#[derive(Debug)]
+pub struct QueryPage {
+    /// The rows, in order.
+    pub rows: Vec<entities::Model>,
+    /// Entities matching in all.
+    pub total: u64,
+    /// Cursor of the next page.
+    pub next_cursor: Option<String>,
+    /// Cursor of the previous page.
+    pub prev_cursor: Option<String>,
+}
+
+/// Backstage's `GET /entities/by-query`: `filter` (OR of ANDs), `fullTextFilterTerm`, `orderField`
+/// (`field,asc|desc`), `limit` and `cursor`.
+pub async fn by_query(
+    db: &DatabaseConnection,
+    filters: &[Vec<FilterCondition>],
+    full_text: Option<&str>,
+    order_field: Option<&str>,
+    limit: u64,
+    cursor: Option<&str>,
+) -> Result<Result<QueryPage, String>, DbErr> {
+    let mut any = sea_orm::Condition::any();
+    for all_of in filters {
+        let mut all = sea_orm::Condition::all();
+        for c in all_of {
+            match condition_for(c) {
+                Ok(cond) => all = all.add(cond),
+                Err(message) => return Ok(Err(message)),
+            }
+        }
+        any = any.add(all);
+    }
+    let mut select = entities::Entity::find();
+    if !filters.is_empty() {
+        select = select.filter(any);
+    }
+    if let Some(term) = full_text.map(str::trim).filter(|t| !t.is_empty()) {
+        for word in term.split_whitespace().take(8) {
+            select = select.filter(entities::Column::SearchText.contains(word.to_lowercase()));
+        }
+    }
+    let total = select.clone().count(db).await?;
+    let (field, direction) = order_field.map_or(("metadata.name", "asc"), |o| o.split_once(',').unwrap_or((o, "asc")));
+    let Some((column, _)) = filter_column(field.trim()) else {
+        return Ok(Err(format!("cannot order by `{field}`; supported: {FILTER_FIELDS}")));
+    };
+    select = match direction.trim() {
+        "desc" => select.order_by_desc(column),
+        "asc" => select.order_by_asc(column),
+        other => return Ok(Err(format!("order direction must be asc or desc, not `{other}`"))),
+    };
+    select = select.order_by_asc(entities::Column::EntityRef);
+    let limit = limit.clamp(1, 1000);
+    let offset = cursor.and_then(decode_cursor).unwrap_or(0);
+    let rows = select.offset(offset).limit(limit).all(db).await?;
+    let next = offset + rows.len() as u64;
+    Ok(Ok(QueryPage {
+        total,
+        next_cursor: (next < total && !rows.is_empty()).then(|| encode_cursor(next)),
+        prev_cursor: (offset > 0).then(|| encode_cursor(offset.saturating_sub(limit))),
+        rows,
+    }))
+}
+
+/// Backstage's `GET /entity-facets`: for each facet, the values and how many entities (matching the filters)
+/// have each.
+pub async fn facets(
+    db: &DatabaseConnection,
+    facet_names: &[String],
+    filters: &[Vec<FilterCondition>],
+) -> Result<Result<BTreeMap<String, Vec<(String, u64)>>, String>, DbErr> {
+    let mut out = BTreeMap::new();
+    for facet in facet_names {
+        let Some((column, _)) = filter_column(facet) else {
+            return Ok(Err(format!("no facet `{facet}`; supported: {FILTER_FIELDS}")));
+        };
+        let mut select = entities::Entity::find().select_only().column(column);
+        if !filters.is_empty() {
+            let mut any = sea_orm::Condition::any();
+            for all_of in filters {
+                let mut all = sea_orm::Condition::all();
+                for c in all_of {
+                    match condition_for(c) {
+                        Ok(cond) => all = all.add(cond),
+                        Err(message) => return Ok(Err(message)),
+                    }
+                }
+                any = any.add(all);
+            }
+            select = select.filter(any);
+        }
+        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+        let values: Vec<Option<String>> = select.into_tuple().all(db).await?;
+        for v in values.into_iter().flatten() {
+            if matches!(column, entities::Column::Tags) {
+                for tag in v.split(',').filter(|t| !t.is_empty()) {
+                    *counts.entry(tag.to_owned()).or_default() += 1;
+                }
+            } else {
+                *counts.entry(v).or_default() += 1;
+            }
+        }
+        let mut list: Vec<(String, u64)> = counts.into_iter().collect();
+        list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        out.insert(facet.clone(), list);
+    }
+    Ok(Ok(out))
+}

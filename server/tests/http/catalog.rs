@@ -15,7 +15,54 @@ db_tests!(
     two_locations_cannot_manage_one_entity,
     registering_a_location_needs_an_administrator,
     catalog_pages_render_and_escape_user_text,
+    backstage_by_query_and_facets,
 );
+
+async fn backstage_by_query_and_facets(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    register(&mut app, &example_catalog()).await;
+    let q = |s: &str| format!("/api/catalog/entities/by-query?{s}");
+    let res = app.get_with_token(&q("filter=kind=component,spec.owner=group:default/payments"), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let body = res.json();
+    assert_eq!(body["totalItems"], 2);
+    let names: Vec<&str> =
+        body["items"].as_array().unwrap().iter().map(|i| i["metadata"]["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["payments-api", "storefront"]);
+    assert!(body["items"][0]["relations"].as_array().unwrap().len() > 1);
+
+    // Several filter parameters are OR'ed; values compare case-insensitively.
+    let or = app
+        .get_with_token(&q("filter=kind=Group&filter=kind=user&orderField=metadata.name,desc"), API_TOKEN)
+        .await
+        .json();
+    assert_eq!(or["totalItems"], 5);
+    assert_eq!(or["items"][0]["metadata"]["name"], "platform");
+
+    let paged = app.get_with_token(&q("filter=kind=component&limit=3"), API_TOKEN).await.json();
+    assert_eq!(paged["items"].as_array().unwrap().len(), 3);
+    let next = paged["pageInfo"]["nextCursor"].as_str().unwrap().to_owned();
+    let rest = app.get_with_token(&q(&format!("filter=kind=component&limit=3&cursor={next}")), API_TOKEN).await.json();
+    assert_eq!(rest["items"].as_array().unwrap().len(), 1);
+    assert!(rest["pageInfo"]["prevCursor"].is_string());
+    assert!(rest["pageInfo"].get("nextCursor").is_none());
+
+    let text = app.get_with_token(&q("fullTextFilterTerm=captures"), API_TOKEN).await.json();
+    assert_eq!(text["totalItems"], 1);
+
+    let bad = app.get_with_token(&q("filter=spec.colour=red"), API_TOKEN).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.json()["error"]["message"].as_str().unwrap().contains("spec.colour"));
+
+    let facets = app
+        .get_with_token("/api/catalog/entity-facets?facet=kind&facet=metadata.tags&filter=kind=component", API_TOKEN)
+        .await
+        .json();
+    let kinds = &facets["facets"]["kind"];
+    assert_eq!(kinds, &json!([{"value": "component", "count": 4}]));
+    let tags = facets["facets"]["metadata.tags"].as_array().unwrap();
+    assert!(tags.contains(&json!({"value": "rust", "count": 2})), "{tags:?}");
+}
 
 fn example_catalog() -> String {
     format!("{}/../examples/catalog", env!("CARGO_MANIFEST_DIR"))
