@@ -678,3 +678,35 @@ pub async fn facets(
     }
     Ok(Ok(out))
 }
+
+/// Components, APIs, resources and systems owned by any of these owners, by name.
+pub async fn owned_by(db: &DatabaseConnection, owners: &[String], limit: u64) -> Result<Vec<EntitySummary>, DbErr> {
+    if owners.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = entities::Entity::find()
+        .filter(entities::Column::OwnerRef.is_in(owners.iter().map(String::as_str)))
+        .filter(entities::Column::Kind.is_in(["component", "api", "resource", "system"]))
+        .order_by_asc(entities::Column::Name)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok(rows.iter().map(summary_of).collect())
+}
+
+/// The owners a person stands for: their catalog user, the catalog groups that list them as a member, and the
+/// catalog groups named like their GitHub teams.
+pub async fn owners_for(db: &DatabaseConnection, login: &str, team_slugs: &[String]) -> Result<Vec<String>, DbErr> {
+    let me = EntityRef::new("user", "default", login).to_string();
+    let mut owners: Vec<String> = relations_from(db, &me)
+        .await?
+        .into_iter()
+        .filter(|(t, _)| t == RelationType::MemberOf.as_str())
+        .map(|(_, target)| target)
+        .collect();
+    owners.extend(team_slugs.iter().map(|slug| EntityRef::new("group", "default", slug).to_string()));
+    owners.push(me);
+    owners.sort();
+    owners.dedup();
+    Ok(owners)
+}

@@ -301,6 +301,12 @@ async fn catalog_pages_render_and_escape_user_text(b: Backend) {
     register(&mut app, evil.to_str().unwrap()).await;
     app.login_as("octocat").await;
 
+    // octocat's GitHub team acme/payments stands for the catalog group `payments`.
+    let home = app.get("/").await;
+    assert!(home.body.contains("My services"));
+    assert!(home.body.contains("href=\"/catalog/default/component/payments-api\""), "{}", home.body);
+    assert!(home.body.contains("href=\"/catalog/default/component/fraud-scorer\""), "acme/platform owns it");
+
     let list = app.get("/catalog?kind=component&owner=payments").await;
     assert_eq!(list.status, StatusCode::OK);
     assert!(list.body.contains("2 entities match"), "{}", list.body);
