@@ -24,6 +24,18 @@ use super::relations::{RelationType, relations_of};
 /// How many rows one multi-row INSERT carries (well under SQLite's and PostgreSQL's parameter limits).
 const CHUNK: usize = 200;
 
+/// After this many changed entities, the planner's statistics are refreshed: without them SQLite walks the
+/// whole kind index for an owner filter instead of using the owner index.
+const ANALYZE_AFTER: usize = 500;
+
+async fn refresh_statistics(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let sql = match db.get_database_backend() {
+        sea_orm::DbBackend::Sqlite => "ANALYZE",
+        _ => "ANALYZE entities, relations",
+    };
+    db.execute_unprepared(sql).await.map(|_| ())
+}
+
 /// What an import did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ImportSummary {
@@ -293,6 +305,9 @@ pub async fn apply(
     loc.last_refresh_at = Set(Some(Utc::now()));
     loc.update(&txn).await?;
     txn.commit().await?;
+    if summary.added + summary.updated + summary.orphaned >= ANALYZE_AFTER {
+        refresh_statistics(db).await?;
+    }
     Ok(summary)
 }
 
