@@ -8,7 +8,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use portolan_types::Viewer;
 use portolan_types::catalog::{
-    EntityDetail, EntityPage, EntityQuery, EntitySummary, ImportReport, LocationView, entity_path,
+    EntityDetail, EntityPage, EntityQuery, EntitySummary, GRAPH_PRESETS, GraphView, ImportReport, LocationView,
+    entity_path,
 };
 
 use crate::auth::RequireViewer;
@@ -34,6 +35,26 @@ pub async fn get_entity(kind: String, namespace: String, name: String) -> Result
         .await
         .map_err(|e| crate::ssr::internal("loading an entity", e))?
         .ok_or_else(|| AppError::NotFound(format!("The entity {r}")))
+}
+
+/// The relation graph around an entity.
+#[server(prefix = "/fn", endpoint = "catalog_graph")]
+pub async fn get_graph(
+    kind: String,
+    namespace: String,
+    name: String,
+    depth: u32,
+    preset: String,
+) -> Result<GraphView, AppError> {
+    use portolan_core::catalog::relations::RelationType;
+    crate::ssr::require_viewer()?;
+    let state = crate::ssr::state()?;
+    let r = portolan_core::catalog::model::EntityRef::new(&kind, &namespace, &name);
+    let types: Vec<RelationType> =
+        portolan_types::catalog::graph_preset(&preset).iter().filter_map(|n| RelationType::parse(n)).collect();
+    portolan_core::catalog::store::graph(&state.db, &r, depth as usize, &types)
+        .await
+        .map_err(|e| crate::ssr::internal("drawing the relation graph", e))
 }
 
 /// Every registered location with its last refresh.
@@ -278,6 +299,22 @@ pub fn EntityPageRoute() -> impl IntoView {
 #[component]
 fn EntityView() -> impl IntoView {
     let params = use_params_map();
+    let query = use_query_map();
+    let graph_key = move || {
+        let p = params.read();
+        let q = query.read();
+        let depth = q.get("depth").and_then(|d| d.parse::<u32>().ok()).unwrap_or(1).clamp(1, 3);
+        (
+            p.get("kind").unwrap_or_default(),
+            p.get("namespace").unwrap_or_default(),
+            p.get("name").unwrap_or_default(),
+            depth,
+            q.get("relations").unwrap_or_default(),
+        )
+    };
+    let graph = Resource::new(graph_key, |(kind, namespace, name, depth, preset)| {
+        get_graph(kind, namespace, name, depth, preset)
+    });
     let key = move || {
         let p = params.read();
         (p.get("kind").unwrap_or_default(), p.get("namespace").unwrap_or_default(), p.get("name").unwrap_or_default())
@@ -292,6 +329,103 @@ fn EntityView() -> impl IntoView {
                 }
             })}
         </Suspense>
+        <Suspense>
+            {move || Suspend::new(async move {
+                let (_, _, _, depth, preset) = graph_key();
+                graph.await.ok().map(|g| view! { <GraphSection graph=g depth=depth preset=preset /> })
+            })}
+        </Suspense>
+    }
+}
+
+/// Shortens a label to fit a node box.
+fn fit(label: &str, max: usize) -> String {
+    if label.chars().count() <= max {
+        label.to_owned()
+    } else {
+        format!("{}…", label.chars().take(max - 1).collect::<String>())
+    }
+}
+
+#[component]
+fn GraphSection(graph: GraphView, depth: u32, preset: String) -> impl IntoView {
+    let positions: std::collections::HashMap<String, (i32, i32)> =
+        graph.nodes.iter().map(|n| (n.entity_ref.clone(), (n.x, n.y))).collect();
+    let edges = graph
+        .edges
+        .iter()
+        .filter_map(|e| {
+            let (x1, y1) = *positions.get(&e.from)?;
+            let (x2, y2) = *positions.get(&e.to)?;
+            // Stop the line at the target box's edge so the arrowhead stays visible.
+            let (dx, dy) = (f64::from(x2 - x1), f64::from(y2 - y1));
+            let len = (dx * dx + dy * dy).sqrt().max(1.0);
+            let cut = (75.0 * dx.abs() / len).max(20.0 * dy.abs() / len).min(len / 2.0) + 4.0;
+            let (ex, ey) = (f64::from(x2) - dx / len * cut, f64::from(y2) - dy / len * cut);
+            let (mx, my) = ((x1 + x2) / 2, (y1 + y2) / 2);
+            Some(view! {
+                <g class="edge">
+                    <line x1=x1 y1=y1 x2=ex.round() as i32 y2=ey.round() as i32 marker-end="url(#arrow)" />
+                    <text x=mx y=my - 4 text-anchor="middle">{e.relation_type.clone()}</text>
+                </g>
+            })
+        })
+        .collect_view();
+    let nodes = graph
+        .nodes
+        .iter()
+        .map(|n| {
+            let class = if n.center {
+                "node node-center"
+            } else if n.title.is_some() {
+                "node"
+            } else {
+                "node node-missing"
+            };
+            let label = fit(&n.title.clone().unwrap_or_else(|| short_ref(&n.entity_ref)), 20);
+            let kind = n.entity_ref.split(':').next().unwrap_or_default().to_owned();
+            let body = view! {
+                <rect x=n.x - 75 y=n.y - 20 width="150" height="40" rx="6" />
+                <text x=n.x y=n.y - 2 text-anchor="middle" class="node-label">{label}</text>
+                <text x=n.x y=n.y + 12 text-anchor="middle" class="node-kind">{if n.title.is_some() { kind } else { format!("{kind} · missing") }}</text>
+                <title>{n.entity_ref.clone()}</title>
+            };
+            if n.title.is_some() && !n.center {
+                view! { <g class=class><a href=format!("{}?depth={depth}&relations={preset}", entity_path(&n.entity_ref))>{body}</a></g> }.into_any()
+            } else {
+                view! { <g class=class>{body}</g> }.into_any()
+            }
+        })
+        .collect_view();
+    let current = preset.clone();
+    view! {
+        <section class="card" aria-labelledby="graph-title">
+            <h2 id="graph-title">"Relation graph"</h2>
+            <form class="filters" method="get">
+                <label>
+                    "Depth"
+                    <select name="depth">
+                        {[1u32, 2, 3].into_iter().map(|d| view! { <option value=d.to_string() selected=d == depth>{d.to_string()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label>
+                    "Relations"
+                    <select name="relations">
+                        {GRAPH_PRESETS.iter().map(|(value, label, _)| view! { <option value=*value selected=*value == current>{*label}</option> }).collect_view()}
+                    </select>
+                </label>
+                <button class="button" type="submit">"Redraw"</button>
+            </form>
+            <svg class="graph" viewBox=format!("0 0 {} {}", graph.width, graph.height) role="img" aria-label="Relation graph">
+                <defs>
+                    <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+                        <path d="M 0 0 L 10 5 L 0 10 z" />
+                    </marker>
+                </defs>
+                {edges}
+                {nodes}
+            </svg>
+        </section>
     }
 }
 

@@ -2,6 +2,7 @@
 //! pages and APIs. `model`, `parse` and `relations` are pure; `ingest` reads files; `store` talks to the database.
 
 pub mod entity;
+pub mod graph;
 pub mod ingest;
 pub mod model;
 pub mod parse;

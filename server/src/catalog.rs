@@ -22,6 +22,7 @@ pub fn router() -> Router<ServerState> {
     Router::new()
         .route("/api/v1/entities", get(list))
         .route("/api/v1/entities/by-ref/{kind}/{namespace}/{name}", get(by_ref))
+        .route("/api/v1/entities/by-ref/{kind}/{namespace}/{name}/graph", get(graph))
         .route("/api/v1/locations", get(locations).post(register_location))
         .route("/api/catalog/entities/by-name/{kind}/{namespace}/{name}", get(backstage_by_name))
         .route("/api/catalog/entities/by-query", get(backstage_by_query))
@@ -53,6 +54,42 @@ async fn by_ref(
         Ok(None) => Err(ApiError::not_found(format!("no entity {r}"))),
         Err(e) => Err(ApiError::internal("loading an entity", e)),
     }
+}
+
+/// `?depth=1..3&relations=<preset>` of the graph endpoint.
+#[derive(Debug, Deserialize)]
+struct GraphQuery {
+    depth: Option<usize>,
+    relations: Option<String>,
+}
+
+/// `GET /api/v1/entities/by-ref/{kind}/{namespace}/{name}/graph`: the relation graph with node positions.
+async fn graph(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    Path((kind, namespace, name)): Path<(String, String, String)>,
+    Query(q): Query<GraphQuery>,
+) -> Result<Json<portolan_types::catalog::GraphView>, ApiError> {
+    use portolan_core::catalog::relations::RelationType;
+    require(&viewer)?;
+    let r = parse_ref(&kind, &namespace, &name);
+    match store::find(&state.app.db, &r).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return Err(ApiError::not_found(format!("no entity {r}"))),
+        Err(e) => return Err(ApiError::internal("loading an entity", e)),
+    }
+    let preset = q.relations.unwrap_or_default();
+    if !preset.is_empty() && !portolan_types::catalog::GRAPH_PRESETS.iter().any(|(v, _, _)| *v == preset) {
+        return Err(ApiError::bad_request(
+            "relations must be one of ownership, structure, dependencies, apis, membership",
+        ));
+    }
+    let types: Vec<RelationType> =
+        portolan_types::catalog::graph_preset(&preset).iter().filter_map(|n| RelationType::parse(n)).collect();
+    store::graph(&state.app.db, &r, q.depth.unwrap_or(1), &types)
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::internal("drawing the relation graph", e))
 }
 
 /// `GET /api/catalog/entities/by-name/{kind}/{namespace}/{name}`: Backstage's entity JSON, with `relations`.

@@ -200,3 +200,58 @@ mod tests {
         assert!(!is_http_url(" data:text/html,x"));
     }
 }
+
+/// Relation-type presets of the graph filter: (URL value, label, Backstage relation names; empty: all).
+pub const GRAPH_PRESETS: [(&str, &str, &[&str]); 6] = [
+    ("", "All relations", &[]),
+    ("ownership", "Ownership", &["ownedBy", "ownerOf"]),
+    ("structure", "Systems and groups", &["partOf", "hasPart", "parentOf", "childOf"]),
+    ("dependencies", "Dependencies", &["dependsOn", "dependencyOf"]),
+    ("apis", "APIs", &["providesApi", "apiProvidedBy", "consumesApi", "apiConsumedBy"]),
+    ("membership", "Membership", &["memberOf", "hasMember"]),
+];
+
+/// The relation names of a graph preset (empty for "all", and for an unknown preset).
+pub fn graph_preset(value: &str) -> &'static [&'static str] {
+    GRAPH_PRESETS.iter().find(|(v, _, _)| *v == value).map(|(_, _, names)| *names).unwrap_or(&[])
+}
+
+/// A node of the relation graph, placed for drawing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphNode {
+    /// `kind:namespace/name`.
+    pub entity_ref: String,
+    /// Title or name when the entity exists; `None` for a reference to nothing.
+    pub title: Option<String>,
+    /// Centre x, in SVG units.
+    pub x: i32,
+    /// Centre y, in SVG units.
+    pub y: i32,
+    /// The entity the graph is about.
+    pub center: bool,
+}
+
+/// An edge of the relation graph, drawn from `from` to `to`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphEdge {
+    /// Source reference.
+    pub from: String,
+    /// Target reference.
+    pub to: String,
+    /// Relation name (`ownedBy`, …).
+    #[serde(rename = "type")]
+    pub relation_type: String,
+}
+
+/// The relation graph around an entity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphView {
+    /// Drawing width.
+    pub width: i32,
+    /// Drawing height.
+    pub height: i32,
+    /// Nodes.
+    pub nodes: Vec<GraphNode>,
+    /// Edges.
+    pub edges: Vec<GraphEdge>,
+}

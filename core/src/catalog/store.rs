@@ -725,3 +725,62 @@ pub async fn owners_for(db: &DatabaseConnection, login: &str, team_slugs: &[Stri
     owners.dedup();
     Ok(owners)
 }
+
+/// The relation graph around an entity, `depth` hops out (1 to 3), following the `allowed` relation types (all
+/// when empty).
+pub async fn graph(
+    db: &DatabaseConnection,
+    center: &EntityRef,
+    depth: usize,
+    allowed: &[RelationType],
+) -> Result<portolan_types::catalog::GraphView, DbErr> {
+    use super::graph::{MAX_NODES, build};
+    let depth = depth.clamp(1, 3);
+    let allowed: std::collections::BTreeSet<RelationType> =
+        if allowed.is_empty() { RelationType::ALL.into_iter().collect() } else { allowed.iter().copied().collect() };
+    let center = center.to_string();
+    let mut neighbours: BTreeMap<String, Vec<(RelationType, String)>> = BTreeMap::new();
+    let mut seen: HashSet<String> = HashSet::from([center.clone()]);
+    let mut frontier = vec![center.clone()];
+    for _ in 0..depth {
+        if frontier.is_empty() || seen.len() >= MAX_NODES {
+            break;
+        }
+        let mut next = Vec::new();
+        for chunk in frontier.chunks(CHUNK) {
+            let rows = relations::Entity::find()
+                .filter(relations::Column::SourceRef.is_in(chunk.iter().map(String::as_str)))
+                .all(db)
+                .await?;
+            for r in rows {
+                let Some(t) = RelationType::parse(&r.relation_type) else { continue };
+                if !(allowed.contains(&t) || allowed.contains(&t.inverse())) {
+                    continue;
+                }
+                let list = neighbours.entry(r.source_ref.clone()).or_default();
+                if !list.contains(&(t, r.target_ref.clone())) {
+                    list.push((t, r.target_ref.clone()));
+                }
+                if seen.len() < MAX_NODES && seen.insert(r.target_ref.clone()) {
+                    next.push(r.target_ref);
+                }
+            }
+        }
+        frontier = next;
+    }
+    for list in neighbours.values_mut() {
+        list.sort();
+    }
+    let refs: Vec<&String> = seen.iter().collect();
+    let mut titles: HashMap<String, String> = HashMap::new();
+    for chunk in refs.chunks(CHUNK) {
+        for e in entities::Entity::find()
+            .filter(entities::Column::EntityRef.is_in(chunk.iter().map(|s| s.as_str())))
+            .all(db)
+            .await?
+        {
+            titles.insert(e.entity_ref.clone(), e.title.clone().unwrap_or(e.name.clone()));
+        }
+    }
+    Ok(build(&center, depth, &allowed, &neighbours, &|r| titles.get(r).cloned()))
+}

@@ -16,7 +16,44 @@ db_tests!(
     registering_a_location_needs_an_administrator,
     catalog_pages_render_and_escape_user_text,
     backstage_by_query_and_facets,
+    relation_graph_is_server_rendered_svg,
 );
+
+async fn relation_graph_is_server_rendered_svg(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    register(&mut app, &example_catalog()).await;
+    let one =
+        app.get_with_token("/api/v1/entities/by-ref/component/default/payments-api/graph", API_TOKEN).await.json();
+    let refs: Vec<&str> = one["nodes"].as_array().unwrap().iter().map(|n| n["entity_ref"].as_str().unwrap()).collect();
+    assert!(refs.contains(&"group:default/payments") && refs.contains(&"system:default/checkout"), "{refs:?}");
+    assert!(!refs.contains(&"group:default/engineering"), "two hops away");
+    assert!(one["edges"].as_array().unwrap().contains(
+        &json!({"from": "component:default/payments-api", "to": "group:default/payments", "type": "ownedBy"})
+    ));
+    let two = app
+        .get_with_token(
+            "/api/v1/entities/by-ref/component/default/payments-api/graph?depth=2&relations=structure",
+            API_TOKEN,
+        )
+        .await
+        .json();
+    let refs: Vec<&str> = two["nodes"].as_array().unwrap().iter().map(|n| n["entity_ref"].as_str().unwrap()).collect();
+    assert!(refs.contains(&"domain:default/commerce"), "{refs:?}");
+    assert!(!refs.contains(&"group:default/payments"), "ownership filtered out: {refs:?}");
+    let bad = app
+        .get_with_token("/api/v1/entities/by-ref/component/default/payments-api/graph?relations=nope", API_TOKEN)
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+    app.login_as("octocat").await;
+    let page = app.get("/catalog/default/component/portolan?depth=1").await;
+    assert!(page.body.contains("<svg viewBox=") && page.body.contains("aria-label=\"Relation graph\""), "{}", page.body);
+    assert!(page.body.contains("node-missing"), "the missing ledger is drawn as missing");
+    assert!(
+        page.body.contains("href=\"/catalog/default/group/platform?depth=1&amp;relations=\""),
+        "nodes link to entities"
+    );
+}
 
 async fn backstage_by_query_and_facets(b: Backend) {
     let mut app = TestApp::new(b).await;
