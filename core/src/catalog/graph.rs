@@ -66,8 +66,10 @@ pub fn build(
     }
 
     // Rings by distance; nodes spread evenly around their ring, starting at the top.
-    let height = WIDTH * 0.62 + (depth.saturating_sub(1) as f64) * RING * 0.8;
+    let height = 160.0 + RING * 2.0 * depth as f64;
     let (cx, cy) = (WIDTH / 2.0, height / 2.0);
+    // Ring radii that keep every 150-wide, 40-high node box inside the drawing.
+    let (rx, ry) = ((WIDTH / 2.0 - 80.0) / depth as f64, (height / 2.0 - 30.0) / depth as f64);
     let mut rings: BTreeMap<usize, Vec<&String>> = BTreeMap::new();
     for n in &order {
         rings.entry(distance[n]).or_default().push(n);
@@ -80,8 +82,8 @@ pub fn build(
                 (cx, cy)
             } else {
                 let angle = -std::f64::consts::FRAC_PI_2 + std::f64::consts::TAU * (i as f64) / count;
-                let r = RING * (*ring as f64);
-                (cx + r * 1.45 * angle.cos(), cy + r * angle.sin())
+                let k = *ring as f64;
+                (cx + rx * k * angle.cos(), cy + ry * k * angle.sin())
             };
             nodes.push(GraphNode {
                 entity_ref: (*n).clone(),
@@ -136,7 +138,7 @@ mod tests {
         let two = build("component:default/api", 2, &all, &graph(), &title);
         assert_eq!(two.nodes.len(), 4);
         assert!(two.edges.iter().any(|e| e.from == "group:default/team" && e.relation_type == "childOf"));
-        assert!(two.nodes.iter().all(|n| n.x >= 0 && n.y >= 0 && n.x <= two.width && n.y <= two.height));
+        assert!(two.nodes.iter().all(|n| n.x >= 75 && n.y >= 20 && n.x <= two.width - 75 && n.y <= two.height - 20));
     }
 
     #[test]
