@@ -51,8 +51,17 @@ export default defineConfig({
       env: { FAKE_GITHUB_CLIENT_ID: 'e2e-client', FAKE_GITHUB_CLIENT_SECRET: 'e2e-secret' },
     },
     {
-      // A fresh database with the example catalog imported through the CLI, then the server.
-      command: `rm -rf "${dataDir}" && "${portolan}" catalog import examples/catalog && exec "${portolan}" serve`,
+      // A fresh database with the example catalog imported through the CLI; then a location whose file goes
+      // away between two imports, leaving an orphan; then the server.
+      command: [
+        `rm -rf "${dataDir}" && mkdir -p "${dataDir}"`,
+        `"${portolan}" catalog import examples/catalog`,
+        `cp -r end2end/fixtures/retired "${dataDir}/retired"`,
+        `"${portolan}" catalog import "${dataDir}/retired"`,
+        `rm "${dataDir}/retired/legacy.yaml"`,
+        `"${portolan}" catalog import "${dataDir}/retired"`,
+        `exec "${portolan}" serve`,
+      ].join(' && '),
       url: `${PORTAL}/readyz`,
       reuseExistingServer: false,
       timeout: 60_000,

@@ -8,8 +8,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use portolan_types::Viewer;
 use portolan_types::catalog::{
-    EntityDetail, EntityPage, EntityQuery, EntitySummary, GRAPH_PRESETS, GraphView, ImportReport, LocationView,
-    entity_path,
+    CREATABLE_KINDS, EntityDetail, EntityForm, EntityPage, EntityQuery, EntitySummary, GRAPH_PRESETS, GraphView,
+    ImportReport, LocationView, entity_path,
 };
 
 use crate::auth::RequireViewer;
@@ -35,6 +35,111 @@ pub async fn get_entity(kind: String, namespace: String, name: String) -> Result
         .await
         .map_err(|e| crate::ssr::internal("loading an entity", e))?
         .ok_or_else(|| AppError::NotFound(format!("The entity {r}")))
+}
+
+/// Groups and users for the owner picker: (reference, name).
+#[server(prefix = "/fn", endpoint = "catalog_owner_options")]
+pub async fn owner_options() -> Result<Vec<(String, String)>, AppError> {
+    crate::ssr::require_viewer()?;
+    let state = crate::ssr::state()?;
+    portolan_core::catalog::store::owner_options(&state.db).await.map_err(|e| crate::ssr::internal("listing owners", e))
+}
+
+/// Whether the viewer may edit this entity in the portal.
+#[server(prefix = "/fn", endpoint = "catalog_may_edit")]
+pub async fn may_edit_entity(owner_ref: Option<String>) -> Result<bool, AppError> {
+    let viewer = crate::ssr::require_viewer()?;
+    let state = crate::ssr::state()?;
+    portolan_core::catalog::may_edit(&state.db, &viewer, owner_ref.as_deref())
+        .await
+        .map_err(|e| crate::ssr::internal("checking edit rights", e))
+}
+
+/// Creates (no `etag`) or updates (with the `etag` the form was opened with) a portal-managed entity, then goes
+/// to its page. The form's inputs are named `form[field]`, so it also posts without JavaScript.
+#[server(prefix = "/fn", endpoint = "catalog_save_entity")]
+pub async fn save_entity(etag: String, form: EntityForm) -> Result<(), AppError> {
+    use portolan_core::catalog::{form as descriptor, store, store::EditRefusal};
+    let viewer = crate::ssr::require_viewer()?;
+    let state = crate::ssr::state()?;
+    let fail = |e| crate::ssr::internal("saving an entity", e);
+    let entity = descriptor::to_entity(&form).map_err(|e| {
+        AppError::Invalid(match e.field {
+            Some(f) => format!("{f}: {}", e.message),
+            None => e.message,
+        })
+    })?;
+    let owner = entity.spec_str("owner").and_then(|o| {
+        portolan_core::catalog::model::EntityRef::parse(o, Some("group"), &entity.metadata.namespace)
+            .ok()
+            .map(|r| r.to_string())
+    });
+    let entity_ref = entity.entity_ref();
+    let result = if etag.is_empty() {
+        // Anyone signed in may create; they must own what they create unless they are an administrator.
+        if !portolan_core::catalog::may_edit(&state.db, &viewer, owner.as_deref()).await.map_err(fail)? {
+            return Err(AppError::Forbidden("create an entity owned by a team you are not in".to_owned()));
+        }
+        store::create_portal_entity(&state.db, entity, &viewer.login).await.map_err(fail)?.map(|_| ())
+    } else {
+        let current = store::find(&state.db, &entity_ref).await.map_err(fail)?;
+        let current_owner = current.and_then(|c| c.owner_ref);
+        let allowed =
+            portolan_core::catalog::may_edit(&state.db, &viewer, current_owner.as_deref()).await.map_err(fail)?
+                && portolan_core::catalog::may_edit(&state.db, &viewer, owner.as_deref()).await.map_err(fail)?;
+        if !allowed {
+            return Err(AppError::Forbidden(format!("edit {entity_ref}")));
+        }
+        store::update_portal_entity(&state.db, &entity_ref, &etag, entity, &viewer.login)
+            .await
+            .map_err(fail)?
+            .map(|_| ())
+    };
+    match result {
+        Ok(()) => {
+            leptos_axum::redirect(&entity_path(&entity_ref.to_string()));
+            Ok(())
+        }
+        Err(EditRefusal::Invalid(m)) => Err(AppError::Invalid(m)),
+        Err(EditRefusal::Conflict) => Err(AppError::Invalid(
+            "Someone changed this entity after you opened it. Reload to see their version; nothing was overwritten."
+                .to_owned(),
+        )),
+        Err(EditRefusal::NotFound) => Err(AppError::NotFound(format!("The entity {entity_ref}"))),
+        Err(EditRefusal::ManagedElsewhere) => {
+            Err(AppError::Invalid(format!("{entity_ref} is managed in its repository; edit it there")))
+        }
+    }
+}
+
+/// Deletes a portal-managed entity.
+#[server(prefix = "/fn", endpoint = "catalog_delete_entity")]
+pub async fn delete_entity(entity_ref: String, etag: String) -> Result<(), AppError> {
+    use portolan_core::catalog::{model::EntityRef, store, store::EditRefusal};
+    let viewer = crate::ssr::require_viewer()?;
+    let state = crate::ssr::state()?;
+    let fail = |e| crate::ssr::internal("deleting an entity", e);
+    let r: EntityRef =
+        entity_ref.parse().map_err(|e: portolan_core::catalog::model::RefError| AppError::Invalid(e.to_string()))?;
+    let current =
+        store::find(&state.db, &r).await.map_err(fail)?.ok_or_else(|| AppError::NotFound(format!("The entity {r}")))?;
+    if !portolan_core::catalog::may_edit(&state.db, &viewer, current.owner_ref.as_deref()).await.map_err(fail)? {
+        return Err(AppError::Forbidden(format!("delete {r}")));
+    }
+    match store::delete_portal_entity(&state.db, &r, &etag, &viewer.login).await.map_err(fail)? {
+        Ok(()) => {
+            leptos_axum::redirect("/catalog");
+            Ok(())
+        }
+        Err(EditRefusal::Conflict) => {
+            Err(AppError::Invalid("Someone changed this entity after you opened it; reload and try again.".to_owned()))
+        }
+        Err(EditRefusal::ManagedElsewhere) => {
+            Err(AppError::Invalid(format!("{r} is managed in its repository; remove it there")))
+        }
+        Err(EditRefusal::NotFound) => Err(AppError::NotFound(format!("The entity {r}"))),
+        Err(EditRefusal::Invalid(m)) => Err(AppError::Invalid(m)),
+    }
 }
 
 /// The relation graph around an entity.
@@ -201,6 +306,9 @@ fn Catalog() -> impl IntoView {
             </a>
             <a class="button button-quiet" href="/catalog/locations">
                 "Locations"
+            </a>
+            <a class="button" href="/catalog/new">
+                "New entity"
             </a>
         </form>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
@@ -453,7 +561,7 @@ fn EntityDetailView(detail: EntityDetail) -> impl IntoView {
             {match (&detail.edit_url, s.managed_by.as_str()) {
                 (Some(url), _) => view! { <a class="button" href=url.clone() rel="noopener noreferrer">"Edit in repository"</a> }.into_any(),
                 (None, "location") => view! { <p class="muted small">"Managed in its repository; edit it there."</p> }.into_any(),
-                _ => ().into_any(),
+                _ => view! { <EntityActions detail=detail.clone() /> }.into_any(),
             }}
         </section>
         <section class="card">
@@ -591,6 +699,178 @@ fn Locations(viewer: Viewer) -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// `/catalog/new?kind=…`: create a portal-managed entity.
+#[component]
+pub fn NewEntityPage() -> impl IntoView {
+    let query = use_query_map();
+    view! {
+        <Title text="New entity" />
+        <RequireViewer signed_in=move |_: Viewer| {
+            let kind = query.read().get("kind").filter(|k| CREATABLE_KINDS.iter().any(|(v, _)| v == k)).unwrap_or_else(|| "component".to_owned());
+            let form = EntityForm { kind: kind.clone(), namespace: "default".to_owned(), ..Default::default() };
+            view! {
+                <p class="muted small"><a href="/catalog">"Catalog"</a> " / new"</p>
+                <h1>"New entity"</h1>
+                <nav class="pager" aria-label="Kind">
+                    {CREATABLE_KINDS.iter().map(|(value, label)| {
+                        let current = (*value == kind).then_some("page");
+                        view! { <a href=format!("/catalog/new?kind={value}") aria-current=current>{*label}</a> }
+                    }).collect_view()}
+                </nav>
+                <EntityEditor form=form etag=String::new() />
+            }
+        } />
+    }
+}
+
+/// `/catalog/:namespace/:kind/:name/edit`: edit a portal-managed entity.
+#[component]
+pub fn EditEntityPage() -> impl IntoView {
+    let params = use_params_map();
+    let key = move || {
+        let p = params.read();
+        (p.get("kind").unwrap_or_default(), p.get("namespace").unwrap_or_default(), p.get("name").unwrap_or_default())
+    };
+    let entity = Resource::new(key, |(kind, namespace, name)| get_entity(kind, namespace, name));
+    view! {
+        <Title text="Edit entity" />
+        <RequireViewer signed_in=move |_: Viewer| view! {
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match entity.await {
+                        Ok(EntityDetail { form: Some(form), etag, summary, .. }) => view! {
+                            <p class="muted small"><a href="/catalog">"Catalog"</a> " / " <a href=summary.path()>{summary.display_name().to_owned()}</a> " / edit"</p>
+                            <h1>"Edit " {summary.display_name().to_owned()}</h1>
+                            <EntityEditor form=form etag=etag />
+                        }.into_any(),
+                        Ok(d) => view! { <ErrorPage error=AppError::Invalid(format!("{} is managed in its repository; edit it there.", d.summary.entity_ref)) /> }.into_any(),
+                        Err(e) => view! { <ErrorPage error=e /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        } />
+    }
+}
+
+#[component]
+fn TextField(
+    label: &'static str,
+    name: &'static str,
+    value: String,
+    #[prop(optional)] hint: &'static str,
+) -> impl IntoView {
+    view! {
+        <label class="field">
+            <span>{label}</span>
+            <input name=format!("form[{name}]") value=value />
+            {(!hint.is_empty()).then(|| view! { <small class="muted">{hint}</small> })}
+        </label>
+    }
+}
+
+#[component]
+fn EntityEditor(form: EntityForm, etag: String) -> impl IntoView {
+    let save = ServerAction::<SaveEntity>::new();
+    let owners = Resource::new(|| (), |_| owner_options());
+    let editing = !etag.is_empty();
+    let kind = form.kind.clone();
+    let has = move |kinds: &[&str]| kinds.contains(&kind.as_str());
+    let f = form.clone();
+    let current_owner = form.owner.clone();
+    view! {
+        <ActionForm action=save attr:class="card editor">
+            <input type="hidden" name="etag" value=etag />
+            <input type="hidden" name="form[kind]" value=form.kind.clone() />
+            {move || save.value().get().and_then(Result::err).map(|e| view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> })}
+            {if editing {
+                view! {
+                    <input type="hidden" name="form[namespace]" value=f.namespace.clone() />
+                    <input type="hidden" name="form[name]" value=f.name.clone() />
+                }.into_any()
+            } else {
+                view! {
+                    <TextField label="Name" name="name" value=f.name.clone() hint="Letters, digits, - _ . (up to 63)" />
+                    <TextField label="Namespace" name="namespace" value=f.namespace.clone() />
+                }.into_any()
+            }}
+            <TextField label="Title" name="title" value=f.title.clone() />
+            <label class="field">
+                <span>"Description"</span>
+                <textarea name="form[description]" rows="3">{f.description.clone()}</textarea>
+            </label>
+            {has(&["component", "api", "system", "domain", "resource"]).then(|| view! {
+                <label class="field">
+                    <span>"Owner"</span>
+                    <Suspense fallback=|| view! { <input name="form[owner]" /> }>
+                        {
+                            let current_owner = current_owner.clone();
+                            move || {
+                                let current_owner = current_owner.clone();
+                                Suspend::new(async move {
+                                    let options = owners.await.unwrap_or_default();
+                                    view! {
+                                        <select name="form[owner]" required>
+                                            <option value="">"Choose a team or person"</option>
+                                            {options.into_iter().map(|(r, label)| {
+                                                let selected = r == current_owner;
+                                                view! { <option value=r.clone() selected=selected>{format!("{label} ({})", short_ref(&r))}</option> }
+                                            }).collect_view()}
+                                        </select>
+                                    }
+                                })
+                            }
+                        }
+                    </Suspense>
+                </label>
+            })}
+            {has(&["component", "api", "resource", "group"]).then(|| view! { <TextField label="Type" name="spec_type" value=f.spec_type.clone() hint="e.g. service, website, library, openapi, database, team" /> })}
+            {has(&["component", "api"]).then(|| view! { <TextField label="Lifecycle" name="lifecycle" value=f.lifecycle.clone() hint="experimental, production or deprecated" /> })}
+            {has(&["component", "api", "resource"]).then(|| view! { <TextField label="System" name="system" value=f.system.clone() /> })}
+            {has(&["system"]).then(|| view! { <TextField label="Domain" name="domain" value=f.domain.clone() /> })}
+            {has(&["group"]).then(|| view! { <TextField label="Parent group" name="parent" value=f.parent.clone() /> })}
+            {has(&["user"]).then(|| view! { <TextField label="Member of" name="member_of" value=f.member_of.clone() hint="Groups, separated by commas" /> })}
+            {has(&["api"]).then(|| view! {
+                <label class="field">
+                    <span>"Definition"</span>
+                    <textarea name="form[definition]" rows="8">{f.definition.clone()}</textarea>
+                </label>
+            })}
+            <TextField label="Tags" name="tags" value=f.tags.clone() hint="Separated by commas" />
+            <button class="button button-primary" type="submit">{if editing { "Save changes" } else { "Create" }}</button>
+        </ActionForm>
+    }
+}
+
+#[component]
+fn EntityActions(detail: EntityDetail) -> impl IntoView {
+    let delete = ServerAction::<DeleteEntity>::new();
+    let owner = detail.summary.owner_ref.clone();
+    let allowed = Resource::new(move || owner.clone(), may_edit_entity);
+    let edit_href = format!("{}/edit", detail.summary.path());
+    let entity_ref = detail.summary.entity_ref.clone();
+    let etag = detail.etag.clone();
+    view! {
+        <Suspense>
+            {move || {
+                let (edit_href, entity_ref, etag) = (edit_href.clone(), entity_ref.clone(), etag.clone());
+                Suspend::new(async move {
+                    (allowed.await == Ok(true)).then(|| view! {
+                        <div class="actions">
+                            <a class="button" href=edit_href>"Edit"</a>
+                            <ActionForm action=delete>
+                                <input type="hidden" name="entity_ref" value=entity_ref />
+                                <input type="hidden" name="etag" value=etag />
+                                <button class="button button-quiet" type="submit">"Delete"</button>
+                            </ActionForm>
+                        </div>
+                    })
+                })
+            }}
+        </Suspense>
+        {move || delete.value().get().and_then(Result::err).map(|e| view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> })}
     }
 }
 

@@ -75,6 +75,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/people/:login") view=people::PersonPage ssr=SsrMode::Async />
                     <Route path=path!("/catalog") view=catalog::CatalogPage ssr=SsrMode::Async />
                     <Route path=path!("/catalog/locations") view=catalog::LocationsPage ssr=SsrMode::Async />
+                    <Route path=path!("/catalog/new") view=catalog::NewEntityPage ssr=SsrMode::Async />
+                    <Route
+                        path=path!("/catalog/:namespace/:kind/:name/edit")
+                        view=catalog::EditEntityPage
+                        ssr=SsrMode::Async
+                    />
                     <Route
                         path=path!("/catalog/:namespace/:kind/:name")
                         view=catalog::EntityPageRoute

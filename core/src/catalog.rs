@@ -2,6 +2,7 @@
 //! pages and APIs. `model`, `parse` and `relations` are pure; `ingest` reads files; `store` talks to the database.
 
 pub mod entity;
+pub mod form;
 pub mod graph;
 pub mod ingest;
 pub mod model;
@@ -49,4 +50,23 @@ pub async fn import(db: &DatabaseConnection, input: &str, actor: &str) -> Result
     )
     .await?;
     Ok((target, summary))
+}
+
+/// Whether this person may edit or delete a portal-managed entity with this owner: administrators always; others
+/// when the owner is their catalog user, a group listing them, or a group named like one of their GitHub teams.
+/// (Per-action rules arrive with the permissions work; this is the ownership core of it.)
+pub async fn may_edit(
+    db: &DatabaseConnection,
+    viewer: &portolan_types::Viewer,
+    owner_ref: Option<&str>,
+) -> Result<bool, DbErr> {
+    if viewer.is_admin {
+        return Ok(true);
+    }
+    let Some(owner) = owner_ref else { return Ok(false) };
+    let slugs: Vec<String> = crate::auth::person(db, &viewer.login)
+        .await?
+        .map(|p| p.teams.into_iter().map(|t| t.slug).collect())
+        .unwrap_or_default();
+    Ok(store::owners_for(db, &viewer.login, &slugs).await?.iter().any(|o| o == owner))
 }

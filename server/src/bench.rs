@@ -113,6 +113,9 @@ fn rss_mib(pid: u32) -> Option<(f64, f64)> {
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
+/// Builds the request path for the n-th request of a scenario.
+type PathFor = Arc<dyn Fn(usize) -> String + Send + Sync>;
+
 /// Latency figures of one scenario.
 struct Figures {
     requests: usize,
@@ -123,13 +126,7 @@ struct Figures {
     max_ms: f64,
 }
 
-async fn load(
-    client: &reqwest::Client,
-    base: &str,
-    token: &str,
-    o: &BenchOptions,
-    path_for: Arc<dyn Fn(usize) -> String + Send + Sync>,
-) -> Figures {
+async fn load(client: &reqwest::Client, base: &str, token: &str, o: &BenchOptions, path_for: PathFor) -> Figures {
     let counter = Arc::new(AtomicUsize::new(0));
     let deadline = Instant::now() + o.duration;
     let mut tasks = Vec::new();
@@ -267,7 +264,7 @@ pub async fn catalog(o: BenchOptions) -> Result<String, BenchError> {
 
     let n = o.components.max(1);
     let groups = o.groups.max(1);
-    let scenarios: Vec<(&str, Arc<dyn Fn(usize) -> String + Send + Sync>)> = vec![
+    let scenarios: Vec<(&str, PathFor)> = vec![
         (
             "by-name lookup (`/api/catalog/entities/by-name/…`)",
             Arc::new(move |i| format!("/api/catalog/entities/by-name/component/default/service-{}", (i * 7919) % n)),

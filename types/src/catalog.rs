@@ -142,6 +142,8 @@ pub struct EntityDetail {
     pub edit_url: Option<String>,
     /// Last change, RFC 3339 UTC.
     pub updated_at: String,
+    /// For portal-managed entities: the editor's fields.
+    pub form: Option<EntityForm>,
 }
 
 /// A registered location: where descriptors are read from, and how the last refresh went.
@@ -255,3 +257,48 @@ pub struct GraphView {
     /// Edges.
     pub edges: Vec<GraphEdge>,
 }
+
+/// The fields of the form that creates or edits a portal-managed entity. Empty strings mean "not set".
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EntityForm {
+    /// Kind (`component`, `api`, `system`, `domain`, `resource`, `group`, `user`).
+    pub kind: String,
+    /// Namespace (default `default`).
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Owner reference (groups and users).
+    pub owner: String,
+    /// `spec.type`.
+    pub spec_type: String,
+    /// `spec.lifecycle`.
+    pub lifecycle: String,
+    /// System reference.
+    pub system: String,
+    /// Domain reference (systems).
+    pub domain: String,
+    /// Parent group (groups).
+    pub parent: String,
+    /// Comma-separated groups (users).
+    pub member_of: String,
+    /// Comma-separated tags.
+    pub tags: String,
+    /// API definition text.
+    pub definition: String,
+}
+
+/// The kinds the portal can create, with the label the form shows.
+pub const CREATABLE_KINDS: [(&str, &str); 7] = [
+    ("component", "Component"),
+    ("api", "API"),
+    ("system", "System"),
+    ("domain", "Domain"),
+    ("resource", "Resource"),
+    ("group", "Group"),
+    ("user", "User"),
+];

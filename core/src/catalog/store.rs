@@ -445,6 +445,34 @@ fn edit_url(annotations: &BTreeMap<String, String>) -> Option<String> {
         .map(|slug| format!("https://github.com/{slug}/blob/HEAD/catalog-info.yaml"))
 }
 
+/// The editor's fields for a portal-managed entity.
+fn form_of(row: &entities::Model, body: &Value) -> portolan_types::catalog::EntityForm {
+    let spec = body.get("spec");
+    let text = |key: &str| spec.and_then(|s| s.get(key)).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let list = |key: &str| {
+        spec.and_then(|s| s.get(key))
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default()
+    };
+    portolan_types::catalog::EntityForm {
+        kind: row.kind.clone(),
+        namespace: row.namespace.clone(),
+        name: row.name.clone(),
+        title: row.title.clone().unwrap_or_default(),
+        description: row.description.clone().unwrap_or_default(),
+        owner: row.owner_ref.clone().unwrap_or_default(),
+        spec_type: text("type"),
+        lifecycle: text("lifecycle"),
+        system: text("system"),
+        domain: text("domain"),
+        parent: text("parent"),
+        member_of: list("memberOf"),
+        tags: row.tags.split(',').filter(|t| !t.is_empty()).collect::<Vec<_>>().join(", "),
+        definition: text("definition"),
+    }
+}
+
 /// Everything the entity page shows.
 pub async fn detail(db: &DatabaseConnection, entity_ref: &EntityRef) -> Result<Option<EntityDetail>, DbErr> {
     let Some(row) = find(db, entity_ref).await? else { return Ok(None) };
@@ -502,6 +530,7 @@ pub async fn detail(db: &DatabaseConnection, entity_ref: &EntityRef) -> Result<O
         source_yaml: row.source_yaml.clone(),
         location,
         updated_at: row.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        form: (row.managed_by == "portal").then(|| form_of(&row, &body)),
     }))
 }
 
@@ -783,4 +812,195 @@ pub async fn graph(
         }
     }
     Ok(build(&center, depth, &allowed, &neighbours, &|r| titles.get(r).cloned()))
+}
+
+/// Why a portal edit was refused (the catalog is unchanged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EditRefusal {
+    /// The descriptor is invalid or the entity exists already; the text says why.
+    Invalid(String),
+    /// Someone changed the entity since the form was opened.
+    Conflict,
+    /// No such entity.
+    NotFound,
+    /// It is managed by a location: edit it in its repository.
+    ManagedElsewhere,
+}
+
+fn portal_read(entity: Entity) -> Result<(ReadEntity, Value), EditRefusal> {
+    let yaml = serde_yaml_ng::to_string(&entity.raw).map_err(|e| EditRefusal::Invalid(e.to_string()))?;
+    let mut body = entity.raw.clone();
+    if let Some(m) = body.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.insert("namespace".into(), json!(entity.metadata.namespace));
+    }
+    Ok((ReadEntity { entity, source_path: String::new(), yaml, managed_by_location: String::new() }, body))
+}
+
+fn audit_detail(before: Option<&entities::Model>, after: Option<&Value>) -> Value {
+    json!({
+        "before": before.and_then(|b| serde_json::from_str::<Value>(&b.body).ok()),
+        "after": after,
+    })
+}
+
+/// Creates an entity managed in the portal. Relations are computed as for imported ones; the change is audited
+/// with the new body.
+pub async fn create_portal_entity(
+    db: &DatabaseConnection,
+    entity: Entity,
+    actor: &str,
+) -> Result<Result<String, EditRefusal>, DbErr> {
+    let entity_ref = entity.entity_ref();
+    let (read, body) = match portal_read(entity) {
+        Ok(x) => x,
+        Err(r) => return Ok(Err(r)),
+    };
+    let txn = db.begin().await?;
+    if entities::Entity::find()
+        .filter(entities::Column::EntityRef.eq(entity_ref.to_string()))
+        .one(&txn)
+        .await?
+        .is_some()
+    {
+        return Ok(Err(EditRefusal::Invalid(format!("{entity_ref} already exists"))));
+    }
+    let etag = etag_of(&body);
+    let uid = new_uid();
+    let Row { model, relations } = row_for(&read, &uid, None, "portal", body.clone(), etag);
+    let mut model = model;
+    model.source_path = Set(None);
+    model.insert(&txn).await?;
+    if !relations.is_empty() {
+        relations::Entity::insert_many(relations).exec_without_returning(&txn).await?;
+    }
+    let target = entity_ref.to_string();
+    crate::audit::record(
+        &txn,
+        crate::audit::Entry {
+            actor,
+            action: "catalog.entity.create",
+            target: Some(&target),
+            detail: Some(audit_detail(None, Some(&body))),
+            ..Default::default()
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Ok(target))
+}
+
+async fn portal_row<C: ConnectionTrait>(
+    db: &C,
+    entity_ref: &EntityRef,
+    expected_etag: &str,
+) -> Result<Result<entities::Model, EditRefusal>, DbErr> {
+    let Some(row) =
+        entities::Entity::find().filter(entities::Column::EntityRef.eq(entity_ref.to_string())).one(db).await?
+    else {
+        return Ok(Err(EditRefusal::NotFound));
+    };
+    if row.managed_by != "portal" {
+        return Ok(Err(EditRefusal::ManagedElsewhere));
+    }
+    if row.etag != expected_etag {
+        return Ok(Err(EditRefusal::Conflict));
+    }
+    Ok(Ok(row))
+}
+
+/// Replaces a portal-managed entity, if it still has the etag the editor started from. Its reference (kind,
+/// namespace, name) cannot change.
+pub async fn update_portal_entity(
+    db: &DatabaseConnection,
+    entity_ref: &EntityRef,
+    expected_etag: &str,
+    entity: Entity,
+    actor: &str,
+) -> Result<Result<String, EditRefusal>, DbErr> {
+    if &entity.entity_ref() != entity_ref {
+        return Ok(Err(EditRefusal::Invalid("the kind, namespace and name of an entity cannot change".into())));
+    }
+    let (read, body) = match portal_read(entity) {
+        Ok(x) => x,
+        Err(r) => return Ok(Err(r)),
+    };
+    let txn = db.begin().await?;
+    let old = match portal_row(&txn, entity_ref, expected_etag).await? {
+        Ok(row) => row,
+        Err(r) => return Ok(Err(r)),
+    };
+    let etag = etag_of(&body);
+    let Row { mut model, relations } = row_for(&read, &old.uid, None, "portal", body.clone(), etag);
+    model.source_path = Set(None);
+    model.created_at = sea_orm::ActiveValue::NotSet;
+    // The etag check and the write happen in one statement, so two editors can never both win.
+    let res = entities::Entity::update_many()
+        .set(model)
+        .filter(entities::Column::Uid.eq(old.uid.as_str()))
+        .filter(entities::Column::Etag.eq(expected_etag))
+        .exec(&txn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Ok(Err(EditRefusal::Conflict));
+    }
+    relations::Entity::delete_many().filter(relations::Column::OriginUid.eq(old.uid.as_str())).exec(&txn).await?;
+    if !relations.is_empty() {
+        relations::Entity::insert_many(relations).exec_without_returning(&txn).await?;
+    }
+    let target = entity_ref.to_string();
+    crate::audit::record(
+        &txn,
+        crate::audit::Entry {
+            actor,
+            action: "catalog.entity.update",
+            target: Some(&target),
+            detail: Some(audit_detail(Some(&old), Some(&body))),
+            ..Default::default()
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Ok(target))
+}
+
+/// Deletes a portal-managed entity (and the relations it declared), if it still has the expected etag.
+pub async fn delete_portal_entity(
+    db: &DatabaseConnection,
+    entity_ref: &EntityRef,
+    expected_etag: &str,
+    actor: &str,
+) -> Result<Result<(), EditRefusal>, DbErr> {
+    let txn = db.begin().await?;
+    let old = match portal_row(&txn, entity_ref, expected_etag).await? {
+        Ok(row) => row,
+        Err(r) => return Ok(Err(r)),
+    };
+    relations::Entity::delete_many().filter(relations::Column::OriginUid.eq(old.uid.as_str())).exec(&txn).await?;
+    entities::Entity::delete_by_id(old.uid.clone()).exec(&txn).await?;
+    let target = entity_ref.to_string();
+    crate::audit::record(
+        &txn,
+        crate::audit::Entry {
+            actor,
+            action: "catalog.entity.delete",
+            target: Some(&target),
+            detail: Some(audit_detail(Some(&old), None)),
+            ..Default::default()
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Ok(()))
+}
+
+/// Groups and users, for owner pickers: (reference, display name).
+pub async fn owner_options(db: &DatabaseConnection) -> Result<Vec<(String, String)>, DbErr> {
+    let rows = entities::Entity::find()
+        .filter(entities::Column::Kind.is_in(["group", "user"]))
+        .order_by_asc(entities::Column::Kind)
+        .order_by_asc(entities::Column::Name)
+        .limit(2000)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|e| (e.entity_ref, e.title.unwrap_or(e.name))).collect())
 }

@@ -17,7 +17,111 @@ db_tests!(
     catalog_pages_render_and_escape_user_text,
     backstage_by_query_and_facets,
     relation_graph_is_server_rendered_svg,
+    portal_managed_entities_are_created_edited_and_deleted_by_their_owners,
 );
+
+fn form_body(etag: &str, fields: &[(&str, &str)]) -> String {
+    let mut parts = vec![format!("etag={etag}")];
+    for (k, v) in fields {
+        parts.push(format!("form%5B{k}%5D={}", v.replace(' ', "+").replace(':', "%3A").replace('/', "%2F")));
+    }
+    parts.join("&")
+}
+
+async fn save(app: &mut TestApp, etag: &str, fields: &[(&str, &str)]) -> crate::support::TestResponse {
+    app.post_form("/fn/catalog_save_entity", &form_body(etag, fields), &[("accept", "application/json")]).await
+}
+
+async fn portal_managed_entities_are_created_edited_and_deleted_by_their_owners(b: Backend) {
+    // No admin teams: octocat acts through team membership alone (acme/payments stands for group `payments`).
+    let mut app = TestApp::with(b, portolan_testkit::FakeGithubConfig::default(), |c| c.admin_teams.clear()).await;
+    register(&mut app, &example_catalog()).await;
+    app.login_as("octocat").await;
+    let billing = [
+        ("kind", "component"),
+        ("namespace", "default"),
+        ("name", "billing"),
+        ("title", "Billing"),
+        ("owner", "group:default/payments"),
+        ("spec_type", "service"),
+        ("lifecycle", "experimental"),
+        ("tags", "rust, money"),
+    ];
+    let res = save(&mut app, "", &billing).await;
+    assert!(res.status.is_success() || res.status.is_redirection(), "{res:?}");
+    assert_eq!(res.headers["location"], "/catalog/default/component/billing");
+    let detail = app.get_with_token("/api/v1/entities/by-ref/component/default/billing", API_TOKEN).await.json();
+    assert_eq!(detail["summary"]["managed_by"], "portal");
+    assert_eq!(detail["summary"]["tags"], json!(["rust", "money"]));
+    assert!(
+        detail["relations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["type"] == "ownedBy" && r["target_ref"] == "group:default/payments")
+    );
+    let etag = detail["etag"].as_str().unwrap().to_owned();
+
+    // The same name twice is refused, and so is an invalid one, naming the field.
+    let again = save(&mut app, "", &billing).await;
+    assert!(again.body.contains("already exists"), "{again:?}");
+    let mut bad = billing;
+    bad[2] = ("name", "not a name");
+    assert!(save(&mut app, "", &bad).await.body.contains("metadata.name"));
+
+    // Edit with the etag it was opened with; a second edit from the same stale form is a conflict.
+    let mut renamed = billing;
+    renamed[3] = ("title", "Billing service");
+    let ok = save(&mut app, &etag, &renamed).await;
+    assert_eq!(ok.headers["location"], "/catalog/default/component/billing", "{ok:?}");
+    let mut other = billing;
+    other[3] = ("title", "Lost update");
+    let stale = save(&mut app, &etag, &other).await;
+    assert!(stale.body.contains("Someone changed this entity"), "{stale:?}");
+    let detail = app.get_with_token("/api/v1/entities/by-ref/component/default/billing", API_TOKEN).await.json();
+    assert_eq!(detail["summary"]["title"], "Billing service");
+    let etag = detail["etag"].as_str().unwrap().to_owned();
+
+    // Entities from a repository are edited there.
+    let imported = app.get_with_token("/api/v1/entities/by-ref/component/default/payments-api", API_TOKEN).await.json();
+    let mut hijack = billing;
+    hijack[2] = ("name", "payments-api");
+    let refused = save(&mut app, imported["etag"].as_str().unwrap(), &hijack).await;
+    assert!(refused.body.contains("managed in its repository"), "{refused:?}");
+
+    // Someone outside the owning team may neither create for it nor edit it.
+    let mut outsider = app.replica().await;
+    outsider.cookies.clear();
+    outsider.login_as("hubot").await;
+    let mut theirs = billing;
+    theirs[2] = ("name", "sneaky");
+    assert!(save(&mut outsider, "", &theirs).await.body.contains("not in"));
+    assert!(save(&mut outsider, &etag, &renamed).await.body.contains("edit component:default/billing"));
+
+    let audit = portolan_core::audit::recent(&app.state.app.db, 20).await.unwrap();
+    let update = audit.iter().find(|e| e.action == "catalog.entity.update").expect("update audited");
+    assert_eq!(update.actor, "octocat");
+    let detail_json: serde_json::Value = serde_json::from_str(update.detail.as_deref().unwrap()).unwrap();
+    assert_eq!(detail_json["before"]["metadata"]["title"], "Billing");
+    assert_eq!(detail_json["after"]["metadata"]["title"], "Billing service");
+
+    let deleted = app
+        .post_form(
+            "/fn/catalog_delete_entity",
+            &format!("entity_ref=component%3Adefault%2Fbilling&etag={etag}"),
+            &[("accept", "application/json")],
+        )
+        .await;
+    assert_eq!(deleted.headers["location"], "/catalog", "{deleted:?}");
+    let gone = app.get_with_token("/api/v1/entities/by-ref/component/default/billing", API_TOKEN).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    let audit = portolan_core::audit::recent(&app.state.app.db, 20).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "catalog.entity.delete" && e.target.as_deref() == Some("component:default/billing"))
+    );
+}
 
 async fn relation_graph_is_server_rendered_svg(b: Backend) {
     let mut app = TestApp::new(b).await;
@@ -47,7 +151,11 @@ async fn relation_graph_is_server_rendered_svg(b: Backend) {
 
     app.login_as("octocat").await;
     let page = app.get("/catalog/default/component/portolan?depth=1").await;
-    assert!(page.body.contains("<svg viewBox=") && page.body.contains("aria-label=\"Relation graph\""), "{}", page.body);
+    assert!(
+        page.body.contains("<svg viewBox=") && page.body.contains("aria-label=\"Relation graph\""),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("node-missing"), "the missing ledger is drawn as missing");
     assert!(
         page.body.contains("href=\"/catalog/default/group/platform?depth=1&amp;relations=\""),
