@@ -621,6 +621,35 @@ fn EntityDetailView(detail: EntityDetail) -> impl IntoView {
                 }.into_any()
             }}
         </section>
+        {detail.definition.clone().map(|definition| {
+            let ops = detail.api_operations.clone();
+            view! {
+                <section class="card" aria-labelledby="definition-title">
+                    <h2 id="definition-title">"Definition"</h2>
+                    {(!ops.is_empty()).then(|| view! {
+                        <table class="table operations">
+                            <thead><tr><th scope="col">"Method"</th><th scope="col">"Path"</th><th scope="col">"Summary"</th></tr></thead>
+                            <tbody>
+                                {ops.into_iter().map(|o| {
+                                    let class = format!("method method-{}", o.method.to_lowercase());
+                                    view! {
+                                        <tr>
+                                            <td><span class=class>{o.method}</span></td>
+                                            <td><code>{o.path}</code></td>
+                                            <td>{o.summary}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    })}
+                    <details open=detail.api_operations.is_empty()>
+                        <summary>"Source"</summary>
+                        <pre class="yaml"><code>{definition}</code></pre>
+                    </details>
+                </section>
+            }
+        })}
         {(!detail.annotations.is_empty() || !detail.labels.is_empty()).then(|| view! {
             <section class="card">
                 <h2>"Labels and annotations"</h2>

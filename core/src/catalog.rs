@@ -6,6 +6,7 @@ pub mod form;
 pub mod graph;
 pub mod ingest;
 pub mod model;
+pub mod openapi;
 pub mod parse;
 pub mod relations;
 pub mod store;

@@ -144,6 +144,21 @@ pub struct EntityDetail {
     pub updated_at: String,
     /// For portal-managed entities: the editor's fields.
     pub form: Option<EntityForm>,
+    /// For API entities: the definition as written.
+    pub definition: Option<String>,
+    /// For OpenAPI definitions: the operations it declares.
+    pub api_operations: Vec<ApiOperation>,
+}
+
+/// One operation of an OpenAPI definition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiOperation {
+    /// HTTP method, upper case.
+    pub method: String,
+    /// Path template.
+    pub path: String,
+    /// `summary`, else `operationId`.
+    pub summary: Option<String>,
 }
 
 /// A registered location: where descriptors are read from, and how the last refresh went.

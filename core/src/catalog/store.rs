@@ -518,6 +518,10 @@ pub async fn detail(db: &DatabaseConnection, entity_ref: &EntityRef) -> Result<O
         (RelationType::parse(&r.relation_type).map(|t| t as u8).unwrap_or(u8::MAX), r.target_ref.clone())
     });
     let location = annotations.get("backstage.io/managed-by-location").cloned();
+    let definition = (row.kind == "api")
+        .then(|| body.get("spec").and_then(|s| s.get("definition")))
+        .flatten()
+        .map(|d| d.as_str().map(str::to_owned).unwrap_or_else(|| d.to_string()));
     Ok(Some(EntityDetail {
         summary: summary_of(&row),
         uid: row.uid.clone(),
@@ -531,6 +535,11 @@ pub async fn detail(db: &DatabaseConnection, entity_ref: &EntityRef) -> Result<O
         location,
         updated_at: row.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         form: (row.managed_by == "portal").then(|| form_of(&row, &body)),
+        api_operations: match (&definition, row.spec_type.as_deref()) {
+            (Some(d), Some("openapi")) => super::openapi::operations(d),
+            _ => Vec::new(),
+        },
+        definition,
     }))
 }
 

@@ -469,6 +469,15 @@ async fn catalog_pages_render_and_escape_user_text(b: Backend) {
     assert!(evil_page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(!evil_page.body.contains("href=\"javascript:"), "non-http links are not links");
 
+    let api = app.get("/catalog/default/api/payments").await;
+    assert!(api.body.contains("/payments/{id}/capture"), "OpenAPI operations are listed");
+    assert!(api.body.contains("Capture a payment"));
+    let api_json = app.get_with_token("/api/v1/entities/by-ref/api/default/payments", API_TOKEN).await.json();
+    assert_eq!(
+        api_json["api_operations"][1],
+        json!({"method": "POST", "path": "/payments/{id}/capture", "summary": "Capture a payment"})
+    );
+
     let nothing = app.get("/catalog/default/component/does-not-exist").await;
     assert_eq!(nothing.status, StatusCode::NOT_FOUND);
     let _ = std::fs::remove_dir_all(evil);
