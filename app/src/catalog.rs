@@ -112,6 +112,30 @@ pub async fn save_entity(etag: String, form: EntityForm) -> Result<(), AppError>
     }
 }
 
+/// Removes an orphaned entity (administrators and its owners).
+#[server(prefix = "/fn", endpoint = "catalog_remove_orphan")]
+pub async fn remove_orphan(entity_ref: String) -> Result<(), AppError> {
+    use portolan_core::catalog::{model::EntityRef, store, store::EditRefusal};
+    let viewer = crate::ssr::require_viewer()?;
+    let state = crate::ssr::state()?;
+    let fail = |e| crate::ssr::internal("removing an orphan", e);
+    let r: EntityRef =
+        entity_ref.parse().map_err(|e: portolan_core::catalog::model::RefError| AppError::Invalid(e.to_string()))?;
+    let current =
+        store::find(&state.db, &r).await.map_err(fail)?.ok_or_else(|| AppError::NotFound(format!("The entity {r}")))?;
+    if !portolan_core::catalog::may_edit(&state.db, &viewer, current.owner_ref.as_deref()).await.map_err(fail)? {
+        return Err(AppError::Forbidden(format!("remove {r}")));
+    }
+    match store::remove_orphan(&state.db, &r, &viewer.login).await.map_err(fail)? {
+        Ok(()) => {
+            leptos_axum::redirect("/catalog");
+            Ok(())
+        }
+        Err(EditRefusal::Invalid(m)) => Err(AppError::Invalid(m)),
+        Err(_) => Err(AppError::NotFound(format!("The entity {r}"))),
+    }
+}
+
 /// Deletes a portal-managed entity.
 #[server(prefix = "/fn", endpoint = "catalog_delete_entity")]
 pub async fn delete_entity(entity_ref: String, etag: String) -> Result<(), AppError> {
@@ -181,7 +205,7 @@ pub async fn register_location(target: String) -> Result<ImportReport, AppError>
         return Err(AppError::Forbidden("register a location (catalog.location.create)".to_owned()));
     }
     let state = crate::ssr::state()?;
-    match portolan_core::catalog::import(&state.db, &target, &viewer.login).await {
+    match portolan_core::catalog::import(&state.db, &target, &viewer.login, state.config.catalog_delete_orphans).await {
         Ok((target, summary)) => Ok(summary.report(target)),
         Err(portolan_core::catalog::ImportError::Target(message)) => Err(AppError::Invalid(message)),
         Err(e) => Err(crate::ssr::internal("registering a location", e)),
@@ -560,6 +584,7 @@ fn EntityDetailView(detail: EntityDetail) -> impl IntoView {
             {s.description.clone().map(|d| view! { <p class="lead">{d}</p> })}
             {match (&detail.edit_url, s.managed_by.as_str()) {
                 (Some(url), _) => view! { <a class="button" href=url.clone() rel="noopener noreferrer">"Edit in repository"</a> }.into_any(),
+                (_, "location") if s.orphan => view! { <OrphanActions detail=detail.clone() /> }.into_any(),
                 (None, "location") => view! { <p class="muted small">"Managed in its repository; edit it there."</p> }.into_any(),
                 _ => view! { <EntityActions detail=detail.clone() /> }.into_any(),
             }}
@@ -870,6 +895,31 @@ fn EntityEditor(form: EntityForm, etag: String) -> impl IntoView {
             <TextField label="Tags" name="tags" value=f.tags.clone() hint="Separated by commas" />
             <button class="button button-primary" type="submit">{if editing { "Save changes" } else { "Create" }}</button>
         </ActionForm>
+    }
+}
+
+#[component]
+fn OrphanActions(detail: EntityDetail) -> impl IntoView {
+    let remove = ServerAction::<RemoveOrphan>::new();
+    let owner = detail.summary.owner_ref.clone();
+    let allowed = Resource::new(move || owner.clone(), may_edit_entity);
+    let entity_ref = detail.summary.entity_ref.clone();
+    view! {
+        <p class="alert">"Its location no longer declares this entity. It stays until someone removes it."</p>
+        <Suspense>
+            {move || {
+                let entity_ref = entity_ref.clone();
+                Suspend::new(async move {
+                    (allowed.await == Ok(true)).then(|| view! {
+                        <ActionForm action=remove>
+                            <input type="hidden" name="entity_ref" value=entity_ref />
+                            <button class="button" type="submit">"Remove orphan"</button>
+                        </ActionForm>
+                    })
+                })
+            }}
+        </Suspense>
+        {move || remove.value().get().and_then(Result::err).map(|e| view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> })}
     }
 }
 

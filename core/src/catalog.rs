@@ -26,15 +26,21 @@ pub enum ImportError {
     Db(#[from] DbErr),
 }
 
-/// Registers (if new) and refreshes one location given as a path or URL, recording who asked.
-pub async fn import(db: &DatabaseConnection, input: &str, actor: &str) -> Result<(String, ImportSummary), ImportError> {
+/// Registers (if new) and refreshes one location given as a path or URL, recording who asked. With
+/// `delete_orphans`, entities it stops declaring are deleted rather than marked.
+pub async fn import(
+    db: &DatabaseConnection,
+    input: &str,
+    actor: &str,
+    delete_orphans: bool,
+) -> Result<(String, ImportSummary), ImportError> {
     let target = ingest::normalize_target(input).map_err(ImportError::Target)?;
     let location = store::ensure_location(db, &target, actor).await?;
     let read_target = target.clone();
     let outcome = tokio::task::spawn_blocking(move || ingest::read_location(&read_target))
         .await
         .map_err(|e| ImportError::Target(format!("reading {target} failed: {e}")))?;
-    let summary = store::apply(db, &location, outcome).await?;
+    let summary = store::apply(db, &location, outcome, delete_orphans).await?;
     let detail = serde_json::json!({
         "target": target, "added": summary.added, "updated": summary.updated,
         "unchanged": summary.unchanged, "orphaned": summary.orphaned, "errors": summary.errors.len(),

@@ -87,6 +87,9 @@ pub struct Config {
     pub demo: bool,
     /// `PORTOLAN_SESSION_DAYS`: how long an idle session lasts. Default 7.
     pub session_days: u32,
+    /// `PORTOLAN_CATALOG_DELETE_ORPHANS`: delete entities their location stops declaring instead of keeping them
+    /// marked as orphans. Default `false`.
+    pub catalog_delete_orphans: bool,
 }
 
 /// The GitHub OAuth app's credentials.
@@ -184,6 +187,7 @@ struct RawConfig {
     log: Option<String>,
     demo: Option<bool>,
     session_days: Option<u32>,
+    catalog_delete_orphans: Option<bool>,
 }
 
 /// Accepts `["a", "b"]` in TOML and `a,b` in an environment variable.
@@ -306,6 +310,7 @@ impl RawConfig {
             log_filter: self.log.unwrap_or_else(|| "info".to_owned()),
             demo: self.demo.unwrap_or(false),
             session_days,
+            catalog_delete_orphans: self.catalog_delete_orphans.unwrap_or(false),
         })
     }
 }

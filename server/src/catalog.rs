@@ -140,7 +140,7 @@ async fn register_location(
             "registering a location needs the catalog.location.create right (administrators)",
         ));
     }
-    match catalog::import(&state.app.db, &body.target, &who.login).await {
+    match catalog::import(&state.app.db, &body.target, &who.login, state.app.config.catalog_delete_orphans).await {
         Ok((target, s)) => Ok((StatusCode::CREATED, Json(s.report(target)))),
         Err(catalog::ImportError::Target(m)) => Err(ApiError::bad_request(m)),
         Err(catalog::ImportError::Db(e)) => Err(ApiError::internal("importing a location", e)),

@@ -95,7 +95,7 @@ pub async fn catalog_import(config: &Config, paths: &[String]) -> Result<bool, S
     let db = open_database(config).await?;
     let mut clean = true;
     for path in paths {
-        match portolan_core::catalog::import(&db, path, "cli").await {
+        match portolan_core::catalog::import(&db, path, "cli", config.catalog_delete_orphans).await {
             Ok((target, s)) => {
                 println!(
                     "{target}: {} added, {} updated, {} unchanged, {} orphaned, {} errors",
@@ -183,7 +183,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     if config.demo {
         portolan_core::demo::seed(&db).await?;
         if std::path::Path::new(DEMO_CATALOG).is_dir() {
-            match portolan_core::catalog::import(&db, DEMO_CATALOG, "demo").await {
+            match portolan_core::catalog::import(&db, DEMO_CATALOG, "demo", config.catalog_delete_orphans).await {
                 Ok((_, s)) => tracing::info!(added = s.added, errors = s.errors.len(), "demo catalog imported"),
                 Err(e) => tracing::warn!(error = %e, "demo catalog import failed"),
             }

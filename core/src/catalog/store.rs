@@ -194,11 +194,13 @@ fn row_for(read: &ReadEntity, uid: &str, location_id: Option<i64>, managed_by: &
 /// Applies what reading `location` produced: inserts new entities, updates changed ones (keeping their uid),
 /// leaves unchanged ones alone and marks the ones it no longer declares as orphaned. A file that failed to parse
 /// orphans nothing it used to declare, and a location that could not be read at all changes no entity. One
-/// transaction: a failure leaves the catalog exactly as it was.
+/// transaction: a failure leaves the catalog exactly as it was. With `delete_orphans` (an opt-in setting) they are
+/// deleted instead.
 pub async fn apply(
     db: &DatabaseConnection,
     location: &locations::Model,
     outcome: ReadOutcome,
+    delete_orphans: bool,
 ) -> Result<ImportSummary, DbErr> {
     let mut summary = ImportSummary { errors: outcome.errors.clone(), ..Default::default() };
     let txn = db.begin().await?;
@@ -290,6 +292,17 @@ pub async fn apply(
             .collect();
         summary.orphaned = gone.len();
         for chunk in gone.chunks(CHUNK) {
+            if delete_orphans {
+                relations::Entity::delete_many()
+                    .filter(relations::Column::OriginUid.is_in(chunk.iter().copied()))
+                    .exec(&txn)
+                    .await?;
+                entities::Entity::delete_many()
+                    .filter(entities::Column::Uid.is_in(chunk.iter().copied()))
+                    .exec(&txn)
+                    .await?;
+                continue;
+            }
             entities::Entity::update_many()
                 .col_expr(entities::Column::Orphan, Expr::value(true))
                 .col_expr(entities::Column::UpdatedAt, Expr::value(Utc::now()))
@@ -994,6 +1007,39 @@ pub async fn delete_portal_entity(
             action: "catalog.entity.delete",
             target: Some(&target),
             detail: Some(audit_detail(Some(&old), None)),
+            ..Default::default()
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Ok(()))
+}
+
+/// Removes an orphaned entity (one its location no longer declares) and the relations it declared.
+pub async fn remove_orphan(
+    db: &DatabaseConnection,
+    entity_ref: &EntityRef,
+    actor: &str,
+) -> Result<Result<(), EditRefusal>, DbErr> {
+    let txn = db.begin().await?;
+    let Some(row) =
+        entities::Entity::find().filter(entities::Column::EntityRef.eq(entity_ref.to_string())).one(&txn).await?
+    else {
+        return Ok(Err(EditRefusal::NotFound));
+    };
+    if !row.orphan {
+        return Ok(Err(EditRefusal::Invalid(format!("{entity_ref} is still declared by its location"))));
+    }
+    relations::Entity::delete_many().filter(relations::Column::OriginUid.eq(row.uid.as_str())).exec(&txn).await?;
+    entities::Entity::delete_by_id(row.uid.clone()).exec(&txn).await?;
+    let target = entity_ref.to_string();
+    crate::audit::record(
+        &txn,
+        crate::audit::Entry {
+            actor,
+            action: "catalog.entity.remove_orphan",
+            target: Some(&target),
+            detail: Some(audit_detail(Some(&row), None)),
             ..Default::default()
         },
     )

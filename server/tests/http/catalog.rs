@@ -13,6 +13,7 @@ db_tests!(
     bad_documents_are_reported_and_good_ones_kept,
     entities_no_longer_declared_become_orphans_and_failed_files_orphan_nothing,
     two_locations_cannot_manage_one_entity,
+    orphans_are_deleted_when_the_setting_asks_for_it,
     registering_a_location_needs_an_administrator,
     catalog_pages_render_and_escape_user_text,
     backstage_by_query_and_facets,
@@ -396,6 +397,27 @@ async fn entities_no_longer_declared_become_orphans_and_failed_files_orphan_noth
     let other = app.get_with_token("/api/v1/entities/by-ref/component/default/other", API_TOKEN).await.json();
     assert_eq!(other["summary"]["orphan"], false);
 
+    // Only an orphan can be removed, and only on purpose.
+    app.login_as("octocat").await;
+    let still_declared = app
+        .post_form(
+            "/fn/catalog_remove_orphan",
+            "entity_ref=component%3Adefault%2Fstays",
+            &[("accept", "application/json")],
+        )
+        .await;
+    assert!(still_declared.body.contains("still declared"), "{still_declared:?}");
+    let removed = app
+        .post_form(
+            "/fn/catalog_remove_orphan",
+            "entity_ref=component%3Adefault%2Fgoes",
+            &[("accept", "application/json")],
+        )
+        .await;
+    assert_eq!(removed.headers["location"], "/catalog", "{removed:?}");
+    let gone = app.get_with_token("/api/v1/entities/by-ref/component/default/goes", API_TOKEN).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+
     // The whole location vanishing is a failed refresh, not a mass orphaning.
     std::fs::remove_dir_all(&dir).unwrap();
     let report = register(&mut app, dir.to_str().unwrap()).await.json();
@@ -481,4 +503,20 @@ async fn catalog_pages_render_and_escape_user_text(b: Backend) {
     let nothing = app.get("/catalog/default/component/does-not-exist").await;
     assert_eq!(nothing.status, StatusCode::NOT_FOUND);
     let _ = std::fs::remove_dir_all(evil);
+}
+
+async fn orphans_are_deleted_when_the_setting_asks_for_it(b: Backend) {
+    let mut app =
+        TestApp::with(b, portolan_testkit::FakeGithubConfig::default(), |c| c.catalog_delete_orphans = true).await;
+    let dir = temp_catalog(
+        "delete-orphans",
+        &[("a.yaml", &format!("{}---\n{}", component("stays", ""), component("goes", "")))],
+    );
+    register(&mut app, dir.to_str().unwrap()).await;
+    std::fs::write(dir.join("a.yaml"), component("stays", "")).unwrap();
+    let report = register(&mut app, dir.to_str().unwrap()).await.json();
+    assert_eq!(report["orphaned"], 1);
+    let gone = app.get_with_token("/api/v1/entities/by-ref/component/default/goes", API_TOKEN).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    let _ = std::fs::remove_dir_all(dir);
 }
