@@ -290,6 +290,7 @@ fn Catalog() -> impl IntoView {
             sort: m.get("sort"),
             cursor: m.get("cursor"),
             limit: None,
+            fields: None,
         }
     });
     let page = Resource::new(move || query.get(), list_entities);

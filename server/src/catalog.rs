@@ -29,13 +29,45 @@ pub fn router() -> Router<ServerState> {
         .route("/api/catalog/entity-facets", get(backstage_facets))
 }
 
+/// `GET /api/v1/entities`: filters, search, sorting, cursor paging and `fields` selection.
 async fn list(
     State(state): State<ServerState>,
     Extension(viewer): Extension<RequestViewer>,
     Query(query): Query<EntityQuery>,
-) -> Result<Json<EntityPage>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     require(&viewer)?;
-    store::list(&state.app.db, &query).await.map(Json).map_err(|e| ApiError::internal("listing entities", e))
+    let page: EntityPage =
+        store::list(&state.app.db, &query).await.map_err(|e| ApiError::internal("listing entities", e))?;
+    let mut value = serde_json::to_value(&page).map_err(|e| ApiError::internal("encoding entities", e))?;
+    if let Some(fields) = query.fields.as_deref().filter(|f| !f.trim().is_empty()) {
+        let wanted: Vec<&str> = fields.split(',').map(str::trim).filter(|f| !f.is_empty()).collect();
+        let known = [
+            "entity_ref",
+            "kind",
+            "namespace",
+            "name",
+            "title",
+            "description",
+            "spec_type",
+            "lifecycle",
+            "owner_ref",
+            "system_ref",
+            "tags",
+            "orphan",
+            "managed_by",
+        ];
+        if let Some(bad) = wanted.iter().find(|f| !known.contains(f)) {
+            return Err(ApiError::bad_request(format!("unknown field `{bad}`; known: {}", known.join(", "))));
+        }
+        if let Some(items) = value.get_mut("items").and_then(Value::as_array_mut) {
+            for item in items {
+                if let Some(obj) = item.as_object_mut() {
+                    obj.retain(|k, _| wanted.contains(&k.as_str()));
+                }
+            }
+        }
+    }
+    Ok(Json(value))
 }
 
 fn parse_ref(kind: &str, namespace: &str, name: &str) -> EntityRef {

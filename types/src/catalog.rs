@@ -92,6 +92,8 @@ pub struct EntityQuery {
     pub cursor: Option<String>,
     /// Page size (default 20, at most 100).
     pub limit: Option<u64>,
+    /// Comma-separated fields of each item to return (`entity_ref,name,owner_ref`); all when absent.
+    pub fields: Option<String>,
 }
 
 /// A relation as the entity page lists it.

@@ -329,6 +329,11 @@ async fn filters_search_and_cursor_paging(b: Backend) {
     assert_eq!(names(&tagged), ["fraud-scorer"]);
     let in_system = app.get_with_token("/api/v1/entities?system=checkout&type=service", API_TOKEN).await.json();
     assert_eq!(names(&in_system), ["fraud-scorer", "payments-api"]);
+    let slim =
+        app.get_with_token("/api/v1/entities?kind=component&fields=name,owner_ref&limit=1", API_TOKEN).await.json();
+    assert_eq!(slim["items"][0], json!({"name": "fraud-scorer", "owner_ref": "group:default/platform"}));
+    let bad_field = app.get_with_token("/api/v1/entities?fields=secret", API_TOKEN).await;
+    assert_eq!(bad_field.status, StatusCode::BAD_REQUEST);
     let newest_first = app.get_with_token("/api/v1/entities?kind=component&sort=-name", API_TOKEN).await.json();
     assert_eq!(names(&newest_first), ["storefront", "portolan", "payments-api", "fraud-scorer"]);
 
