@@ -648,6 +648,23 @@ fn condition_for(c: &FilterCondition) -> Result<sea_orm::Condition, String> {
     Ok(sea_orm::Condition::all().add(cond))
 }
 
+/// The SQL condition for Backstage `filter` parameters (any parameter, all conditions within one); `None` when
+/// there are none, an error naming an unknown field.
+fn filters_condition(filters: &[Vec<FilterCondition>]) -> Result<Option<sea_orm::Condition>, String> {
+    if filters.is_empty() {
+        return Ok(None);
+    }
+    let mut any = sea_orm::Condition::any();
+    for all_of in filters {
+        let mut all = sea_orm::Condition::all();
+        for c in all_of {
+            all = all.add(condition_for(c)?);
+        }
+        any = any.add(all);
+    }
+    Ok(Some(any))
+}
+
 /// A page of Backstage's `by-query` endpoint.
 #[derive(Debug)]
 pub struct QueryPage {
@@ -671,20 +688,11 @@ pub async fn by_query(
     limit: u64,
     cursor: Option<&str>,
 ) -> Result<Result<QueryPage, String>, DbErr> {
-    let mut any = sea_orm::Condition::any();
-    for all_of in filters {
-        let mut all = sea_orm::Condition::all();
-        for c in all_of {
-            match condition_for(c) {
-                Ok(cond) => all = all.add(cond),
-                Err(message) => return Ok(Err(message)),
-            }
-        }
-        any = any.add(all);
-    }
     let mut select = entities::Entity::find();
-    if !filters.is_empty() {
-        select = select.filter(any);
+    match filters_condition(filters) {
+        Ok(Some(cond)) => select = select.filter(cond),
+        Ok(None) => {}
+        Err(message) => return Ok(Err(message)),
     }
     if let Some(term) = full_text.map(str::trim).filter(|t| !t.is_empty()) {
         for word in term.split_whitespace().take(8) {
@@ -727,19 +735,10 @@ pub async fn facets(
             return Ok(Err(format!("no facet `{facet}`; supported: {FILTER_FIELDS}")));
         };
         let mut select = entities::Entity::find().select_only().column(column);
-        if !filters.is_empty() {
-            let mut any = sea_orm::Condition::any();
-            for all_of in filters {
-                let mut all = sea_orm::Condition::all();
-                for c in all_of {
-                    match condition_for(c) {
-                        Ok(cond) => all = all.add(cond),
-                        Err(message) => return Ok(Err(message)),
-                    }
-                }
-                any = any.add(all);
-            }
-            select = select.filter(any);
+        match filters_condition(filters) {
+            Ok(Some(cond)) => select = select.filter(cond),
+            Ok(None) => {}
+            Err(message) => return Ok(Err(message)),
         }
         let mut counts: BTreeMap<String, u64> = BTreeMap::new();
         let values: Vec<Option<String>> = select.into_tuple().all(db).await?;
@@ -999,6 +998,25 @@ pub async fn update_portal_entity(
     Ok(Ok(target))
 }
 
+/// Deletes an entity and the relations it declared, and records `action` with the entity as it was.
+async fn delete_audited<C: ConnectionTrait>(
+    txn: &C,
+    row: &entities::Model,
+    actor: &str,
+    action: &str,
+) -> Result<(), DbErr> {
+    relations::Entity::delete_many().filter(relations::Column::OriginUid.eq(row.uid.as_str())).exec(txn).await?;
+    entities::Entity::delete_by_id(row.uid.clone()).exec(txn).await?;
+    let entry = crate::audit::Entry {
+        actor,
+        action,
+        target: Some(&row.entity_ref),
+        detail: Some(audit_detail(Some(row), None)),
+        ..Default::default()
+    };
+    crate::audit::record(txn, entry).await
+}
+
 /// Deletes a portal-managed entity (and the relations it declared), if it still has the expected etag.
 pub async fn delete_portal_entity(
     db: &DatabaseConnection,
@@ -1011,20 +1029,7 @@ pub async fn delete_portal_entity(
         Ok(row) => row,
         Err(r) => return Ok(Err(r)),
     };
-    relations::Entity::delete_many().filter(relations::Column::OriginUid.eq(old.uid.as_str())).exec(&txn).await?;
-    entities::Entity::delete_by_id(old.uid.clone()).exec(&txn).await?;
-    let target = entity_ref.to_string();
-    crate::audit::record(
-        &txn,
-        crate::audit::Entry {
-            actor,
-            action: "catalog.entity.delete",
-            target: Some(&target),
-            detail: Some(audit_detail(Some(&old), None)),
-            ..Default::default()
-        },
-    )
-    .await?;
+    delete_audited(&txn, &old, actor, "catalog.entity.delete").await?;
     txn.commit().await?;
     Ok(Ok(()))
 }
@@ -1044,20 +1049,7 @@ pub async fn remove_orphan(
     if !row.orphan {
         return Ok(Err(EditRefusal::Invalid(format!("{entity_ref} is still declared by its location"))));
     }
-    relations::Entity::delete_many().filter(relations::Column::OriginUid.eq(row.uid.as_str())).exec(&txn).await?;
-    entities::Entity::delete_by_id(row.uid.clone()).exec(&txn).await?;
-    let target = entity_ref.to_string();
-    crate::audit::record(
-        &txn,
-        crate::audit::Entry {
-            actor,
-            action: "catalog.entity.remove_orphan",
-            target: Some(&target),
-            detail: Some(audit_detail(Some(&row), None)),
-            ..Default::default()
-        },
-    )
-    .await?;
+    delete_audited(&txn, &row, actor, "catalog.entity.remove_orphan").await?;
     txn.commit().await?;
     Ok(Ok(()))
 }
