@@ -205,7 +205,7 @@ pub async fn register_location(target: String) -> Result<ImportReport, AppError>
         return Err(AppError::Forbidden("register a location (catalog.location.create)".to_owned()));
     }
     let state = crate::ssr::state()?;
-    match portolan_core::catalog::import(&state.db, &target, &viewer.login, state.config.catalog_delete_orphans).await {
+    match portolan_core::catalog::import(&state, &target, &viewer.login).await {
         Ok((target, summary)) => Ok(summary.report(target)),
         Err(portolan_core::catalog::ImportError::Target(message)) => Err(AppError::Invalid(message)),
         Err(e) => Err(crate::ssr::internal("registering a location", e)),

@@ -1,7 +1,9 @@
 //! The software catalog: Backstage descriptors read from locations, stored with their relations, and queried by
 //! pages and APIs. `model`, `parse` and `relations` are pure; `ingest` reads files; `store` talks to the database.
 
+pub mod discovery;
 pub mod entity;
+pub mod fetch;
 pub mod form;
 pub mod graph;
 pub mod ingest;
@@ -12,6 +14,8 @@ pub mod relations;
 pub mod store;
 
 use sea_orm::{DatabaseConnection, DbErr};
+
+use crate::AppState;
 
 pub use store::ImportSummary;
 
@@ -26,37 +30,55 @@ pub enum ImportError {
     Db(#[from] DbErr),
 }
 
-/// Registers (if new) and refreshes one location given as a path or URL, recording who asked. With
-/// `delete_orphans`, entities it stops declaring are deleted rather than marked.
-pub async fn import(
-    db: &DatabaseConnection,
-    input: &str,
-    actor: &str,
-    delete_orphans: bool,
-) -> Result<(String, ImportSummary), ImportError> {
+/// Registers (if new) and refreshes one location given as a path or URL, recording who asked. With the
+/// `PORTOLAN_CATALOG_DELETE_ORPHANS` setting, entities it stops declaring are deleted rather than marked.
+pub async fn import(state: &AppState, input: &str, actor: &str) -> Result<(String, ImportSummary), ImportError> {
     let target = ingest::normalize_target(input).map_err(ImportError::Target)?;
-    let location = store::ensure_location(db, &target, actor).await?;
-    let read_target = target.clone();
-    let outcome = tokio::task::spawn_blocking(move || ingest::read_location(&read_target))
+    let summary = refresh_target(state, &target, actor, true).await?.unwrap_or_default();
+    Ok((target, summary))
+}
+
+/// Reads a location target (`file:…` or `url:…`) and applies what it declares. A target that is not registered
+/// yet is registered, unless `register` is false and its file does not exist (discovery probing a repository
+/// without a catalog file): then nothing is stored and `None` is returned. A refresh that changed something, or
+/// that a person asked for, is audited.
+pub async fn refresh_target(
+    state: &AppState,
+    target: &str,
+    actor: &str,
+    register: bool,
+) -> Result<Option<ImportSummary>, ImportError> {
+    let db = &state.db;
+    let urls = state.urls.clone();
+    let read_target = target.to_owned();
+    let outcome = tokio::task::spawn_blocking(move || ingest::read_location(&read_target, urls.as_ref()))
         .await
         .map_err(|e| ImportError::Target(format!("reading {target} failed: {e}")))?;
-    let summary = store::apply(db, &location, outcome, delete_orphans).await?;
-    let detail = serde_json::json!({
-        "target": target, "added": summary.added, "updated": summary.updated,
-        "unchanged": summary.unchanged, "orphaned": summary.orphaned, "errors": summary.errors.len(),
-    });
-    crate::audit::record(
-        db,
-        crate::audit::Entry {
-            actor,
-            action: "catalog.refresh",
-            target: Some(&target),
-            detail: Some(detail),
-            ..Default::default()
-        },
-    )
-    .await?;
-    Ok((target, summary))
+    let location = match store::find_location(db, target).await? {
+        Some(l) => l,
+        None if !register && (outcome.not_found || outcome.fatal) => return Ok(None),
+        None => store::ensure_location(db, target, actor).await?,
+    };
+    let summary = store::apply(db, &location, outcome, state.config.catalog_delete_orphans).await?;
+    let changed = summary.added + summary.updated + summary.orphaned > 0;
+    if changed || !actor.starts_with("github-") {
+        let detail = serde_json::json!({
+            "target": target, "added": summary.added, "updated": summary.updated,
+            "unchanged": summary.unchanged, "orphaned": summary.orphaned, "errors": summary.errors.len(),
+        });
+        crate::audit::record(
+            db,
+            crate::audit::Entry {
+                actor,
+                action: "catalog.refresh",
+                target: Some(target),
+                detail: Some(detail),
+                ..Default::default()
+            },
+        )
+        .await?;
+    }
+    Ok(Some(summary))
 }
 
 /// Whether this person may edit or delete a portal-managed entity with this owner: administrators always; others

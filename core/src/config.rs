@@ -90,6 +90,22 @@ pub struct Config {
     /// `PORTOLAN_CATALOG_DELETE_ORPHANS`: delete entities their location stops declaring instead of keeping them
     /// marked as orphans. Default `false`.
     pub catalog_delete_orphans: bool,
+    /// `PORTOLAN_CATALOG_REFRESH_SECONDS`: how often every location is read again and GitHub discovery runs.
+    /// Conditional requests make an unchanged refresh cost no GitHub rate limit. `0` turns the schedule off.
+    /// Default 1800.
+    pub catalog_refresh_seconds: u64,
+    /// `PORTOLAN_GITHUB_TOKEN`: a token the portal itself uses to read repositories (catalog discovery, URL
+    /// locations on GitHub, deploy sync). Needs read access to contents and metadata.
+    pub github_token: Option<Secret>,
+    /// `PORTOLAN_GITHUB_DISCOVERY_ORGS`: comma-separated organisations whose repositories are searched for
+    /// catalog files. Needs `PORTOLAN_GITHUB_TOKEN`.
+    pub github_discovery_orgs: Vec<String>,
+    /// `PORTOLAN_GITHUB_CATALOG_PATH`: the file discovery looks for in each repository. Default
+    /// `catalog-info.yaml`.
+    pub github_catalog_path: String,
+    /// `PORTOLAN_GITHUB_WEBHOOK_SECRET`: the secret GitHub signs webhook deliveries with
+    /// (`X-Hub-Signature-256`). Without it every delivery is refused.
+    pub github_webhook_secret: Option<Secret>,
 }
 
 /// The GitHub OAuth app's credentials.
@@ -188,6 +204,14 @@ struct RawConfig {
     demo: Option<bool>,
     session_days: Option<u32>,
     catalog_delete_orphans: Option<bool>,
+    catalog_refresh_seconds: Option<u64>,
+    #[serde(skip_serializing)]
+    github_token: Option<String>,
+    #[serde(deserialize_with = "comma_list")]
+    github_discovery_orgs: Option<Vec<String>>,
+    github_catalog_path: Option<String>,
+    #[serde(skip_serializing)]
+    github_webhook_secret: Option<String>,
 }
 
 /// Accepts `["a", "b"]` in TOML and `a,b` in an environment variable.
@@ -294,6 +318,32 @@ impl RawConfig {
                 reason: "must be at least 1".to_owned(),
             });
         }
+        let github_token = self.github_token.filter(|t| !t.trim().is_empty()).map(Secret::new);
+        let github_discovery_orgs = self.github_discovery_orgs.unwrap_or_default();
+        if !github_discovery_orgs.is_empty() && github_token.is_none() {
+            return Err(ConfigError::Missing {
+                setting: "PORTOLAN_GITHUB_TOKEN",
+                reason: "PORTOLAN_GITHUB_DISCOVERY_ORGS is set; discovery reads repositories with this token",
+            });
+        }
+        let github_catalog_path = self.github_catalog_path.unwrap_or_else(|| "catalog-info.yaml".to_owned());
+        let github_catalog_path = github_catalog_path.trim().trim_start_matches('/').to_owned();
+        if github_catalog_path.is_empty() || github_catalog_path.split('/').any(|p| p == ".." || p.is_empty()) {
+            return Err(ConfigError::Invalid {
+                setting: "PORTOLAN_GITHUB_CATALOG_PATH",
+                reason: format!("`{github_catalog_path}` is not a file path inside a repository"),
+            });
+        }
+        let github_webhook_secret = match self.github_webhook_secret {
+            None => None,
+            Some(s) if s.len() < 16 => {
+                return Err(ConfigError::Invalid {
+                    setting: "PORTOLAN_GITHUB_WEBHOOK_SECRET",
+                    reason: "must be at least 16 characters long".to_owned(),
+                });
+            }
+            Some(s) => Some(Secret::new(s)),
+        };
         Ok(Config {
             addr,
             data_dir,
@@ -311,6 +361,11 @@ impl RawConfig {
             demo: self.demo.unwrap_or(false),
             session_days,
             catalog_delete_orphans: self.catalog_delete_orphans.unwrap_or(false),
+            catalog_refresh_seconds: self.catalog_refresh_seconds.unwrap_or(1800),
+            github_token,
+            github_discovery_orgs,
+            github_catalog_path,
+            github_webhook_secret,
         })
     }
 }

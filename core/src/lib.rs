@@ -8,7 +8,9 @@ pub mod catalog;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod github;
 pub mod state;
+pub mod webhooks;
 
 pub use config::{Config, Secret};
 pub use state::AppState;

@@ -4,8 +4,10 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use crate::auth::github::GithubApi;
+use crate::auth::github::{GithubApi, OctocrabGithub};
+use crate::catalog::fetch::HttpUrlReader;
 use crate::config::Config;
+use crate::github::{GithubSync, GithubSyncError};
 
 /// Cheap to clone: everything inside is reference-counted.
 #[derive(Clone)]
@@ -14,8 +16,27 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// The configuration read at start-up.
     pub config: Arc<Config>,
-    /// GitHub's REST API (a fake in tests).
+    /// GitHub's REST API as the signed-in person (a fake in tests).
     pub github: Arc<dyn GithubApi>,
+    /// GitHub's REST API with the portal's own token: discovery, URL locations, sync.
+    pub github_sync: GithubSync,
+    /// Reads URL locations.
+    pub urls: Arc<HttpUrlReader>,
+}
+
+impl AppState {
+    /// The state for a configuration and an open database.
+    pub fn new(db: DatabaseConnection, config: Arc<Config>) -> Result<AppState, GithubSyncError> {
+        let github_sync =
+            GithubSync::new(db.clone(), &config.github_api_url, &config.github_url, config.github_token.as_ref())?;
+        Ok(AppState {
+            github: Arc::new(OctocrabGithub::new(&config.github_api_url)),
+            urls: Arc::new(HttpUrlReader::new(github_sync.clone())),
+            github_sync,
+            db,
+            config,
+        })
+    }
 }
 
 impl std::fmt::Debug for AppState {

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_create_foundation;
 mod m20261124_000002_create_catalog;
+mod m20261125_000003_create_github_sync;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_create_foundation::Migration),
             Box::new(m20261124_000002_create_catalog::Migration),
+            Box::new(m20261125_000003_create_github_sync::Migration),
         ]
     }
 }

@@ -172,7 +172,7 @@ async fn register_location(
             "registering a location needs the catalog.location.create right (administrators)",
         ));
     }
-    match catalog::import(&state.app.db, &body.target, &who.login, state.app.config.catalog_delete_orphans).await {
+    match catalog::import(&state.app, &body.target, &who.login).await {
         Ok((target, s)) => Ok((StatusCode::CREATED, Json(s.report(target)))),
         Err(catalog::ImportError::Target(m)) => Err(ApiError::bad_request(m)),
         Err(catalog::ImportError::Db(e)) => Err(ApiError::internal("importing a location", e)),

@@ -6,7 +6,9 @@ pub mod auth;
 pub mod bench;
 pub mod catalog;
 pub mod http;
+pub mod jobs;
 pub mod telemetry;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +23,6 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 use portolan_app::{App, OUTPUT_NAME, shell};
-use portolan_core::auth::github::OctocrabGithub;
 use portolan_core::auth::session_store::DbSessionStore;
 use portolan_core::{AppState, Config};
 
@@ -44,6 +45,8 @@ pub struct ServerState {
     pub metrics: Arc<http::metrics::Metrics>,
     /// The session store, for the expiry sweeper.
     pub sessions: DbSessionStore,
+    /// Wakes the webhook worker when a delivery was queued.
+    pub webhook_wakeup: Arc<tokio::sync::Notify>,
 }
 
 impl FromRef<ServerState> for LeptosOptions {
@@ -72,12 +75,21 @@ pub enum ServeError {
     /// The HTTP client could not be built.
     #[error("http client: {0}")]
     Http(#[from] reqwest::Error),
+    /// The GitHub client could not be built.
+    #[error("{0}")]
+    Github(#[from] portolan_core::github::GithubSyncError),
 }
 
 /// Opens and migrates the database named in the configuration.
 pub async fn open_database(config: &Config) -> Result<sea_orm::DatabaseConnection, ServeError> {
-    let db = portolan_core::db::connect(config.database_url.expose()).await?;
+    let mut db = portolan_core::db::connect(config.database_url.expose()).await?;
     portolan_core::db::migrate(&db).await?;
+    if config.is_sqlite() {
+        // A pooled SQLite connection that read the schema before a migration compiles statements against the old
+        // schema (an upsert then fails to find its new unique index). Fresh connections read the final schema.
+        db.close().await?;
+        db = portolan_core::db::connect(config.database_url.expose()).await?;
+    }
     tracing::info!(db.backend = portolan_core::db::backend_name(&db), "database ready");
     Ok(db)
 }
@@ -93,9 +105,10 @@ pub async fn migrate_only(config: &Config) -> Result<(), ServeError> {
 /// document had an error (the valid ones are imported all the same).
 pub async fn catalog_import(config: &Config, paths: &[String]) -> Result<bool, ServeError> {
     let db = open_database(config).await?;
+    let state = AppState::new(db, Arc::new(config.clone()))?;
     let mut clean = true;
     for path in paths {
-        match portolan_core::catalog::import(&db, path, "cli", config.catalog_delete_orphans).await {
+        match portolan_core::catalog::import(&state, path, "cli").await {
             Ok((target, s)) => {
                 println!(
                     "{target}: {} added, {} updated, {} unchanged, {} orphaned, {} errors",
@@ -119,9 +132,36 @@ pub async fn catalog_import(config: &Config, paths: &[String]) -> Result<bool, S
     Ok(clean)
 }
 
+/// `portolan catalog refresh`: GitHub discovery and a refresh of every location, once. Returns `false` when
+/// anything had an error.
+pub async fn catalog_refresh(config: &Config) -> Result<bool, ServeError> {
+    let db = open_database(config).await?;
+    let state = AppState::new(db, Arc::new(config.clone()))?;
+    match portolan_core::catalog::discovery::refresh_everything(&state).await {
+        Ok(r) => {
+            println!(
+                "{} repositories, {} locations read: {} added, {} updated, {} orphaned, {} errors",
+                r.repositories,
+                r.locations,
+                r.added,
+                r.updated,
+                r.orphaned,
+                r.errors.len()
+            );
+            for e in &r.errors {
+                println!("  error: {e}");
+            }
+            Ok(r.errors.is_empty())
+        }
+        Err(e) => {
+            println!("refresh failed: {e}");
+            Ok(false)
+        }
+    }
+}
+
 /// Builds the whole application state from a configuration and an open database.
 pub fn build_state(config: Config, db: sea_orm::DatabaseConnection) -> Result<ServerState, ServeError> {
-    let github = Arc::new(OctocrabGithub::new(&config.github_api_url));
     let leptos = LeptosOptions::builder()
         .output_name(OUTPUT_NAME)
         .site_root(config.site_root.to_string_lossy().into_owned())
@@ -135,10 +175,11 @@ pub fn build_state(config: Config, db: sea_orm::DatabaseConnection) -> Result<Se
         .build()?;
     Ok(ServerState {
         sessions: DbSessionStore::new(db.clone()),
-        app: AppState { db, config: Arc::new(config), github },
+        app: AppState::new(db, Arc::new(config))?,
         leptos,
         http,
         metrics: Arc::default(),
+        webhook_wakeup: Arc::default(),
     })
 }
 
@@ -162,6 +203,7 @@ pub fn router(state: ServerState) -> Router {
     Router::new()
         .merge(api::router())
         .merge(catalog::router())
+        .merge(webhooks::router())
         .merge(auth::router(&config))
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(leptos.clone()))
         .fallback(file_and_error_handler_with_context::<ServerState, _>(context, shell))
@@ -180,20 +222,22 @@ pub fn router(state: ServerState) -> Router {
 /// in-flight requests first.
 pub async fn serve(config: Config) -> Result<(), ServeError> {
     let db = open_database(&config).await?;
-    if config.demo {
-        portolan_core::demo::seed(&db).await?;
+    let addr = config.addr;
+    let public_url = config.public_url.clone();
+    let demo = config.demo;
+    let state = build_state(config, db)?;
+    if demo {
+        portolan_core::demo::seed(&state.app.db).await?;
         if std::path::Path::new(DEMO_CATALOG).is_dir() {
-            match portolan_core::catalog::import(&db, DEMO_CATALOG, "demo", config.catalog_delete_orphans).await {
+            match portolan_core::catalog::import(&state.app, DEMO_CATALOG, "demo").await {
                 Ok((_, s)) => tracing::info!(added = s.added, errors = s.errors.len(), "demo catalog imported"),
                 Err(e) => tracing::warn!(error = %e, "demo catalog import failed"),
             }
         }
         tracing::info!("demo data loaded");
     }
-    let addr = config.addr;
-    let public_url = config.public_url.clone();
-    let state = build_state(config, db)?;
     spawn_session_sweeper(state.sessions.clone());
+    jobs::spawn_all(&state);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
     tracing::info!(%addr, %public_url, "portolan listening on http://{addr}");
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;

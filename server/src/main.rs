@@ -58,13 +58,16 @@ enum BenchCommand {
 
 #[derive(Debug, Subcommand)]
 enum CatalogCommand {
-    /// Import catalog-info.yaml files: files, directories (every *.yaml/*.yml under them) and the Location
-    /// entities they contain. Prints a summary; exits with 1 when any document had an error.
+    /// Import catalog-info.yaml files: files, directories (every *.yaml/*.yml under them), http(s) URLs (files on
+    /// the configured GitHub are read through its API) and the Location entities they contain. Prints a summary; exits with 1 when any document had an error.
     Import {
-        /// Files or directories.
+        /// Files, directories or URLs.
         #[arg(required = true)]
         paths: Vec<String>,
     },
+    /// Run GitHub discovery (PORTOLAN_GITHUB_DISCOVERY_ORGS) and read every registered location again, once, as
+    /// the schedule does. Exits with 1 when anything had an error.
+    Refresh,
 }
 
 fn main() -> ExitCode {
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
             Command::Catalog { command: CatalogCommand::Import { paths } } => {
                 portolan_server::catalog_import(&config, &paths).await
             }
+            Command::Catalog { command: CatalogCommand::Refresh } => portolan_server::catalog_refresh(&config).await,
             Command::Bench {
                 command: BenchCommand::Catalog { components, groups, systems, postgres, connections, seconds },
             } => {

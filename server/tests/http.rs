@@ -7,6 +7,9 @@ mod support;
 #[path = "http/catalog.rs"]
 mod catalog;
 
+#[path = "http/github.rs"]
+mod github;
+
 use http::StatusCode;
 use portolan_testkit::FakeGithubConfig;
 use support::{API_TOKEN, Backend, TestApp};

@@ -3,8 +3,10 @@
 //!
 //! It serves the web OAuth pages (`/login/oauth/authorize`, `/login/oauth/access_token`, checking the client
 //! secret, the redirect URI and the PKCE verifier the way GitHub does) and the REST endpoints `/user`,
-//! `/user/orgs` and `/user/teams` with `Link` pagination. Its consent page lists the fixture people, so a
-//! browser test can "sign in as" one of them. Tests use it as a library; Playwright runs the `fake-github` binary.
+//! `/user/orgs` and `/user/teams` with `Link` pagination, and the repository endpoints catalog discovery reads
+//! (`/orgs/{org}/repos`, `/repos/{owner}/{repo}/contents/{path}`) with `ETag`s and `304 Not Modified` answers to
+//! conditional requests. Its consent page lists the fixture people, so a browser test can "sign in as" one of
+//! them. Tests use it as a library; Playwright runs the `fake-github` binary.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -65,6 +67,57 @@ pub fn default_users() -> Vec<FakeUser> {
     ]
 }
 
+/// A repository known to the fake, with its files on the default branch.
+#[derive(Clone, Debug)]
+pub struct FakeRepo {
+    /// Organisation login.
+    pub org: String,
+    /// Repository name.
+    pub name: String,
+    /// Default branch.
+    pub default_branch: String,
+    /// Archived repositories are listed but read-only.
+    pub archived: bool,
+    /// Path to text.
+    pub files: std::collections::BTreeMap<String, String>,
+}
+
+impl FakeRepo {
+    /// A repository with the given files on `main`.
+    pub fn new(org: &str, name: &str, files: &[(&str, &str)]) -> FakeRepo {
+        FakeRepo {
+            org: org.to_owned(),
+            name: name.to_owned(),
+            default_branch: "main".to_owned(),
+            archived: false,
+            files: files.iter().map(|(p, t)| ((*p).to_owned(), (*t).to_owned())).collect(),
+        }
+    }
+
+    fn full_name(&self) -> String {
+        format!("{}/{}", self.org, self.name)
+    }
+}
+
+/// The repositories every fake starts with, in `acme`: `checkout-service` (a Component and a Location pointing at
+/// `docs/api.yaml`, which declares an API), `inventory` (default branch `trunk`), `scratch` (no catalog file)
+/// and `legacy-monolith` (archived).
+pub fn default_repos() -> Vec<FakeRepo> {
+    let checkout = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: checkout-service\n  description: Takes the money\n  annotations:\n    github.com/project-slug: acme/checkout-service\nspec:\n  type: service\n  lifecycle: production\n  owner: group:payments\n  providesApis: [checkout-api]\n---\napiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: checkout-service-apis\nspec:\n  targets:\n    - ./docs/api.yaml\n";
+    let api = "apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: checkout-api\nspec:\n  type: openapi\n  lifecycle: production\n  owner: group:payments\n  definition: |\n    openapi: 3.0.0\n    info: {title: Checkout, version: 1.0.0}\n    paths: {}\n";
+    let inventory = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: inventory\nspec:\n  type: service\n  lifecycle: experimental\n  owner: group:platform\n";
+    let mut inventory_repo = FakeRepo::new("acme", "inventory", &[("catalog-info.yaml", inventory)]);
+    inventory_repo.default_branch = "trunk".to_owned();
+    let mut legacy = FakeRepo::new("acme", "legacy-monolith", &[("catalog-info.yaml", inventory)]);
+    legacy.archived = true;
+    vec![
+        FakeRepo::new("acme", "checkout-service", &[("catalog-info.yaml", checkout), ("docs/api.yaml", api)]),
+        inventory_repo,
+        FakeRepo::new("acme", "scratch", &[("README.md", "# scratch\n")]),
+        legacy,
+    ]
+}
+
 /// How the fake is set up.
 #[derive(Clone, Debug)]
 pub struct FakeGithubConfig {
@@ -77,6 +130,8 @@ pub struct FakeGithubConfig {
     /// Largest page the list endpoints return, whatever `per_page` asks (GitHub's is 100); small values exercise
     /// pagination.
     pub max_per_page: usize,
+    /// Repositories, readable with any token the fake issued.
+    pub repos: Vec<FakeRepo>,
 }
 
 impl Default for FakeGithubConfig {
@@ -86,6 +141,7 @@ impl Default for FakeGithubConfig {
             client_secret: "fake-client-secret".to_owned(),
             users: default_users(),
             max_per_page: 100,
+            repos: default_repos(),
         }
     }
 }
@@ -103,6 +159,10 @@ struct Inner {
     codes: Mutex<HashMap<String, Grant>>,
     tokens: Mutex<HashMap<String, String>>,
     token_exchanges: AtomicUsize,
+    repos: Mutex<Vec<FakeRepo>>,
+    /// Repository requests answered with a body, and with 304.
+    repo_full: AtomicUsize,
+    repo_not_modified: AtomicUsize,
 }
 
 type Shared = Arc<Inner>;
@@ -131,11 +191,14 @@ impl FakeGithub {
         let listener = tokio::net::TcpListener::bind(addr).await.expect("bind the fake GitHub");
         let addr = listener.local_addr().expect("local address");
         let inner = Arc::new(Inner {
-            config,
             base_url: format!("http://{addr}"),
             codes: Mutex::default(),
             tokens: Mutex::default(),
             token_exchanges: AtomicUsize::new(0),
+            repos: Mutex::new(config.repos.clone()),
+            repo_full: AtomicUsize::new(0),
+            repo_not_modified: AtomicUsize::new(0),
+            config,
         });
         let app = router(inner.clone());
         tokio::spawn(async move {
@@ -164,6 +227,26 @@ impl FakeGithub {
         self.inner.token_exchanges.load(Ordering::SeqCst)
     }
 
+    /// Repository requests answered so far: `(with a body, with 304 Not Modified)`.
+    pub fn repo_requests(&self) -> (usize, usize) {
+        (self.inner.repo_full.load(Ordering::SeqCst), self.inner.repo_not_modified.load(Ordering::SeqCst))
+    }
+
+    /// Writes (or replaces) a file on a repository's default branch, as a push would.
+    pub fn set_file(&self, repo: &str, path: &str, text: &str) {
+        let mut repos = self.inner.repos.lock().expect("lock");
+        let r = repos.iter_mut().find(|r| r.full_name() == repo).expect("a fixture repository");
+        r.files.insert(path.to_owned(), text.to_owned());
+    }
+
+    /// Deletes a file from a repository's default branch.
+    pub fn remove_file(&self, repo: &str, path: &str) {
+        let mut repos = self.inner.repos.lock().expect("lock");
+        if let Some(r) = repos.iter_mut().find(|r| r.full_name() == repo) {
+            r.files.remove(path);
+        }
+    }
+
     /// Issues an access token for a fixture person directly, for API-level tests.
     pub fn issue_token(&self, login: &str) -> String {
         let token = random_string("gho_", 36);
@@ -180,6 +263,8 @@ fn router(inner: Shared) -> Router {
         .route("/user", get(user))
         .route("/user/orgs", get(user_orgs))
         .route("/user/teams", get(user_teams))
+        .route("/orgs/{org}/repos", get(org_repos))
+        .route("/repos/{owner}/{repo}/contents/{*path}", get(contents))
         .with_state(inner)
 }
 
@@ -531,4 +616,149 @@ async fn user_teams(State(s): State<Shared>, headers: HeaderMap, Query(q): Query
         }
         None => bad_credentials(),
     }
+}
+
+fn not_found() -> Response {
+    let body = json!({
+        "message": "Not Found",
+        "documentation_url": "https://docs.github.com/rest/repos/contents#get-repository-content",
+        "status": "404"
+    });
+    (StatusCode::NOT_FOUND, Json(body)).into_response()
+}
+
+/// Answers with an `ETag`, or with `304 Not Modified` when the client already holds this version.
+fn conditional(s: &Inner, headers: &HeaderMap, body: &Value, link: Option<String>) -> Response {
+    let text = body.to_string();
+    let etag = format!("W/\"{}\"", hex_digest(text.as_bytes()));
+    let matches = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v == etag);
+    let mut response = if matches {
+        s.repo_not_modified.fetch_add(1, Ordering::SeqCst);
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        s.repo_full.fetch_add(1, Ordering::SeqCst);
+        ([(header::CONTENT_TYPE, "application/json; charset=utf-8")], text).into_response()
+    };
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    if let Some(link) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        response.headers_mut().insert(header::LINK, link);
+    }
+    response.headers_mut().insert("x-ratelimit-remaining", HeaderValue::from_static("4999"));
+    response
+}
+
+fn hex_digest(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Repository reads need a token the fake issued (GitHub hides private repositories from everyone else).
+fn may_read_repos(s: &Inner, headers: &HeaderMap) -> bool {
+    authenticated(s, headers).is_some()
+}
+
+fn repo_json(base: &str, r: &FakeRepo, index: usize) -> Value {
+    let full = r.full_name();
+    json!({
+        "id": org_id(&full) * 10 + i64::try_from(index).unwrap_or(0),
+        "node_id": format!("MDEwOlJlcG9zaXRvcnk{}", org_id(&full)),
+        "name": r.name,
+        "full_name": full,
+        "private": true,
+        "owner": {"login": r.org, "id": org_id(&r.org), "type": "Organization", "url": format!("{base}/users/{}", r.org)},
+        "html_url": format!("{base}/{full}"),
+        "description": null,
+        "fork": false,
+        "url": format!("{base}/repos/{full}"),
+        "contents_url": format!("{base}/repos/{full}/contents/{{+path}}"),
+        "created_at": "2024-03-01T10:00:00Z",
+        "updated_at": "2026-11-01T10:00:00Z",
+        "pushed_at": "2026-11-20T10:00:00Z",
+        "default_branch": r.default_branch,
+        "archived": r.archived,
+        "disabled": false,
+        "visibility": "private",
+        "topics": []
+    })
+}
+
+async fn org_repos(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    axum::extract::Path(org): axum::extract::Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    if !may_read_repos(&s, &headers) {
+        return bad_credentials();
+    }
+    let items: Vec<Value> = s
+        .repos
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|r| r.org.eq_ignore_ascii_case(&org))
+        .enumerate()
+        .map(|(i, r)| repo_json(&s.base_url, r, i))
+        .collect();
+    if items.is_empty() && !s.config.users.iter().any(|u| u.orgs.iter().any(|o| o.eq_ignore_ascii_case(&org))) {
+        return not_found();
+    }
+    let page = paginated(&s, &format!("/orgs/{org}/repos"), &q, items);
+    let link = page.headers().get(header::LINK).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let body = page.into_body();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    conditional(&s, &headers, &value, link)
+}
+
+#[derive(Debug, Deserialize)]
+struct RefQuery {
+    #[serde(rename = "ref")]
+    git_ref: Option<String>,
+}
+
+async fn contents(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    axum::extract::Path((owner, repo, path)): axum::extract::Path<(String, String, String)>,
+    Query(q): Query<RefQuery>,
+) -> Response {
+    if !may_read_repos(&s, &headers) {
+        return bad_credentials();
+    }
+    let full = format!("{owner}/{repo}");
+    let found = {
+        let repos = s.repos.lock().expect("lock");
+        repos.iter().find(|r| r.full_name() == full).and_then(|r| {
+            let on_branch = q.git_ref.as_deref().is_none_or(|g| g == r.default_branch);
+            if on_branch { r.files.get(&path).cloned() } else { None }
+        })
+    };
+    let Some(text) = found else { return not_found() };
+    // GitHub wraps base64 content at 60 columns with newlines.
+    let encoded = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+    let wrapped: Vec<String> = encoded.as_bytes().chunks(60).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+    let sha = hex_digest(text.as_bytes());
+    let base = &s.base_url;
+    let name = path.rsplit('/').next().unwrap_or(&path);
+    let body = json!({
+        "type": "file",
+        "encoding": "base64",
+        "size": text.len(),
+        "name": name,
+        "path": path,
+        "content": wrapped.join("\n") + "\n",
+        "sha": sha,
+        "url": format!("{base}/repos/{full}/contents/{path}"),
+        "git_url": format!("{base}/repos/{full}/git/blobs/{sha}"),
+        "html_url": format!("{base}/{full}/blob/main/{path}"),
+        "download_url": format!("{base}/raw/{full}/main/{path}"),
+        "_links": {
+            "self": format!("{base}/repos/{full}/contents/{path}"),
+            "git": format!("{base}/repos/{full}/git/blobs/{sha}"),
+            "html": format!("{base}/{full}/blob/main/{path}")
+        }
+    });
+    conditional(&s, &headers, &body, None)
 }

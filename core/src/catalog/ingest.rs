@@ -1,8 +1,9 @@
-//! Reading descriptors from a location: a file, or every `*.yaml`/`*.yml` under a directory, following `Location`
-//! entities' targets (relative paths) with protection against cycles. Pure I/O and parsing: nothing is stored here.
+//! Reading descriptors from a location: a file, every `*.yaml`/`*.yml` under a directory, or a URL, following
+//! `Location` entities' targets (relative paths or URLs) with protection against cycles. Nothing is stored here;
+//! URLs are read through a [`UrlReader`] so this stays synchronous and testable.
 
 use std::collections::{BTreeSet, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::model::{Entity, Kind};
 use super::parse::parse_documents;
@@ -31,6 +32,35 @@ pub struct ReadOutcome {
     pub failed_sources: BTreeSet<String>,
     /// The location itself could not be read at all (missing path, unsupported scheme): nothing may be orphaned.
     pub fatal: bool,
+    /// The location's URL answered "not found" (its file was deleted): everything it declared is orphaned.
+    pub not_found: bool,
+}
+
+/// What reading a URL gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UrlRead {
+    /// The document text.
+    Found(String),
+    /// The server says there is no such file (a deleted catalog file: what it declared becomes orphaned).
+    NotFound,
+    /// It could not be read now (network, permissions, rate limit): what it declared is kept.
+    Failed(String),
+}
+
+/// Reads a URL's text. Called from a blocking thread.
+pub trait UrlReader: Send + Sync {
+    /// Reads one `http(s)` URL.
+    fn read(&self, url: &str) -> UrlRead;
+}
+
+/// A reader for set-ups with no network access: every URL fails.
+#[derive(Debug, Clone, Copy)]
+pub struct NoUrls;
+
+impl UrlReader for NoUrls {
+    fn read(&self, url: &str) -> UrlRead {
+        UrlRead::Failed(format!("{url}: reading URLs is not available here"))
+    }
 }
 
 /// The canonical target string for a path or URL given on the command line or in the UI.
@@ -47,48 +77,153 @@ pub fn normalize_target(input: &str) -> Result<String, String> {
 }
 
 /// Reads everything a location target (`file:<path>` or `url:<url>`) declares.
-pub fn read_location(target: &str) -> ReadOutcome {
-    let mut out = ReadOutcome::default();
-    let mut visited = HashSet::new();
-    match target.strip_prefix("file:") {
-        Some(path) => read_path(Path::new(path), target, &mut visited, &mut out, true),
-        None => {
-            out.fatal = true;
-            out.errors.push(format!("{target}: reading URL locations is not supported yet; use a file or directory"));
-        }
-    }
-    out
-}
-
-fn read_path(path: &Path, emitted_by: &str, visited: &mut HashSet<PathBuf>, out: &mut ReadOutcome, root: bool) {
-    let canonical = match path.canonicalize() {
-        Ok(p) => p,
-        Err(e) => {
-            out.errors.push(format!("{}: {e}", path.display()));
-            out.failed_sources.insert(path.display().to_string());
-            if root {
-                out.fatal = true;
-            }
-            return;
-        }
-    };
-    if canonical.is_dir() {
-        if !visited.insert(canonical.clone()) {
-            // Already read through another Location: a cycle or a diamond. Reading it once is enough.
-            return;
-        }
-        let mut files = Vec::new();
-        collect_yaml_files(&canonical, &mut files, out);
-        files.sort();
-        for file in files {
-            read_file(&file, emitted_by, visited, out);
-        }
+pub fn read_location(target: &str, urls: &dyn UrlReader) -> ReadOutcome {
+    let mut reader = Reader { urls, visited: HashSet::new(), out: ReadOutcome::default() };
+    if let Some(path) = target.strip_prefix("file:") {
+        reader.read_path(Path::new(path), true);
+    } else if let Some(url) = target.strip_prefix("url:") {
+        reader.read_url(url, true);
     } else {
-        read_file(&canonical, emitted_by, visited, out);
+        reader.out.fatal = true;
+        reader.out.errors.push(format!("{target}: a location is a file path or an http(s) URL"));
+    }
+    reader.out
+}
+
+struct Reader<'a> {
+    urls: &'a dyn UrlReader,
+    /// `file:<canonical path>` and `url:<url>` already read.
+    visited: HashSet<String>,
+    out: ReadOutcome,
+}
+
+impl Reader<'_> {
+    fn read_url(&mut self, url: &str, root: bool) {
+        let key = format!("url:{url}");
+        if !self.visited.insert(key.clone()) {
+            return;
+        }
+        match self.urls.read(url) {
+            UrlRead::Found(text) => self.read_text(&key, url, &text),
+            UrlRead::NotFound => {
+                // Not a failed source: what it used to declare is no longer declared, so it becomes orphaned.
+                self.out.errors.push(format!("{url}: not found"));
+                if root {
+                    self.out.not_found = true;
+                }
+            }
+            UrlRead::Failed(e) => {
+                self.out.errors.push(e);
+                self.out.failed_sources.insert(url.to_owned());
+                if root {
+                    self.out.fatal = true;
+                }
+            }
+        }
+    }
+
+    fn read_path(&mut self, path: &Path, root: bool) {
+        let out = &mut self.out;
+        let canonical = match path.canonicalize() {
+            Ok(p) => p,
+            Err(e) => {
+                out.errors.push(format!("{}: {e}", path.display()));
+                out.failed_sources.insert(path.display().to_string());
+                if root {
+                    out.fatal = true;
+                }
+                return;
+            }
+        };
+        if canonical.is_dir() {
+            if !self.visited.insert(format!("file:{}", canonical.display())) {
+                // Already read through another Location: a cycle or a diamond. Reading it once is enough.
+                return;
+            }
+            let mut files = Vec::new();
+            collect_yaml_files(&canonical, &mut files, out);
+            files.sort();
+            for file in files {
+                self.read_file(&file);
+            }
+        } else {
+            self.read_file(&canonical);
+        }
+    }
+
+    fn read_file(&mut self, file: &Path) {
+        let display = file.display().to_string();
+        let key = format!("file:{display}");
+        if !self.visited.insert(key.clone()) {
+            return;
+        }
+        match std::fs::read_to_string(file) {
+            Ok(text) => self.read_text(&key, &display, &text),
+            Err(e) => {
+                self.out.errors.push(format!("{display}: {e}"));
+                self.out.failed_sources.insert(display);
+            }
+        }
+    }
+
+    /// Parses one file's documents. `key` is `file:<path>` or `url:<url>`; `display` is the path or URL.
+    fn read_text(&mut self, key: &str, display: &str, text: &str) {
+        let documents = parse_documents(display, text);
+        let lines: Vec<&str> = text.lines().collect();
+        let starts: Vec<usize> = documents.iter().map(|d| d.line).collect();
+        for (i, doc) in documents.into_iter().enumerate() {
+            match doc.result {
+                Ok(entity) => {
+                    let end = starts.get(i + 1).map(|l| l.saturating_sub(1)).unwrap_or(lines.len());
+                    let yaml = document_text(&lines, doc.line, end);
+                    if entity.kind == Kind::Location {
+                        self.follow_location(key, display, &entity);
+                    }
+                    // Like Backstage, an entity is managed by the file (or URL) that declares it.
+                    let managed_by_location = key.to_owned();
+                    self.out.entities.push(ReadEntity {
+                        entity,
+                        source_path: display.to_owned(),
+                        yaml,
+                        managed_by_location,
+                    });
+                }
+                Err(e) => {
+                    self.out.errors.push(e.to_string());
+                    self.out.failed_sources.insert(display.to_owned());
+                }
+            }
+        }
+    }
+
+    fn follow_location(&mut self, key: &str, display: &str, location: &Entity) {
+        let mut targets = location.spec_strings("targets");
+        if let Some(t) = location.spec_str("target") {
+            targets.push(t.to_owned());
+        }
+        for target in targets {
+            let absolute_url = target.starts_with("http://") || target.starts_with("https://");
+            if let Some(base) = key.strip_prefix("url:") {
+                // Relative targets of a Location read from a URL are relative to that URL.
+                match url::Url::parse(base).and_then(|b| b.join(&target)) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") => self.read_url(u.as_str(), false),
+                    _ => {
+                        self.out.errors.push(format!("{display}: Location target `{target}` is not a URL"));
+                        self.out.failed_sources.insert(display.to_owned());
+                    }
+                }
+            } else if absolute_url {
+                self.read_url(&target, false);
+            } else {
+                let base = Path::new(display).parent().unwrap_or(Path::new("."));
+                let path = base.join(target.strip_prefix("./").unwrap_or(&target));
+                self.read_path(&path, false);
+            }
+        }
     }
 }
 
-fn collect_yaml_files(dir: &Path, files: &mut Vec<PathBuf>, out: &mut ReadOutcome) {
+fn collect_yaml_files(dir: &Path, files: &mut Vec<std::path::PathBuf>, out: &mut ReadOutcome) {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
@@ -111,46 +246,6 @@ fn collect_yaml_files(dir: &Path, files: &mut Vec<PathBuf>, out: &mut ReadOutcom
     }
 }
 
-fn read_file(file: &Path, emitted_by: &str, visited: &mut HashSet<PathBuf>, out: &mut ReadOutcome) {
-    let display = file.display().to_string();
-    if !visited.insert(file.to_path_buf()) {
-        return;
-    }
-    let text = match std::fs::read_to_string(file) {
-        Ok(t) => t,
-        Err(e) => {
-            out.errors.push(format!("{display}: {e}"));
-            out.failed_sources.insert(display);
-            return;
-        }
-    };
-    let documents = parse_documents(&display, &text);
-    let lines: Vec<&str> = text.lines().collect();
-    let starts: Vec<usize> = documents.iter().map(|d| d.line).collect();
-    let self_location = format!("file:{display}");
-    for (i, doc) in documents.into_iter().enumerate() {
-        match doc.result {
-            Ok(entity) => {
-                let end = starts.get(i + 1).map(|l| l.saturating_sub(1)).unwrap_or(lines.len());
-                let yaml = document_text(&lines, doc.line, end);
-                if entity.kind == Kind::Location {
-                    follow_location(file, &entity, visited, out);
-                }
-                let managed_by_location = if emitted_by.starts_with("file:") && emitted_by != self_location {
-                    self_location.clone()
-                } else {
-                    emitted_by.to_owned()
-                };
-                out.entities.push(ReadEntity { entity, source_path: display.clone(), yaml, managed_by_location });
-            }
-            Err(e) => {
-                out.errors.push(e.to_string());
-                out.failed_sources.insert(display.clone());
-            }
-        }
-    }
-}
-
 /// The lines of one document (1-based `start`, inclusive `end`), without its `---` separator.
 fn document_text(lines: &[&str], start: usize, end: usize) -> String {
     let from = start.saturating_sub(1).min(lines.len());
@@ -165,27 +260,10 @@ fn document_text(lines: &[&str], start: usize, end: usize) -> String {
     doc.join("\n") + "\n"
 }
 
-fn follow_location(file: &Path, location: &Entity, visited: &mut HashSet<PathBuf>, out: &mut ReadOutcome) {
-    let base = file.parent().unwrap_or(Path::new("."));
-    let mut targets = location.spec_strings("targets");
-    if let Some(t) = location.spec_str("target") {
-        targets.push(t.to_owned());
-    }
-    let emitted_by = format!("file:{}", file.display());
-    for target in targets {
-        if target.starts_with("http://") || target.starts_with("https://") {
-            out.errors.push(format!("{}: Location target {target}: URL targets are not supported yet", file.display()));
-            out.failed_sources.insert(file.display().to_string());
-            continue;
-        }
-        let path = base.join(target.strip_prefix("./").unwrap_or(&target));
-        read_path(&path, &emitted_by, visited, out, false);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn write(dir: &Path, name: &str, text: &str) {
         let path = dir.join(name);
@@ -218,7 +296,7 @@ mod tests {
             "locations/all.yaml",
             "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: all\nspec:\n  targets:\n    - ../b/catalog-info.yml\n    - ../locations\n",
         );
-        let out = read_location(&normalize_target(dir.to_str().unwrap()).unwrap());
+        let out = read_location(&normalize_target(dir.to_str().unwrap()).unwrap(), &NoUrls);
         assert!(out.errors.is_empty(), "{:?}", out.errors);
         let mut names: Vec<&str> = out.entities.iter().map(|e| e.entity.metadata.name.as_str()).collect();
         names.sort();
@@ -231,7 +309,7 @@ mod tests {
     fn a_bad_document_is_reported_and_its_file_kept_from_orphaning() {
         let dir = temp("bad");
         write(&dir, "catalog-info.yaml", &format!("{}---\nkind: [unclosed\n", component("ok")));
-        let out = read_location(&normalize_target(dir.to_str().unwrap()).unwrap());
+        let out = read_location(&normalize_target(dir.to_str().unwrap()).unwrap(), &NoUrls);
         assert_eq!(out.entities.len(), 1);
         assert_eq!(out.errors.len(), 1);
         assert!(out.errors[0].contains("catalog-info.yaml"), "{:?}", out.errors);
@@ -242,7 +320,7 @@ mod tests {
 
     #[test]
     fn a_missing_location_is_fatal() {
-        let out = read_location("file:/definitely/not/here");
+        let out = read_location("file:/definitely/not/here", &NoUrls);
         assert!(out.fatal);
         assert_eq!(out.errors.len(), 1);
     }

@@ -111,6 +111,11 @@ pub async fn ensure_location<C: ConnectionTrait>(
     .await
 }
 
+/// The location registered for a target, if any.
+pub async fn find_location<C: ConnectionTrait>(db: &C, target: &str) -> Result<Option<locations::Model>, DbErr> {
+    locations::Entity::find().filter(locations::Column::Target.eq(target)).one(db).await
+}
+
 /// Every registered location, oldest first.
 pub async fn list_locations(db: &DatabaseConnection) -> Result<Vec<locations::Model>, DbErr> {
     locations::Entity::find().order_by_asc(locations::Column::Id).all(db).await
@@ -462,10 +467,17 @@ fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-/// Where to edit a file-managed entity: `backstage.io/edit-url`, else the GitHub slug's catalog file.
+/// Where to edit a file-managed entity: `backstage.io/edit-url`, else the GitHub file it was read from, else the
+/// GitHub slug's catalog file.
 fn edit_url(annotations: &BTreeMap<String, String>) -> Option<String> {
     if let Some(u) = annotations.get("backstage.io/edit-url").filter(|u| portolan_types::catalog::is_http_url(u)) {
         return Some(u.clone());
+    }
+    if let Some(source) = annotations.get("backstage.io/managed-by-location").and_then(|l| l.strip_prefix("url:"))
+        && source.contains("/blob/")
+        && portolan_types::catalog::is_http_url(source)
+    {
+        return Some(source.replacen("/blob/", "/edit/", 1));
     }
     annotations
         .get("github.com/project-slug")

@@ -163,8 +163,13 @@ pub fn github_config(db_url: &str, github: &FakeGithub) -> Config {
     config.allowed_orgs = vec!["acme".to_owned()];
     config.admin_teams = vec!["acme/platform".to_owned()];
     config.api_token = Some(portolan_core::Secret::new(API_TOKEN));
+    config.github_token = Some(portolan_core::Secret::new(github.issue_token("octocat")));
+    config.github_webhook_secret = Some(portolan_core::Secret::new(WEBHOOK_SECRET));
     config
 }
+
+/// The webhook secret configured in tests.
+pub const WEBHOOK_SECRET: &str = "test-webhook-secret-0123456789";
 
 impl TestApp {
     /// A portal with GitHub login against the fake.
@@ -282,6 +287,32 @@ impl TestApp {
             .body(Body::from(body.to_string()))
             .expect("request");
         self.send(req).await
+    }
+
+    /// POST a webhook delivery as GitHub sends it; `signature` overrides the correct one (`Some("")` sends none).
+    pub async fn post_webhook(
+        &mut self,
+        event: &str,
+        delivery: &str,
+        body: &serde_json::Value,
+        signature: Option<&str>,
+    ) -> TestResponse {
+        let text = body.to_string();
+        let sig = signature
+            .map(str::to_owned)
+            .unwrap_or_else(|| portolan_core::github::sign(WEBHOOK_SECRET, text.as_bytes()));
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/webhooks/github")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::USER_AGENT, "GitHub-Hookshot/abc123")
+            .header("x-github-event", event)
+            .header("x-github-delivery", delivery)
+            .header(header::COOKIE, "");
+        if !sig.is_empty() {
+            req = req.header("x-hub-signature-256", sig);
+        }
+        self.send(req.body(Body::from(text)).expect("request")).await
     }
 
     /// POST a form, as a browser without JavaScript would.

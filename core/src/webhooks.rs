@@ -1,0 +1,190 @@
+//! The durable queue behind the webhook receivers. A delivery is stored first and acknowledged, then processed
+//! here, so a crash after the 2xx loses nothing; the same delivery id twice is stored once. One receiver for
+//! GitHub serves every consumer: `push` refreshes the catalog; `ping` is answered; events no capability consumes
+//! yet are kept and marked `ignored`.
+
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde_json::Value;
+
+use crate::AppState;
+
+/// How often a failing delivery is tried before it is left as `failed`.
+pub const MAX_ATTEMPTS: i32 = 5;
+
+/// The `webhook_deliveries` table.
+pub mod deliveries {
+    use sea_orm::entity::prelude::*;
+
+    /// One delivery as received.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhook_deliveries")]
+    pub struct Model {
+        /// Row id (processing order).
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// The sender (`github`).
+        pub source: String,
+        /// The sender's delivery id (`X-GitHub-Delivery`), unique per source.
+        pub delivery_id: String,
+        /// The event name (`X-GitHub-Event`).
+        pub event: String,
+        /// The raw JSON body.
+        #[sea_orm(column_type = "Text")]
+        pub payload: String,
+        /// `queued`, `processing`, `done`, `ignored` or `failed`.
+        pub status: String,
+        /// Processing attempts so far.
+        pub attempts: i32,
+        /// What the last attempt said (an error, or for `done`/`ignored` the outcome).
+        #[sea_orm(column_type = "Text", nullable)]
+        pub last_error: Option<String>,
+        /// When it arrived.
+        pub received_at: DateTimeUtc,
+        /// When it was last processed.
+        pub processed_at: Option<DateTimeUtc>,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Stores a delivery. `Ok(false)` when this delivery id was already received (a redelivery).
+pub async fn enqueue(
+    db: &DatabaseConnection,
+    source: &str,
+    delivery_id: &str,
+    event: &str,
+    payload: &str,
+) -> Result<bool, DbErr> {
+    let row = deliveries::ActiveModel {
+        source: Set(source.to_owned()),
+        delivery_id: Set(delivery_id.to_owned()),
+        event: Set(event.to_owned()),
+        payload: Set(payload.to_owned()),
+        status: Set("queued".to_owned()),
+        attempts: Set(0),
+        last_error: Set(None),
+        received_at: Set(Utc::now()),
+        processed_at: Set(None),
+        ..Default::default()
+    };
+    let inserted = deliveries::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([deliveries::Column::Source, deliveries::Column::DeliveryId]).do_nothing().to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(inserted > 0)
+}
+
+/// Puts deliveries a crashed process was working on back in the queue (their consumers are idempotent).
+pub async fn requeue_interrupted(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    let r = deliveries::Entity::update_many()
+        .col_expr(deliveries::Column::Status, Expr::value("queued"))
+        .filter(deliveries::Column::Status.eq("processing"))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected)
+}
+
+/// What handling one delivery concluded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Acted on; the text says what happened.
+    Done(String),
+    /// Nothing consumes this event (yet); kept for the record.
+    Ignored(String),
+}
+
+/// Routes one GitHub delivery to its consumers.
+pub async fn handle_github(state: &AppState, event: &str, payload: &Value) -> Result<Outcome, String> {
+    match event {
+        "ping" => Ok(Outcome::Done(format!(
+            "pong: {}",
+            payload.get("zen").and_then(Value::as_str).unwrap_or("webhook configured")
+        ))),
+        "push" => {
+            crate::catalog::discovery::on_push(state, payload).await.map(Outcome::Done).map_err(|e| e.to_string())
+        }
+        other => Ok(Outcome::Ignored(format!("no consumer for `{other}` events"))),
+    }
+}
+
+/// Processes queued deliveries in arrival order until none is left; returns how many were handled. Each one is
+/// claimed with a conditional update first, so two replicas never process the same delivery at once.
+pub async fn process_queue(state: &AppState) -> Result<usize, DbErr> {
+    let db = &state.db;
+    let mut handled = 0;
+    loop {
+        let Some(next) = deliveries::Entity::find()
+            .filter(deliveries::Column::Status.eq("queued"))
+            .order_by_asc(deliveries::Column::Id)
+            .limit(1)
+            .one(db)
+            .await?
+        else {
+            return Ok(handled);
+        };
+        let claimed = deliveries::Entity::update_many()
+            .col_expr(deliveries::Column::Status, Expr::value("processing"))
+            .col_expr(deliveries::Column::Attempts, Expr::col(deliveries::Column::Attempts).add(1))
+            .filter(deliveries::Column::Id.eq(next.id))
+            .filter(deliveries::Column::Status.eq("queued"))
+            .exec(db)
+            .await?;
+        if claimed.rows_affected != 1 {
+            continue;
+        }
+        let result = match serde_json::from_str::<Value>(&next.payload) {
+            Ok(payload) => match next.source.as_str() {
+                "github" => handle_github(state, &next.event, &payload).await,
+                other => Ok(Outcome::Ignored(format!("unknown source `{other}`"))),
+            },
+            Err(e) => Err(format!("the payload is not JSON: {e}")),
+        };
+        let attempts = next.attempts + 1;
+        let (status, note) = match result {
+            Ok(Outcome::Done(text)) => ("done", text),
+            Ok(Outcome::Ignored(text)) => ("ignored", text),
+            Err(e) if attempts < MAX_ATTEMPTS => ("queued", e),
+            Err(e) => ("failed", e),
+        };
+        if status == "failed" || status == "queued" {
+            tracing::warn!(delivery = %next.delivery_id, event = %next.event, attempts, error = %note, "webhook delivery failed");
+        } else {
+            tracing::info!(delivery = %next.delivery_id, event = %next.event, status, outcome = %note, "webhook delivery processed");
+        }
+        deliveries::Entity::update_many()
+            .col_expr(deliveries::Column::Status, Expr::value(status))
+            .col_expr(deliveries::Column::LastError, Expr::value(note))
+            .col_expr(deliveries::Column::ProcessedAt, Expr::value(Utc::now()))
+            .filter(deliveries::Column::Id.eq(next.id))
+            .exec(db)
+            .await?;
+        handled += 1;
+        if status == "queued" {
+            // A failing delivery waits for the next tick instead of spinning.
+            return Ok(handled);
+        }
+    }
+}
+
+/// A delivery by its id, for the API and tests.
+pub async fn find(
+    db: &DatabaseConnection,
+    source: &str,
+    delivery_id: &str,
+) -> Result<Option<deliveries::Model>, DbErr> {
+    deliveries::Entity::find()
+        .filter(deliveries::Column::Source.eq(source))
+        .filter(deliveries::Column::DeliveryId.eq(delivery_id))
+        .one(db)
+        .await
+}

@@ -1,0 +1,80 @@
+//! Background jobs of `portolan serve`: the webhook worker and the catalog refresh schedule (GitHub discovery,
+//! then every registered location).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use portolan_core::AppState;
+use portolan_core::catalog::discovery;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use crate::ServerState;
+
+/// How long the webhook worker sleeps when nothing wakes it (it retries failed deliveries then).
+const WEBHOOK_POLL: Duration = Duration::from_secs(30);
+
+/// Starts every background job.
+pub fn spawn_all(state: &ServerState) {
+    spawn_webhook_worker(state.app.clone(), state.webhook_wakeup.clone());
+    spawn_catalog_refresh(state.app.clone());
+}
+
+/// Processes queued webhook deliveries whenever the receiver signals one, and every 30 s.
+pub fn spawn_webhook_worker(app: AppState, wakeup: Arc<Notify>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        match portolan_core::webhooks::requeue_interrupted(&app.db).await {
+            Ok(n) if n > 0 => tracing::info!(deliveries = n, "interrupted webhook deliveries queued again"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "requeueing interrupted webhook deliveries failed"),
+        }
+        loop {
+            if let Err(e) = portolan_core::webhooks::process_queue(&app).await {
+                tracing::warn!(error = %e, "processing webhook deliveries failed");
+            }
+            tokio::select! {
+                () = wakeup.notified() => {}
+                () = tokio::time::sleep(WEBHOOK_POLL) => {}
+            }
+        }
+    })
+}
+
+/// Runs GitHub discovery at start-up, then discovery and a refresh of every location on the configured period.
+pub fn spawn_catalog_refresh(app: AppState) -> Option<JoinHandle<()>> {
+    let every = app.config.catalog_refresh_seconds;
+    let discovering = !app.config.github_discovery_orgs.is_empty();
+    if every == 0 && !discovering {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        if discovering {
+            log_report("GitHub discovery", discovery::discover(&app).await);
+        }
+        if every == 0 {
+            return;
+        }
+        let period = Duration::from_secs(every);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            log_report("catalog refresh", discovery::refresh_everything(&app).await);
+        }
+    }))
+}
+
+fn log_report(what: &str, result: Result<discovery::RefreshReport, portolan_core::catalog::ImportError>) {
+    match result {
+        Ok(r) => tracing::info!(
+            repositories = r.repositories,
+            locations = r.locations,
+            added = r.added,
+            updated = r.updated,
+            orphaned = r.orphaned,
+            errors = r.errors.len(),
+            "{what} finished"
+        ),
+        Err(e) => tracing::warn!(error = %e, "{what} failed"),
+    }
+}

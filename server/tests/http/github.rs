@@ -1,0 +1,211 @@
+//! GitHub discovery, URL locations and the webhook receiver, against the in-process fake GitHub.
+
+use http::StatusCode;
+use portolan_core::catalog::discovery;
+use serde_json::json;
+
+use crate::db_tests;
+use crate::support::{API_TOKEN, Backend, TestApp};
+
+db_tests!(
+    discovery_finds_catalog_files_and_a_second_run_costs_no_rate_limit,
+    a_push_to_the_default_branch_refreshes_its_repository,
+    webhooks_must_be_signed_and_are_stored_once,
+    url_locations_are_registered_through_the_api,
+    the_webhook_worker_processes_what_the_receiver_queued,
+);
+
+async fn discovering(b: Backend) -> TestApp {
+    TestApp::with(b, portolan_testkit::FakeGithubConfig::default(), |c| {
+        c.github_discovery_orgs = vec!["acme".to_owned()];
+    })
+    .await
+}
+
+async fn entity(app: &mut TestApp, path: &str) -> serde_json::Value {
+    let res = app.get_with_token(&format!("/api/v1/entities/by-ref/{path}"), API_TOKEN).await;
+    if res.status == StatusCode::NOT_FOUND {
+        return serde_json::Value::Null;
+    }
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    res.json()
+}
+
+async fn discovery_finds_catalog_files_and_a_second_run_costs_no_rate_limit(b: Backend) {
+    let mut app = discovering(b).await;
+    let report = discovery::discover(&app.state.app).await.expect("discovery");
+    // checkout-service, inventory and scratch; the archived repository is skipped.
+    assert_eq!(report.repositories, 3, "{report:?}");
+    assert_eq!(report.locations, 2, "{report:?}");
+    assert!(report.errors.is_empty(), "{report:?}");
+    // checkout-service, its Location, the API its Location points at (relative to the repository), inventory.
+    assert_eq!(report.added, 4, "{report:?}");
+
+    let base = app.github.url();
+    let checkout = entity(&mut app, "component/default/checkout-service").await;
+    assert_eq!(
+        checkout["annotations"]["backstage.io/managed-by-location"].as_str().unwrap_or_default(),
+        format!("url:{base}/acme/checkout-service/blob/main/catalog-info.yaml"),
+        "{checkout}"
+    );
+    let api = entity(&mut app, "api/default/checkout-api").await;
+    assert!(api.is_object(), "the API behind the repository's Location target was read");
+    let inventory = entity(&mut app, "component/default/inventory").await;
+    assert!(inventory.is_object(), "a repository with another default branch is read from that branch");
+    // The repository without a catalog file is not registered as a location.
+    let locations = app.get_with_token("/api/v1/locations", API_TOKEN).await.json();
+    let targets: Vec<&str> = locations.as_array().unwrap().iter().filter_map(|l| l["target"].as_str()).collect();
+    assert_eq!(targets.len(), 2, "{targets:?}");
+    assert!(!targets.iter().any(|t| t.contains("scratch") || t.contains("legacy")), "{targets:?}");
+
+    // The second run sends the same requests conditionally: every one is answered 304 and nothing changes.
+    let (full_before, _) = app.github.repo_requests();
+    let again = discovery::discover(&app.state.app).await.expect("second discovery");
+    let (full_after, not_modified) = app.github.repo_requests();
+    assert_eq!(full_after, full_before, "an unchanged organisation costs no full answers");
+    assert!(not_modified >= 4, "{not_modified} answers were 304");
+    assert_eq!((again.added, again.updated, again.orphaned), (0, 0, 0), "{again:?}");
+
+    // A deleted catalog file orphans what it declared, and only that.
+    app.github.remove_file("acme/inventory", "catalog-info.yaml");
+    let third = discovery::refresh_everything(&app.state.app).await.expect("refresh");
+    assert_eq!(third.orphaned, 1, "{third:?}");
+    let inventory = entity(&mut app, "component/default/inventory").await;
+    assert_eq!(inventory["summary"]["orphan"], true, "{inventory}");
+    let checkout = entity(&mut app, "component/default/checkout-service").await;
+    assert_eq!(checkout["summary"]["orphan"], false);
+}
+
+fn push(repo: &str, branch: &str, default_branch: &str) -> serde_json::Value {
+    let (owner, _) = repo.split_once('/').unwrap();
+    json!({
+        "ref": format!("refs/heads/{branch}"),
+        "before": "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
+        "after": "0000000000000000000000000000000000000001",
+        "repository": {
+            "id": 1296269, "full_name": repo, "name": repo.split('/').nth(1),
+            "owner": {"login": owner, "name": owner},
+            "default_branch": default_branch, "master_branch": default_branch
+        },
+        "pusher": {"name": "octocat", "email": "octocat@github.com"},
+        "commits": [{"id": "0000000000000000000000000000000000000001", "message": "Describe the service",
+                     "modified": ["catalog-info.yaml"], "added": [], "removed": []}],
+        "head_commit": {"id": "0000000000000000000000000000000000000001"}
+    })
+}
+
+async fn a_push_to_the_default_branch_refreshes_its_repository(b: Backend) {
+    let mut app = discovering(b).await;
+    discovery::discover(&app.state.app).await.expect("discovery");
+    let changed = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: inventory\n  description: Counts the boxes\nspec:\n  type: service\n  lifecycle: production\n  owner: group:platform\n";
+    app.github.set_file("acme/inventory", "catalog-info.yaml", changed);
+
+    // A push to another branch changes nothing.
+    let res = app.post_webhook("push", "d-feature", &push("acme/inventory", "feature", "trunk"), None).await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{res:?}");
+    portolan_core::webhooks::process_queue(&app.state.app).await.unwrap();
+    let delivery = portolan_core::webhooks::find(&app.state.app.db, "github", "d-feature").await.unwrap().unwrap();
+    assert_eq!(delivery.status, "done");
+    assert!(delivery.last_error.unwrap().contains("not the default branch"));
+    assert_eq!(entity(&mut app, "component/default/inventory").await["summary"]["lifecycle"], "experimental");
+
+    // A push to the default branch is read at once.
+    let res = app.post_webhook("push", "d-trunk", &push("acme/inventory", "trunk", "trunk"), None).await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{res:?}");
+    assert_eq!(portolan_core::webhooks::process_queue(&app.state.app).await.unwrap(), 1);
+    let inventory = entity(&mut app, "component/default/inventory").await;
+    assert_eq!(inventory["summary"]["lifecycle"], "production", "{inventory}");
+    assert_eq!(inventory["summary"]["description"], "Counts the boxes");
+
+    // A new repository of a discovery organisation is found by its first push.
+    let text = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: scratchpad\nspec:\n  type: library\n  lifecycle: experimental\n  owner: group:platform\n";
+    app.github.set_file("acme/scratch", "catalog-info.yaml", text);
+    app.post_webhook("push", "d-scratch", &push("acme/scratch", "main", "main"), None).await;
+    portolan_core::webhooks::process_queue(&app.state.app).await.unwrap();
+    assert!(entity(&mut app, "component/default/scratchpad").await.is_object());
+}
+
+async fn webhooks_must_be_signed_and_are_stored_once(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    let ping = json!({"zen": "Design for failure.", "hook_id": 1, "hook": {"type": "Organization"}});
+
+    let unsigned = app.post_webhook("ping", "d-1", &ping, Some("")).await;
+    assert_eq!(unsigned.status, StatusCode::UNAUTHORIZED, "{unsigned:?}");
+    let forged = portolan_core::github::sign("not-the-secret-at-all", ping.to_string().as_bytes());
+    let wrong = app.post_webhook("ping", "d-1", &ping, Some(&forged)).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{wrong:?}");
+    assert!(portolan_core::webhooks::find(&app.state.app.db, "github", "d-1").await.unwrap().is_none());
+
+    let first = app.post_webhook("ping", "d-1", &ping, None).await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{first:?}");
+    assert_eq!(first.json()["status"], "queued");
+    let again = app.post_webhook("ping", "d-1", &ping, None).await;
+    assert_eq!(again.status, StatusCode::OK, "{again:?}");
+    assert_eq!(again.json()["status"], "duplicate");
+    assert_eq!(portolan_core::webhooks::process_queue(&app.state.app).await.unwrap(), 1);
+    let stored = portolan_core::webhooks::find(&app.state.app.db, "github", "d-1").await.unwrap().unwrap();
+    assert_eq!((stored.status.as_str(), stored.attempts), ("done", 1));
+    assert!(stored.last_error.unwrap().contains("Design for failure."));
+
+    // An event nothing consumes yet is kept and marked as such.
+    app.post_webhook("star", "d-2", &json!({"action": "created"}), None).await;
+    portolan_core::webhooks::process_queue(&app.state.app).await.unwrap();
+    let star = portolan_core::webhooks::find(&app.state.app.db, "github", "d-2").await.unwrap().unwrap();
+    assert_eq!(star.status, "ignored");
+
+    // Without a configured secret nothing is accepted.
+    let mut open =
+        TestApp::with(b, portolan_testkit::FakeGithubConfig::default(), |c| c.github_webhook_secret = None).await;
+    let res = open.post_webhook("ping", "d-3", &ping, None).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+}
+
+async fn url_locations_are_registered_through_the_api(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    let base = app.github.url();
+    let url = format!("{base}/acme/checkout-service/blob/main/catalog-info.yaml");
+    let res = app.post_json_with_token("/api/v1/locations", &json!({"target": url}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    let report = res.json();
+    assert_eq!(report["target"], format!("url:{url}"));
+    assert_eq!(report["added"], 3, "{report}");
+    assert!(entity(&mut app, "api/default/checkout-api").await.is_object());
+
+    // A URL that does not exist is reported, named, and registers a failed location.
+    let missing = format!("{base}/acme/checkout-service/blob/main/nope.yaml");
+    let res = app.post_json_with_token("/api/v1/locations", &json!({"target": missing}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    let errors = res.json()["errors"].clone();
+    assert!(errors[0].as_str().unwrap().contains("nope.yaml: not found"), "{errors}");
+
+    // A server that cannot be reached is a failed refresh that orphans nothing.
+    let res = app
+        .post_json_with_token(
+            "/api/v1/locations",
+            &json!({"target": "http://127.0.0.1:9/catalog-info.yaml"}),
+            API_TOKEN,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    assert_eq!(res.json()["errors"].as_array().unwrap().len(), 1);
+}
+
+async fn the_webhook_worker_processes_what_the_receiver_queued(b: Backend) {
+    let mut app = discovering(b).await;
+    discovery::discover(&app.state.app).await.expect("discovery");
+    let worker = portolan_server::jobs::spawn_webhook_worker(app.state.app.clone(), app.state.webhook_wakeup.clone());
+    let changed = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: inventory\nspec:\n  type: service\n  lifecycle: deprecated\n  owner: group:platform\n";
+    app.github.set_file("acme/inventory", "catalog-info.yaml", changed);
+    let res = app.post_webhook("push", "d-live", &push("acme/inventory", "trunk", "trunk"), None).await;
+    assert_eq!(res.status, StatusCode::ACCEPTED);
+    let mut lifecycle = serde_json::Value::Null;
+    for _ in 0..100 {
+        lifecycle = entity(&mut app, "component/default/inventory").await["summary"]["lifecycle"].clone();
+        if lifecycle == "deprecated" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    worker.abort();
+    assert_eq!(lifecycle, "deprecated", "the worker woke up and refreshed the repository");
+}
