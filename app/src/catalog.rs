@@ -45,20 +45,22 @@ pub async fn owner_options() -> Result<Vec<(String, String)>, AppError> {
     portolan_core::catalog::store::owner_options(&state.db).await.map_err(|e| crate::ssr::internal("listing owners", e))
 }
 
-/// Whether the viewer may edit this entity in the portal.
+/// Whether the viewer may edit (`catalog.entity.edit`) this entity in the portal, so pages show only the buttons
+/// that will work.
 #[server(prefix = "/fn", endpoint = "catalog_may_edit")]
-pub async fn may_edit_entity(owner_ref: Option<String>) -> Result<bool, AppError> {
+pub async fn may_edit_entity(entity_ref: String, owner_ref: Option<String>) -> Result<bool, AppError> {
+    use portolan_core::access::{Action, Target};
     let viewer = crate::ssr::require_viewer()?;
     let state = crate::ssr::state()?;
-    portolan_core::catalog::may_edit(&state.db, &viewer, owner_ref.as_deref())
+    crate::ssr::allowed(&state, &viewer, Action::CatalogEntityEdit, &Target::entity(entity_ref, owner_ref.as_deref()))
         .await
-        .map_err(|e| crate::ssr::internal("checking edit rights", e))
 }
 
 /// Creates (no `etag`) or updates (with the `etag` the form was opened with) a portal-managed entity, then goes
 /// to its page. The form's inputs are named `form[field]`, so it also posts without JavaScript.
 #[server(prefix = "/fn", endpoint = "catalog_save_entity")]
 pub async fn save_entity(etag: String, form: EntityForm) -> Result<(), AppError> {
+    use portolan_core::access::{Action, Target};
     use portolan_core::catalog::{form as descriptor, store, store::EditRefusal};
     let viewer = crate::ssr::require_viewer()?;
     let state = crate::ssr::state()?;
@@ -75,21 +77,17 @@ pub async fn save_entity(etag: String, form: EntityForm) -> Result<(), AppError>
             .map(|r| r.to_string())
     });
     let entity_ref = entity.entity_ref();
+    let target = |owner: Option<&str>| Target::entity(entity_ref.to_string(), owner);
     let result = if etag.is_empty() {
-        // Anyone signed in may create; they must own what they create unless they are an administrator.
-        if !portolan_core::catalog::may_edit(&state.db, &viewer, owner.as_deref()).await.map_err(fail)? {
-            return Err(AppError::Forbidden("create an entity owned by a team you are not in".to_owned()));
-        }
+        // Anyone may create what they will own; administrators and granted rules may create for others.
+        crate::ssr::authorize(&state, &viewer, Action::CatalogEntityCreate, &target(owner.as_deref())).await?;
         store::create_portal_entity(&state.db, entity, &viewer.login).await.map_err(fail)?.map(|_| ())
     } else {
         let current = store::find(&state.db, &entity_ref).await.map_err(fail)?;
         let current_owner = current.and_then(|c| c.owner_ref);
-        let allowed =
-            portolan_core::catalog::may_edit(&state.db, &viewer, current_owner.as_deref()).await.map_err(fail)?
-                && portolan_core::catalog::may_edit(&state.db, &viewer, owner.as_deref()).await.map_err(fail)?;
-        if !allowed {
-            return Err(AppError::Forbidden(format!("edit {entity_ref}")));
-        }
+        // Both the present owner's and the new owner's rights: an edit cannot hand an entity to a stranger.
+        crate::ssr::authorize(&state, &viewer, Action::CatalogEntityEdit, &target(current_owner.as_deref())).await?;
+        crate::ssr::authorize(&state, &viewer, Action::CatalogEntityEdit, &target(owner.as_deref())).await?;
         store::update_portal_entity(&state.db, &entity_ref, &etag, entity, &viewer.login)
             .await
             .map_err(fail)?
@@ -123,9 +121,8 @@ pub async fn remove_orphan(entity_ref: String) -> Result<(), AppError> {
         entity_ref.parse().map_err(|e: portolan_core::catalog::model::RefError| AppError::Invalid(e.to_string()))?;
     let current =
         store::find(&state.db, &r).await.map_err(fail)?.ok_or_else(|| AppError::NotFound(format!("The entity {r}")))?;
-    if !portolan_core::catalog::may_edit(&state.db, &viewer, current.owner_ref.as_deref()).await.map_err(fail)? {
-        return Err(AppError::Forbidden(format!("remove {r}")));
-    }
+    let target = portolan_core::access::Target::entity(r.to_string(), current.owner_ref.as_deref());
+    crate::ssr::authorize(&state, &viewer, portolan_core::access::Action::CatalogOrphanRemove, &target).await?;
     match store::remove_orphan(&state.db, &r, &viewer.login).await.map_err(fail)? {
         Ok(()) => {
             leptos_axum::redirect("/catalog");
@@ -147,9 +144,8 @@ pub async fn delete_entity(entity_ref: String, etag: String) -> Result<(), AppEr
         entity_ref.parse().map_err(|e: portolan_core::catalog::model::RefError| AppError::Invalid(e.to_string()))?;
     let current =
         store::find(&state.db, &r).await.map_err(fail)?.ok_or_else(|| AppError::NotFound(format!("The entity {r}")))?;
-    if !portolan_core::catalog::may_edit(&state.db, &viewer, current.owner_ref.as_deref()).await.map_err(fail)? {
-        return Err(AppError::Forbidden(format!("delete {r}")));
-    }
+    let target = portolan_core::access::Target::entity(r.to_string(), current.owner_ref.as_deref());
+    crate::ssr::authorize(&state, &viewer, portolan_core::access::Action::CatalogEntityDelete, &target).await?;
     match store::delete_portal_entity(&state.db, &r, &etag, &viewer.login).await.map_err(fail)? {
         Ok(()) => {
             leptos_axum::redirect("/catalog");
@@ -196,15 +192,14 @@ pub async fn list_locations() -> Result<Vec<LocationView>, AppError> {
         .map_err(|e| crate::ssr::internal("listing locations", e))
 }
 
-/// Registers a location (a path on the server or a URL) and reads it at once. Administrators only until
-/// per-owner permissions land.
+/// Registers a location (a path on the server or a URL) and reads it at once (`catalog.location.create`:
+/// administrators, or a granted rule).
 #[server(prefix = "/fn", endpoint = "catalog_register_location")]
 pub async fn register_location(target: String) -> Result<ImportReport, AppError> {
+    use portolan_core::access::{Action, Target};
     let viewer = crate::ssr::require_viewer()?;
-    if !viewer.is_admin {
-        return Err(AppError::Forbidden("register a location (catalog.location.create)".to_owned()));
-    }
     let state = crate::ssr::state()?;
+    crate::ssr::authorize(&state, &viewer, Action::CatalogLocationCreate, &Target::global()).await?;
     match portolan_core::catalog::import(&state, &target, &viewer.login).await {
         Ok((target, summary)) => Ok(summary.report(target)),
         Err(portolan_core::catalog::ImportError::Target(message)) => Err(AppError::Invalid(message)),
@@ -902,8 +897,8 @@ fn EntityEditor(form: EntityForm, etag: String) -> impl IntoView {
 #[component]
 fn OrphanActions(detail: EntityDetail) -> impl IntoView {
     let remove = ServerAction::<RemoveOrphan>::new();
-    let owner = detail.summary.owner_ref.clone();
-    let allowed = Resource::new(move || owner.clone(), may_edit_entity);
+    let key = (detail.summary.entity_ref.clone(), detail.summary.owner_ref.clone());
+    let allowed = Resource::new(move || key.clone(), |(r, o)| may_edit_entity(r, o));
     let entity_ref = detail.summary.entity_ref.clone();
     view! {
         <p class="alert">"Its location no longer declares this entity. It stays until someone removes it."</p>
@@ -927,8 +922,8 @@ fn OrphanActions(detail: EntityDetail) -> impl IntoView {
 #[component]
 fn EntityActions(detail: EntityDetail) -> impl IntoView {
     let delete = ServerAction::<DeleteEntity>::new();
-    let owner = detail.summary.owner_ref.clone();
-    let allowed = Resource::new(move || owner.clone(), may_edit_entity);
+    let key = (detail.summary.entity_ref.clone(), detail.summary.owner_ref.clone());
+    let allowed = Resource::new(move || key.clone(), |(r, o)| may_edit_entity(r, o));
     let edit_href = format!("{}/edit", detail.summary.path());
     let entity_ref = detail.summary.entity_ref.clone();
     let etag = detail.etag.clone();

@@ -53,6 +53,38 @@ pub fn internal(context: &str, error: impl std::fmt::Display) -> AppError {
     AppError::Internal
 }
 
+/// Asks the one decision function; a refusal becomes a 403 naming the action and the reason.
+pub async fn authorize(
+    state: &portolan_core::AppState,
+    viewer: &Viewer,
+    action: portolan_core::access::Action,
+    target: &portolan_core::access::Target,
+) -> Result<(), AppError> {
+    match portolan_core::access::check(&state.db, viewer, action, target).await {
+        Ok(d) if d.allowed => Ok(()),
+        Ok(d) => Err(AppError::Forbidden(format!(
+            "{}{} ({})",
+            d.action,
+            target.entity_ref.as_deref().map(|r| format!(" {r}")).unwrap_or_default(),
+            d.reason
+        ))),
+        Err(e) => Err(internal("deciding a permission", e)),
+    }
+}
+
+/// Whether the decision function allows an action (for hiding what a viewer may not do).
+pub async fn allowed(
+    state: &portolan_core::AppState,
+    viewer: &Viewer,
+    action: portolan_core::access::Action,
+    target: &portolan_core::access::Target,
+) -> Result<bool, AppError> {
+    portolan_core::access::check(&state.db, viewer, action, target)
+        .await
+        .map(|d| d.allowed)
+        .map_err(|e| internal("deciding a permission", e))
+}
+
 /// The Content-Security-Policy for HTML pages: scripts only from this origin or with this render's nonce (the
 /// hydration script), wasm compilation allowed, no inline styles, no framing.
 pub fn set_document_headers() {

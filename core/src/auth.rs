@@ -189,6 +189,8 @@ pub async fn viewer_for_user(db: &DatabaseConnection, config: &Config, user_id: 
         avatar_url: user.avatar_url,
         is_admin,
         kind: if user.is_local_admin { ViewerKind::LocalAdmin } else { ViewerKind::Github },
+        scopes: None,
+        team: None,
     }))
 }
 
@@ -200,6 +202,8 @@ pub fn api_token_viewer() -> Viewer {
         avatar_url: None,
         is_admin: true,
         kind: ViewerKind::ApiToken,
+        scopes: None,
+        team: None,
     }
 }
 

@@ -13,7 +13,7 @@ pub mod parse;
 pub mod relations;
 pub mod store;
 
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::DbErr;
 
 use crate::AppState;
 
@@ -79,23 +79,4 @@ pub async fn refresh_target(
         .await?;
     }
     Ok(Some(summary))
-}
-
-/// Whether this person may edit or delete a portal-managed entity with this owner: administrators always; others
-/// when the owner is their catalog user, a group listing them, or a group named like one of their GitHub teams.
-/// (Per-action rules arrive with the permissions work; this is the ownership core of it.)
-pub async fn may_edit(
-    db: &DatabaseConnection,
-    viewer: &portolan_types::Viewer,
-    owner_ref: Option<&str>,
-) -> Result<bool, DbErr> {
-    if viewer.is_admin {
-        return Ok(true);
-    }
-    let Some(owner) = owner_ref else { return Ok(false) };
-    let slugs: Vec<String> = crate::auth::person(db, &viewer.login)
-        .await?
-        .map(|p| p.teams.into_iter().map(|t| t.slug).collect())
-        .unwrap_or_default();
-    Ok(store::owners_for(db, &viewer.login, &slugs).await?.iter().any(|o| o == owner))
 }

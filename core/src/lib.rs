@@ -2,6 +2,7 @@
 //! systems. It knows nothing of HTTP or Leptos; the `server` crate and the `app` crate's server functions call
 //! into it and convert its errors at their own boundary.
 
+pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod catalog;

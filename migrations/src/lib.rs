@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_create_foundation;
 mod m20261124_000002_create_catalog;
 mod m20261125_000003_create_github_sync;
+mod m20261125_000004_create_access;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_create_foundation::Migration),
             Box::new(m20261124_000002_create_catalog::Migration),
             Box::new(m20261125_000003_create_github_sync::Migration),
+            Box::new(m20261125_000004_create_access::Migration),
         ]
     }
 }

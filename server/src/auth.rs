@@ -285,13 +285,21 @@ pub async fn resolve_viewer(
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim);
         if let Some(token) = bearer {
-            match state.app.config.api_token.as_ref() {
-                Some(expected) if constant_time_eq(expected.expose(), token) => {
-                    viewer.0 = Some(core_auth::api_token_viewer());
-                }
-                _ => {
-                    tracing::warn!(path = %req.uri().path(), "request with an unknown bearer token refused");
-                    return ApiError::unauthorized("the bearer token is not valid").into_response();
+            use portolan_core::access::tokens::{Authenticated, authenticate};
+            if state.app.config.api_token.as_ref().is_some_and(|expected| constant_time_eq(expected.expose(), token)) {
+                viewer.0 = Some(core_auth::api_token_viewer());
+            } else {
+                match authenticate(&state.app.db, &state.app.config, token).await {
+                    Ok(Authenticated::Viewer(v)) => viewer.0 = Some(*v),
+                    Ok(Authenticated::Dead(why)) => {
+                        tracing::warn!(path = %req.uri().path(), reason = why, "request with a dead token refused");
+                        return ApiError::unauthorized(why).into_response();
+                    }
+                    Ok(Authenticated::Unknown) => {
+                        tracing::warn!(path = %req.uri().path(), "request with an unknown bearer token refused");
+                        return ApiError::unauthorized("the bearer token is not valid").into_response();
+                    }
+                    Err(e) => return ApiError::internal("checking a token", e).into_response(),
                 }
             }
         } else {

@@ -167,11 +167,13 @@ async fn register_location(
     Json(body): Json<RegisterLocation>,
 ) -> Result<impl IntoResponse, ApiError> {
     let who = require(&viewer)?;
-    if !who.is_admin {
-        return Err(ApiError::forbidden(
-            "registering a location needs the catalog.location.create right (administrators)",
-        ));
-    }
+    crate::access::authorize(
+        &state,
+        who,
+        portolan_core::access::Action::CatalogLocationCreate,
+        &portolan_core::access::Target::global(),
+    )
+    .await?;
     match catalog::import(&state.app, &body.target, &who.login).await {
         Ok((target, s)) => Ok((StatusCode::CREATED, Json(s.report(target)))),
         Err(catalog::ImportError::Target(m)) => Err(ApiError::bad_request(m)),

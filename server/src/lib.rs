@@ -1,6 +1,7 @@
 //! The portolan server: wires configuration, the database, authentication, the JSON API and the Leptos
 //! application into one axum router, and runs it.
 
+pub mod access;
 pub mod api;
 pub mod auth;
 pub mod bench;
@@ -204,6 +205,7 @@ pub fn router(state: ServerState) -> Router {
         .merge(api::router())
         .merge(catalog::router())
         .merge(webhooks::router())
+        .merge(access::router())
         .merge(auth::router(&config))
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(leptos.clone()))
         .fallback(file_and_error_handler_with_context::<ServerState, _>(context, shell))

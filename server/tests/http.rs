@@ -10,6 +10,9 @@ mod catalog;
 #[path = "http/github.rs"]
 mod github;
 
+#[path = "http/access.rs"]
+mod access;
+
 use http::StatusCode;
 use portolan_testkit::FakeGithubConfig;
 use support::{API_TOKEN, Backend, TestApp};

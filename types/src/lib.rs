@@ -3,6 +3,7 @@
 //! Everything here is a plain serde struct that compiles to wasm. Database models never appear here; the
 //! services in `portolan-core` convert them at their boundary.
 
+pub mod access;
 pub mod catalog;
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,13 @@ pub struct Viewer {
     pub is_admin: bool,
     /// How the principal authenticated.
     pub kind: ViewerKind,
+    /// For a request made with an API token: the scopes it was given (its rights are the owner's, narrowed to
+    /// these). `None` for a browser session, which holds all of the person's rights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    /// For a team token: the GitHub team (`org/slug`) it acts for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
 }
 
 /// How a [`Viewer`] authenticated.

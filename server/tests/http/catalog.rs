@@ -96,8 +96,11 @@ async fn portal_managed_entities_are_created_edited_and_deleted_by_their_owners(
     outsider.login_as("hubot").await;
     let mut theirs = billing;
     theirs[2] = ("name", "sneaky");
-    assert!(save(&mut outsider, "", &theirs).await.body.contains("not in"));
-    assert!(save(&mut outsider, &etag, &renamed).await.body.contains("edit component:default/billing"));
+    let refused = save(&mut outsider, "", &theirs).await;
+    assert!(refused.body.contains("catalog.entity.create component:default/sneaky"), "{refused:?}");
+    assert!(refused.body.contains("hubot is not a member of the owner group:default/payments"), "{refused:?}");
+    let refused = save(&mut outsider, &etag, &renamed).await;
+    assert!(refused.body.contains("catalog.entity.edit component:default/billing"), "{refused:?}");
 
     let audit = portolan_core::audit::recent(&app.state.app.db, 20).await.unwrap();
     let update = audit.iter().find(|e| e.action == "catalog.entity.update").expect("update audited");
