@@ -15,6 +15,7 @@ pub mod people;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 pub mod theme;
+pub mod tokens;
 
 use leptos::prelude::*;
 use leptos_meta::{Html, MetaTags, Title, provide_meta_context};
@@ -73,6 +74,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=home::HomePage ssr=SsrMode::Async />
                     <Route path=path!("/login") view=auth::LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/people/:login") view=people::PersonPage ssr=SsrMode::Async />
+                    <Route path=path!("/settings/tokens") view=tokens::TokensPage ssr=SsrMode::Async />
                     <Route path=path!("/catalog") view=catalog::CatalogPage ssr=SsrMode::Async />
                     <Route path=path!("/catalog/locations") view=catalog::LocationsPage ssr=SsrMode::Async />
                     <Route path=path!("/catalog/new") view=catalog::NewEntityPage ssr=SsrMode::Async />

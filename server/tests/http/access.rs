@@ -14,6 +14,7 @@ db_tests!(
     a_token_never_exceeds_its_scopes_or_its_owner,
     team_tokens_act_for_their_team_only,
     administrators_grant_rules_and_decisions_explain_them,
+    the_tokens_page_makes_and_revokes_tokens_without_javascript,
 );
 
 async fn new_token(app: &mut TestApp, body: serde_json::Value) -> crate::support::TestResponse {
@@ -208,4 +209,31 @@ async fn hubot_has_no_admin_routes(app: &mut TestApp) {
     assert!(res.body.contains("access.admin refused"), "{}", res.body);
     let res = app.get("/api/v1/access/decisions?login=octocat").await;
     assert_eq!(res.status, StatusCode::FORBIDDEN, "{res:?}");
+}
+
+/// The tokens page's forms post like a browser without JavaScript: checkboxes named `scopes[i]`.
+async fn the_tokens_page_makes_and_revokes_tokens_without_javascript(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    app.login_as("octocat").await;
+    let page = app.get("/settings/tokens").await;
+    assert_eq!(page.status, StatusCode::OK, "{page:?}");
+    assert!(page.body.contains("Create token"), "{}", page.body);
+    let res = app
+        .post_form(
+            "/fn/tokens_create",
+            "name=pipeline&scopes%5B0%5D=read&scopes%5B4%5D=health%3Awrite&expires_in_days=30&team=",
+            &[("accept", "application/json")],
+        )
+        .await;
+    assert!(res.status.is_success() || res.status.is_redirection(), "{res:?}");
+    let list = app.get("/api/v1/tokens").await.json();
+    assert_eq!(list[0]["name"], "pipeline", "{list}");
+    assert_eq!(list[0]["scopes"], json!(["read", "health:write"]), "{list}");
+    assert!(list[0]["expires_at"].is_string());
+    let page = app.get("/settings/tokens").await;
+    assert!(page.body.contains("Revoke pipeline"), "{}", page.body);
+    let id = list[0]["id"].as_i64().unwrap();
+    app.post_form("/fn/tokens_revoke", &format!("id={id}"), &[("accept", "application/json")]).await;
+    let list = app.get("/api/v1/tokens").await.json();
+    assert!(list[0]["revoked_at"].is_string(), "{list}");
 }
