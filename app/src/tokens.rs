@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use portolan_types::Viewer;
-use portolan_types::access::{CreatedToken, NewToken, SCOPES, TokenView};
+use portolan_types::access::{CreatedToken, SCOPES, TokenView};
 
 use crate::auth::RequireViewer;
 use crate::error::{AppError, ErrorPage};
@@ -49,7 +49,7 @@ pub async fn create_token(
             Some((chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339())
         }
     };
-    let new = NewToken { name, scopes: scopes.unwrap_or_default(), expires_at, team };
+    let new = portolan_types::access::NewToken { name, scopes: scopes.unwrap_or_default(), expires_at, team };
     portolan_core::access::tokens::create(&state.db, &viewer, &new).await.map_err(token_error)
 }
 
