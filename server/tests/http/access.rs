@@ -162,10 +162,24 @@ async fn team_tokens_act_for_their_team_only(b: Backend) {
     assert_eq!(me["is_admin"], false, "a team token is never an administrator");
     let res = new_token(&mut octocat, json!({"name": "x", "scopes": ["admin"], "team": "acme/payments"})).await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST, "{res:?}");
-    let decisions =
-        octocat.get_with_token("/api/v1/access/decisions?entity=component:default/payments-api", &secret).await;
-    // The entity may not exist in this test's catalog; the decision endpoint says so.
-    assert!(decisions.status == StatusCode::NOT_FOUND || decisions.status == StatusCode::OK, "{decisions:?}");
+    // It may record deployments of what payments owns, and nothing else, whatever octocat may do.
+    let catalog = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/catalog");
+    let res = octocat.post_json_with_token("/api/v1/locations", &json!({"target": catalog}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    let decision = |v: &serde_json::Value, action: &str| {
+        v["decisions"].as_array().unwrap().iter().find(|d| d["action"] == action).cloned().unwrap()
+    };
+    let own = octocat.get_with_token("/api/v1/access/decisions?entity=component:default/payments-api", &secret).await;
+    assert_eq!(own.status, StatusCode::OK, "{own:?}");
+    let own = own.json();
+    let deploy = decision(&own, "deployments.write");
+    assert_eq!(deploy["allowed"], true, "{deploy}");
+    assert!(deploy["reason"].as_str().unwrap().contains("member of the owner group:default/payments"), "{deploy}");
+    // Outside its scope even on its own team's component.
+    assert_eq!(decision(&own, "catalog.entity.edit")["allowed"], false, "{own}");
+    let other = octocat.get_with_token("/api/v1/access/decisions?entity=component:default/portolan", &secret).await;
+    let other = decision(&other.json(), "deployments.write");
+    assert_eq!(other["allowed"], false, "the platform team's component: {other}");
 }
 
 async fn administrators_grant_rules_and_decisions_explain_them(b: Backend) {
