@@ -87,7 +87,9 @@ pub async fn save_entity(etag: String, form: EntityForm) -> Result<(), AppError>
         let current_owner = current.and_then(|c| c.owner_ref);
         // Both the present owner's and the new owner's rights: an edit cannot hand an entity to a stranger.
         crate::ssr::authorize(&state, &viewer, Action::CatalogEntityEdit, &target(current_owner.as_deref())).await?;
-        crate::ssr::authorize(&state, &viewer, Action::CatalogEntityEdit, &target(owner.as_deref())).await?;
+        if owner != current_owner {
+            crate::ssr::authorize(&state, &viewer, Action::CatalogEntityEdit, &target(owner.as_deref())).await?;
+        }
         store::update_portal_entity(&state.db, &entity_ref, &etag, entity, &viewer.login)
             .await
             .map_err(fail)?
@@ -600,7 +602,7 @@ fn EntityDetailView(detail: EntityDetail) -> impl IntoView {
                 <dt>"Source"</dt>
                 <dd><code>{detail.location.clone().unwrap_or_else(|| "created in the portal".to_owned())}</code></dd>
                 <dt>"Updated"</dt>
-                <dd>{detail.updated_at.replace('T', " ").replace('Z', " UTC")}</dd>
+                <dd>{crate::utc(&detail.updated_at)}</dd>
             </dl>
             {(!detail.links.is_empty()).then(|| view! {
                 <h2>"Links"</h2>
@@ -738,7 +740,7 @@ fn Locations(viewer: Viewer) -> impl IntoView {
                                     <tr>
                                         <td><code>{l.target}</code></td>
                                         <td><span class=badge>{l.status}</span></td>
-                                        <td>{l.last_refresh_at.map(|t| t.replace('T', " ").replace('Z', " UTC")).unwrap_or_else(|| "never".to_owned())}</td>
+                                        <td>{l.last_refresh_at.as_deref().map(crate::utc).unwrap_or_else(|| "never".to_owned())}</td>
                                         <td><pre class="errors">{l.last_error.unwrap_or_default()}</pre></td>
                                     </tr>
                                 }}).collect_view()}

@@ -22,6 +22,11 @@ use leptos_meta::{Html, MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
+/// An RFC 3339 UTC time (`2026-11-25T03:40:00Z`) as pages show it: `2026-11-25 03:40:00 UTC`.
+pub fn utc(rfc3339: &str) -> String {
+    rfc3339.replace('T', " ").replace('Z', " UTC")
+}
+
 /// The name cargo-leptos gives the compiled CSS, JS and wasm files (`/pkg/portolan.*`).
 pub const OUTPUT_NAME: &str = "portolan";
 

@@ -45,7 +45,7 @@ fn Person() -> impl IntoView {
 #[component]
 fn PersonCard(person: PersonView) -> impl IntoView {
     let orgs = if person.orgs.is_empty() { "none".to_owned() } else { person.orgs.join(", ") };
-    let last_login = person.last_login_at.clone().map(|t| t.replace('T', " ").replace('Z', " UTC"));
+    let last_login = person.last_login_at.as_deref().map(crate::utc);
     view! {
         <Title text=person.name.clone() />
         <section class="person card">

@@ -8,6 +8,7 @@ use portolan_types::access::{CreatedToken, SCOPES, TokenView};
 
 use crate::auth::RequireViewer;
 use crate::error::{AppError, ErrorPage};
+use crate::utc;
 
 /// The viewer's tokens.
 #[server(prefix = "/fn", endpoint = "tokens_list")]
@@ -59,10 +60,6 @@ pub async fn revoke_token(id: i64) -> Result<(), AppError> {
     let viewer = crate::ssr::require_viewer()?;
     let state = crate::ssr::state()?;
     portolan_core::access::tokens::revoke(&state.db, &viewer, id).await.map(|_| ()).map_err(token_error)
-}
-
-fn utc(t: &str) -> String {
-    t.replace('T', " ").replace('Z', " UTC")
 }
 
 /// `/settings/tokens`.

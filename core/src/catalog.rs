@@ -61,7 +61,8 @@ pub async fn refresh_target(
     };
     let summary = store::apply(db, &location, outcome, state.config.catalog_delete_orphans).await?;
     let changed = summary.added + summary.updated + summary.orphaned > 0;
-    if changed || !actor.starts_with("github-") {
+    let automatic = matches!(actor, discovery::DISCOVERY_ACTOR | discovery::PUSH_ACTOR);
+    if changed || !automatic {
         let detail = serde_json::json!({
             "target": target, "added": summary.added, "updated": summary.updated,
             "unchanged": summary.unchanged, "orphaned": summary.orphaned, "errors": summary.errors.len(),

@@ -284,16 +284,7 @@ impl RawConfig {
             "PORTOLAN_GITHUB_API_URL",
             self.github_api_url.as_deref().unwrap_or("https://api.github.com"),
         )?;
-        let api_token = match self.api_token {
-            None => None,
-            Some(t) if t.len() < 16 => {
-                return Err(ConfigError::Invalid {
-                    setting: "PORTOLAN_API_TOKEN",
-                    reason: "must be at least 16 characters long".to_owned(),
-                });
-            }
-            Some(t) => Some(Secret::new(t)),
-        };
+        let api_token = long_secret("PORTOLAN_API_TOKEN", self.api_token)?;
         let admin_teams = self.admin_teams.unwrap_or_default();
         if let Some(bad) = admin_teams.iter().find(|t| t.split('/').filter(|p| !p.is_empty()).count() != 2) {
             return Err(ConfigError::Invalid {
@@ -334,16 +325,7 @@ impl RawConfig {
                 reason: format!("`{github_catalog_path}` is not a file path inside a repository"),
             });
         }
-        let github_webhook_secret = match self.github_webhook_secret {
-            None => None,
-            Some(s) if s.len() < 16 => {
-                return Err(ConfigError::Invalid {
-                    setting: "PORTOLAN_GITHUB_WEBHOOK_SECRET",
-                    reason: "must be at least 16 characters long".to_owned(),
-                });
-            }
-            Some(s) => Some(Secret::new(s)),
-        };
+        let github_webhook_secret = long_secret("PORTOLAN_GITHUB_WEBHOOK_SECRET", self.github_webhook_secret)?;
         Ok(Config {
             addr,
             data_dir,
@@ -367,6 +349,16 @@ impl RawConfig {
             github_catalog_path,
             github_webhook_secret,
         })
+    }
+}
+
+/// A secret setting, refused when shorter than 16 characters (too easy to guess).
+fn long_secret(setting: &'static str, value: Option<String>) -> Result<Option<Secret>, ConfigError> {
+    match value {
+        Some(v) if v.len() < 16 => {
+            Err(ConfigError::Invalid { setting, reason: "must be at least 16 characters long".to_owned() })
+        }
+        v => Ok(v.map(Secret::new)),
     }
 }
 

@@ -44,6 +44,19 @@ fn sqlite_file(url: &str) -> Option<&str> {
     (!path.is_empty() && path != ":memory:").then_some(path)
 }
 
+/// Opens the pool and applies pending migrations. On SQLite the pool is then opened afresh: a pooled connection
+/// that read the schema before a migration compiles statements against the old schema (an upsert then fails to
+/// find its new unique index), and fresh connections read the final one.
+pub async fn open(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let db = connect(url).await?;
+    migrate(&db).await?;
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return Ok(db);
+    }
+    db.close().await?;
+    connect(url).await
+}
+
 /// Applies every pending migration.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await

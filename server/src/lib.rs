@@ -83,14 +83,7 @@ pub enum ServeError {
 
 /// Opens and migrates the database named in the configuration.
 pub async fn open_database(config: &Config) -> Result<sea_orm::DatabaseConnection, ServeError> {
-    let mut db = portolan_core::db::connect(config.database_url.expose()).await?;
-    portolan_core::db::migrate(&db).await?;
-    if config.is_sqlite() {
-        // A pooled SQLite connection that read the schema before a migration compiles statements against the old
-        // schema (an upsert then fails to find its new unique index). Fresh connections read the final schema.
-        db.close().await?;
-        db = portolan_core::db::connect(config.database_url.expose()).await?;
-    }
+    let db = portolan_core::db::open(config.database_url.expose()).await?;
     tracing::info!(db.backend = portolan_core::db::backend_name(&db), "database ready");
     Ok(db)
 }
@@ -102,11 +95,16 @@ pub async fn migrate_only(config: &Config) -> Result<(), ServeError> {
     Ok(())
 }
 
+/// The database and the domain state, for one-shot commands.
+async fn open_state(config: &Config) -> Result<AppState, ServeError> {
+    let db = open_database(config).await?;
+    Ok(AppState::new(db, Arc::new(config.clone()))?)
+}
+
 /// `portolan catalog import PATH...`: reads each location and prints what changed. Returns `false` when any
 /// document had an error (the valid ones are imported all the same).
 pub async fn catalog_import(config: &Config, paths: &[String]) -> Result<bool, ServeError> {
-    let db = open_database(config).await?;
-    let state = AppState::new(db, Arc::new(config.clone()))?;
+    let state = open_state(config).await?;
     let mut clean = true;
     for path in paths {
         match portolan_core::catalog::import(&state, path, "cli").await {
@@ -136,8 +134,7 @@ pub async fn catalog_import(config: &Config, paths: &[String]) -> Result<bool, S
 /// `portolan catalog refresh`: GitHub discovery and a refresh of every location, once. Returns `false` when
 /// anything had an error.
 pub async fn catalog_refresh(config: &Config) -> Result<bool, ServeError> {
-    let db = open_database(config).await?;
-    let state = AppState::new(db, Arc::new(config.clone()))?;
+    let state = open_state(config).await?;
     match portolan_core::catalog::discovery::refresh_everything(&state).await {
         Ok(r) => {
             println!(

@@ -560,8 +560,9 @@ struct PageQuery {
     per_page: Option<usize>,
 }
 
-/// Slices `items` the way GitHub pages a list, with a `Link` header pointing at the neighbouring pages.
-fn paginated(s: &Inner, path: &str, q: &PageQuery, items: Vec<Value>) -> Response {
+/// Slices `items` the way GitHub pages a list: the page, and the `Link` header value pointing at the
+/// neighbouring pages (none when there is only one).
+fn page_of(s: &Inner, path: &str, q: &PageQuery, items: Vec<Value>) -> (Vec<Value>, Option<String>) {
     let per_page = q.per_page.unwrap_or(30).clamp(1, s.config.max_per_page.max(1));
     let page = q.page.unwrap_or(1).max(1);
     let last = items.len().div_ceil(per_page).max(1);
@@ -576,10 +577,14 @@ fn paginated(s: &Inner, path: &str, q: &PageQuery, items: Vec<Value>) -> Respons
         links.push(link(1, "first"));
         links.push(link(page - 1, "prev"));
     }
+    (slice, (!links.is_empty()).then(|| links.join(", ")))
+}
+
+/// A page of a list as JSON, with its `Link` header.
+fn paginated(s: &Inner, path: &str, q: &PageQuery, items: Vec<Value>) -> Response {
+    let (slice, link) = page_of(s, path, q, items);
     let mut response = Json(slice).into_response();
-    if !links.is_empty()
-        && let Ok(v) = HeaderValue::from_str(&links.join(", "))
-    {
+    if let Some(v) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
         response.headers_mut().insert(header::LINK, v);
     }
     response
@@ -704,12 +709,8 @@ async fn org_repos(
     if items.is_empty() && !s.config.users.iter().any(|u| u.orgs.iter().any(|o| o.eq_ignore_ascii_case(&org))) {
         return not_found();
     }
-    let page = paginated(&s, &format!("/orgs/{org}/repos"), &q, items);
-    let link = page.headers().get(header::LINK).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let body = page.into_body();
-    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
-    let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    conditional(&s, &headers, &value, link)
+    let (page, link) = page_of(&s, &format!("/orgs/{org}/repos"), &q, items);
+    conditional(&s, &headers, &Value::Array(page), link)
 }
 
 #[derive(Debug, Deserialize)]

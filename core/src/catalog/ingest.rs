@@ -202,7 +202,6 @@ impl Reader<'_> {
             targets.push(t.to_owned());
         }
         for target in targets {
-            let absolute_url = target.starts_with("http://") || target.starts_with("https://");
             if let Some(base) = key.strip_prefix("url:") {
                 // Relative targets of a Location read from a URL are relative to that URL.
                 match url::Url::parse(base).and_then(|b| b.join(&target)) {
@@ -212,7 +211,7 @@ impl Reader<'_> {
                         self.out.failed_sources.insert(display.to_owned());
                     }
                 }
-            } else if absolute_url {
+            } else if target.starts_with("http://") || target.starts_with("https://") {
                 self.read_url(&target, false);
             } else {
                 let base = Path::new(display).parent().unwrap_or(Path::new("."));
