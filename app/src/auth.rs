@@ -46,14 +46,27 @@ where
     V: IntoView + 'static,
 {
     let viewer = use_viewer();
+    let location = leptos_router::hooks::use_location();
     view! {
         <Suspense>
             {move || {
                 let signed_in = signed_in.clone();
+                // Come back here after signing in.
+                let search = location.search.get_untracked();
+                let here = if search.is_empty() {
+                    location.pathname.get_untracked()
+                } else {
+                    format!("{}?{}", location.pathname.get_untracked(), search.trim_start_matches('?'))
+                };
+                let login = if here == "/" {
+                    "/login".to_owned()
+                } else {
+                    format!("/login?next={}", portolan_types::encode_query_value(&here))
+                };
                 Suspend::new(async move {
                     match viewer.await {
                         Ok(Some(v)) => signed_in(v).into_any(),
-                        Ok(None) | Err(AppError::Unauthorized) => view! { <Redirect path="/login" /> }.into_any(),
+                        Ok(None) | Err(AppError::Unauthorized) => view! { <Redirect path=login /> }.into_any(),
                         Err(e) => view! { <crate::error::ErrorPage error=e /> }.into_any(),
                     }
                 })
@@ -69,6 +82,7 @@ pub fn LoginPage() -> impl IntoView {
     let options = Resource::new_blocking(|| (), |_| get_login_options());
     let query = use_query_map();
     let error = move || query.read().get("error").and_then(|c| LoginError::from_code(&c));
+    let next = move || portolan_types::safe_next(query.read().get("next").as_deref());
 
     view! {
         <Title text="Sign in" />
@@ -79,10 +93,10 @@ pub fn LoginPage() -> impl IntoView {
             <Suspense>
                 {move || Suspend::new(async move {
                     if let Ok(Some(_)) = viewer.await {
-                        return view! { <Redirect path="/" /> }.into_any();
+                        return view! { <Redirect path=next() /> }.into_any();
                     }
                     match options.await {
-                        Ok(o) => view! { <LoginMethods options=o /> }.into_any(),
+                        Ok(o) => view! { <LoginMethods options=o next=next() /> }.into_any(),
                         Err(e) => view! { <crate::error::ErrorPage error=e /> }.into_any(),
                     }
                 })}
@@ -92,18 +106,22 @@ pub fn LoginPage() -> impl IntoView {
 }
 
 #[component]
-fn LoginMethods(options: LoginOptions) -> impl IntoView {
+fn LoginMethods(options: LoginOptions, next: String) -> impl IntoView {
     let nothing = !options.github && !options.local_admin;
+    let query =
+        if next == "/" { String::new() } else { format!("?next={}", portolan_types::encode_query_value(&next)) };
+    let github = format!("/auth/github{query}");
+    let local = format!("/auth/local{query}");
     view! {
         <div class="login-methods">
             <Show when=move || options.github>
                 // rel=external: the router must not handle this; the server redirects to GitHub.
-                <a class="button button-primary" href="/auth/github" rel="external">
+                <a class="button button-primary" href=github.clone() rel="external">
                     "Sign in with GitHub"
                 </a>
             </Show>
             <Show when=move || options.local_admin>
-                <form method="post" action="/auth/local">
+                <form method="post" action=local.clone()>
                     <button class="button" type="submit">
                         "Continue as local admin"
                     </button>

@@ -83,6 +83,7 @@ fn UserMenu(viewer: Viewer) -> impl IntoView {
                 <span class="user-name">{viewer.name.clone()}</span>
             </a>
             <a class="button button-quiet" href="/settings/tokens">"API tokens"</a>
+            <a class="button button-quiet" href="/settings/access">"Access"</a>
             <form method="post" action="/auth/logout">
                 <button class="button button-quiet" type="submit">
                     "Sign out"

@@ -6,6 +6,7 @@
 
 #![recursion_limit = "256"]
 
+pub mod access;
 pub mod auth;
 pub mod catalog;
 pub mod error;
@@ -25,6 +26,16 @@ use leptos_router::{SsrMode, path};
 /// An RFC 3339 UTC time (`2026-11-25T03:40:00Z`) as pages show it: `2026-11-25 03:40:00 UTC`.
 pub fn utc(rfc3339: &str) -> String {
     rfc3339.replace('T', " ").replace('Z', " UTC")
+}
+
+/// Page titles come from people's text (an entity's title). leptos_meta writes the server-rendered `<title>`
+/// without escaping it, so the server escapes it here; in the browser the title is set as plain text.
+fn title_text(text: &str) -> String {
+    if cfg!(feature = "ssr") {
+        text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    } else {
+        text.to_owned()
+    }
 }
 
 /// The name cargo-leptos gives the compiled CSS, JS and wasm files (`/pkg/portolan.*`).
@@ -71,7 +82,9 @@ pub fn App() -> impl IntoView {
 
     view! {
         <Html attr:data-theme=move || theme.get().as_str() />
-        <Title formatter=|text: String| if text.is_empty() { "Portolan".to_owned() } else { format!("{text} · Portolan") } />
+        <Title formatter=|text: String| {
+            if text.is_empty() { "Portolan".to_owned() } else { format!("{} · Portolan", title_text(&text)) }
+        } />
         <Router>
             <layout::TopBar />
             <main id="main" class="page">
@@ -80,6 +93,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=auth::LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/people/:login") view=people::PersonPage ssr=SsrMode::Async />
                     <Route path=path!("/settings/tokens") view=tokens::TokensPage ssr=SsrMode::Async />
+                    <Route path=path!("/settings/access") view=access::AccessPage ssr=SsrMode::Async />
                     <Route path=path!("/catalog") view=catalog::CatalogPage ssr=SsrMode::Async />
                     <Route path=path!("/catalog/locations") view=catalog::LocationsPage ssr=SsrMode::Async />
                     <Route path=path!("/catalog/new") view=catalog::NewEntityPage ssr=SsrMode::Async />

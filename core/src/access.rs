@@ -8,7 +8,7 @@ use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait, QueryOrder};
 
 use portolan_types::Viewer;
-use portolan_types::access::Decision;
+use portolan_types::access::{ActionInfo, Decision, Explanation, RuleView};
 
 use crate::catalog::model::EntityRef;
 
@@ -366,7 +366,7 @@ pub async fn grant_rule(
     action: &str,
     scope_type: &str,
     scope_value: Option<&str>,
-) -> Result<Rule, RuleError> {
+) -> Result<RuleView, RuleError> {
     let subject_ref = EntityRef::parse(subject.trim(), Some("user"), "default")
         .map_err(|e| RuleError::Invalid(format!("subject: {e}")))?;
     if !matches!(subject_ref.kind.to_lowercase().as_str(), "user" | "group") {
@@ -396,25 +396,113 @@ pub async fn grant_rule(
     }
     .insert(db)
     .await?;
-    let rule = Rule {
-        id: model.id,
-        subject: model.subject,
-        action: model.action,
-        scope_type: model.scope_type,
-        scope_value: model.scope_value,
-    };
+    let rule = rule_view(model);
     crate::audit::record(
         db,
         crate::audit::Entry {
             actor,
             action: "access.rule.grant",
             target: Some(&format!("rule:{}", rule.id)),
-            detail: Some(serde_json::json!({"rule": rule.describe()})),
+            detail: Some(serde_json::json!({"rule": rule.description})),
             ..Default::default()
         },
     )
     .await?;
     Ok(rule)
+}
+
+/// Every rule as the rules page and the API show it, oldest first.
+pub async fn rule_views(db: &DatabaseConnection) -> Result<Vec<RuleView>, DbErr> {
+    Ok(rules::Entity::find().order_by_asc(rules::Column::Id).all(db).await?.into_iter().map(rule_view).collect())
+}
+
+fn rule_view(m: rules::Model) -> RuleView {
+    let description = Rule {
+        id: m.id,
+        subject: m.subject.clone(),
+        action: m.action.clone(),
+        scope_type: m.scope_type.clone(),
+        scope_value: m.scope_value.clone(),
+    }
+    .describe();
+    RuleView {
+        id: m.id,
+        subject: m.subject,
+        action: m.action,
+        scope_type: m.scope_type,
+        scope_value: m.scope_value,
+        description,
+        created_by: m.created_by,
+        created_at: m.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    }
+}
+
+/// Every action with its scope and holders.
+pub fn action_infos() -> Vec<ActionInfo> {
+    Action::ALL
+        .iter()
+        .map(|a| ActionInfo {
+            name: a.as_str().to_owned(),
+            scope: a.scope().to_owned(),
+            holders: a.holders().to_owned(),
+        })
+        .collect()
+}
+
+/// Why an explanation cannot be given.
+#[derive(Debug, thiserror::Error)]
+pub enum ExplainError {
+    /// Explaining someone else's rights needs `access.admin`.
+    #[error("{} refused: {}", .0.action, .0.reason)]
+    Forbidden(Decision),
+    /// The person or the entity does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The entity reference cannot be parsed.
+    #[error("{0}")]
+    Invalid(String),
+    /// The database failed.
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+}
+
+/// For `login` (default: the viewer; someone else needs `access.admin`) and `entity` (default: none), every
+/// action with the rule that allows or refuses it and why. The rules page and the API both answer with this.
+pub async fn explain(
+    db: &DatabaseConnection,
+    config: &crate::Config,
+    viewer: &Viewer,
+    login: Option<&str>,
+    entity: Option<&str>,
+) -> Result<Explanation, ExplainError> {
+    let login = login.map(str::trim).filter(|l| !l.is_empty() && !l.eq_ignore_ascii_case(&viewer.login));
+    let subject_viewer = match login {
+        None => viewer.clone(),
+        Some(login) => {
+            let d = check(db, viewer, Action::AccessAdmin, &Target::global()).await?;
+            if !d.allowed {
+                return Err(ExplainError::Forbidden(d));
+            }
+            viewer_for_login(db, config, login)
+                .await?
+                .ok_or_else(|| ExplainError::NotFound(format!("nobody called {login} has signed in")))?
+        }
+    };
+    let target = match entity.map(str::trim).filter(|e| !e.is_empty()) {
+        None => Target::global(),
+        Some(text) => {
+            let r = EntityRef::parse(text, Some("component"), "default")
+                .map_err(|e| ExplainError::Invalid(format!("entity: {e}")))?;
+            let row = crate::catalog::store::find(db, &r)
+                .await?
+                .ok_or_else(|| ExplainError::NotFound(format!("no entity {r}")))?;
+            Target::entity(row.entity_ref, row.owner_ref.as_deref())
+        }
+    };
+    let subject = subject_for(db, &subject_viewer).await?;
+    let rules = list_rules(db).await?;
+    let decisions = Action::ALL.iter().map(|a| decide(&subject, *a, &target, &rules)).collect();
+    Ok(Explanation { login: subject.login, entity: target.entity_ref, decisions })
 }
 
 /// Revokes a rule; `false` when there was none.

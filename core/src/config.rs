@@ -106,6 +106,28 @@ pub struct Config {
     /// `PORTOLAN_GITHUB_WEBHOOK_SECRET`: the secret GitHub signs webhook deliveries with
     /// (`X-Hub-Signature-256`). Without it every delivery is refused.
     pub github_webhook_secret: Option<Secret>,
+    /// Rate limits per client; see [`RateLimits`].
+    pub rate_limits: RateLimits,
+}
+
+/// Requests a minute per client (a full bucket allows a burst of that many), `0` for no limit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateLimits {
+    /// `PORTOLAN_RATE_LIMIT_LOGIN`: the sign-in flow, per client address. Default 60.
+    pub login: u32,
+    /// `PORTOLAN_RATE_LIMIT_WEBHOOKS`: webhook deliveries, per client address. Default 1200.
+    pub webhooks: u32,
+    /// `PORTOLAN_RATE_LIMIT_ANONYMOUS`: API calls without credentials, per client address. Default 600.
+    pub anonymous: u32,
+    /// `PORTOLAN_RATE_LIMIT_AUTHENTICATED`: API calls per person or token owner. Default 60000 (1000 a second
+    /// sustained: automation and load tests are not throttled).
+    pub authenticated: u32,
+    /// `PORTOLAN_RATE_LIMIT_AUTH_FAILURES`: failed authentications per client address before further attempts
+    /// are refused. Default 20.
+    pub auth_failures: u32,
+    /// `PORTOLAN_TRUST_PROXY`: take the client address from the last `X-Forwarded-For` entry (set this only
+    /// behind a reverse proxy that appends it). Default `false`.
+    pub trust_proxy: bool,
 }
 
 /// The GitHub OAuth app's credentials.
@@ -212,6 +234,12 @@ struct RawConfig {
     github_catalog_path: Option<String>,
     #[serde(skip_serializing)]
     github_webhook_secret: Option<String>,
+    rate_limit_login: Option<u32>,
+    rate_limit_webhooks: Option<u32>,
+    rate_limit_anonymous: Option<u32>,
+    rate_limit_authenticated: Option<u32>,
+    rate_limit_auth_failures: Option<u32>,
+    trust_proxy: Option<bool>,
 }
 
 /// Accepts `["a", "b"]` in TOML and `a,b` in an environment variable.
@@ -348,6 +376,14 @@ impl RawConfig {
             github_discovery_orgs,
             github_catalog_path,
             github_webhook_secret,
+            rate_limits: RateLimits {
+                login: self.rate_limit_login.unwrap_or(60),
+                webhooks: self.rate_limit_webhooks.unwrap_or(1200),
+                anonymous: self.rate_limit_anonymous.unwrap_or(600),
+                authenticated: self.rate_limit_authenticated.unwrap_or(60_000),
+                auth_failures: self.rate_limit_auth_failures.unwrap_or(20),
+                trust_proxy: self.trust_proxy.unwrap_or(false),
+            },
         })
     }
 }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use portolan_core::access::tokens::{self, TokenError};
-use portolan_core::access::{self, Action, RuleError, Target};
+use portolan_core::access::{self, Action, ExplainError, RuleError, Target};
 use portolan_core::auth::RequestViewer;
 use portolan_types::Viewer;
 use portolan_types::access::{Decision, NewToken};
@@ -102,15 +102,7 @@ async fn list_rules(
     Extension(viewer): Extension<RequestViewer>,
 ) -> Result<impl IntoResponse, ApiError> {
     require_admin(&state, &viewer).await?;
-    let rules = access::list_rules(&state.app.db).await.map_err(|e| ApiError::internal("listing rules", e))?;
-    let items: Vec<_> = rules
-        .iter()
-        .map(|r| {
-            json!({"id": r.id, "subject": r.subject, "action": r.action, "scope_type": r.scope_type,
-                   "scope_value": r.scope_value, "description": r.describe()})
-        })
-        .collect();
-    Ok(Json(items))
+    access::rule_views(&state.app.db).await.map(Json).map_err(|e| ApiError::internal("listing rules", e))
 }
 
 /// `POST /api/v1/access/rules` body.
@@ -143,11 +135,7 @@ async fn grant_rule(
         RuleError::Invalid(m) => ApiError::bad_request(m),
         RuleError::Db(e) => ApiError::internal("granting a rule", e),
     })?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"id": rule.id, "subject": rule.subject, "action": rule.action, "scope_type": rule.scope_type,
-                    "scope_value": rule.scope_value, "description": rule.describe()})),
-    ))
+    Ok((StatusCode::CREATED, Json(rule)))
 }
 
 /// `DELETE /api/v1/access/rules/{id}` (administrators).
@@ -179,33 +167,14 @@ async fn decisions(
     Extension(viewer): Extension<RequestViewer>,
     Query(q): Query<DecisionQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let me = require(&viewer)?.clone();
-    let db = &state.app.db;
-    let subject_viewer = match q.login.as_deref().filter(|l| !l.eq_ignore_ascii_case(&me.login)) {
-        None => me,
-        Some(login) => {
-            require_admin(&state, &viewer).await?;
-            portolan_core::access::viewer_for_login(db, &state.app.config, login)
-                .await
-                .map_err(|e| ApiError::internal("loading a person", e))?
-                .ok_or_else(|| ApiError::not_found(format!("nobody called {login} has signed in")))?
-        }
-    };
-    let target = match q.entity.as_deref() {
-        None => Target::global(),
-        Some(text) => {
-            let r = portolan_core::catalog::model::EntityRef::parse(text, Some("component"), "default")
-                .map_err(|e| ApiError::bad_request(e.to_string()))?;
-            let row = portolan_core::catalog::store::find(db, &r)
-                .await
-                .map_err(|e| ApiError::internal("loading an entity", e))?
-                .ok_or_else(|| ApiError::not_found(format!("no entity {r}")))?;
-            Target::entity(row.entity_ref, row.owner_ref.as_deref())
-        }
-    };
-    let subject =
-        access::subject_for(db, &subject_viewer).await.map_err(|e| ApiError::internal("loading memberships", e))?;
-    let rules = access::list_rules(db).await.map_err(|e| ApiError::internal("listing rules", e))?;
-    let items: Vec<Decision> = Action::ALL.iter().map(|a| access::decide(&subject, *a, &target, &rules)).collect();
-    Ok(Json(json!({"login": subject.login, "entity": target.entity_ref, "decisions": items})))
+    let me = require(&viewer)?;
+    access::explain(&state.app.db, &state.app.config, me, q.login.as_deref(), q.entity.as_deref())
+        .await
+        .map(Json)
+        .map_err(|e| match e {
+            ExplainError::Forbidden(d) => refusal(&d),
+            ExplainError::NotFound(m) => ApiError::not_found(m),
+            ExplainError::Invalid(m) => ApiError::bad_request(m),
+            ExplainError::Db(e) => ApiError::internal("explaining decisions", e),
+        })
 }

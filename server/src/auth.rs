@@ -42,6 +42,15 @@ struct PendingLogin {
     state: String,
     pkce_verifier: String,
     started_at: i64,
+    /// Where to land after signing in (already checked by `safe_next`).
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// `?next=` on the sign-in routes: the page to return to.
+#[derive(Debug, Default, Deserialize)]
+struct NextQuery {
+    next: Option<String>,
 }
 
 /// The authentication routes. `/auth/local` exists only where the local admin is enabled.
@@ -77,7 +86,7 @@ fn oauth_client(
 }
 
 /// `GET /auth/github`: sends the person to GitHub's consent page.
-async fn github_start(State(state): State<ServerState>, session: Session) -> Response {
+async fn github_start(State(state): State<ServerState>, session: Session, Query(q): Query<NextQuery>) -> Response {
     let config = &state.app.config;
     let Some(app) = config.github_oauth.as_ref() else {
         return ApiError::not_found("GitHub sign-in is not configured").into_response();
@@ -97,6 +106,7 @@ async fn github_start(State(state): State<ServerState>, session: Session) -> Res
         state: csrf.secret().clone(),
         pkce_verifier: verifier.secret().clone(),
         started_at: chrono::Utc::now().timestamp(),
+        next: Some(portolan_types::safe_next(q.next.as_deref())),
     };
     if let Err(e) = session.insert(PENDING_KEY, pending).await {
         return ApiError::internal("storing the login state", e).into_response();
@@ -167,6 +177,7 @@ async fn github_callback(
     if !constant_time_eq(&pending.state, returned_state) || now - pending.started_at > PENDING_TTL_SECONDS {
         return refuse(&state, &session, LoginError::State, None).await;
     }
+    let next = portolan_types::safe_next(pending.next.as_deref());
     let client = match oauth_client(&config, app) {
         Ok(c) => c,
         Err(e) => return ApiError::internal("building the OAuth client", e).into_response(),
@@ -207,7 +218,7 @@ async fn github_callback(
     if let Err(e) = audit::record(&state.app.db, entry).await {
         tracing::error!(error = %e, "recording a login in the audit log failed");
     }
-    Redirect::to("/").into_response()
+    Redirect::to(&next).into_response()
 }
 
 fn describe_token_error<RE: std::error::Error + 'static>(
@@ -229,7 +240,7 @@ async fn sign_in(session: &Session, user_id: i64) -> Result<(), tower_sessions::
 
 /// `POST /auth/local`: "Continue as local admin" (only routed when no GitHub app is configured and the server
 /// listens on loopback only).
-async fn local_admin(State(state): State<ServerState>, session: Session) -> Response {
+async fn local_admin(State(state): State<ServerState>, session: Session, Query(q): Query<NextQuery>) -> Response {
     let user = match core_auth::ensure_local_admin(&state.app.db).await {
         Ok(u) => u,
         Err(e) => return ApiError::internal("creating the local admin", e).into_response(),
@@ -241,7 +252,7 @@ async fn local_admin(State(state): State<ServerState>, session: Session) -> Resp
     if let Err(e) = audit::record(&state.app.db, entry).await {
         tracing::error!(error = %e, "recording a login in the audit log failed");
     }
-    Redirect::to("/").into_response()
+    Redirect::to(&portolan_types::safe_next(q.next.as_deref())).into_response()
 }
 
 /// `POST /auth/logout`: destroys the session (row and cookie).

@@ -2,6 +2,7 @@
 
 pub mod csrf;
 pub mod headers;
+pub mod limits;
 pub mod metrics;
 
 use axum::Json;
@@ -58,6 +59,16 @@ impl ApiError {
             code: "internal",
             message: "internal error; see the server log for this request id".to_owned(),
         }
+    }
+
+    /// 429: the client sent too much; the caller adds `Retry-After`.
+    pub fn too_many_requests(message: impl Into<String>) -> Self {
+        ApiError { status: StatusCode::TOO_MANY_REQUESTS, code: "rate_limited", message: message.into() }
+    }
+
+    /// 413: the body is larger than this route takes.
+    pub fn too_large(message: impl Into<String>) -> Self {
+        ApiError { status: StatusCode::PAYLOAD_TOO_LARGE, code: "too_large", message: message.into() }
     }
 
     /// 503.

@@ -48,6 +48,8 @@ pub struct ServerState {
     pub sessions: DbSessionStore,
     /// Wakes the webhook worker when a delivery was queued.
     pub webhook_wakeup: Arc<tokio::sync::Notify>,
+    /// Rate-limit buckets.
+    pub limiter: Arc<http::limits::Limiter>,
 }
 
 impl FromRef<ServerState> for LeptosOptions {
@@ -178,6 +180,7 @@ pub fn build_state(config: Config, db: sea_orm::DatabaseConnection) -> Result<Se
         http,
         metrics: Arc::default(),
         webhook_wakeup: Arc::default(),
+        limiter: Arc::default(),
     })
 }
 
@@ -206,8 +209,11 @@ pub fn router(state: ServerState) -> Router {
         .merge(auth::router(&config))
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(leptos.clone()))
         .fallback(file_and_error_handler_with_context::<ServerState, _>(context, shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), http::limits::limit_api))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::resolve_viewer))
         .layer(sessions)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), http::limits::guard))
+        .layer(axum::middleware::from_fn(http::limits::limit_body))
         .layer(axum::middleware::from_fn_with_state(state.clone(), http::csrf::check_origin))
         .layer(axum::middleware::from_fn_with_state(state.clone(), http::headers::security_headers))
         .layer(axum::middleware::from_fn_with_state(state.clone(), http::metrics::record))
@@ -239,7 +245,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     jobs::spawn_all(&state);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
     tracing::info!(%addr, %public_url, "portolan listening on http://{addr}");
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("portolan stopped");
     Ok(())
 }

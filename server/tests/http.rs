@@ -13,6 +13,12 @@ mod github;
 #[path = "http/access.rs"]
 mod access;
 
+#[path = "http/limits.rs"]
+mod limits;
+
+#[path = "http/security.rs"]
+mod security;
+
 use http::StatusCode;
 use portolan_testkit::FakeGithubConfig;
 use support::{API_TOKEN, Backend, TestApp};

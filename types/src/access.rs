@@ -76,3 +76,46 @@ pub struct Decision {
     /// The rule that decided, in a sentence.
     pub reason: String,
 }
+
+/// An action the portal guards, as the rules page and the README list it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionInfo {
+    /// The action's name (`docs.edit`).
+    pub name: String,
+    /// The token scope it needs.
+    pub scope: String,
+    /// Who holds it without a rule.
+    pub holders: String,
+}
+
+/// A right granted by an administrator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleView {
+    /// Id, for revoking.
+    pub id: i64,
+    /// `user:default/x` or `group:default/y`.
+    pub subject: String,
+    /// An action name or `*`.
+    pub action: String,
+    /// `all`, `kind`, `namespace` or `entity`.
+    pub scope_type: String,
+    /// The kind, namespace or entity reference.
+    pub scope_value: Option<String>,
+    /// The rule in a sentence.
+    pub description: String,
+    /// Who granted it.
+    pub created_by: String,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+}
+
+/// For one person and (optionally) one entity: every action, allowed or refused, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Explanation {
+    /// Whose rights.
+    pub login: String,
+    /// The entity (`kind:namespace/name`), if one was named.
+    pub entity: Option<String>,
+    /// One decision per action.
+    pub decisions: Vec<Decision>,
+}

@@ -200,3 +200,65 @@ mod tests {
         assert_eq!(LoginError::from_code("nope"), None);
     }
 }
+
+/// Where to go after signing in: `next` if it is a path on this portal, `/` otherwise. Anything that a browser
+/// could read as another site (`https://…`, `//host`, `/\host`, `javascript:`) or that leads back into the
+/// sign-in flow is refused, so `?next=` can never send anyone away from the portal.
+pub fn safe_next(next: Option<&str>) -> String {
+    let Some(next) = next else { return "/".to_owned() };
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(|c| c.is_control() || c.is_whitespace())
+        && next.len() <= 2048
+        && !next.starts_with("/auth/")
+        && !(next == "/login" || next.starts_with("/login?"));
+    if ok { next.to_owned() } else { "/".to_owned() }
+}
+
+/// Percent-encodes a query-string value (everything but RFC 3986's unreserved characters).
+pub fn encode_query_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod navigation_tests {
+    use super::{encode_query_value, safe_next};
+
+    #[test]
+    fn query_values_are_encoded() {
+        assert_eq!(encode_query_value("/catalog?kind=api&q=a b"), "%2Fcatalog%3Fkind%3Dapi%26q%3Da%20b");
+        assert_eq!(encode_query_value("ü"), "%C3%BC");
+    }
+
+    #[test]
+    fn next_stays_on_the_portal() {
+        for good in ["/", "/catalog?kind=api", "/catalog/default/component/payments-api#runbooks"] {
+            assert_eq!(safe_next(Some(good)), good);
+        }
+        for evil in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "javascript:alert(1)",
+            "/ /evil",
+            "/\t/evil.example",
+            "evil.example",
+            "/auth/logout",
+            "/login?next=https://evil.example",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(evil)), "/", "{evil:?}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
+}

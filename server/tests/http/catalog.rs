@@ -217,7 +217,7 @@ fn example_catalog() -> String {
     format!("{}/../examples/catalog", env!("CARGO_MANIFEST_DIR"))
 }
 
-fn temp_catalog(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+pub fn temp_catalog(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("portolan-catalog-{name}-{}-{}", std::process::id(), rand_suffix()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();

@@ -238,6 +238,13 @@ impl TestApp {
         response
     }
 
+    /// Sends a request as if it came from the client address `ip` (rate limits are per client).
+    pub async fn send_from(&mut self, ip: &str, mut req: Request<Body>) -> TestResponse {
+        let addr = std::net::SocketAddr::new(ip.parse().expect("an IP address"), 40_000);
+        req.extensions_mut().insert(axum::extract::ConnectInfo(addr));
+        self.send(req).await
+    }
+
     /// GET as a browser would (accepting HTML).
     pub async fn get(&mut self, path: &str) -> TestResponse {
         self.send(Request::get(path).header(header::ACCEPT, "text/html").body(Body::empty()).expect("request")).await
