@@ -109,6 +109,12 @@ pub fn App() -> impl IntoView {
                     />
                 </Routes>
             </main>
+            <footer class="footer">
+                <span>{concat!("Portolan ", env!("CARGO_PKG_VERSION"))}</span>
+                // rel=external: served by the server, outside the router.
+                <a href="/api/docs" rel="external">"API reference"</a>
+                <a href="/api/v1/openapi.json" rel="external">"OpenAPI document"</a>
+            </footer>
         </Router>
     }
 }

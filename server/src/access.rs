@@ -1,23 +1,23 @@
 //! Access routes: API tokens (`/api/v1/tokens`), granted rules and decisions (`/api/v1/access/...`), and the
 //! helper every write route uses to ask the one decision function.
 
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::{Extension, State};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use http::StatusCode;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use portolan_core::access::tokens::{self, TokenError};
 use portolan_core::access::{self, Action, ExplainError, RuleError, Target};
 use portolan_core::auth::RequestViewer;
 use portolan_types::Viewer;
-use portolan_types::access::{Decision, NewToken};
+use portolan_types::access::{Decision, Explanation, NewToken, RuleView, TokenView};
 
 use crate::ServerState;
 use crate::api::require;
-use crate::http::ApiError;
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::{ApiError, ErrorEnvelope};
 
 /// The access routes.
 pub fn router() -> Router<ServerState> {
@@ -52,8 +52,11 @@ fn token_error(e: TokenError) -> ApiError {
     }
 }
 
-/// `GET /api/v1/tokens`: the viewer's tokens and their teams' (administrators: all), never the secrets.
-async fn list_tokens(
+/// The viewer's tokens and their teams' (administrators: everyone's), never the secrets.
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "access", responses(
+    (status = 200, description = "The tokens", body = Vec<TokenView>),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope)))]
+pub(crate) async fn list_tokens(
     State(state): State<ServerState>,
     Extension(viewer): Extension<RequestViewer>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -61,29 +64,67 @@ async fn list_tokens(
     tokens::list(&state.app.db, viewer).await.map(Json).map_err(|e| ApiError::internal("listing tokens", e))
 }
 
-/// `POST /api/v1/tokens`: 201 with `id` and `token` (shown once).
-async fn create_token(
+/// A new token: its secret, shown this once.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedTokenResponse {
+    /// Id, for revoking.
+    pub id: i64,
+    /// The secret to send as `Authorization: Bearer …`.
+    pub token: String,
+    /// Name.
+    pub name: String,
+    /// The first characters of the secret, as lists show it.
+    pub prefix: String,
+    /// Scopes.
+    pub scopes: Vec<String>,
+    /// The team of a team token.
+    pub team: Option<String>,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// RFC 3339 UTC, if it expires.
+    pub expires_at: Option<String>,
+}
+
+/// Makes a personal or team token; the answer holds the secret, shown once.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "access", request_body = NewToken, responses(
+    (status = 201, description = "Created", body = CreatedTokenResponse),
+    (status = 400, description = "A field is wrong", body = ErrorEnvelope),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 403, description = "More rights than the owner has, or another team's token", body = ErrorEnvelope)))]
+pub(crate) async fn create_token(
     State(state): State<ServerState>,
     Extension(viewer): Extension<RequestViewer>,
-    Json(body): Json<NewToken>,
+    ApiJson(body): ApiJson<NewToken>,
 ) -> Result<impl IntoResponse, ApiError> {
     let viewer = require(&viewer)?;
     let created = tokens::create(&state.app.db, viewer, &body).await.map_err(token_error)?;
-    let v = &created.view;
+    let v = created.view;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "id": created.id, "token": created.token, "name": v.name, "prefix": v.prefix, "scopes": v.scopes,
-            "team": v.team, "created_at": v.created_at, "expires_at": v.expires_at,
-        })),
+        Json(CreatedTokenResponse {
+            id: created.id,
+            token: created.token,
+            name: v.name,
+            prefix: v.prefix,
+            scopes: v.scopes,
+            team: v.team,
+            created_at: v.created_at,
+            expires_at: v.expires_at,
+        }),
     ))
 }
 
-/// `DELETE /api/v1/tokens/{id}`: revokes at once.
-async fn revoke_token(
+/// Revokes a token at once.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "access", params(("id" = i64, Path)), responses(
+    (status = 204, description = "Revoked"),
+    (status = 400, description = "The id is not a number", body = ErrorEnvelope),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 403, description = "Someone else's token", body = ErrorEnvelope),
+    (status = 404, description = "No such token", body = ErrorEnvelope)))]
+pub(crate) async fn revoke_token(
     State(state): State<ServerState>,
     Extension(viewer): Extension<RequestViewer>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<impl IntoResponse, ApiError> {
     let viewer = require(&viewer)?;
     tokens::revoke(&state.app.db, viewer, id).await.map_err(token_error)?;
@@ -96,8 +137,12 @@ async fn require_admin(state: &ServerState, viewer: &RequestViewer) -> Result<Vi
     Ok(viewer)
 }
 
-/// `GET /api/v1/access/rules`: every granted rule (administrators).
-async fn list_rules(
+/// Every granted rule (`access.admin`).
+#[utoipa::path(get, path = "/api/v1/access/rules", tag = "access", responses(
+    (status = 200, description = "The rules, oldest first", body = Vec<RuleView>),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 403, description = "access.admin refused", body = ErrorEnvelope)))]
+pub(crate) async fn list_rules(
     State(state): State<ServerState>,
     Extension(viewer): Extension<RequestViewer>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -106,20 +151,29 @@ async fn list_rules(
 }
 
 /// `POST /api/v1/access/rules` body.
-#[derive(Debug, Deserialize)]
-struct NewRule {
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct NewRule {
+    /// Who: `user:default/x` or `group:default/y` (a bare name is a user).
     subject: String,
+    /// What: an action name (`docs.edit`) or `*`.
     action: String,
+    /// Where: `all`, `kind`, `namespace` or `entity`.
     scope_type: String,
+    /// The kind, namespace or entity reference (not for `all`).
     #[serde(default)]
     scope_value: Option<String>,
 }
 
-/// `POST /api/v1/access/rules`: grants a right (administrators).
-async fn grant_rule(
+/// Grants a right (`access.admin`).
+#[utoipa::path(post, path = "/api/v1/access/rules", tag = "access", request_body = NewRule, responses(
+    (status = 201, description = "Granted", body = RuleView),
+    (status = 400, description = "A field is wrong", body = ErrorEnvelope),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 403, description = "access.admin refused", body = ErrorEnvelope)))]
+pub(crate) async fn grant_rule(
     State(state): State<ServerState>,
     Extension(viewer): Extension<RequestViewer>,
-    Json(body): Json<NewRule>,
+    ApiJson(body): ApiJson<NewRule>,
 ) -> Result<impl IntoResponse, ApiError> {
     let admin = require_admin(&state, &viewer).await?;
     let rule = access::grant_rule(
@@ -138,11 +192,17 @@ async fn grant_rule(
     Ok((StatusCode::CREATED, Json(rule)))
 }
 
-/// `DELETE /api/v1/access/rules/{id}` (administrators).
-async fn revoke_rule(
+/// Revokes a rule (`access.admin`).
+#[utoipa::path(delete, path = "/api/v1/access/rules/{id}", tag = "access", params(("id" = i64, Path)), responses(
+    (status = 204, description = "Revoked"),
+    (status = 400, description = "The id is not a number", body = ErrorEnvelope),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 403, description = "access.admin refused", body = ErrorEnvelope),
+    (status = 404, description = "No such rule", body = ErrorEnvelope)))]
+pub(crate) async fn revoke_rule(
     State(state): State<ServerState>,
     Extension(viewer): Extension<RequestViewer>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<impl IntoResponse, ApiError> {
     let admin = require_admin(&state, &viewer).await?;
     match access::revoke_rule(&state.app.db, &admin.login, id).await {
@@ -152,20 +212,26 @@ async fn revoke_rule(
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct DecisionQuery {
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct DecisionQuery {
     /// Whose rights (default: the viewer's own; another person's needs `access.admin`).
     login: Option<String>,
     /// The entity (`kind:namespace/name`).
     entity: Option<String>,
 }
 
-/// `GET /api/v1/access/decisions?login=&entity=`: for one person and entity, every action with the rule that
-/// allows or refuses it and why.
-async fn decisions(
+/// For one person and entity, every action with the rule that allows or refuses it and why.
+#[utoipa::path(get, path = "/api/v1/access/decisions", tag = "access", params(DecisionQuery), responses(
+    (status = 200, description = "One decision per action", body = Explanation),
+    (status = 400, description = "The entity reference is wrong", body = ErrorEnvelope),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 403, description = "Someone else's rights need access.admin", body = ErrorEnvelope),
+    (status = 404, description = "No such person or entity", body = ErrorEnvelope)))]
+pub(crate) async fn decisions(
     State(state): State<ServerState>,
     Extension(viewer): Extension<RequestViewer>,
-    Query(q): Query<DecisionQuery>,
+    ApiQuery(q): ApiQuery<DecisionQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let me = require(&viewer)?;
     access::explain(&state.app.db, &state.app.config, me, q.login.as_deref(), q.entity.as_deref())

@@ -1,21 +1,34 @@
 //! Catalog HTTP routes: Portolan's own `/api/v1/entities` and `/api/v1/locations`, and the read endpoints of
 //! Backstage's catalog API with Backstage's JSON shapes, so tools written for Backstage work unchanged.
 
-use axum::extract::{Extension, Path, Query, RawQuery, State};
+use axum::extract::{Extension, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use portolan_core::auth::RequestViewer;
 use portolan_core::catalog::{self, model::EntityRef, store};
-use portolan_types::catalog::{EntityDetail, EntityPage, EntityQuery, LocationView};
+use portolan_types::catalog::{EntityDetail, EntityPage, EntityQuery, GraphView, ImportReport, LocationView};
 
 use crate::ServerState;
 use crate::api::require;
-use crate::http::ApiError;
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::{ApiError, ErrorEnvelope};
+
+/// A page of `GET /api/v1/entities`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EntityListPage {
+    /// Each an `EntitySummary`, keeping only the `fields` asked for (all of them by default).
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<Value>,
+    /// How many entities match the filters.
+    pub total: u64,
+    /// Opaque cursor for the next page, if there is one.
+    pub next_cursor: Option<String>,
+}
 
 /// The catalog's routes.
 pub fn router() -> Router<ServerState> {
@@ -29,11 +42,15 @@ pub fn router() -> Router<ServerState> {
         .route("/api/catalog/entity-facets", get(backstage_facets))
 }
 
-/// `GET /api/v1/entities`: filters, search, sorting, cursor paging and `fields` selection.
-async fn list(
+/// The catalog: filters, search, sorting, cursor paging and `fields` selection.
+#[utoipa::path(get, path = "/api/v1/entities", tag = "catalog", params(EntityQuery), responses(
+    (status = 200, description = "A page of entities", body = EntityListPage),
+    (status = 400, description = "A parameter is wrong", body = ErrorEnvelope),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope)))]
+pub(crate) async fn list(
     State(state): State<ServerState>,
     Extension(viewer): Extension<RequestViewer>,
-    Query(query): Query<EntityQuery>,
+    ApiQuery(query): ApiQuery<EntityQuery>,
 ) -> Result<Json<Value>, ApiError> {
     require(&viewer)?;
     let page: EntityPage =
@@ -74,10 +91,17 @@ fn parse_ref(kind: &str, namespace: &str, name: &str) -> EntityRef {
     EntityRef::new(kind, namespace, name)
 }
 
-async fn by_ref(
+/// One entity with its relations, links, source and API definition.
+#[utoipa::path(get, path = "/api/v1/entities/by-ref/{kind}/{namespace}/{name}", tag = "catalog",
+    params(("kind" = String, Path, example = "component"), ("namespace" = String, Path, example = "default"), ("name" = String, Path, example = "payments-api")),
+    responses(
+        (status = 200, description = "The entity", body = EntityDetail),
+        (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+        (status = 404, description = "No such entity", body = ErrorEnvelope)))]
+pub(crate) async fn by_ref(
     State(state): State<ServerState>,
     Extension(viewer): Extension<RequestViewer>,
-    Path((kind, namespace, name)): Path<(String, String, String)>,
+    ApiPath((kind, namespace, name)): ApiPath<(String, String, String)>,
 ) -> Result<Json<EntityDetail>, ApiError> {
     require(&viewer)?;
     let r = parse_ref(&kind, &namespace, &name);
@@ -89,19 +113,29 @@ async fn by_ref(
 }
 
 /// `?depth=1..3&relations=<preset>` of the graph endpoint.
-#[derive(Debug, Deserialize)]
-struct GraphQuery {
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct GraphQuery {
+    /// How many relations away (1 to 3, default 1).
     depth: Option<usize>,
+    /// `ownership`, `structure`, `dependencies`, `apis` or `membership`; all relations when absent.
     relations: Option<String>,
 }
 
-/// `GET /api/v1/entities/by-ref/{kind}/{namespace}/{name}/graph`: the relation graph with node positions.
-async fn graph(
+/// The relation graph around an entity, with node positions for drawing.
+#[utoipa::path(get, path = "/api/v1/entities/by-ref/{kind}/{namespace}/{name}/graph", tag = "catalog",
+    params(("kind" = String, Path, example = "component"), ("namespace" = String, Path, example = "default"), ("name" = String, Path, example = "payments-api"), GraphQuery),
+    responses(
+        (status = 200, description = "The graph", body = GraphView),
+        (status = 400, description = "A parameter is wrong", body = ErrorEnvelope),
+        (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+        (status = 404, description = "No such entity", body = ErrorEnvelope)))]
+pub(crate) async fn graph(
     State(state): State<ServerState>,
     Extension(viewer): Extension<RequestViewer>,
-    Path((kind, namespace, name)): Path<(String, String, String)>,
-    Query(q): Query<GraphQuery>,
-) -> Result<Json<portolan_types::catalog::GraphView>, ApiError> {
+    ApiPath((kind, namespace, name)): ApiPath<(String, String, String)>,
+    ApiQuery(q): ApiQuery<GraphQuery>,
+) -> Result<Json<GraphView>, ApiError> {
     use portolan_core::catalog::relations::RelationType;
     require(&viewer)?;
     let r = parse_ref(&kind, &namespace, &name);
@@ -124,11 +158,18 @@ async fn graph(
         .map_err(|e| ApiError::internal("drawing the relation graph", e))
 }
 
-/// `GET /api/catalog/entities/by-name/{kind}/{namespace}/{name}`: Backstage's entity JSON, with `relations`.
-async fn backstage_by_name(
+/// Backstage's entity JSON (`apiVersion`, `kind`, `metadata`, `spec`, `relations`), as Backstage's catalog API
+/// answers it.
+#[utoipa::path(get, path = "/api/catalog/entities/by-name/{kind}/{namespace}/{name}", tag = "backstage",
+    params(("kind" = String, Path, example = "component"), ("namespace" = String, Path, example = "default"), ("name" = String, Path, example = "payments-api")),
+    responses(
+        (status = 200, description = "The entity", body = Object),
+        (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+        (status = 404, description = "No such entity", body = ErrorEnvelope)))]
+pub(crate) async fn backstage_by_name(
     State(state): State<ServerState>,
     Extension(viewer): Extension<RequestViewer>,
-    Path((kind, namespace, name)): Path<(String, String, String)>,
+    ApiPath((kind, namespace, name)): ApiPath<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     require(&viewer)?;
     let r = parse_ref(&kind, &namespace, &name);
@@ -144,7 +185,11 @@ async fn backstage_by_name(
     store::backstage_json(&state.app.db, &row).await.map(Json).map_err(|e| ApiError::internal("loading relations", e))
 }
 
-async fn locations(
+/// Every registered location with its last refresh.
+#[utoipa::path(get, path = "/api/v1/locations", tag = "catalog", responses(
+    (status = 200, description = "The locations", body = Vec<LocationView>),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope)))]
+pub(crate) async fn locations(
     State(state): State<ServerState>,
     Extension(viewer): Extension<RequestViewer>,
 ) -> Result<Json<Vec<LocationView>>, ApiError> {
@@ -153,18 +198,22 @@ async fn locations(
 }
 
 /// `POST /api/v1/locations` body.
-#[derive(Debug, Deserialize)]
-struct RegisterLocation {
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct RegisterLocation {
     /// A path on the server (file or directory) or a URL.
     target: String,
 }
 
-/// `POST /api/v1/locations`: registers a location and reads it at once. Administrators only until per-owner
-/// permissions land.
-async fn register_location(
+/// Registers a location (a path on the server, or a URL) and reads it at once (`catalog.location.create`).
+#[utoipa::path(post, path = "/api/v1/locations", tag = "catalog", request_body = RegisterLocation, responses(
+    (status = 201, description = "Registered and read; `errors` lists documents that could not be used", body = ImportReport),
+    (status = 400, description = "The target cannot be read", body = ErrorEnvelope),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 403, description = "catalog.location.create refused", body = ErrorEnvelope)))]
+pub(crate) async fn register_location(
     State(state): State<ServerState>,
     Extension(viewer): Extension<RequestViewer>,
-    Json(body): Json<RegisterLocation>,
+    ApiJson(body): ApiJson<RegisterLocation>,
 ) -> Result<impl IntoResponse, ApiError> {
     let who = require(&viewer)?;
     crate::access::authorize(
@@ -194,12 +243,66 @@ fn first_named<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str>
     pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
-/// `GET /api/catalog/entities/by-query`: Backstage's paged query, `{items, totalItems, pageInfo}`.
-async fn backstage_by_query(
+/// Backstage's paged query answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackstagePage {
+    /// Entities in Backstage's JSON.
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<Value>,
+    /// How many match.
+    pub total_items: u64,
+    /// Cursors.
+    pub page_info: BackstagePageInfo,
+}
+
+/// Cursors of a [`BackstagePage`].
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackstagePageInfo {
+    /// The next page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+    /// The previous page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prev_cursor: Option<String>,
+}
+
+/// Backstage's `entity-facets` answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BackstageFacets {
+    /// For each facet asked for, its values and how many entities have each.
+    pub facets: std::collections::BTreeMap<String, Vec<FacetCount>>,
+}
+
+/// One value of a facet.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FacetCount {
+    /// The value.
+    pub value: String,
+    /// How many entities have it.
+    pub count: u64,
+}
+
+/// Backstage's paged query, `{items, totalItems, pageInfo}`: `filter` (repeatable; `key=value` pairs joined by
+/// commas are AND, repeated filters are OR), `fullTextFilterTerm`, `orderField` (`field,asc|desc`), `limit`,
+/// `cursor`.
+#[utoipa::path(get, path = "/api/catalog/entities/by-query", tag = "backstage",
+    params(
+        ("filter" = Option<Vec<String>>, Query, explode = true, description = "e.g. kind=component,spec.type=service"),
+        ("fullTextFilterTerm" = Option<String>, Query),
+        ("orderField" = Option<String>, Query, description = "e.g. metadata.name,asc"),
+        ("limit" = Option<u64>, Query),
+        ("cursor" = Option<String>, Query)),
+    responses(
+        (status = 200, description = "A page of entities", body = BackstagePage),
+        (status = 400, description = "A parameter is wrong", body = ErrorEnvelope),
+        (status = 401, description = "No or bad credentials", body = ErrorEnvelope)))]
+pub(crate) async fn backstage_by_query(
     State(state): State<ServerState>,
     Extension(viewer): Extension<RequestViewer>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<BackstagePage>, ApiError> {
     require(&viewer)?;
     let pairs = query_pairs(raw);
     let filters = store::parse_filters(&all_named(&pairs, "filter"));
@@ -224,22 +327,27 @@ async fn backstage_by_query(
             store::backstage_json(&state.app.db, row).await.map_err(|e| ApiError::internal("loading relations", e))?,
         );
     }
-    let mut page_info = serde_json::Map::new();
-    if let Some(c) = page.next_cursor {
-        page_info.insert("nextCursor".into(), Value::String(c));
-    }
-    if let Some(c) = page.prev_cursor {
-        page_info.insert("prevCursor".into(), Value::String(c));
-    }
-    Ok(Json(serde_json::json!({ "items": items, "totalItems": page.total, "pageInfo": page_info })))
+    Ok(Json(BackstagePage {
+        items,
+        total_items: page.total,
+        page_info: BackstagePageInfo { next_cursor: page.next_cursor, prev_cursor: page.prev_cursor },
+    }))
 }
 
-/// `GET /api/catalog/entity-facets?facet=kind&facet=spec.type`: `{facets: {kind: [{value, count}]}}`.
-async fn backstage_facets(
+/// Backstage's facets: `?facet=kind&facet=spec.type` answers `{facets: {kind: [{value, count}]}}`.
+#[utoipa::path(get, path = "/api/catalog/entity-facets", tag = "backstage",
+    params(
+        ("facet" = Vec<String>, Query, explode = true, description = "e.g. kind, spec.type, metadata.tags"),
+        ("filter" = Option<Vec<String>>, Query, explode = true)),
+    responses(
+        (status = 200, description = "The facets", body = BackstageFacets),
+        (status = 400, description = "A parameter is wrong", body = ErrorEnvelope),
+        (status = 401, description = "No or bad credentials", body = ErrorEnvelope)))]
+pub(crate) async fn backstage_facets(
     State(state): State<ServerState>,
     Extension(viewer): Extension<RequestViewer>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<BackstageFacets>, ApiError> {
     require(&viewer)?;
     let pairs = query_pairs(raw);
     let facet_names = all_named(&pairs, "facet");
@@ -251,13 +359,9 @@ async fn backstage_facets(
         .await
         .map_err(|e| ApiError::internal("computing facets", e))?
         .map_err(ApiError::bad_request)?;
-    let facets: serde_json::Map<String, Value> = facets
+    let facets = facets
         .into_iter()
-        .map(|(name, values)| {
-            let list =
-                values.into_iter().map(|(value, count)| serde_json::json!({"value": value, "count": count})).collect();
-            (name, Value::Array(list))
-        })
+        .map(|(name, values)| (name, values.into_iter().map(|(value, count)| FacetCount { value, count }).collect()))
         .collect();
-    Ok(Json(serde_json::json!({ "facets": facets })))
+    Ok(Json(BackstageFacets { facets }))
 }

@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by every route: the JSON error envelope, metrics, security headers and CSRF checks.
 
 pub mod csrf;
+pub mod extract;
 pub mod headers;
 pub mod limits;
 pub mod metrics;
@@ -19,15 +20,21 @@ pub struct ApiError {
     message: String,
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
-    error: Body<'a>,
+/// Every error the JSON API answers: `{"error": {"code": "...", "message": "..."}}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorEnvelope {
+    /// The error.
+    pub error: ErrorBody,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    code: &'a str,
-    message: &'a str,
+/// The error inside [`ErrorEnvelope`].
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A stable, machine-readable code: `unauthorized`, `forbidden`, `bad_request`, `not_found`, `too_large`,
+    /// `rate_limited`, `internal`, `unavailable`.
+    pub code: String,
+    /// A sentence for people.
+    pub message: String,
 }
 
 impl ApiError {
@@ -79,7 +86,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Envelope { error: Body { code: self.code, message: &self.message } };
+        let body = ErrorEnvelope { error: ErrorBody { code: self.code.to_owned(), message: self.message } };
         (self.status, Json(body)).into_response()
     }
 }

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod catalog;
 pub mod http;
 pub mod jobs;
+pub mod openapi;
 pub mod telemetry;
 pub mod webhooks;
 
@@ -206,6 +207,7 @@ pub fn router(state: ServerState) -> Router {
         .merge(catalog::router())
         .merge(webhooks::router())
         .merge(access::router())
+        .merge(openapi::router())
         .merge(auth::router(&config))
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(leptos.clone()))
         .fallback(file_and_error_handler_with_context::<ServerState, _>(context, shell))

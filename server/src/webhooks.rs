@@ -10,10 +10,9 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use http::{HeaderMap, StatusCode, header};
-use serde_json::json;
 
 use crate::ServerState;
-use crate::http::ApiError;
+use crate::http::{ApiError, ErrorEnvelope};
 
 /// GitHub caps webhook payloads at 25 MB.
 const MAX_PAYLOAD: usize = 25 * 1024 * 1024;
@@ -21,6 +20,10 @@ const MAX_PAYLOAD: usize = 25 * 1024 * 1024;
 /// The webhook routes.
 pub fn router() -> Router<ServerState> {
     Router::new().route("/api/v1/webhooks/github", post(github).layer(DefaultBodyLimit::max(MAX_PAYLOAD)))
+}
+
+fn receipt(status: &str, delivery: &str, event: &str) -> DeliveryReceipt {
+    DeliveryReceipt { status: status.to_owned(), delivery: delivery.to_owned(), event: event.to_owned() }
 }
 
 fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -40,7 +43,31 @@ fn payload_json(headers: &HeaderMap, body: &[u8]) -> Option<String> {
     serde_json::from_str::<serde_json::Value>(&text).ok().map(|_| text)
 }
 
-async fn github(State(state): State<ServerState>, headers: HeaderMap, body: Bytes) -> Response {
+/// What the receiver answers to a delivery it accepted.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct DeliveryReceipt {
+    /// `queued` (new) or `duplicate` (already received).
+    pub status: String,
+    /// `X-GitHub-Delivery`.
+    pub delivery: String,
+    /// `X-GitHub-Event`.
+    pub event: String,
+}
+
+/// GitHub's webhook deliveries (`push`, `ping`, deployments…), signed with `PORTOLAN_GITHUB_WEBHOOK_SECRET`,
+/// queued durably and processed in the background.
+#[utoipa::path(post, path = "/api/v1/webhooks/github", tag = "webhooks", security(()),
+    params(
+        ("X-GitHub-Event" = String, Header),
+        ("X-GitHub-Delivery" = String, Header),
+        ("X-Hub-Signature-256" = String, Header, description = "sha256=<HMAC-SHA256 of the body, hex>")),
+    request_body(content = Object, description = "GitHub's event payload"),
+    responses(
+        (status = 202, description = "Queued", body = DeliveryReceipt),
+        (status = 200, description = "Already received (a redelivery)", body = DeliveryReceipt),
+        (status = 400, description = "Headers missing or the payload is not JSON", body = ErrorEnvelope),
+        (status = 401, description = "Unsigned or wrongly signed", body = ErrorEnvelope)))]
+pub(crate) async fn github(State(state): State<ServerState>, headers: HeaderMap, body: Bytes) -> Response {
     let event = header_text(&headers, "x-github-event");
     let delivery = header_text(&headers, "x-github-delivery");
     let Some(secret) = state.app.config.github_webhook_secret.as_ref() else {
@@ -64,12 +91,11 @@ async fn github(State(state): State<ServerState>, headers: HeaderMap, body: Byte
     match portolan_core::webhooks::enqueue(&state.app.db, "github", delivery, event, &payload).await {
         Ok(true) => {
             state.webhook_wakeup.notify_one();
-            (StatusCode::ACCEPTED, Json(json!({"status": "queued", "delivery": delivery, "event": event})))
-                .into_response()
+            (StatusCode::ACCEPTED, Json(receipt("queued", delivery, event))).into_response()
         }
         Ok(false) => {
             tracing::info!(event, delivery, "GitHub webhook redelivered; already queued");
-            (StatusCode::OK, Json(json!({"status": "duplicate", "delivery": delivery, "event": event}))).into_response()
+            (StatusCode::OK, Json(receipt("duplicate", delivery, event))).into_response()
         }
         Err(e) => ApiError::internal("queueing a webhook delivery", e).into_response(),
     }

@@ -41,6 +41,7 @@ db_tests!(
     bearer_token_authenticates_the_api,
     cross_origin_mutations_are_refused,
     operations_endpoints_answer,
+    the_openapi_document_and_its_reference_page_are_public,
     pages_render_on_the_server_with_real_statuses,
     theme_choice_is_remembered_without_javascript,
     security_headers_are_set,
@@ -399,4 +400,28 @@ async fn migrations_run_twice_without_harm(b: Backend) {
     portolan_core::db::migrate(&app.state.app.db).await.expect("second run is a no-op");
     portolan_core::auth::ensure_local_admin(&app.state.app.db).await.unwrap();
     portolan_core::auth::ensure_local_admin(&app.state.app.db).await.unwrap();
+}
+
+async fn the_openapi_document_and_its_reference_page_are_public(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    let doc = app.get("/api/v1/openapi.json").await;
+    assert_eq!(doc.status, StatusCode::OK, "{doc:?}");
+    let v = doc.json();
+    assert_eq!(v["openapi"], "3.1.0");
+    assert!(v["components"]["securitySchemes"]["bearer"].is_object(), "{v}");
+    // The live API answers what the document says: an error envelope on 401, typed lists on 200.
+    let res = app.get("/api/v1/tokens").await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert!(v["components"]["schemas"]["ErrorEnvelope"]["properties"]["error"].is_object());
+    assert!(res.json()["error"]["code"].is_string());
+    let page = app.get("/api/docs").await;
+    assert_eq!(page.status, StatusCode::OK, "{page:?}");
+    assert!(page.body.contains("/api/v1/entities/by-ref/{kind}/{namespace}/{name}"), "{}", page.body);
+    assert!(page.body.contains("id=\"schema-TokenView\""), "schemas are listed");
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("style-src 'self'") && !csp.contains("script-src"), "{csp}");
+    // Every page links to it from the footer.
+    app.login_as("octocat").await;
+    let home = app.get("/").await;
+    assert!(home.body.contains("href=\"/api/docs\""), "{}", home.body);
 }

@@ -16,6 +16,7 @@ pub const SCOPES: [&str; 9] = [
 ];
 
 /// `POST /api/v1/tokens` body.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewToken {
     /// What it is for, shown in the list.
@@ -31,6 +32,7 @@ pub struct NewToken {
 }
 
 /// A token as listed: never its secret.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenView {
     /// Id, for revoking.
@@ -56,6 +58,7 @@ pub struct TokenView {
 }
 
 /// `POST /api/v1/tokens` answer: the secret, shown this once.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreatedToken {
     /// Id.
@@ -67,6 +70,7 @@ pub struct CreatedToken {
 }
 
 /// Whether an action is allowed, and why.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
     /// The action (`catalog.entity.edit`, …).
@@ -78,6 +82,7 @@ pub struct Decision {
 }
 
 /// An action the portal guards, as the rules page and the README list it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionInfo {
     /// The action's name (`docs.edit`).
@@ -89,6 +94,7 @@ pub struct ActionInfo {
 }
 
 /// A right granted by an administrator.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleView {
     /// Id, for revoking.
@@ -110,6 +116,7 @@ pub struct RuleView {
 }
 
 /// For one person and (optionally) one entity: every action, allowed or refused, and why.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Explanation {
     /// Whose rights.

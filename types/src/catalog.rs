@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// One row of the catalog table.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntitySummary {
     /// `kind:namespace/name`, lower case.
@@ -55,6 +56,7 @@ pub fn entity_path(entity_ref: &str) -> String {
 }
 
 /// A page of the catalog table.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntityPage {
     /// The rows.
@@ -66,6 +68,7 @@ pub struct EntityPage {
 }
 
 /// Filters, search and sorting for the catalog table; every field is also a URL query parameter.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams), into_params(parameter_in = Query))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EntityQuery {
@@ -97,6 +100,7 @@ pub struct EntityQuery {
 }
 
 /// A relation as the entity page lists it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RelationView {
     /// Backstage relation name (`ownedBy`, `dependsOn`, …).
@@ -111,6 +115,7 @@ pub struct RelationView {
 }
 
 /// A link from `metadata.links`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkView {
     /// The URL (only http(s) links are shown as links).
@@ -120,6 +125,7 @@ pub struct LinkView {
 }
 
 /// Everything the entity page shows.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntityDetail {
     /// The summary fields.
@@ -153,6 +159,7 @@ pub struct EntityDetail {
 }
 
 /// One operation of an OpenAPI definition.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiOperation {
     /// HTTP method, upper case.
@@ -164,6 +171,7 @@ pub struct ApiOperation {
 }
 
 /// A registered location: where descriptors are read from, and how the last refresh went.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LocationView {
     /// Row id.
@@ -179,6 +187,7 @@ pub struct LocationView {
 }
 
 /// What reading a location did.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportReport {
     /// The normalized target.
@@ -236,6 +245,7 @@ pub fn graph_preset(value: &str) -> &'static [&'static str] {
 }
 
 /// A node of the relation graph, placed for drawing.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GraphNode {
     /// `kind:namespace/name`.
@@ -251,6 +261,7 @@ pub struct GraphNode {
 }
 
 /// An edge of the relation graph, drawn from `from` to `to`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GraphEdge {
     /// Source reference.
@@ -263,6 +274,7 @@ pub struct GraphEdge {
 }
 
 /// The relation graph around an entity.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GraphView {
     /// Drawing width.
@@ -276,6 +288,7 @@ pub struct GraphView {
 }
 
 /// The fields of the form that creates or edits a portal-managed entity. Empty strings mean "not set".
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EntityForm {

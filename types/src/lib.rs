@@ -9,6 +9,7 @@ pub mod catalog;
 use serde::{Deserialize, Serialize};
 
 /// The person (or automation) a request acts for, as pages and the API show it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Viewer {
     /// GitHub login, or `admin` for the local administrator, or `api-token` for the static automation token.
@@ -31,6 +32,7 @@ pub struct Viewer {
 }
 
 /// How a [`Viewer`] authenticated.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ViewerKind {
@@ -43,6 +45,7 @@ pub enum ViewerKind {
 }
 
 /// A GitHub team (or a local team) a person belongs to.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeamView {
     /// GitHub organisation login.
@@ -61,6 +64,7 @@ impl TeamView {
 }
 
 /// A person's page: who they are and where they belong.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonView {
     /// GitHub login.
@@ -78,6 +82,7 @@ pub struct PersonView {
 }
 
 /// What the login page may offer; depends on the server's configuration.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginOptions {
     /// A GitHub OAuth app is configured.
@@ -87,6 +92,7 @@ pub struct LoginOptions {
 }
 
 /// The colour scheme a person picked. `System` follows the operating system's preference.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Theme {
@@ -132,6 +138,7 @@ impl Theme {
 }
 
 /// Why a login attempt was refused; carried to the login page as `?error=<code>`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LoginError {
