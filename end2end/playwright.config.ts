@@ -76,6 +76,8 @@ export default defineConfig({
         PORTOLAN_GITHUB_URL: GITHUB,
         PORTOLAN_GITHUB_API_URL: GITHUB,
         PORTOLAN_ALLOWED_ORGS: 'acme',
+        // octocat is in acme/platform: the administrator of these journeys; hubot is an ordinary member.
+        PORTOLAN_ADMIN_TEAMS: 'acme/platform',
         PORTOLAN_LOG: 'warn',
         // Every journey signs in from 127.0.0.1, many times a minute: one client address standing for a whole
         // office. The login limit's own behaviour is covered by the HTTP tests.
