@@ -395,9 +395,7 @@ pub async fn list(db: &DatabaseConnection, q: &EntityQuery) -> Result<EntityPage
         select = select.filter(entities::Column::SystemRef.eq(normalize_ref(system, "system")));
     }
     if let Some(words) = non_empty(&q.q) {
-        for word in words.split_whitespace().take(8) {
-            select = select.filter(entities::Column::SearchText.contains(word.to_lowercase()));
-        }
+        select = text_search(select, db.get_database_backend(), words);
     }
     let total = select.clone().count(db).await?;
     let sort = q.sort.as_deref().unwrap_or("name");
@@ -419,6 +417,31 @@ pub async fn list(db: &DatabaseConnection, q: &EntityQuery) -> Result<EntityPage
         total,
         next_cursor: (next < total).then(|| encode_cursor(next)),
     })
+}
+
+/// Partial-word search: every word (up to eight) must occur in the name, title or description. Words of three
+/// characters or more go through the trigram index (FTS5 on SQLite; on PostgreSQL the `pg_trgm` index serves the
+/// `LIKE` itself); shorter ones are matched by `LIKE`.
+fn text_search(
+    mut select: sea_orm::Select<entities::Entity>,
+    backend: sea_orm::DbBackend,
+    words: &str,
+) -> sea_orm::Select<entities::Entity> {
+    let mut phrases = Vec::new();
+    for word in words.split_whitespace().take(8).map(str::to_lowercase) {
+        if backend == sea_orm::DbBackend::Sqlite && word.chars().count() >= 3 {
+            phrases.push(format!("\"{}\"", word.replace('"', "\"\"")));
+        } else {
+            select = select.filter(entities::Column::SearchText.contains(word));
+        }
+    }
+    if !phrases.is_empty() {
+        select = select.filter(Expr::cust_with_values(
+            "\"entities\".\"rowid\" IN (SELECT rowid FROM entities_fts WHERE entities_fts MATCH ?)",
+            [phrases.join(" AND ")],
+        ));
+    }
+    select
 }
 
 fn encode_cursor(offset: u64) -> String {
@@ -707,9 +730,7 @@ pub async fn by_query(
         Err(message) => return Ok(Err(message)),
     }
     if let Some(term) = full_text.map(str::trim).filter(|t| !t.is_empty()) {
-        for word in term.split_whitespace().take(8) {
-            select = select.filter(entities::Column::SearchText.contains(word.to_lowercase()));
-        }
+        select = text_search(select, db.get_database_backend(), term);
     }
     let total = select.clone().count(db).await?;
     let (field, direction) = order_field.map_or(("metadata.name", "asc"), |o| o.split_once(',').unwrap_or((o, "asc")));

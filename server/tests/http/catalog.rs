@@ -10,6 +10,7 @@ db_tests!(
     importing_the_example_catalog_and_reading_it_back,
     backstage_by_name_has_backstage_shape_and_relations,
     filters_search_and_cursor_paging,
+    search_follows_every_change_through_the_index,
     bad_documents_are_reported_and_good_ones_kept,
     entities_no_longer_declared_become_orphans_and_failed_files_orphan_nothing,
     two_locations_cannot_manage_one_entity,
@@ -527,4 +528,49 @@ async fn orphans_are_deleted_when_the_setting_asks_for_it(b: Backend) {
     let gone = app.get_with_token("/api/v1/entities/by-ref/component/default/goes", API_TOKEN).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+fn described_component(name: &str, description: &str) -> String {
+    format!(
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\n  description: {description}\n\
+         spec:\n  type: service\n  lifecycle: production\n  owner: payments\n"
+    )
+}
+
+/// Search goes through a trigram index (FTS5 on SQLite, pg_trgm on PostgreSQL): it must still find parts of words,
+/// follow edits of the indexed text, and take any characters.
+async fn search_follows_every_change_through_the_index(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    let dir = temp_catalog(
+        "search",
+        &[
+            ("a.yaml", &described_component("ledger-writer", "Writes double-entry bookings")),
+            ("b.yaml", &described_component("ledger-reader", "Reads bookings for reports")),
+        ],
+    );
+    let target = dir.to_string_lossy().into_owned();
+    assert_eq!(register(&mut app, &target).await.status, StatusCode::CREATED);
+    assert_eq!(search_names(&mut app, "DGER").await, ["ledger-reader", "ledger-writer"], "inside a word, any case");
+    assert_eq!(search_names(&mut app, "ledger%20double").await, ["ledger-writer"], "every word must match");
+    assert_eq!(search_names(&mut app, "ok").await, ["ledger-reader", "ledger-writer"], "two letters: b-oo-k-ings");
+    assert_eq!(
+        search_names(&mut app, "%22bookings%22%20OR").await,
+        Vec::<String>::new(),
+        "quotes and operators are text"
+    );
+    assert_eq!(search_names(&mut app, "*").await, Vec::<String>::new());
+
+    std::fs::write(dir.join("a.yaml"), described_component("ledger-writer", "Appends journal lines")).unwrap();
+    assert_eq!(register(&mut app, &target).await.status, StatusCode::CREATED);
+    assert_eq!(search_names(&mut app, "journal").await, ["ledger-writer"], "the new description is indexed");
+    assert_eq!(search_names(&mut app, "double").await, Vec::<String>::new(), "the old one is gone from the index");
+    let backstage =
+        app.get_with_token("/api/catalog/entities/by-query?fullTextFilterTerm=ppends", API_TOKEN).await.json();
+    assert_eq!(backstage["totalItems"], 1, "{backstage}");
+}
+
+async fn search_names(app: &mut TestApp, q: &str) -> Vec<String> {
+    let res = app.get_with_token(&format!("/api/v1/entities?q={q}"), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::OK, "{q}: {res:?}");
+    res.json()["items"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap().to_owned()).collect()
 }
