@@ -18,9 +18,10 @@ use crate::error::{AppError, ErrorPage};
 /// One page of the catalog table. JSON-encoded: a URL-encoded body cannot tell an all-empty query from none.
 #[server(prefix = "/fn", endpoint = "catalog_list", input = server_fn::codec::Json)]
 pub async fn list_entities(query: EntityQuery) -> Result<EntityPage, AppError> {
-    crate::ssr::require_viewer()?;
+    let viewer = crate::ssr::require_viewer()?;
     let state = crate::ssr::state()?;
-    portolan_core::catalog::store::list(&state.db, &query)
+    let vis = crate::ssr::visibility(&state, &viewer).await?;
+    portolan_core::catalog::store::list(&state.db, &query, &vis)
         .await
         .map_err(|e| crate::ssr::internal("listing entities", e))
 }
@@ -28,10 +29,11 @@ pub async fn list_entities(query: EntityQuery) -> Result<EntityPage, AppError> {
 /// One entity with its relations.
 #[server(prefix = "/fn", endpoint = "catalog_entity")]
 pub async fn get_entity(kind: String, namespace: String, name: String) -> Result<EntityDetail, AppError> {
-    crate::ssr::require_viewer()?;
+    let viewer = crate::ssr::require_viewer()?;
     let state = crate::ssr::state()?;
+    let vis = crate::ssr::visibility(&state, &viewer).await?;
     let r = portolan_core::catalog::model::EntityRef::new(&kind, &namespace, &name);
-    portolan_core::catalog::store::detail(&state.db, &r)
+    portolan_core::catalog::store::detail(&state.db, &r, &vis)
         .await
         .map_err(|e| crate::ssr::internal("loading an entity", e))?
         .ok_or_else(|| AppError::NotFound(format!("The entity {r}")))
@@ -174,12 +176,19 @@ pub async fn get_graph(
     preset: String,
 ) -> Result<GraphView, AppError> {
     use portolan_core::catalog::relations::RelationType;
-    crate::ssr::require_viewer()?;
+    let viewer = crate::ssr::require_viewer()?;
     let state = crate::ssr::state()?;
+    let vis = crate::ssr::visibility(&state, &viewer).await?;
     let r = portolan_core::catalog::model::EntityRef::new(&kind, &namespace, &name);
+    let center = portolan_core::catalog::store::find(&state.db, &r)
+        .await
+        .map_err(|e| crate::ssr::internal("loading an entity", e))?;
+    if !center.is_some_and(|row| vis.allows(&row)) {
+        return Err(AppError::NotFound(format!("The entity {r}")));
+    }
     let types: Vec<RelationType> =
         portolan_types::catalog::graph_preset(&preset).iter().filter_map(|n| RelationType::parse(n)).collect();
-    portolan_core::catalog::store::graph(&state.db, &r, depth as usize, &types)
+    portolan_core::catalog::store::graph(&state.db, &r, depth as usize, &types, &vis)
         .await
         .map_err(|e| crate::ssr::internal("drawing the relation graph", e))
 }

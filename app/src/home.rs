@@ -20,7 +20,8 @@ pub async fn my_services() -> Result<Vec<EntitySummary>, AppError> {
     let person = portolan_core::auth::person(&state.db, &viewer.login).await.map_err(fail)?;
     let slugs: Vec<String> = person.map(|p| p.teams.into_iter().map(|t| t.slug).collect()).unwrap_or_default();
     let owners = portolan_core::catalog::store::owners_for(&state.db, &viewer.login, &slugs).await.map_err(fail)?;
-    portolan_core::catalog::store::owned_by(&state.db, &owners, 50).await.map_err(fail)
+    let vis = crate::ssr::visibility(&state, &viewer).await?;
+    portolan_core::catalog::store::owned_by(&state.db, &owners, 50, &vis).await.map_err(fail)
 }
 
 /// `/`.

@@ -72,6 +72,16 @@ pub async fn authorize(
     }
 }
 
+/// What the viewer may see of the catalog (`PORTOLAN_HIDDEN_NAMESPACES`).
+pub async fn visibility(
+    state: &portolan_core::AppState,
+    viewer: &Viewer,
+) -> Result<portolan_core::catalog::visibility::Visibility, AppError> {
+    portolan_core::catalog::visibility::for_viewer(&state.db, &state.config, viewer)
+        .await
+        .map_err(|e| internal("loading memberships", e))
+}
+
 /// Whether the decision function allows an action (for hiding what a viewer may not do).
 pub async fn allowed(
     state: &portolan_core::AppState,

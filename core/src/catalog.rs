@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod parse;
 pub mod relations;
 pub mod store;
+pub mod visibility;
 
 use sea_orm::DbErr;
 

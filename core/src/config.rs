@@ -108,6 +108,9 @@ pub struct Config {
     pub github_webhook_secret: Option<Secret>,
     /// Rate limits per client; see [`RateLimits`].
     pub rate_limits: RateLimits,
+    /// `PORTOLAN_HIDDEN_NAMESPACES`: comma-separated catalog namespaces whose entities only administrators and
+    /// the members of each entity's owner see. Empty (the default): everyone signed in reads everything.
+    pub hidden_namespaces: Vec<String>,
 }
 
 /// Requests a minute per client (a full bucket allows a burst of that many), `0` for no limit.
@@ -240,6 +243,8 @@ struct RawConfig {
     rate_limit_authenticated: Option<u32>,
     rate_limit_auth_failures: Option<u32>,
     trust_proxy: Option<bool>,
+    #[serde(deserialize_with = "comma_list")]
+    hidden_namespaces: Option<Vec<String>>,
 }
 
 /// Accepts `["a", "b"]` in TOML and `a,b` in an environment variable.
@@ -384,6 +389,12 @@ impl RawConfig {
                 auth_failures: self.rate_limit_auth_failures.unwrap_or(20),
                 trust_proxy: self.trust_proxy.unwrap_or(false),
             },
+            hidden_namespaces: self
+                .hidden_namespaces
+                .unwrap_or_default()
+                .into_iter()
+                .map(|n| n.to_lowercase())
+                .collect(),
         })
     }
 }

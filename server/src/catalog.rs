@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use portolan_core::auth::RequestViewer;
+use portolan_core::catalog::visibility::Visibility;
 use portolan_core::catalog::{self, model::EntityRef, store};
 use portolan_types::catalog::{EntityDetail, EntityPage, EntityQuery, GraphView, ImportReport, LocationView};
 
@@ -52,9 +53,9 @@ pub(crate) async fn list(
     Extension(viewer): Extension<RequestViewer>,
     ApiQuery(query): ApiQuery<EntityQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&viewer)?;
+    let vis = visibility(&state, require(&viewer)?).await?;
     let page: EntityPage =
-        store::list(&state.app.db, &query).await.map_err(|e| ApiError::internal("listing entities", e))?;
+        store::list(&state.app.db, &query, &vis).await.map_err(|e| ApiError::internal("listing entities", e))?;
     let mut value = serde_json::to_value(&page).map_err(|e| ApiError::internal("encoding entities", e))?;
     if let Some(fields) = query.fields.as_deref().filter(|f| !f.trim().is_empty()) {
         let wanted: Vec<&str> = fields.split(',').map(str::trim).filter(|f| !f.is_empty()).collect();
@@ -87,6 +88,13 @@ pub(crate) async fn list(
     Ok(Json(value))
 }
 
+/// What the viewer may see of the catalog (`PORTOLAN_HIDDEN_NAMESPACES`).
+async fn visibility(state: &ServerState, viewer: &portolan_types::Viewer) -> Result<Visibility, ApiError> {
+    catalog::visibility::for_viewer(&state.app.db, &state.app.config, viewer)
+        .await
+        .map_err(|e| ApiError::internal("loading memberships", e))
+}
+
 fn parse_ref(kind: &str, namespace: &str, name: &str) -> EntityRef {
     EntityRef::new(kind, namespace, name)
 }
@@ -103,9 +111,9 @@ pub(crate) async fn by_ref(
     Extension(viewer): Extension<RequestViewer>,
     ApiPath((kind, namespace, name)): ApiPath<(String, String, String)>,
 ) -> Result<Json<EntityDetail>, ApiError> {
-    require(&viewer)?;
+    let vis = visibility(&state, require(&viewer)?).await?;
     let r = parse_ref(&kind, &namespace, &name);
-    match store::detail(&state.app.db, &r).await {
+    match store::detail(&state.app.db, &r, &vis).await {
         Ok(Some(d)) => Ok(Json(d)),
         Ok(None) => Err(ApiError::not_found(format!("no entity {r}"))),
         Err(e) => Err(ApiError::internal("loading an entity", e)),
@@ -137,10 +145,11 @@ pub(crate) async fn graph(
     ApiQuery(q): ApiQuery<GraphQuery>,
 ) -> Result<Json<GraphView>, ApiError> {
     use portolan_core::catalog::relations::RelationType;
-    require(&viewer)?;
+    let vis = visibility(&state, require(&viewer)?).await?;
     let r = parse_ref(&kind, &namespace, &name);
     match store::find(&state.app.db, &r).await {
-        Ok(Some(_)) => {}
+        Ok(Some(row)) if vis.allows(&row) => {}
+        Ok(Some(_)) => return Err(ApiError::not_found(format!("no entity {r}"))),
         Ok(None) => return Err(ApiError::not_found(format!("no entity {r}"))),
         Err(e) => return Err(ApiError::internal("loading an entity", e)),
     }
@@ -152,7 +161,7 @@ pub(crate) async fn graph(
     }
     let types: Vec<RelationType> =
         portolan_types::catalog::graph_preset(&preset).iter().filter_map(|n| RelationType::parse(n)).collect();
-    store::graph(&state.app.db, &r, q.depth.unwrap_or(1), &types)
+    store::graph(&state.app.db, &r, q.depth.unwrap_or(1), &types, &vis)
         .await
         .map(Json)
         .map_err(|e| ApiError::internal("drawing the relation graph", e))
@@ -171,11 +180,11 @@ pub(crate) async fn backstage_by_name(
     Extension(viewer): Extension<RequestViewer>,
     ApiPath((kind, namespace, name)): ApiPath<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&viewer)?;
+    let vis = visibility(&state, require(&viewer)?).await?;
     let r = parse_ref(&kind, &namespace, &name);
     let row = match store::find(&state.app.db, &r).await {
-        Ok(Some(row)) => row,
-        Ok(None) => {
+        Ok(Some(row)) if vis.allows(&row) => row,
+        Ok(_) => {
             return Err(ApiError::not_found(format!(
                 "No entity named '{name}' found, with kind '{kind}' in namespace '{namespace}'"
             )));
@@ -303,7 +312,7 @@ pub(crate) async fn backstage_by_query(
     Extension(viewer): Extension<RequestViewer>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<BackstagePage>, ApiError> {
-    require(&viewer)?;
+    let vis = visibility(&state, require(&viewer)?).await?;
     let pairs = query_pairs(raw);
     let filters = store::parse_filters(&all_named(&pairs, "filter"));
     let limit = match first_named(&pairs, "limit") {
@@ -317,6 +326,7 @@ pub(crate) async fn backstage_by_query(
         first_named(&pairs, "orderField"),
         limit,
         first_named(&pairs, "cursor"),
+        &vis,
     )
     .await
     .map_err(|e| ApiError::internal("querying entities", e))?
@@ -348,14 +358,14 @@ pub(crate) async fn backstage_facets(
     Extension(viewer): Extension<RequestViewer>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<BackstageFacets>, ApiError> {
-    require(&viewer)?;
+    let vis = visibility(&state, require(&viewer)?).await?;
     let pairs = query_pairs(raw);
     let facet_names = all_named(&pairs, "facet");
     if facet_names.is_empty() {
         return Err(ApiError::bad_request("give at least one facet, e.g. ?facet=kind"));
     }
     let filters = store::parse_filters(&all_named(&pairs, "filter"));
-    let facets = store::facets(&state.app.db, &facet_names, &filters)
+    let facets = store::facets(&state.app.db, &facet_names, &filters, &vis)
         .await
         .map_err(|e| ApiError::internal("computing facets", e))?
         .map_err(ApiError::bad_request)?;

@@ -20,6 +20,7 @@ use super::entity::{entities, locations, relations};
 use super::ingest::{ReadEntity, ReadOutcome};
 use super::model::{Entity, EntityRef};
 use super::relations::{RelationType, relations_of};
+use super::visibility::Visibility;
 
 /// How many rows one multi-row INSERT (or `IN` list) carries: well under SQLite's and PostgreSQL's parameter
 /// limits.
@@ -371,8 +372,11 @@ fn normalize_ref(text: &str, default_kind: &str) -> String {
 }
 
 /// The catalog table: filters, partial-word search, sorting and cursor paging.
-pub async fn list(db: &DatabaseConnection, q: &EntityQuery) -> Result<EntityPage, DbErr> {
+pub async fn list(db: &DatabaseConnection, q: &EntityQuery, vis: &Visibility) -> Result<EntityPage, DbErr> {
     let mut select = entities::Entity::find();
+    if let Some(cond) = vis.condition() {
+        select = select.filter(cond);
+    }
     if let Some(kind) = non_empty(&q.kind) {
         select = select.filter(entities::Column::Kind.eq(kind.to_lowercase()));
     }
@@ -536,8 +540,13 @@ fn form_of(row: &entities::Model, body: &Value) -> portolan_types::catalog::Enti
 }
 
 /// Everything the entity page shows.
-pub async fn detail(db: &DatabaseConnection, entity_ref: &EntityRef) -> Result<Option<EntityDetail>, DbErr> {
-    let Some(row) = find(db, entity_ref).await? else { return Ok(None) };
+pub async fn detail(
+    db: &DatabaseConnection,
+    entity_ref: &EntityRef,
+    vis: &Visibility,
+) -> Result<Option<EntityDetail>, DbErr> {
+    let Some(row) = find(db, entity_ref).await?.filter(|r| vis.allows(r)) else { return Ok(None) };
+    let hidden = vis.hidden_refs(db).await?;
     let body: Value = serde_json::from_str(&row.body).unwrap_or_else(|_| json!({}));
     let metadata = body.get("metadata");
     let annotations = string_map(metadata.and_then(|m| m.get("annotations")));
@@ -563,7 +572,7 @@ pub async fn detail(db: &DatabaseConnection, entity_ref: &EntityRef) -> Result<O
     for chunk in targets.chunks(CHUNK) {
         let found =
             entities::Entity::find().filter(entities::Column::EntityRef.is_in(chunk.iter().copied())).all(db).await?;
-        for f in found {
+        for f in found.into_iter().filter(|f| !hidden.contains(&f.entity_ref)) {
             known.insert(f.entity_ref.clone(), f.title.clone().unwrap_or(f.name.clone()));
         }
     }
@@ -722,8 +731,12 @@ pub async fn by_query(
     order_field: Option<&str>,
     limit: u64,
     cursor: Option<&str>,
+    vis: &Visibility,
 ) -> Result<Result<QueryPage, String>, DbErr> {
     let mut select = entities::Entity::find();
+    if let Some(cond) = vis.condition() {
+        select = select.filter(cond);
+    }
     match filters_condition(filters) {
         Ok(Some(cond)) => select = select.filter(cond),
         Ok(None) => {}
@@ -761,6 +774,7 @@ pub async fn facets(
     db: &DatabaseConnection,
     facet_names: &[String],
     filters: &[Vec<FilterCondition>],
+    vis: &Visibility,
 ) -> Result<Result<BTreeMap<String, Vec<(String, u64)>>, String>, DbErr> {
     let mut out = BTreeMap::new();
     for facet in facet_names {
@@ -768,6 +782,9 @@ pub async fn facets(
             return Ok(Err(format!("no facet `{facet}`; supported: {FILTER_FIELDS}")));
         };
         let mut select = entities::Entity::find().select_only().column(column);
+        if let Some(cond) = vis.condition() {
+            select = select.filter(cond);
+        }
         match filters_condition(filters) {
             Ok(Some(cond)) => select = select.filter(cond),
             Ok(None) => {}
@@ -792,11 +809,20 @@ pub async fn facets(
 }
 
 /// Components, APIs, resources and systems owned by any of these owners, by name.
-pub async fn owned_by(db: &DatabaseConnection, owners: &[String], limit: u64) -> Result<Vec<EntitySummary>, DbErr> {
+pub async fn owned_by(
+    db: &DatabaseConnection,
+    owners: &[String],
+    limit: u64,
+    vis: &Visibility,
+) -> Result<Vec<EntitySummary>, DbErr> {
     if owners.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = entities::Entity::find()
+    let mut select = entities::Entity::find();
+    if let Some(cond) = vis.condition() {
+        select = select.filter(cond);
+    }
+    let rows = select
         .filter(entities::Column::OwnerRef.is_in(owners.iter().map(String::as_str)))
         .filter(entities::Column::Kind.is_in(["component", "api", "resource", "system"]))
         .order_by_asc(entities::Column::Name)
@@ -830,8 +856,10 @@ pub async fn graph(
     center: &EntityRef,
     depth: usize,
     allowed: &[RelationType],
+    vis: &Visibility,
 ) -> Result<portolan_types::catalog::GraphView, DbErr> {
     use super::graph::{MAX_NODES, build};
+    let hidden = vis.hidden_refs(db).await?;
     let depth = depth.clamp(1, 3);
     let allowed: std::collections::BTreeSet<RelationType> =
         if allowed.is_empty() { RelationType::ALL.into_iter().collect() } else { allowed.iter().copied().collect() };
@@ -851,7 +879,7 @@ pub async fn graph(
                 .await?;
             for r in rows {
                 let Some(t) = RelationType::parse(&r.relation_type) else { continue };
-                if !(allowed.contains(&t) || allowed.contains(&t.inverse())) {
+                if !(allowed.contains(&t) || allowed.contains(&t.inverse())) || hidden.contains(&r.target_ref) {
                     continue;
                 }
                 let list = neighbours.entry(r.source_ref.clone()).or_default();

@@ -1,6 +1,7 @@
 //! Catalog HTTP tests: importing locations, the APIs (Portolan's and Backstage's), refusals and the pages.
 
 use http::StatusCode;
+use portolan_testkit::FakeGithubConfig;
 use serde_json::json;
 
 use crate::db_tests;
@@ -11,6 +12,7 @@ db_tests!(
     backstage_by_name_has_backstage_shape_and_relations,
     filters_search_and_cursor_paging,
     search_follows_every_change_through_the_index,
+    hidden_namespaces_show_only_to_owners_and_administrators,
     bad_documents_are_reported_and_good_ones_kept,
     entities_no_longer_declared_become_orphans_and_failed_files_orphan_nothing,
     two_locations_cannot_manage_one_entity,
@@ -573,4 +575,66 @@ async fn search_names(app: &mut TestApp, q: &str) -> Vec<String> {
     let res = app.get_with_token(&format!("/api/v1/entities?q={q}"), API_TOKEN).await;
     assert_eq!(res.status, StatusCode::OK, "{q}: {res:?}");
     res.json()["items"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap().to_owned()).collect()
+}
+
+fn owned_component(namespace: &str, name: &str, owner: &str) -> String {
+    format!(
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\n  namespace: {namespace}\n\
+         spec:\n  type: service\n  lifecycle: production\n  owner: {owner}\n  dependsOn: [component:secret/hsm]\n"
+    )
+}
+
+/// `PORTOLAN_HIDDEN_NAMESPACES`: entities there are seen only by administrators and their owners' members, in every
+/// list, page, search, facet and graph.
+async fn hidden_namespaces_show_only_to_owners_and_administrators(b: Backend) {
+    let mut app =
+        TestApp::with(b, FakeGithubConfig::default(), |c| c.hidden_namespaces = vec!["secret".to_owned()]).await;
+    let group = "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: vaulters\n\
+                 spec:\n  type: team\n  children: []\n  members: [hubot]\n";
+    let dir = temp_catalog(
+        "hidden",
+        &[
+            ("group.yaml", group),
+            ("vault.yaml", &owned_component("secret", "vault", "group:default/vaulters")),
+            ("hsm.yaml", &owned_component("secret", "hsm", "group:default/search")),
+            ("shop.yaml", &owned_component("default", "shop", "group:default/search")),
+        ],
+    );
+    let res = register(&mut app, &dir.to_string_lossy()).await;
+    assert_eq!(res.json()["added"], 4, "{}", res.body);
+    // An administrator sees everything.
+    let all = app.get_with_token("/api/v1/entities?kind=component&q=s", API_TOKEN).await.json();
+    assert_eq!(all["total"], 2, "shop and hsm match `s`: {all}");
+    app.login_as("hubot").await;
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v["items"].as_array().unwrap().iter().map(|i| i["entity_ref"].as_str().unwrap().to_owned()).collect()
+    };
+    let mine = app.get("/api/v1/entities?kind=component").await.json();
+    assert_eq!(names(&mine), ["component:default/shop", "component:secret/vault"], "hsm is hidden: {mine}");
+    assert_eq!(mine["total"], 2);
+    let hidden = app.get("/api/v1/entities/by-ref/component/secret/hsm").await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+    let backstage = app.get("/api/catalog/entities/by-name/component/secret/hsm").await;
+    assert_eq!(backstage.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/api/v1/entities/by-ref/component/secret/hsm/graph").await.status, StatusCode::NOT_FOUND);
+    let page = app.get("/catalog/secret/component/hsm").await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND, "the page too");
+    // The dependency of a visible entity on a hidden one shows as missing, and the graph leaves it out.
+    let vault = app.get("/api/v1/entities/by-ref/component/secret/vault").await.json();
+    let dep = vault["relations"].as_array().unwrap().iter().find(|r| r["type"] == "dependsOn").cloned().unwrap();
+    assert_eq!(dep["target_exists"], false, "{dep}");
+    assert!(dep["target_title"].is_null());
+    let graph = app.get("/api/v1/entities/by-ref/component/default/shop/graph").await.json();
+    assert!(!graph.to_string().contains("secret/hsm"), "{graph}");
+    let q = app.get("/api/catalog/entities/by-query?filter=metadata.namespace=secret").await.json();
+    assert_eq!(q["totalItems"], 1, "{q}");
+    let facets = app.get("/api/catalog/entity-facets?facet=metadata.namespace").await.json();
+    let secret = facets["facets"]["metadata.namespace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["value"] == "secret")
+        .cloned()
+        .unwrap();
+    assert_eq!(secret["count"], 1, "{facets}");
 }
