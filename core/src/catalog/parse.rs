@@ -49,6 +49,15 @@ impl std::fmt::Display for DescriptorError {
 /// Splits `text` at `---` lines and parses and validates every document independently. Documents holding only
 /// comments or whitespace are skipped but still counted.
 pub fn parse_documents(file: &str, text: &str) -> Vec<ParsedDocument> {
+    // YAML breaks lines at CR, LF and CRLF alike; so must the splitter, or line numbers drift apart (a lone CR, as
+    // old Mac editors write, would otherwise count as a line for the YAML parser and not for us).
+    let normalized;
+    let text = if text.contains('\r') {
+        normalized = text.replace("\r\n", "\n").replace('\r', "\n");
+        normalized.as_str()
+    } else {
+        text
+    };
     let mut chunks: Vec<(usize, String)> = Vec::new();
     let mut current = String::new();
     let mut start = 1;
@@ -398,6 +407,24 @@ mod tests {
         assert!(!is_valid_tag("Java"));
         assert!(!is_valid_tag("a--b"));
         assert!(!is_valid_tag(&"a".repeat(64)));
+    }
+
+    #[test]
+    fn lone_carriage_returns_break_lines_as_yaml_says() {
+        // Found by the `catalog_yaml` fuzz target: the error was reported at line 131 of a 17-line file.
+        let text = "apiVersion: backstage.io/v1alpha1\rkind: User\rmetadata:\r  name: ada\rspec:\r  memberOf: []\r\
+                    ---\rapiVersion: backstage.io/v1alpha1\rkind: User\rmetadata:\r  name: grace\rspec:\r\
+                    \r\r\r\r  memberOf: [a\r  b: c\r";
+        let docs = parse_documents("users.yaml", text);
+        assert_eq!(docs.len(), 2);
+        assert!(docs[0].result.is_ok(), "{:?}", docs[0].result);
+        let e = docs[1].result.as_ref().unwrap_err();
+        assert!(e.message.starts_with("invalid YAML"), "{e}");
+        let lines = text.split('\r').count();
+        assert!(e.line.is_some_and(|l| (9..=lines).contains(&l)), "{e}");
+        // CRLF files read exactly like LF files.
+        let crlf = "apiVersion: backstage.io/v1alpha1\r\nkind: User\r\nmetadata:\r\n  name: ada\r\nspec:\r\n  memberOf: []\r\n";
+        assert!(parse_documents("u.yaml", crlf)[0].result.is_ok());
     }
 
     #[test]
