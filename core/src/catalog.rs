@@ -34,8 +34,18 @@ pub enum ImportError {
 /// Registers (if new) and refreshes one location given as a path or URL, recording who asked. With the
 /// `PORTOLAN_CATALOG_DELETE_ORPHANS` setting, entities it stops declaring are deleted rather than marked.
 pub async fn import(state: &AppState, input: &str, actor: &str) -> Result<(String, ImportSummary), ImportError> {
+    import_with_progress(state, input, actor, None).await
+}
+
+/// [`import`], telling `progress` how many files of a directory have been read.
+pub async fn import_with_progress(
+    state: &AppState,
+    input: &str,
+    actor: &str,
+    progress: Option<std::sync::Arc<ingest::Progress>>,
+) -> Result<(String, ImportSummary), ImportError> {
     let target = ingest::normalize_target(input).map_err(ImportError::Target)?;
-    let summary = refresh_target(state, &target, actor, true).await?.unwrap_or_default();
+    let summary = read_and_apply(state, &target, actor, true, progress).await?.unwrap_or_default();
     Ok((target, summary))
 }
 
@@ -49,12 +59,24 @@ pub async fn refresh_target(
     actor: &str,
     register: bool,
 ) -> Result<Option<ImportSummary>, ImportError> {
+    read_and_apply(state, target, actor, register, None).await
+}
+
+async fn read_and_apply(
+    state: &AppState,
+    target: &str,
+    actor: &str,
+    register: bool,
+    progress: Option<std::sync::Arc<ingest::Progress>>,
+) -> Result<Option<ImportSummary>, ImportError> {
     let db = &state.db;
     let urls = state.urls.clone();
     let read_target = target.to_owned();
-    let outcome = tokio::task::spawn_blocking(move || ingest::read_location(&read_target, urls.as_ref()))
-        .await
-        .map_err(|e| ImportError::Target(format!("reading {target} failed: {e}")))?;
+    let outcome = tokio::task::spawn_blocking(move || {
+        ingest::read_location_with_progress(&read_target, urls.as_ref(), progress.as_deref())
+    })
+    .await
+    .map_err(|e| ImportError::Target(format!("reading {target} failed: {e}")))?;
     let location = match store::find_location(db, target).await? {
         Some(l) => l,
         None if !register && (outcome.not_found || outcome.fatal) => return Ok(None),

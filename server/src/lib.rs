@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod http;
 pub mod jobs;
 pub mod openapi;
+pub mod progress;
 pub mod telemetry;
 pub mod webhooks;
 
@@ -110,7 +111,8 @@ pub async fn catalog_import(config: &Config, paths: &[String]) -> Result<bool, S
     let state = open_state(config).await?;
     let mut clean = true;
     for path in paths {
-        match portolan_core::catalog::import(&state, path, "cli").await {
+        let bar = progress::bar(format!("reading {path}"), "files");
+        match portolan_core::catalog::import_with_progress(&state, path, "cli", bar).await {
             Ok((target, s)) => {
                 println!(
                     "{target}: {} added, {} updated, {} unchanged, {} orphaned, {} errors",

@@ -76,9 +76,17 @@ pub fn normalize_target(input: &str) -> Result<String, String> {
     Ok(format!("file:{}", absolute.display()))
 }
 
+/// Told how far reading a directory has come: (files read, files in the directory).
+pub type Progress = dyn Fn(usize, usize) + Send + Sync;
+
 /// Reads everything a location target (`file:<path>` or `url:<url>`) declares.
 pub fn read_location(target: &str, urls: &dyn UrlReader) -> ReadOutcome {
-    let mut reader = Reader { urls, visited: HashSet::new(), out: ReadOutcome::default() };
+    read_location_with_progress(target, urls, None)
+}
+
+/// [`read_location`], reporting progress through directories.
+pub fn read_location_with_progress(target: &str, urls: &dyn UrlReader, progress: Option<&Progress>) -> ReadOutcome {
+    let mut reader = Reader { urls, visited: HashSet::new(), out: ReadOutcome::default(), progress };
     if let Some(path) = target.strip_prefix("file:") {
         reader.read_path(Path::new(path), true);
     } else if let Some(url) = target.strip_prefix("url:") {
@@ -92,6 +100,7 @@ pub fn read_location(target: &str, urls: &dyn UrlReader) -> ReadOutcome {
 
 struct Reader<'a> {
     urls: &'a dyn UrlReader,
+    progress: Option<&'a Progress>,
     /// `file:<canonical path>` and `url:<url>` already read.
     visited: HashSet<String>,
     out: ReadOutcome,
@@ -143,8 +152,12 @@ impl Reader<'_> {
             let mut files = Vec::new();
             collect_yaml_files(&canonical, &mut files, out);
             files.sort();
-            for file in files {
+            let total = files.len();
+            for (i, file) in files.into_iter().enumerate() {
                 self.read_file(&file);
+                if let Some(report) = self.progress {
+                    report(i + 1, total);
+                }
             }
         } else {
             self.read_file(&canonical);
@@ -168,6 +181,8 @@ impl Reader<'_> {
 
     /// Parses one file's documents. `key` is `file:<path>` or `url:<url>`; `display` is the path or URL.
     fn read_text(&mut self, key: &str, display: &str, text: &str) {
+        let text = super::parse::normalize_line_breaks(text);
+        let text = text.as_ref();
         let documents = parse_documents(display, text);
         let lines: Vec<&str> = text.lines().collect();
         let starts: Vec<usize> = documents.iter().map(|d| d.line).collect();

@@ -46,18 +46,17 @@ impl std::fmt::Display for DescriptorError {
     }
 }
 
+/// YAML breaks lines at CR, LF and CRLF alike; so must everything that counts lines, or line numbers drift apart (a
+/// lone CR, as old Mac editors write, would otherwise count as a line for the YAML parser and not for us).
+pub fn normalize_line_breaks(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\r') { text.replace("\r\n", "\n").replace('\r', "\n").into() } else { text.into() }
+}
+
 /// Splits `text` at `---` lines and parses and validates every document independently. Documents holding only
 /// comments or whitespace are skipped but still counted.
 pub fn parse_documents(file: &str, text: &str) -> Vec<ParsedDocument> {
-    // YAML breaks lines at CR, LF and CRLF alike; so must the splitter, or line numbers drift apart (a lone CR, as
-    // old Mac editors write, would otherwise count as a line for the YAML parser and not for us).
-    let normalized;
-    let text = if text.contains('\r') {
-        normalized = text.replace("\r\n", "\n").replace('\r', "\n");
-        normalized.as_str()
-    } else {
-        text
-    };
+    let text = normalize_line_breaks(text);
+    let text = text.as_ref();
     let mut chunks: Vec<(usize, String)> = Vec::new();
     let mut current = String::new();
     let mut start = 1;
