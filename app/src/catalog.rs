@@ -568,6 +568,60 @@ fn GraphSection(graph: GraphView, depth: u32, preset: String) -> impl IntoView {
     }
 }
 
+/// The relations of one type, as links (missing ones marked).
+fn related(detail: &EntityDetail, relation: &str) -> Vec<portolan_types::catalog::RelationView> {
+    detail.relations.iter().filter(|r| r.relation_type == relation).cloned().collect()
+}
+
+#[component]
+fn RelatedList(items: Vec<portolan_types::catalog::RelationView>, empty: &'static str) -> impl IntoView {
+    if items.is_empty() {
+        return view! { <p class="muted">{empty}</p> }.into_any();
+    }
+    view! {
+        <ul class="related">
+            {items.into_iter().map(|r| {
+                let label = r.target_title.clone().unwrap_or_else(|| short_ref(&r.target_ref));
+                if r.target_exists {
+                    view! { <li><a href=entity_path(&r.target_ref)>{label}</a> " " <span class="muted small">{r.target_ref.split(':').next().unwrap_or_default().to_owned()}</span></li> }.into_any()
+                } else {
+                    view! { <li><code>{r.target_ref.clone()}</code> " " <span class="badge badge-error">"missing"</span></li> }.into_any()
+                }
+            }).collect_view()}
+        </ul>
+    }
+    .into_any()
+}
+
+/// A team's or a person's page: where they sit, who is in it, and what they own.
+#[component]
+fn PeopleSection(detail: EntityDetail) -> impl IntoView {
+    let group = detail.summary.kind == "group";
+    let owns = related(&detail, "ownerOf");
+    view! {
+        <section class="card people" aria-labelledby="people-title">
+            <h2 id="people-title">{if group { "Team" } else { "Person" }}</h2>
+            <div class="people-grid">
+                {if group {
+                    view! {
+                        <div><h3>"Parent"</h3><RelatedList items=related(&detail, "childOf") empty="A top-level group." /></div>
+                        <div><h3>"Child groups"</h3><RelatedList items=related(&detail, "parentOf") empty="None." /></div>
+                        <div><h3>"Members"</h3><RelatedList items=related(&detail, "hasMember") empty="No members listed." /></div>
+                    }.into_any()
+                } else {
+                    view! {
+                        <div><h3>"Member of"</h3><RelatedList items=related(&detail, "memberOf") empty="No groups." /></div>
+                    }.into_any()
+                }}
+                <div>
+                    <h3>{format!("Owns ({})", owns.len())}</h3>
+                    <RelatedList items=owns empty="Nothing yet." />
+                </div>
+            </div>
+        </section>
+    }
+}
+
 #[component]
 fn EntityDetailView(detail: EntityDetail) -> impl IntoView {
     let s = detail.summary.clone();
@@ -627,6 +681,7 @@ fn EntityDetailView(detail: EntityDetail) -> impl IntoView {
                 </ul>
             })}
         </section>
+        {matches!(s.kind.as_str(), "group" | "user").then(|| view! { <PeopleSection detail=detail.clone() /> })}
         <section class="card" aria-labelledby="relations-title">
             <h2 id="relations-title">"Relations"</h2>
             {if detail.relations.is_empty() {

@@ -156,7 +156,7 @@ fn type_label(schema: &Value) -> String {
 fn operation(path: &str, method: &str, op: &Value) -> String {
     let anchor = format!("{method}-{}", path.replace(['/', '{', '}'], "-"));
     let mut html = format!(
-        "<section class=\"card api-op\" id=\"{a}\"><h3><span class=\"badge method-{m}\">{M}</span> <code>{p}</code></h3>",
+        "<section class=\"card api-op\" id=\"{a}\"><h3><span class=\"method method-{m}\">{M}</span> <code>{p}</code></h3>",
         a = esc(&anchor),
         m = esc(method),
         M = esc(&method.to_uppercase()),

@@ -13,6 +13,7 @@ db_tests!(
     filters_search_and_cursor_paging,
     search_follows_every_change_through_the_index,
     hidden_namespaces_show_only_to_owners_and_administrators,
+    group_and_user_pages_show_where_they_sit_who_is_in_them_and_what_they_own,
     bad_documents_are_reported_and_good_ones_kept,
     entities_no_longer_declared_become_orphans_and_failed_files_orphan_nothing,
     two_locations_cannot_manage_one_entity,
@@ -637,4 +638,32 @@ async fn hidden_namespaces_show_only_to_owners_and_administrators(b: Backend) {
         .cloned()
         .unwrap();
     assert_eq!(secret["count"], 1, "{facets}");
+}
+
+/// Text between a heading and the end of its list, to check one section's contents.
+fn section<'a>(page: &'a str, heading: &str) -> &'a str {
+    let start = page.find(&format!("<h3>{heading}</h3>")).unwrap_or_else(|| panic!("no {heading} section"));
+    let rest = &page[start..];
+    &rest[..rest.find("</div>").unwrap_or(rest.len())]
+}
+
+async fn group_and_user_pages_show_where_they_sit_who_is_in_them_and_what_they_own(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    register(&mut app, &example_catalog()).await;
+    app.login_as("octocat").await;
+    let team = app.get("/catalog/default/group/payments").await;
+    assert_eq!(team.status, StatusCode::OK);
+    assert!(team.body.contains(">Team</h2>"), "{}", team.body);
+    assert!(section(&team.body, "Parent").contains("/catalog/default/group/engineering"));
+    assert!(section(&team.body, "Members").contains("/catalog/default/user/grace"));
+    let owns = section(&team.body, "Owns (5)");
+    for owned in ["/catalog/default/component/payments-api", "/catalog/default/component/storefront"] {
+        assert!(owns.contains(owned), "{owned} in {owns}");
+    }
+    let dept = app.get("/catalog/default/group/engineering").await;
+    let children = section(&dept.body, "Child groups");
+    assert!(children.contains("group/payments") && children.contains("group/platform"), "{children}");
+    let person = app.get("/catalog/default/user/grace").await;
+    assert!(person.body.contains(">Person</h2>"));
+    assert!(section(&person.body, "Member of").contains("/catalog/default/group/payments"));
 }
