@@ -122,8 +122,9 @@ pub struct RateLimits {
     pub webhooks: u32,
     /// `PORTOLAN_RATE_LIMIT_ANONYMOUS`: API calls without credentials, per client address. Default 600.
     pub anonymous: u32,
-    /// `PORTOLAN_RATE_LIMIT_AUTHENTICATED`: API calls per person or token owner. Default 60000 (1000 a second
-    /// sustained: automation and load tests are not throttled).
+    /// `PORTOLAN_RATE_LIMIT_AUTHENTICATED`: API calls per person or token owner. Default 0, no limit: automation
+    /// and load tests (tens of thousands of requests a second on loopback) are not throttled; set it to cap a
+    /// runaway script.
     pub authenticated: u32,
     /// `PORTOLAN_RATE_LIMIT_AUTH_FAILURES`: failed authentications per client address before further attempts
     /// are refused. Default 20.
@@ -385,7 +386,7 @@ impl RawConfig {
                 login: self.rate_limit_login.unwrap_or(60),
                 webhooks: self.rate_limit_webhooks.unwrap_or(1200),
                 anonymous: self.rate_limit_anonymous.unwrap_or(600),
-                authenticated: self.rate_limit_authenticated.unwrap_or(60_000),
+                authenticated: self.rate_limit_authenticated.unwrap_or(0),
                 auth_failures: self.rate_limit_auth_failures.unwrap_or(20),
                 trust_proxy: self.trust_proxy.unwrap_or(false),
             },

@@ -120,6 +120,8 @@ type PathFor = Arc<dyn Fn(usize) -> String + Send + Sync>;
 struct Figures {
     requests: usize,
     errors: usize,
+    /// Why the first failed request failed (`HTTP 429`, a connection error).
+    first_error: Option<String>,
     per_second: f64,
     p50_ms: f64,
     p99_ms: f64,
@@ -139,34 +141,43 @@ async fn load(client: &reqwest::Client, base: &str, token: &str, o: &BenchOption
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = 0;
+            let mut first_error = None;
             while Instant::now() < deadline {
                 let n = counter.fetch_add(1, Ordering::Relaxed);
                 let started = Instant::now();
-                let ok = match client.get(format!("{base}{}", path_for(n))).bearer_auth(&token).send().await {
-                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-                    Err(_) => false,
+                let failure = match client.get(format!("{base}{}", path_for(n))).bearer_auth(&token).send().await {
+                    Ok(r) if r.status().is_success() => r.bytes().await.err().map(|e| e.to_string()),
+                    Ok(r) => Some(format!("HTTP {}", r.status())),
+                    Err(e) => Some(e.to_string()),
                 };
-                latencies.push(started.elapsed().as_secs_f64() * 1000.0);
-                if !ok {
-                    errors += 1;
+                // Latencies are of answered requests only: fast refusals would flatter the figures.
+                match failure {
+                    None => latencies.push(started.elapsed().as_secs_f64() * 1000.0),
+                    Some(why) => {
+                        errors += 1;
+                        first_error.get_or_insert(why);
+                    }
                 }
             }
-            (latencies, errors)
+            (latencies, errors, first_error)
         }));
     }
     let mut all = Vec::new();
     let mut errors = 0;
+    let mut first_error = None;
     for t in tasks {
-        if let Ok((l, e)) = t.await {
+        if let Ok((l, e, why)) = t.await {
             all.extend(l);
             errors += e;
+            first_error = first_error.or(why);
         }
     }
     all.sort_by(f64::total_cmp);
     let pct = |p: f64| all.get(((all.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or(0.0);
     Figures {
-        requests: all.len(),
+        requests: all.len() + errors,
         errors,
+        first_error,
         per_second: all.len() as f64 / o.duration.as_secs_f64(),
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
@@ -297,6 +308,9 @@ pub async fn catalog(o: BenchOptions) -> Result<String, BenchError> {
             "  {} requests, {} errors, {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
             f.requests, f.errors, f.per_second, f.p50_ms, f.p99_ms, f.max_ms
         ));
+        if let Some(why) = &f.first_error {
+            progress(&format!("  WARNING: {} requests failed; the first because of {why}", f.errors));
+        }
         let _ = writeln!(
             report,
             "| {backend}: {name} | p50 {:.2} ms, p99 {:.2} ms, {:.0} req/s{} |",

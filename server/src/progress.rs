@@ -9,7 +9,7 @@ const WIDTH: usize = 30;
 
 /// The bar's text for `done` of `total`.
 pub fn render(label: &str, done: usize, total: usize, unit: &str) -> String {
-    let filled = if total == 0 { WIDTH } else { (done.min(total) * WIDTH) / total };
+    let filled = (done.min(total) * WIDTH).checked_div(total).unwrap_or(WIDTH);
     format!("{label} [{}{}] {done}/{total} {unit}", "#".repeat(filled), ".".repeat(WIDTH - filled))
 }
 
