@@ -2,6 +2,7 @@
 
 pub mod csrf;
 pub mod extract;
+pub mod fn_status;
 pub mod headers;
 pub mod limits;
 pub mod metrics;

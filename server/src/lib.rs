@@ -213,6 +213,7 @@ pub fn router(state: ServerState) -> Router {
         .merge(auth::router(&config))
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(leptos.clone()))
         .fallback(file_and_error_handler_with_context::<ServerState, _>(context, shell))
+        .layer(axum::middleware::from_fn(http::fn_status::refusal_status))
         .layer(axum::middleware::from_fn_with_state(state.clone(), http::limits::limit_api))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::resolve_viewer))
         .layer(sessions)

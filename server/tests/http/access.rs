@@ -15,6 +15,7 @@ db_tests!(
     team_tokens_act_for_their_team_only,
     administrators_grant_rules_and_decisions_explain_them,
     the_tokens_page_makes_and_revokes_tokens_without_javascript,
+    a_form_posted_by_someone_who_may_not_gets_403,
 );
 
 async fn new_token(app: &mut TestApp, body: serde_json::Value) -> crate::support::TestResponse {
@@ -250,4 +251,34 @@ async fn the_tokens_page_makes_and_revokes_tokens_without_javascript(b: Backend)
     app.post_form("/fn/tokens_revoke", &format!("id={id}"), &[("accept", "application/json")]).await;
     let list = app.get("/api/v1/tokens").await.json();
     assert!(list[0]["revoked_at"].is_string(), "{list}");
+}
+
+/// The page shows hubot no rule controls; posting the form anyway is refused with 403, for a browser without
+/// JavaScript (a plain page naming the action) and for a script (the error as JSON), and nothing is granted.
+async fn a_form_posted_by_someone_who_may_not_gets_403(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    app.login_as("hubot").await;
+    let page = app.get("/settings/access").await;
+    assert!(!page.body.contains("Grant"), "no grant form for hubot");
+    let form = "subject=user%3Ahubot&action=%2A&scope_type=all&scope_value=";
+    let res = app.post_form("/fn/access_grant", form, &[("referer", "http://127.0.0.1:3000/settings/access")]).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{res:?}");
+    assert!(res.body.contains("access.admin"), "{}", res.body);
+    assert!(res.headers["content-type"].to_str().unwrap().starts_with("text/html"));
+    let script = || {
+        http::Request::post("/fn/access_grant")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .body(axum::body::Body::from(form))
+            .unwrap()
+    };
+    let res = app.send(script()).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{res:?}");
+    assert!(res.json()["Forbidden"].as_str().unwrap().contains("access.admin"), "{}", res.body);
+    // Signed out: 401.
+    let mut anonymous = TestApp::new(b).await;
+    let res = anonymous.send(script()).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{res:?}");
+    let rules = app.get_with_token("/api/v1/access/rules", API_TOKEN).await.json();
+    assert_eq!(rules, json!([]), "nothing was granted");
 }
