@@ -493,8 +493,10 @@ pub async fn explain(
         Some(text) => {
             let r = EntityRef::parse(text, Some("component"), "default")
                 .map_err(|e| ExplainError::Invalid(format!("entity: {e}")))?;
+            let visibility = crate::catalog::visibility::for_viewer(db, config, viewer).await?;
             let row = crate::catalog::store::find(db, &r)
                 .await?
+                .filter(|row| visibility.allows(row))
                 .ok_or_else(|| ExplainError::NotFound(format!("no entity {r}")))?;
             Target::entity(row.entity_ref, row.owner_ref.as_deref())
         }

@@ -638,6 +638,8 @@ async fn hidden_namespaces_show_only_to_owners_and_administrators(b: Backend) {
         .cloned()
         .unwrap();
     assert_eq!(secret["count"], 1, "{facets}");
+    let explained = app.get("/api/v1/access/decisions?entity=component:secret/hsm").await;
+    assert_eq!(explained.status, StatusCode::NOT_FOUND, "asking about it does not reveal it: {explained:?}");
 }
 
 /// Text between a heading and the end of its list, to check one section's contents.
