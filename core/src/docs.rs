@@ -1,0 +1,3 @@
+//! Runbooks, guides and reference pages. So far: the Markdown renderer every page goes through.
+
+pub mod markdown;
