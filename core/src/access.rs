@@ -117,6 +117,9 @@ impl Action {
     }
 }
 
+/// The annotation on a Template entity listing who may run it.
+pub const RUNNERS_ANNOTATION: &str = "portolan.dev/allowed-runners";
+
 /// What an action is done to.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Target {
@@ -124,6 +127,8 @@ pub struct Target {
     pub entity_ref: Option<String>,
     /// Its owner (`group:default/payments`), as the catalog records it.
     pub owner_ref: Option<String>,
+    /// For a template with the `portolan.dev/allowed-runners` annotation: the users and groups that may run it.
+    pub runners: Option<Vec<String>>,
 }
 
 impl Target {
@@ -134,7 +139,26 @@ impl Target {
 
     /// An entity with this owner.
     pub fn entity(entity_ref: impl Into<String>, owner_ref: Option<&str>) -> Target {
-        Target { entity_ref: Some(entity_ref.into()), owner_ref: owner_ref.map(str::to_owned) }
+        Target { entity_ref: Some(entity_ref.into()), owner_ref: owner_ref.map(str::to_owned), runners: None }
+    }
+
+    /// A catalog row, with what its descriptor says about who may act on it: a template's
+    /// `portolan.dev/allowed-runners` (comma-separated user and group references; bare names are groups).
+    pub fn for_row(row: &crate::catalog::entity::entities::Model) -> Target {
+        let body: serde_json::Value = serde_json::from_str(&row.body).unwrap_or_default();
+        let runners = body
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(RUNNERS_ANNOTATION))
+            .and_then(serde_json::Value::as_str)
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|r| !r.is_empty())
+                    .filter_map(|r| EntityRef::parse(r, Some("group"), "default").ok())
+                    .map(|r| r.to_string())
+                    .collect()
+            });
+        Target { runners, ..Target::entity(row.entity_ref.clone(), row.owner_ref.as_deref()) }
     }
 
     fn parsed(&self) -> Option<EntityRef> {
@@ -227,7 +251,15 @@ pub fn decide(subject: &Subject, action: Action, target: &Target, rules: &[Rule]
         return allow(action, format!("{} is a member of the owner {owner}", subject.login));
     }
     if action == Action::ScaffoldRun {
-        return allow(action, "every signed-in person may run templates".to_owned());
+        return match &target.runners {
+            None => allow(action, "every signed-in person may run templates".to_owned()),
+            Some(list) => match list.iter().find(|r| subject.memberships.iter().any(|m| m.eq_ignore_ascii_case(r))) {
+                Some(r) => allow(action, format!("{} is in the template's allowed runners ({r})", subject.login)),
+                None => {
+                    refuse(action, format!("only {} may run this template ({RUNNERS_ANNOTATION})", list.join(", ")))
+                }
+            },
+        };
     }
     if let Some(rule) = rules
         .iter()
@@ -498,7 +530,7 @@ pub async fn explain(
                 .await?
                 .filter(|row| visibility.allows(row))
                 .ok_or_else(|| ExplainError::NotFound(format!("no entity {r}")))?;
-            Target::entity(row.entity_ref, row.owner_ref.as_deref())
+            Target::for_row(&row)
         }
     };
     let subject = subject_for(db, &subject_viewer).await?;
@@ -656,6 +688,24 @@ mod tests {
                 vec![],
                 true,
                 "every signed-in",
+            ),
+            (
+                "outside a template's allow list",
+                &outsider,
+                Action::ScaffoldRun,
+                Target { runners: Some(vec!["group:default/payments".to_owned()]), ..Target::global() },
+                vec![],
+                false,
+                "only group:default/payments may run this template",
+            ),
+            (
+                "inside a template's allow list",
+                &owner,
+                Action::ScaffoldRun,
+                Target { runners: Some(vec!["group:default/payments".to_owned()]), ..Target::global() },
+                vec![],
+                true,
+                "allowed runners",
             ),
             (
                 "namespace rule",

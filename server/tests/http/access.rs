@@ -16,6 +16,7 @@ db_tests!(
     administrators_grant_rules_and_decisions_explain_them,
     the_tokens_page_makes_and_revokes_tokens_without_javascript,
     a_form_posted_by_someone_who_may_not_gets_403,
+    a_templates_allow_list_decides_who_may_run_it,
 );
 
 async fn new_token(app: &mut TestApp, body: serde_json::Value) -> crate::support::TestResponse {
@@ -281,4 +282,37 @@ async fn a_form_posted_by_someone_who_may_not_gets_403(b: Backend) {
     assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{res:?}");
     let rules = app.get_with_token("/api/v1/access/rules", API_TOKEN).await.json();
     assert_eq!(rules, json!([]), "nothing was granted");
+}
+
+/// `portolan.dev/allowed-runners` on a Template narrows `scaffold.run` to those users and groups.
+async fn a_templates_allow_list_decides_who_may_run_it(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    let template = "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata:\n  name: payments-service\n\
+                    \n  annotations:\n    portolan.dev/allowed-runners: payments, user:default/ada\n\
+                    spec:\n  type: service\n  owner: group:default/payments\n  steps: []\n";
+    let open = "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata:\n  name: docs-site\n\
+                spec:\n  type: website\n  owner: group:default/platform\n  steps: []\n";
+    let dir = crate::catalog::temp_catalog("templates", &[("a.yaml", template), ("b.yaml", open)]);
+    let res = app.post_json_with_token("/api/v1/locations", &json!({"target": dir}), API_TOKEN).await;
+    assert_eq!(res.json()["added"], 2, "{}", res.body);
+    let run = |v: &serde_json::Value| {
+        v["decisions"].as_array().unwrap().iter().find(|d| d["action"] == "scaffold.run").cloned().unwrap()
+    };
+    app.login_as("hubot").await;
+    let refused = app.get("/api/v1/access/decisions?entity=template:default/payments-service").await.json();
+    let d = run(&refused);
+    assert_eq!(d["allowed"], false, "{d}");
+    assert!(d["reason"].as_str().unwrap().contains("group:default/payments, user:default/ada"), "{d}");
+    let anyone = app.get("/api/v1/access/decisions?entity=template:default/docs-site").await.json();
+    assert_eq!(run(&anyone)["allowed"], true, "no allow list: everyone signed in");
+    // octocat is in the GitHub team acme/payments, so in group:default/payments; ask as an administrator would
+    // about a non-administrator: octocat's own decision is decided by membership, not by being an admin.
+    let mut member = TestApp::with(b, portolan_testkit::FakeGithubConfig::default(), |c| c.admin_teams.clear()).await;
+    let res = member.post_json_with_token("/api/v1/locations", &json!({"target": dir}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::CREATED);
+    member.login_as("octocat").await;
+    let allowed = member.get("/api/v1/access/decisions?entity=template:default/payments-service").await.json();
+    let d = run(&allowed);
+    assert_eq!(d["allowed"], true, "{d}");
+    assert!(d["reason"].as_str().unwrap().contains("allowed runners"), "{d}");
 }
