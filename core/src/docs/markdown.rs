@@ -141,6 +141,9 @@ pub fn render(markdown: &str) -> Rendered {
             Event::Text(t) if link_depth == 0 && code_depth == 0 && t.contains("http") => {
                 out.extend(autolink(t));
             }
+            // Raw HTML passes only when it is made of harmless tags; anything else (`<script>`, `<style>`,
+            // `<textarea>`, an unclosed comment) is shown as text, so it cannot swallow the rest of the page.
+            Event::Html(h) | Event::InlineHtml(h) if !simple_html(h) => out.push(Event::Text(h.clone())),
             other => out.push(other.clone()),
         }
         i += 1;
@@ -148,6 +151,40 @@ pub fn render(markdown: &str) -> Rendered {
     let mut raw = String::with_capacity(markdown.len() * 3 / 2);
     pulldown_cmark::html::push_html(&mut raw, out.into_iter());
     Rendered { html: sanitize(&raw), toc }
+}
+
+/// Elements raw HTML in a page may use (the sanitizer still checks their attributes).
+const RAW_HTML_TAGS: [&str; 33] = [
+    "a", "b", "i", "em", "strong", "code", "del", "s", "ins", "mark", "kbd", "sub", "sup", "br", "hr", "p", "div",
+    "span", "details", "summary", "img", "dl", "dt", "dd", "ul", "ol", "li", "table", "thead", "tbody", "tr", "th",
+    "td",
+];
+
+/// Whether a chunk of raw HTML holds only [`RAW_HTML_TAGS`] and closed comments.
+fn simple_html(html: &str) -> bool {
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        rest = &rest[start + 1..];
+        if let Some(comment) = rest.strip_prefix("!--") {
+            match comment.find("-->") {
+                Some(end) => {
+                    rest = &comment[end + 3..];
+                    continue;
+                }
+                None => return false,
+            }
+        }
+        let name: String = rest
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if !RAW_HTML_TAGS.contains(&name.as_str()) {
+            return false;
+        }
+    }
+    true
 }
 
 fn heading_number(level: HeadingLevel) -> u8 {
@@ -374,6 +411,22 @@ mod tests {
         assert!(unsafe_markup("<a href=\" JaVaScRiPt:alert(1)\">x</a>").is_some());
         assert!(unsafe_markup("<h1 id=\"x\">").is_some());
         assert_eq!(unsafe_markup("<p>&lt;script&gt;</p>"), None);
+    }
+
+    #[test]
+    fn raw_html_cannot_swallow_the_rest_of_the_page() {
+        // Found by the `markdown` fuzz target: a stray `<script>` made the sanitizer drop everything after it.
+        for opener in ["<script>alert(1)", "<style>", "<textarea>", "<title>", "<!-- unclosed", "<xmp>", "<noscript>"] {
+            // CommonMark runs a `<script>`, `<style>` or `<textarea>` block to its closing tag, so what follows is
+            // shown as written; it is never dropped.
+            let r = render(&format!("{opener}\n\n## Still here\n\nand this\n"));
+            assert!(r.html.contains("Still here") && r.html.contains("and this"), "{opener}: {}", r.html);
+            assert_eq!(unsafe_markup(&r.html), None, "{opener}: {}", r.html);
+        }
+        let kept = render("<details><summary>More</summary>\n\nhidden text\n\n</details>\n\nPress <kbd>Ctrl</kbd>.");
+        assert!(kept.html.contains("<details><summary>More</summary>"), "{}", kept.html);
+        assert!(kept.html.contains("<kbd>Ctrl</kbd>"), "{}", kept.html);
+        assert!(render("a <!-- note --> b").html.contains("a  b"));
     }
 
     #[test]
