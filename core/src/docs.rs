@@ -1,3 +1,5 @@
-//! Runbooks, guides and reference pages. So far: the Markdown renderer every page goes through.
+//! Runbooks, guides and reference pages: the Markdown renderer every page goes through, and pages with revisions
+//! whose saves never overwrite each other.
 
 pub mod markdown;
+pub mod pages;

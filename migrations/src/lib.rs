@@ -10,6 +10,7 @@ mod m20261124_000002_create_catalog;
 mod m20261125_000003_create_github_sync;
 mod m20261125_000004_create_access;
 mod m20261125_000005_index_catalog_search;
+mod m20261125_000006_create_docs;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_create_github_sync::Migration),
             Box::new(m20261125_000004_create_access::Migration),
             Box::new(m20261125_000005_index_catalog_search::Migration),
+            Box::new(m20261125_000006_create_docs::Migration),
         ]
     }
 }

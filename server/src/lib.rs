@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod bench;
 pub mod catalog;
+pub mod docs;
 pub mod http;
 pub mod jobs;
 pub mod openapi;
@@ -210,6 +211,7 @@ pub fn router(state: ServerState) -> Router {
         .merge(webhooks::router())
         .merge(access::router())
         .merge(openapi::router())
+        .merge(docs::router())
         .merge(auth::router(&config))
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(leptos.clone()))
         .fallback(file_and_error_handler_with_context::<ServerState, _>(context, shell))

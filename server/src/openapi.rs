@@ -36,6 +36,10 @@ use crate::ServerState;
         crate::catalog::backstage_by_name,
         crate::catalog::backstage_by_query,
         crate::catalog::backstage_facets,
+        crate::docs::create_page,
+        crate::docs::get_page,
+        crate::docs::save_page,
+        crate::docs::page_revisions,
         crate::access::list_tokens,
         crate::access::create_token,
         crate::access::revoke_token,
@@ -50,6 +54,7 @@ use crate::ServerState;
     tags(
         (name = "catalog", description = "Entities, relations and locations"),
         (name = "backstage", description = "Backstage's catalog API, same paths and JSON shapes"),
+        (name = "docs", description = "Runbooks, guides and reference pages with revisions"),
         (name = "access", description = "API tokens, granted rules and permission decisions"),
         (name = "people", description = "Who is signed in, and people's teams"),
         (name = "webhooks", description = "Receivers for GitHub's webhooks"),

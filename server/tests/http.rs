@@ -13,6 +13,9 @@ mod github;
 #[path = "http/access.rs"]
 mod access;
 
+#[path = "http/docs.rs"]
+mod docs;
+
 #[path = "http/limits.rs"]
 mod limits;
 

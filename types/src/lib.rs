@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod catalog;
+pub mod docs;
 
 use serde::{Deserialize, Serialize};
 

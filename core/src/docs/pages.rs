@@ -1,0 +1,387 @@
+//! Pages and their revisions. Every save appends a revision; the page points at its current one. A save names the
+//! revision it started from and is applied only if that is still the current one (a conditional update, so two
+//! replicas cannot both win): otherwise nothing is written and the caller gets the current page and what changed.
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
+};
+
+use portolan_types::docs::{NewPage, PAGE_KINDS, PageUpdate, PageView, RevisionView, TocItem};
+
+use super::markdown;
+use crate::catalog::model::EntityRef;
+
+/// The `doc_pages` table.
+pub mod page_rows {
+    use sea_orm::entity::prelude::*;
+
+    /// A page.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "doc_pages")]
+    pub struct Model {
+        /// Id.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// Space.
+        pub space: String,
+        /// Slug, unique in the space.
+        pub slug: String,
+        /// Current title.
+        pub title: String,
+        /// `runbook`, `guide` or `reference`.
+        pub kind: String,
+        /// Owning team.
+        pub owner_ref: Option<String>,
+        /// Linked entity references, comma-separated.
+        #[sea_orm(column_type = "Text")]
+        pub entity_refs: String,
+        /// The current revision.
+        pub current_revision_id: Option<i64>,
+        /// Who made the page.
+        pub created_by: String,
+        /// When.
+        pub created_at: DateTimeUtc,
+        /// Last save.
+        pub updated_at: DateTimeUtc,
+    }
+
+    /// No navigable relations needed.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The `doc_revisions` table.
+pub mod revisions {
+    use sea_orm::entity::prelude::*;
+
+    /// One saved version of a page.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "doc_revisions")]
+    pub struct Model {
+        /// Id.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// The page.
+        pub page_id: i64,
+        /// 1, 2, 3… per page.
+        pub number: i32,
+        /// Title at this revision.
+        pub title: String,
+        /// Markdown source.
+        #[sea_orm(column_type = "Text")]
+        pub markdown: String,
+        /// Edit summary.
+        pub summary: String,
+        /// Who saved it.
+        pub author: String,
+        /// When.
+        pub created_at: DateTimeUtc,
+    }
+
+    /// No navigable relations needed.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Largest Markdown source a page takes.
+pub const MAX_MARKDOWN: usize = 1024 * 1024;
+
+/// Why a page operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DocsError {
+    /// A field is wrong; the text names it.
+    #[error("{0}")]
+    Invalid(String),
+    /// No such page (or revision).
+    #[error("no such page")]
+    NotFound,
+    /// Someone saved since `base_revision`: the page as it is now, and the unified diff from the base to it.
+    #[error("the page changed since revision {base}")]
+    Conflict {
+        /// The revision the save started from.
+        base: i64,
+        /// The page now.
+        current: Box<PageView>,
+        /// What changed.
+        diff: String,
+    },
+    /// The database failed.
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+}
+
+fn rfc3339(t: chrono::DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// `a-z0-9-` from a title: `Restart the payments API` → `restart-the-payments-api`.
+pub fn slugify(title: &str) -> String {
+    let mut out = String::new();
+    for c in title.trim().chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    let out = out.trim_end_matches('-');
+    if out.is_empty() { "page".to_owned() } else { out.chars().take(80).collect() }
+}
+
+fn valid_space(space: &str) -> bool {
+    !space.is_empty()
+        && space.len() <= 63
+        && space.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !space.starts_with('-')
+}
+
+fn check_text(title: &str, markdown: &str) -> Result<(), DocsError> {
+    if title.trim().is_empty() || title.len() > 200 {
+        return Err(DocsError::Invalid("title: 1 to 200 characters".to_owned()));
+    }
+    if markdown.len() > MAX_MARKDOWN {
+        return Err(DocsError::Invalid(format!("markdown: at most {MAX_MARKDOWN} bytes")));
+    }
+    Ok(())
+}
+
+/// The owner reference a page stores (`group:default/payments`), from what was typed.
+fn owner_ref(owner: Option<&str>) -> Result<Option<String>, DocsError> {
+    match owner.map(str::trim).filter(|o| !o.is_empty()) {
+        None => Ok(None),
+        Some(o) => EntityRef::parse(o, Some("group"), "default")
+            .map(|r| Some(r.to_string()))
+            .map_err(|e| DocsError::Invalid(format!("owner: {e}"))),
+    }
+}
+
+/// The page as read, rendered.
+fn view(page: &page_rows::Model, rev: &revisions::Model) -> PageView {
+    let rendered = markdown::render(&rev.markdown);
+    PageView {
+        id: page.id,
+        space: page.space.clone(),
+        slug: page.slug.clone(),
+        title: page.title.clone(),
+        kind: page.kind.clone(),
+        owner_ref: page.owner_ref.clone(),
+        entities: page.entity_refs.split(',').filter(|e| !e.is_empty()).map(str::to_owned).collect(),
+        markdown: rev.markdown.clone(),
+        html: rendered.html,
+        toc: rendered.toc.into_iter().map(|t| TocItem { level: t.level, id: t.id, text: t.text }).collect(),
+        revision_id: rev.id,
+        revision_number: rev.number,
+        updated_by: rev.author.clone(),
+        updated_at: rfc3339(rev.created_at),
+    }
+}
+
+/// A page by id, with its current revision.
+pub async fn get(db: &DatabaseConnection, id: i64) -> Result<Option<(page_rows::Model, PageView)>, DbErr> {
+    let Some(page) = page_rows::Entity::find_by_id(id).one(db).await? else { return Ok(None) };
+    let Some(rev_id) = page.current_revision_id else { return Ok(None) };
+    let Some(rev) = revisions::Entity::find_by_id(rev_id).one(db).await? else { return Ok(None) };
+    let v = view(&page, &rev);
+    Ok(Some((page, v)))
+}
+
+/// Makes a page with its first revision, in one transaction.
+pub async fn create(db: &DatabaseConnection, actor: &str, new: &NewPage) -> Result<PageView, DocsError> {
+    let space = new.space.trim().to_lowercase();
+    if !valid_space(&space) {
+        return Err(DocsError::Invalid("space: lower-case letters, digits and -, at most 63".to_owned()));
+    }
+    check_text(&new.title, &new.markdown)?;
+    let kind = new.kind.as_deref().map(str::trim).filter(|k| !k.is_empty()).unwrap_or("reference").to_lowercase();
+    if !PAGE_KINDS.contains(&kind.as_str()) {
+        return Err(DocsError::Invalid(format!("kind: one of {}", PAGE_KINDS.join(", "))));
+    }
+    let owner = owner_ref(new.owner.as_deref())?;
+    let mut entities = Vec::new();
+    for e in new.entities.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
+        let r = EntityRef::parse(e, Some("component"), "default")
+            .map_err(|err| DocsError::Invalid(format!("entities: {err}")))?;
+        entities.push(r.to_string());
+    }
+    let base = slugify(&new.title);
+    let txn = db.begin().await?;
+    // The first free slug: `deploys`, `deploys-2`, …
+    let taken: Vec<String> = page_rows::Entity::find()
+        .filter(page_rows::Column::Space.eq(&space))
+        .filter(page_rows::Column::Slug.starts_with(&base))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|p| p.slug)
+        .collect();
+    let slug = (1..).map(|n| if n == 1 { base.clone() } else { format!("{base}-{n}") }).find(|s| !taken.contains(s));
+    let slug = slug.unwrap_or(base);
+    let now = Utc::now();
+    let page = page_rows::ActiveModel {
+        space: Set(space),
+        slug: Set(slug),
+        title: Set(new.title.trim().to_owned()),
+        kind: Set(kind),
+        owner_ref: Set(owner),
+        entity_refs: Set(entities.join(",")),
+        current_revision_id: Set(None),
+        created_by: Set(actor.to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    let rev = revisions::ActiveModel {
+        page_id: Set(page.id),
+        number: Set(1),
+        title: Set(page.title.clone()),
+        markdown: Set(new.markdown.clone()),
+        summary: Set(new.summary.clone().unwrap_or_else(|| "Created".to_owned())),
+        author: Set(actor.to_owned()),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    let mut active: page_rows::ActiveModel = page.into();
+    active.current_revision_id = Set(Some(rev.id));
+    let page = active.update(&txn).await?;
+    let target = format!("page:{}", page.id);
+    crate::audit::record(
+        &txn,
+        crate::audit::Entry {
+            actor,
+            action: "docs.page.create",
+            target: Some(&target),
+            detail: Some(serde_json::json!({"space": page.space, "slug": page.slug, "title": page.title})),
+            ..Default::default()
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(view(&page, &rev))
+}
+
+/// A unified line diff from `old` to `new`.
+pub fn diff(old: &str, new: &str) -> String {
+    similar::TextDiff::from_lines(old, new).unified_diff().context_radius(3).header("base", "current").to_string()
+}
+
+/// Saves a new revision if `update.base_revision` is still the current one; a conflict otherwise, writing nothing.
+pub async fn save(db: &DatabaseConnection, actor: &str, id: i64, update: &PageUpdate) -> Result<PageView, DocsError> {
+    let (page, current) = get(db, id).await?.ok_or(DocsError::NotFound)?;
+    let title = update.title.as_deref().map(str::trim).filter(|t| !t.is_empty()).unwrap_or(&page.title).to_owned();
+    check_text(&title, &update.markdown)?;
+    let conflict = |current: PageView, base_markdown: &str| DocsError::Conflict {
+        base: update.base_revision,
+        diff: diff(base_markdown, &current.markdown),
+        current: Box::new(current),
+    };
+    if current.revision_id != update.base_revision {
+        let base = revisions::Entity::find_by_id(update.base_revision)
+            .filter(revisions::Column::PageId.eq(id))
+            .one(db)
+            .await?
+            .ok_or_else(|| {
+                DocsError::Invalid(format!("base_revision: {} is not a revision of this page", update.base_revision))
+            })?;
+        return Err(conflict(current, &base.markdown));
+    }
+    let now = Utc::now();
+    let txn = db.begin().await?;
+    let rev = revisions::ActiveModel {
+        page_id: Set(id),
+        number: Set(current.revision_number + 1),
+        title: Set(title.clone()),
+        markdown: Set(update.markdown.clone()),
+        summary: Set(update.summary.clone().unwrap_or_default().chars().take(300).collect()),
+        author: Set(actor.to_owned()),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await;
+    // Two saves from the same base race for the same revision number; the unique index lets one win.
+    let rev = match rev {
+        Ok(r) => r,
+        Err(_) => {
+            txn.rollback().await?;
+            let (_, now_current) = get(db, id).await?.ok_or(DocsError::NotFound)?;
+            return Err(conflict(now_current, &current.markdown));
+        }
+    };
+    let moved = page_rows::Entity::update_many()
+        .col_expr(page_rows::Column::CurrentRevisionId, Expr::value(rev.id))
+        .col_expr(page_rows::Column::Title, Expr::value(title))
+        .col_expr(page_rows::Column::UpdatedAt, Expr::value(now))
+        .filter(page_rows::Column::Id.eq(id))
+        .filter(page_rows::Column::CurrentRevisionId.eq(update.base_revision))
+        .exec(&txn)
+        .await?;
+    if moved.rows_affected == 0 {
+        txn.rollback().await?;
+        let (_, now_current) = get(db, id).await?.ok_or(DocsError::NotFound)?;
+        return Err(conflict(now_current, &current.markdown));
+    }
+    let target = format!("page:{id}");
+    crate::audit::record(
+        &txn,
+        crate::audit::Entry {
+            actor,
+            action: "docs.page.save",
+            target: Some(&target),
+            detail: Some(serde_json::json!({"revision": rev.number, "summary": rev.summary})),
+            ..Default::default()
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    let (_, v) = get(db, id).await?.ok_or(DocsError::NotFound)?;
+    Ok(v)
+}
+
+/// A page's revisions, newest first.
+pub async fn history(db: &DatabaseConnection, id: i64) -> Result<Vec<RevisionView>, DbErr> {
+    Ok(revisions::Entity::find()
+        .filter(revisions::Column::PageId.eq(id))
+        .order_by_desc(revisions::Column::Number)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| RevisionView {
+            id: r.id,
+            number: r.number,
+            title: r.title,
+            summary: r.summary,
+            author: r.author,
+            created_at: rfc3339(r.created_at),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_plain_and_never_empty() {
+        assert_eq!(slugify("Restart the Payments API!"), "restart-the-payments-api");
+        assert_eq!(slugify("  ../../etc/passwd "), "etc-passwd");
+        assert_eq!(slugify("***"), "page");
+        assert!(valid_space("payments-team") && !valid_space("Payments") && !valid_space("../x") && !valid_space(""));
+    }
+
+    #[test]
+    fn a_diff_shows_what_the_other_person_changed() {
+        let d = diff("one\ntwo\nthree\n", "one\n2\nthree\n");
+        assert!(d.contains("-two\n") && d.contains("+2\n"), "{d}");
+    }
+}

@@ -1,0 +1,142 @@
+//! Docs routes: `/api/v1/pages` — make a page, read it (source and rendered HTML), save a revision based on the
+//! one read (409 with the current page and a diff when someone saved in between), and list its history.
+
+use axum::extract::{Extension, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http::StatusCode;
+
+use portolan_core::access::{Action, Target};
+use portolan_core::auth::RequestViewer;
+use portolan_core::docs::pages::{self, DocsError};
+use portolan_types::docs::{NewPage, PageConflict, PageUpdate, PageView, RevisionView};
+
+use crate::ServerState;
+use crate::access::authorize;
+use crate::api::require;
+use crate::http::extract::{ApiJson, ApiPath};
+use crate::http::{ApiError, ErrorEnvelope};
+
+/// The docs routes.
+pub fn router() -> Router<ServerState> {
+    Router::new()
+        .route("/api/v1/pages", post(create_page))
+        .route("/api/v1/pages/{id}", get(get_page).put(save_page))
+        .route("/api/v1/pages/{id}/revisions", get(page_revisions))
+}
+
+/// What `docs.edit` is decided on for a page: its owner.
+fn page_target(space: &str, slug: &str, owner: Option<&str>) -> Target {
+    Target::entity(format!("page:{space}/{slug}"), owner)
+}
+
+fn docs_error(e: DocsError) -> Response {
+    match e {
+        DocsError::Invalid(m) => ApiError::bad_request(m).into_response(),
+        DocsError::NotFound => ApiError::not_found("no such page").into_response(),
+        DocsError::Conflict { current, diff, .. } => {
+            (StatusCode::CONFLICT, Json(PageConflict { error: "conflict".to_owned(), current: *current, diff }))
+                .into_response()
+        }
+        DocsError::Db(e) => ApiError::internal("storing a page", e).into_response(),
+    }
+}
+
+/// Makes a page with its first revision (`docs.edit` on the owning team).
+#[utoipa::path(post, path = "/api/v1/pages", tag = "docs", request_body = NewPage, responses(
+    (status = 201, description = "Created", body = PageView),
+    (status = 400, description = "A field is wrong", body = ErrorEnvelope),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 403, description = "docs.edit refused", body = ErrorEnvelope)))]
+pub(crate) async fn create_page(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiJson(body): ApiJson<NewPage>,
+) -> Result<Response, ApiError> {
+    let viewer = require(&viewer)?;
+    let owner = match body.owner.as_deref().map(str::trim).filter(|o| !o.is_empty()) {
+        None => None,
+        Some(o) => Some(
+            portolan_core::catalog::model::EntityRef::parse(o, Some("group"), "default")
+                .map_err(|e| ApiError::bad_request(format!("owner: {e}")))?
+                .to_string(),
+        ),
+    };
+    let target = page_target(body.space.trim(), &pages::slugify(&body.title), owner.as_deref());
+    authorize(&state, viewer, Action::DocsEdit, &target).await?;
+    Ok(match pages::create(&state.app.db, &viewer.login, &body).await {
+        Ok(page) => (StatusCode::CREATED, Json(page)).into_response(),
+        Err(e) => docs_error(e),
+    })
+}
+
+/// A page: its Markdown source, rendered HTML, headings and current revision.
+#[utoipa::path(get, path = "/api/v1/pages/{id}", tag = "docs", params(("id" = i64, Path)), responses(
+    (status = 200, description = "The page", body = PageView),
+    (status = 400, description = "The id is not a number", body = ErrorEnvelope),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 404, description = "No such page", body = ErrorEnvelope)))]
+pub(crate) async fn get_page(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<PageView>, ApiError> {
+    require(&viewer)?;
+    match pages::get(&state.app.db, id).await {
+        Ok(Some((_, page))) => Ok(Json(page)),
+        Ok(None) => Err(ApiError::not_found("no such page")),
+        Err(e) => Err(ApiError::internal("loading a page", e)),
+    }
+}
+
+/// Saves a new revision based on `base_revision` (`docs.edit`); 409 with the current page and a diff when someone
+/// saved in between, writing nothing.
+#[utoipa::path(put, path = "/api/v1/pages/{id}", tag = "docs", params(("id" = i64, Path)), request_body = PageUpdate,
+    responses(
+        (status = 200, description = "Saved", body = PageView),
+        (status = 400, description = "A field is wrong", body = ErrorEnvelope),
+        (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+        (status = 403, description = "docs.edit refused", body = ErrorEnvelope),
+        (status = 404, description = "No such page", body = ErrorEnvelope),
+        (status = 409, description = "Someone saved since base_revision", body = PageConflict)))]
+pub(crate) async fn save_page(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<PageUpdate>,
+) -> Result<Response, ApiError> {
+    let viewer = require(&viewer)?;
+    let page = match pages::get(&state.app.db, id).await {
+        Ok(Some((page, _))) => page,
+        Ok(None) => return Err(ApiError::not_found("no such page")),
+        Err(e) => return Err(ApiError::internal("loading a page", e)),
+    };
+    authorize(&state, viewer, Action::DocsEdit, &page_target(&page.space, &page.slug, page.owner_ref.as_deref()))
+        .await?;
+    Ok(match pages::save(&state.app.db, &viewer.login, id, &body).await {
+        Ok(page) => Json(page).into_response(),
+        Err(e) => docs_error(e),
+    })
+}
+
+/// A page's revisions, newest first.
+#[utoipa::path(get, path = "/api/v1/pages/{id}/revisions", tag = "docs", params(("id" = i64, Path)), responses(
+    (status = 200, description = "The revisions", body = Vec<RevisionView>),
+    (status = 400, description = "The id is not a number", body = ErrorEnvelope),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 404, description = "No such page", body = ErrorEnvelope)))]
+pub(crate) async fn page_revisions(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Vec<RevisionView>>, ApiError> {
+    require(&viewer)?;
+    let db = &state.app.db;
+    match pages::get(db, id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return Err(ApiError::not_found("no such page")),
+        Err(e) => return Err(ApiError::internal("loading a page", e)),
+    }
+    pages::history(db, id).await.map(Json).map_err(|e| ApiError::internal("listing revisions", e))
+}
