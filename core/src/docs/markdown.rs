@@ -371,8 +371,10 @@ pub fn unsafe_markup(html: &str) -> Option<String> {
     None
 }
 
+/// Every id gets the prefix, even one that already starts with it, so a heading's anchor is always the prefix plus
+/// its slug (`md-` + `md-intro`) and the table of contents finds it.
 fn prefixed(id: &str) -> String {
-    if id.starts_with(ID_PREFIX) { id.to_owned() } else { format!("{ID_PREFIX}{id}") }
+    format!("{ID_PREFIX}{id}")
 }
 
 #[cfg(test)]
@@ -427,6 +429,15 @@ mod tests {
         assert!(kept.html.contains("<details><summary>More</summary>"), "{}", kept.html);
         assert!(kept.html.contains("<kbd>Ctrl</kbd>"), "{}", kept.html);
         assert!(render("a <!-- note --> b").html.contains("a  b"));
+    }
+
+    #[test]
+    fn anchors_match_the_toc_even_for_headings_that_look_prefixed() {
+        // Found by the `markdown` fuzz target.
+        let r = render("# md-intro\n\n[x](#md-intro)\n");
+        assert_eq!(r.toc[0].id, "md-md-intro");
+        assert!(r.html.contains("<h1 id=\"md-md-intro\">"), "{}", r.html);
+        assert!(r.html.contains("href=\"#md-md-intro\""), "{}", r.html);
     }
 
     #[test]
