@@ -183,6 +183,27 @@ fn simple_html(html: &str) -> bool {
         if !RAW_HTML_TAGS.contains(&name.as_str()) {
             return false;
         }
+        // The tag must end before anything else starts: an unterminated `<img` would take what follows as its
+        // attributes. Quoted values may hold `>`.
+        let mut quote = None;
+        let mut end = None;
+        for (i, c) in rest.char_indices() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '>') => {
+                    end = Some(i);
+                    break;
+                }
+                (None, '<') => return false,
+                _ => {}
+            }
+        }
+        match end {
+            Some(i) => rest = &rest[i + 1..],
+            None => return false,
+        }
     }
     true
 }
@@ -425,6 +446,9 @@ mod tests {
             assert!(r.html.contains("Still here") && r.html.contains("and this"), "{opener}: {}", r.html);
             assert_eq!(unsafe_markup(&r.html), None, "{opener}: {}", r.html);
         }
+        // An unterminated tag would take the following heading as its attributes.
+        let r = render("<img src=x\n\n# Heading\n");
+        assert!(r.html.contains("<h1 id=\"md-heading\">Heading</h1>"), "{}", r.html);
         let kept = render("<details><summary>More</summary>\n\nhidden text\n\n</details>\n\nPress <kbd>Ctrl</kbd>.");
         assert!(kept.html.contains("<details><summary>More</summary>"), "{}", kept.html);
         assert!(kept.html.contains("<kbd>Ctrl</kbd>"), "{}", kept.html);
