@@ -3,25 +3,26 @@
 
 use axum::extract::{Extension, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use http::StatusCode;
 
 use portolan_core::access::{Action, Target};
 use portolan_core::auth::RequestViewer;
 use portolan_core::docs::pages::{self, DocsError};
-use portolan_types::docs::{NewPage, PageConflict, PageUpdate, PageView, RevisionView};
+use portolan_types::docs::{NewPage, PageConflict, PageSummary, PageUpdate, PageView, RevisionDiff, RevisionView};
 
 use crate::ServerState;
 use crate::access::authorize;
 use crate::api::require;
-use crate::http::extract::{ApiJson, ApiPath};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::{ApiError, ErrorEnvelope};
 
 /// The docs routes.
 pub fn router() -> Router<ServerState> {
     Router::new()
-        .route("/api/v1/pages", post(create_page))
+        .route("/api/v1/pages", get(list_pages).post(create_page))
+        .route("/api/v1/pages/{id}/diff", get(page_diff))
         .route("/api/v1/pages/{id}", get(get_page).put(save_page))
         .route("/api/v1/pages/{id}/revisions", get(page_revisions))
 }
@@ -139,4 +140,54 @@ pub(crate) async fn page_revisions(
         Err(e) => return Err(ApiError::internal("loading a page", e)),
     }
     pages::history(db, id).await.map(Json).map_err(|e| ApiError::internal("listing revisions", e))
+}
+
+/// `?space=` of the page list.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
+    /// Only this space.
+    space: Option<String>,
+}
+
+/// Every page (or one space's), by space then title.
+#[utoipa::path(get, path = "/api/v1/pages", tag = "docs", params(ListQuery), responses(
+    (status = 200, description = "The pages", body = Vec<PageSummary>),
+    (status = 400, description = "A parameter is wrong", body = ErrorEnvelope),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope)))]
+pub(crate) async fn list_pages(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<Vec<PageSummary>>, ApiError> {
+    require(&viewer)?;
+    pages::list(&state.app.db, q.space.as_deref()).await.map(Json).map_err(|e| ApiError::internal("listing pages", e))
+}
+
+/// `?from=&to=` revision ids of the diff.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct DiffQuery {
+    /// A revision id.
+    from: i64,
+    /// Another revision id of the same page.
+    to: i64,
+}
+
+/// The line diff between two revisions of a page, older to newer.
+#[utoipa::path(get, path = "/api/v1/pages/{id}/diff", tag = "docs", params(("id" = i64, Path), DiffQuery), responses(
+    (status = 200, description = "The diff", body = RevisionDiff),
+    (status = 400, description = "A revision is not this page's, or a parameter is wrong", body = ErrorEnvelope),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope)))]
+pub(crate) async fn page_diff(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<DiffQuery>,
+) -> Result<Response, ApiError> {
+    require(&viewer)?;
+    Ok(match pages::diff_revisions(&state.app.db, id, q.from, q.to).await {
+        Ok(d) => Json(d).into_response(),
+        Err(e) => docs_error(e),
+    })
 }

@@ -120,3 +120,39 @@ pub struct PageConflict {
     /// What changed since `base_revision`, as a unified diff (`-` removed, `+` added).
     pub diff: String,
 }
+
+/// `GET /api/v1/pages/{id}/diff` answer.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevisionDiff {
+    /// The older revision's id.
+    pub from: i64,
+    /// The newer revision's id.
+    pub to: i64,
+    /// Unified diff of the Markdown source (`-` removed, `+` added).
+    pub diff: String,
+    /// Lines added.
+    pub added: usize,
+    /// Lines removed.
+    pub removed: usize,
+}
+
+/// A page in a list.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageSummary {
+    /// Id.
+    pub id: i64,
+    /// Space.
+    pub space: String,
+    /// Slug.
+    pub slug: String,
+    /// Title.
+    pub title: String,
+    /// Kind.
+    pub kind: String,
+    /// Owning team.
+    pub owner_ref: Option<String>,
+    /// Last save, RFC 3339 UTC.
+    pub updated_at: String,
+}

@@ -9,7 +9,9 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use portolan_types::docs::{NewPage, PAGE_KINDS, PageUpdate, PageView, RevisionView, TocItem};
+use portolan_types::docs::{
+    NewPage, PAGE_KINDS, PageSummary, PageUpdate, PageView, RevisionDiff, RevisionView, TocItem,
+};
 
 use super::markdown;
 use crate::catalog::model::EntityRef;
@@ -363,6 +365,63 @@ pub async fn history(db: &DatabaseConnection, id: i64) -> Result<Vec<RevisionVie
             summary: r.summary,
             author: r.author,
             created_at: rfc3339(r.created_at),
+        })
+        .collect())
+}
+
+/// The diff between two revisions of a page (`from` older or newer: the answer always goes old → new).
+pub async fn diff_revisions(db: &DatabaseConnection, id: i64, from: i64, to: i64) -> Result<RevisionDiff, DocsError> {
+    let load = |rev: i64| async move {
+        revisions::Entity::find_by_id(rev)
+            .filter(revisions::Column::PageId.eq(id))
+            .one(db)
+            .await?
+            .ok_or_else(|| DocsError::Invalid(format!("revision {rev} is not a revision of page {id}")))
+    };
+    let (a, b) = (load(from).await?, load(to).await?);
+    let (old, new) = if a.number <= b.number { (a, b) } else { (b, a) };
+    let text = similar::TextDiff::from_lines(&old.markdown, &new.markdown);
+    let (mut added, mut removed) = (0, 0);
+    for change in text.iter_all_changes() {
+        match change.tag() {
+            similar::ChangeTag::Insert => added += 1,
+            similar::ChangeTag::Delete => removed += 1,
+            similar::ChangeTag::Equal => {}
+        }
+    }
+    Ok(RevisionDiff {
+        from: old.id,
+        to: new.id,
+        diff: text
+            .unified_diff()
+            .context_radius(3)
+            .header(&format!("revision {}", old.number), &format!("revision {}", new.number))
+            .to_string(),
+        added,
+        removed,
+    })
+}
+
+/// Pages, by space then title; one space when given.
+pub async fn list(db: &DatabaseConnection, space: Option<&str>) -> Result<Vec<PageSummary>, DbErr> {
+    let mut select = page_rows::Entity::find();
+    if let Some(space) = space.map(str::trim).filter(|s| !s.is_empty()) {
+        select = select.filter(page_rows::Column::Space.eq(space.to_lowercase()));
+    }
+    Ok(select
+        .order_by_asc(page_rows::Column::Space)
+        .order_by_asc(page_rows::Column::Title)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| PageSummary {
+            id: p.id,
+            space: p.space,
+            slug: p.slug,
+            title: p.title,
+            kind: p.kind,
+            owner_ref: p.owner_ref,
+            updated_at: rfc3339(p.updated_at),
         })
         .collect())
 }

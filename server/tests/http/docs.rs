@@ -49,12 +49,24 @@ async fn a_page_is_made_read_and_saved_as_revisions(b: Backend) {
     assert_eq!(read["markdown"], "# Restart\n\nNew steps.\n");
     assert_eq!(read["updated_by"], "api-token");
     let history = app.get_with_token(&format!("/api/v1/pages/{id}/revisions"), API_TOKEN).await.json();
+    let (r1, r2) = (history[1]["id"].as_i64().unwrap(), history[0]["id"].as_i64().unwrap());
+    // Either order: the diff goes from the older to the newer revision.
+    let d = app.get_with_token(&format!("/api/v1/pages/{id}/diff?from={r2}&to={r1}"), API_TOKEN).await.json();
+    assert_eq!((d["from"].as_i64(), d["to"].as_i64()), (Some(r1), Some(r2)), "{d}");
+    assert!(d["diff"].as_str().unwrap().contains("+New steps.\n"), "{d}");
+    assert!(d["diff"].as_str().unwrap().contains("-1. Drain traffic\n"), "{d}");
+    assert_eq!((d["added"].as_u64(), d["removed"].as_u64()), (Some(1), Some(4)), "{d}");
+    let other = app.get_with_token(&format!("/api/v1/pages/{id}/diff?from={r1}&to=999999"), API_TOKEN).await;
+    assert_eq!(other.status, StatusCode::BAD_REQUEST, "{other:?}");
     let numbers: Vec<i64> = history.as_array().unwrap().iter().map(|r| r["number"].as_i64().unwrap()).collect();
     assert_eq!(numbers, [2, 1]);
     assert_eq!(history[0]["summary"], "shorter");
     // A second page with the same title gets its own slug.
     let again = app.post_json_with_token("/api/v1/pages", &runbook(), API_TOKEN).await.json();
     assert_eq!(again["slug"], "restart-the-payments-api-2");
+    let listed = app.get_with_token("/api/v1/pages?space=payments", API_TOKEN).await.json();
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    assert_eq!(app.get_with_token("/api/v1/pages?space=other", API_TOKEN).await.json(), json!([]));
     assert_eq!(app.get_with_token("/api/v1/pages/99999", API_TOKEN).await.status, StatusCode::NOT_FOUND);
     let audit = portolan_core::audit::recent(&app.state.app.db, 10).await.unwrap();
     assert!(audit.iter().any(|e| e.action == "docs.page.save"), "{audit:?}");
