@@ -141,6 +141,18 @@ async fn only_the_owning_team_edits_a_page(b: Backend) {
     let read = hubot.get(&format!("/api/v1/pages/{}", page["id"])).await;
     assert_eq!(read.status, StatusCode::OK);
     assert_eq!(read.json()["revision_number"], 1);
+    // Editors of every page are a rule on kind `page`.
+    let rule = json!({"subject": "user:hubot", "action": "docs.edit", "scope_type": "kind", "scope_value": "page"});
+    let res = app.post_json_with_token("/api/v1/access/rules", &rule, API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    let update = json!({"base_revision": page["revision_id"], "markdown": "# Restart\n\nReviewed.\n"});
+    let req = http::Request::put(format!("/api/v1/pages/{}", page["id"]))
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(update.to_string()))
+        .unwrap();
+    let res = hubot.send(req).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(res.json()["updated_by"], "hubot");
 }
 
 async fn bad_pages_are_refused_with_the_field_named(b: Backend) {
