@@ -13,7 +13,11 @@ struct NavItem {
     href: &'static str,
 }
 
-const NAV: &[NavItem] = &[NavItem { label: "Home", href: "/" }, NavItem { label: "Catalog", href: "/catalog" }];
+const NAV: &[NavItem] = &[
+    NavItem { label: "Home", href: "/" },
+    NavItem { label: "Catalog", href: "/catalog" },
+    NavItem { label: "Docs", href: "/docs" },
+];
 
 /// The top bar.
 #[component]

@@ -9,6 +9,7 @@
 pub mod access;
 pub mod auth;
 pub mod catalog;
+pub mod docs;
 pub mod error;
 pub mod home;
 pub mod layout;
@@ -95,6 +96,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/tokens") view=tokens::TokensPage ssr=SsrMode::Async />
                     <Route path=path!("/settings/access") view=access::AccessPage ssr=SsrMode::Async />
                     <Route path=path!("/catalog") view=catalog::CatalogPage ssr=SsrMode::Async />
+                    <Route path=path!("/docs") view=docs::DocsPage ssr=SsrMode::Async />
+                    <Route path=path!("/docs/:space/:slug") view=docs::DocPageRoute ssr=SsrMode::Async />
                     <Route path=path!("/catalog/locations") view=catalog::LocationsPage ssr=SsrMode::Async />
                     <Route path=path!("/catalog/new") view=catalog::NewEntityPage ssr=SsrMode::Async />
                     <Route

@@ -194,6 +194,19 @@ pub async fn get(db: &DatabaseConnection, id: i64) -> Result<Option<(page_rows::
     Ok(Some((page, v)))
 }
 
+/// A page by space and slug, with its current revision.
+pub async fn get_by_slug(db: &DatabaseConnection, space: &str, slug: &str) -> Result<Option<PageView>, DbErr> {
+    let found = page_rows::Entity::find()
+        .filter(page_rows::Column::Space.eq(space.to_lowercase()))
+        .filter(page_rows::Column::Slug.eq(slug.to_lowercase()))
+        .one(db)
+        .await?;
+    match found {
+        Some(page) => Ok(get(db, page.id).await?.map(|(_, v)| v)),
+        None => Ok(None),
+    }
+}
+
 /// Makes a page with its first revision, in one transaction.
 pub async fn create(db: &DatabaseConnection, actor: &str, new: &NewPage) -> Result<PageView, DocsError> {
     let space = new.space.trim().to_lowercase();

@@ -13,6 +13,7 @@ db_tests!(
     a_stale_save_is_a_conflict_that_loses_nothing,
     only_the_owning_team_edits_a_page,
     bad_pages_are_refused_with_the_field_named,
+    pages_are_read_in_the_browser,
 );
 
 fn runbook() -> serde_json::Value {
@@ -174,4 +175,26 @@ async fn bad_pages_are_refused_with_the_field_named(b: Backend) {
     let wrong_base = json!({"base_revision": 424242, "markdown": "x"});
     let res = app.send(put_json(&format!("/api/v1/pages/{}", page["id"]), &wrong_base)).await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST, "{res:?}");
+}
+
+async fn pages_are_read_in_the_browser(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    let mut body = runbook();
+    body["markdown"] =
+        json!("# Restart\n\n## Drain\n\n| step | who |\n|---|---|\n| drain | on-call |\n\n<script>alert(1)</script>\n");
+    assert_eq!(app.post_json_with_token("/api/v1/pages", &body, API_TOKEN).await.status, StatusCode::CREATED);
+    app.login_as("hubot").await;
+    let list = app.get("/docs").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains("href=\"/docs/payments/restart-the-payments-api\""), "{}", list.body);
+    let page = app.get("/docs/payments/restart-the-payments-api").await;
+    assert_eq!(page.status, StatusCode::OK, "{page:?}");
+    assert!(page.body.contains("<h2 id=\"md-drain\">Drain</h2>"), "{}", page.body);
+    assert!(page.body.contains("<td>drain</td>"), "the table renders");
+    assert!(page.body.contains("href=\"#md-drain\""), "the contents link to the headings");
+    assert!(page.body.contains("Revision 1 by api-token"), "{}", page.body);
+    assert!(page.body.contains("href=\"/catalog/default/component/payments-api\""), "linked entity");
+    assert!(!page.body.contains("<script>alert"), "sanitized");
+    let missing = app.get("/docs/payments/nope").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
