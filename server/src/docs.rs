@@ -56,13 +56,9 @@ pub(crate) async fn create_page(
     ApiJson(body): ApiJson<NewPage>,
 ) -> Result<Response, ApiError> {
     let viewer = require(&viewer)?;
-    let owner = match body.owner.as_deref().map(str::trim).filter(|o| !o.is_empty()) {
-        None => None,
-        Some(o) => Some(
-            portolan_core::catalog::model::EntityRef::parse(o, Some("group"), "default")
-                .map_err(|e| ApiError::bad_request(format!("owner: {e}")))?
-                .to_string(),
-        ),
+    let owner = match pages::owner_ref(body.owner.as_deref()) {
+        Ok(o) => o,
+        Err(e) => return Ok(docs_error(e)),
     };
     let target = page_target(body.space.trim(), &pages::slugify(&body.title), owner.as_deref());
     authorize(&state, viewer, Action::DocsEdit, &target).await?;
@@ -108,7 +104,7 @@ pub(crate) async fn save_page(
     ApiJson(body): ApiJson<PageUpdate>,
 ) -> Result<Response, ApiError> {
     let viewer = require(&viewer)?;
-    let page = match pages::get(&state.app.db, id).await {
+    let page = match pages::current(&state.app.db, id).await {
         Ok(Some((page, _))) => page,
         Ok(None) => return Err(ApiError::not_found("no such page")),
         Err(e) => return Err(ApiError::internal("loading a page", e)),
@@ -134,7 +130,7 @@ pub(crate) async fn page_revisions(
 ) -> Result<Json<Vec<RevisionView>>, ApiError> {
     require(&viewer)?;
     let db = &state.app.db;
-    match pages::get(db, id).await {
+    match pages::current(db, id).await {
         Ok(Some(_)) => {}
         Ok(None) => return Err(ApiError::not_found("no such page")),
         Err(e) => return Err(ApiError::internal("loading a page", e)),

@@ -155,7 +155,7 @@ fn check_text(title: &str, markdown: &str) -> Result<(), DocsError> {
 }
 
 /// The owner reference a page stores (`group:default/payments`), from what was typed.
-fn owner_ref(owner: Option<&str>) -> Result<Option<String>, DocsError> {
+pub fn owner_ref(owner: Option<&str>) -> Result<Option<String>, DocsError> {
     match owner.map(str::trim).filter(|o| !o.is_empty()) {
         None => Ok(None),
         Some(o) => EntityRef::parse(o, Some("group"), "default")
@@ -187,11 +187,17 @@ fn view(page: &page_rows::Model, rev: &revisions::Model) -> PageView {
 
 /// A page by id, with its current revision.
 pub async fn get(db: &DatabaseConnection, id: i64) -> Result<Option<(page_rows::Model, PageView)>, DbErr> {
+    Ok(current(db, id).await?.map(|(page, rev)| {
+        let v = view(&page, &rev);
+        (page, v)
+    }))
+}
+
+/// A page's row and its current revision, unrendered (for permission checks and saves).
+pub async fn current(db: &DatabaseConnection, id: i64) -> Result<Option<(page_rows::Model, revisions::Model)>, DbErr> {
     let Some(page) = page_rows::Entity::find_by_id(id).one(db).await? else { return Ok(None) };
     let Some(rev_id) = page.current_revision_id else { return Ok(None) };
-    let Some(rev) = revisions::Entity::find_by_id(rev_id).one(db).await? else { return Ok(None) };
-    let v = view(&page, &rev);
-    Ok(Some((page, v)))
+    Ok(revisions::Entity::find_by_id(rev_id).one(db).await?.map(|rev| (page, rev)))
 }
 
 /// A page by space and slug, with its current revision.
@@ -292,7 +298,7 @@ pub fn diff(old: &str, new: &str) -> String {
 
 /// Saves a new revision if `update.base_revision` is still the current one; a conflict otherwise, writing nothing.
 pub async fn save(db: &DatabaseConnection, actor: &str, id: i64, update: &PageUpdate) -> Result<PageView, DocsError> {
-    let (page, current) = get(db, id).await?.ok_or(DocsError::NotFound)?;
+    let (page, current) = current(db, id).await?.ok_or(DocsError::NotFound)?;
     let title = update.title.as_deref().map(str::trim).filter(|t| !t.is_empty()).unwrap_or(&page.title).to_owned();
     check_text(&title, &update.markdown)?;
     let conflict = |current: PageView, base_markdown: &str| DocsError::Conflict {
@@ -300,7 +306,7 @@ pub async fn save(db: &DatabaseConnection, actor: &str, id: i64, update: &PageUp
         diff: diff(base_markdown, &current.markdown),
         current: Box::new(current),
     };
-    if current.revision_id != update.base_revision {
+    if current.id != update.base_revision {
         let base = revisions::Entity::find_by_id(update.base_revision)
             .filter(revisions::Column::PageId.eq(id))
             .one(db)
@@ -308,13 +314,13 @@ pub async fn save(db: &DatabaseConnection, actor: &str, id: i64, update: &PageUp
             .ok_or_else(|| {
                 DocsError::Invalid(format!("base_revision: {} is not a revision of this page", update.base_revision))
             })?;
-        return Err(conflict(current, &base.markdown));
+        return Err(conflict(view(&page, &current), &base.markdown));
     }
     let now = Utc::now();
     let txn = db.begin().await?;
     let rev = revisions::ActiveModel {
         page_id: Set(id),
-        number: Set(current.revision_number + 1),
+        number: Set(current.number + 1),
         title: Set(title.clone()),
         markdown: Set(update.markdown.clone()),
         summary: Set(update.summary.clone().unwrap_or_default().chars().take(300).collect()),
@@ -335,7 +341,7 @@ pub async fn save(db: &DatabaseConnection, actor: &str, id: i64, update: &PageUp
     };
     let moved = page_rows::Entity::update_many()
         .col_expr(page_rows::Column::CurrentRevisionId, Expr::value(rev.id))
-        .col_expr(page_rows::Column::Title, Expr::value(title))
+        .col_expr(page_rows::Column::Title, Expr::value(title.clone()))
         .col_expr(page_rows::Column::UpdatedAt, Expr::value(now))
         .filter(page_rows::Column::Id.eq(id))
         .filter(page_rows::Column::CurrentRevisionId.eq(update.base_revision))
@@ -359,8 +365,8 @@ pub async fn save(db: &DatabaseConnection, actor: &str, id: i64, update: &PageUp
     )
     .await?;
     txn.commit().await?;
-    let (_, v) = get(db, id).await?.ok_or(DocsError::NotFound)?;
-    Ok(v)
+    let saved = page_rows::Model { title, current_revision_id: Some(rev.id), updated_at: now, ..page };
+    Ok(view(&saved, &rev))
 }
 
 /// A page's revisions, newest first.
