@@ -12,6 +12,23 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde::Serialize;
 
+/// Escapes text for HTML element content and quoted attribute values, for the few pages the server writes
+/// itself (the API reference, refusal pages).
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// An error from the JSON API: `{"error": {"code": "...", "message": "..."}}` with a matching status.
 /// Server errors carry a generic message; their cause goes to the log.
 #[derive(Debug)]

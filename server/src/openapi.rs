@@ -13,6 +13,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use crate::ServerState;
+use crate::http::escape_html as esc;
 
 /// The document.
 #[derive(OpenApi)]
@@ -102,21 +103,6 @@ async fn reference() -> impl IntoResponse {
         ),
     );
     res
-}
-
-fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {

@@ -12,6 +12,8 @@ use http_body_util::BodyExt;
 
 use portolan_app::error::AppError;
 
+use crate::http::escape_html as escape;
+
 /// Error bodies are small; anything larger is not one.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
@@ -46,10 +48,6 @@ pub async fn refusal_status(req: Request, next: Next) -> Response {
     parts.status = status;
     parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
     Response::from_parts(parts, Body::from(bytes))
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 fn refusal_page(error: &AppError) -> Html<String> {
