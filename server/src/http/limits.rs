@@ -83,12 +83,16 @@ pub struct Limiter {
 const SWEEP_ABOVE: usize = 50_000;
 
 impl Limiter {
-    /// Takes `cost` tokens from a bucket holding `per_minute` at most and refilling `per_minute` a minute. `Err`
-    /// carries how long until the request would be allowed.
-    fn take(&self, class: Class, key: &str, per_minute: u32, cost: f64, now: Instant) -> Result<(), Duration> {
-        if per_minute == 0 {
-            return Ok(());
-        }
+    /// Runs `f` on the bucket of (`class`, `key`), holding `per_minute` at most and refilled by `per_minute` a
+    /// minute up to `now`; `f` also gets the refill rate a second.
+    fn with_bucket<T>(
+        &self,
+        class: Class,
+        key: &str,
+        per_minute: u32,
+        now: Instant,
+        f: impl FnOnce(&mut Bucket, f64) -> T,
+    ) -> T {
         let capacity = f64::from(per_minute);
         let rate = capacity / 60.0;
         let mut buckets = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -103,23 +107,31 @@ impl Limiter {
         let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * rate).min(capacity);
         bucket.updated = now;
-        if bucket.tokens >= cost {
-            bucket.tokens -= cost;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((cost - bucket.tokens) / rate))
-        }
+        f(bucket, rate)
     }
 
-    /// Whether a bucket is empty, without taking from it.
-    fn exhausted(&self, class: Class, key: &str, per_minute: u32, now: Instant) -> Option<Duration> {
-        self.take(class, key, per_minute, 1.0, now).err().or_else(|| {
-            // Put back what the probe took.
-            let mut buckets = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some(b) = buckets.get_mut(&(class, key.to_owned())) {
-                b.tokens += 1.0;
+    /// Takes one token; `Err` carries how long until one is there. A limit of 0 takes nothing.
+    fn take(&self, class: Class, key: &str, per_minute: u32, now: Instant) -> Result<(), Duration> {
+        if per_minute == 0 {
+            return Ok(());
+        }
+        self.with_bucket(class, key, per_minute, now, |bucket, rate| {
+            if bucket.tokens >= 1.0 {
+                bucket.tokens -= 1.0;
+                Ok(())
+            } else {
+                Err(Duration::from_secs_f64((1.0 - bucket.tokens) / rate))
             }
-            None
+        })
+    }
+
+    /// How long until the bucket holds a token again, if it is empty now; takes nothing.
+    fn exhausted(&self, class: Class, key: &str, per_minute: u32, now: Instant) -> Option<Duration> {
+        if per_minute == 0 {
+            return None;
+        }
+        self.with_bucket(class, key, per_minute, now, |bucket, rate| {
+            (bucket.tokens < 1.0).then(|| Duration::from_secs_f64((1.0 - bucket.tokens) / rate))
         })
     }
 }
@@ -188,7 +200,7 @@ pub async fn guard(State(state): State<ServerState>, req: Request, next: Next) -
         None
     };
     if let Some(class) = class
-        && let Err(wait) = state.limiter.take(class, &client, class.per_minute(limits), 1.0, now)
+        && let Err(wait) = state.limiter.take(class, &client, class.per_minute(limits), now)
     {
         tracing::warn!(client = %client, path = %path, limit = class.name(), "rate limited");
         return too_many(class, wait);
@@ -197,7 +209,7 @@ pub async fn guard(State(state): State<ServerState>, req: Request, next: Next) -
     let failed = res.status() == StatusCode::UNAUTHORIZED && attempts_auth
         || path.starts_with("/auth/") && redirects_to_login_error(&res);
     if failed {
-        let _ = state.limiter.take(Class::AuthFailure, &client, limits.auth_failures, 1.0, Instant::now());
+        let _ = state.limiter.take(Class::AuthFailure, &client, limits.auth_failures, Instant::now());
     }
     res
 }
@@ -224,7 +236,7 @@ pub async fn limit_api(State(state): State<ServerState>, req: Request, next: Nex
         Some(login) => (Class::Authenticated, login),
         None => (Class::Anonymous, client_key(&req, limits.trust_proxy)),
     };
-    if let Err(wait) = state.limiter.take(class, &key, class.per_minute(limits), 1.0, Instant::now()) {
+    if let Err(wait) = state.limiter.take(class, &key, class.per_minute(limits), Instant::now()) {
         tracing::warn!(client = %key, limit = class.name(), "rate limited");
         return too_many(class, wait);
     }
@@ -270,17 +282,17 @@ mod tests {
         let l = Limiter::default();
         let t0 = Instant::now();
         for _ in 0..3 {
-            assert!(l.take(Class::Login, "1.2.3.4", 3, 1.0, t0).is_ok());
+            assert!(l.take(Class::Login, "1.2.3.4", 3, t0).is_ok());
         }
-        let wait = l.take(Class::Login, "1.2.3.4", 3, 1.0, t0).unwrap_err();
+        let wait = l.take(Class::Login, "1.2.3.4", 3, t0).unwrap_err();
         assert!((19..=20).contains(&wait.as_secs()), "3 a minute: one every 20 s, got {wait:?}");
         // Another client and another class have their own buckets.
-        assert!(l.take(Class::Login, "5.6.7.8", 3, 1.0, t0).is_ok());
-        assert!(l.take(Class::Webhook, "1.2.3.4", 3, 1.0, t0).is_ok());
+        assert!(l.take(Class::Login, "5.6.7.8", 3, t0).is_ok());
+        assert!(l.take(Class::Webhook, "1.2.3.4", 3, t0).is_ok());
         // After 20 s one request is allowed again, not more.
         let t1 = t0 + Duration::from_secs(20);
-        assert!(l.take(Class::Login, "1.2.3.4", 3, 1.0, t1).is_ok());
-        assert!(l.take(Class::Login, "1.2.3.4", 3, 1.0, t1).is_err());
+        assert!(l.take(Class::Login, "1.2.3.4", 3, t1).is_ok());
+        assert!(l.take(Class::Login, "1.2.3.4", 3, t1).is_err());
     }
 
     #[test]
@@ -288,13 +300,13 @@ mod tests {
         let l = Limiter::default();
         let t0 = Instant::now();
         for _ in 0..10_000 {
-            assert!(l.take(Class::Authenticated, "ci", 0, 1.0, t0).is_ok());
+            assert!(l.take(Class::Authenticated, "ci", 0, t0).is_ok());
         }
         for _ in 0..5 {
             assert!(l.exhausted(Class::AuthFailure, "1.2.3.4", 2, t0).is_none());
         }
-        assert!(l.take(Class::AuthFailure, "1.2.3.4", 2, 1.0, t0).is_ok());
-        assert!(l.take(Class::AuthFailure, "1.2.3.4", 2, 1.0, t0).is_ok());
+        assert!(l.take(Class::AuthFailure, "1.2.3.4", 2, t0).is_ok());
+        assert!(l.take(Class::AuthFailure, "1.2.3.4", 2, t0).is_ok());
         assert!(l.exhausted(Class::AuthFailure, "1.2.3.4", 2, t0).is_some());
     }
 }
