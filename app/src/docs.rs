@@ -1,12 +1,22 @@
-//! `/docs`: runbooks, guides and reference pages, read in the browser. The Markdown is rendered and sanitized on
-//! the server (`portolan_core::docs::markdown`), so the page body is inserted as the sanitized HTML it already is.
+//! `/docs`: runbooks, guides and reference pages, read and edited in the browser. The Markdown is rendered and
+//! sanitized on the server (`portolan_core::docs::markdown`), so page bodies and previews are inserted as the
+//! sanitized HTML they already are.
+//!
+//! The editor is one form that works both ways: hydrated, it previews as you type, saves with Ctrl/Cmd-S, warns
+//! before you leave with unsaved text and shows a refused save's conflict beside the text you kept; without
+//! JavaScript it posts as a plain form, and a conflict brings you back to the editor with your text and the other
+//! person's change (kept in your session for that one round trip).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 use portolan_types::Viewer;
 use portolan_types::catalog::entity_path;
-use portolan_types::docs::{PageSummary, PageView};
+use portolan_types::docs::{
+    DiffRow, DiffSpan, EditConflict, PAGE_KINDS, PageSummary, PageView, RevisionContent, RevisionDiff, RevisionView,
+    SaveOutcome,
+};
+use serde::{Deserialize, Serialize};
 
 use crate::auth::RequireViewer;
 use crate::error::{AppError, ErrorPage};
@@ -20,15 +30,285 @@ pub async fn list_pages() -> Result<Vec<PageSummary>, AppError> {
     portolan_core::docs::pages::list(&state.db, None).await.map_err(|e| crate::ssr::internal("listing pages", e))
 }
 
-/// One page by space and slug.
-#[server(prefix = "/fn", endpoint = "docs_page")]
-pub async fn get_page(space: String, slug: String) -> Result<PageView, AppError> {
+/// Pages about a catalog entity, runbooks first.
+#[server(prefix = "/fn", endpoint = "docs_for_entity")]
+pub async fn pages_for_entity(entity_ref: String) -> Result<Vec<PageSummary>, AppError> {
     crate::ssr::require_viewer()?;
     let state = crate::ssr::state()?;
-    portolan_core::docs::pages::get_by_slug(&state.db, &space, &slug)
+    portolan_core::docs::pages::for_entity(&state.db, &entity_ref)
+        .await
+        .map_err(|e| crate::ssr::internal("listing an entity's pages", e))
+}
+
+/// A page and whether the viewer may edit it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PageWithRights {
+    /// The page.
+    pub page: PageView,
+    /// Whether `docs.edit` is allowed on it.
+    pub may_edit: bool,
+}
+
+#[cfg(feature = "ssr")]
+async fn load_page(space: &str, slug: &str) -> Result<PageWithRights, AppError> {
+    use portolan_core::access::Action;
+    use portolan_core::docs::pages;
+    let viewer = crate::ssr::require_viewer()?;
+    let state = crate::ssr::state()?;
+    let page = pages::get_by_slug(&state.db, space, slug)
         .await
         .map_err(|e| crate::ssr::internal("loading a page", e))?
-        .ok_or_else(|| AppError::NotFound(format!("The page {space}/{slug}")))
+        .ok_or_else(|| AppError::NotFound(format!("The page {space}/{slug}")))?;
+    let target = pages::access_target(&page.space, &page.slug, page.owner_ref.as_deref());
+    let may_edit = crate::ssr::allowed(&state, &viewer, Action::DocsEdit, &target).await?;
+    Ok(PageWithRights { page, may_edit })
+}
+
+/// One page by space and slug, with the viewer's right to edit it.
+#[server(prefix = "/fn", endpoint = "docs_page")]
+pub async fn get_page(space: String, slug: String) -> Result<PageWithRights, AppError> {
+    load_page(&space, &slug).await
+}
+
+/// What the editor opens with: the page, and a conflict left by a save posted without JavaScript.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EditorContent {
+    /// The page as it is now.
+    pub page: PageView,
+    /// The refused save, once, after a plain-form post.
+    pub conflict: Option<EditConflict>,
+}
+
+#[cfg(feature = "ssr")]
+fn conflict_key(page_id: i64) -> String {
+    format!("docs.conflict.{page_id}")
+}
+
+/// The editor's data; refuses viewers who may not edit, so the form is never shown to them.
+#[server(prefix = "/fn", endpoint = "docs_editor")]
+pub async fn editor_data(space: String, slug: String) -> Result<EditorContent, AppError> {
+    let PageWithRights { page, may_edit } = load_page(&space, &slug).await?;
+    if !may_edit {
+        let viewer = crate::ssr::require_viewer()?;
+        let state = crate::ssr::state()?;
+        let target =
+            portolan_core::docs::pages::access_target(&page.space, &page.slug, page.owner_ref.as_deref());
+        crate::ssr::authorize(&state, &viewer, portolan_core::access::Action::DocsEdit, &target).await?;
+    }
+    let conflict = match crate::ssr::session() {
+        Some(session) => session.remove::<EditConflict>(&conflict_key(page.id)).await.ok().flatten(),
+        None => None,
+    };
+    Ok(EditorContent { page, conflict })
+}
+
+/// Renders Markdown as the page would show it, for the editor's live preview.
+#[server(prefix = "/fn", endpoint = "docs_preview")]
+pub async fn preview(markdown: String) -> Result<String, AppError> {
+    crate::ssr::require_viewer()?;
+    if markdown.len() > portolan_core::docs::pages::MAX_MARKDOWN {
+        return Err(AppError::Invalid("The page is too long to preview.".to_owned()));
+    }
+    Ok(portolan_core::docs::markdown::render(&markdown).html)
+}
+
+#[cfg(feature = "ssr")]
+fn page_path(space: &str, slug: &str) -> String {
+    format!("/docs/{space}/{slug}")
+}
+
+/// Saves the editor's text as a new revision on top of `base_revision`. Saved: goes to the page. Someone saved in
+/// between: nothing is written, and the answer is their change; a plain-form post is sent back to the editor
+/// with its text and that change.
+#[server(prefix = "/fn", endpoint = "docs_save")]
+pub async fn save_page(
+    page_id: i64,
+    base_revision: i64,
+    title: String,
+    markdown: String,
+    summary: String,
+) -> Result<SaveOutcome, AppError> {
+    use portolan_core::access::Action;
+    use portolan_core::docs::pages::{self, DocsError};
+    use portolan_types::docs::PageUpdate;
+    let viewer = crate::ssr::require_viewer()?;
+    let state = crate::ssr::state()?;
+    let (page, _) = pages::current(&state.db, page_id)
+        .await
+        .map_err(|e| crate::ssr::internal("loading a page", e))?
+        .ok_or_else(|| AppError::NotFound("The page".to_owned()))?;
+    let target = pages::access_target(&page.space, &page.slug, page.owner_ref.as_deref());
+    crate::ssr::authorize(&state, &viewer, Action::DocsEdit, &target).await?;
+    // Browsers send the textarea with CRLF line breaks; the page keeps LF.
+    let markdown = markdown.replace("\r\n", "\n");
+    let update = PageUpdate {
+        base_revision,
+        markdown: markdown.clone(),
+        title: Some(title),
+        summary: Some(summary.clone()),
+    };
+    match pages::save(&state.db, &viewer.login, page_id, &update).await {
+        Ok(saved) => {
+            let path = page_path(&saved.space, &saved.slug);
+            leptos_axum::redirect(&path);
+            Ok(SaveOutcome::Saved { path, revision_id: saved.revision_id })
+        }
+        Err(DocsError::Conflict { current, rows, .. }) => {
+            let mut conflict = EditConflict {
+                revision_id: current.revision_id,
+                revision_number: current.revision_number,
+                author: current.updated_by.clone(),
+                saved_at: current.updated_at.clone(),
+                rows,
+                markdown: current.markdown.clone(),
+                draft: None,
+                draft_summary: None,
+            };
+            if crate::ssr::plain_form_post() {
+                // No script keeps the text in the browser: the session keeps it for the way back to the editor.
+                conflict.draft = Some(markdown);
+                conflict.draft_summary = Some(summary);
+                let session = crate::ssr::session().ok_or(AppError::Internal)?;
+                session
+                    .insert(&conflict_key(page_id), &conflict)
+                    .await
+                    .map_err(|e| crate::ssr::internal("keeping a draft", e))?;
+                leptos_axum::redirect(&format!("{}/edit", page_path(&current.space, &current.slug)));
+            }
+            Ok(SaveOutcome::Conflict(Box::new(conflict)))
+        }
+        Err(DocsError::Invalid(m)) => Err(AppError::Invalid(m)),
+        Err(DocsError::NotFound) => Err(AppError::NotFound("The page".to_owned())),
+        Err(DocsError::Db(e)) => Err(crate::ssr::internal("saving a page", e)),
+    }
+}
+
+/// Makes a page and goes to it. `entities` is a comma-separated list of entity references.
+#[server(prefix = "/fn", endpoint = "docs_create")]
+pub async fn create_page(
+    space: String,
+    title: String,
+    kind: String,
+    owner: String,
+    entities: String,
+    markdown: String,
+) -> Result<(), AppError> {
+    use portolan_core::access::Action;
+    use portolan_core::docs::pages::{self, DocsError};
+    use portolan_types::docs::NewPage;
+    let viewer = crate::ssr::require_viewer()?;
+    let state = crate::ssr::state()?;
+    let invalid = |e: DocsError| match e {
+        DocsError::Invalid(m) => AppError::Invalid(m),
+        other => crate::ssr::internal("making a page", other),
+    };
+    let owner_ref = pages::owner_ref(Some(&owner)).map_err(invalid)?;
+    let target = pages::access_target(space.trim(), &pages::slugify(&title), owner_ref.as_deref());
+    crate::ssr::authorize(&state, &viewer, Action::DocsEdit, &target).await?;
+    let new = NewPage {
+        space,
+        title,
+        markdown: markdown.replace("\r\n", "\n"),
+        kind: Some(kind),
+        owner: owner_ref,
+        entities: entities.split(',').map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned).collect(),
+        summary: None,
+    };
+    let page = pages::create(&state.db, &viewer.login, &new).await.map_err(invalid)?;
+    leptos_axum::redirect(&page_path(&page.space, &page.slug));
+    Ok(())
+}
+
+/// A page's history: the page, whether the viewer may edit it, and its revisions, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PageHistory {
+    /// The page and the viewer's right to edit it.
+    pub page: PageWithRights,
+    /// Newest first.
+    pub revisions: Vec<RevisionView>,
+}
+
+/// A page's revisions.
+#[server(prefix = "/fn", endpoint = "docs_history")]
+pub async fn history(space: String, slug: String) -> Result<PageHistory, AppError> {
+    let page = load_page(&space, &slug).await?;
+    let state = crate::ssr::state()?;
+    let revisions = portolan_core::docs::pages::history(&state.db, page.page.id)
+        .await
+        .map_err(|e| crate::ssr::internal("listing revisions", e))?;
+    Ok(PageHistory { page, revisions })
+}
+
+/// The diff between two revisions (by number) of a page.
+#[server(prefix = "/fn", endpoint = "docs_diff")]
+pub async fn diff(space: String, slug: String, from: i32, to: i32) -> Result<RevisionDiff, AppError> {
+    use portolan_core::docs::pages::{self, DocsError};
+    let page_id = load_page(&space, &slug).await?.page.id;
+    let state = crate::ssr::state()?;
+    let id_of = |n: i32| {
+        let db = state.db.clone();
+        async move {
+            match pages::revision(&db, page_id, n).await {
+                Ok(r) => Ok(r.revision.id),
+                Err(DocsError::NotFound) => Err(AppError::NotFound(format!("Revision {n}"))),
+                Err(e) => Err(crate::ssr::internal("loading a revision", e)),
+            }
+        }
+    };
+    let (a, b) = (id_of(from).await?, id_of(to).await?);
+    pages::diff_revisions(&state.db, page_id, a, b).await.map_err(|e| crate::ssr::internal("comparing revisions", e))
+}
+
+/// One old revision, rendered, with the page and the viewer's right to restore it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RevisionPage {
+    /// The page now.
+    pub page: PageWithRights,
+    /// The revision.
+    pub revision: RevisionContent,
+}
+
+/// A revision of a page by number.
+#[server(prefix = "/fn", endpoint = "docs_revision")]
+pub async fn revision(space: String, slug: String, number: i32) -> Result<RevisionPage, AppError> {
+    use portolan_core::docs::pages::{self, DocsError};
+    let page = load_page(&space, &slug).await?;
+    let state = crate::ssr::state()?;
+    let revision = match pages::revision(&state.db, page.page.id, number).await {
+        Ok(r) => r,
+        Err(DocsError::NotFound) => return Err(AppError::NotFound(format!("Revision {number} of {space}/{slug}"))),
+        Err(e) => return Err(crate::ssr::internal("loading a revision", e)),
+    };
+    Ok(RevisionPage { page, revision })
+}
+
+/// Brings an old revision back as a new revision and goes to the page.
+#[server(prefix = "/fn", endpoint = "docs_restore")]
+pub async fn restore(page_id: i64, revision: i64, base_revision: i64) -> Result<(), AppError> {
+    use portolan_core::access::Action;
+    use portolan_core::docs::pages::{self, DocsError};
+    let viewer = crate::ssr::require_viewer()?;
+    let state = crate::ssr::state()?;
+    let (page, _) = pages::current(&state.db, page_id)
+        .await
+        .map_err(|e| crate::ssr::internal("loading a page", e))?
+        .ok_or_else(|| AppError::NotFound("The page".to_owned()))?;
+    let target = pages::access_target(&page.space, &page.slug, page.owner_ref.as_deref());
+    crate::ssr::authorize(&state, &viewer, Action::DocsEdit, &target).await?;
+    match pages::restore(&state.db, &viewer.login, page_id, revision, base_revision).await {
+        Ok(saved) => {
+            leptos_axum::redirect(&page_path(&saved.space, &saved.slug));
+            Ok(())
+        }
+        Err(DocsError::Conflict { current, .. }) => Err(AppError::Invalid(format!(
+            "The page changed while you were looking (now revision {} by {}); nothing was restored. Reload the \
+             history and try again.",
+            current.revision_number, current.updated_by
+        ))),
+        Err(DocsError::Invalid(m)) => Err(AppError::Invalid(m)),
+        Err(DocsError::NotFound) => Err(AppError::NotFound("The page".to_owned())),
+        Err(DocsError::Db(e)) => Err(crate::ssr::internal("restoring a revision", e)),
+    }
 }
 
 /// `/docs`.
@@ -44,35 +324,88 @@ pub fn DocsPage() -> impl IntoView {
 fn DocsList() -> impl IntoView {
     let pages = Resource::new(|| (), |_| list_pages());
     view! {
-        <h1>"Docs"</h1>
+        <div class="page-heading">
+            <h1>"Docs"</h1>
+            <a class="button" href="/docs/new">"New page"</a>
+        </div>
         <p class="muted">"Runbooks, guides and reference pages, by space."</p>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match pages.await {
                     Ok(list) if list.is_empty() => view! { <p class="card">"No pages yet."</p> }.into_any(),
-                    Ok(list) => view! {
-                        <table class="table entity-table">
-                            <thead><tr>
-                                <th scope="col">"Page"</th><th scope="col">"Space"</th><th scope="col">"Kind"</th>
-                                <th scope="col">"Owner"</th><th scope="col">"Updated"</th>
-                            </tr></thead>
-                            <tbody>
-                                {list.into_iter().map(|p| view! {
-                                    <tr>
-                                        <td><a href=format!("/docs/{}/{}", p.space, p.slug)>{p.title.clone()}</a></td>
-                                        <td>{p.space.clone()}</td>
-                                        <td><span class="badge">{p.kind.clone()}</span></td>
-                                        <td>{p.owner_ref.clone().map(|o| view! { <a href=entity_path(&o)>{o.clone()}</a> })}</td>
-                                        <td>{utc(&p.updated_at)}</td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    }.into_any(),
+                    Ok(list) => view! { <PageTable pages=list /> }.into_any(),
                     Err(e) => view! { <ErrorPage error=e /> }.into_any(),
                 }
             })}
         </Suspense>
+    }
+}
+
+#[component]
+fn PageTable(pages: Vec<PageSummary>) -> impl IntoView {
+    view! {
+        <table class="table entity-table">
+            <thead><tr>
+                <th scope="col">"Page"</th><th scope="col">"Space"</th><th scope="col">"Kind"</th>
+                <th scope="col">"Owner"</th><th scope="col">"Updated"</th>
+            </tr></thead>
+            <tbody>
+                {pages.into_iter().map(|p| view! {
+                    <tr>
+                        <td><a href=format!("/docs/{}/{}", p.space, p.slug)>{p.title.clone()}</a></td>
+                        <td>{p.space.clone()}</td>
+                        <td><span class="badge">{p.kind.clone()}</span></td>
+                        <td>{p.owner_ref.clone().map(|o| view! { <a href=entity_path(&o)>{o.clone()}</a> })}</td>
+                        <td>{utc(&p.updated_at)}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// The entity page's "Runbooks and docs" section.
+#[component]
+pub fn EntityDocs(entity_ref: String) -> impl IntoView {
+    let new_href = format!("/docs/new?entity={}", portolan_types::encode_query_value(&entity_ref));
+    let pages = Resource::new(move || entity_ref.clone(), pages_for_entity);
+    view! {
+        <section class="card" aria-labelledby="entity-docs-title">
+            <h2 id="entity-docs-title">"Runbooks and docs"</h2>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || {
+                let new_href = new_href.clone();
+                Suspend::new(async move {
+                    match pages.await {
+                        Ok(list) if list.is_empty() => view! {
+                            <p class="muted">"No pages are linked to this entity yet. " <a href=new_href>"Write one"</a></p>
+                        }.into_any(),
+                        Ok(list) => view! {
+                            <ul class="doc-links">
+                                {list.into_iter().map(|p| view! {
+                                    <li>
+                                        <a href=format!("/docs/{}/{}", p.space, p.slug)>{p.title.clone()}</a>
+                                        " " <span class="badge">{p.kind.clone()}</span>
+                                        " " <span class="muted small">{format!("updated {}", utc(&p.updated_at))}</span>
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(e) => view! { <p class="alert alert-error">{e.to_string()}</p> }.into_any(),
+                    }
+                })
+                }}
+            </Suspense>
+        </section>
+    }
+}
+
+/// `(space, slug)` from the route.
+fn page_key() -> impl Fn() -> (String, String) + Clone + Send + Sync + 'static {
+    let params = use_params_map();
+    move || {
+        let p = params.read();
+        (p.get("space").unwrap_or_default(), p.get("slug").unwrap_or_default())
     }
 }
 
@@ -84,17 +417,12 @@ pub fn DocPageRoute() -> impl IntoView {
 
 #[component]
 fn DocView() -> impl IntoView {
-    let params = use_params_map();
-    let key = move || {
-        let p = params.read();
-        (p.get("space").unwrap_or_default(), p.get("slug").unwrap_or_default())
-    };
-    let page = Resource::new(key, |(space, slug)| get_page(space, slug));
+    let page = Resource::new(page_key(), |(space, slug)| get_page(space, slug));
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
-                    Ok(p) => view! { <DocBody page=p /> }.into_any(),
+                    Ok(p) => view! { <DocBody page=p.page may_edit=p.may_edit /> }.into_any(),
                     Err(e) => view! { <ErrorPage error=e /> }.into_any(),
                 }
             })}
@@ -102,13 +430,36 @@ fn DocView() -> impl IntoView {
     }
 }
 
+/// "Docs / space / Title" above a page's views.
 #[component]
-fn DocBody(page: PageView) -> impl IntoView {
+fn Crumbs(page: PageView, #[prop(optional)] last: &'static str) -> impl IntoView {
+    let href = format!("/docs/{}/{}", page.space, page.slug);
+    view! {
+        <p class="muted small">
+            <a href="/docs">"Docs"</a> " / " {page.space.clone()}
+            {if last.is_empty() {
+                ().into_any()
+            } else {
+                view! { " / " <a href=href>{page.title.clone()}</a> " / " {last} }.into_any()
+            }}
+        </p>
+    }
+}
+
+#[component]
+fn DocBody(page: PageView, may_edit: bool) -> impl IntoView {
     let toc = page.toc.clone();
+    let base = format!("/docs/{}/{}", page.space, page.slug);
     view! {
         <Title text=page.title.clone() />
-        <p class="muted small"><a href="/docs">"Docs"</a> " / " {page.space.clone()}</p>
-        <h1>{page.title.clone()} " " <span class="badge">{page.kind.clone()}</span></h1>
+        <Crumbs page=page.clone() />
+        <div class="page-heading">
+            <h1>{page.title.clone()} " " <span class="badge">{page.kind.clone()}</span></h1>
+            <div class="actions">
+                {may_edit.then(|| view! { <a class="button button-primary" href=format!("{base}/edit")>"Edit"</a> })}
+                <a class="button" href=format!("{base}/history")>"PageHistory"</a>
+            </div>
+        </div>
         <p class="muted small">
             {format!("Revision {} by {}, {}", page.revision_number, page.updated_by, utc(&page.updated_at))}
             {page.owner_ref.clone().map(|o| view! { " · owned by " <a href=entity_path(&o)>{o.clone()}</a> })}
@@ -131,5 +482,450 @@ fn DocBody(page: PageView) -> impl IntoView {
             // Rendered and sanitized on the server (ammonia allow list); see portolan_core::docs::markdown.
             <article class="doc-body card" inner_html=page.html.clone()></article>
         </div>
+    }
+}
+
+/// `/docs/:space/:slug/edit`.
+#[component]
+pub fn EditPageRoute() -> impl IntoView {
+    view! { <RequireViewer signed_in=|_: Viewer| view! { <EditView /> } /> }
+}
+
+#[component]
+fn EditView() -> impl IntoView {
+    let data = Resource::new(page_key(), |(space, slug)| editor_data(space, slug));
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(d) => view! {
+                        <Title text=format!("Edit {}", d.page.title) />
+                        <Crumbs page=d.page.clone() last="edit" />
+                        <h1>"Edit " {d.page.title.clone()}</h1>
+                        <Editor page=d.page conflict=d.conflict />
+                    }.into_any(),
+                    Err(e) => view! { <ErrorPage error=e /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// The other person's change, shown when a save was refused.
+#[component]
+fn ConflictNotice(conflict: EditConflict) -> impl IntoView {
+    view! {
+        <div class="alert alert-error conflict" role="alert">
+            <p>
+                <strong>"Not saved: someone else saved first."</strong>
+                {format!(
+                    " Revision {} was saved by {} at {} while you were editing. Their change is shown below; your \
+                     text is still in the editor. Merge what you need and save again: it will go on top of revision {}.",
+                    conflict.revision_number, conflict.author, utc(&conflict.saved_at), conflict.revision_number
+                )}
+            </p>
+            <DiffTable rows=conflict.rows.clone() old_label="Your starting point".to_owned() new_label=format!("Revision {}", conflict.revision_number) />
+            <details>
+                <summary>"Their whole text"</summary>
+                <textarea class="source" readonly rows="12" aria-label="The current text">{conflict.markdown.clone()}</textarea>
+            </details>
+        </div>
+    }
+}
+
+/// Markdown source and live preview. Hydrated: the preview follows the text (debounced, rendered by the server's
+/// own renderer), Ctrl/Cmd-S saves, and leaving with unsaved text asks first.
+#[component]
+fn Editor(page: PageView, conflict: Option<EditConflict>) -> impl IntoView {
+    let save = ServerAction::<SavePage>::new();
+    let dirty = RwSignal::new(conflict.as_ref().is_some_and(|c| c.draft.is_some()));
+    let base = RwSignal::new(conflict.as_ref().map_or(page.revision_id, |c| c.revision_id));
+    let shown_conflict = RwSignal::new(conflict.clone());
+    let text = conflict.as_ref().and_then(|c| c.draft.clone()).unwrap_or_else(|| page.markdown.clone());
+    let summary = conflict.as_ref().and_then(|c| c.draft_summary.clone()).unwrap_or_default();
+    let preview_html = RwSignal::new(page.html.clone());
+    let generation = StoredValue::new(0u64);
+    let submit = NodeRef::<leptos::html::Button>::new();
+
+    // A refused save shows the other person's change and moves the base to their revision; the text stays.
+    Effect::new(move |_| {
+        if let Some(Ok(SaveOutcome::Conflict(c))) = save.value().get() {
+            base.set(c.revision_id);
+            shown_conflict.set(Some(*c));
+        }
+    });
+    guard_unsaved(dirty);
+
+    let on_input = move |value: String| {
+        dirty.set(true);
+        generation.update_value(|g| *g += 1);
+        let mine = generation.get_value();
+        set_timeout(
+            move || {
+                if generation.get_value() != mine {
+                    return;
+                }
+                leptos::task::spawn_local(async move {
+                    if let Ok(html) = preview(value).await
+                        && generation.get_value() == mine
+                    {
+                        preview_html.set(html);
+                    }
+                });
+            },
+            std::time::Duration::from_millis(250),
+        );
+    };
+    let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
+        if (ev.ctrl_key() || ev.meta_key()) && ev.key().eq_ignore_ascii_case("s") {
+            ev.prevent_default();
+            if let Some(button) = submit.get() {
+                button.click();
+            }
+        }
+    };
+    view! {
+        {move || shown_conflict.get().map(|c| view! { <ConflictNotice conflict=c /> })}
+        {move || save.value().get().and_then(Result::err).map(|e| view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> })}
+        <ActionForm action=save attr:class="card doc-editor" on:keydown=on_keydown on:submit=move |_| dirty.set(false)>
+            <input type="hidden" name="page_id" value=page.id.to_string() />
+            <input type="hidden" name="base_revision" value=move || base.get().to_string() />
+            <label class="field">
+                <span>"Title"</span>
+                <input name="title" value=page.title.clone() required maxlength="200" on:input=move |_| dirty.set(true) />
+            </label>
+            <div class="editor-panes">
+                <label class="field">
+                    <span>"Markdown"</span>
+                    <textarea
+                        name="markdown"
+                        class="source"
+                        rows="24"
+                        spellcheck="true"
+                        on:input:target=move |ev| on_input(ev.target().value())
+                    >{text}</textarea>
+                </label>
+                <div class="field">
+                    <span>"Preview"</span>
+                    // Sanitized by the server's renderer.
+                    <article class="doc-body preview" aria-live="polite" data-testid="preview" inner_html=move || preview_html.get()></article>
+                </div>
+            </div>
+            <label class="field">
+                <span>"Edit summary"</span>
+                <input name="summary" value=summary maxlength="300" placeholder="What changed, in a few words" />
+            </label>
+            <div class="actions">
+                <button class="button button-primary" type="submit" node_ref=submit>"Save"</button>
+                <span class="muted small">"Ctrl-S or ⌘-S saves."</span>
+                <a class="button" href=format!("/docs/{}/{}", page.space, page.slug)>"Cancel"</a>
+            </div>
+        </ActionForm>
+    }
+}
+
+/// Asks before leaving the page with unsaved text: closing or reloading the tab (`beforeunload`) and following a
+/// link inside the portal (the router navigates without unloading, so clicks are checked first).
+fn guard_unsaved(dirty: RwSignal<bool>) {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::wasm_bindgen::JsCast;
+        use leptos::wasm_bindgen::closure::Closure;
+        let unload = window_event_listener(leptos::ev::beforeunload, move |ev| {
+            if dirty.get_untracked() {
+                ev.prevent_default();
+                ev.set_return_value("You have unsaved changes.");
+            }
+        });
+        let on_click = Closure::<dyn Fn(web_sys::MouseEvent)>::new(move |ev: web_sys::MouseEvent| {
+            if !dirty.get_untracked() || ev.default_prevented() || ev.button() != 0 {
+                return;
+            }
+            let link = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .and_then(|e| e.closest("a[href]").ok().flatten());
+            if link.is_none() {
+                return;
+            }
+            let leave = window().confirm_with_message("You have unsaved changes. Leave without saving?").unwrap_or(true);
+            if leave {
+                dirty.set(false);
+            } else {
+                ev.prevent_default();
+                ev.stop_propagation();
+            }
+        });
+        let _ = document().add_event_listener_with_callback_and_bool("click", on_click.as_ref().unchecked_ref(), true);
+        let callback = StoredValue::new_local(Some(on_click));
+        on_cleanup(move || {
+            unload.remove();
+            if let Some(Some(on_click)) = callback.try_update_value(Option::take) {
+                let _ = document().remove_event_listener_with_callback_and_bool(
+                    "click",
+                    on_click.as_ref().unchecked_ref(),
+                    true,
+                );
+            }
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = dirty;
+}
+
+/// `/docs/new`.
+#[component]
+pub fn NewDocPage() -> impl IntoView {
+    view! {
+        <Title text="New page" />
+        <RequireViewer signed_in=|_: Viewer| view! { <NewDocForm /> } />
+    }
+}
+
+#[component]
+fn NewDocForm() -> impl IntoView {
+    let create = ServerAction::<CreatePage>::new();
+    let query = use_query_map();
+    let entity = query.read_untracked().get("entity").unwrap_or_default();
+    let space = query.read_untracked().get("space").unwrap_or_default();
+    view! {
+        <p class="muted small"><a href="/docs">"Docs"</a> " / new"</p>
+        <h1>"New page"</h1>
+        {move || create.value().get().and_then(Result::err).map(|e| view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> })}
+        <ActionForm action=create attr:class="card doc-editor">
+            <div class="filters">
+                <label class="field">
+                    <span>"Space"</span>
+                    <input name="space" value=space required pattern="[a-z0-9][a-z0-9-]*" placeholder="payments" />
+                    <small class="muted">"Lower-case letters, digits and -"</small>
+                </label>
+                <label class="field">
+                    <span>"Title"</span>
+                    <input name="title" required maxlength="200" />
+                </label>
+                <label class="field">
+                    <span>"Kind"</span>
+                    <select name="kind">
+                        {PAGE_KINDS.iter().map(|k| view! { <option value=*k selected=*k == "runbook">{*k}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label class="field">
+                    <span>"Owning team"</span>
+                    <input name="owner" placeholder="group:default/payments" />
+                    <small class="muted">"Its members may edit the page"</small>
+                </label>
+                <label class="field">
+                    <span>"About"</span>
+                    <input name="entities" value=entity placeholder="component:default/payments-api" />
+                    <small class="muted">"Catalog entities, separated by commas"</small>
+                </label>
+            </div>
+            <label class="field">
+                <span>"Markdown"</span>
+                <textarea name="markdown" class="source" rows="18"></textarea>
+            </label>
+            <button class="button button-primary" type="submit">"Create"</button>
+        </ActionForm>
+    }
+}
+
+/// `/docs/:space/:slug/history`, with `?from=&to=` (revision numbers) for a diff.
+#[component]
+pub fn HistoryRoute() -> impl IntoView {
+    view! { <RequireViewer signed_in=|_: Viewer| view! { <HistoryView /> } /> }
+}
+
+#[component]
+fn HistoryView() -> impl IntoView {
+    let key = page_key();
+    let data = Resource::new(key.clone(), |(space, slug)| history(space, slug));
+    let query = use_query_map();
+    let pair = move || {
+        let q = query.read();
+        let n = |k: &str| q.get(k).and_then(|v| v.parse::<i32>().ok());
+        (key(), n("from").zip(n("to")))
+    };
+    let diff = Resource::new(pair, |((space, slug), pair)| async move {
+        match pair {
+            Some((from, to)) => diff(space, slug, from, to).await.map(Some),
+            None => Ok(None),
+        }
+    });
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(h) => {
+                        let page = h.page.page.clone();
+                        view! {
+                            <Title text=format!("PageHistory of {}", page.title) />
+                            <Crumbs page=page.clone() last="history" />
+                            <h1>"PageHistory of " {page.title.clone()}</h1>
+                            <Suspense fallback=|| view! { <p class="muted">"Comparing…"</p> }>
+                                {move || Suspend::new(async move {
+                                    match diff.await {
+                                        Ok(Some(d)) => view! { <DiffSection diff=d /> }.into_any(),
+                                        Ok(None) => ().into_any(),
+                                        Err(e) => view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }.into_any(),
+                                    }
+                                })}
+                            </Suspense>
+                            <RevisionList page=page revisions=h.revisions />
+                        }.into_any()
+                    }
+                    Err(e) => view! { <ErrorPage error=e /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn RevisionList(page: PageView, revisions: Vec<RevisionView>) -> impl IntoView {
+    let base = format!("/docs/{}/{}", page.space, page.slug);
+    let newest = revisions.first().map_or(0, |r| r.number);
+    let previous = revisions.get(1).map_or(newest, |r| r.number);
+    view! {
+        <form method="get" action=format!("{base}/history") class="card">
+            <table class="table revisions">
+                <thead><tr>
+                    <th scope="col">"From"</th><th scope="col">"To"</th><th scope="col">"Revision"</th>
+                    <th scope="col">"Author"</th><th scope="col">"Saved"</th><th scope="col">"Summary"</th>
+                </tr></thead>
+                <tbody>
+                    {revisions.into_iter().map(|r| view! {
+                        <tr>
+                            <td><input type="radio" name="from" value=r.number.to_string() checked=r.number == previous aria-label=format!("Compare from revision {}", r.number) /></td>
+                            <td><input type="radio" name="to" value=r.number.to_string() checked=r.number == newest aria-label=format!("Compare to revision {}", r.number) /></td>
+                            <td><a href=format!("{base}/revisions/{}", r.number)>{format!("#{}", r.number)}</a></td>
+                            <td><a href=format!("/people/{}", r.author)>{r.author.clone()}</a></td>
+                            <td>{utc(&r.created_at)}</td>
+                            <td>{r.summary.clone()}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+            <button class="button" type="submit">"Compare"</button>
+        </form>
+    }
+}
+
+#[component]
+fn DiffSection(diff: RevisionDiff) -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="diff-title">
+            <h2 id="diff-title">
+                {format!("Revision {} → {}", diff.from_number, diff.to_number)}
+                " " <span class="badge badge-ok">{format!("+{}", diff.added)}</span>
+                " " <span class="badge badge-error">{format!("−{}", diff.removed)}</span>
+            </h2>
+            {if diff.rows.is_empty() {
+                view! { <p class="muted">"The two revisions have the same text."</p> }.into_any()
+            } else {
+                view! { <DiffTable rows=diff.rows old_label=format!("Revision {}", diff.from_number) new_label=format!("Revision {}", diff.to_number) /> }.into_any()
+            }}
+        </section>
+    }
+}
+
+fn spans(spans: Vec<DiffSpan>) -> impl IntoView {
+    spans
+        .into_iter()
+        .map(|s| if s.changed { view! { <mark>{s.text}</mark> }.into_any() } else { s.text.into_any() })
+        .collect_view()
+}
+
+/// A side-by-side diff: old on the left, new on the right, changed words marked.
+#[component]
+fn DiffTable(rows: Vec<DiffRow>, old_label: String, new_label: String) -> impl IntoView {
+    view! {
+        <div class="diff-scroll">
+            <table class="diff">
+                <thead><tr><th colspan="2" scope="col">{old_label}</th><th colspan="2" scope="col">{new_label}</th></tr></thead>
+                <tbody>
+                    {rows.into_iter().map(|r| {
+                        if r.kind == "skip" {
+                            return view! { <tr class="diff-skip"><td colspan="4">"⋯"</td></tr> }.into_any();
+                        }
+                        let class = format!("diff-{}", r.kind);
+                        let (old_line, new_line) = (r.old_line.map(|n| n.to_string()), r.new_line.map(|n| n.to_string()));
+                        let old_class = if r.old_line.is_some() { "diff-old" } else { "diff-empty" };
+                        let new_class = if r.new_line.is_some() { "diff-new" } else { "diff-empty" };
+                        view! {
+                            <tr class=class>
+                                <td class="diff-num">{old_line}</td>
+                                <td class=old_class><code>{spans(r.old)}</code></td>
+                                <td class="diff-num">{new_line}</td>
+                                <td class=new_class><code>{spans(r.new)}</code></td>
+                            </tr>
+                        }.into_any()
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+/// `/docs/:space/:slug/revisions/:number`.
+#[component]
+pub fn RevisionRoute() -> impl IntoView {
+    view! { <RequireViewer signed_in=|_: Viewer| view! { <RevisionLoader /> } /> }
+}
+
+#[component]
+fn RevisionLoader() -> impl IntoView {
+    let params = use_params_map();
+    let key = move || {
+        let p = params.read();
+        (
+            p.get("space").unwrap_or_default(),
+            p.get("slug").unwrap_or_default(),
+            p.get("number").and_then(|n| n.parse::<i32>().ok()).unwrap_or(0),
+        )
+    };
+    let data = Resource::new(key, |(space, slug, number)| revision(space, slug, number));
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(r) => view! { <OldRevision data=r /> }.into_any(),
+                    Err(e) => view! { <ErrorPage error=e /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn OldRevision(data: RevisionPage) -> impl IntoView {
+    let restore = ServerAction::<Restore>::new();
+    let page = data.page.page.clone();
+    let rev = data.revision.revision.clone();
+    let base = format!("/docs/{}/{}", page.space, page.slug);
+    let can_restore = data.page.may_edit && !data.revision.current;
+    view! {
+        <Title text=format!("{} (revision {})", rev.title, rev.number) />
+        <Crumbs page=page.clone() last="revision" />
+        <h1>{rev.title.clone()} " " <span class="badge">{format!("revision {}", rev.number)}</span></h1>
+        <p class="muted small">{format!("Saved by {}, {}", rev.author, utc(&rev.created_at))} {(!rev.summary.is_empty()).then(|| format!(" · {}", rev.summary))}</p>
+        <div class="actions">
+            {if data.revision.current {
+                view! { <span class="badge badge-ok">"current revision"</span> }.into_any()
+            } else {
+                view! {
+                    <a class="button" href=format!("{base}/history?from={}&to={}", rev.number, page.revision_number)>"Compare with current"</a>
+                }.into_any()
+            }}
+            {can_restore.then(|| view! {
+                <ActionForm action=restore>
+                    <input type="hidden" name="page_id" value=page.id.to_string() />
+                    <input type="hidden" name="revision" value=rev.id.to_string() />
+                    <input type="hidden" name="base_revision" value=page.revision_id.to_string() />
+                    <button class="button button-primary" type="submit">"Restore this revision"</button>
+                </ActionForm>
+            })}
+        </div>
+        {move || restore.value().get().and_then(Result::err).map(|e| view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> })}
+        <article class="doc-body card" inner_html=data.revision.html.clone()></article>
     }
 }

@@ -97,7 +97,15 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/access") view=access::AccessPage ssr=SsrMode::Async />
                     <Route path=path!("/catalog") view=catalog::CatalogPage ssr=SsrMode::Async />
                     <Route path=path!("/docs") view=docs::DocsPage ssr=SsrMode::Async />
+                    <Route path=path!("/docs/new") view=docs::NewDocPage ssr=SsrMode::Async />
                     <Route path=path!("/docs/:space/:slug") view=docs::DocPageRoute ssr=SsrMode::Async />
+                    <Route path=path!("/docs/:space/:slug/edit") view=docs::EditPageRoute ssr=SsrMode::Async />
+                    <Route path=path!("/docs/:space/:slug/history") view=docs::HistoryRoute ssr=SsrMode::Async />
+                    <Route
+                        path=path!("/docs/:space/:slug/revisions/:number")
+                        view=docs::RevisionRoute
+                        ssr=SsrMode::Async
+                    />
                     <Route path=path!("/catalog/locations") view=catalog::LocationsPage ssr=SsrMode::Async />
                     <Route path=path!("/catalog/new") view=catalog::NewEntityPage ssr=SsrMode::Async />
                     <Route

@@ -29,6 +29,19 @@ pub fn require_viewer() -> Result<Viewer, AppError> {
     viewer().ok_or(AppError::Unauthorized)
 }
 
+/// The visitor's session (tower-sessions), for state kept across one redirect.
+pub fn session() -> Option<tower_sessions::Session> {
+    use_context::<Parts>().and_then(|p| p.extensions.get::<tower_sessions::Session>().cloned())
+}
+
+/// Whether this server-function call is a plain HTML form post (no JavaScript ran): such a browser gets redirects,
+/// not data. The same test `leptos_axum` uses to redirect plain forms back.
+pub fn plain_form_post() -> bool {
+    use_context::<Parts>().is_some_and(|p| {
+        p.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
+    })
+}
+
 /// A cookie sent with the request.
 pub fn cookie(name: &str) -> Option<String> {
     let parts = use_context::<Parts>()?;

@@ -1,5 +1,6 @@
 //! Runbooks, guides and reference pages: the Markdown renderer every page goes through, and pages with revisions
 //! whose saves never overwrite each other.
 
+pub mod diff;
 pub mod markdown;
 pub mod pages;

@@ -3,14 +3,16 @@
 
 use axum::extract::{Extension, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use http::StatusCode;
 
-use portolan_core::access::{Action, Target};
+use portolan_core::access::Action;
 use portolan_core::auth::RequestViewer;
 use portolan_core::docs::pages::{self, DocsError};
-use portolan_types::docs::{NewPage, PageConflict, PageSummary, PageUpdate, PageView, RevisionDiff, RevisionView};
+use portolan_types::docs::{
+    NewPage, PageConflict, PageSummary, PageUpdate, PageView, RestoreRequest, RevisionContent, RevisionDiff, RevisionView,
+};
 
 use crate::ServerState;
 use crate::access::authorize;
@@ -25,19 +27,17 @@ pub fn router() -> Router<ServerState> {
         .route("/api/v1/pages/{id}/diff", get(page_diff))
         .route("/api/v1/pages/{id}", get(get_page).put(save_page))
         .route("/api/v1/pages/{id}/revisions", get(page_revisions))
+        .route("/api/v1/pages/{id}/revisions/{number}", get(page_revision))
+        .route("/api/v1/pages/{id}/restore", post(restore_page))
 }
 
-/// What `docs.edit` is decided on for a page: its owner.
-fn page_target(space: &str, slug: &str, owner: Option<&str>) -> Target {
-    Target::entity(format!("page:{space}/{slug}"), owner)
-}
 
 fn docs_error(e: DocsError) -> Response {
     match e {
         DocsError::Invalid(m) => ApiError::bad_request(m).into_response(),
         DocsError::NotFound => ApiError::not_found("no such page").into_response(),
-        DocsError::Conflict { current, diff, .. } => {
-            (StatusCode::CONFLICT, Json(PageConflict { error: "conflict".to_owned(), current: *current, diff }))
+        DocsError::Conflict { current, diff, rows, .. } => {
+            (StatusCode::CONFLICT, Json(PageConflict { error: "conflict".to_owned(), current: *current, diff, rows }))
                 .into_response()
         }
         DocsError::Db(e) => ApiError::internal("storing a page", e).into_response(),
@@ -60,7 +60,7 @@ pub(crate) async fn create_page(
         Ok(o) => o,
         Err(e) => return Ok(docs_error(e)),
     };
-    let target = page_target(body.space.trim(), &pages::slugify(&body.title), owner.as_deref());
+    let target = pages::access_target(body.space.trim(), &pages::slugify(&body.title), owner.as_deref());
     authorize(&state, viewer, Action::DocsEdit, &target).await?;
     Ok(match pages::create(&state.app.db, &viewer.login, &body).await {
         Ok(page) => (StatusCode::CREATED, Json(page)).into_response(),
@@ -109,7 +109,7 @@ pub(crate) async fn save_page(
         Ok(None) => return Err(ApiError::not_found("no such page")),
         Err(e) => return Err(ApiError::internal("loading a page", e)),
     };
-    authorize(&state, viewer, Action::DocsEdit, &page_target(&page.space, &page.slug, page.owner_ref.as_deref()))
+    authorize(&state, viewer, Action::DocsEdit, &pages::access_target(&page.space, &page.slug, page.owner_ref.as_deref()))
         .await?;
     Ok(match pages::save(&state.app.db, &viewer.login, id, &body).await {
         Ok(page) => Json(page).into_response(),
@@ -184,6 +184,56 @@ pub(crate) async fn page_diff(
     require(&viewer)?;
     Ok(match pages::diff_revisions(&state.app.db, id, q.from, q.to).await {
         Ok(d) => Json(d).into_response(),
+        Err(e) => docs_error(e),
+    })
+}
+
+/// One revision of a page by its number (1, 2, …): its source and rendered HTML.
+#[utoipa::path(get, path = "/api/v1/pages/{id}/revisions/{number}", tag = "docs",
+    params(("id" = i64, Path), ("number" = i32, Path)), responses(
+    (status = 200, description = "The revision", body = RevisionContent),
+    (status = 400, description = "A parameter is not a number", body = ErrorEnvelope),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 404, description = "No such page or revision", body = ErrorEnvelope)))]
+pub(crate) async fn page_revision(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiPath((id, number)): ApiPath<(i64, i32)>,
+) -> Result<Response, ApiError> {
+    require(&viewer)?;
+    Ok(match pages::revision(&state.app.db, id, number).await {
+        Ok(r) => Json(r).into_response(),
+        Err(DocsError::NotFound) => ApiError::not_found("no such page or revision").into_response(),
+        Err(e) => docs_error(e),
+    })
+}
+
+/// Brings an old revision back as a new revision (`docs.edit`); nothing is rewritten. 409 like a save when the
+/// page moved past `base_revision`.
+#[utoipa::path(post, path = "/api/v1/pages/{id}/restore", tag = "docs", params(("id" = i64, Path)),
+    request_body = RestoreRequest, responses(
+        (status = 200, description = "Restored as a new revision", body = PageView),
+        (status = 400, description = "The revision is not this page's", body = ErrorEnvelope),
+        (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+        (status = 403, description = "docs.edit refused", body = ErrorEnvelope),
+        (status = 404, description = "No such page", body = ErrorEnvelope),
+        (status = 409, description = "Someone saved since base_revision", body = PageConflict)))]
+pub(crate) async fn restore_page(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<RestoreRequest>,
+) -> Result<Response, ApiError> {
+    let viewer = require(&viewer)?;
+    let page = match pages::current(&state.app.db, id).await {
+        Ok(Some((page, _))) => page,
+        Ok(None) => return Err(ApiError::not_found("no such page")),
+        Err(e) => return Err(ApiError::internal("loading a page", e)),
+    };
+    authorize(&state, viewer, Action::DocsEdit, &pages::access_target(&page.space, &page.slug, page.owner_ref.as_deref()))
+        .await?;
+    Ok(match pages::restore(&state.app.db, &viewer.login, id, body.revision, body.base_revision).await {
+        Ok(page) => Json(page).into_response(),
         Err(e) => docs_error(e),
     })
 }

@@ -43,6 +43,8 @@ use crate::http::escape_html as esc;
         crate::docs::get_page,
         crate::docs::save_page,
         crate::docs::page_revisions,
+        crate::docs::page_revision,
+        crate::docs::restore_page,
         crate::access::list_tokens,
         crate::access::create_token,
         crate::access::revoke_token,

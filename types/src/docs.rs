@@ -119,6 +119,8 @@ pub struct PageConflict {
     pub current: PageView,
     /// What changed since `base_revision`, as a unified diff (`-` removed, `+` added).
     pub diff: String,
+    /// The same change, row by row for a side-by-side view.
+    pub rows: Vec<DiffRow>,
 }
 
 /// `GET /api/v1/pages/{id}/diff` answer.
@@ -135,6 +137,101 @@ pub struct RevisionDiff {
     pub added: usize,
     /// Lines removed.
     pub removed: usize,
+    /// The older revision's number.
+    pub from_number: i32,
+    /// The newer revision's number.
+    pub to_number: i32,
+    /// The change row by row, side by side, with the changed words of edited lines marked.
+    pub rows: Vec<DiffRow>,
+}
+
+/// A run of text in a diff row; `changed` marks the words that differ between the two sides of an edited line.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiffSpan {
+    /// The text.
+    pub text: String,
+    /// Whether it differs from the other side.
+    pub changed: bool,
+}
+
+/// One row of a side-by-side diff.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiffRow {
+    /// `same` (context), `removed` (old side only), `added` (new side only), `changed` (a line edited: both
+    /// sides, words marked) or `skip` (unchanged lines left out between two changes).
+    pub kind: String,
+    /// Line number on the old side (1-based), when the row has one.
+    pub old_line: Option<u32>,
+    /// Line number on the new side.
+    pub new_line: Option<u32>,
+    /// The old side's text.
+    pub old: Vec<DiffSpan>,
+    /// The new side's text.
+    pub new: Vec<DiffSpan>,
+}
+
+/// What the editor's save answers: saved (go to the page), or refused because someone saved in between — their
+/// change as a diff from the revision the edit started from, and the revision to base the merged save on. The
+/// editor's own text is never part of the answer: it stays where it was typed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SaveOutcome {
+    /// Saved as this revision.
+    Saved {
+        /// Where the page is.
+        path: String,
+        /// The new revision's id.
+        revision_id: i64,
+    },
+    /// Someone saved in between.
+    Conflict(Box<EditConflict>),
+}
+
+/// The other person's change, for the editor to merge.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditConflict {
+    /// The current revision: the merged text is saved on top of it.
+    pub revision_id: i64,
+    /// Its number.
+    pub revision_number: i32,
+    /// Who saved it.
+    pub author: String,
+    /// When, RFC 3339 UTC.
+    pub saved_at: String,
+    /// Their change since the editor's base revision.
+    pub rows: Vec<DiffRow>,
+    /// The current Markdown source.
+    pub markdown: String,
+    /// The text the editor tried to save (set when the form was posted without JavaScript, so the page can put it
+    /// back in the editor).
+    pub draft: Option<String>,
+    /// The draft's edit summary, likewise.
+    pub draft_summary: Option<String>,
+}
+
+/// An old revision, for reading.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevisionContent {
+    /// The revision.
+    pub revision: RevisionView,
+    /// Its Markdown source.
+    pub markdown: String,
+    /// Rendered, sanitized HTML.
+    pub html: String,
+    /// Whether it is the page's current revision.
+    pub current: bool,
+}
+
+/// `POST /api/v1/pages/{id}/restore` body.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreRequest {
+    /// The revision to bring back (its id).
+    pub revision: i64,
+    /// The page's current revision as the caller saw it; a restore on a page that changed since is a conflict.
+    pub base_revision: i64,
 }
 
 /// A page in a list.

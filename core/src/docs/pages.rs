@@ -10,10 +10,11 @@ use sea_orm::{
 };
 
 use portolan_types::docs::{
-    NewPage, PAGE_KINDS, PageSummary, PageUpdate, PageView, RevisionDiff, RevisionView, TocItem,
+    DiffRow, NewPage, PAGE_KINDS, PageSummary, PageUpdate, PageView, RevisionContent, RevisionDiff, RevisionView,
+    TocItem,
 };
 
-use super::markdown;
+use super::{diff as diffs, markdown};
 use crate::catalog::model::EntityRef;
 
 /// The `doc_pages` table.
@@ -113,6 +114,8 @@ pub enum DocsError {
         current: Box<PageView>,
         /// What changed.
         diff: String,
+        /// The same, side by side.
+        rows: Vec<DiffRow>,
     },
     /// The database failed.
     #[error("database: {0}")]
@@ -162,6 +165,12 @@ pub fn owner_ref(owner: Option<&str>) -> Result<Option<String>, DocsError> {
             .map(|r| Some(r.to_string()))
             .map_err(|e| DocsError::Invalid(format!("owner: {e}"))),
     }
+}
+
+/// What `docs.edit` is decided on for a page: a target named `page:<space>/<slug>` owned by the page's team, so
+/// the pages, the server functions and the JSON API ask the same question.
+pub fn access_target(space: &str, slug: &str, owner: Option<&str>) -> crate::access::Target {
+    crate::access::Target::entity(format!("page:{space}/{slug}"), owner)
 }
 
 /// The page as read, rendered.
@@ -291,9 +300,9 @@ pub async fn create(db: &DatabaseConnection, actor: &str, new: &NewPage) -> Resu
     Ok(view(&page, &rev))
 }
 
-/// A unified line diff from `old` to `new`.
+/// A unified line diff from `old` (the base) to `new` (the current text).
 pub fn diff(old: &str, new: &str) -> String {
-    similar::TextDiff::from_lines(old, new).unified_diff().context_radius(3).header("base", "current").to_string()
+    diffs::unified(old, new, "base", "current")
 }
 
 /// Saves a new revision if `update.base_revision` is still the current one; a conflict otherwise, writing nothing.
@@ -304,6 +313,7 @@ pub async fn save(db: &DatabaseConnection, actor: &str, id: i64, update: &PageUp
     let conflict = |current: PageView, base_markdown: &str| DocsError::Conflict {
         base: update.base_revision,
         diff: diff(base_markdown, &current.markdown),
+        rows: diffs::rows(base_markdown, &current.markdown),
         current: Box::new(current),
     };
     if current.id != update.base_revision {
@@ -377,14 +387,7 @@ pub async fn history(db: &DatabaseConnection, id: i64) -> Result<Vec<RevisionVie
         .all(db)
         .await?
         .into_iter()
-        .map(|r| RevisionView {
-            id: r.id,
-            number: r.number,
-            title: r.title,
-            summary: r.summary,
-            author: r.author,
-            created_at: rfc3339(r.created_at),
-        })
+        .map(revision_view)
         .collect())
 }
 
@@ -399,26 +402,98 @@ pub async fn diff_revisions(db: &DatabaseConnection, id: i64, from: i64, to: i64
     };
     let (a, b) = (load(from).await?, load(to).await?);
     let (old, new) = if a.number <= b.number { (a, b) } else { (b, a) };
-    let text = similar::TextDiff::from_lines(&old.markdown, &new.markdown);
-    let (mut added, mut removed) = (0, 0);
-    for change in text.iter_all_changes() {
-        match change.tag() {
-            similar::ChangeTag::Insert => added += 1,
-            similar::ChangeTag::Delete => removed += 1,
-            similar::ChangeTag::Equal => {}
-        }
-    }
+    let (added, removed) = diffs::counts(&old.markdown, &new.markdown);
     Ok(RevisionDiff {
         from: old.id,
         to: new.id,
-        diff: text
-            .unified_diff()
-            .context_radius(3)
-            .header(&format!("revision {}", old.number), &format!("revision {}", new.number))
-            .to_string(),
+        diff: diffs::unified(
+            &old.markdown,
+            &new.markdown,
+            &format!("revision {}", old.number),
+            &format!("revision {}", new.number),
+        ),
         added,
         removed,
+        from_number: old.number,
+        to_number: new.number,
+        rows: diffs::rows(&old.markdown, &new.markdown),
     })
+}
+
+fn revision_view(r: revisions::Model) -> RevisionView {
+    RevisionView {
+        id: r.id,
+        number: r.number,
+        title: r.title,
+        summary: r.summary,
+        author: r.author,
+        created_at: rfc3339(r.created_at),
+    }
+}
+
+/// One revision of a page by its number, rendered.
+pub async fn revision(db: &DatabaseConnection, id: i64, number: i32) -> Result<RevisionContent, DocsError> {
+    let (page, _) = current(db, id).await?.ok_or(DocsError::NotFound)?;
+    let rev = revisions::Entity::find()
+        .filter(revisions::Column::PageId.eq(id))
+        .filter(revisions::Column::Number.eq(number))
+        .one(db)
+        .await?
+        .ok_or(DocsError::NotFound)?;
+    let html = markdown::render(&rev.markdown).html;
+    let markdown = rev.markdown.clone();
+    Ok(RevisionContent { current: page.current_revision_id == Some(rev.id), markdown, html, revision: revision_view(rev) })
+}
+
+/// Brings an old revision back as a new one (its text and title; nothing is rewritten), if the page is still at
+/// `base_revision`; a conflict otherwise.
+pub async fn restore(
+    db: &DatabaseConnection,
+    actor: &str,
+    id: i64,
+    revision: i64,
+    base_revision: i64,
+) -> Result<PageView, DocsError> {
+    let old = revisions::Entity::find_by_id(revision)
+        .filter(revisions::Column::PageId.eq(id))
+        .one(db)
+        .await?
+        .ok_or_else(|| DocsError::Invalid(format!("revision: {revision} is not a revision of page {id}")))?;
+    let update = PageUpdate {
+        base_revision,
+        markdown: old.markdown,
+        title: Some(old.title),
+        summary: Some(format!("Restored revision {}", old.number)),
+    };
+    save(db, actor, id, &update).await
+}
+
+/// Pages about an entity (`component:default/payments-api`), runbooks first, then by title.
+pub async fn for_entity(db: &DatabaseConnection, entity_ref: &str) -> Result<Vec<PageSummary>, DbErr> {
+    let rows = page_rows::Entity::find()
+        .filter(page_rows::Column::EntityRefs.contains(entity_ref))
+        .order_by_asc(page_rows::Column::Title)
+        .all(db)
+        .await?;
+    let mut found: Vec<PageSummary> = rows
+        .into_iter()
+        .filter(|p| p.entity_refs.split(',').any(|e| e == entity_ref))
+        .map(summary)
+        .collect();
+    found.sort_by_key(|p| p.kind != "runbook");
+    Ok(found)
+}
+
+fn summary(p: page_rows::Model) -> PageSummary {
+    PageSummary {
+        id: p.id,
+        space: p.space,
+        slug: p.slug,
+        title: p.title,
+        kind: p.kind,
+        owner_ref: p.owner_ref,
+        updated_at: rfc3339(p.updated_at),
+    }
 }
 
 /// Pages, by space then title; one space when given.
@@ -433,15 +508,7 @@ pub async fn list(db: &DatabaseConnection, space: Option<&str>) -> Result<Vec<Pa
         .all(db)
         .await?
         .into_iter()
-        .map(|p| PageSummary {
-            id: p.id,
-            space: p.space,
-            slug: p.slug,
-            title: p.title,
-            kind: p.kind,
-            owner_ref: p.owner_ref,
-            updated_at: rfc3339(p.updated_at),
-        })
+        .map(summary)
         .collect())
 }
 
