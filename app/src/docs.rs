@@ -95,8 +95,9 @@ pub async fn editor_data(space: String, slug: String) -> Result<EditorContent, A
             portolan_core::docs::pages::access_target(&page.space, &page.slug, page.owner_ref.as_deref());
         crate::ssr::authorize(&state, &viewer, portolan_core::access::Action::DocsEdit, &target).await?;
     }
+    // Read, not taken: a page render may ask twice. The draft goes when the page is saved or it is discarded.
     let conflict = match crate::ssr::session() {
-        Some(session) => session.remove::<EditConflict>(&conflict_key(page.id)).await.ok().flatten(),
+        Some(session) => session.get::<EditConflict>(&conflict_key(page.id)).await.ok().flatten(),
         None => None,
     };
     Ok(EditorContent { page, conflict })
@@ -149,6 +150,7 @@ pub async fn save_page(
     };
     match pages::save(&state.db, &viewer.login, page_id, &update).await {
         Ok(saved) => {
+            forget_draft(page_id).await;
             let path = page_path(&saved.space, &saved.slug);
             leptos_axum::redirect(&path);
             Ok(SaveOutcome::Saved { path, revision_id: saved.revision_id })
@@ -181,6 +183,24 @@ pub async fn save_page(
         Err(DocsError::NotFound) => Err(AppError::NotFound("The page".to_owned())),
         Err(DocsError::Db(e)) => Err(crate::ssr::internal("saving a page", e)),
     }
+}
+
+#[cfg(feature = "ssr")]
+async fn forget_draft(page_id: i64) {
+    if let Some(session) = crate::ssr::session()
+        && let Err(e) = session.remove::<EditConflict>(&conflict_key(page_id)).await
+    {
+        tracing::warn!(error = %e, "dropping a kept draft failed");
+    }
+}
+
+/// Drops the draft a refused plain-form save left in the session, and goes back to the editor.
+#[server(prefix = "/fn", endpoint = "docs_discard_draft")]
+pub async fn discard_draft(page_id: i64, path: String) -> Result<(), AppError> {
+    crate::ssr::require_viewer()?;
+    forget_draft(page_id).await;
+    leptos_axum::redirect(&portolan_types::safe_next(Some(&path)));
+    Ok(())
 }
 
 /// Makes a page and goes to it. `entities` is a comma-separated list of entity references.
@@ -457,7 +477,7 @@ fn DocBody(page: PageView, may_edit: bool) -> impl IntoView {
             <h1>{page.title.clone()} " " <span class="badge">{page.kind.clone()}</span></h1>
             <div class="actions">
                 {may_edit.then(|| view! { <a class="button button-primary" href=format!("{base}/edit")>"Edit"</a> })}
-                <a class="button" href=format!("{base}/history")>"PageHistory"</a>
+                <a class="button" href=format!("{base}/history")>"History"</a>
             </div>
         </div>
         <p class="muted small">
@@ -513,7 +533,8 @@ fn EditView() -> impl IntoView {
 
 /// The other person's change, shown when a save was refused.
 #[component]
-fn ConflictNotice(conflict: EditConflict) -> impl IntoView {
+fn ConflictNotice(conflict: EditConflict, page_id: i64, edit_path: String) -> impl IntoView {
+    let discard = ServerAction::<DiscardDraft>::new();
     view! {
         <div class="alert alert-error conflict" role="alert">
             <p>
@@ -529,6 +550,13 @@ fn ConflictNotice(conflict: EditConflict) -> impl IntoView {
                 <summary>"Their whole text"</summary>
                 <textarea class="source" readonly rows="12" aria-label="The current text">{conflict.markdown.clone()}</textarea>
             </details>
+            {conflict.draft.is_some().then(|| view! {
+                <ActionForm action=discard>
+                    <input type="hidden" name="page_id" value=page_id.to_string() />
+                    <input type="hidden" name="path" value=edit_path />
+                    <button class="button" type="submit">"Discard my draft"</button>
+                </ActionForm>
+            })}
         </div>
     }
 }
@@ -546,6 +574,8 @@ fn Editor(page: PageView, conflict: Option<EditConflict>) -> impl IntoView {
     let preview_html = RwSignal::new(page.html.clone());
     let generation = StoredValue::new(0u64);
     let submit = NodeRef::<leptos::html::Button>::new();
+    let edit_path = format!("/docs/{}/{}/edit", page.space, page.slug);
+    let page_id = page.id;
 
     // A refused save shows the other person's change and moves the base to their revision; the text stays.
     Effect::new(move |_| {
@@ -585,7 +615,7 @@ fn Editor(page: PageView, conflict: Option<EditConflict>) -> impl IntoView {
         }
     };
     view! {
-        {move || shown_conflict.get().map(|c| view! { <ConflictNotice conflict=c /> })}
+        {move || shown_conflict.get().map(|c| view! { <ConflictNotice conflict=c page_id=page_id edit_path=edit_path.clone() /> })}
         {move || save.value().get().and_then(Result::err).map(|e| view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> })}
         <ActionForm action=save attr:class="card doc-editor" on:keydown=on_keydown on:submit=move |_| dirty.set(false)>
             <input type="hidden" name="page_id" value=page.id.to_string() />
@@ -622,6 +652,7 @@ fn Editor(page: PageView, conflict: Option<EditConflict>) -> impl IntoView {
             </div>
         </ActionForm>
     }
+    .into_any()
 }
 
 /// Asks before leaving the page with unsaved text: closing or reloading the tab (`beforeunload`) and following a
@@ -758,9 +789,9 @@ fn HistoryView() -> impl IntoView {
                     Ok(h) => {
                         let page = h.page.page.clone();
                         view! {
-                            <Title text=format!("PageHistory of {}", page.title) />
+                            <Title text=format!("History of {}", page.title) />
                             <Crumbs page=page.clone() last="history" />
-                            <h1>"PageHistory of " {page.title.clone()}</h1>
+                            <h1>"History of " {page.title.clone()}</h1>
                             <Suspense fallback=|| view! { <p class="muted">"Comparing…"</p> }>
                                 {move || Suspend::new(async move {
                                     match diff.await {

@@ -29,7 +29,27 @@ fn plain(text: &str) -> Vec<DiffSpan> {
     vec![DiffSpan { text: text.trim_end_matches(['\n', '\r']).to_owned(), changed: false }]
 }
 
+/// Appends text to a side, joining runs of the same kind; the whitespace around a changed run is not marked.
 fn push_span(spans: &mut Vec<DiffSpan>, text: &str, changed: bool) {
+    if changed {
+        let core = text.trim();
+        if core.is_empty() {
+            return push_plain(spans, text, false);
+        }
+        let start = text.len() - text.trim_start().len();
+        let end = start + core.len();
+        push_plain(spans, &text[..start], false);
+        push_plain(spans, core, true);
+        push_plain(spans, &text[end..], false);
+    } else {
+        push_plain(spans, text, false);
+    }
+}
+
+fn push_plain(spans: &mut Vec<DiffSpan>, text: &str, changed: bool) {
+    if text.is_empty() {
+        return;
+    }
     match spans.last_mut() {
         Some(last) if last.changed == changed => last.text.push_str(text),
         _ => spans.push(DiffSpan { text: text.to_owned(), changed }),

@@ -14,6 +14,10 @@ db_tests!(
     only_the_owning_team_edits_a_page,
     bad_pages_are_refused_with_the_field_named,
     pages_are_read_in_the_browser,
+    an_old_revision_is_read_and_restored_as_a_new_one,
+    the_editor_saves_and_a_plain_form_conflict_comes_back_with_the_draft,
+    the_editor_is_only_for_those_who_may_edit,
+    history_compares_revisions_side_by_side,
 );
 
 fn runbook() -> serde_json::Value {
@@ -197,4 +201,197 @@ async fn pages_are_read_in_the_browser(b: Backend) {
     assert!(!page.body.contains("<script>alert"), "sanitized");
     let missing = app.get("/docs/payments/nope").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+fn form(fields: &[(&str, &str)]) -> String {
+    let mut f = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in fields {
+        f.append_pair(k, v);
+    }
+    f.finish()
+}
+
+async fn an_old_revision_is_read_and_restored_as_a_new_one(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    let page = app.post_json_with_token("/api/v1/pages", &runbook(), API_TOKEN).await.json();
+    let id = page["id"].as_i64().unwrap();
+    let first = page["revision_id"].as_i64().unwrap();
+    let update = json!({"base_revision": first, "markdown": "# Restart\n\nWrong steps.\n", "title": "Restart it"});
+    let second = app.send(put_json(&format!("/api/v1/pages/{id}"), &update)).await.json();
+    let old = app.get_with_token(&format!("/api/v1/pages/{id}/revisions/1"), API_TOKEN).await;
+    assert_eq!(old.status, StatusCode::OK, "{old:?}");
+    let old = old.json();
+    assert_eq!(old["revision"]["id"].as_i64(), Some(first));
+    assert_eq!(old["current"], false);
+    assert!(old["markdown"].as_str().unwrap().contains("1. Drain traffic"), "{old}");
+    assert!(old["html"].as_str().unwrap().contains("<li>Drain traffic</li>") && !old["html"].as_str().unwrap().contains("<script"));
+    let none = app.get_with_token(&format!("/api/v1/pages/{id}/revisions/9"), API_TOKEN).await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND);
+
+    // Restoring from a stale view of the page is a conflict and writes nothing.
+    let stale = json!({"revision": first, "base_revision": first});
+    let res = app.post_json_with_token(&format!("/api/v1/pages/{id}/restore"), &stale, API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "{res:?}");
+    assert!(!res.json()["rows"].as_array().unwrap().is_empty(), "the conflict carries side-by-side rows");
+    let restore = json!({"revision": first, "base_revision": second["revision_id"]});
+    let res = app.post_json_with_token(&format!("/api/v1/pages/{id}/restore"), &restore, API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let restored = res.json();
+    assert_eq!(restored["revision_number"], 3, "a restore is a new revision");
+    assert_eq!(restored["title"], "Restart the payments API", "the title comes back too");
+    assert_eq!(restored["markdown"], runbook()["markdown"]);
+    let history = app.get_with_token(&format!("/api/v1/pages/{id}/revisions"), API_TOKEN).await.json();
+    assert_eq!(history.as_array().unwrap().len(), 3, "nothing is rewritten");
+    assert_eq!(history[0]["summary"], "Restored revision 1");
+    assert_eq!(history[1]["title"], "Restart it");
+    let foreign = json!({"revision": 987654, "base_revision": restored["revision_id"]});
+    let res = app.post_json_with_token(&format!("/api/v1/pages/{id}/restore"), &foreign, API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{res:?}");
+    let audit = portolan_core::audit::recent(&app.state.app.db, 10).await.unwrap();
+    assert_eq!(audit.iter().filter(|e| e.action == "docs.page.save").count(), 2, "{audit:?}");
+}
+
+async fn the_editor_saves_and_a_plain_form_conflict_comes_back_with_the_draft(b: Backend) {
+    let mut app = TestApp::with(b, FakeGithubConfig::default(), |c| c.admin_teams.clear()).await;
+    let page = app.post_json_with_token("/api/v1/pages", &runbook(), API_TOKEN).await.json();
+    let (id, first) = (page["id"].as_i64().unwrap().to_string(), page["revision_id"].as_i64().unwrap().to_string());
+    // octocat is in acme/payments, the owning team.
+    app.login_as("octocat").await;
+    let view = app.get("/docs/payments/restart-the-payments-api").await;
+    assert!(view.body.contains("href=\"/docs/payments/restart-the-payments-api/edit\""), "members see Edit");
+    let editor = app.get("/docs/payments/restart-the-payments-api/edit").await;
+    assert_eq!(editor.status, StatusCode::OK, "{editor:?}");
+    assert!(editor.body.contains("1. Drain traffic"), "the source is in the editor: {}", editor.body);
+    assert!(editor.body.contains(&format!("name=\"base_revision\" value=\"{first}\"")), "{}", editor.body);
+
+    // A plain-form save (no JavaScript) goes to the page.
+    let body = form(&[
+        ("page_id", &id),
+        ("base_revision", &first),
+        ("title", "Restart the payments API"),
+        ("markdown", "# Restart\r\n\r\n1. Drain traffic gently\r\n"),
+        ("summary", "gentler"),
+    ]);
+    let res = app.post_form("/fn/docs_save", &body, &[]).await;
+    assert!(res.status.is_redirection(), "{res:?}");
+    assert_eq!(res.location(), "/docs/payments/restart-the-payments-api");
+    let now = app.get_with_token(&format!("/api/v1/pages/{id}"), API_TOKEN).await.json();
+    assert_eq!(now["markdown"], "# Restart\n\n1. Drain traffic gently\n", "line breaks are kept as LF");
+    assert_eq!(now["updated_by"], "octocat");
+
+    // Another save from revision 1 is refused; the browser comes back to the editor with its text and the diff.
+    let body = form(&[
+        ("page_id", &id),
+        ("base_revision", &first),
+        ("title", "Restart the payments API"),
+        ("markdown", "# Restart\n\nMy own draft line\n"),
+        ("summary", "mine"),
+    ]);
+    let res = app.post_form("/fn/docs_save", &body, &[("referer", "http://127.0.0.1:3000/x")]).await;
+    assert!(res.status.is_redirection(), "{res:?}");
+    assert_eq!(res.location(), "/docs/payments/restart-the-payments-api/edit");
+    let back = app.get("/docs/payments/restart-the-payments-api/edit").await;
+    assert!(back.body.contains("someone else saved first"), "{}", back.body);
+    assert!(back.body.contains("My own draft line"), "the draft is back in the editor");
+    assert!(back.body.contains("<mark>gently</mark>"), "their change is shown with words marked: {}", back.body);
+    let current = now["revision_id"].as_i64().unwrap();
+    assert!(back.body.contains(&format!("name=\"base_revision\" value=\"{current}\"")), "merges go on top of theirs");
+    let again = app.get("/docs/payments/restart-the-payments-api/edit").await;
+    assert!(again.body.contains("My own draft line"), "a reload keeps the draft");
+    let res = app
+        .post_form(
+            "/fn/docs_discard_draft",
+            &form(&[("page_id", &id), ("path", "/docs/payments/restart-the-payments-api/edit")]),
+            &[],
+        )
+        .await;
+    assert_eq!(res.location(), "/docs/payments/restart-the-payments-api/edit", "{res:?}");
+    let again = app.get("/docs/payments/restart-the-payments-api/edit").await;
+    assert!(!again.body.contains("My own draft line"), "discarded");
+    let unchanged = app.get_with_token(&format!("/api/v1/pages/{id}"), API_TOKEN).await.json();
+    assert_eq!(unchanged["revision_number"], 2, "the refused save wrote nothing");
+
+    // With JavaScript, the answer is the conflict itself (the text stays in the browser).
+    let req = http::Request::post("/fn/docs_save")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json")
+        .body(axum::body::Body::from(body))
+        .unwrap();
+    let res = app.send(req).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let answer = res.json();
+    assert_eq!(answer["Conflict"]["revision_id"].as_i64(), Some(current), "{answer}");
+    assert!(answer["Conflict"]["draft"].is_null());
+}
+
+async fn the_editor_is_only_for_those_who_may_edit(b: Backend) {
+    let mut app = TestApp::with(b, FakeGithubConfig::default(), |c| c.admin_teams.clear()).await;
+    let page = app.post_json_with_token("/api/v1/pages", &runbook(), API_TOKEN).await.json();
+    app.login_as("hubot").await;
+    let view = app.get("/docs/payments/restart-the-payments-api").await;
+    assert_eq!(view.status, StatusCode::OK);
+    assert!(!view.body.contains("/edit\""), "no Edit button for readers");
+    let editor = app.get("/docs/payments/restart-the-payments-api/edit").await;
+    assert_eq!(editor.status, StatusCode::FORBIDDEN, "{editor:?}");
+    assert!(!editor.body.contains("name=\"markdown\""));
+    let body = form(&[
+        ("page_id", &page["id"].to_string()),
+        ("base_revision", &page["revision_id"].to_string()),
+        ("title", "x"),
+        ("markdown", "vandalised"),
+        ("summary", ""),
+    ]);
+    let res = app.post_form("/fn/docs_save", &body, &[("accept", "application/json")]).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{res:?}");
+    let restore = form(&[
+        ("page_id", &page["id"].to_string()),
+        ("revision", &page["revision_id"].to_string()),
+        ("base_revision", &page["revision_id"].to_string()),
+    ]);
+    let res = app.post_form("/fn/docs_restore", &restore, &[("accept", "application/json")]).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{res:?}");
+    let res = app.post_form(
+        "/fn/docs_create",
+        &form(&[("space", "payments"), ("title", "Mine"), ("kind", "guide"), ("owner", "payments"), ("entities", ""), ("markdown", "x")]),
+        &[("accept", "application/json")],
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{res:?}");
+    let unchanged = app.get_with_token(&format!("/api/v1/pages/{}", page["id"]), API_TOKEN).await.json();
+    assert_eq!(unchanged["revision_number"], 1);
+}
+
+async fn history_compares_revisions_side_by_side(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    let page = app.post_json_with_token("/api/v1/pages", &runbook(), API_TOKEN).await.json();
+    let id = page["id"].as_i64().unwrap();
+    let update = json!({"base_revision": page["revision_id"], "markdown": "# Restart\n\n1. Drain traffic first\n2. Restart\n", "summary": "clearer"});
+    assert_eq!(app.send(put_json(&format!("/api/v1/pages/{id}"), &update)).await.status, StatusCode::OK);
+    app.login_as("octocat").await;
+    let history = app.get("/docs/payments/restart-the-payments-api/history?from=1&to=2").await;
+    assert_eq!(history.status, StatusCode::OK, "{history:?}");
+    assert!(history.body.contains("Revision 1 → 2"), "{}", history.body);
+    assert!(history.body.contains("<mark>first</mark>"), "the added word is marked: {}", history.body);
+    assert!(history.body.contains("clearer") && history.body.contains("href=\"/docs/payments/restart-the-payments-api/revisions/1\""));
+    let old = app.get("/docs/payments/restart-the-payments-api/revisions/1").await;
+    assert_eq!(old.status, StatusCode::OK);
+    assert!(old.body.contains("Restore this revision"), "octocat may restore: {}", old.body);
+    assert!(old.body.contains("<li>Drain traffic</li>"));
+    let missing = app.get("/docs/payments/restart-the-payments-api/revisions/7").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    // A new page from the browser, linked to an entity, shows on that entity's list.
+    let body = form(&[
+        ("space", "payments"),
+        ("title", "Payments on-call guide"),
+        ("kind", "guide"),
+        ("owner", "group:default/payments"),
+        ("entities", "component:default/payments-api"),
+        ("markdown", "Welcome\r\n"),
+    ]);
+    let res = app.post_form("/fn/docs_create", &body, &[]).await;
+    assert!(res.status.is_redirection(), "{res:?}");
+    assert_eq!(res.location(), "/docs/payments/payments-on-call-guide");
+    let listed = portolan_core::docs::pages::for_entity(&app.state.app.db, "component:default/payments-api").await.unwrap();
+    let titles: Vec<&str> = listed.iter().map(|p| p.title.as_str()).collect();
+    assert_eq!(titles, ["Restart the payments API", "Payments on-call guide"], "runbooks first");
 }
