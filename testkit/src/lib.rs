@@ -51,8 +51,8 @@ impl FakeUser {
     }
 }
 
-/// The people every fake starts with: `octocat` (in `acme`, three teams), `hubot` (in `acme`, no name, no teams)
-/// and `mallory` (only in `evil-corp`).
+/// The people every fake starts with: `octocat` (in `acme`, three teams), `hubot` (in `acme`, no name, no teams),
+/// `monalisa` (in `acme`, only on its payments team) and `mallory` (only in `evil-corp`).
 pub fn default_users() -> Vec<FakeUser> {
     vec![
         FakeUser::new(
@@ -63,6 +63,7 @@ pub fn default_users() -> Vec<FakeUser> {
             &[("acme", "platform", "Platform"), ("acme", "payments", "Payments"), ("github", "octo-team", "Octo Team")],
         ),
         FakeUser::new(4242, "hubot", None, &["acme"], &[]),
+        FakeUser::new(1337, "monalisa", Some("Mona Lisa"), &["acme"], &[("acme", "payments", "Payments")]),
         FakeUser::new(9001, "mallory", Some("Mallory"), &["evil-corp"], &[]),
     ]
 }

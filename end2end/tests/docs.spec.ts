@@ -1,0 +1,208 @@
+// Runbooks in the browser: a team member writes one with a table and a code block, previews it, saves, edits,
+// compares two revisions and restores an old one; two people edit the same page at once and the second merges
+// the conflict without losing text; someone outside the team can read but not edit; leaving with unsaved text
+// asks first. Hydrated and without JavaScript (the editor is a plain form then).
+import { test, expect, Page, Browser, BrowserContext } from '@playwright/test';
+
+const isHydrated = () => test.info().project.name === 'hydrated';
+
+async function waitForApp(page: Page) {
+  if (isHydrated()) await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
+}
+
+async function signInAs(page: Page, login: string) {
+  await page.goto('/login');
+  await waitForApp(page);
+  await page.getByRole('link', { name: 'Sign in with GitHub' }).click();
+  await page.getByRole('button', { name: `Authorize as ${login}` }).click();
+  await expect(page.locator('.user-name')).toBeVisible();
+}
+
+async function signedInContext(browser: Browser, login: string): Promise<[BrowserContext, Page]> {
+  const context = await browser.newContext({ javaScriptEnabled: isHydrated() });
+  const page = await context.newPage();
+  await signInAs(page, login);
+  return [context, page];
+}
+
+/// A fresh title per run and project, so the journeys never meet each other's pages.
+const uniqueTitle = (what: string) => `${what} ${test.info().project.name} ${Date.now()}`;
+const slugOf = (title: string) => title.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+
+/// Makes a payments runbook about payments-api through the new-page form and lands on it.
+async function newRunbook(page: Page, title: string, markdown: string) {
+  await page.goto('/docs/new?entity=component%3Adefault%2Fpayments-api');
+  await waitForApp(page);
+  await page.getByLabel('Space').fill('payments');
+  await page.getByLabel('Title').fill(title);
+  await page.getByLabel('Owning team').fill('group:default/payments');
+  await page.getByLabel('Markdown').fill(markdown);
+  await page.getByRole('button', { name: 'Create' }).click();
+  await expect(page).toHaveURL(new RegExp(`/docs/payments/${slugOf(title)}$`));
+  await expect(page.locator('.page-heading h1')).toContainText(title);
+  await waitForApp(page);
+}
+
+async function openEditor(page: Page) {
+  await page.getByRole('link', { name: 'Edit', exact: true }).click();
+  await expect(page).toHaveURL(/\/edit$/);
+  await waitForApp(page);
+}
+
+async function save(page: Page) {
+  if (isHydrated()) {
+    // The keyboard shortcut, where a script can listen for it.
+    await page.getByLabel('Markdown').press('Control+s');
+  } else {
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+  }
+}
+
+const STEPS = [
+  '# Rotate the database password',
+  '',
+  '| host | role |',
+  '|------|------|',
+  '| db-primary | writer |',
+  '| db-replica | reader |',
+  '',
+  '```sh',
+  'vault write database/rotate-root/payments',
+  '```',
+  '',
+].join('\n');
+
+test('a team member writes a runbook, previews, saves, edits, compares and restores', async ({ page }) => {
+  const title = uniqueTitle('Rotate secrets');
+  await signInAs(page, 'monalisa');
+  await newRunbook(page, title, '# Rotate\n\nFirst draft.\n');
+  await expect(page.getByText('Revision 1 by monalisa')).toBeVisible();
+
+  await openEditor(page);
+  const source = page.getByLabel('Markdown');
+  await expect(source).toHaveValue(/First draft\./);
+  await source.fill(STEPS);
+  if (isHydrated()) {
+    // The preview follows the text without a reload, rendered by the server's own renderer.
+    const preview = page.getByTestId('preview');
+    await expect(preview.locator('td').first()).toHaveText('db-primary');
+    await expect(preview.locator('pre code')).toContainText('vault write database/rotate-root/payments');
+  }
+  await page.getByLabel('Edit summary').fill('steps as a table');
+  await save(page);
+  await expect(page).toHaveURL(new RegExp(`/docs/payments/${slugOf(title)}$`));
+  await expect(page.getByText('Revision 2 by monalisa')).toBeVisible();
+  const body = page.locator('article.doc-body');
+  await expect(body.locator('td').first()).toHaveText('db-primary');
+  await expect(body.locator('pre code')).toContainText('vault write');
+
+  await openEditor(page);
+  await page.getByLabel('Markdown').fill(STEPS.replace('db-primary', 'db-main'));
+  await page.getByLabel('Edit summary').fill('the primary was renamed');
+  await save(page);
+  await expect(page.getByText('Revision 3 by monalisa')).toBeVisible();
+  await expect(body.locator('td').first()).toHaveText('db-main');
+
+  // History: the latest two revisions are compared by default, side by side, the changed word marked.
+  await page.getByRole('link', { name: 'History' }).click();
+  await waitForApp(page);
+  await expect(page.getByRole('row', { name: /the primary was renamed/ })).toBeVisible();
+  await page.getByRole('button', { name: 'Compare' }).click();
+  await expect(page.getByRole('heading', { name: /Revision 2 → 3/ })).toBeVisible();
+  await expect(page.locator('td.diff-old mark')).toHaveText('db-primary');
+  await expect(page.locator('td.diff-new mark')).toHaveText('db-main');
+
+  // Revision 2 read as it was, then restored as a new revision.
+  await page.getByRole('link', { name: '#2', exact: true }).click();
+  await expect(page.locator('main > h1')).toContainText('revision 2');
+  await waitForApp(page);
+  await expect(page.locator('article.doc-body td').first()).toHaveText('db-primary');
+  await page.getByRole('button', { name: 'Restore this revision' }).click();
+  await expect(page).toHaveURL(new RegExp(`/docs/payments/${slugOf(title)}$`));
+  await expect(page.getByText('Revision 4 by monalisa')).toBeVisible();
+  await expect(body.locator('td').first()).toHaveText('db-primary');
+  await page.getByRole('link', { name: 'History' }).click();
+  await expect(page.getByRole('row', { name: /Restored revision 2/ })).toBeVisible();
+
+  // The service's page lists its runbooks.
+  await page.goto('/catalog/default/component/payments-api');
+  await expect(page.getByRole('region', { name: 'Runbooks and docs' }).getByRole('link', { name: title })).toBeVisible();
+});
+
+test('two people edit the same page: the second save is a conflict, merged without losing text', async ({ page, browser }) => {
+  const title = uniqueTitle('Failover');
+  await signInAs(page, 'monalisa');
+  await newRunbook(page, title, '# Failover\n\n1. Page the on-call\n');
+  const editUrl = `/docs/payments/${slugOf(title)}/edit`;
+  const [otherContext, other] = await signedInContext(browser, 'octocat');
+
+  // Both open the editor on revision 1.
+  await page.goto(editUrl);
+  await waitForApp(page);
+  await other.goto(editUrl);
+  await waitForApp(other);
+
+  await page.getByLabel('Markdown').fill('# Failover\n\n1. Page the on-call\n2. Promote the replica\n');
+  await save(page);
+  await expect(page.getByText('Revision 2 by monalisa')).toBeVisible();
+
+  const mine = '# Failover\n\n1. Page the on-call\n2. Check the dashboards first\n';
+  await other.getByLabel('Markdown').fill(mine);
+  await other.getByLabel('Edit summary').fill('dashboards');
+  await save(other);
+  const alert = other.locator('.conflict');
+  await expect(alert).toContainText('someone else saved first');
+  await expect(alert).toContainText('Revision 2 was saved by monalisa');
+  await expect(alert.locator('td.diff-new').filter({ hasText: 'Promote the replica' })).toBeVisible();
+  // Nothing typed is lost.
+  await expect(other.getByLabel('Markdown')).toHaveValue(mine);
+
+  const merged = '# Failover\n\n1. Page the on-call\n2. Check the dashboards first\n3. Promote the replica\n';
+  await other.getByLabel('Markdown').fill(merged);
+  await save(other);
+  await expect(other.getByText('Revision 3 by octocat')).toBeVisible();
+  const items = other.locator('article.doc-body li');
+  await expect(items).toHaveText(['Page the on-call', 'Check the dashboards first', 'Promote the replica']);
+  await otherContext.close();
+});
+
+test('someone outside the owning team reads a runbook but cannot edit it', async ({ page, browser }) => {
+  const title = uniqueTitle('Payments refunds');
+  const [monaContext, mona] = await signedInContext(browser, 'monalisa');
+  await newRunbook(mona, title, '# Refunds\n\nOnly payments edits this.\n');
+  await monaContext.close();
+
+  await signInAs(page, 'hubot');
+  await page.goto(`/docs/payments/${slugOf(title)}`);
+  await expect(page.getByText('Only payments edits this.')).toBeVisible();
+  await expect(page.getByRole('link', { name: 'History' })).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Edit', exact: true })).toHaveCount(0);
+  const res = await page.goto(`/docs/payments/${slugOf(title)}/edit`);
+  expect(res?.status()).toBe(403);
+  await expect(page.getByText(/You may not docs\.edit/)).toBeVisible();
+  await expect(page.getByLabel('Markdown')).toHaveCount(0);
+});
+
+test('leaving the editor with unsaved text asks first', async ({ page }) => {
+  test.skip(!isHydrated(), 'the question needs a script; without one the browser leaves as asked');
+  const title = uniqueTitle('Unsaved');
+  await signInAs(page, 'monalisa');
+  await newRunbook(page, title, 'Start\n');
+  await openEditor(page);
+  await page.getByLabel('Markdown').fill('Start\n\nHalf-written thought');
+
+  // A link inside the portal: the question comes first; "stay" keeps the text.
+  page.once('dialog', (d) => d.dismiss());
+  await page.getByRole('link', { name: 'Docs', exact: true }).first().click();
+  await expect(page).toHaveURL(/\/edit$/);
+  await expect(page.getByLabel('Markdown')).toHaveValue('Start\n\nHalf-written thought');
+
+  // Closing the tab asks too.
+  let asked = '';
+  page.once('dialog', async (d) => {
+    asked = d.type();
+    await d.accept();
+  });
+  await page.close({ runBeforeUnload: true });
+  await expect.poll(() => asked).toBe('beforeunload');
+});
