@@ -47,6 +47,8 @@ pub struct PageWithRights {
     pub page: PageView,
     /// Whether `docs.edit` is allowed on it.
     pub may_edit: bool,
+    /// Pages whose wiki links lead here.
+    pub backlinks: Vec<PageSummary>,
 }
 
 #[cfg(feature = "ssr")]
@@ -61,7 +63,8 @@ async fn load_page(space: &str, slug: &str) -> Result<PageWithRights, AppError> 
         .ok_or_else(|| AppError::NotFound(format!("The page {space}/{slug}")))?;
     let target = pages::access_target(&page.space, &page.slug, page.owner_ref.as_deref());
     let may_edit = crate::ssr::allowed(&state, &viewer, Action::DocsEdit, &target).await?;
-    Ok(PageWithRights { page, may_edit })
+    let backlinks = pages::backlinks(&state.db, &page).await.map_err(|e| crate::ssr::internal("finding backlinks", e))?;
+    Ok(PageWithRights { page, may_edit, backlinks })
 }
 
 /// One page by space and slug, with the viewer's right to edit it.
@@ -87,7 +90,7 @@ fn conflict_key(page_id: i64) -> String {
 /// The editor's data; refuses viewers who may not edit, so the form is never shown to them.
 #[server(prefix = "/fn", endpoint = "docs_editor")]
 pub async fn editor_data(space: String, slug: String) -> Result<EditorContent, AppError> {
-    let PageWithRights { page, may_edit } = load_page(&space, &slug).await?;
+    let PageWithRights { page, may_edit, .. } = load_page(&space, &slug).await?;
     if !may_edit {
         let viewer = crate::ssr::require_viewer()?;
         let state = crate::ssr::state()?;
@@ -103,14 +106,27 @@ pub async fn editor_data(space: String, slug: String) -> Result<EditorContent, A
     Ok(EditorContent { page, conflict })
 }
 
-/// Renders Markdown as the page would show it, for the editor's live preview.
+/// The editor's preview: the page as it would show, and its wiki links that lead nowhere.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Rendering {
+    /// Sanitized HTML.
+    pub html: String,
+    /// Broken wiki links, as written.
+    pub broken: Vec<String>,
+}
+
+/// Renders Markdown as the page would show it (links resolved), for the editor's live preview.
 #[server(prefix = "/fn", endpoint = "docs_preview")]
-pub async fn preview(markdown: String) -> Result<String, AppError> {
+pub async fn preview(markdown: String) -> Result<Rendering, AppError> {
     crate::ssr::require_viewer()?;
+    let state = crate::ssr::state()?;
     if markdown.len() > portolan_core::docs::pages::MAX_MARKDOWN {
         return Err(AppError::Invalid("The page is too long to preview.".to_owned()));
     }
-    Ok(portolan_core::docs::markdown::render(&markdown).html)
+    let r = portolan_core::docs::pages::render(&state.db, &markdown)
+        .await
+        .map_err(|e| crate::ssr::internal("rendering a preview", e))?;
+    Ok(Rendering { html: r.html, broken: r.broken })
 }
 
 #[cfg(feature = "ssr")]
@@ -442,7 +458,7 @@ fn DocView() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
-                    Ok(p) => view! { <DocBody page=p.page may_edit=p.may_edit /> }.into_any(),
+                    Ok(p) => view! { <DocBody page=p.page may_edit=p.may_edit backlinks=p.backlinks /> }.into_any(),
                     Err(e) => view! { <ErrorPage error=e /> }.into_any(),
                 }
             })}
@@ -467,7 +483,8 @@ fn Crumbs(page: PageView, #[prop(optional)] last: &'static str) -> impl IntoView
 }
 
 #[component]
-fn DocBody(page: PageView, may_edit: bool) -> impl IntoView {
+fn DocBody(page: PageView, may_edit: bool, backlinks: Vec<PageSummary>) -> impl IntoView {
+    let broken = page.broken_links.clone();
     let toc = page.toc.clone();
     let base = format!("/docs/{}/{}", page.space, page.slug);
     view! {
@@ -502,6 +519,28 @@ fn DocBody(page: PageView, may_edit: bool) -> impl IntoView {
             // Rendered and sanitized on the server (ammonia allow list); see portolan_core::docs::markdown.
             <article class="doc-body card" inner_html=page.html.clone()></article>
         </div>
+        {(may_edit && !broken.is_empty()).then(|| view! { <BrokenLinks broken=broken.clone() /> })}
+        {(!backlinks.is_empty()).then(|| view! {
+            <section class="card" aria-labelledby="backlinks-title">
+                <h2 id="backlinks-title">"Linked from"</h2>
+                <ul class="doc-links">
+                    {backlinks.into_iter().map(|p| view! {
+                        <li><a href=format!("/docs/{}/{}", p.space, p.slug)>{p.title.clone()}</a> " " <span class="muted small">{p.space.clone()}</span></li>
+                    }).collect_view()}
+                </ul>
+            </section>
+        })}
+    }
+}
+
+/// Wiki links that lead nowhere, for those who can fix them.
+#[component]
+fn BrokenLinks(broken: Vec<String>) -> impl IntoView {
+    view! {
+        <p class="alert broken-links" role="status">
+            "Broken links: "
+            {broken.into_iter().map(|b| view! { <code>{format!("[[{b}]]")}</code> " " }).collect_view()}
+        </p>
     }
 }
 
@@ -572,6 +611,7 @@ fn Editor(page: PageView, conflict: Option<EditConflict>) -> impl IntoView {
     let text = conflict.as_ref().and_then(|c| c.draft.clone()).unwrap_or_else(|| page.markdown.clone());
     let summary = conflict.as_ref().and_then(|c| c.draft_summary.clone()).unwrap_or_default();
     let preview_html = RwSignal::new(page.html.clone());
+    let broken = RwSignal::new(page.broken_links.clone());
     let generation = StoredValue::new(0u64);
     let submit = NodeRef::<leptos::html::Button>::new();
     let edit_path = format!("/docs/{}/{}/edit", page.space, page.slug);
@@ -596,10 +636,11 @@ fn Editor(page: PageView, conflict: Option<EditConflict>) -> impl IntoView {
                     return;
                 }
                 leptos::task::spawn_local(async move {
-                    if let Ok(html) = preview(value).await
+                    if let Ok(r) = preview(value).await
                         && generation.get_value() == mine
                     {
-                        preview_html.set(html);
+                        preview_html.set(r.html);
+                        broken.set(r.broken);
                     }
                 });
             },
@@ -639,6 +680,7 @@ fn Editor(page: PageView, conflict: Option<EditConflict>) -> impl IntoView {
                     <span>"Preview"</span>
                     // Sanitized by the server's renderer.
                     <article class="doc-body preview" aria-live="polite" data-testid="preview" inner_html=move || preview_html.get()></article>
+                    {move || { let b = broken.get(); (!b.is_empty()).then(|| view! { <BrokenLinks broken=b /> }) }}
                 </div>
             </div>
             <label class="field">

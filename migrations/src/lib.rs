@@ -11,6 +11,7 @@ mod m20261125_000003_create_github_sync;
 mod m20261125_000004_create_access;
 mod m20261125_000005_index_catalog_search;
 mod m20261125_000006_create_docs;
+mod m20261125_000007_docs_links_and_search;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_create_access::Migration),
             Box::new(m20261125_000005_index_catalog_search::Migration),
             Box::new(m20261125_000006_create_docs::Migration),
+            Box::new(m20261125_000007_docs_links_and_search::Migration),
         ]
     }
 }

@@ -81,6 +81,9 @@ pub struct PageView {
     pub html: String,
     /// Headings.
     pub toc: Vec<TocItem>,
+    /// Wiki links (`[[…]]`) that lead to no page or entity, as written.
+    #[serde(default)]
+    pub broken_links: Vec<String>,
     /// Id of the current revision (send it back as `base_revision`).
     pub revision_id: i64,
     /// Its number: 1 for the first save.

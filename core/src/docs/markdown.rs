@@ -29,6 +29,8 @@ pub struct Rendered {
     pub html: String,
     /// Headings in order.
     pub toc: Vec<TocEntry>,
+    /// Wiki links (`[[…]]`) that lead nowhere, as written, once each.
+    pub broken: Vec<String>,
 }
 
 fn options() -> Options {
@@ -37,6 +39,22 @@ fn options() -> Options {
         | Options::ENABLE_STRIKETHROUGH
         | Options::ENABLE_TASKLISTS
         | Options::ENABLE_GFM
+        | Options::ENABLE_WIKILINKS
+}
+
+/// The targets of a page's wiki links (`[[Page title]]`, `[[space/slug]]`, `[[component:payments-api]]`,
+/// `[[target|shown text]]`), trimmed, once each, in order.
+pub fn wiki_targets(markdown: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for event in Parser::new_ext(markdown, options()) {
+        if let Event::Start(Tag::Link { link_type: LinkType::WikiLink { .. }, dest_url, .. }) = event {
+            let target = dest_url.trim().to_owned();
+            if !target.is_empty() && !out.contains(&target) {
+                out.push(target);
+            }
+        }
+    }
+    out
 }
 
 /// GitHub's heading slug: lower case, letters, digits, `-` and `_` kept, spaces to `-`, the rest dropped.
@@ -89,9 +107,19 @@ fn autolink(text: &str) -> Vec<Event<'static>> {
     events
 }
 
-/// Renders Markdown to sanitized HTML with a table of contents.
+/// Renders Markdown to sanitized HTML with a table of contents; every wiki link shows as broken (see
+/// [`render_linked`]).
 pub fn render(markdown: &str) -> Rendered {
+    render_linked(markdown, &HashMap::new())
+}
+
+/// Renders Markdown to sanitized HTML with a table of contents. `links` maps wiki-link targets (as written,
+/// trimmed) to where they lead; the others are marked as broken and listed.
+pub fn render_linked(markdown: &str, links: &HashMap<String, String>) -> Rendered {
     let events: Vec<Event> = Parser::new_ext(markdown, options()).collect();
+    let mut broken: Vec<String> = Vec::new();
+    // For each open link: whether it is a broken wiki link (closed with `</span>` instead of `</a>`).
+    let mut open_links: Vec<bool> = Vec::new();
     let mut out: Vec<Event> = Vec::with_capacity(events.len());
     let mut toc = Vec::new();
     let mut used: HashMap<String, usize> = HashMap::new();
@@ -122,13 +150,40 @@ pub fn render(markdown: &str) -> Rendered {
                     attrs: attrs.clone(),
                 }));
             }
+            Event::Start(Tag::Link { link_type: LinkType::WikiLink { .. }, dest_url, title, id }) => {
+                link_depth += 1;
+                let target = dest_url.trim();
+                match links.get(target) {
+                    Some(href) => {
+                        open_links.push(false);
+                        out.push(Event::Start(Tag::Link {
+                            link_type: LinkType::Inline,
+                            dest_url: CowStr::from(href.clone()),
+                            title: title.clone(),
+                            id: id.clone(),
+                        }));
+                    }
+                    None => {
+                        open_links.push(true);
+                        if !broken.iter().any(|b| b == target) {
+                            broken.push(target.to_owned());
+                        }
+                        out.push(Event::InlineHtml(CowStr::from("<span class=\"wikilink-missing\">")));
+                    }
+                }
+            }
             Event::Start(Tag::Link { .. }) => {
                 link_depth += 1;
+                open_links.push(false);
                 out.push(events[i].clone());
             }
             Event::End(TagEnd::Link) => {
                 link_depth = link_depth.saturating_sub(1);
-                out.push(events[i].clone());
+                if open_links.pop() == Some(true) {
+                    out.push(Event::InlineHtml(CowStr::from("</span>")));
+                } else {
+                    out.push(events[i].clone());
+                }
             }
             Event::Start(Tag::CodeBlock(_)) => {
                 code_depth += 1;
@@ -150,7 +205,7 @@ pub fn render(markdown: &str) -> Rendered {
     }
     let mut raw = String::with_capacity(markdown.len() * 3 / 2);
     pulldown_cmark::html::push_html(&mut raw, out.into_iter());
-    Rendered { html: sanitize(&raw), toc }
+    Rendered { html: sanitize(&raw), toc, broken }
 }
 
 /// Elements raw HTML in a page may use (the sanitizer still checks their attributes).
@@ -226,7 +281,7 @@ fn allowed_class(element: &str, class: &str) -> bool {
         "blockquote" => class.starts_with("markdown-alert-"),
         "div" => class == "footnote-definition",
         "sup" => class == "footnote-reference",
-        "span" => class == "footnote-definition-label",
+        "span" => class == "footnote-definition-label" || class == "wikilink-missing",
         _ => false,
     }
 }
@@ -401,6 +456,33 @@ fn prefixed(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wiki_links_lead_where_resolved_and_show_as_broken_otherwise() {
+        let md = "See [[Restart the payments API]], [[component:payments-api|the API]] and [[Nowhere]].\n\n\
+                  `[[not a link]]` [[ Nowhere ]]\n";
+        assert_eq!(wiki_targets(md), ["Restart the payments API", "component:payments-api", "Nowhere"]);
+        let links: HashMap<String, String> = [
+            ("Restart the payments API".to_owned(), "/docs/payments/restart".to_owned()),
+            ("component:payments-api".to_owned(), "/catalog/default/component/payments-api".to_owned()),
+        ]
+        .into_iter()
+        .collect();
+        let r = render_linked(md, &links);
+        let h = &r.html;
+        assert!(h.contains("<a href=\"/docs/payments/restart\" rel=\"noopener noreferrer nofollow\">Restart the payments API</a>"), "{h}");
+        assert!(h.contains(">the API</a>"), "the shown text of a piped link: {h}");
+        assert!(h.contains("<span class=\"wikilink-missing\">Nowhere</span>"), "{h}");
+        assert!(h.contains("<code>[[not a link]]</code>"), "{h}");
+        assert_eq!(r.broken, ["Nowhere"]);
+        // A target cannot smuggle markup or a script URL through the link.
+        let evil = render_linked("[[x\" onclick=\"alert(1)]] [[javascript:alert(1)]]", &HashMap::new());
+        assert_eq!(unsafe_markup(&evil.html), None, "{}", evil.html);
+        assert!(evil.html.contains("<span class=\"wikilink-missing\">x\" onclick=\"alert(1)</span>"), "{}", evil.html);
+        let linked: HashMap<String, String> = [("javascript:alert(1)".to_owned(), "javascript:alert(1)".to_owned())].into();
+        let r = render_linked("[[javascript:alert(1)]]", &linked);
+        assert!(!r.html.contains("javascript:alert(1)\""), "even a resolver's bad URL is sanitized: {}", r.html);
+    }
 
     #[test]
     fn github_flavour_renders() {

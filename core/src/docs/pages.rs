@@ -3,10 +3,12 @@
 //! replicas cannot both win): otherwise nothing is written and the caller gets the current page and what changed.
 
 use chrono::Utc;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use std::collections::HashMap;
+
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, TransactionTrait,
 };
 
 use portolan_types::docs::{
@@ -49,6 +51,33 @@ pub mod page_rows {
         pub created_at: DateTimeUtc,
         /// Last save.
         pub updated_at: DateTimeUtc,
+        /// What search reads: the title and current source, lower-cased.
+        #[sea_orm(column_type = "Text")]
+        pub search_text: String,
+    }
+
+    /// No navigable relations needed.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The `doc_links` table: the wiki links each page's current revision makes, by target key.
+pub mod links {
+    use sea_orm::entity::prelude::*;
+
+    /// One link.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "doc_links")]
+    pub struct Model {
+        /// Id.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// The linking page.
+        pub page_id: i64,
+        /// `page:<space>/<slug>`, `title:<lower-case title>` or an entity reference.
+        pub target_key: String,
     }
 
     /// No navigable relations needed.
@@ -173,10 +202,138 @@ pub fn access_target(space: &str, slug: &str, owner: Option<&str>) -> crate::acc
     crate::access::Target::entity(format!("page:{space}/{slug}"), owner)
 }
 
-/// The page as read, rendered.
-fn view(page: &page_rows::Model, rev: &revisions::Model) -> PageView {
-    let rendered = markdown::render(&rev.markdown);
-    PageView {
+/// Catalog kinds a wiki link may name (`[[component:payments-api]]`).
+const ENTITY_KINDS: [&str; 9] = ["component", "api", "system", "domain", "resource", "group", "user", "template", "location"];
+
+/// What a wiki link points at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum LinkTarget {
+    /// A catalog entity, by full reference.
+    Entity(String),
+    /// A page by space and slug (`[[payments/restart-the-api]]`).
+    Page(String, String),
+    /// A page by title, lower-cased (`[[Restart the API]]`).
+    Title(String),
+}
+
+impl LinkTarget {
+    fn parse(target: &str) -> LinkTarget {
+        let target = target.trim();
+        if let Some((kind, _)) = target.split_once(':')
+            && ENTITY_KINDS.contains(&kind.trim().to_lowercase().as_str())
+            && let Ok(r) = EntityRef::parse(target, None, "default")
+        {
+            return LinkTarget::Entity(r.to_string());
+        }
+        if let Some((space, slug)) = target.split_once('/') {
+            let space = space.trim().to_lowercase();
+            if valid_space(&space) && !slug.trim().is_empty() {
+                return LinkTarget::Page(space, slug.trim().to_lowercase());
+            }
+        }
+        LinkTarget::Title(target.to_lowercase())
+    }
+
+    /// The key stored in `doc_links`.
+    fn key(&self) -> String {
+        match self {
+            LinkTarget::Entity(r) => r.clone(),
+            LinkTarget::Page(space, slug) => format!("page:{space}/{slug}"),
+            LinkTarget::Title(t) => format!("title:{t}"),
+        }
+    }
+}
+
+fn title_matches(title: &str) -> sea_orm::sea_query::SimpleExpr {
+    Expr::expr(sea_orm::sea_query::Func::lower(Expr::col((page_rows::Entity, page_rows::Column::Title)))).eq(title)
+}
+
+/// Where each of a page's wiki links leads, for those that lead somewhere: the target as written → path.
+pub async fn resolve_links<C: ConnectionTrait>(db: &C, markdown: &str) -> Result<HashMap<String, String>, DbErr> {
+    let mut out = HashMap::new();
+    for written in markdown::wiki_targets(markdown) {
+        let href = match LinkTarget::parse(&written) {
+            LinkTarget::Entity(r) => crate::catalog::entity::entities::Entity::find()
+                .filter(crate::catalog::entity::entities::Column::EntityRef.eq(&r))
+                .one(db)
+                .await?
+                .map(|_| portolan_types::catalog::entity_path(&r)),
+            LinkTarget::Page(space, slug) => page_rows::Entity::find()
+                .filter(page_rows::Column::Space.eq(&space))
+                .filter(page_rows::Column::Slug.eq(&slug))
+                .one(db)
+                .await?
+                .map(|p| format!("/docs/{}/{}", p.space, p.slug)),
+            LinkTarget::Title(t) => page_rows::Entity::find()
+                .filter(title_matches(&t))
+                .order_by_asc(page_rows::Column::Id)
+                .one(db)
+                .await?
+                .map(|p| format!("/docs/{}/{}", p.space, p.slug)),
+        };
+        if let Some(href) = href {
+            out.insert(written, href);
+        }
+    }
+    Ok(out)
+}
+
+/// Renders a page's source with its wiki links resolved (the editor's preview and every page view).
+pub async fn render<C: ConnectionTrait>(db: &C, source: &str) -> Result<markdown::Rendered, DbErr> {
+    Ok(markdown::render_linked(source, &resolve_links(db, source).await?))
+}
+
+/// Replaces a page's recorded links with those its source makes now.
+async fn store_links<C: ConnectionTrait>(db: &C, page_id: i64, source: &str) -> Result<(), DbErr> {
+    links::Entity::delete_many().filter(links::Column::PageId.eq(page_id)).exec(db).await?;
+    let mut keys: Vec<String> = markdown::wiki_targets(source).iter().map(|t| LinkTarget::parse(t).key()).collect();
+    keys.sort();
+    keys.dedup();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let rows = keys.into_iter().map(|k| links::ActiveModel {
+        page_id: Set(page_id),
+        target_key: Set(k.chars().take(250).collect()),
+        ..Default::default()
+    });
+    links::Entity::insert_many(rows).exec_without_returning(db).await?;
+    Ok(())
+}
+
+/// What search reads for a page.
+fn search_text(title: &str, source: &str) -> String {
+    format!("{} {}", title.trim(), source).to_lowercase()
+}
+
+/// The pages whose wiki links lead to this one (by space and slug, or by its current title), by title.
+pub async fn backlinks(db: &DatabaseConnection, page: &PageView) -> Result<Vec<PageSummary>, DbErr> {
+    let keys = [format!("page:{}/{}", page.space, page.slug), format!("title:{}", page.title.trim().to_lowercase())];
+    let ids: Vec<i64> = links::Entity::find()
+        .filter(links::Column::TargetKey.is_in(keys))
+        .filter(links::Column::PageId.ne(page.id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|l| l.page_id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(page_rows::Entity::find()
+        .filter(page_rows::Column::Id.is_in(ids))
+        .order_by_asc(page_rows::Column::Title)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(summary)
+        .collect())
+}
+
+/// The page as read, rendered with its links resolved.
+async fn view<C: ConnectionTrait>(db: &C, page: &page_rows::Model, rev: &revisions::Model) -> Result<PageView, DbErr> {
+    let rendered = render(db, &rev.markdown).await?;
+    Ok(PageView {
         id: page.id,
         space: page.space.clone(),
         slug: page.slug.clone(),
@@ -187,19 +344,23 @@ fn view(page: &page_rows::Model, rev: &revisions::Model) -> PageView {
         markdown: rev.markdown.clone(),
         html: rendered.html,
         toc: rendered.toc.into_iter().map(|t| TocItem { level: t.level, id: t.id, text: t.text }).collect(),
+        broken_links: rendered.broken,
         revision_id: rev.id,
         revision_number: rev.number,
         updated_by: rev.author.clone(),
         updated_at: rfc3339(rev.created_at),
-    }
+    })
 }
 
 /// A page by id, with its current revision.
 pub async fn get(db: &DatabaseConnection, id: i64) -> Result<Option<(page_rows::Model, PageView)>, DbErr> {
-    Ok(current(db, id).await?.map(|(page, rev)| {
-        let v = view(&page, &rev);
-        (page, v)
-    }))
+    match current(db, id).await? {
+        Some((page, rev)) => {
+            let v = view(db, &page, &rev).await?;
+            Ok(Some((page, v)))
+        }
+        None => Ok(None),
+    }
 }
 
 /// A page's row and its current revision, unrendered (for permission checks and saves).
@@ -265,10 +426,12 @@ pub async fn create(db: &DatabaseConnection, actor: &str, new: &NewPage) -> Resu
         created_by: Set(actor.to_owned()),
         created_at: Set(now),
         updated_at: Set(now),
+        search_text: Set(search_text(&new.title, &new.markdown)),
         ..Default::default()
     }
     .insert(&txn)
     .await?;
+    store_links(&txn, page.id, &new.markdown).await?;
     let rev = revisions::ActiveModel {
         page_id: Set(page.id),
         number: Set(1),
@@ -297,7 +460,7 @@ pub async fn create(db: &DatabaseConnection, actor: &str, new: &NewPage) -> Resu
     )
     .await?;
     txn.commit().await?;
-    Ok(view(&page, &rev))
+    Ok(view(db, &page, &rev).await?)
 }
 
 /// A unified line diff from `old` (the base) to `new` (the current text).
@@ -324,7 +487,7 @@ pub async fn save(db: &DatabaseConnection, actor: &str, id: i64, update: &PageUp
             .ok_or_else(|| {
                 DocsError::Invalid(format!("base_revision: {} is not a revision of this page", update.base_revision))
             })?;
-        return Err(conflict(view(&page, &current), &base.markdown));
+        return Err(conflict(view(db, &page, &current).await?, &base.markdown));
     }
     let now = Utc::now();
     let txn = db.begin().await?;
@@ -353,6 +516,7 @@ pub async fn save(db: &DatabaseConnection, actor: &str, id: i64, update: &PageUp
         .col_expr(page_rows::Column::CurrentRevisionId, Expr::value(rev.id))
         .col_expr(page_rows::Column::Title, Expr::value(title.clone()))
         .col_expr(page_rows::Column::UpdatedAt, Expr::value(now))
+        .col_expr(page_rows::Column::SearchText, Expr::value(search_text(&title, &update.markdown)))
         .filter(page_rows::Column::Id.eq(id))
         .filter(page_rows::Column::CurrentRevisionId.eq(update.base_revision))
         .exec(&txn)
@@ -362,6 +526,7 @@ pub async fn save(db: &DatabaseConnection, actor: &str, id: i64, update: &PageUp
         let (_, now_current) = get(db, id).await?.ok_or(DocsError::NotFound)?;
         return Err(conflict(now_current, &current.markdown));
     }
+    store_links(&txn, id, &update.markdown).await?;
     let target = format!("page:{id}");
     crate::audit::record(
         &txn,
@@ -376,7 +541,7 @@ pub async fn save(db: &DatabaseConnection, actor: &str, id: i64, update: &PageUp
     .await?;
     txn.commit().await?;
     let saved = page_rows::Model { title, current_revision_id: Some(rev.id), updated_at: now, ..page };
-    Ok(view(&saved, &rev))
+    Ok(view(db, &saved, &rev).await?)
 }
 
 /// A page's revisions, newest first.
@@ -440,7 +605,7 @@ pub async fn revision(db: &DatabaseConnection, id: i64, number: i32) -> Result<R
         .one(db)
         .await?
         .ok_or(DocsError::NotFound)?;
-    let html = markdown::render(&rev.markdown).html;
+    let html = render(db, &rev.markdown).await?.html;
     let markdown = rev.markdown.clone();
     Ok(RevisionContent { current: page.current_revision_id == Some(rev.id), markdown, html, revision: revision_view(rev) })
 }
@@ -469,15 +634,27 @@ pub async fn restore(
 }
 
 /// Pages about an entity (`component:default/payments-api`), runbooks first, then by title.
+/// Those linked to it as the page's subject, and those whose text links to it (`[[component:payments-api]]`).
 pub async fn for_entity(db: &DatabaseConnection, entity_ref: &str) -> Result<Vec<PageSummary>, DbErr> {
+    let linking: Vec<i64> = links::Entity::find()
+        .filter(links::Column::TargetKey.eq(entity_ref))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|l| l.page_id)
+        .collect();
     let rows = page_rows::Entity::find()
-        .filter(page_rows::Column::EntityRefs.contains(entity_ref))
+        .filter(
+            sea_orm::Condition::any()
+                .add(page_rows::Column::EntityRefs.contains(entity_ref))
+                .add(page_rows::Column::Id.is_in(linking.clone())),
+        )
         .order_by_asc(page_rows::Column::Title)
         .all(db)
         .await?;
     let mut found: Vec<PageSummary> = rows
         .into_iter()
-        .filter(|p| p.entity_refs.split(',').any(|e| e == entity_ref))
+        .filter(|p| p.entity_refs.split(',').any(|e| e == entity_ref) || linking.contains(&p.id))
         .map(summary)
         .collect();
     found.sort_by_key(|p| p.kind != "runbook");

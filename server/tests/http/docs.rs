@@ -18,6 +18,7 @@ db_tests!(
     the_editor_saves_and_a_plain_form_conflict_comes_back_with_the_draft,
     the_editor_is_only_for_those_who_may_edit,
     history_compares_revisions_side_by_side,
+    wiki_links_resolve_show_backlinks_and_break_visibly,
 );
 
 fn runbook() -> serde_json::Value {
@@ -394,4 +395,41 @@ async fn history_compares_revisions_side_by_side(b: Backend) {
     let listed = portolan_core::docs::pages::for_entity(&app.state.app.db, "component:default/payments-api").await.unwrap();
     let titles: Vec<&str> = listed.iter().map(|p| p.title.as_str()).collect();
     assert_eq!(titles, ["Restart the payments API", "Payments on-call guide"], "runbooks first");
+}
+
+async fn wiki_links_resolve_show_backlinks_and_break_visibly(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    let target = app.post_json_with_token("/api/v1/pages", &runbook(), API_TOKEN).await.json();
+    let mut linking = runbook();
+    linking["title"] = json!("Payments on-call");
+    linking["entities"] = json!([]);
+    linking["markdown"] = json!(
+        "See [[Restart the payments API]], [[payments/restart-the-payments-api|the restart]], \
+         [[component:checkout]] and [[Missing page]].\n"
+    );
+    let page = app.post_json_with_token("/api/v1/pages", &linking, API_TOKEN).await.json();
+    let html = page["html"].as_str().unwrap();
+    assert!(html.contains("<a href=\"/docs/payments/restart-the-payments-api\" rel=\"noopener noreferrer nofollow\">Restart the payments API</a>"), "{html}");
+    assert!(html.contains(">the restart</a>"), "{html}");
+    assert!(html.contains("<span class=\"wikilink-missing\">Missing page</span>"), "{html}");
+    assert_eq!(page["broken_links"], json!(["component:checkout", "Missing page"]));
+
+    // The target shows where it is linked from; an entity's page lists the pages that link to it.
+    app.login_as("octocat").await;
+    let shown = app.get("/docs/payments/restart-the-payments-api").await;
+    assert!(shown.body.contains("Linked from"), "{}", shown.body);
+    assert!(shown.body.contains("href=\"/docs/payments/payments-on-call\""), "{}", shown.body);
+    let linking_page = app.get("/docs/payments/payments-on-call").await;
+    assert!(linking_page.body.contains("Broken links: "), "editors see broken links: {}", linking_page.body);
+    let about = portolan_core::docs::pages::for_entity(&app.state.app.db, "component:default/checkout").await.unwrap();
+    assert_eq!(about.iter().map(|p| p.title.as_str()).collect::<Vec<_>>(), ["Payments on-call"]);
+
+    // Renaming the target breaks the link by title, not the one by slug; backlinks follow the slug.
+    let rename = json!({"base_revision": target["revision_id"], "markdown": runbook()["markdown"], "title": "Restart the API"});
+    assert_eq!(app.send(put_json(&format!("/api/v1/pages/{}", target["id"]), &rename)).await.status, StatusCode::OK);
+    let again = app.get_with_token(&format!("/api/v1/pages/{}", page["id"]), API_TOKEN).await.json();
+    assert_eq!(again["broken_links"], json!(["Restart the payments API", "component:checkout", "Missing page"]));
+    assert!(again["html"].as_str().unwrap().contains(">the restart</a>"));
+    let shown = app.get("/docs/payments/restart-the-payments-api").await;
+    assert!(shown.body.contains("href=\"/docs/payments/payments-on-call\""), "still linked by slug");
 }
