@@ -5,6 +5,7 @@ use leptos_router::hooks::use_location;
 use portolan_types::Viewer;
 
 use crate::auth::use_viewer;
+use crate::search::CommandPalette;
 use crate::theme::ThemeSwitch;
 
 /// A top-level navigation entry. Capabilities appear here as they land, so nobody clicks into an empty page.
@@ -52,6 +53,7 @@ pub fn TopBar() -> impl IntoView {
                     .collect_view()}
             </nav>
             <div class="topbar-end">
+                <CommandPalette />
                 <ThemeSwitch />
                 <Suspense>
                     {move || Suspend::new(async move {

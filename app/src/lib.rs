@@ -14,6 +14,7 @@ pub mod error;
 pub mod home;
 pub mod layout;
 pub mod people;
+pub mod search;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 pub mod theme;
@@ -97,6 +98,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/access") view=access::AccessPage ssr=SsrMode::Async />
                     <Route path=path!("/catalog") view=catalog::CatalogPage ssr=SsrMode::Async />
                     <Route path=path!("/docs") view=docs::DocsPage ssr=SsrMode::Async />
+                    <Route path=path!("/search") view=search::SearchPage ssr=SsrMode::Async />
                     <Route path=path!("/docs/new") view=docs::NewDocPage ssr=SsrMode::Async />
                     <Route path=path!("/docs/:space/:slug") view=docs::DocPageRoute ssr=SsrMode::Async />
                     <Route path=path!("/docs/:space/:slug/edit") view=docs::EditPageRoute ssr=SsrMode::Async />

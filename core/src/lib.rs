@@ -11,6 +11,7 @@ pub mod db;
 pub mod demo;
 pub mod docs;
 pub mod github;
+pub mod search;
 pub mod state;
 pub mod webhooks;
 

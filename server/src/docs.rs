@@ -25,7 +25,7 @@ pub fn router() -> Router<ServerState> {
     Router::new()
         .route("/api/v1/pages", get(list_pages).post(create_page))
         .route("/api/v1/pages/{id}/diff", get(page_diff))
-        .route("/api/v1/pages/{id}", get(get_page).put(save_page))
+        .route("/api/v1/pages/{id}", get(get_page).put(save_page).delete(delete_page))
         .route("/api/v1/pages/{id}/revisions", get(page_revisions))
         .route("/api/v1/pages/{id}/revisions/{number}", get(page_revision))
         .route("/api/v1/pages/{id}/restore", post(restore_page))
@@ -234,6 +234,32 @@ pub(crate) async fn restore_page(
         .await?;
     Ok(match pages::restore(&state.app.db, &viewer.login, id, body.revision, body.base_revision).await {
         Ok(page) => Json(page).into_response(),
+        Err(e) => docs_error(e),
+    })
+}
+
+/// Deletes a page with all its revisions (`docs.edit`); 204.
+#[utoipa::path(delete, path = "/api/v1/pages/{id}", tag = "docs", params(("id" = i64, Path)), responses(
+    (status = 204, description = "Deleted"),
+    (status = 400, description = "The id is not a number", body = ErrorEnvelope),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 403, description = "docs.edit refused", body = ErrorEnvelope),
+    (status = 404, description = "No such page", body = ErrorEnvelope)))]
+pub(crate) async fn delete_page(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Response, ApiError> {
+    let viewer = require(&viewer)?;
+    let page = match pages::current(&state.app.db, id).await {
+        Ok(Some((page, _))) => page,
+        Ok(None) => return Err(ApiError::not_found("no such page")),
+        Err(e) => return Err(ApiError::internal("loading a page", e)),
+    };
+    authorize(&state, viewer, Action::DocsEdit, &pages::access_target(&page.space, &page.slug, page.owner_ref.as_deref()))
+        .await?;
+    Ok(match pages::delete(&state.app.db, &viewer.login, id).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => docs_error(e),
     })
 }

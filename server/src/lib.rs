@@ -7,6 +7,7 @@ pub mod auth;
 pub mod bench;
 pub mod catalog;
 pub mod docs;
+pub mod search;
 pub mod http;
 pub mod jobs;
 pub mod openapi;
@@ -212,6 +213,7 @@ pub fn router(state: ServerState) -> Router {
         .merge(access::router())
         .merge(openapi::router())
         .merge(docs::router())
+        .merge(search::router())
         .merge(auth::router(&config))
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(leptos.clone()))
         .fallback(file_and_error_handler_with_context::<ServerState, _>(context, shell))

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod catalog;
 pub mod docs;
+pub mod search;
 
 use serde::{Deserialize, Serialize};
 

@@ -673,6 +673,29 @@ fn summary(p: page_rows::Model) -> PageSummary {
     }
 }
 
+/// Deletes a page with its revisions and links (audited with the last title), in one transaction.
+pub async fn delete(db: &DatabaseConnection, actor: &str, id: i64) -> Result<(), DocsError> {
+    let txn = db.begin().await?;
+    let page = page_rows::Entity::find_by_id(id).one(&txn).await?.ok_or(DocsError::NotFound)?;
+    links::Entity::delete_many().filter(links::Column::PageId.eq(id)).exec(&txn).await?;
+    revisions::Entity::delete_many().filter(revisions::Column::PageId.eq(id)).exec(&txn).await?;
+    page_rows::Entity::delete_by_id(id).exec(&txn).await?;
+    let target = format!("page:{id}");
+    crate::audit::record(
+        &txn,
+        crate::audit::Entry {
+            actor,
+            action: "docs.page.delete",
+            target: Some(&target),
+            detail: Some(serde_json::json!({"space": page.space, "slug": page.slug, "title": page.title})),
+            ..Default::default()
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
 /// Pages, by space then title; one space when given.
 pub async fn list(db: &DatabaseConnection, space: Option<&str>) -> Result<Vec<PageSummary>, DbErr> {
     let mut select = page_rows::Entity::find();

@@ -19,6 +19,7 @@ db_tests!(
     the_editor_is_only_for_those_who_may_edit,
     history_compares_revisions_side_by_side,
     wiki_links_resolve_show_backlinks_and_break_visibly,
+    search_finds_pages_and_entities_and_follows_every_change,
 );
 
 fn runbook() -> serde_json::Value {
@@ -432,4 +433,79 @@ async fn wiki_links_resolve_show_backlinks_and_break_visibly(b: Backend) {
     assert!(again["html"].as_str().unwrap().contains(">the restart</a>"));
     let shown = app.get("/docs/payments/restart-the-payments-api").await;
     assert!(shown.body.contains("href=\"/docs/payments/payments-on-call\""), "still linked by slug");
+}
+
+fn delete(path: &str) -> http::Request<axum::body::Body> {
+    http::Request::delete(path)
+        .header("authorization", format!("Bearer {API_TOKEN}"))
+        .body(axum::body::Body::empty())
+        .unwrap()
+}
+
+async fn search_finds_pages_and_entities_and_follows_every_change(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    let catalog = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/catalog");
+    let res = app.post_json_with_token("/api/v1/locations", &json!({"target": catalog}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    let page = app.post_json_with_token("/api/v1/pages", &runbook(), API_TOKEN).await.json();
+    let id = page["id"].as_i64().unwrap();
+    let mut guide = runbook();
+    guide["title"] = json!("Onboarding for the payments team");
+    guide["kind"] = json!("guide");
+    guide["space"] = json!("onboarding");
+    guide["markdown"] = json!("Welcome. Ask in #payments-oncall before you restart anything.\n");
+    app.post_json_with_token("/api/v1/pages", &guide, API_TOKEN).await;
+    let search = |q: &str| format!("/api/v1/search?q={}", portolan_types::encode_query_value(q));
+
+    // Partial words; the title match ranks first; the entity is found by its description too.
+    let r = app.get_with_token(&search("payme"), API_TOKEN).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let r = r.json();
+    let titles: Vec<&str> = r["hits"].as_array().unwrap().iter().map(|h| h["title"].as_str().unwrap()).collect();
+    assert!(titles.contains(&"Restart the payments API") && titles.contains(&"Payments API"), "{titles:?}");
+    let entity = r["hits"].as_array().unwrap().iter().find(|h| h["kind"] == "entity").unwrap();
+    assert_eq!(entity["path"], "/catalog/default/component/payments-api");
+
+    // A word only in a page's text: found, with the words marked in the snippet.
+    let r = app.get_with_token(&search("oncall restart"), API_TOKEN).await.json();
+    assert_eq!(r["hits"].as_array().unwrap().len(), 1, "{r}");
+    let hit = &r["hits"][0];
+    assert_eq!(hit["path"], "/docs/onboarding/onboarding-for-the-payments-team");
+    assert_eq!(hit["detail"], "onboarding · guide");
+    let marked: Vec<&str> =
+        hit["snippet"].as_array().unwrap().iter().filter(|s| s["hit"] == true).map(|s| s["text"].as_str().unwrap()).collect();
+    assert_eq!(marked, ["oncall", "restart"], "{hit}");
+
+    // Filters: space and kind.
+    let r = app.get_with_token(&format!("{}&space=payments", search("restart")), API_TOKEN).await.json();
+    assert_eq!(r["hits"].as_array().unwrap().len(), 1, "{r}");
+    let r = app.get_with_token(&format!("{}&kind=component", search("pay")), API_TOKEN).await.json();
+    assert!(r["hits"].as_array().unwrap().iter().all(|h| h["kind"] == "entity"), "{r}");
+
+    // Edits, renames, restores and deletions are searchable at once.
+    let edit = json!({"base_revision": page["revision_id"], "markdown": "Use the blue-green switch.\n", "title": "Switch payments traffic"});
+    let saved = app.send(put_json(&format!("/api/v1/pages/{id}"), &edit)).await.json();
+    let found = |r: &serde_json::Value, path: &str| r["hits"].as_array().unwrap().iter().any(|h| h["path"] == path);
+    let path = "/docs/payments/restart-the-payments-api";
+    assert!(found(&app.get_with_token(&search("blue-green"), API_TOKEN).await.json(), path));
+    assert!(!found(&app.get_with_token(&search("drain traffic"), API_TOKEN).await.json(), path), "old text is gone");
+    assert!(found(&app.get_with_token(&search("switch payments"), API_TOKEN).await.json(), path), "new title");
+    let restore = json!({"revision": page["revision_id"], "base_revision": saved["revision_id"]});
+    assert_eq!(app.post_json_with_token(&format!("/api/v1/pages/{id}/restore"), &restore, API_TOKEN).await.status, StatusCode::OK);
+    assert!(found(&app.get_with_token(&search("drain traffic"), API_TOKEN).await.json(), path), "restored text");
+    assert!(!found(&app.get_with_token(&search("blue-green"), API_TOKEN).await.json(), path));
+    // A second replica sees the same index.
+    let mut other = app.replica().await;
+    assert!(found(&other.get_with_token(&search("drain"), API_TOKEN).await.json(), path));
+    assert_eq!(app.send(delete(&format!("/api/v1/pages/{id}"))).await.status, StatusCode::NO_CONTENT);
+    assert!(!found(&other.get_with_token(&search("drain"), API_TOKEN).await.json(), path), "deleted");
+    assert_eq!(app.get_with_token(&format!("/api/v1/pages/{id}"), API_TOKEN).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.send(delete(&format!("/api/v1/pages/{id}"))).await.status, StatusCode::NOT_FOUND);
+
+    // The search page, server-rendered.
+    app.login_as("octocat").await;
+    let page = app.get("/search?q=oncall").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("<mark>oncall</mark>"), "{}", page.body);
+    assert!(app.get_with_token("/api/v1/search?q=", API_TOKEN).await.json()["hits"].as_array().unwrap().is_empty());
 }

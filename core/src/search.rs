@@ -1,0 +1,281 @@
+//! One search over everything searchable: docs pages (title and current source) and catalog entities (name,
+//! title, description). Every word must occur, partially (`pay` finds `payments`); candidates come from the
+//! trigram indexes (FTS5 on SQLite, `pg_trgm` on PostgreSQL), so the database does the finding and this module
+//! only ranks and cuts snippets. The page index is a column written in the same transaction as each save, so it
+//! is right after edits, restores, renames and deletions, and for every replica sharing the database.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect};
+
+use portolan_types::catalog::EntityQuery;
+use portolan_types::docs::PAGE_KINDS;
+use portolan_types::search::{Highlight, SearchHit, SearchQuery, SearchResults};
+
+use crate::catalog::store;
+use crate::catalog::visibility::Visibility;
+use crate::docs::pages::{self, page_rows, revisions};
+
+/// Words searched for at most.
+const MAX_WORDS: usize = 8;
+/// Pages read from the index before ranking.
+const CANDIDATES: u64 = 200;
+/// Characters of a snippet.
+const SNIPPET: usize = 180;
+
+/// The words of a query: lower-cased, at most [`MAX_WORDS`].
+pub fn words(q: &str) -> Vec<String> {
+    q.split_whitespace().take(MAX_WORDS).map(str::to_lowercase).collect()
+}
+
+/// Searches pages and entities; `vis` hides what the viewer may not see of the catalog.
+pub async fn search(db: &DatabaseConnection, vis: &Visibility, q: &SearchQuery) -> Result<SearchResults, DbErr> {
+    let words = words(&q.q);
+    let limit = usize::try_from(q.limit.unwrap_or(20).clamp(1, 50)).unwrap_or(20);
+    if words.is_empty() {
+        return Ok(SearchResults { query: String::new(), hits: Vec::new() });
+    }
+    let kind = q.kind.as_deref().map(str::trim).filter(|k| !k.is_empty()).map(str::to_lowercase);
+    let page_kind = kind.as_deref().is_some_and(|k| PAGE_KINDS.contains(&k));
+    let space = q.space.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let mut hits = Vec::new();
+    if kind.is_none() || page_kind {
+        hits.extend(search_pages(db, &words, space, kind.as_deref(), q.owner.as_deref(), limit).await?);
+    }
+    if space.is_none() && !page_kind {
+        hits.extend(search_entities(db, vis, &words, kind.as_deref(), q.owner.as_deref()).await?);
+    }
+    hits.sort_by(|a, b| b.score.cmp(&a.score).then_with(|| a.title.to_lowercase().cmp(&b.title.to_lowercase())));
+    hits.truncate(limit);
+    Ok(SearchResults { query: words.join(" "), hits })
+}
+
+async fn search_pages(
+    db: &DatabaseConnection,
+    words: &[String],
+    space: Option<&str>,
+    kind: Option<&str>,
+    owner: Option<&str>,
+    limit: usize,
+) -> Result<Vec<SearchHit>, DbErr> {
+    let mut select = page_rows::Entity::find();
+    if let Some(space) = space {
+        select = select.filter(page_rows::Column::Space.eq(space.to_lowercase()));
+    }
+    if let Some(kind) = kind {
+        select = select.filter(page_rows::Column::Kind.eq(kind));
+    }
+    if let Some(owner) = owner.map(str::trim).filter(|o| !o.is_empty()) {
+        match pages::owner_ref(Some(owner)) {
+            Ok(Some(o)) => select = select.filter(page_rows::Column::OwnerRef.eq(o)),
+            _ => return Ok(Vec::new()),
+        }
+    }
+    let mut phrases = Vec::new();
+    for word in words {
+        if db.get_database_backend() == sea_orm::DbBackend::Sqlite && word.chars().count() >= 3 {
+            phrases.push(format!("\"{}\"", word.replace('"', "\"\"")));
+        } else {
+            select = select.filter(page_rows::Column::SearchText.contains(word));
+        }
+    }
+    if !phrases.is_empty() {
+        select = select.filter(Expr::cust_with_values(
+            "\"doc_pages\".\"id\" IN (SELECT rowid FROM doc_pages_fts WHERE doc_pages_fts MATCH ?)",
+            [phrases.join(" AND ")],
+        ));
+    }
+    let rows = select.limit(CANDIDATES).all(db).await?;
+    let mut ranked: Vec<(u32, page_rows::Model)> = rows
+        .into_iter()
+        .map(|p| {
+            let body = p.search_text.get(p.title.len().min(p.search_text.len())..).unwrap_or("");
+            (score(&p.title, body, words), p)
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.title.cmp(&b.1.title)));
+    ranked.truncate(limit);
+    // Snippets come from the current source (the index is lower-cased).
+    let ids: Vec<i64> = ranked.iter().filter_map(|(_, p)| p.current_revision_id).collect();
+    let sources: std::collections::HashMap<i64, String> = revisions::Entity::find()
+        .filter(revisions::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r.markdown))
+        .collect();
+    Ok(ranked
+        .into_iter()
+        .map(|(score, p)| {
+            let source = p.current_revision_id.and_then(|id| sources.get(&id)).map(String::as_str).unwrap_or("");
+            SearchHit {
+                kind: "page".to_owned(),
+                title_marks: highlight(&p.title, words, None),
+                snippet: highlight(&plain_text(source), words, Some(SNIPPET)),
+                path: format!("/docs/{}/{}", p.space, p.slug),
+                detail: format!("{} · {}", p.space, p.kind),
+                title: p.title,
+                score,
+            }
+        })
+        .collect())
+}
+
+async fn search_entities(
+    db: &DatabaseConnection,
+    vis: &Visibility,
+    words: &[String],
+    kind: Option<&str>,
+    owner: Option<&str>,
+) -> Result<Vec<SearchHit>, DbErr> {
+    let query = EntityQuery {
+        kind: kind.map(str::to_owned),
+        owner: owner.map(str::to_owned),
+        q: Some(words.join(" ")),
+        limit: Some(50),
+        ..Default::default()
+    };
+    let found = store::list(db, &query, vis).await?;
+    Ok(found
+        .items
+        .into_iter()
+        .map(|e| {
+            let title = e.display_name().to_owned();
+            let description = e.description.clone().unwrap_or_default();
+            let named = format!("{} {}", e.name, e.title.clone().unwrap_or_default());
+            SearchHit {
+                kind: "entity".to_owned(),
+                title_marks: highlight(&title, words, None),
+                snippet: highlight(&description, words, Some(SNIPPET)),
+                path: e.path(),
+                detail: match &e.spec_type {
+                    Some(t) => format!("{} · {t}", e.kind),
+                    None => e.kind.clone(),
+                },
+                score: score(&named, &description.to_lowercase(), words),
+                title,
+            }
+        })
+        .collect())
+}
+
+/// Rank: each word found in the title weighs 10 (15 at the start of a title word), the whole query in the title
+/// 20 more; in the body, 2 at the start of a word, and 1 for each further occurrence (up to 5).
+fn score(title: &str, body: &str, words: &[String]) -> u32 {
+    let title = title.to_lowercase();
+    let mut total = 0u32;
+    for w in words {
+        if let Some(at) = title.find(w.as_str()) {
+            let word_start = at == 0 || !title[..at].chars().next_back().is_some_and(char::is_alphanumeric);
+            total += if word_start { 15 } else { 10 };
+        }
+        let count = u32::try_from(body.matches(w.as_str()).take(5).count()).unwrap_or(5);
+        let starts = body.match_indices(w.as_str()).any(|(at, _)| {
+            at == 0 || !body[..at].chars().next_back().is_some_and(char::is_alphanumeric)
+        });
+        total += count + if starts { 2 } else { 0 };
+    }
+    if words.len() > 1 && title.contains(&words.join(" ")) {
+        total += 20;
+    }
+    total
+}
+
+/// Markdown source as reading text for snippets: markup characters dropped, whitespace collapsed.
+fn plain_text(markdown: &str) -> String {
+    let kept: String = markdown.chars().filter(|c| !matches!(c, '#' | '*' | '`' | '|' | '>' | '[' | ']')).collect();
+    kept.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Marks every occurrence of the words in `text`, case-insensitively. With a window, cuts the text to about that
+/// many characters around the first match (with `…` where cut); without a match, the window's start.
+pub fn highlight(text: &str, words: &[String], window: Option<usize>) -> Vec<Highlight> {
+    let chars: Vec<char> = text.chars().collect();
+    // One lower-case char per char keeps the two aligned.
+    let lower: Vec<char> = chars.iter().map(|c| c.to_lowercase().next().unwrap_or(*c)).collect();
+    let mut hit = vec![false; chars.len()];
+    for w in words {
+        let w: Vec<char> = w.chars().collect();
+        if w.is_empty() || w.len() > lower.len() {
+            continue;
+        }
+        for start in 0..=lower.len() - w.len() {
+            if lower[start..start + w.len()] == w[..] {
+                hit[start..start + w.len()].iter_mut().for_each(|h| *h = true);
+            }
+        }
+    }
+    let (from, to) = match window {
+        Some(size) if chars.len() > size => {
+            let first = hit.iter().position(|h| *h).unwrap_or(0);
+            let mut from = first.saturating_sub(size / 3);
+            // Start at a word.
+            while from > 0 && from < first && !chars[from - 1].is_whitespace() {
+                from += 1;
+            }
+            (from, (from + size).min(chars.len()))
+        }
+        _ => (0, chars.len()),
+    };
+    let mut out: Vec<Highlight> = Vec::new();
+    if from > 0 {
+        out.push(Highlight { text: "…".to_owned(), hit: false });
+    }
+    for i in from..to {
+        match out.last_mut() {
+            Some(last) if last.hit == hit[i] && !(i == from && from > 0) => last.text.push(chars[i]),
+            _ => out.push(Highlight { text: chars[i].to_string(), hit: hit[i] }),
+        }
+    }
+    if to < chars.len() {
+        match out.last_mut() {
+            Some(last) if !last.hit => last.text.push('…'),
+            _ => out.push(Highlight { text: "…".to_owned(), hit: false }),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn marked(h: &[Highlight]) -> Vec<&str> {
+        h.iter().filter(|h| h.hit).map(|h| h.text.as_str()).collect()
+    }
+
+    #[test]
+    fn words_are_marked_case_insensitively_and_partially() {
+        let h = highlight("Restart the Payments API; payments first", &["pay".to_owned()], None);
+        assert_eq!(marked(&h), ["Pay", "pay"]);
+        let whole: String = h.iter().map(|h| h.text.as_str()).collect();
+        assert_eq!(whole, "Restart the Payments API; payments first");
+        let h = highlight("Zürich ÄRGER", &["ärger".to_owned(), "zü".to_owned()], None);
+        assert_eq!(marked(&h), ["Zü", "ÄRGER"]);
+    }
+
+    #[test]
+    fn a_snippet_is_cut_around_the_first_match() {
+        let text = format!("{} the rollback step is here {}", "intro ".repeat(100), "outro ".repeat(100));
+        let h = highlight(&text, &["rollback".to_owned()], Some(80));
+        let joined: String = h.iter().map(|h| h.text.as_str()).collect();
+        assert!(joined.starts_with('…') && joined.ends_with('…'), "{joined}");
+        assert!(joined.chars().count() <= 84, "{joined}");
+        assert_eq!(marked(&h), ["rollback"]);
+    }
+
+    #[test]
+    fn titles_outrank_bodies_and_word_starts_outrank_middles() {
+        let w = vec!["deploy".to_owned()];
+        let title_hit = score("Deploy the API", "nothing here", &w);
+        let body_hit = score("Runbook", "how to deploy the api", &w);
+        let middle = score("Redeploy", "", &w);
+        assert!(title_hit > middle && middle > body_hit, "{title_hit} {middle} {body_hit}");
+        let both = vec!["payments".to_owned(), "api".to_owned()];
+        assert!(score("Payments API", "", &both) > score("API for payments", "", &both));
+    }
+
+    #[test]
+    fn markdown_reads_as_text_in_snippets() {
+        assert_eq!(plain_text("# Restart\n\n| a | b |\n\n**bold** `code` [[Link]]"), "Restart a b bold code Link");
+    }
+}
