@@ -63,7 +63,8 @@ async fn load_page(space: &str, slug: &str) -> Result<PageWithRights, AppError> 
         .ok_or_else(|| AppError::NotFound(format!("The page {space}/{slug}")))?;
     let target = pages::access_target(&page.space, &page.slug, page.owner_ref.as_deref());
     let may_edit = crate::ssr::allowed(&state, &viewer, Action::DocsEdit, &target).await?;
-    let backlinks = pages::backlinks(&state.db, &page).await.map_err(|e| crate::ssr::internal("finding backlinks", e))?;
+    let backlinks =
+        pages::backlinks(&state.db, &page).await.map_err(|e| crate::ssr::internal("finding backlinks", e))?;
     Ok(PageWithRights { page, may_edit, backlinks })
 }
 
@@ -94,8 +95,7 @@ pub async fn editor_data(space: String, slug: String) -> Result<EditorContent, A
     if !may_edit {
         let viewer = crate::ssr::require_viewer()?;
         let state = crate::ssr::state()?;
-        let target =
-            portolan_core::docs::pages::access_target(&page.space, &page.slug, page.owner_ref.as_deref());
+        let target = portolan_core::docs::pages::access_target(&page.space, &page.slug, page.owner_ref.as_deref());
         crate::ssr::authorize(&state, &viewer, portolan_core::access::Action::DocsEdit, &target).await?;
     }
     // Read, not taken: a page render may ask twice. The draft goes when the page is saved or it is discarded.
@@ -158,12 +158,8 @@ pub async fn save_page(
     crate::ssr::authorize(&state, &viewer, Action::DocsEdit, &target).await?;
     // Browsers send the textarea with CRLF line breaks; the page keeps LF.
     let markdown = markdown.replace("\r\n", "\n");
-    let update = PageUpdate {
-        base_revision,
-        markdown: markdown.clone(),
-        title: Some(title),
-        summary: Some(summary.clone()),
-    };
+    let update =
+        PageUpdate { base_revision, markdown: markdown.clone(), title: Some(title), summary: Some(summary.clone()) };
     match pages::save(&state.db, &viewer.login, page_id, &update).await {
         Ok(saved) => {
             forget_draft(page_id).await;
@@ -344,6 +340,31 @@ pub async fn restore(page_id: i64, revision: i64, base_revision: i64) -> Result<
         Err(DocsError::Invalid(m)) => Err(AppError::Invalid(m)),
         Err(DocsError::NotFound) => Err(AppError::NotFound("The page".to_owned())),
         Err(DocsError::Db(e)) => Err(crate::ssr::internal("restoring a revision", e)),
+    }
+}
+
+/// Deletes a page with its history (the box must be ticked) and goes to the list.
+#[server(prefix = "/fn", endpoint = "docs_delete")]
+pub async fn delete_page(page_id: i64, confirm: Option<String>) -> Result<(), AppError> {
+    use portolan_core::access::Action;
+    use portolan_core::docs::pages::{self, DocsError};
+    let viewer = crate::ssr::require_viewer()?;
+    let state = crate::ssr::state()?;
+    let (page, _) = pages::current(&state.db, page_id)
+        .await
+        .map_err(|e| crate::ssr::internal("loading a page", e))?
+        .ok_or_else(|| AppError::NotFound("The page".to_owned()))?;
+    let target = pages::access_target(&page.space, &page.slug, page.owner_ref.as_deref());
+    crate::ssr::authorize(&state, &viewer, Action::DocsEdit, &target).await?;
+    if confirm.as_deref() != Some("on") {
+        return Err(AppError::Invalid("Tick the box to confirm: the page and its history go for good.".to_owned()));
+    }
+    match pages::delete(&state.db, &viewer.login, page_id).await {
+        Ok(()) | Err(DocsError::NotFound) => {
+            leptos_axum::redirect("/docs");
+            Ok(())
+        }
+        Err(e) => Err(crate::ssr::internal("deleting a page", e)),
     }
 }
 
@@ -721,7 +742,8 @@ fn guard_unsaved(dirty: RwSignal<bool>) {
             if link.is_none() {
                 return;
             }
-            let leave = window().confirm_with_message("You have unsaved changes. Leave without saving?").unwrap_or(true);
+            let leave =
+                window().confirm_with_message("You have unsaved changes. Leave without saving?").unwrap_or(true);
             if leave {
                 dirty.set(false);
             } else {
@@ -843,7 +865,8 @@ fn HistoryView() -> impl IntoView {
                                     }
                                 })}
                             </Suspense>
-                            <RevisionList page=page revisions=h.revisions />
+                            <RevisionList page=page.clone() revisions=h.revisions />
+                            {h.page.may_edit.then(|| view! { <DeleteForm page_id=page.id /> })}
                         }.into_any()
                     }
                     Err(e) => view! { <ErrorPage error=e /> }.into_any(),
@@ -880,6 +903,22 @@ fn RevisionList(page: PageView, revisions: Vec<RevisionView>) -> impl IntoView {
             </table>
             <button class="button" type="submit">"Compare"</button>
         </form>
+    }
+}
+
+#[component]
+fn DeleteForm(page_id: i64) -> impl IntoView {
+    let delete = ServerAction::<DeletePage>::new();
+    view! {
+        <details class="card danger-zone">
+            <summary>"Delete this page"</summary>
+            {move || delete.value().get().and_then(Result::err).map(|e| view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> })}
+            <ActionForm action=delete attr:class="actions">
+                <input type="hidden" name="page_id" value=page_id.to_string() />
+                <label><input type="checkbox" name="confirm" required /> " The page and all its revisions go for good"</label>
+                <button class="button" type="submit">"Delete page"</button>
+            </ActionForm>
+        </details>
     }
 }
 

@@ -189,7 +189,9 @@ pub fn CommandPalette() -> impl IntoView {
                     let target = hits.with_untracked(|h| h.get(selected.get_untracked()).map(|h| h.path.clone()));
                     match target {
                         Some(path) => go.run(path),
-                        None => go.run(format!("/search?q={}", portolan_types::encode_query_value(&text.get_untracked()))),
+                        None => {
+                            go.run(format!("/search?q={}", portolan_types::encode_query_value(&text.get_untracked())))
+                        }
                     }
                 }
                 _ => {}
@@ -222,6 +224,7 @@ pub fn CommandPalette() -> impl IntoView {
                                             {marks(h.title_marks)}
                                         </a>
                                         " " <span class="muted small">{h.detail}</span>
+                                        {(!h.snippet.is_empty()).then(|| view! { <div class="snippet palette-snippet">{marks(h.snippet)}</div> })}
                                     </li>
                                 }
                             }).collect_view()

@@ -169,9 +169,9 @@ fn score(title: &str, body: &str, words: &[String]) -> u32 {
             total += if word_start { 15 } else { 10 };
         }
         let count = u32::try_from(body.matches(w.as_str()).take(5).count()).unwrap_or(5);
-        let starts = body.match_indices(w.as_str()).any(|(at, _)| {
-            at == 0 || !body[..at].chars().next_back().is_some_and(char::is_alphanumeric)
-        });
+        let starts = body
+            .match_indices(w.as_str())
+            .any(|(at, _)| at == 0 || !body[..at].chars().next_back().is_some_and(char::is_alphanumeric));
         total += count + if starts { 2 } else { 0 };
     }
     if words.len() > 1 && title.contains(&words.join(" ")) {

@@ -206,3 +206,38 @@ test('leaving the editor with unsaved text asks first', async ({ page }) => {
   await page.close({ runBeforeUnload: true });
   await expect.poll(() => asked).toBe('beforeunload');
 });
+
+test('find a page from anywhere: Ctrl-K, or the search page without JavaScript', async ({ page }) => {
+  const title = uniqueTitle('Certificate renewal');
+  await signInAs(page, 'monalisa');
+  await newRunbook(page, title, '# Renew\n\nRun certbot renew on the edge hosts.\n');
+  await page.goto('/catalog');
+  await waitForApp(page);
+  if (isHydrated()) {
+    await page.keyboard.press('Control+k');
+    const palette = page.getByRole('dialog', { name: 'Search' });
+    await expect(palette).toBeVisible();
+    // Words from the page's text, partial: the palette lists it as you type.
+    await palette.getByRole('searchbox').fill('certb edge');
+    await expect(palette.getByRole('option').first()).toContainText(title);
+    await expect(palette.locator('mark').first()).toHaveText('certb');
+    await page.keyboard.press('Enter');
+    await expect(page).toHaveURL(new RegExp(`/docs/payments/${slugOf(title)}$`));
+    await expect(palette).toHaveCount(0);
+    // Escape closes it.
+    await page.keyboard.press('Control+k');
+    await expect(palette).toBeVisible();
+    await page.keyboard.press('Escape');
+    await expect(palette).toHaveCount(0);
+  } else {
+    await page.getByRole('link', { name: /Search/ }).click();
+    await expect(page).toHaveURL(/\/search$/);
+    await page.getByRole('searchbox', { name: 'Words' }).fill('certb edge');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    const results = page.getByTestId('search-results');
+    await expect(results.getByRole('link', { name: title })).toBeVisible();
+    await expect(results.locator('.snippet mark').first()).toHaveText('certb');
+    await results.getByRole('link', { name: title }).click();
+    await expect(page).toHaveURL(new RegExp(`/docs/payments/${slugOf(title)}$`));
+  }
+});

@@ -60,9 +60,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         for (name, col) in [("ix_doc_links_page", DocLinks::PageId), ("ix_doc_links_target", DocLinks::TargetKey)] {
-            manager
-                .create_index(Index::create().name(name).table(DocLinks::Table).col(col).to_owned())
-                .await?;
+            manager.create_index(Index::create().name(name).table(DocLinks::Table).col(col).to_owned()).await?;
         }
         manager
             .alter_table(

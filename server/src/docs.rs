@@ -11,7 +11,8 @@ use portolan_core::access::Action;
 use portolan_core::auth::RequestViewer;
 use portolan_core::docs::pages::{self, DocsError};
 use portolan_types::docs::{
-    NewPage, PageConflict, PageSummary, PageUpdate, PageView, RestoreRequest, RevisionContent, RevisionDiff, RevisionView,
+    NewPage, PageConflict, PageSummary, PageUpdate, PageView, RestoreRequest, RevisionContent, RevisionDiff,
+    RevisionView,
 };
 
 use crate::ServerState;
@@ -30,7 +31,6 @@ pub fn router() -> Router<ServerState> {
         .route("/api/v1/pages/{id}/revisions/{number}", get(page_revision))
         .route("/api/v1/pages/{id}/restore", post(restore_page))
 }
-
 
 fn docs_error(e: DocsError) -> Response {
     match e {
@@ -109,8 +109,13 @@ pub(crate) async fn save_page(
         Ok(None) => return Err(ApiError::not_found("no such page")),
         Err(e) => return Err(ApiError::internal("loading a page", e)),
     };
-    authorize(&state, viewer, Action::DocsEdit, &pages::access_target(&page.space, &page.slug, page.owner_ref.as_deref()))
-        .await?;
+    authorize(
+        &state,
+        viewer,
+        Action::DocsEdit,
+        &pages::access_target(&page.space, &page.slug, page.owner_ref.as_deref()),
+    )
+    .await?;
     Ok(match pages::save(&state.app.db, &viewer.login, id, &body).await {
         Ok(page) => Json(page).into_response(),
         Err(e) => docs_error(e),
@@ -230,8 +235,13 @@ pub(crate) async fn restore_page(
         Ok(None) => return Err(ApiError::not_found("no such page")),
         Err(e) => return Err(ApiError::internal("loading a page", e)),
     };
-    authorize(&state, viewer, Action::DocsEdit, &pages::access_target(&page.space, &page.slug, page.owner_ref.as_deref()))
-        .await?;
+    authorize(
+        &state,
+        viewer,
+        Action::DocsEdit,
+        &pages::access_target(&page.space, &page.slug, page.owner_ref.as_deref()),
+    )
+    .await?;
     Ok(match pages::restore(&state.app.db, &viewer.login, id, body.revision, body.base_revision).await {
         Ok(page) => Json(page).into_response(),
         Err(e) => docs_error(e),
@@ -256,8 +266,13 @@ pub(crate) async fn delete_page(
         Ok(None) => return Err(ApiError::not_found("no such page")),
         Err(e) => return Err(ApiError::internal("loading a page", e)),
     };
-    authorize(&state, viewer, Action::DocsEdit, &pages::access_target(&page.space, &page.slug, page.owner_ref.as_deref()))
-        .await?;
+    authorize(
+        &state,
+        viewer,
+        Action::DocsEdit,
+        &pages::access_target(&page.space, &page.slug, page.owner_ref.as_deref()),
+    )
+    .await?;
     Ok(match pages::delete(&state.app.db, &viewer.login, id).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => docs_error(e),

@@ -7,11 +7,11 @@ pub mod auth;
 pub mod bench;
 pub mod catalog;
 pub mod docs;
-pub mod search;
 pub mod http;
 pub mod jobs;
 pub mod openapi;
 pub mod progress;
+pub mod search;
 pub mod telemetry;
 pub mod webhooks;
 

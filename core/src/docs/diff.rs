@@ -75,7 +75,13 @@ fn words(old: &str, new: &str) -> (Vec<DiffSpan>, Vec<DiffSpan>) {
     (left, right)
 }
 
-fn row(kind: &str, old_line: Option<usize>, new_line: Option<usize>, old: Vec<DiffSpan>, new: Vec<DiffSpan>) -> DiffRow {
+fn row(
+    kind: &str,
+    old_line: Option<usize>,
+    new_line: Option<usize>,
+    old: Vec<DiffSpan>,
+    new: Vec<DiffSpan>,
+) -> DiffRow {
     let number = |n: Option<usize>| n.map(|n| u32::try_from(n + 1).unwrap_or(u32::MAX));
     DiffRow { kind: kind.to_owned(), old_line: number(old_line), new_line: number(new_line), old, new }
 }
@@ -147,7 +153,8 @@ mod tests {
 
     #[test]
     fn an_edited_line_sits_beside_its_old_self_with_the_changed_words_marked() {
-        let rows = rows("# Restart\n\nRun the restart script on host a.\n", "# Restart\n\nRun the reboot script on host b.\n");
+        let rows =
+            rows("# Restart\n\nRun the restart script on host a.\n", "# Restart\n\nRun the reboot script on host b.\n");
         let changed: Vec<&DiffRow> = rows.iter().filter(|r| r.kind == "changed").collect();
         assert_eq!(changed.len(), 1, "{rows:#?}");
         let r = changed[0];
@@ -167,7 +174,12 @@ mod tests {
             rows.iter().map(|r| (r.kind.as_str(), r.old_line, r.new_line)).collect();
         assert_eq!(
             kinds,
-            vec![("same", Some(1), Some(1)), ("removed", Some(2), None), ("same", Some(3), Some(2)), ("added", None, Some(3))]
+            vec![
+                ("same", Some(1), Some(1)),
+                ("removed", Some(2), None),
+                ("same", Some(3), Some(2)),
+                ("added", None, Some(3))
+            ]
         );
     }
 

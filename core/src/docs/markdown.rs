@@ -470,7 +470,12 @@ mod tests {
         .collect();
         let r = render_linked(md, &links);
         let h = &r.html;
-        assert!(h.contains("<a href=\"/docs/payments/restart\" rel=\"noopener noreferrer nofollow\">Restart the payments API</a>"), "{h}");
+        assert!(
+            h.contains(
+                "<a href=\"/docs/payments/restart\" rel=\"noopener noreferrer nofollow\">Restart the payments API</a>"
+            ),
+            "{h}"
+        );
         assert!(h.contains(">the API</a>"), "the shown text of a piped link: {h}");
         assert!(h.contains("<span class=\"wikilink-missing\">Nowhere</span>"), "{h}");
         assert!(h.contains("<code>[[not a link]]</code>"), "{h}");
@@ -479,7 +484,8 @@ mod tests {
         let evil = render_linked("[[x\" onclick=\"alert(1)]] [[javascript:alert(1)]]", &HashMap::new());
         assert_eq!(unsafe_markup(&evil.html), None, "{}", evil.html);
         assert!(evil.html.contains("<span class=\"wikilink-missing\">x\" onclick=\"alert(1)</span>"), "{}", evil.html);
-        let linked: HashMap<String, String> = [("javascript:alert(1)".to_owned(), "javascript:alert(1)".to_owned())].into();
+        let linked: HashMap<String, String> =
+            [("javascript:alert(1)".to_owned(), "javascript:alert(1)".to_owned())].into();
         let r = render_linked("[[javascript:alert(1)]]", &linked);
         assert!(!r.html.contains("javascript:alert(1)\""), "even a resolver's bad URL is sanitized: {}", r.html);
     }

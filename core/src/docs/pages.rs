@@ -203,7 +203,8 @@ pub fn access_target(space: &str, slug: &str, owner: Option<&str>) -> crate::acc
 }
 
 /// Catalog kinds a wiki link may name (`[[component:payments-api]]`).
-const ENTITY_KINDS: [&str; 9] = ["component", "api", "system", "domain", "resource", "group", "user", "template", "location"];
+const ENTITY_KINDS: [&str; 9] =
+    ["component", "api", "system", "domain", "resource", "group", "user", "template", "location"];
 
 /// What a wiki link points at.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -607,7 +608,12 @@ pub async fn revision(db: &DatabaseConnection, id: i64, number: i32) -> Result<R
         .ok_or(DocsError::NotFound)?;
     let html = render(db, &rev.markdown).await?.html;
     let markdown = rev.markdown.clone();
-    Ok(RevisionContent { current: page.current_revision_id == Some(rev.id), markdown, html, revision: revision_view(rev) })
+    Ok(RevisionContent {
+        current: page.current_revision_id == Some(rev.id),
+        markdown,
+        html,
+        revision: revision_view(rev),
+    })
 }
 
 /// Brings an old revision back as a new one (its text and title; nothing is rewritten), if the page is still at

@@ -226,7 +226,10 @@ async fn an_old_revision_is_read_and_restored_as_a_new_one(b: Backend) {
     assert_eq!(old["revision"]["id"].as_i64(), Some(first));
     assert_eq!(old["current"], false);
     assert!(old["markdown"].as_str().unwrap().contains("1. Drain traffic"), "{old}");
-    assert!(old["html"].as_str().unwrap().contains("<li>Drain traffic</li>") && !old["html"].as_str().unwrap().contains("<script"));
+    assert!(
+        old["html"].as_str().unwrap().contains("<li>Drain traffic</li>")
+            && !old["html"].as_str().unwrap().contains("<script")
+    );
     let none = app.get_with_token(&format!("/api/v1/pages/{id}/revisions/9"), API_TOKEN).await;
     assert_eq!(none.status, StatusCode::NOT_FOUND);
 
@@ -352,12 +355,20 @@ async fn the_editor_is_only_for_those_who_may_edit(b: Backend) {
     ]);
     let res = app.post_form("/fn/docs_restore", &restore, &[("accept", "application/json")]).await;
     assert_eq!(res.status, StatusCode::FORBIDDEN, "{res:?}");
-    let res = app.post_form(
-        "/fn/docs_create",
-        &form(&[("space", "payments"), ("title", "Mine"), ("kind", "guide"), ("owner", "payments"), ("entities", ""), ("markdown", "x")]),
-        &[("accept", "application/json")],
-    )
-    .await;
+    let res = app
+        .post_form(
+            "/fn/docs_create",
+            &form(&[
+                ("space", "payments"),
+                ("title", "Mine"),
+                ("kind", "guide"),
+                ("owner", "payments"),
+                ("entities", ""),
+                ("markdown", "x"),
+            ]),
+            &[("accept", "application/json")],
+        )
+        .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN, "{res:?}");
     let unchanged = app.get_with_token(&format!("/api/v1/pages/{}", page["id"]), API_TOKEN).await.json();
     assert_eq!(unchanged["revision_number"], 1);
@@ -374,7 +385,10 @@ async fn history_compares_revisions_side_by_side(b: Backend) {
     assert_eq!(history.status, StatusCode::OK, "{history:?}");
     assert!(history.body.contains("Revision 1 → 2"), "{}", history.body);
     assert!(history.body.contains("<mark>first</mark>"), "the added word is marked: {}", history.body);
-    assert!(history.body.contains("clearer") && history.body.contains("href=\"/docs/payments/restart-the-payments-api/revisions/1\""));
+    assert!(
+        history.body.contains("clearer")
+            && history.body.contains("href=\"/docs/payments/restart-the-payments-api/revisions/1\"")
+    );
     let old = app.get("/docs/payments/restart-the-payments-api/revisions/1").await;
     assert_eq!(old.status, StatusCode::OK);
     assert!(old.body.contains("Restore this revision"), "octocat may restore: {}", old.body);
@@ -393,7 +407,8 @@ async fn history_compares_revisions_side_by_side(b: Backend) {
     let res = app.post_form("/fn/docs_create", &body, &[]).await;
     assert!(res.status.is_redirection(), "{res:?}");
     assert_eq!(res.location(), "/docs/payments/payments-on-call-guide");
-    let listed = portolan_core::docs::pages::for_entity(&app.state.app.db, "component:default/payments-api").await.unwrap();
+    let listed =
+        portolan_core::docs::pages::for_entity(&app.state.app.db, "component:default/payments-api").await.unwrap();
     let titles: Vec<&str> = listed.iter().map(|p| p.title.as_str()).collect();
     assert_eq!(titles, ["Restart the payments API", "Payments on-call guide"], "runbooks first");
 }
@@ -426,7 +441,8 @@ async fn wiki_links_resolve_show_backlinks_and_break_visibly(b: Backend) {
     assert_eq!(about.iter().map(|p| p.title.as_str()).collect::<Vec<_>>(), ["Payments on-call"]);
 
     // Renaming the target breaks the link by title, not the one by slug; backlinks follow the slug.
-    let rename = json!({"base_revision": target["revision_id"], "markdown": runbook()["markdown"], "title": "Restart the API"});
+    let rename =
+        json!({"base_revision": target["revision_id"], "markdown": runbook()["markdown"], "title": "Restart the API"});
     assert_eq!(app.send(put_json(&format!("/api/v1/pages/{}", target["id"]), &rename)).await.status, StatusCode::OK);
     let again = app.get_with_token(&format!("/api/v1/pages/{}", page["id"]), API_TOKEN).await.json();
     assert_eq!(again["broken_links"], json!(["Restart the payments API", "component:checkout", "Missing page"]));
@@ -472,8 +488,13 @@ async fn search_finds_pages_and_entities_and_follows_every_change(b: Backend) {
     let hit = &r["hits"][0];
     assert_eq!(hit["path"], "/docs/onboarding/onboarding-for-the-payments-team");
     assert_eq!(hit["detail"], "onboarding · guide");
-    let marked: Vec<&str> =
-        hit["snippet"].as_array().unwrap().iter().filter(|s| s["hit"] == true).map(|s| s["text"].as_str().unwrap()).collect();
+    let marked: Vec<&str> = hit["snippet"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["hit"] == true)
+        .map(|s| s["text"].as_str().unwrap())
+        .collect();
     assert_eq!(marked, ["oncall", "restart"], "{hit}");
 
     // Filters: space and kind.
@@ -491,7 +512,10 @@ async fn search_finds_pages_and_entities_and_follows_every_change(b: Backend) {
     assert!(!found(&app.get_with_token(&search("drain traffic"), API_TOKEN).await.json(), path), "old text is gone");
     assert!(found(&app.get_with_token(&search("switch payments"), API_TOKEN).await.json(), path), "new title");
     let restore = json!({"revision": page["revision_id"], "base_revision": saved["revision_id"]});
-    assert_eq!(app.post_json_with_token(&format!("/api/v1/pages/{id}/restore"), &restore, API_TOKEN).await.status, StatusCode::OK);
+    assert_eq!(
+        app.post_json_with_token(&format!("/api/v1/pages/{id}/restore"), &restore, API_TOKEN).await.status,
+        StatusCode::OK
+    );
     assert!(found(&app.get_with_token(&search("drain traffic"), API_TOKEN).await.json(), path), "restored text");
     assert!(!found(&app.get_with_token(&search("blue-green"), API_TOKEN).await.json(), path));
     // A second replica sees the same index.
