@@ -42,7 +42,7 @@ pub enum BenchError {
     Step(String),
 }
 
-fn progress(message: &str) {
+pub(crate) fn progress(message: &str) {
     eprintln!("[bench] {message}");
 }
 
@@ -89,11 +89,11 @@ fn write_catalog(dir: &Path, o: &BenchOptions) -> Result<(), BenchError> {
     Ok(())
 }
 
-fn free_port() -> Result<u16, BenchError> {
+pub(crate) fn free_port() -> Result<u16, BenchError> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-struct ServerChild(Child);
+pub(crate) struct ServerChild(pub(crate) Child);
 
 impl Drop for ServerChild {
     fn drop(&mut self) {
@@ -103,7 +103,7 @@ impl Drop for ServerChild {
 }
 
 /// Resident memory of a process: (current, peak) in MiB.
-fn rss_mib(pid: u32) -> Option<(f64, f64)> {
+pub(crate) fn rss_mib(pid: u32) -> Option<(f64, f64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| -> Option<f64> {
         let line = status.lines().find(|l| l.starts_with(name))?;
@@ -114,21 +114,27 @@ fn rss_mib(pid: u32) -> Option<(f64, f64)> {
 }
 
 /// Builds the request path for the n-th request of a scenario.
-type PathFor = Arc<dyn Fn(usize) -> String + Send + Sync>;
+pub(crate) type PathFor = Arc<dyn Fn(usize) -> String + Send + Sync>;
 
 /// Latency figures of one scenario.
-struct Figures {
-    requests: usize,
-    errors: usize,
+pub(crate) struct Figures {
+    pub(crate) requests: usize,
+    pub(crate) errors: usize,
     /// Why the first failed request failed (`HTTP 429`, a connection error).
-    first_error: Option<String>,
-    per_second: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    max_ms: f64,
+    pub(crate) first_error: Option<String>,
+    pub(crate) per_second: f64,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
+    pub(crate) max_ms: f64,
 }
 
-async fn load(client: &reqwest::Client, base: &str, token: &str, o: &BenchOptions, path_for: PathFor) -> Figures {
+pub(crate) async fn load(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    o: &BenchOptions,
+    path_for: PathFor,
+) -> Figures {
     let counter = Arc::new(AtomicUsize::new(0));
     let deadline = Instant::now() + o.duration;
     let mut tasks = Vec::new();
@@ -186,7 +192,7 @@ async fn load(client: &reqwest::Client, base: &str, token: &str, o: &BenchOption
 }
 
 /// Creates an empty database for the run: (admin URL, database URL, name).
-async fn create_pg_database(admin: &str) -> Result<(String, String, String), BenchError> {
+pub(crate) async fn create_pg_database(admin: &str) -> Result<(String, String, String), BenchError> {
     use sea_orm::ConnectionTrait;
     let name = format!("portolan_bench_{}", std::process::id());
     let db =

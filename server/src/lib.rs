@@ -5,6 +5,7 @@ pub mod access;
 pub mod api;
 pub mod auth;
 pub mod bench;
+pub mod bench_docs;
 pub mod catalog;
 pub mod docs;
 pub mod http;

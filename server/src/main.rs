@@ -54,6 +54,25 @@ enum BenchCommand {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Write 2,000 pages of ~5 KB and a page with 1,000 revisions, then load-test reading, saving, searching,
+    /// diffing and history.
+    Docs {
+        /// Pages to write.
+        #[arg(long, default_value_t = 2_000)]
+        pages: usize,
+        /// Revisions of the page whose history is loaded.
+        #[arg(long, default_value_t = 1_000)]
+        revisions: usize,
+        /// Run on a fresh database on this PostgreSQL server instead of SQLite.
+        #[arg(long)]
+        postgres: Option<String>,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 8)]
+        connections: usize,
+        /// Seconds per scenario.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,6 +126,22 @@ fn main() -> ExitCode {
                     duration: std::time::Duration::from_secs(seconds),
                 };
                 match portolan_server::bench::catalog(options).await {
+                    Ok(_) => Ok(true),
+                    Err(e) => {
+                        eprintln!("portolan bench: {e}");
+                        Ok(false)
+                    }
+                }
+            }
+            Command::Bench { command: BenchCommand::Docs { pages, revisions, postgres, connections, seconds } } => {
+                let options = portolan_server::bench_docs::DocsBenchOptions {
+                    pages: pages.max(1),
+                    revisions: revisions.max(1),
+                    postgres,
+                    connections: connections.max(1),
+                    duration: std::time::Duration::from_secs(seconds),
+                };
+                match portolan_server::bench_docs::docs(options).await {
                     Ok(_) => Ok(true),
                     Err(e) => {
                         eprintln!("portolan bench: {e}");
