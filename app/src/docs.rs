@@ -224,6 +224,7 @@ pub async fn create_page(
     owner: String,
     entities: String,
     markdown: String,
+    review_days: Option<String>,
 ) -> Result<(), AppError> {
     use portolan_core::access::Action;
     use portolan_core::docs::pages::{self, DocsError};
@@ -245,6 +246,10 @@ pub async fn create_page(
         owner: owner_ref,
         entities: entities.split(',').map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned).collect(),
         summary: None,
+        review_days: match review_days.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+            Some(d) => Some(d.parse().map_err(|_| AppError::Invalid("Review every: a number of days".to_owned()))?),
+            None => None,
+        },
     };
     let page = pages::create(&state.db, &viewer.login, &new).await.map_err(invalid)?;
     leptos_axum::redirect(&page_path(&page.space, &page.slug));
@@ -343,6 +348,34 @@ pub async fn restore(page_id: i64, revision: i64, base_revision: i64) -> Result<
     }
 }
 
+/// Marks a page reviewed now (with a new interval when given) and goes back to it.
+#[server(prefix = "/fn", endpoint = "docs_review")]
+pub async fn review(page_id: i64, interval_days: Option<String>) -> Result<(), AppError> {
+    use portolan_core::access::Action;
+    use portolan_core::docs::pages::{self, DocsError};
+    let viewer = crate::ssr::require_viewer()?;
+    let state = crate::ssr::state()?;
+    let (page, _) = pages::current(&state.db, page_id)
+        .await
+        .map_err(|e| crate::ssr::internal("loading a page", e))?
+        .ok_or_else(|| AppError::NotFound("The page".to_owned()))?;
+    let target = pages::access_target(&page.space, &page.slug, page.owner_ref.as_deref());
+    crate::ssr::authorize(&state, &viewer, Action::DocsEdit, &target).await?;
+    let interval = match interval_days.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+        Some(d) => Some(d.parse::<i32>().map_err(|_| AppError::Invalid("Review every: a number of days".to_owned()))?),
+        None => None,
+    };
+    match pages::mark_reviewed(&state.db, &viewer.login, page_id, interval).await {
+        Ok(saved) => {
+            leptos_axum::redirect(&page_path(&saved.space, &saved.slug));
+            Ok(())
+        }
+        Err(DocsError::Invalid(m)) => Err(AppError::Invalid(m)),
+        Err(DocsError::NotFound) => Err(AppError::NotFound("The page".to_owned())),
+        Err(e) => Err(crate::ssr::internal("marking a page reviewed", e)),
+    }
+}
+
 /// Deletes a page with its history (the box must be ticked) and goes to the list.
 #[server(prefix = "/fn", endpoint = "docs_delete")]
 pub async fn delete_page(page_id: i64, confirm: Option<String>) -> Result<(), AppError> {
@@ -390,7 +423,18 @@ fn DocsList() -> impl IntoView {
             {move || Suspend::new(async move {
                 match pages.await {
                     Ok(list) if list.is_empty() => view! { <p class="card">"No pages yet."</p> }.into_any(),
-                    Ok(list) => view! { <PageTable pages=list /> }.into_any(),
+                    Ok(list) => {
+                        let stale: Vec<PageSummary> = list.iter().filter(|p| p.stale).cloned().collect();
+                        view! {
+                            {(!stale.is_empty()).then(|| view! {
+                                <section class="card review-due" aria-labelledby="review-due-title">
+                                    <h2 id="review-due-title">"Runbooks due for review"</h2>
+                                    <PageTable pages=stale />
+                                </section>
+                            })}
+                            <PageTable pages=list />
+                        }.into_any()
+                    }
                     Err(e) => view! { <ErrorPage error=e /> }.into_any(),
                 }
             })}
@@ -409,7 +453,10 @@ fn PageTable(pages: Vec<PageSummary>) -> impl IntoView {
             <tbody>
                 {pages.into_iter().map(|p| view! {
                     <tr>
-                        <td><a href=format!("/docs/{}/{}", p.space, p.slug)>{p.title.clone()}</a></td>
+                        <td>
+                            <a href=format!("/docs/{}/{}", p.space, p.slug)>{p.title.clone()}</a>
+                            {p.stale.then(|| view! { " " <span class="badge badge-warn">{format!("review overdue since {}", utc_date(&p.review_due))}</span> })}
+                        </td>
                         <td>{p.space.clone()}</td>
                         <td><span class="badge">{p.kind.clone()}</span></td>
                         <td>{p.owner_ref.clone().map(|o| view! { <a href=entity_path(&o)>{o.clone()}</a> })}</td>
@@ -443,6 +490,7 @@ pub fn EntityDocs(entity_ref: String) -> impl IntoView {
                                     <li>
                                         <a href=format!("/docs/{}/{}", p.space, p.slug)>{p.title.clone()}</a>
                                         " " <span class="badge">{p.kind.clone()}</span>
+                                        {p.stale.then(|| view! { " " <span class="badge badge-warn">"review overdue"</span> })}
                                         " " <span class="muted small">{format!("updated {}", utc(&p.updated_at))}</span>
                                     </li>
                                 }).collect_view()}
@@ -522,6 +570,7 @@ fn DocBody(page: PageView, may_edit: bool, backlinks: Vec<PageSummary>) -> impl 
             {format!("Revision {} by {}, {}", page.revision_number, page.updated_by, utc(&page.updated_at))}
             {page.owner_ref.clone().map(|o| view! { " · owned by " <a href=entity_path(&o)>{o.clone()}</a> })}
         </p>
+        <ReviewLine page=page.clone() may_edit=may_edit />
         {(!page.entities.is_empty()).then(|| view! {
             <p class="small">"About: "
                 {page.entities.iter().map(|e| view! { <a class="tag" href=entity_path(e)>{e.clone()}</a> " " }).collect_view()}
@@ -552,6 +601,41 @@ fn DocBody(page: PageView, may_edit: bool, backlinks: Vec<PageSummary>) -> impl 
             </section>
         })}
     }
+}
+
+/// The review state of a runbook: overdue (flagged), or when it was reviewed and is due; editors mark it reviewed.
+#[component]
+fn ReviewLine(page: PageView, may_edit: bool) -> impl IntoView {
+    let review = ServerAction::<Review>::new();
+    let r = page.review.clone();
+    let reviewed = match (&r.reviewed_at, &r.reviewed_by) {
+        (Some(at), Some(by)) => format!("Last reviewed {} by {by}.", utc_date(at)),
+        _ => "Not reviewed since it was written.".to_owned(),
+    };
+    let due = utc_date(&r.due_at);
+    let button = may_edit.then(|| view! {
+        <ActionForm action=review attr:class="actions">
+            <input type="hidden" name="page_id" value=page.id.to_string() />
+            <label class="small">"Review every " <input name="interval_days" type="number" min="1" max="730" value=r.interval_days.to_string() class="days" /> " days"</label>
+            <button class="button" type="submit">"Mark reviewed"</button>
+        </ActionForm>
+    });
+    (page.kind == "runbook").then(|| view! {
+        <div class=if r.stale { "alert review-stale" } else { "review-ok muted small" } role=r.stale.then_some("status")>
+            {if r.stale {
+                view! { <strong>{format!("Review overdue since {due}.")}</strong> " " {reviewed} " Check the steps still work." }.into_any()
+            } else {
+                view! { {reviewed} " " {format!("Next review by {due}.")} }.into_any()
+            }}
+            {button}
+            {move || review.value().get().and_then(Result::err).map(|e| view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> })}
+        </div>
+    })
+}
+
+/// `2026-11-25` from an RFC 3339 time (the dates are UTC).
+fn utc_date(rfc3339: &str) -> String {
+    format!("{} UTC", rfc3339.get(..10).unwrap_or(rfc3339))
 }
 
 /// Wiki links that lead nowhere, for those who can fix them.
@@ -813,6 +897,11 @@ fn NewDocForm() -> impl IntoView {
                     <span>"About"</span>
                     <input name="entities" value=entity placeholder="component:default/payments-api" />
                     <small class="muted">"Catalog entities, separated by commas"</small>
+                </label>
+                <label class="field">
+                    <span>"Review every (days)"</span>
+                    <input name="review_days" type="number" min="1" max="730" value="90" />
+                    <small class="muted">"Runbooks past it are flagged"</small>
                 </label>
             </div>
             <label class="field">

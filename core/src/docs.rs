@@ -2,5 +2,6 @@
 //! whose saves never overwrite each other.
 
 pub mod diff;
+pub mod highlight;
 pub mod markdown;
 pub mod pages;

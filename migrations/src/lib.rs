@@ -12,6 +12,7 @@ mod m20261125_000004_create_access;
 mod m20261125_000005_index_catalog_search;
 mod m20261125_000006_create_docs;
 mod m20261125_000007_docs_links_and_search;
+mod m20261125_000008_docs_reviews;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_index_catalog_search::Migration),
             Box::new(m20261125_000006_create_docs::Migration),
             Box::new(m20261125_000007_docs_links_and_search::Migration),
+            Box::new(m20261125_000008_docs_reviews::Migration),
         ]
     }
 }

@@ -253,6 +253,7 @@ pub async fn docs(o: DocsBenchOptions) -> Result<String, BenchError> {
             owner: Some(format!("group-{}", n % 50)),
             entities: vec![format!("component:default/service-{n}")],
             summary: None,
+            review_days: None,
         };
         ids.push(portolan_core::docs::pages::create(&db, "bench", &page).await.map_err(step)?.id);
         if let Some(bar) = &bar {

@@ -11,8 +11,8 @@ use portolan_core::access::Action;
 use portolan_core::auth::RequestViewer;
 use portolan_core::docs::pages::{self, DocsError};
 use portolan_types::docs::{
-    NewPage, PageConflict, PageSummary, PageUpdate, PageView, RestoreRequest, RevisionContent, RevisionDiff,
-    RevisionView,
+    NewPage, PageConflict, PageSummary, PageUpdate, PageView, RestoreRequest, ReviewRequest, RevisionContent,
+    RevisionDiff, RevisionView,
 };
 
 use crate::ServerState;
@@ -30,6 +30,7 @@ pub fn router() -> Router<ServerState> {
         .route("/api/v1/pages/{id}/revisions", get(page_revisions))
         .route("/api/v1/pages/{id}/revisions/{number}", get(page_revision))
         .route("/api/v1/pages/{id}/restore", post(restore_page))
+        .route("/api/v1/pages/{id}/review", post(review_page))
 }
 
 fn docs_error(e: DocsError) -> Response {
@@ -149,6 +150,8 @@ pub(crate) async fn page_revisions(
 pub(crate) struct ListQuery {
     /// Only this space.
     space: Option<String>,
+    /// `true`: only runbooks past their review date, longest overdue first.
+    stale: Option<bool>,
 }
 
 /// Every page (or one space's), by space then title.
@@ -162,7 +165,15 @@ pub(crate) async fn list_pages(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Vec<PageSummary>>, ApiError> {
     require(&viewer)?;
-    pages::list(&state.app.db, q.space.as_deref()).await.map(Json).map_err(|e| ApiError::internal("listing pages", e))
+    let listed = if q.stale == Some(true) {
+        pages::stale(&state.app.db, None).await.map(|all| {
+            let space = q.space.as_deref().map(str::to_lowercase);
+            all.into_iter().filter(|p| space.as_ref().is_none_or(|s| &p.space == s)).collect()
+        })
+    } else {
+        pages::list(&state.app.db, q.space.as_deref()).await
+    };
+    listed.map(Json).map_err(|e| ApiError::internal("listing pages", e))
 }
 
 /// `?from=&to=` revision ids of the diff.
@@ -275,6 +286,39 @@ pub(crate) async fn delete_page(
     .await?;
     Ok(match pages::delete(&state.app.db, &viewer.login, id).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => docs_error(e),
+    })
+}
+
+/// Marks a page reviewed now, optionally with a new interval (`docs.edit`); stale runbooks stop being flagged.
+#[utoipa::path(post, path = "/api/v1/pages/{id}/review", tag = "docs", params(("id" = i64, Path)),
+    request_body = ReviewRequest, responses(
+        (status = 200, description = "Reviewed", body = PageView),
+        (status = 400, description = "The interval is out of range", body = ErrorEnvelope),
+        (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+        (status = 403, description = "docs.edit refused", body = ErrorEnvelope),
+        (status = 404, description = "No such page", body = ErrorEnvelope)))]
+pub(crate) async fn review_page(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<ReviewRequest>,
+) -> Result<Response, ApiError> {
+    let viewer = require(&viewer)?;
+    let page = match pages::current(&state.app.db, id).await {
+        Ok(Some((page, _))) => page,
+        Ok(None) => return Err(ApiError::not_found("no such page")),
+        Err(e) => return Err(ApiError::internal("loading a page", e)),
+    };
+    authorize(
+        &state,
+        viewer,
+        Action::DocsEdit,
+        &pages::access_target(&page.space, &page.slug, page.owner_ref.as_deref()),
+    )
+    .await?;
+    Ok(match pages::mark_reviewed(&state.app.db, &viewer.login, id, body.interval_days).await {
+        Ok(page) => Json(page).into_response(),
         Err(e) => docs_error(e),
     })
 }

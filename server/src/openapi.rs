@@ -46,6 +46,7 @@ use crate::http::escape_html as esc;
         crate::docs::page_revision,
         crate::docs::restore_page,
         crate::docs::delete_page,
+        crate::docs::review_page,
         crate::search::search,
         crate::access::list_tokens,
         crate::access::create_token,

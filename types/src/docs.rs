@@ -27,6 +27,9 @@ pub struct NewPage {
     /// Edit summary of the first revision.
     #[serde(default)]
     pub summary: Option<String>,
+    /// Days between reviews (default 90; runbooks are flagged when overdue).
+    #[serde(default)]
+    pub review_days: Option<i32>,
 }
 
 /// `PUT /api/v1/pages/{id}` body: a new revision, based on `base_revision`.
@@ -92,6 +95,33 @@ pub struct PageView {
     pub updated_by: String,
     /// When, RFC 3339 UTC.
     pub updated_at: String,
+    /// The review state (runbooks are flagged when overdue).
+    pub review: ReviewState,
+}
+
+/// When a page was last reviewed and when it is due again.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewState {
+    /// Last marked reviewed, RFC 3339 UTC (none yet: the page's creation counts).
+    pub reviewed_at: Option<String>,
+    /// By whom.
+    pub reviewed_by: Option<String>,
+    /// Days between reviews.
+    pub interval_days: i32,
+    /// When the next review is due, RFC 3339 UTC.
+    pub due_at: String,
+    /// A runbook past its due date.
+    pub stale: bool,
+}
+
+/// `POST /api/v1/pages/{id}/review` body: the page was read and is right (`docs.edit`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewRequest {
+    /// A new interval in days (1 to 730); the current one when absent.
+    #[serde(default)]
+    pub interval_days: Option<i32>,
 }
 
 /// One revision in a page's history.
@@ -255,4 +285,10 @@ pub struct PageSummary {
     pub owner_ref: Option<String>,
     /// Last save, RFC 3339 UTC.
     pub updated_at: String,
+    /// A runbook past its review date.
+    #[serde(default)]
+    pub stale: bool,
+    /// When its next review is due, RFC 3339 UTC.
+    #[serde(default)]
+    pub review_due: String,
 }

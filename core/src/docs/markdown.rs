@@ -6,7 +6,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use pulldown_cmark::{CowStr, Event, HeadingLevel, LinkType, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{CodeBlockKind, CowStr, Event, HeadingLevel, LinkType, Options, Parser, Tag, TagEnd};
+
+use super::highlight;
 
 /// The prefix of every `id` in rendered pages (and of in-page `#` links to them).
 pub const ID_PREFIX: &str = "md-";
@@ -185,9 +187,32 @@ pub fn render_linked(markdown: &str, links: &HashMap<String, String>) -> Rendere
                     out.push(events[i].clone());
                 }
             }
-            Event::Start(Tag::CodeBlock(_)) => {
-                code_depth += 1;
-                out.push(events[i].clone());
+            Event::Start(Tag::CodeBlock(kind)) => {
+                // A fence naming a language the highlighter knows becomes escaped code with `hl-*` spans.
+                let lang = match kind {
+                    CodeBlockKind::Fenced(info) => highlight::language(info),
+                    CodeBlockKind::Indented => String::new(),
+                };
+                let mut code = String::new();
+                let mut j = i + 1;
+                while j < events.len() && !matches!(events[j], Event::End(TagEnd::CodeBlock)) {
+                    if let Event::Text(t) = &events[j] {
+                        code.push_str(t);
+                    }
+                    j += 1;
+                }
+                match highlight::highlight(&lang, &code) {
+                    Some(html) => {
+                        out.push(Event::Html(CowStr::from(format!(
+                            "<pre><code class=\"language-{lang}\">{html}</code></pre>\n"
+                        ))));
+                        i = j;
+                    }
+                    None => {
+                        code_depth += 1;
+                        out.push(events[i].clone());
+                    }
+                }
             }
             Event::End(TagEnd::CodeBlock) => {
                 code_depth = code_depth.saturating_sub(1);
@@ -281,7 +306,10 @@ fn allowed_class(element: &str, class: &str) -> bool {
         "blockquote" => class.starts_with("markdown-alert-"),
         "div" => class == "footnote-definition",
         "sup" => class == "footnote-reference",
-        "span" => class == "footnote-definition-label" || class == "wikilink-missing",
+        "span" => {
+            matches!(class, "footnote-definition-label" | "wikilink-missing")
+                || matches!(class, "hl-com" | "hl-str" | "hl-num" | "hl-kw" | "hl-key" | "hl-var")
+        }
         _ => false,
     }
 }
@@ -456,6 +484,20 @@ fn prefixed(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fenced_code_in_a_known_language_is_highlighted_and_still_sanitized() {
+        let r = render("```sh\n# restart\nkubectl rollout restart deploy/api\n```\n\n```\nplain <b>\n```\n");
+        assert!(
+            r.html.contains("<pre><code class=\"language-sh\"><span class=\"hl-com\"># restart</span>"),
+            "{}",
+            r.html
+        );
+        assert!(r.html.contains("<pre><code>plain &lt;b&gt;\n</code></pre>"), "{}", r.html);
+        let evil = render("```sh\n</code></pre><script>alert(1)</script>\n```\n");
+        assert_eq!(unsafe_markup(&evil.html), None, "{}", evil.html);
+        assert!(evil.html.contains("&lt;/code&gt;"), "{}", evil.html);
+    }
 
     #[test]
     fn wiki_links_lead_where_resolved_and_show_as_broken_otherwise() {

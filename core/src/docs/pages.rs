@@ -12,8 +12,8 @@ use sea_orm::{
 };
 
 use portolan_types::docs::{
-    DiffRow, NewPage, PAGE_KINDS, PageSummary, PageUpdate, PageView, RevisionContent, RevisionDiff, RevisionView,
-    TocItem,
+    DiffRow, NewPage, PAGE_KINDS, PageSummary, PageUpdate, PageView, ReviewState, RevisionContent, RevisionDiff,
+    RevisionView, TocItem,
 };
 
 use super::{diff as diffs, markdown};
@@ -54,6 +54,12 @@ pub mod page_rows {
         /// What search reads: the title and current source, lower-cased.
         #[sea_orm(column_type = "Text")]
         pub search_text: String,
+        /// Last marked reviewed.
+        pub reviewed_at: Option<DateTimeUtc>,
+        /// By whom.
+        pub reviewed_by: Option<String>,
+        /// Days between reviews.
+        pub review_days: i32,
     }
 
     /// No navigable relations needed.
@@ -302,6 +308,75 @@ async fn store_links<C: ConnectionTrait>(db: &C, page_id: i64, source: &str) -> 
     Ok(())
 }
 
+/// Default days between reviews.
+pub const REVIEW_DAYS: i32 = 90;
+
+fn check_review_days(days: Option<i32>) -> Result<Option<i32>, DocsError> {
+    match days {
+        Some(d) if !(1..=730).contains(&d) => Err(DocsError::Invalid("review_days: 1 to 730".to_owned())),
+        other => Ok(other),
+    }
+}
+
+/// When the page was reviewed and is due again; a runbook past its due date is stale. A page never marked
+/// reviewed counts from its creation.
+pub fn review_state(page: &page_rows::Model, now: chrono::DateTime<Utc>) -> ReviewState {
+    let since = page.reviewed_at.unwrap_or(page.created_at);
+    let due = since + chrono::Duration::days(i64::from(Ord::max(page.review_days, 1)));
+    ReviewState {
+        reviewed_at: page.reviewed_at.map(rfc3339),
+        reviewed_by: page.reviewed_by.clone(),
+        interval_days: page.review_days,
+        due_at: rfc3339(due),
+        stale: page.kind == "runbook" && now > due,
+    }
+}
+
+/// Marks a page reviewed now (and sets a new interval when given).
+pub async fn mark_reviewed(
+    db: &DatabaseConnection,
+    actor: &str,
+    id: i64,
+    interval_days: Option<i32>,
+) -> Result<PageView, DocsError> {
+    let interval = check_review_days(interval_days)?;
+    let (page, rev) = current(db, id).await?.ok_or(DocsError::NotFound)?;
+    let now = Utc::now();
+    let txn = db.begin().await?;
+    let mut active: page_rows::ActiveModel = page.into();
+    active.reviewed_at = Set(Some(now));
+    active.reviewed_by = Set(Some(actor.to_owned()));
+    if let Some(days) = interval {
+        active.review_days = Set(days);
+    }
+    let page = active.update(&txn).await?;
+    let target = format!("page:{id}");
+    crate::audit::record(
+        &txn,
+        crate::audit::Entry {
+            actor,
+            action: "docs.page.review",
+            target: Some(&target),
+            detail: Some(serde_json::json!({"interval_days": page.review_days})),
+            ..Default::default()
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(view(db, &page, &rev).await?)
+}
+
+/// Runbooks past their review date (of one owning team when given), longest overdue first.
+pub async fn stale(db: &DatabaseConnection, owner: Option<&str>) -> Result<Vec<PageSummary>, DbErr> {
+    let mut select = page_rows::Entity::find().filter(page_rows::Column::Kind.eq("runbook"));
+    if let Some(owner) = owner {
+        select = select.filter(page_rows::Column::OwnerRef.eq(owner));
+    }
+    let mut found: Vec<PageSummary> = select.all(db).await?.into_iter().map(summary).filter(|p| p.stale).collect();
+    found.sort_by(|a, b| a.review_due.cmp(&b.review_due));
+    Ok(found)
+}
+
 /// What search reads for a page.
 fn search_text(title: &str, source: &str) -> String {
     format!("{} {}", title.trim(), source).to_lowercase()
@@ -350,6 +425,7 @@ async fn view<C: ConnectionTrait>(db: &C, page: &page_rows::Model, rev: &revisio
         revision_number: rev.number,
         updated_by: rev.author.clone(),
         updated_at: rfc3339(rev.created_at),
+        review: review_state(page, Utc::now()),
     })
 }
 
@@ -396,6 +472,7 @@ pub async fn create(db: &DatabaseConnection, actor: &str, new: &NewPage) -> Resu
         return Err(DocsError::Invalid(format!("kind: one of {}", PAGE_KINDS.join(", "))));
     }
     let owner = owner_ref(new.owner.as_deref())?;
+    let review_days = check_review_days(new.review_days)?.unwrap_or(REVIEW_DAYS);
     let mut entities = Vec::new();
     for e in new.entities.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
         let r = EntityRef::parse(e, Some("component"), "default")
@@ -428,6 +505,9 @@ pub async fn create(db: &DatabaseConnection, actor: &str, new: &NewPage) -> Resu
         created_at: Set(now),
         updated_at: Set(now),
         search_text: Set(search_text(&new.title, &new.markdown)),
+        reviewed_at: Set(None),
+        reviewed_by: Set(None),
+        review_days: Set(review_days),
         ..Default::default()
     }
     .insert(&txn)
@@ -640,7 +720,8 @@ pub async fn restore(
 }
 
 /// Pages about an entity (`component:default/payments-api`), runbooks first, then by title.
-/// Those linked to it as the page's subject, and those whose text links to it (`[[component:payments-api]]`).
+/// Those linked to it as the page's subject, those it owns (a team's pages), and those whose text links to it
+/// (`[[component:payments-api]]`); stale runbooks come first.
 pub async fn for_entity(db: &DatabaseConnection, entity_ref: &str) -> Result<Vec<PageSummary>, DbErr> {
     let linking: Vec<i64> = links::Entity::find()
         .filter(links::Column::TargetKey.eq(entity_ref))
@@ -653,6 +734,7 @@ pub async fn for_entity(db: &DatabaseConnection, entity_ref: &str) -> Result<Vec
         .filter(
             sea_orm::Condition::any()
                 .add(page_rows::Column::EntityRefs.contains(entity_ref))
+                .add(page_rows::Column::OwnerRef.eq(entity_ref))
                 .add(page_rows::Column::Id.is_in(linking.clone())),
         )
         .order_by_asc(page_rows::Column::Title)
@@ -660,15 +742,22 @@ pub async fn for_entity(db: &DatabaseConnection, entity_ref: &str) -> Result<Vec
         .await?;
     let mut found: Vec<PageSummary> = rows
         .into_iter()
-        .filter(|p| p.entity_refs.split(',').any(|e| e == entity_ref) || linking.contains(&p.id))
+        .filter(|p| {
+            p.entity_refs.split(',').any(|e| e == entity_ref)
+                || p.owner_ref.as_deref() == Some(entity_ref)
+                || linking.contains(&p.id)
+        })
         .map(summary)
         .collect();
-    found.sort_by_key(|p| p.kind != "runbook");
+    found.sort_by_key(|p| (!p.stale, p.kind != "runbook"));
     Ok(found)
 }
 
 fn summary(p: page_rows::Model) -> PageSummary {
+    let review = review_state(&p, Utc::now());
     PageSummary {
+        stale: review.stale,
+        review_due: review.due_at,
         id: p.id,
         space: p.space,
         slug: p.slug,

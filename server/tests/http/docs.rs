@@ -20,6 +20,7 @@ db_tests!(
     history_compares_revisions_side_by_side,
     wiki_links_resolve_show_backlinks_and_break_visibly,
     search_finds_pages_and_entities_and_follows_every_change,
+    overdue_runbooks_are_flagged_until_reviewed,
 );
 
 fn runbook() -> serde_json::Value {
@@ -532,4 +533,63 @@ async fn search_finds_pages_and_entities_and_follows_every_change(b: Backend) {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("<mark>oncall</mark>"), "{}", page.body);
     assert!(app.get_with_token("/api/v1/search?q=", API_TOKEN).await.json()["hits"].as_array().unwrap().is_empty());
+}
+
+async fn overdue_runbooks_are_flagged_until_reviewed(b: Backend) {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let mut app = TestApp::with(b, FakeGithubConfig::default(), |c| c.admin_teams.clear()).await;
+    let mut body = runbook();
+    body["review_days"] = json!(30);
+    let page = app.post_json_with_token("/api/v1/pages", &body, API_TOKEN).await.json();
+    let id = page["id"].as_i64().unwrap();
+    assert_eq!(page["review"]["interval_days"], 30);
+    assert_eq!(page["review"]["stale"], false, "{page}");
+    assert!(app.get_with_token("/api/v1/pages?stale=true", API_TOKEN).await.json().as_array().unwrap().is_empty());
+
+    // Written 45 days ago and never reviewed: overdue.
+    use portolan_core::docs::pages::page_rows;
+    page_rows::Entity::update_many()
+        .col_expr(page_rows::Column::CreatedAt, Expr::value(chrono::Utc::now() - chrono::Duration::days(45)))
+        .filter(page_rows::Column::Id.eq(id))
+        .exec(&app.state.app.db)
+        .await
+        .unwrap();
+    let read = app.get_with_token(&format!("/api/v1/pages/{id}"), API_TOKEN).await.json();
+    assert_eq!(read["review"]["stale"], true, "{read}");
+    let stale = app.get_with_token("/api/v1/pages?stale=true", API_TOKEN).await.json();
+    assert_eq!(stale.as_array().unwrap().len(), 1, "{stale}");
+    assert_eq!(stale[0]["stale"], true);
+    let team = portolan_core::docs::pages::for_entity(&app.state.app.db, "group:default/payments").await.unwrap();
+    assert!(team.first().is_some_and(|p| p.stale), "the owning team's page lists it first, flagged: {team:?}");
+
+    // On the page, and in the docs list; a member of the team marks it reviewed.
+    app.login_as("octocat").await;
+    let shown = app.get("/docs/payments/restart-the-payments-api").await;
+    assert!(shown.body.contains("Review overdue since"), "{}", shown.body);
+    assert!(shown.body.contains("Mark reviewed"), "octocat is on the payments team");
+    assert!(app.get("/docs").await.body.contains("Runbooks due for review"));
+    let res =
+        app.post_form("/fn/docs_review", &form(&[("page_id", &id.to_string()), ("interval_days", "60")]), &[]).await;
+    assert_eq!(res.location(), "/docs/payments/restart-the-payments-api", "{res:?}");
+    let read = app.get_with_token(&format!("/api/v1/pages/{id}"), API_TOKEN).await.json();
+    assert_eq!(read["review"]["stale"], false, "{read}");
+    assert_eq!(read["review"]["reviewed_by"], "octocat");
+    assert_eq!(read["review"]["interval_days"], 60);
+    assert!(!app.get("/docs").await.body.contains("Runbooks due for review"));
+
+    // The API: a bad interval is refused; someone outside the team may not.
+    let res =
+        app.post_json_with_token(&format!("/api/v1/pages/{id}/review"), &json!({"interval_days": 0}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{res:?}");
+    let res = app.post_json_with_token(&format!("/api/v1/pages/{id}/review"), &json!({}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let mut hubot = TestApp { cookies: Default::default(), ..app.replica().await };
+    hubot.login_as("hubot").await;
+    let res = hubot
+        .post_form("/fn/docs_review", &form(&[("page_id", &id.to_string())]), &[("accept", "application/json")])
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{res:?}");
+    let audit = portolan_core::audit::recent(&app.state.app.db, 10).await.unwrap();
+    assert_eq!(audit.iter().filter(|e| e.action == "docs.page.review").count(), 2, "{audit:?}");
 }
