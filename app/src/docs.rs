@@ -57,10 +57,14 @@ async fn load_page(space: &str, slug: &str) -> Result<PageWithRights, AppError> 
     use portolan_core::docs::pages;
     let viewer = crate::ssr::require_viewer()?;
     let state = crate::ssr::state()?;
-    let page = pages::get_by_slug(&state.db, space, slug)
+    let (page, moved) = pages::find_address(&state.db, space, slug)
         .await
         .map_err(|e| crate::ssr::internal("loading a page", e))?
         .ok_or_else(|| AppError::NotFound(format!("The page {space}/{slug}")))?;
+    if moved {
+        // An old address: the browser goes to where the page is now.
+        leptos_axum::redirect(&page_path(&page.space, &page.slug));
+    }
     let target = pages::access_target(&page.space, &page.slug, page.owner_ref.as_deref());
     let may_edit = crate::ssr::allowed(&state, &viewer, Action::DocsEdit, &target).await?;
     let backlinks =
@@ -373,6 +377,33 @@ pub async fn review(page_id: i64, interval_days: Option<String>) -> Result<(), A
         Err(DocsError::Invalid(m)) => Err(AppError::Invalid(m)),
         Err(DocsError::NotFound) => Err(AppError::NotFound("The page".to_owned())),
         Err(e) => Err(crate::ssr::internal("marking a page reviewed", e)),
+    }
+}
+
+/// Moves or renames a page and goes to its new address (the old one keeps leading there).
+#[server(prefix = "/fn", endpoint = "docs_move")]
+pub async fn move_page(page_id: i64, space: String, slug: String) -> Result<(), AppError> {
+    use portolan_core::access::Action;
+    use portolan_core::docs::pages::{self, DocsError};
+    let viewer = crate::ssr::require_viewer()?;
+    let state = crate::ssr::state()?;
+    let (page, _) = pages::current(&state.db, page_id)
+        .await
+        .map_err(|e| crate::ssr::internal("loading a page", e))?
+        .ok_or_else(|| AppError::NotFound("The page".to_owned()))?;
+    let owner = page.owner_ref.as_deref();
+    crate::ssr::authorize(&state, &viewer, Action::DocsEdit, &pages::access_target(&page.space, &page.slug, owner))
+        .await?;
+    let slug = pages::slugify(if slug.trim().is_empty() { &page.title } else { &slug });
+    crate::ssr::authorize(&state, &viewer, Action::DocsEdit, &pages::access_target(space.trim(), &slug, owner)).await?;
+    match pages::move_page(&state.db, &viewer.login, page_id, &space, Some(&slug)).await {
+        Ok(moved) => {
+            leptos_axum::redirect(&page_path(&moved.space, &moved.slug));
+            Ok(())
+        }
+        Err(DocsError::Invalid(m)) => Err(AppError::Invalid(m)),
+        Err(DocsError::NotFound) => Err(AppError::NotFound("The page".to_owned())),
+        Err(e) => Err(crate::ssr::internal("moving a page", e)),
     }
 }
 
@@ -955,7 +986,10 @@ fn HistoryView() -> impl IntoView {
                                 })}
                             </Suspense>
                             <RevisionList page=page.clone() revisions=h.revisions />
-                            {h.page.may_edit.then(|| view! { <DeleteForm page_id=page.id /> })}
+                            {h.page.may_edit.then(|| view! {
+                                <MoveForm page=page.clone() />
+                                <DeleteForm page_id=page.id />
+                            })}
                         }.into_any()
                     }
                     Err(e) => view! { <ErrorPage error=e /> }.into_any(),
@@ -992,6 +1026,24 @@ fn RevisionList(page: PageView, revisions: Vec<RevisionView>) -> impl IntoView {
             </table>
             <button class="button" type="submit">"Compare"</button>
         </form>
+    }
+}
+
+#[component]
+fn MoveForm(page: PageView) -> impl IntoView {
+    let action = ServerAction::<MovePage>::new();
+    view! {
+        <details class="card">
+            <summary>"Move or rename"</summary>
+            <p class="muted small">"The old address keeps leading here, so links and bookmarks keep working."</p>
+            {move || action.value().get().and_then(Result::err).map(|e| view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> })}
+            <ActionForm action=action attr:class="filters">
+                <input type="hidden" name="page_id" value=page.id.to_string() />
+                <label>"Space" <input name="space" value=page.space.clone() required pattern="[a-z0-9][a-z0-9-]*" /></label>
+                <label>"Slug" <input name="slug" value=page.slug.clone() /></label>
+                <button class="button" type="submit">"Move"</button>
+            </ActionForm>
+        </details>
     }
 }
 

@@ -11,8 +11,8 @@ use portolan_core::access::Action;
 use portolan_core::auth::RequestViewer;
 use portolan_core::docs::pages::{self, DocsError};
 use portolan_types::docs::{
-    NewPage, PageConflict, PageSummary, PageUpdate, PageView, RestoreRequest, ReviewRequest, RevisionContent,
-    RevisionDiff, RevisionView,
+    MoveRequest, NewPage, PageConflict, PageSummary, PageUpdate, PageView, RestoreRequest, ReviewRequest,
+    RevisionContent, RevisionDiff, RevisionView,
 };
 
 use crate::ServerState;
@@ -31,6 +31,7 @@ pub fn router() -> Router<ServerState> {
         .route("/api/v1/pages/{id}/revisions/{number}", get(page_revision))
         .route("/api/v1/pages/{id}/restore", post(restore_page))
         .route("/api/v1/pages/{id}/review", post(review_page))
+        .route("/api/v1/pages/{id}/move", post(move_page))
 }
 
 fn docs_error(e: DocsError) -> Response {
@@ -318,6 +319,36 @@ pub(crate) async fn review_page(
     )
     .await?;
     Ok(match pages::mark_reviewed(&state.app.db, &viewer.login, id, body.interval_days).await {
+        Ok(page) => Json(page).into_response(),
+        Err(e) => docs_error(e),
+    })
+}
+
+/// Moves or renames a page (`docs.edit` where it is and where it goes); the old address keeps leading to it.
+#[utoipa::path(post, path = "/api/v1/pages/{id}/move", tag = "docs", params(("id" = i64, Path)),
+    request_body = MoveRequest, responses(
+        (status = 200, description = "Moved", body = PageView),
+        (status = 400, description = "The space is wrong or the address is another page's", body = ErrorEnvelope),
+        (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+        (status = 403, description = "docs.edit refused", body = ErrorEnvelope),
+        (status = 404, description = "No such page", body = ErrorEnvelope)))]
+pub(crate) async fn move_page(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<MoveRequest>,
+) -> Result<Response, ApiError> {
+    let viewer = require(&viewer)?;
+    let page = match pages::current(&state.app.db, id).await {
+        Ok(Some((page, _))) => page,
+        Ok(None) => return Err(ApiError::not_found("no such page")),
+        Err(e) => return Err(ApiError::internal("loading a page", e)),
+    };
+    let owner = page.owner_ref.as_deref();
+    authorize(&state, viewer, Action::DocsEdit, &pages::access_target(&page.space, &page.slug, owner)).await?;
+    let slug = pages::slugify(body.slug.as_deref().filter(|s| !s.trim().is_empty()).unwrap_or(&page.title));
+    authorize(&state, viewer, Action::DocsEdit, &pages::access_target(body.space.trim(), &slug, owner)).await?;
+    Ok(match pages::move_page(&state.app.db, &viewer.login, id, &body.space, Some(&slug)).await {
         Ok(page) => Json(page).into_response(),
         Err(e) => docs_error(e),
     })

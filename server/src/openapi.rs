@@ -47,6 +47,7 @@ use crate::http::escape_html as esc;
         crate::docs::restore_page,
         crate::docs::delete_page,
         crate::docs::review_page,
+        crate::docs::move_page,
         crate::search::search,
         crate::access::list_tokens,
         crate::access::create_token,

@@ -292,3 +292,14 @@ pub struct PageSummary {
     #[serde(default)]
     pub review_due: String,
 }
+
+/// `POST /api/v1/pages/{id}/move` body.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MoveRequest {
+    /// The space to move to (the same one to rename only).
+    pub space: String,
+    /// The new slug; made from the title when absent.
+    #[serde(default)]
+    pub slug: Option<String>,
+}

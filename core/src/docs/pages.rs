@@ -93,6 +93,34 @@ pub mod links {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// The `doc_redirects` table: old addresses of moved pages.
+pub mod redirects {
+    use sea_orm::entity::prelude::*;
+
+    /// An old address.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "doc_redirects")]
+    pub struct Model {
+        /// Id.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// The old space.
+        pub space: String,
+        /// The old slug.
+        pub slug: String,
+        /// The page now.
+        pub page_id: i64,
+        /// When it moved.
+        pub created_at: DateTimeUtc,
+    }
+
+    /// No navigable relations needed.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 /// The `doc_revisions` table.
 pub mod revisions {
     use sea_orm::entity::prelude::*;
@@ -265,12 +293,26 @@ pub async fn resolve_links<C: ConnectionTrait>(db: &C, markdown: &str) -> Result
                 .one(db)
                 .await?
                 .map(|_| portolan_types::catalog::entity_path(&r)),
-            LinkTarget::Page(space, slug) => page_rows::Entity::find()
-                .filter(page_rows::Column::Space.eq(&space))
-                .filter(page_rows::Column::Slug.eq(&slug))
-                .one(db)
-                .await?
-                .map(|p| format!("/docs/{}/{}", p.space, p.slug)),
+            LinkTarget::Page(space, slug) => {
+                let found = page_rows::Entity::find()
+                    .filter(page_rows::Column::Space.eq(&space))
+                    .filter(page_rows::Column::Slug.eq(&slug))
+                    .one(db)
+                    .await?;
+                let found = match found {
+                    Some(p) => Some(p),
+                    None => match redirects::Entity::find()
+                        .filter(redirects::Column::Space.eq(&space))
+                        .filter(redirects::Column::Slug.eq(&slug))
+                        .one(db)
+                        .await?
+                    {
+                        Some(r) => page_rows::Entity::find_by_id(r.page_id).one(db).await?,
+                        None => None,
+                    },
+                };
+                found.map(|p| format!("/docs/{}/{}", p.space, p.slug))
+            }
             LinkTarget::Title(t) => page_rows::Entity::find()
                 .filter(title_matches(&t))
                 .order_by_asc(page_rows::Column::Id)
@@ -384,7 +426,11 @@ fn search_text(title: &str, source: &str) -> String {
 
 /// The pages whose wiki links lead to this one (by space and slug, or by its current title), by title.
 pub async fn backlinks(db: &DatabaseConnection, page: &PageView) -> Result<Vec<PageSummary>, DbErr> {
-    let keys = [format!("page:{}/{}", page.space, page.slug), format!("title:{}", page.title.trim().to_lowercase())];
+    let mut keys =
+        vec![format!("page:{}/{}", page.space, page.slug), format!("title:{}", page.title.trim().to_lowercase())];
+    for old in redirects::Entity::find().filter(redirects::Column::PageId.eq(page.id)).all(db).await? {
+        keys.push(format!("page:{}/{}", old.space, old.slug));
+    }
     let ids: Vec<i64> = links::Entity::find()
         .filter(links::Column::TargetKey.is_in(keys))
         .filter(links::Column::PageId.ne(page.id))
@@ -458,6 +504,90 @@ pub async fn get_by_slug(db: &DatabaseConnection, space: &str, slug: &str) -> Re
         Some(page) => Ok(get(db, page.id).await?.map(|(_, v)| v)),
         None => Ok(None),
     }
+}
+
+/// Where a page is: `(page, moved)` for an address that is the page's own (`moved` false) or one it had before a
+/// move (`moved` true).
+pub async fn find_address(db: &DatabaseConnection, space: &str, slug: &str) -> Result<Option<(PageView, bool)>, DbErr> {
+    if let Some(page) = get_by_slug(db, space, slug).await? {
+        return Ok(Some((page, false)));
+    }
+    let old = redirects::Entity::find()
+        .filter(redirects::Column::Space.eq(space.to_lowercase()))
+        .filter(redirects::Column::Slug.eq(slug.to_lowercase()))
+        .one(db)
+        .await?;
+    match old {
+        Some(r) => Ok(get(db, r.page_id).await?.map(|(_, v)| (v, true))),
+        None => Ok(None),
+    }
+}
+
+/// Moves a page to another space and/or slug; its old address keeps leading to it. The new address must be free
+/// (an old address of another page is taken over).
+pub async fn move_page(
+    db: &DatabaseConnection,
+    actor: &str,
+    id: i64,
+    space: &str,
+    slug: Option<&str>,
+) -> Result<PageView, DocsError> {
+    let space = space.trim().to_lowercase();
+    if !valid_space(&space) {
+        return Err(DocsError::Invalid("space: lower-case letters, digits and -, at most 63".to_owned()));
+    }
+    let (page, rev) = current(db, id).await?.ok_or(DocsError::NotFound)?;
+    let slug = slugify(slug.map(str::trim).filter(|s| !s.is_empty()).unwrap_or(&page.title));
+    if space == page.space && slug == page.slug {
+        return Ok(view(db, &page, &rev).await?);
+    }
+    let txn = db.begin().await?;
+    let taken = page_rows::Entity::find()
+        .filter(page_rows::Column::Space.eq(&space))
+        .filter(page_rows::Column::Slug.eq(&slug))
+        .one(&txn)
+        .await?;
+    if taken.is_some() {
+        return Err(DocsError::Invalid(format!("slug: {space}/{slug} is another page's address")));
+    }
+    redirects::Entity::delete_many()
+        .filter(redirects::Column::Space.eq(&space))
+        .filter(redirects::Column::Slug.eq(&slug))
+        .exec(&txn)
+        .await?;
+    redirects::Entity::delete_many()
+        .filter(redirects::Column::Space.eq(&page.space))
+        .filter(redirects::Column::Slug.eq(&page.slug))
+        .exec(&txn)
+        .await?;
+    redirects::ActiveModel {
+        space: Set(page.space.clone()),
+        slug: Set(page.slug.clone()),
+        page_id: Set(id),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    let from = format!("{}/{}", page.space, page.slug);
+    let mut active: page_rows::ActiveModel = page.into();
+    active.space = Set(space.clone());
+    active.slug = Set(slug.clone());
+    let page = active.update(&txn).await?;
+    let target = format!("page:{id}");
+    crate::audit::record(
+        &txn,
+        crate::audit::Entry {
+            actor,
+            action: "docs.page.move",
+            target: Some(&target),
+            detail: Some(serde_json::json!({"from": from, "to": format!("{space}/{slug}")})),
+            ..Default::default()
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(view(db, &page, &rev).await?)
 }
 
 /// Makes a page with its first revision, in one transaction.
@@ -773,6 +903,7 @@ pub async fn delete(db: &DatabaseConnection, actor: &str, id: i64) -> Result<(),
     let txn = db.begin().await?;
     let page = page_rows::Entity::find_by_id(id).one(&txn).await?.ok_or(DocsError::NotFound)?;
     links::Entity::delete_many().filter(links::Column::PageId.eq(id)).exec(&txn).await?;
+    redirects::Entity::delete_many().filter(redirects::Column::PageId.eq(id)).exec(&txn).await?;
     revisions::Entity::delete_many().filter(revisions::Column::PageId.eq(id)).exec(&txn).await?;
     page_rows::Entity::delete_by_id(id).exec(&txn).await?;
     let target = format!("page:{id}");

@@ -21,6 +21,7 @@ db_tests!(
     wiki_links_resolve_show_backlinks_and_break_visibly,
     search_finds_pages_and_entities_and_follows_every_change,
     overdue_runbooks_are_flagged_until_reviewed,
+    moved_pages_keep_their_old_addresses,
 );
 
 fn runbook() -> serde_json::Value {
@@ -592,4 +593,59 @@ async fn overdue_runbooks_are_flagged_until_reviewed(b: Backend) {
     assert_eq!(res.status, StatusCode::FORBIDDEN, "{res:?}");
     let audit = portolan_core::audit::recent(&app.state.app.db, 10).await.unwrap();
     assert_eq!(audit.iter().filter(|e| e.action == "docs.page.review").count(), 2, "{audit:?}");
+}
+
+async fn moved_pages_keep_their_old_addresses(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    let page = app.post_json_with_token("/api/v1/pages", &runbook(), API_TOKEN).await.json();
+    let id = page["id"].as_i64().unwrap();
+    let mut linking = runbook();
+    linking["title"] = json!("On-call");
+    linking["markdown"] = json!("See [[payments/restart-the-payments-api]].\n");
+    let other = app.post_json_with_token("/api/v1/pages", &linking, API_TOKEN).await.json();
+
+    let res = app
+        .post_json_with_token(
+            &format!("/api/v1/pages/{id}/move"),
+            &json!({"space": "platform", "slug": "Restart API"}),
+            API_TOKEN,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!((res.json()["space"].as_str(), res.json()["slug"].as_str()), (Some("platform"), Some("restart-api")));
+
+    // The old address redirects; links to it still lead there; backlinks follow.
+    app.login_as("octocat").await;
+    let old = app.get("/docs/payments/restart-the-payments-api").await;
+    assert!(old.status.is_redirection(), "{old:?}");
+    assert_eq!(old.location(), "/docs/platform/restart-api");
+    let new = app.get("/docs/platform/restart-api").await;
+    assert_eq!(new.status, StatusCode::OK);
+    assert!(new.body.contains("href=\"/docs/payments/on-call\""), "linked from, by its old address: {}", new.body);
+    let linked = app.get_with_token(&format!("/api/v1/pages/{}", other["id"]), API_TOKEN).await.json();
+    assert!(linked["html"].as_str().unwrap().contains("href=\"/docs/platform/restart-api\""), "{linked}");
+    assert_eq!(linked["broken_links"], json!([]));
+
+    // Another page's address is refused; moving back takes the old address over again.
+    let res = app
+        .post_json_with_token(
+            &format!("/api/v1/pages/{id}/move"),
+            &json!({"space": "payments", "slug": "on-call"}),
+            API_TOKEN,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{res:?}");
+    let res = app
+        .post_form(
+            "/fn/docs_move",
+            &form(&[("page_id", &id.to_string()), ("space", "payments"), ("slug", "restart-the-payments-api")]),
+            &[],
+        )
+        .await;
+    assert_eq!(res.location(), "/docs/payments/restart-the-payments-api", "{res:?}");
+    assert_eq!(app.get("/docs/payments/restart-the-payments-api").await.status, StatusCode::OK);
+    let old = app.get("/docs/platform/restart-api").await;
+    assert_eq!(old.location(), "/docs/payments/restart-the-payments-api", "{old:?}");
+    let audit = portolan_core::audit::recent(&app.state.app.db, 10).await.unwrap();
+    assert_eq!(audit.iter().filter(|e| e.action == "docs.page.move").count(), 2, "{audit:?}");
 }
