@@ -4,8 +4,8 @@
 //! only ranks and cuts snippets. The page index is a column written in the same transaction as each save, so it
 //! is right after edits, restores, renames and deletions, and for every replica sharing the database.
 
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use portolan_types::catalog::EntityQuery;
 use portolan_types::docs::PAGE_KINDS;
@@ -18,7 +18,25 @@ use crate::docs::pages::{self, page_rows, revisions};
 /// Words searched for at most.
 const MAX_WORDS: usize = 8;
 /// Pages read from the index before ranking.
-const CANDIDATES: u64 = 200;
+const CANDIDATES: u64 = 60;
+
+/// What ranking reads of a page.
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct Candidate {
+    space: String,
+    slug: String,
+    title: String,
+    kind: String,
+    current_revision_id: Option<i64>,
+    search_text: String,
+}
+
+/// `%word%` for LIKE, with `%`, `_` and `\` taken literally.
+fn like_pattern(word: &str) -> String {
+    let escaped = word.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 /// Characters of a snippet.
 const SNIPPET: usize = 180;
 
@@ -57,7 +75,17 @@ async fn search_pages(
     owner: Option<&str>,
     limit: usize,
 ) -> Result<Vec<SearchHit>, DbErr> {
-    let mut select = page_rows::Entity::find();
+    let search_text = || Expr::col((page_rows::Entity, pages::search_text_column()));
+    let mut select = page_rows::Entity::find()
+        .select_only()
+        .columns([
+            page_rows::Column::Space,
+            page_rows::Column::Slug,
+            page_rows::Column::Title,
+            page_rows::Column::Kind,
+            page_rows::Column::CurrentRevisionId,
+        ])
+        .column_as(search_text(), "search_text");
     if let Some(space) = space {
         select = select.filter(page_rows::Column::Space.eq(space.to_lowercase()));
     }
@@ -70,22 +98,37 @@ async fn search_pages(
             _ => return Ok(Vec::new()),
         }
     }
+    let sqlite = db.get_database_backend() == sea_orm::DbBackend::Sqlite;
     let mut phrases = Vec::new();
     for word in words {
-        if db.get_database_backend() == sea_orm::DbBackend::Sqlite && word.chars().count() >= 3 {
+        if sqlite && word.chars().count() >= 3 {
             phrases.push(format!("\"{}\"", word.replace('"', "\"\"")));
         } else {
-            select = select.filter(page_rows::Column::SearchText.contains(word));
+            select = select.filter(search_text().like(LikeExpr::new(like_pattern(word)).escape('\\')));
         }
     }
     if !phrases.is_empty() {
+        // The index ranks (bm25) and hands over the best candidates only.
         select = select.filter(Expr::cust_with_values(
-            "\"doc_pages\".\"id\" IN (SELECT rowid FROM doc_pages_fts WHERE doc_pages_fts MATCH ?)",
-            [phrases.join(" AND ")],
+            "\"doc_pages\".\"id\" IN (SELECT rowid FROM doc_pages_fts WHERE doc_pages_fts MATCH ? ORDER BY rank LIMIT ?)",
+            [sea_orm::Value::from(phrases.join(" AND ")), sea_orm::Value::from(CANDIDATES as i64)],
         ));
     }
-    let rows = select.limit(CANDIDATES).all(db).await?;
-    let mut ranked: Vec<(u32, page_rows::Model)> = rows
+    // Pages whose title holds the first word come first among the candidates.
+    let title_first = sea_orm::sea_query::CaseStatement::new()
+        .case(
+            Expr::expr(sea_orm::sea_query::Func::lower(Expr::col((page_rows::Entity, page_rows::Column::Title))))
+                .like(LikeExpr::new(like_pattern(&words[0])).escape('\\')),
+            0,
+        )
+        .finally(1);
+    let rows: Vec<Candidate> = select
+        .order_by(Expr::expr(title_first), sea_orm::Order::Asc)
+        .limit(CANDIDATES)
+        .into_model::<Candidate>()
+        .all(db)
+        .await?;
+    let mut ranked: Vec<(u32, Candidate)> = rows
         .into_iter()
         .map(|p| {
             let body = p.search_text.get(p.title.len().min(p.search_text.len())..).unwrap_or("");

@@ -1,5 +1,6 @@
 //! Docs: where pages used to be. Moving or renaming a page keeps its old address (space and slug) pointing at it,
-//! so bookmarks, links in chat and `[[space/old-slug]]` links keep working.
+//! so bookmarks, links in chat and `[[space/old-slug]]` links keep working. Also an index on `lower(title)`, which
+//! resolves `[[Page title]]` links.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -38,10 +39,16 @@ impl MigrationTrait for Migration {
                     .unique()
                     .to_owned(),
             )
-            .await
+            .await?;
+        manager
+            .get_connection()
+            .execute_unprepared("CREATE INDEX IF NOT EXISTS ix_doc_pages_lower_title ON doc_pages (lower(title))")
+            .await?;
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.get_connection().execute_unprepared("DROP INDEX IF EXISTS ix_doc_pages_lower_title").await?;
         manager.drop_table(Table::drop().table(DocRedirects::Table).to_owned()).await
     }
 }

@@ -51,9 +51,6 @@ pub mod page_rows {
         pub created_at: DateTimeUtc,
         /// Last save.
         pub updated_at: DateTimeUtc,
-        /// What search reads: the title and current source, lower-cased.
-        #[sea_orm(column_type = "Text")]
-        pub search_text: String,
         /// Last marked reviewed.
         pub reviewed_at: Option<DateTimeUtc>,
         /// By whom.
@@ -279,49 +276,112 @@ impl LinkTarget {
     }
 }
 
-fn title_matches(title: &str) -> sea_orm::sea_query::SimpleExpr {
-    Expr::expr(sea_orm::sea_query::Func::lower(Expr::col((page_rows::Entity, page_rows::Column::Title)))).eq(title)
-}
-
-/// Where each of a page's wiki links leads, for those that lead somewhere: the target as written → path.
+/// Where each of a page's wiki links leads, for those that lead somewhere: the target as written → path. A few
+/// queries for all of a page's links (entities, addresses, old addresses, titles), whatever their number.
 pub async fn resolve_links<C: ConnectionTrait>(db: &C, markdown: &str) -> Result<HashMap<String, String>, DbErr> {
+    use sea_orm::{Condition, QuerySelect};
+    let targets: Vec<(String, LinkTarget)> =
+        markdown::wiki_targets(markdown).into_iter().map(|w| (w.clone(), LinkTarget::parse(&w))).collect();
     let mut out = HashMap::new();
-    for written in markdown::wiki_targets(markdown) {
-        let href = match LinkTarget::parse(&written) {
-            LinkTarget::Entity(r) => crate::catalog::entity::entities::Entity::find()
-                .filter(crate::catalog::entity::entities::Column::EntityRef.eq(&r))
-                .one(db)
-                .await?
-                .map(|_| portolan_types::catalog::entity_path(&r)),
-            LinkTarget::Page(space, slug) => {
-                let found = page_rows::Entity::find()
-                    .filter(page_rows::Column::Space.eq(&space))
-                    .filter(page_rows::Column::Slug.eq(&slug))
-                    .one(db)
-                    .await?;
-                let found = match found {
-                    Some(p) => Some(p),
-                    None => match redirects::Entity::find()
-                        .filter(redirects::Column::Space.eq(&space))
-                        .filter(redirects::Column::Slug.eq(&slug))
-                        .one(db)
-                        .await?
-                    {
-                        Some(r) => page_rows::Entity::find_by_id(r.page_id).one(db).await?,
-                        None => None,
-                    },
-                };
-                found.map(|p| format!("/docs/{}/{}", p.space, p.slug))
+    if targets.is_empty() {
+        return Ok(out);
+    }
+    let path = |space: &str, slug: &str| format!("/docs/{space}/{slug}");
+    // Entities.
+    let refs: Vec<&String> =
+        targets.iter().filter_map(|(_, t)| if let LinkTarget::Entity(r) = t { Some(r) } else { None }).collect();
+    if !refs.is_empty() {
+        use crate::catalog::entity::entities;
+        let found: Vec<String> = entities::Entity::find()
+            .select_only()
+            .column(entities::Column::EntityRef)
+            .filter(entities::Column::EntityRef.is_in(refs.iter().map(|r| r.as_str())))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (written, t) in &targets {
+            if let LinkTarget::Entity(r) = t
+                && found.contains(r)
+            {
+                out.insert(written.clone(), portolan_types::catalog::entity_path(r));
             }
-            LinkTarget::Title(t) => page_rows::Entity::find()
-                .filter(title_matches(&t))
-                .order_by_asc(page_rows::Column::Id)
-                .one(db)
-                .await?
-                .map(|p| format!("/docs/{}/{}", p.space, p.slug)),
-        };
-        if let Some(href) = href {
-            out.insert(written, href);
+        }
+    }
+    // Addresses (space/slug), then old addresses of moved pages.
+    let addresses: Vec<(&String, &String)> =
+        targets.iter().filter_map(|(_, t)| if let LinkTarget::Page(a, b) = t { Some((a, b)) } else { None }).collect();
+    if !addresses.is_empty() {
+        let mut any = Condition::any();
+        for (space, slug) in &addresses {
+            any = any.add(page_rows::Column::Space.eq(*space).and(page_rows::Column::Slug.eq(*slug)));
+        }
+        let live: Vec<(String, String)> = page_rows::Entity::find()
+            .select_only()
+            .columns([page_rows::Column::Space, page_rows::Column::Slug])
+            .filter(any)
+            .into_tuple()
+            .all(db)
+            .await?;
+        let mut missing = Condition::any();
+        let mut any_missing = false;
+        for (space, slug) in &addresses {
+            if !live.iter().any(|(a, b)| a == *space && b == *slug) {
+                missing = missing.add(redirects::Column::Space.eq(*space).and(redirects::Column::Slug.eq(*slug)));
+                any_missing = true;
+            }
+        }
+        let mut moved: HashMap<(String, String), String> = HashMap::new();
+        if any_missing {
+            let olds = redirects::Entity::find().filter(missing).all(db).await?;
+            let ids: Vec<i64> = olds.iter().map(|r| r.page_id).collect();
+            let now: Vec<(i64, String, String)> = page_rows::Entity::find()
+                .select_only()
+                .columns([page_rows::Column::Id, page_rows::Column::Space, page_rows::Column::Slug])
+                .filter(page_rows::Column::Id.is_in(ids))
+                .into_tuple()
+                .all(db)
+                .await?;
+            for old in olds {
+                if let Some((_, space, slug)) = now.iter().find(|(id, _, _)| *id == old.page_id) {
+                    moved.insert((old.space, old.slug), path(space, slug));
+                }
+            }
+        }
+        for (written, t) in &targets {
+            if let LinkTarget::Page(space, slug) = t {
+                if live.iter().any(|(a, b)| a == space && b == slug) {
+                    out.insert(written.clone(), path(space, slug));
+                } else if let Some(p) = moved.get(&(space.clone(), slug.clone())) {
+                    out.insert(written.clone(), p.clone());
+                }
+            }
+        }
+    }
+    // Titles (an index on lower(title) serves this).
+    let titles: Vec<&String> =
+        targets.iter().filter_map(|(_, t)| if let LinkTarget::Title(t) = t { Some(t) } else { None }).collect();
+    if !titles.is_empty() {
+        let lower =
+            Expr::expr(sea_orm::sea_query::Func::lower(Expr::col((page_rows::Entity, page_rows::Column::Title))));
+        let found: Vec<(i64, String, String, String)> = page_rows::Entity::find()
+            .select_only()
+            .columns([
+                page_rows::Column::Id,
+                page_rows::Column::Space,
+                page_rows::Column::Slug,
+                page_rows::Column::Title,
+            ])
+            .filter(lower.is_in(titles.iter().map(|t| t.as_str())))
+            .order_by_asc(page_rows::Column::Id)
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (written, t) in &targets {
+            if let LinkTarget::Title(t) = t
+                && let Some((_, space, slug, _)) = found.iter().find(|(_, _, _, title)| title.to_lowercase() == *t)
+            {
+                out.insert(written.clone(), path(space, slug));
+            }
         }
     }
     Ok(out)
@@ -417,6 +477,12 @@ pub async fn stale(db: &DatabaseConnection, owner: Option<&str>) -> Result<Vec<P
     let mut found: Vec<PageSummary> = select.all(db).await?.into_iter().map(summary).filter(|p| p.stale).collect();
     found.sort_by(|a, b| a.review_due.cmp(&b.review_due));
     Ok(found)
+}
+
+/// The `doc_pages` column search reads (the title and current source, lower-cased). It is not part of the row
+/// model, so reading pages never drags kilobytes of index text along.
+pub fn search_text_column() -> sea_orm::sea_query::Alias {
+    sea_orm::sea_query::Alias::new("search_text")
 }
 
 /// What search reads for a page.
@@ -634,7 +700,6 @@ pub async fn create(db: &DatabaseConnection, actor: &str, new: &NewPage) -> Resu
         created_by: Set(actor.to_owned()),
         created_at: Set(now),
         updated_at: Set(now),
-        search_text: Set(search_text(&new.title, &new.markdown)),
         reviewed_at: Set(None),
         reviewed_by: Set(None),
         review_days: Set(review_days),
@@ -642,6 +707,11 @@ pub async fn create(db: &DatabaseConnection, actor: &str, new: &NewPage) -> Resu
     }
     .insert(&txn)
     .await?;
+    page_rows::Entity::update_many()
+        .col_expr(search_text_column(), Expr::value(search_text(&new.title, &new.markdown)))
+        .filter(page_rows::Column::Id.eq(page.id))
+        .exec(&txn)
+        .await?;
     store_links(&txn, page.id, &new.markdown).await?;
     let rev = revisions::ActiveModel {
         page_id: Set(page.id),
@@ -727,7 +797,7 @@ pub async fn save(db: &DatabaseConnection, actor: &str, id: i64, update: &PageUp
         .col_expr(page_rows::Column::CurrentRevisionId, Expr::value(rev.id))
         .col_expr(page_rows::Column::Title, Expr::value(title.clone()))
         .col_expr(page_rows::Column::UpdatedAt, Expr::value(now))
-        .col_expr(page_rows::Column::SearchText, Expr::value(search_text(&title, &update.markdown)))
+        .col_expr(search_text_column(), Expr::value(search_text(&title, &update.markdown)))
         .filter(page_rows::Column::Id.eq(id))
         .filter(page_rows::Column::CurrentRevisionId.eq(update.base_revision))
         .exec(&txn)
@@ -755,15 +825,34 @@ pub async fn save(db: &DatabaseConnection, actor: &str, id: i64, update: &PageUp
     Ok(view(db, &saved, &rev).await?)
 }
 
-/// A page's revisions, newest first.
+/// A page's revisions, newest first (without their text).
 pub async fn history(db: &DatabaseConnection, id: i64) -> Result<Vec<RevisionView>, DbErr> {
-    Ok(revisions::Entity::find()
+    use sea_orm::QuerySelect;
+    let rows: Vec<(i64, i32, String, String, String, chrono::DateTime<Utc>)> = revisions::Entity::find()
+        .select_only()
+        .columns([
+            revisions::Column::Id,
+            revisions::Column::Number,
+            revisions::Column::Title,
+            revisions::Column::Summary,
+            revisions::Column::Author,
+            revisions::Column::CreatedAt,
+        ])
         .filter(revisions::Column::PageId.eq(id))
         .order_by_desc(revisions::Column::Number)
+        .into_tuple()
         .all(db)
-        .await?
+        .await?;
+    Ok(rows
         .into_iter()
-        .map(revision_view)
+        .map(|(id, number, title, summary, author, created_at)| RevisionView {
+            id,
+            number,
+            title,
+            summary,
+            author,
+            created_at: rfc3339(created_at),
+        })
         .collect())
 }
 
