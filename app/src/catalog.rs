@@ -13,7 +13,7 @@ use portolan_types::catalog::{
 };
 
 use crate::auth::RequireViewer;
-use crate::docs::EntityDocs;
+use crate::docs::{EntityDocs, TeamGuides};
 use crate::error::{AppError, ErrorPage};
 
 /// One page of the catalog table. JSON-encoded: a URL-encoded body cannot tell an all-empty query from none.
@@ -683,6 +683,7 @@ fn EntityDetailView(detail: EntityDetail) -> impl IntoView {
             })}
         </section>
         {matches!(s.kind.as_str(), "group" | "user").then(|| view! { <PeopleSection detail=detail.clone() /> })}
+        {(s.kind == "group").then(|| view! { <TeamGuides group_ref=s.entity_ref.clone() /> })}
         <EntityDocs entity_ref=s.entity_ref.clone() />
         <section class="card" aria-labelledby="relations-title">
             <h2 id="relations-title">"Relations"</h2>

@@ -13,8 +13,8 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use portolan_types::Viewer;
 use portolan_types::catalog::entity_path;
 use portolan_types::docs::{
-    DiffRow, DiffSpan, EditConflict, PAGE_KINDS, PageSummary, PageView, RevisionContent, RevisionDiff, RevisionView,
-    SaveOutcome,
+    DiffRow, DiffSpan, EditConflict, GuideProgress, PAGE_KINDS, PageSummary, PageView, RevisionContent, RevisionDiff,
+    RevisionView, SaveOutcome, TeamGuide,
 };
 use serde::{Deserialize, Serialize};
 
@@ -432,6 +432,200 @@ pub async fn delete_page(page_id: i64, confirm: Option<String>) -> Result<(), Ap
     }
 }
 
+#[cfg(feature = "ssr")]
+async fn my_memberships(state: &portolan_core::AppState, viewer: &Viewer) -> Result<Vec<String>, AppError> {
+    portolan_core::access::subject_for(&state.db, viewer)
+        .await
+        .map(|s| s.memberships)
+        .map_err(|e| crate::ssr::internal("finding memberships", e))
+}
+
+#[cfg(feature = "ssr")]
+fn guide_error(e: portolan_core::docs::pages::DocsError) -> AppError {
+    use portolan_core::docs::pages::DocsError;
+    match e {
+        DocsError::Invalid(m) => AppError::Invalid(m),
+        DocsError::NotFound => AppError::NotFound("The guide".to_owned()),
+        other => crate::ssr::internal("onboarding guides", other),
+    }
+}
+
+/// The viewer's onboarding guides (assigned to their teams, or picked), least done first.
+#[server(prefix = "/fn", endpoint = "guides_mine")]
+pub async fn my_guides() -> Result<Vec<GuideProgress>, AppError> {
+    let viewer = crate::ssr::require_viewer()?;
+    let state = crate::ssr::state()?;
+    let teams = my_memberships(&state, &viewer).await?;
+    portolan_core::docs::guides::for_login(&state.db, &viewer.login, &teams).await.map_err(guide_error)
+}
+
+/// One guide with the viewer's ticks.
+#[server(prefix = "/fn", endpoint = "guide")]
+pub async fn guide(page_id: i64) -> Result<GuideProgress, AppError> {
+    let viewer = crate::ssr::require_viewer()?;
+    let state = crate::ssr::state()?;
+    let teams = my_memberships(&state, &viewer).await?;
+    portolan_core::docs::guides::for_person(&state.db, page_id, &viewer.login, &teams).await.map_err(guide_error)
+}
+
+/// Ticks a step off (`done` = `true`) or clears it, for the viewer.
+#[server(prefix = "/fn", endpoint = "guide_step")]
+pub async fn guide_step(page_id: i64, key: String, done: String) -> Result<(), AppError> {
+    let viewer = crate::ssr::require_viewer()?;
+    let state = crate::ssr::state()?;
+    portolan_core::docs::guides::set_step(&state.db, page_id, &key, &viewer.login, done == "true")
+        .await
+        .map_err(guide_error)
+}
+
+/// Adds a guide to the viewer's own list (`picked` = `true`) or takes it off.
+#[server(prefix = "/fn", endpoint = "guide_pick")]
+pub async fn guide_pick(page_id: i64, picked: String) -> Result<(), AppError> {
+    let viewer = crate::ssr::require_viewer()?;
+    let state = crate::ssr::state()?;
+    portolan_core::docs::guides::pick(&state.db, page_id, &viewer.login, picked == "true").await.map_err(guide_error)
+}
+
+/// A team's guides with its members' progress.
+#[server(prefix = "/fn", endpoint = "guides_team")]
+pub async fn team_guides(group_ref: String) -> Result<Vec<TeamGuide>, AppError> {
+    crate::ssr::require_viewer()?;
+    let state = crate::ssr::state()?;
+    portolan_core::docs::guides::for_team(&state.db, &group_ref)
+        .await
+        .map_err(|e| crate::ssr::internal("team guides", e))
+}
+
+fn progress_bar(done: usize, total: usize) -> impl IntoView {
+    let label = format!("{done} of {total} steps done");
+    view! { <progress max=total.to_string() value=done.to_string() aria-label=label.clone()></progress> " " <span class="small">{label}</span> }
+}
+
+/// The checklist above a guide: its steps, each ticked off by the viewer, and progress.
+#[component]
+fn GuideChecklist(page_id: i64) -> impl IntoView {
+    let step = ServerAction::<GuideStep>::new();
+    let pick = ServerAction::<GuidePick>::new();
+    let data = Resource::new(move || (step.version().get(), pick.version().get()), move |_| guide(page_id));
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading your progress…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(g) => {
+                        let total = g.steps.len();
+                        let mine = g.assigned || g.picked;
+                        view! {
+                            <section class="card guide" aria-labelledby="guide-title" data-testid="guide">
+                                <h2 id="guide-title">"Your progress"</h2>
+                                <p>{progress_bar(g.done, total)}</p>
+                                <ol class="guide-steps">
+                                    {g.steps.into_iter().map(|s| {
+                                        let next = if s.done { "false" } else { "true" };
+                                        view! {
+                                            <li class:done=s.done>
+                                                <ActionForm action=step attr:class="actions">
+                                                    <input type="hidden" name="page_id" value=page_id.to_string() />
+                                                    <input type="hidden" name="key" value=s.key.clone() />
+                                                    <input type="hidden" name="done" value=next />
+                                                    <button class="button step-toggle" type="submit" aria-pressed=s.done.to_string() aria-label=format!("{}: {}", s.title, if s.done { "done; mark not done" } else { "mark done" })>
+                                                        {if s.done { "✓" } else { "○" }}
+                                                    </button>
+                                                    <a href=format!("#{}", s.key)>{s.title.clone()}</a>
+                                                </ActionForm>
+                                            </li>
+                                        }
+                                    }).collect_view()}
+                                </ol>
+                                {if g.assigned {
+                                    view! { <p class="muted small">"Assigned to your team."</p> }.into_any()
+                                } else {
+                                    view! {
+                                        <ActionForm action=pick>
+                                            <input type="hidden" name="page_id" value=page_id.to_string() />
+                                            <input type="hidden" name="picked" value=if mine { "false" } else { "true" } />
+                                            <button class="button" type="submit">{if mine { "Remove from my guides" } else { "Add to my guides" }}</button>
+                                        </ActionForm>
+                                    }.into_any()
+                                }}
+                            </section>
+                        }.into_any()
+                    }
+                    Err(e) => view! { <p class="alert alert-error">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+        {move || step.value().get().and_then(Result::err).map(|e| view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> })}
+    }
+}
+
+/// "Your onboarding" on the docs list.
+#[component]
+fn MyGuides() -> impl IntoView {
+    let data = Resource::new(|| (), |_| my_guides());
+    view! {
+        <Suspense>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(list) if !list.is_empty() => view! {
+                        <section class="card" aria-labelledby="my-guides-title">
+                            <h2 id="my-guides-title">"Your onboarding"</h2>
+                            <ul class="doc-links">
+                                {list.into_iter().map(|g| view! {
+                                    <li>
+                                        <a href=format!("/docs/{}/{}", g.page.space, g.page.slug)>{g.page.title.clone()}</a>
+                                        " " {progress_bar(g.done, g.steps.len())}
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        </section>
+                    }.into_any(),
+                    _ => ().into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// A team's page: its guides and how far each member got.
+#[component]
+pub fn TeamGuides(group_ref: String) -> impl IntoView {
+    let data = Resource::new(move || group_ref.clone(), team_guides);
+    view! {
+        <Suspense>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(list) if !list.is_empty() => view! {
+                        <section class="card" aria-labelledby="team-guides-title" data-testid="team-guides">
+                            <h2 id="team-guides-title">"Onboarding"</h2>
+                            {list.into_iter().map(|g| view! {
+                                <h3><a href=format!("/docs/{}/{}", g.page.space, g.page.slug)>{g.page.title.clone()}</a></h3>
+                                {if g.members.is_empty() {
+                                    view! { <p class="muted">"No members have signed in yet."</p> }.into_any()
+                                } else {
+                                    view! {
+                                        <table class="table">
+                                            <thead><tr><th scope="col">"Member"</th><th scope="col">"Progress"</th></tr></thead>
+                                            <tbody>
+                                                {g.members.into_iter().map(|m| view! {
+                                                    <tr>
+                                                        <td><a href=format!("/people/{}", m.login)>{m.login.clone()}</a></td>
+                                                        <td>{progress_bar(m.done, m.total)}</td>
+                                                    </tr>
+                                                }).collect_view()}
+                                            </tbody>
+                                        </table>
+                                    }.into_any()
+                                }}
+                            }).collect_view()}
+                        </section>
+                    }.into_any(),
+                    _ => ().into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
 /// `/docs`.
 #[component]
 pub fn DocsPage() -> impl IntoView {
@@ -450,6 +644,7 @@ fn DocsList() -> impl IntoView {
             <a class="button" href="/docs/new">"New page"</a>
         </div>
         <p class="muted">"Runbooks, guides and reference pages, by space."</p>
+        <MyGuides />
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match pages.await {
@@ -602,6 +797,7 @@ fn DocBody(page: PageView, may_edit: bool, backlinks: Vec<PageSummary>) -> impl 
             {page.owner_ref.clone().map(|o| view! { " · owned by " <a href=entity_path(&o)>{o.clone()}</a> })}
         </p>
         <ReviewLine page=page.clone() may_edit=may_edit />
+        {(page.kind == "guide").then(|| view! { <GuideChecklist page_id=page.id /> })}
         {(!page.entities.is_empty()).then(|| view! {
             <p class="small">"About: "
                 {page.entities.iter().map(|e| view! { <a class="tag" href=entity_path(e)>{e.clone()}</a> " " }).collect_view()}

@@ -14,6 +14,7 @@ mod m20261125_000006_create_docs;
 mod m20261125_000007_docs_links_and_search;
 mod m20261125_000008_docs_reviews;
 mod m20261125_000009_docs_redirects;
+mod m20261125_000010_onboarding;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000007_docs_links_and_search::Migration),
             Box::new(m20261125_000008_docs_reviews::Migration),
             Box::new(m20261125_000009_docs_redirects::Migration),
+            Box::new(m20261125_000010_onboarding::Migration),
         ]
     }
 }

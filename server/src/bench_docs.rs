@@ -163,7 +163,8 @@ async fn save_load(client: &reqwest::Client, base: &str, token: &str, o: &DocsBe
             };
             let Some(mut current) = current else { return (latencies, 1, Some("could not read the page".to_owned())) };
             while Instant::now() < deadline {
-                let markdown = current["markdown"].as_str().unwrap_or("").replacen(rng.word(), rng.word(), 1);
+                let (from, to) = (rng.word(), rng.word());
+                let markdown = current["markdown"].as_str().unwrap_or("").replacen(from, to, 1);
                 let body = PageUpdate {
                     base_revision: current["revision_id"].as_i64().unwrap_or(0),
                     markdown,
@@ -274,7 +275,8 @@ pub async fn docs(o: DocsBenchOptions) -> Result<String, BenchError> {
         .map(|(_, r)| (r.id, r.markdown))
         .ok_or_else(|| BenchError::Step("the long page vanished".into()))?;
     for r in 1..o.revisions {
-        let markdown = base.1.replacen(rng.word(), rng.word(), 1) + &format!("\nRevision {r}.\n");
+        let (from, to) = (rng.word(), rng.word());
+        let markdown = base.1.replacen(from, to, 1) + &format!("\nRevision {r}.\n");
         let update = PageUpdate { base_revision: base.0, markdown, title: None, summary: Some(format!("edit {r}")) };
         let saved = portolan_core::docs::pages::save(&db, "bench", long, &update).await.map_err(step)?;
         base = (saved.revision_id, saved.markdown);
@@ -289,7 +291,7 @@ pub async fn docs(o: DocsBenchOptions) -> Result<String, BenchError> {
     let b = {
         let mut r = Lcg(2);
         a.lines()
-            .map(|l| if r.next() % 10 == 0 { format!("{l} {}", r.word()) } else { l.to_owned() })
+            .map(|l| if r.next().is_multiple_of(10) { format!("{l} {}", r.word()) } else { l.to_owned() })
             .collect::<Vec<_>>()
             .join("\n")
     };

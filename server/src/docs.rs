@@ -9,10 +9,11 @@ use http::StatusCode;
 
 use portolan_core::access::Action;
 use portolan_core::auth::RequestViewer;
+use portolan_core::docs::guides;
 use portolan_core::docs::pages::{self, DocsError};
 use portolan_types::docs::{
-    MoveRequest, NewPage, PageConflict, PageSummary, PageUpdate, PageView, RestoreRequest, ReviewRequest,
-    RevisionContent, RevisionDiff, RevisionView,
+    GuideProgress, MoveRequest, NewPage, PageConflict, PageSummary, PageUpdate, PageView, RestoreRequest,
+    ReviewRequest, RevisionContent, RevisionDiff, RevisionView, StepUpdate, TeamGuide,
 };
 
 use crate::ServerState;
@@ -32,6 +33,10 @@ pub fn router() -> Router<ServerState> {
         .route("/api/v1/pages/{id}/restore", post(restore_page))
         .route("/api/v1/pages/{id}/review", post(review_page))
         .route("/api/v1/pages/{id}/move", post(move_page))
+        .route("/api/v1/guides", get(my_guides))
+        .route("/api/v1/guides/{id}", get(guide))
+        .route("/api/v1/guides/{id}/steps/{key}", post(guide_step))
+        .route("/api/v1/team-guides", get(team_guides))
 }
 
 fn docs_error(e: DocsError) -> Response {
@@ -352,4 +357,97 @@ pub(crate) async fn move_page(
         Ok(page) => Json(page).into_response(),
         Err(e) => docs_error(e),
     })
+}
+
+async fn memberships(state: &ServerState, viewer: &portolan_types::Viewer) -> Result<Vec<String>, ApiError> {
+    portolan_core::access::subject_for(&state.app.db, viewer)
+        .await
+        .map(|s| s.memberships)
+        .map_err(|e| ApiError::internal("finding memberships", e))
+}
+
+/// The caller's onboarding guides: those assigned to their teams and those they picked, with their progress.
+#[utoipa::path(get, path = "/api/v1/guides", tag = "docs", responses(
+    (status = 200, description = "The guides, least done first", body = Vec<GuideProgress>),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope)))]
+pub(crate) async fn my_guides(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+) -> Result<Response, ApiError> {
+    let viewer = require(&viewer)?;
+    let teams = memberships(&state, viewer).await?;
+    Ok(match guides::for_login(&state.app.db, &viewer.login, &teams).await {
+        Ok(list) => Json(list).into_response(),
+        Err(e) => docs_error(e),
+    })
+}
+
+/// One guide's steps with the caller's ticks.
+#[utoipa::path(get, path = "/api/v1/guides/{id}", tag = "docs", params(("id" = i64, Path)), responses(
+    (status = 200, description = "The guide", body = GuideProgress),
+    (status = 400, description = "The page is not a guide", body = ErrorEnvelope),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 404, description = "No such page", body = ErrorEnvelope)))]
+pub(crate) async fn guide(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Response, ApiError> {
+    let viewer = require(&viewer)?;
+    let teams = memberships(&state, viewer).await?;
+    Ok(match guides::for_person(&state.app.db, id, &viewer.login, &teams).await {
+        Ok(g) => Json(g).into_response(),
+        Err(e) => docs_error(e),
+    })
+}
+
+/// Ticks a step of a guide off for the caller (or clears it, `done: false`); answers the guide.
+#[utoipa::path(post, path = "/api/v1/guides/{id}/steps/{key}", tag = "docs",
+    params(("id" = i64, Path), ("key" = String, Path)), request_body = StepUpdate, responses(
+    (status = 200, description = "The guide with the caller's ticks", body = GuideProgress),
+    (status = 400, description = "Not a guide, or not one of its steps", body = ErrorEnvelope),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 404, description = "No such page", body = ErrorEnvelope)))]
+pub(crate) async fn guide_step(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiPath((id, key)): ApiPath<(i64, String)>,
+    ApiJson(body): ApiJson<StepUpdate>,
+) -> Result<Response, ApiError> {
+    let viewer = require(&viewer)?;
+    let db = &state.app.db;
+    if let Err(e) = guides::set_step(db, id, &key, &viewer.login, body.done).await {
+        return Ok(docs_error(e));
+    }
+    let teams = memberships(&state, viewer).await?;
+    Ok(match guides::for_person(db, id, &viewer.login, &teams).await {
+        Ok(g) => Json(g).into_response(),
+        Err(e) => docs_error(e),
+    })
+}
+
+/// `?group=` of the team guides.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct TeamQuery {
+    /// The team (`group:default/payments` or `payments`).
+    group: String,
+}
+
+/// A team's guides with every member's progress.
+#[utoipa::path(get, path = "/api/v1/team-guides", tag = "docs", params(TeamQuery), responses(
+    (status = 200, description = "The team's guides", body = Vec<TeamGuide>),
+    (status = 400, description = "The group is not a reference", body = ErrorEnvelope),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope)))]
+pub(crate) async fn team_guides(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiQuery(q): ApiQuery<TeamQuery>,
+) -> Result<Json<Vec<TeamGuide>>, ApiError> {
+    require(&viewer)?;
+    let group = match pages::owner_ref(Some(&q.group)) {
+        Ok(Some(g)) => g,
+        _ => return Err(ApiError::bad_request("group: a group reference such as group:default/payments")),
+    };
+    guides::for_team(&state.app.db, &group).await.map(Json).map_err(|e| ApiError::internal("team guides", e))
 }

@@ -303,3 +303,61 @@ pub struct MoveRequest {
     #[serde(default)]
     pub slug: Option<String>,
 }
+
+/// A step of an onboarding guide (a `##` section of a guide page) and whether the viewer did it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuideStep {
+    /// Stable key: the section's anchor (`md-get-access`); ticks follow it across edits.
+    pub key: String,
+    /// The section's heading.
+    pub title: String,
+    /// Ticked off.
+    pub done: bool,
+}
+
+/// A guide with one person's progress.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuideProgress {
+    /// The guide page.
+    pub page: PageSummary,
+    /// Assigned to one of the person's teams.
+    pub assigned: bool,
+    /// Picked by the person.
+    pub picked: bool,
+    /// The steps, in order, with the person's ticks.
+    pub steps: Vec<GuideStep>,
+    /// Steps done.
+    pub done: usize,
+}
+
+/// One person's progress through one guide, for a team's page.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberProgress {
+    /// GitHub login.
+    pub login: String,
+    /// Steps done.
+    pub done: usize,
+    /// Steps in the guide.
+    pub total: usize,
+}
+
+/// A team's guide and its members' progress.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamGuide {
+    /// The guide page.
+    pub page: PageSummary,
+    /// Every member, least done first.
+    pub members: Vec<MemberProgress>,
+}
+
+/// `POST /api/v1/guides/{id}/steps/{key}` body.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepUpdate {
+    /// Ticked (true) or not.
+    pub done: bool,
+}

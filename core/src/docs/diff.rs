@@ -106,13 +106,13 @@ pub fn rows(old: &str, new: &str) -> Vec<DiffRow> {
                     }
                 }
                 DiffOp::Delete { old_index, old_len, .. } => {
-                    for i in old_index..old_index + old_len {
-                        out.push(row("removed", Some(i), None, plain(old_lines[i]), Vec::new()));
+                    for (i, line) in old_lines.iter().enumerate().skip(old_index).take(old_len) {
+                        out.push(row("removed", Some(i), None, plain(line), Vec::new()));
                     }
                 }
                 DiffOp::Insert { new_index, new_len, .. } => {
-                    for i in new_index..new_index + new_len {
-                        out.push(row("added", None, Some(i), Vec::new(), plain(new_lines[i])));
+                    for (i, line) in new_lines.iter().enumerate().skip(new_index).take(new_len) {
+                        out.push(row("added", None, Some(i), Vec::new(), plain(line)));
                     }
                 }
                 DiffOp::Replace { old_index, old_len, new_index, new_len } => {

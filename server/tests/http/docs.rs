@@ -22,6 +22,7 @@ db_tests!(
     search_finds_pages_and_entities_and_follows_every_change,
     overdue_runbooks_are_flagged_until_reviewed,
     moved_pages_keep_their_old_addresses,
+    onboarding_guides_track_each_persons_steps_across_edits,
 );
 
 fn runbook() -> serde_json::Value {
@@ -648,4 +649,61 @@ async fn moved_pages_keep_their_old_addresses(b: Backend) {
     assert_eq!(old.location(), "/docs/payments/restart-the-payments-api", "{old:?}");
     let audit = portolan_core::audit::recent(&app.state.app.db, 10).await.unwrap();
     assert_eq!(audit.iter().filter(|e| e.action == "docs.page.move").count(), 2, "{audit:?}");
+}
+
+async fn onboarding_guides_track_each_persons_steps_across_edits(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    let body = json!({
+        "space": "onboarding", "title": "Payments onboarding", "kind": "guide", "owner": "payments",
+        "entities": ["group:default/payments"],
+        "markdown": "# Welcome\n\n## Get access\n\nAsk in #access.\n\n## Read the runbook\n\nSee [[Restart the payments API]].\n",
+    });
+    let page = app.post_json_with_token("/api/v1/pages", &body, API_TOKEN).await.json();
+    let id = page["id"].as_i64().unwrap();
+    let plain = app.post_json_with_token("/api/v1/pages", &runbook(), API_TOKEN).await.json();
+
+    // octocat is on acme/payments: the guide is theirs.
+    app.login_as("octocat").await;
+    let mine = app.get("/api/v1/guides").await.json();
+    assert_eq!(mine.as_array().unwrap().len(), 1, "{mine}");
+    assert_eq!(mine[0]["assigned"], true);
+    let keys: Vec<&str> = mine[0]["steps"].as_array().unwrap().iter().map(|s| s["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["md-get-access", "md-read-the-runbook"]);
+    let res = app.post_json(&format!("/api/v1/guides/{id}/steps/md-get-access"), &json!({"done": true})).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(res.json()["done"], 1);
+    let res = app.post_json(&format!("/api/v1/guides/{id}/steps/md-nope"), &json!({"done": true})).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{res:?}");
+    let res = app.post_json(&format!("/api/v1/guides/{}/steps/md-restart", plain["id"]), &json!({"done": true})).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "not a guide: {res:?}");
+    // Ticking twice is still one tick; the page shows the progress.
+    app.post_form(
+        "/fn/guide_step",
+        &form(&[("page_id", &id.to_string()), ("key", "md-get-access"), ("done", "true")]),
+        &[],
+    )
+    .await;
+    let shown = app.get("/docs/onboarding/payments-onboarding").await;
+    assert!(shown.body.contains("1 of 2 steps done"), "{}", shown.body);
+
+    // An edit renames one step and adds another: the tick on the step that stayed is kept.
+    let edit = json!({"base_revision": page["revision_id"], "markdown": "## Get access\n\nAsk in #access-requests.\n\n## Read the on-call runbook\n\n## Pair with someone\n"});
+    assert_eq!(app.send(put_json(&format!("/api/v1/pages/{id}"), &edit)).await.status, StatusCode::OK);
+    let g = app.get(&format!("/api/v1/guides/{id}")).await.json();
+    assert_eq!((g["done"].as_u64(), g["steps"].as_array().unwrap().len()), (Some(1), 3), "{g}");
+    assert_eq!(g["steps"][0]["done"], true);
+
+    // The team's page shows its members' progress.
+    let team = app.get_with_token("/api/v1/team-guides?group=payments", API_TOKEN).await.json();
+    let octocat = team[0]["members"].as_array().unwrap().iter().find(|m| m["login"] == "octocat").cloned().unwrap();
+    assert_eq!((octocat["done"].as_u64(), octocat["total"].as_u64()), (Some(1), Some(3)), "{team}");
+
+    // hubot is on no team: nothing assigned, but may pick the guide.
+    let mut hubot = TestApp { cookies: Default::default(), ..app.replica().await };
+    hubot.login_as("hubot").await;
+    assert!(hubot.get("/api/v1/guides").await.json().as_array().unwrap().is_empty());
+    hubot.post_form("/fn/guide_pick", &form(&[("page_id", &id.to_string()), ("picked", "true")]), &[]).await;
+    let picked = hubot.get("/api/v1/guides").await.json();
+    assert_eq!((picked[0]["picked"].as_bool(), picked[0]["assigned"].as_bool()), (Some(true), Some(false)), "{picked}");
+    assert_eq!(picked[0]["done"], 0, "progress is each person's own");
 }
