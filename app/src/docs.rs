@@ -13,8 +13,8 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use portolan_types::Viewer;
 use portolan_types::catalog::entity_path;
 use portolan_types::docs::{
-    DiffRow, DiffSpan, EditConflict, GuideProgress, PAGE_KINDS, PageSummary, PageView, RevisionContent, RevisionDiff,
-    RevisionView, SaveOutcome, TeamGuide,
+    Attachment, DiffRow, DiffSpan, EditConflict, GuideProgress, PAGE_KINDS, PageSummary, PageView, RevisionContent,
+    RevisionDiff, RevisionView, SaveOutcome, TeamGuide,
 };
 use serde::{Deserialize, Serialize};
 
@@ -22,12 +22,50 @@ use crate::auth::RequireViewer;
 use crate::error::{AppError, ErrorPage};
 use crate::utc;
 
-/// Every page, by space then title.
+/// Every page, by space then title; one space's when given.
 #[server(prefix = "/fn", endpoint = "docs_list")]
-pub async fn list_pages() -> Result<Vec<PageSummary>, AppError> {
+pub async fn list_pages(space: Option<String>) -> Result<Vec<PageSummary>, AppError> {
     crate::ssr::require_viewer()?;
     let state = crate::ssr::state()?;
-    portolan_core::docs::pages::list(&state.db, None).await.map_err(|e| crate::ssr::internal("listing pages", e))
+    portolan_core::docs::pages::list(&state.db, space.as_deref())
+        .await
+        .map_err(|e| crate::ssr::internal("listing pages", e))
+}
+
+/// Pages in tree order: each space's top pages by title, each followed by the pages under it; with their depth.
+fn tree_order(pages: Vec<PageSummary>) -> Vec<(PageSummary, usize)> {
+    use std::collections::{HashMap, HashSet};
+    let ids: HashSet<i64> = pages.iter().map(|p| p.id).collect();
+    let mut children: HashMap<Option<i64>, Vec<PageSummary>> = HashMap::new();
+    let mut spaces: Vec<String> = Vec::new();
+    for p in pages {
+        if !spaces.contains(&p.space) {
+            spaces.push(p.space.clone());
+        }
+        // A parent that is not listed (another space, or gone) makes the page a top one.
+        let parent = p.parent_id.filter(|id| ids.contains(id));
+        children.entry(parent).or_default().push(p);
+    }
+    fn walk(
+        node: PageSummary,
+        depth: usize,
+        children: &mut HashMap<Option<i64>, Vec<PageSummary>>,
+        out: &mut Vec<(PageSummary, usize)>,
+    ) {
+        let id = node.id;
+        out.push((node, depth));
+        for child in children.remove(&Some(id)).unwrap_or_default() {
+            walk(child, depth + 1, children, out);
+        }
+    }
+    let mut out = Vec::new();
+    let tops = children.remove(&None).unwrap_or_default();
+    for space in spaces {
+        for top in tops.iter().filter(|p| p.space == space) {
+            walk(top.clone(), 0, &mut children, &mut out);
+        }
+    }
+    out
 }
 
 /// Pages about a catalog entity, runbooks first.
@@ -66,7 +104,8 @@ async fn load_page(space: &str, slug: &str) -> Result<PageWithRights, AppError> 
         leptos_axum::redirect(&page_path(&page.space, &page.slug));
     }
     let target = pages::access_target(&page.space, &page.slug, page.owner_ref.as_deref());
-    let may_edit = crate::ssr::allowed(&state, &viewer, Action::DocsEdit, &target).await?;
+    // A page imported from a repository is edited there, not here.
+    let may_edit = page.source.is_none() && crate::ssr::allowed(&state, &viewer, Action::DocsEdit, &target).await?;
     let backlinks =
         pages::backlinks(&state.db, &page).await.map_err(|e| crate::ssr::internal("finding backlinks", e))?;
     Ok(PageWithRights { page, may_edit, backlinks })
@@ -197,6 +236,7 @@ pub async fn save_page(
         }
         Err(DocsError::Invalid(m)) => Err(AppError::Invalid(m)),
         Err(DocsError::NotFound) => Err(AppError::NotFound("The page".to_owned())),
+        Err(e @ DocsError::ReadOnly(_)) => Err(AppError::Invalid(e.to_string())),
         Err(DocsError::Db(e)) => Err(crate::ssr::internal("saving a page", e)),
     }
 }
@@ -219,45 +259,56 @@ pub async fn discard_draft(page_id: i64, path: String) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Makes a page and goes to it. `entities` is a comma-separated list of entity references.
-#[server(prefix = "/fn", endpoint = "docs_create")]
-pub async fn create_page(
-    space: String,
-    title: String,
-    kind: String,
-    owner: String,
-    entities: String,
-    markdown: String,
-    review_days: Option<String>,
-) -> Result<(), AppError> {
-    use portolan_core::access::Action;
-    use portolan_core::docs::pages::{self, DocsError};
-    use portolan_types::docs::NewPage;
-    let viewer = crate::ssr::require_viewer()?;
-    let state = crate::ssr::state()?;
-    let invalid = |e: DocsError| match e {
-        DocsError::Invalid(m) => AppError::Invalid(m),
-        other => crate::ssr::internal("making a page", other),
-    };
-    let owner_ref = pages::owner_ref(Some(&owner)).map_err(invalid)?;
-    let target = pages::access_target(space.trim(), &pages::slugify(&title), owner_ref.as_deref());
-    crate::ssr::authorize(&state, &viewer, Action::DocsEdit, &target).await?;
-    let new = NewPage {
-        space,
-        title,
-        markdown: markdown.replace("\r\n", "\n"),
-        kind: Some(kind),
-        owner: owner_ref,
-        entities: entities.split(',').map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned).collect(),
-        summary: None,
-        review_days: match review_days.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
-            Some(d) => Some(d.parse().map_err(|_| AppError::Invalid("Review every: a number of days".to_owned()))?),
-            None => None,
-        },
-    };
-    let page = pages::create(&state.db, &viewer.login, &new).await.map_err(invalid)?;
-    leptos_axum::redirect(&page_path(&page.space, &page.slug));
-    Ok(())
+pub use create::*;
+
+/// The new-page server function, in a module of its own: it takes one argument per form field, more than clippy
+/// likes, and the generated client function can only be exempted from the module.
+mod create {
+    #![allow(clippy::too_many_arguments)]
+    use super::*;
+
+    /// Makes a page and goes to it. `entities` is a comma-separated list of entity references.
+    #[server(prefix = "/fn", endpoint = "docs_create")]
+    pub async fn create_page(
+        space: String,
+        title: String,
+        kind: String,
+        owner: String,
+        entities: String,
+        markdown: String,
+        review_days: Option<String>,
+        parent: Option<String>,
+    ) -> Result<(), AppError> {
+        use portolan_core::access::Action;
+        use portolan_core::docs::pages::{self, DocsError};
+        use portolan_types::docs::NewPage;
+        let viewer = crate::ssr::require_viewer()?;
+        let state = crate::ssr::state()?;
+        let invalid = |e: DocsError| match e {
+            DocsError::Invalid(m) => AppError::Invalid(m),
+            other => crate::ssr::internal("making a page", other),
+        };
+        let owner_ref = pages::owner_ref(Some(&owner)).map_err(invalid)?;
+        let target = pages::access_target(space.trim(), &pages::slugify(&title), owner_ref.as_deref());
+        crate::ssr::authorize(&state, &viewer, Action::DocsEdit, &target).await?;
+        let new = NewPage {
+            space,
+            title,
+            markdown: markdown.replace("\r\n", "\n"),
+            kind: Some(kind),
+            owner: owner_ref,
+            entities: entities.split(',').map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned).collect(),
+            summary: None,
+            review_days: match review_days.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+                Some(d) => Some(d.parse().map_err(|_| AppError::Invalid("Review every: a number of days".to_owned()))?),
+                None => None,
+            },
+            parent,
+        };
+        let page = pages::create(&state.db, &viewer.login, &new).await.map_err(invalid)?;
+        leptos_axum::redirect(&page_path(&page.space, &page.slug));
+        Ok(())
+    }
 }
 
 /// A page's history: the page, whether the viewer may edit it, and its revisions, newest first.
@@ -348,6 +399,7 @@ pub async fn restore(page_id: i64, revision: i64, base_revision: i64) -> Result<
         ))),
         Err(DocsError::Invalid(m)) => Err(AppError::Invalid(m)),
         Err(DocsError::NotFound) => Err(AppError::NotFound("The page".to_owned())),
+        Err(e @ DocsError::ReadOnly(_)) => Err(AppError::Invalid(e.to_string())),
         Err(DocsError::Db(e)) => Err(crate::ssr::internal("restoring a revision", e)),
     }
 }
@@ -382,7 +434,7 @@ pub async fn review(page_id: i64, interval_days: Option<String>) -> Result<(), A
 
 /// Moves or renames a page and goes to its new address (the old one keeps leading there).
 #[server(prefix = "/fn", endpoint = "docs_move")]
-pub async fn move_page(page_id: i64, space: String, slug: String) -> Result<(), AppError> {
+pub async fn move_page(page_id: i64, space: String, slug: String, parent: Option<String>) -> Result<(), AppError> {
     use portolan_core::access::Action;
     use portolan_core::docs::pages::{self, DocsError};
     let viewer = crate::ssr::require_viewer()?;
@@ -396,13 +448,14 @@ pub async fn move_page(page_id: i64, space: String, slug: String) -> Result<(), 
         .await?;
     let slug = pages::slugify(if slug.trim().is_empty() { &page.title } else { &slug });
     crate::ssr::authorize(&state, &viewer, Action::DocsEdit, &pages::access_target(space.trim(), &slug, owner)).await?;
-    match pages::move_page(&state.db, &viewer.login, page_id, &space, Some(&slug)).await {
+    match pages::move_page(&state.db, &viewer.login, page_id, &space, Some(&slug), parent.as_deref()).await {
         Ok(moved) => {
             leptos_axum::redirect(&page_path(&moved.space, &moved.slug));
             Ok(())
         }
         Err(DocsError::Invalid(m)) => Err(AppError::Invalid(m)),
         Err(DocsError::NotFound) => Err(AppError::NotFound("The page".to_owned())),
+        Err(e @ DocsError::ReadOnly(_)) => Err(AppError::Invalid(e.to_string())),
         Err(e) => Err(crate::ssr::internal("moving a page", e)),
     }
 }
@@ -428,6 +481,7 @@ pub async fn delete_page(page_id: i64, confirm: Option<String>) -> Result<(), Ap
             leptos_axum::redirect("/docs");
             Ok(())
         }
+        Err(e @ DocsError::ReadOnly(_)) => Err(AppError::Invalid(e.to_string())),
         Err(e) => Err(crate::ssr::internal("deleting a page", e)),
     }
 }
@@ -637,7 +691,9 @@ pub fn DocsPage() -> impl IntoView {
 
 #[component]
 fn DocsList() -> impl IntoView {
-    let pages = Resource::new(|| (), |_| list_pages());
+    let query = use_query_map();
+    let space = move || query.read().get("space").filter(|s| !s.is_empty());
+    let pages = Resource::new(space, list_pages);
     view! {
         <div class="page-heading">
             <h1>"Docs"</h1>
@@ -658,7 +714,7 @@ fn DocsList() -> impl IntoView {
                                     <PageTable pages=stale />
                                 </section>
                             })}
-                            <PageTable pages=list />
+                            <PageTable pages=list nested=true />
                         }.into_any()
                     }
                     Err(e) => view! { <ErrorPage error=e /> }.into_any(),
@@ -669,7 +725,9 @@ fn DocsList() -> impl IntoView {
 }
 
 #[component]
-fn PageTable(pages: Vec<PageSummary>) -> impl IntoView {
+fn PageTable(pages: Vec<PageSummary>, #[prop(optional)] nested: bool) -> impl IntoView {
+    let rows: Vec<(PageSummary, usize)> =
+        if nested { tree_order(pages) } else { pages.into_iter().map(|p| (p, 0)).collect() };
     view! {
         <table class="table entity-table">
             <thead><tr>
@@ -677,9 +735,10 @@ fn PageTable(pages: Vec<PageSummary>) -> impl IntoView {
                 <th scope="col">"Owner"</th><th scope="col">"Updated"</th>
             </tr></thead>
             <tbody>
-                {pages.into_iter().map(|p| view! {
+                {rows.into_iter().map(|(p, depth)| view! {
                     <tr>
-                        <td>
+                        <td style=(depth > 0).then(|| format!("padding-left: {}rem", 0.75 + 1.25 * depth as f32))>
+                            {(depth > 0).then(|| view! { <span class="muted" aria-hidden="true">"↳ "</span> })}
                             <a href=format!("/docs/{}/{}", p.space, p.slug)>{p.title.clone()}</a>
                             {p.stale.then(|| view! { " " <span class="badge badge-warn">{format!("review overdue since {}", utc_date(&p.review_due))}</span> })}
                         </td>
@@ -766,14 +825,17 @@ fn DocView() -> impl IntoView {
 fn Crumbs(page: PageView, #[prop(optional)] last: &'static str) -> impl IntoView {
     let href = format!("/docs/{}/{}", page.space, page.slug);
     view! {
-        <p class="muted small">
-            <a href="/docs">"Docs"</a> " / " {page.space.clone()}
+        <nav class="muted small crumbs" aria-label="Breadcrumbs">
+            <a href="/docs">"Docs"</a> " / " <a href=format!("/docs?space={}", page.space)>{page.space.clone()}</a>
+            {page.breadcrumbs.iter().map(|c| view! {
+                " / " <a href=format!("/docs/{}/{}", c.space, c.slug)>{c.title.clone()}</a>
+            }).collect_view()}
             {if last.is_empty() {
                 ().into_any()
             } else {
                 view! { " / " <a href=href>{page.title.clone()}</a> " / " {last} }.into_any()
             }}
-        </p>
+        </nav>
     }
 }
 
@@ -789,9 +851,19 @@ fn DocBody(page: PageView, may_edit: bool, backlinks: Vec<PageSummary>) -> impl 
             <h1>{page.title.clone()} " " <span class="badge">{page.kind.clone()}</span></h1>
             <div class="actions">
                 {may_edit.then(|| view! { <a class="button button-primary" href=format!("{base}/edit")>"Edit"</a> })}
+                {page.source.clone().map(|src| view! {
+                    <a class="button button-primary" href=src.edit_url rel="noopener noreferrer" target="_blank">"Edit in repository"</a>
+                })}
                 <a class="button" href=format!("{base}/history")>"History"</a>
             </div>
         </div>
+        {page.source.clone().map(|src| view! {
+            <p class="alert alert-info" data-testid="doc-source">
+                "Kept in sync from " <a href=src.url.clone() rel="noopener noreferrer">{src.path.clone()}</a>
+                " (the docs of " <a href=entity_path(&src.entity)>{src.entity.clone()}</a>
+                "); changes are made in the repository and show up here on the next sync."
+            </p>
+        })}
         <p class="muted small">
             {format!("Revision {} by {}, {}", page.revision_number, page.updated_by, utc(&page.updated_at))}
             {page.owner_ref.clone().map(|o| view! { " · owned by " <a href=entity_path(&o)>{o.clone()}</a> })}
@@ -816,6 +888,26 @@ fn DocBody(page: PageView, may_edit: bool, backlinks: Vec<PageSummary>) -> impl 
             // Rendered and sanitized on the server (ammonia allow list); see portolan_core::docs::markdown.
             <article class="doc-body card" inner_html=page.html.clone()></article>
         </div>
+        {(!page.children.is_empty() || may_edit).then(|| view! {
+            <section class="card" aria-labelledby="children-title">
+                <h2 id="children-title">"Pages under this one"</h2>
+                {if page.children.is_empty() {
+                    view! { <p class="muted">"None yet."</p> }.into_any()
+                } else {
+                    view! {
+                        <ul class="doc-links">
+                            {page.children.iter().map(|c| view! {
+                                <li><a href=format!("/docs/{}/{}", c.space, c.slug)>{c.title.clone()}</a></li>
+                            }).collect_view()}
+                        </ul>
+                    }.into_any()
+                }}
+                {may_edit.then(|| view! {
+                    <a class="button" href=format!("/docs/new?space={}&parent={}", page.space, page.slug)>"New page under this one"</a>
+                })}
+            </section>
+        })}
+        {may_edit.then(|| view! { <Attachments page_id=page.id may_edit=true /> })}
         {(may_edit && !broken.is_empty()).then(|| view! { <BrokenLinks broken=broken.clone() /> })}
         {(!backlinks.is_empty()).then(|| view! {
             <section class="card" aria-labelledby="backlinks-title">
@@ -1025,8 +1117,196 @@ fn Editor(page: PageView, conflict: Option<EditConflict>) -> impl IntoView {
                 <a class="button" href=format!("/docs/{}/{}", page.space, page.slug)>"Cancel"</a>
             </div>
         </ActionForm>
+        <Attachments page_id=page_id may_edit=true />
     }
     .into_any()
+}
+
+/// A page's attached files.
+#[server(prefix = "/fn", endpoint = "docs_attachments")]
+pub async fn page_attachments(page_id: i64) -> Result<Vec<Attachment>, AppError> {
+    crate::ssr::require_viewer()?;
+    let state = crate::ssr::state()?;
+    portolan_core::docs::attachments::list(&state.db, page_id)
+        .await
+        .map_err(|e| crate::ssr::internal("listing files", e))
+}
+
+/// Removes an attached file (`docs.edit` on its page).
+#[server(prefix = "/fn", endpoint = "docs_attachment_delete")]
+pub async fn delete_attachment(id: i64) -> Result<(), AppError> {
+    use portolan_core::access::Action;
+    use portolan_core::docs::{attachments, pages};
+    let viewer = crate::ssr::require_viewer()?;
+    let state = crate::ssr::state()?;
+    let Some(file) = attachments::find(&state.db, id).await.map_err(|e| crate::ssr::internal("loading a file", e))?
+    else {
+        return Ok(());
+    };
+    let (page, _) = pages::current(&state.db, file.page_id)
+        .await
+        .map_err(|e| crate::ssr::internal("loading a page", e))?
+        .ok_or_else(|| AppError::NotFound("The page".to_owned()))?;
+    let target = pages::access_target(&page.space, &page.slug, page.owner_ref.as_deref());
+    crate::ssr::authorize(&state, &viewer, Action::DocsEdit, &target).await?;
+    attachments::delete(&state.db, &viewer.login, id).await.map_err(|e| crate::ssr::internal("removing a file", e))
+}
+
+fn human_size(bytes: i64) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} B"),
+        b if b < 1024 * 1024 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0)),
+    }
+}
+
+/// Files attached to a page: a list with the Markdown that shows each, removal, and an upload form. The form is a
+/// plain multipart post that comes back here; hydrated, it uploads in the background instead (so unsaved text in
+/// the editor stays) and puts the new file's Markdown at the editor's cursor.
+#[component]
+fn Attachments(page_id: i64, may_edit: bool) -> impl IntoView {
+    let query = use_query_map();
+    let remove = ServerAction::<DeleteAttachment>::new();
+    let uploaded = RwSignal::new(0u32);
+    let message = RwSignal::new(query.read_untracked().get("attached").map(Ok::<String, String>));
+    if let Some(e) = query.read_untracked().get("attach_error") {
+        message.set(Some(Err(e)));
+    }
+    let files = Resource::new(move || (remove.version().get(), uploaded.get()), move |_| page_attachments(page_id));
+    let upload_url = format!("/api/v1/pages/{page_id}/attachments");
+    let return_to = leptos_router::hooks::use_location().pathname.get_untracked();
+    #[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
+    let on_submit = {
+        let upload_url = upload_url.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            #[cfg(feature = "hydrate")]
+            {
+                ev.prevent_default();
+                let url = upload_url.clone();
+                if let Some(form) =
+                    ev.target().and_then(|t| leptos::wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlFormElement>(t).ok())
+                {
+                    leptos::task::spawn_local(async move {
+                        match upload_in_background(&url, &form).await {
+                            Ok(a) => {
+                                insert_at_cursor(&format!("{}\n", a.markdown));
+                                form.reset();
+                                message.set(Some(Ok(a.name)));
+                                uploaded.update(|n| *n += 1);
+                            }
+                            Err(e) => message.set(Some(Err(e))),
+                        }
+                    });
+                }
+            }
+        }
+    };
+    view! {
+        <section class="card" id="attachments" aria-labelledby="attachments-title" data-testid="attachments">
+            <h2 id="attachments-title">"Files"</h2>
+            {move || message.get().map(|m| match m {
+                Ok(name) => view! { <p class="alert alert-info" role="status">{format!("Attached {name}.")}</p> }.into_any(),
+                Err(e) => view! { <p class="alert alert-error" role="alert">{e}</p> }.into_any(),
+            })}
+            {move || remove.value().get().and_then(Result::err).map(|e| view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> })}
+            <Suspense fallback=|| view! { <p class="muted">"Loading files…"</p> }>
+                {move || Suspend::new(async move {
+                    match files.await {
+                        Ok(list) if list.is_empty() => view! { <p class="muted">"No files yet."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <table class="table">
+                                <thead><tr>
+                                    <th scope="col">"File"</th><th scope="col">"Size"</th><th scope="col">"Markdown"</th>
+                                    <th scope="col">"Uploaded"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                                </tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|a| view! {
+                                        <tr>
+                                            <td><a href=a.url.clone()>{a.name.clone()}</a> " " <span class="muted small">{a.content_type.clone()}</span></td>
+                                            <td>{human_size(a.size)}</td>
+                                            <td><code class="snippet">{a.markdown.clone()}</code></td>
+                                            <td class="small">{format!("{} · {}", a.uploaded_by, utc(&a.uploaded_at))}</td>
+                                            <td>{may_edit.then(|| view! {
+                                                <ActionForm action=remove>
+                                                    <input type="hidden" name="id" value=a.id.to_string() />
+                                                    <button class="button" type="submit" aria-label=format!("Remove {}", a.name)>"Remove"</button>
+                                                </ActionForm>
+                                            })}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                        Err(e) => view! { <p class="alert alert-error">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+            {may_edit.then(|| view! {
+                <form class="actions" method="post" enctype="multipart/form-data" action=upload_url.clone() on:submit=on_submit>
+                    <input type="hidden" name="return_to" value=return_to.clone() />
+                    <label>"Attach a file " <input type="file" name="file" required accept=".png,.jpg,.jpeg,.gif,.webp,.svg,.pdf,.zip,.txt,.log,.md,.csv,.json,.yaml,.yml" /></label>
+                    <button class="button" type="submit">"Upload"</button>
+                    <span class="muted small">"Images, PDF, zip or text. Show an image with the Markdown in the list."</span>
+                </form>
+            })}
+        </section>
+    }
+}
+
+/// Posts the upload form with `fetch` and reads the stored file or the refusal.
+#[cfg(feature = "hydrate")]
+async fn upload_in_background(url: &str, form: &web_sys::HtmlFormElement) -> Result<Attachment, String> {
+    use leptos::wasm_bindgen::JsCast;
+    let failed = |_| "The upload did not reach the portal; try again.".to_owned();
+    let data = web_sys::FormData::new_with_form(form).map_err(failed)?;
+    let headers = web_sys::Headers::new().map_err(failed)?;
+    headers.set("Accept", "application/json").map_err(failed)?;
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&data);
+    init.set_headers(&headers);
+    let window = web_sys::window().ok_or("no window")?;
+    let response =
+        wasm_bindgen_futures::JsFuture::from(window.fetch_with_str_and_init(url, &init)).await.map_err(failed)?;
+    let response: web_sys::Response = response.dyn_into().map_err(failed)?;
+    let text = wasm_bindgen_futures::JsFuture::from(response.text().map_err(failed)?).await.map_err(failed)?;
+    let text = text.as_string().unwrap_or_default();
+    if response.ok() {
+        serde_json::from_str(&text).map_err(|e| e.to_string())
+    } else {
+        let message = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| format!("The upload was refused ({}).", response.status()));
+        Err(message)
+    }
+}
+
+/// Puts text at the editor's cursor (when an editor is on the page) and lets the preview know.
+#[cfg(feature = "hydrate")]
+fn insert_at_cursor(snippet: &str) {
+    use leptos::wasm_bindgen::JsCast;
+    let Some(area) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.query_selector("textarea[name=markdown]:not([readonly])").ok().flatten())
+        .and_then(|e| e.dyn_into::<web_sys::HtmlTextAreaElement>().ok())
+    else {
+        return;
+    };
+    let value = area.value();
+    let at = area.selection_start().ok().flatten().map_or(value.len(), |n| n as usize);
+    // selectionStart counts UTF-16 units; find the matching byte offset.
+    let mut units = 0usize;
+    let byte = value.char_indices().find(|(_, c)| {
+        let hit = units >= at;
+        units += c.len_utf16();
+        hit
+    });
+    let byte = byte.map_or(value.len(), |(i, _)| i);
+    area.set_value(&format!("{}{snippet}{}", &value[..byte], &value[byte..]));
+    if let Ok(ev) = web_sys::Event::new("input") {
+        let _ = area.dispatch_event(&ev);
+    }
 }
 
 /// Asks before leaving the page with unsaved text: closing or reloading the tab (`beforeunload`) and following a
@@ -1094,6 +1374,7 @@ fn NewDocForm() -> impl IntoView {
     let query = use_query_map();
     let entity = query.read_untracked().get("entity").unwrap_or_default();
     let space = query.read_untracked().get("space").unwrap_or_default();
+    let parent = query.read_untracked().get("parent").unwrap_or_default();
     view! {
         <p class="muted small"><a href="/docs">"Docs"</a> " / new"</p>
         <h1>"New page"</h1>
@@ -1129,6 +1410,11 @@ fn NewDocForm() -> impl IntoView {
                     <span>"Review every (days)"</span>
                     <input name="review_days" type="number" min="1" max="730" value="90" />
                     <small class="muted">"Runbooks past it are flagged"</small>
+                </label>
+                <label class="field">
+                    <span>"Under page"</span>
+                    <input name="parent" value=parent placeholder="slug of a page in the space" />
+                    <small class="muted">"Leave empty for the top of the space"</small>
                 </label>
             </div>
             <label class="field">
@@ -1237,6 +1523,7 @@ fn MoveForm(page: PageView) -> impl IntoView {
                 <input type="hidden" name="page_id" value=page.id.to_string() />
                 <label>"Space" <input name="space" value=page.space.clone() required pattern="[a-z0-9][a-z0-9-]*" /></label>
                 <label>"Slug" <input name="slug" value=page.slug.clone() /></label>
+                <label>"Under page (slug)" <input name="parent" value=page.breadcrumbs.last().map(|p| p.slug.clone()).unwrap_or_default() placeholder="top of the space" /></label>
                 <button class="button" type="submit">"Move"</button>
             </ActionForm>
         </details>

@@ -111,6 +111,11 @@ pub struct Config {
     /// `PORTOLAN_HIDDEN_NAMESPACES`: comma-separated catalog namespaces whose entities only administrators and
     /// the members of each entity's owner see. Empty (the default): everyone signed in reads everything.
     pub hidden_namespaces: Vec<String>,
+    /// `PORTOLAN_DOCS_ATTACHMENT_MAX_BYTES`: the largest file that can be attached to a docs page. Default 10 MiB.
+    pub docs_attachment_max_bytes: usize,
+    /// `PORTOLAN_DOCS_SYNC_SECONDS`: how often docs kept in repositories (`backstage.io/techdocs-ref`) are read
+    /// again; pushes to a repository sync its docs at once. `0` turns the schedule off. Default 900.
+    pub docs_sync_seconds: u64,
 }
 
 /// Requests a minute per client (a full bucket allows a burst of that many), `0` for no limit.
@@ -246,6 +251,8 @@ struct RawConfig {
     trust_proxy: Option<bool>,
     #[serde(deserialize_with = "comma_list")]
     hidden_namespaces: Option<Vec<String>>,
+    docs_attachment_max_bytes: Option<usize>,
+    docs_sync_seconds: Option<u64>,
 }
 
 /// Accepts `["a", "b"]` in TOML and `a,b` in an environment variable.
@@ -396,6 +403,8 @@ impl RawConfig {
                 .into_iter()
                 .map(|n| n.to_lowercase())
                 .collect(),
+            docs_attachment_max_bytes: self.docs_attachment_max_bytes.unwrap_or(10 * 1024 * 1024),
+            docs_sync_seconds: self.docs_sync_seconds.unwrap_or(900),
         })
     }
 }

@@ -112,6 +112,23 @@ struct ContentFile {
     content: Option<String>,
 }
 
+/// An entry of a directory listing from the contents API.
+#[derive(Clone, Debug, Deserialize)]
+pub struct DirEntry {
+    /// `file`, `dir`, `symlink` or `submodule`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// Its path in the repository.
+    pub path: String,
+    /// The git object id.
+    pub sha: String,
+    /// Where it is on the web.
+    #[serde(default)]
+    pub html_url: Option<String>,
+}
+
 /// Requests answered, for `/metrics` and tests: all, and those answered 304 from the cache.
 #[derive(Debug, Default)]
 pub struct RequestCounts {
@@ -276,6 +293,24 @@ impl GithubSync {
             path = page.next;
         }
         Ok(repos)
+    }
+
+    /// A directory's entries through the contents API, `Ok(None)` when the repository or the directory does not
+    /// exist.
+    pub async fn dir(&self, repo: &str, git_ref: &str, dir: &str) -> Result<Option<Vec<DirEntry>>, GithubSyncError> {
+        let (owner, name) = repo.split_once('/').unwrap_or((repo, ""));
+        let path: Vec<String> = dir.split('/').filter(|p| !p.is_empty()).map(encode_segment).collect();
+        let request = format!(
+            "/repos/{}/{}/contents/{}?ref={}",
+            encode_segment(owner),
+            encode_segment(name),
+            path.join("/"),
+            encode_segment(git_ref)
+        );
+        let Some(fetched) = self.get(&request).await? else { return Ok(None) };
+        serde_json::from_str(&fetched.body)
+            .map(Some)
+            .map_err(|_| GithubSyncError::Failed { path: request, message: format!("{dir} is not a directory") })
     }
 
     /// A file's text through the contents API, `Ok(None)` when the repository or the file does not exist.

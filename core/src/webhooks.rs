@@ -111,10 +111,37 @@ pub async fn handle_github(state: &AppState, event: &str, payload: &Value) -> Re
             payload.get("zen").and_then(Value::as_str).unwrap_or("webhook configured")
         ))),
         "push" => {
-            crate::catalog::discovery::on_push(state, payload).await.map(Outcome::Done).map_err(|e| e.to_string())
+            let catalog = crate::catalog::discovery::on_push(state, payload).await.map_err(|e| e.to_string())?;
+            Ok(Outcome::Done(match docs_on_push(state, payload).await? {
+                Some(docs) => format!("{catalog}; {docs}"),
+                None => catalog,
+            }))
         }
         other => Ok(Outcome::Ignored(format!("no consumer for `{other}` events"))),
     }
+}
+
+/// A push to a repository's default branch syncs the docs of the entities whose docs live there (after the
+/// catalog, so an entity the push adds or changes is seen).
+async fn docs_on_push(state: &AppState, payload: &Value) -> Result<Option<String>, String> {
+    let repo = payload.pointer("/repository/full_name").and_then(Value::as_str).unwrap_or_default();
+    let branch = payload.pointer("/repository/default_branch").and_then(Value::as_str).unwrap_or("main");
+    let pushed = payload.get("ref").and_then(Value::as_str).unwrap_or_default();
+    if repo.is_empty() || pushed != format!("refs/heads/{branch}") {
+        return Ok(None);
+    }
+    let reports = crate::docs::techdocs::sync_all(state, Some(repo)).await.map_err(|e| e.to_string())?;
+    if reports.is_empty() {
+        return Ok(None);
+    }
+    let sum = |f: fn(&portolan_types::docs::DocsSyncReport) -> usize| reports.iter().map(f).sum::<usize>();
+    Ok(Some(format!(
+        "docs of {} entities: {} pages added, {} updated, {} removed",
+        reports.len(),
+        sum(|r| r.created),
+        sum(|r| r.updated),
+        sum(|r| r.removed)
+    )))
 }
 
 /// Processes queued deliveries in arrival order until none is left; returns how many were handled. Each one is

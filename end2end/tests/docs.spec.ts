@@ -241,3 +241,34 @@ test('find a page from anywhere: Ctrl-K, or the search page without JavaScript',
     await expect(page).toHaveURL(new RegExp(`/docs/payments/${slugOf(title)}$`));
   }
 });
+
+test('a new team member completes an onboarding step and the team page shows it', async ({ page }) => {
+  const title = uniqueTitle('Payments onboarding');
+  await signInAs(page, 'monalisa');
+  await page.goto('/docs/new');
+  await waitForApp(page);
+  await page.getByLabel('Space').fill('onboarding');
+  await page.getByLabel('Title').fill(title);
+  await page.getByLabel('Kind').selectOption('guide');
+  await page.getByLabel('Owning team').fill('group:default/payments');
+  await page.getByLabel('About').fill('group:default/payments');
+  await page.getByLabel('Markdown').fill('# Welcome\n\n## Get access\n\nAsk in #access.\n\n## Read the runbooks\n\nStart with [[component:payments-api]].\n');
+  await page.getByRole('button', { name: 'Create' }).click();
+  await expect(page).toHaveURL(new RegExp(`/docs/onboarding/${slugOf(title)}$`));
+  await waitForApp(page);
+
+  const guide = page.getByTestId('guide');
+  await expect(guide).toContainText('0 of 2 steps done');
+  await expect(guide).toContainText('Assigned to your team.');
+  await guide.getByRole('button', { name: 'Get access: mark done' }).click();
+  await expect(guide).toContainText('1 of 2 steps done');
+  await expect(guide.getByRole('button', { name: 'Get access: done; mark not done' })).toHaveAttribute('aria-pressed', 'true');
+
+  // The docs list shows it under "Your onboarding"; the team's page shows the member's progress.
+  await page.goto('/docs');
+  await expect(page.getByRole('region', { name: 'Your onboarding' }).getByRole('link', { name: title })).toBeVisible();
+  await page.goto('/catalog/default/group/payments');
+  const team = page.getByTestId('team-guides');
+  const row = team.locator('h3', { hasText: title }).locator('xpath=following-sibling::table[1]').getByRole('row', { name: /monalisa/ });
+  await expect(row).toContainText('1 of 2 steps done');
+});

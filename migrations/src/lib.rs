@@ -15,6 +15,7 @@ mod m20261125_000007_docs_links_and_search;
 mod m20261125_000008_docs_reviews;
 mod m20261125_000009_docs_redirects;
 mod m20261125_000010_onboarding;
+mod m20261125_000011_docs_tree_files_sources;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000008_docs_reviews::Migration),
             Box::new(m20261125_000009_docs_redirects::Migration),
             Box::new(m20261125_000010_onboarding::Migration),
+            Box::new(m20261125_000011_docs_tree_files_sources::Migration),
         ]
     }
 }

@@ -255,6 +255,7 @@ pub async fn docs(o: DocsBenchOptions) -> Result<String, BenchError> {
             entities: vec![format!("component:default/service-{n}")],
             summary: None,
             review_days: None,
+            parent: None,
         };
         ids.push(portolan_core::docs::pages::create(&db, "bench", &page).await.map_err(step)?.id);
         if let Some(bar) = &bar {

@@ -12,8 +12,8 @@ use portolan_core::auth::RequestViewer;
 use portolan_core::docs::guides;
 use portolan_core::docs::pages::{self, DocsError};
 use portolan_types::docs::{
-    GuideProgress, MoveRequest, NewPage, PageConflict, PageSummary, PageUpdate, PageView, RestoreRequest,
-    ReviewRequest, RevisionContent, RevisionDiff, RevisionView, StepUpdate, TeamGuide,
+    DocsSyncReport, GuideProgress, MoveRequest, NewPage, PageConflict, PageSummary, PageUpdate, PageView,
+    RestoreRequest, ReviewRequest, RevisionContent, RevisionDiff, RevisionView, StepUpdate, TeamGuide,
 };
 
 use crate::ServerState;
@@ -37,6 +37,47 @@ pub fn router() -> Router<ServerState> {
         .route("/api/v1/guides/{id}", get(guide))
         .route("/api/v1/guides/{id}/steps/{key}", post(guide_step))
         .route("/api/v1/team-guides", get(team_guides))
+        .route("/api/v1/entities/by-ref/{kind}/{namespace}/{name}/docs/sync", post(sync_entity_docs))
+}
+
+/// Reads an entity's docs from its repository now (`backstage.io/techdocs-ref`), as the schedule and pushes
+/// do: new files become pages of the entity's space, changed files new revisions, removed files are removed.
+/// Needs `docs.edit` on the entity's pages (its owning team, editors, administrators).
+#[utoipa::path(post, path = "/api/v1/entities/by-ref/{kind}/{namespace}/{name}/docs/sync", tag = "docs",
+    params(("kind" = String, Path, example = "component"), ("namespace" = String, Path, example = "default"), ("name" = String, Path, example = "payments-api")),
+    responses(
+        (status = 200, description = "Synced", body = DocsSyncReport),
+        (status = 400, description = "The entity declares no docs, or they cannot be found", body = ErrorEnvelope),
+        (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+        (status = 403, description = "docs.edit refused", body = ErrorEnvelope),
+        (status = 404, description = "No such entity", body = ErrorEnvelope),
+        (status = 502, description = "GitHub failed", body = ErrorEnvelope)))]
+pub(crate) async fn sync_entity_docs(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiPath((kind, namespace, name)): ApiPath<(String, String, String)>,
+) -> Result<Json<DocsSyncReport>, ApiError> {
+    use portolan_core::catalog::{model::EntityRef, store, visibility};
+    use portolan_core::docs::techdocs::{self, SyncError};
+    let viewer = require(&viewer)?;
+    let r = EntityRef::new(&kind, &namespace, &name);
+    let vis = visibility::for_viewer(&state.app.db, &state.app.config, viewer)
+        .await
+        .map_err(|e| ApiError::internal("loading memberships", e))?;
+    let entity = store::find(&state.app.db, &r)
+        .await
+        .map_err(|e| ApiError::internal("loading an entity", e))?
+        .filter(|e| vis.allows(e))
+        .ok_or_else(|| ApiError::not_found(format!("no entity {r}")))?;
+    let space = techdocs::space_for(&entity.name);
+    authorize(&state, viewer, Action::DocsEdit, &pages::access_target(&space, "", entity.owner_ref.as_deref())).await?;
+    match techdocs::sync_entity(&state.app, &entity).await {
+        Ok(report) => Ok(Json(report)),
+        Err(SyncError::Unusable(m)) => Err(ApiError::bad_request(m)),
+        Err(SyncError::Github(e)) => Err(ApiError::bad_gateway(format!("GitHub: {e}"))),
+        Err(SyncError::Docs(DocsError::Invalid(m))) => Err(ApiError::bad_request(m)),
+        Err(e) => Err(ApiError::internal("syncing docs", e)),
+    }
 }
 
 fn docs_error(e: DocsError) -> Response {
@@ -47,6 +88,7 @@ fn docs_error(e: DocsError) -> Response {
             (StatusCode::CONFLICT, Json(PageConflict { error: "conflict".to_owned(), current: *current, diff, rows }))
                 .into_response()
         }
+        e @ DocsError::ReadOnly(_) => ApiError::forbidden(e.to_string()).into_response(),
         DocsError::Db(e) => ApiError::internal("storing a page", e).into_response(),
     }
 }
@@ -353,10 +395,13 @@ pub(crate) async fn move_page(
     authorize(&state, viewer, Action::DocsEdit, &pages::access_target(&page.space, &page.slug, owner)).await?;
     let slug = pages::slugify(body.slug.as_deref().filter(|s| !s.trim().is_empty()).unwrap_or(&page.title));
     authorize(&state, viewer, Action::DocsEdit, &pages::access_target(body.space.trim(), &slug, owner)).await?;
-    Ok(match pages::move_page(&state.app.db, &viewer.login, id, &body.space, Some(&slug)).await {
-        Ok(page) => Json(page).into_response(),
-        Err(e) => docs_error(e),
-    })
+    Ok(
+        match pages::move_page(&state.app.db, &viewer.login, id, &body.space, Some(&slug), body.parent.as_deref()).await
+        {
+            Ok(page) => Json(page).into_response(),
+            Err(e) => docs_error(e),
+        },
+    )
 }
 
 async fn memberships(state: &ServerState, viewer: &portolan_types::Viewer) -> Result<Vec<String>, ApiError> {

@@ -49,7 +49,7 @@ pub struct ErrorEnvelope {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// A stable, machine-readable code: `unauthorized`, `forbidden`, `bad_request`, `not_found`, `too_large`,
-    /// `rate_limited`, `internal`, `unavailable`.
+    /// `rate_limited`, `internal`, `bad_gateway`, `unavailable`.
     pub code: String,
     /// A sentence for people.
     pub message: String,
@@ -94,6 +94,16 @@ impl ApiError {
     /// 413: the body is larger than this route takes.
     pub fn too_large(message: impl Into<String>) -> Self {
         ApiError { status: StatusCode::PAYLOAD_TOO_LARGE, code: "too_large", message: message.into() }
+    }
+
+    /// The sentence for people.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// 502: a system the portal relies on (GitHub) failed.
+    pub fn bad_gateway(message: impl Into<String>) -> Self {
+        ApiError { status: StatusCode::BAD_GATEWAY, code: "bad_gateway", message: message.into() }
     }
 
     /// 503.

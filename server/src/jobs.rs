@@ -1,5 +1,5 @@
-//! Background jobs of `portolan serve`: the webhook worker and the catalog refresh schedule (GitHub discovery,
-//! then every registered location).
+//! Background jobs of `portolan serve`: the webhook worker, the catalog refresh schedule (GitHub discovery, then
+//! every registered location) and the sync of docs kept in repositories.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +18,31 @@ const WEBHOOK_POLL: Duration = Duration::from_secs(30);
 pub fn spawn_all(state: &ServerState) {
     spawn_webhook_worker(state.app.clone(), state.webhook_wakeup.clone());
     spawn_catalog_refresh(state.app.clone());
+    spawn_docs_sync(state.app.clone());
+}
+
+/// Syncs docs kept in repositories on the configured period (a minute after start-up first, so the catalog's
+/// first refresh can land).
+pub fn spawn_docs_sync(app: AppState) -> Option<JoinHandle<()>> {
+    let every = app.config.docs_sync_seconds;
+    if every == 0 {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        let period = Duration::from_secs(every);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(60), period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match portolan_core::docs::techdocs::sync_all(&app, None).await {
+                Ok(reports) => {
+                    let changed: usize = reports.iter().map(|r| r.created + r.updated + r.removed).sum();
+                    tracing::info!(entities = reports.len(), pages_changed = changed, "docs sync finished");
+                }
+                Err(e) => tracing::warn!(error = %e, "docs sync failed"),
+            }
+        }
+    }))
 }
 
 /// Processes queued webhook deliveries whenever the receiver signals one, and every 30 s.

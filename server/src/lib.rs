@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod api;
+pub mod attachments;
 pub mod auth;
 pub mod bench;
 pub mod bench_docs;
@@ -214,6 +215,7 @@ pub fn router(state: ServerState) -> Router {
         .merge(access::router())
         .merge(openapi::router())
         .merge(docs::router())
+        .merge(attachments::router())
         .merge(search::router())
         .merge(auth::router(&config))
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(leptos.clone()))
@@ -223,7 +225,7 @@ pub fn router(state: ServerState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::resolve_viewer))
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(state.clone(), http::limits::guard))
-        .layer(axum::middleware::from_fn(http::limits::limit_body))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), http::limits::limit_body))
         .layer(axum::middleware::from_fn_with_state(state.clone(), http::csrf::check_origin))
         .layer(axum::middleware::from_fn_with_state(state.clone(), http::headers::security_headers))
         .layer(axum::middleware::from_fn_with_state(state.clone(), http::metrics::record))

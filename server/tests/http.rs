@@ -16,6 +16,9 @@ mod access;
 #[path = "http/docs.rs"]
 mod docs;
 
+#[path = "http/docs_tree.rs"]
+mod docs_tree;
+
 #[path = "http/limits.rs"]
 mod limits;
 

@@ -730,19 +730,65 @@ async fn contents(
         return bad_credentials();
     }
     let full = format!("{owner}/{repo}");
-    let found = {
+    let path = path.trim_end_matches('/').to_owned();
+    let (found, listing, branch) = {
         let repos = s.repos.lock().expect("lock");
-        repos.iter().find(|r| r.full_name() == full).and_then(|r| {
-            let on_branch = q.git_ref.as_deref().is_none_or(|g| g == r.default_branch);
-            if on_branch { r.files.get(&path).cloned() } else { None }
-        })
+        let repo = repos.iter().find(|r| r.full_name() == full);
+        let on_branch = |r: &&FakeRepo| q.git_ref.as_deref().is_none_or(|g| g == r.default_branch);
+        match repo.filter(on_branch) {
+            None => (None, Vec::new(), String::new()),
+            Some(r) => {
+                // A directory: the files under `path/`, as (name, whole path, text or None for a sub-directory).
+                let prefix = format!("{path}/");
+                let mut listing: Vec<(String, String, Option<String>)> = Vec::new();
+                for (p, text) in r.files.range(prefix.clone()..).take_while(|(p, _)| p.starts_with(&prefix)) {
+                    let rest = &p[prefix.len()..];
+                    match rest.split_once('/') {
+                        None => listing.push((rest.to_owned(), p.clone(), Some(text.clone()))),
+                        Some((dir, _)) if !listing.iter().any(|(n, _, t)| n == dir && t.is_none()) => {
+                            listing.push((dir.to_owned(), format!("{prefix}{dir}"), None));
+                        }
+                        Some(_) => {}
+                    }
+                }
+                (r.files.get(&path).cloned(), listing, r.default_branch.clone())
+            }
+        }
     };
+    let base = &s.base_url;
+    if found.is_none() && !listing.is_empty() {
+        // GitHub answers a directory with an array of its entries, files and directories alike.
+        let entries: Vec<Value> = listing
+            .iter()
+            .map(|(name, p, text)| {
+                let (kind, sha, size, web) = match text {
+                    Some(t) => ("file", hex_digest(t.as_bytes()), t.len(), "blob"),
+                    None => ("dir", hex_digest(p.as_bytes()), 0, "tree"),
+                };
+                json!({
+                    "type": kind,
+                    "size": size,
+                    "name": name,
+                    "path": p,
+                    "sha": sha,
+                    "url": format!("{base}/repos/{full}/contents/{p}?ref={branch}"),
+                    "git_url": format!("{base}/repos/{full}/git/{}/{sha}", if text.is_some() { "blobs" } else { "trees" }),
+                    "html_url": format!("{base}/{full}/{web}/{branch}/{p}"),
+                    "download_url": text.as_ref().map(|_| format!("{base}/raw/{full}/{branch}/{p}")),
+                    "_links": {
+                        "self": format!("{base}/repos/{full}/contents/{p}?ref={branch}"),
+                        "html": format!("{base}/{full}/{web}/{branch}/{p}")
+                    }
+                })
+            })
+            .collect();
+        return conditional(&s, &headers, &Value::Array(entries), None);
+    }
     let Some(text) = found else { return not_found() };
     // GitHub wraps base64 content at 60 columns with newlines.
     let encoded = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
     let wrapped: Vec<String> = encoded.as_bytes().chunks(60).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
     let sha = hex_digest(text.as_bytes());
-    let base = &s.base_url;
     let name = path.rsplit('/').next().unwrap_or(&path);
     let body = json!({
         "type": "file",
@@ -754,12 +800,12 @@ async fn contents(
         "sha": sha,
         "url": format!("{base}/repos/{full}/contents/{path}"),
         "git_url": format!("{base}/repos/{full}/git/blobs/{sha}"),
-        "html_url": format!("{base}/{full}/blob/main/{path}"),
-        "download_url": format!("{base}/raw/{full}/main/{path}"),
+        "html_url": format!("{base}/{full}/blob/{branch}/{path}"),
+        "download_url": format!("{base}/raw/{full}/{branch}/{path}"),
         "_links": {
             "self": format!("{base}/repos/{full}/contents/{path}"),
             "git": format!("{base}/repos/{full}/git/blobs/{sha}"),
-            "html": format!("{base}/{full}/blob/main/{path}")
+            "html": format!("{base}/{full}/blob/{branch}/{path}")
         }
     });
     conditional(&s, &headers, &body, None)

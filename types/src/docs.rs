@@ -30,6 +30,9 @@ pub struct NewPage {
     /// Days between reviews (default 90; runbooks are flagged when overdue).
     #[serde(default)]
     pub review_days: Option<i32>,
+    /// The slug of the page to nest this one under, in the same space.
+    #[serde(default)]
+    pub parent: Option<String>,
 }
 
 /// `PUT /api/v1/pages/{id}` body: a new revision, based on `base_revision`.
@@ -97,6 +100,88 @@ pub struct PageView {
     pub updated_at: String,
     /// The review state (runbooks are flagged when overdue).
     pub review: ReviewState,
+    /// The pages above this one in its space, outermost first (for breadcrumbs).
+    #[serde(default)]
+    pub breadcrumbs: Vec<PageLink>,
+    /// The pages directly under this one, by title.
+    #[serde(default)]
+    pub children: Vec<PageLink>,
+    /// For a page imported from a repository (docs-as-code): where its Markdown lives. Such pages are kept in
+    /// sync from the repository and cannot be edited in the portal.
+    #[serde(default)]
+    pub source: Option<PageSource>,
+}
+
+/// A page by its address, for breadcrumbs and lists of sub-pages.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageLink {
+    /// Id.
+    pub id: i64,
+    /// Space.
+    pub space: String,
+    /// Slug.
+    pub slug: String,
+    /// Title.
+    pub title: String,
+}
+
+/// Where an imported page's Markdown lives in its repository.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageSource {
+    /// The catalog entity whose `backstage.io/techdocs-ref` brought the page in.
+    pub entity: String,
+    /// The file's path in the repository (`docs/index.md`).
+    pub path: String,
+    /// The file on the forge.
+    pub url: String,
+    /// Where to edit it on the forge.
+    pub edit_url: String,
+}
+
+/// A file attached to a page (an image shown in it, a PDF, a log excerpt).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// Id.
+    pub id: i64,
+    /// The page it belongs to.
+    pub page_id: i64,
+    /// File name (letters, digits, `.`, `-`, `_`), unique on the page; uploading the same name replaces it.
+    pub name: String,
+    /// Its type, as checked from the content (`image/png`).
+    pub content_type: String,
+    /// Bytes.
+    pub size: i64,
+    /// SHA-256 of the content, hex.
+    pub sha256: String,
+    /// Who uploaded it.
+    pub uploaded_by: String,
+    /// When, RFC 3339 UTC.
+    pub uploaded_at: String,
+    /// Where it is served (`/files/12/diagram.png`).
+    pub url: String,
+    /// Markdown that shows or links it (`![diagram.png](/files/12/diagram.png)`).
+    pub markdown: String,
+}
+
+/// Result of syncing an entity's docs from its repository.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocsSyncReport {
+    /// The entity.
+    pub entity: String,
+    /// The space its pages live in.
+    pub space: String,
+    /// Pages made.
+    pub created: usize,
+    /// Pages given a new revision.
+    pub updated: usize,
+    /// Pages left as they were.
+    pub unchanged: usize,
+    /// Pages whose file is gone, removed.
+    pub removed: usize,
 }
 
 /// When a page was last reviewed and when it is due again.
@@ -291,6 +376,9 @@ pub struct PageSummary {
     /// When its next review is due, RFC 3339 UTC.
     #[serde(default)]
     pub review_due: String,
+    /// The page it is nested under.
+    #[serde(default)]
+    pub parent_id: Option<i64>,
 }
 
 /// `POST /api/v1/pages/{id}/move` body.
@@ -302,6 +390,10 @@ pub struct MoveRequest {
     /// The new slug; made from the title when absent.
     #[serde(default)]
     pub slug: Option<String>,
+    /// The slug of the page to nest it under, in the target space; `""` for the top of the space. When absent it
+    /// stays under its parent (within a space) or goes to the top (when changing space).
+    #[serde(default)]
+    pub parent: Option<String>,
 }
 
 /// A step of an onboarding guide (a `##` section of a guide page) and whether the viewer did it.

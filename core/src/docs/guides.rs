@@ -92,18 +92,7 @@ async fn done_keys(db: &DatabaseConnection, page_id: i64, login: &str) -> Result
 }
 
 fn summary(p: &page_rows::Model) -> PageSummary {
-    let review = pages::review_state(p, Utc::now());
-    PageSummary {
-        id: p.id,
-        space: p.space.clone(),
-        slug: p.slug.clone(),
-        title: p.title.clone(),
-        kind: p.kind.clone(),
-        owner_ref: p.owner_ref.clone(),
-        updated_at: p.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        stale: review.stale,
-        review_due: review.due_at,
-    }
+    pages::summary(p.clone())
 }
 
 /// One guide with one person's ticks; `memberships` are the person's groups (to tell whether it is assigned).

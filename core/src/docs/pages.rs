@@ -12,8 +12,8 @@ use sea_orm::{
 };
 
 use portolan_types::docs::{
-    DiffRow, NewPage, PAGE_KINDS, PageSummary, PageUpdate, PageView, ReviewState, RevisionContent, RevisionDiff,
-    RevisionView, TocItem,
+    DiffRow, NewPage, PAGE_KINDS, PageLink, PageSource, PageSummary, PageUpdate, PageView, ReviewState,
+    RevisionContent, RevisionDiff, RevisionView, TocItem,
 };
 
 use super::{diff as diffs, markdown};
@@ -57,6 +57,17 @@ pub mod page_rows {
         pub reviewed_by: Option<String>,
         /// Days between reviews.
         pub review_days: i32,
+        /// The page this one is nested under (same space).
+        pub parent_id: Option<i64>,
+        /// For an imported page: the entity whose docs it is.
+        pub source_entity: Option<String>,
+        /// Its file's path in the repository.
+        pub source_path: Option<String>,
+        /// Its file on the forge.
+        #[sea_orm(column_type = "Text", nullable)]
+        pub source_url: Option<String>,
+        /// The git blob it was last read from.
+        pub source_sha: Option<String>,
     }
 
     /// No navigable relations needed.
@@ -177,9 +188,70 @@ pub enum DocsError {
         /// The same, side by side.
         rows: Vec<DiffRow>,
     },
+    /// The page is imported from a repository and kept in sync from there; the text is where to edit it.
+    #[error("this page is kept in sync from its repository; edit it there: {0}")]
+    ReadOnly(String),
     /// The database failed.
     #[error("database: {0}")]
     Db(#[from] DbErr),
+}
+
+/// Where to edit an imported page's file: GitHub's `…/blob/<ref>/<path>` becomes `…/edit/<ref>/<path>`.
+pub fn edit_url(source_url: &str) -> String {
+    source_url.replacen("/blob/", "/edit/", 1)
+}
+
+/// Refuses changes to an imported page.
+fn writable(page: &page_rows::Model) -> Result<(), DocsError> {
+    match (&page.source_path, &page.source_url) {
+        (Some(_), url) => Err(DocsError::ReadOnly(edit_url(url.as_deref().unwrap_or_default()))),
+        _ => Ok(()),
+    }
+}
+
+/// How deep pages nest; deeper parents are refused.
+pub const MAX_DEPTH: usize = 8;
+
+/// The page with slug `parent` in `space`, to nest a page under: it must exist and must not be the page itself or
+/// below it. `None` or empty: the top of the space.
+async fn parent_in<C: ConnectionTrait>(
+    db: &C,
+    space: &str,
+    parent: Option<&str>,
+    moving: Option<i64>,
+) -> Result<Option<i64>, DocsError> {
+    let Some(slug) = parent.map(str::trim).filter(|p| !p.is_empty()) else { return Ok(None) };
+    let slug = slug.trim_start_matches(&format!("{space}/")).to_lowercase();
+    let found = page_rows::Entity::find()
+        .filter(page_rows::Column::Space.eq(space))
+        .filter(page_rows::Column::Slug.eq(&slug))
+        .one(db)
+        .await?
+        .ok_or_else(|| DocsError::Invalid(format!("parent: no page {space}/{slug}")))?;
+    let chain = ancestors(db, &found).await?;
+    if moving.is_some_and(|id| id == found.id || chain.iter().any(|a| a.id == id)) {
+        return Err(DocsError::Invalid("parent: a page cannot go under itself or a page below it".to_owned()));
+    }
+    if chain.len() + 1 >= MAX_DEPTH {
+        return Err(DocsError::Invalid(format!("parent: pages nest at most {MAX_DEPTH} deep")));
+    }
+    Ok(Some(found.id))
+}
+
+/// The pages above `page`, outermost first (a broken chain or a cycle stops the walk).
+async fn ancestors<C: ConnectionTrait>(db: &C, page: &page_rows::Model) -> Result<Vec<PageLink>, DbErr> {
+    let mut chain: Vec<PageLink> = Vec::new();
+    let mut next = page.parent_id;
+    while let Some(id) = next {
+        if chain.len() >= MAX_DEPTH || id == page.id || chain.iter().any(|c| c.id == id) {
+            break;
+        }
+        let Some(p) = page_rows::Entity::find_by_id(id).one(db).await? else { break };
+        next = p.parent_id;
+        chain.push(PageLink { id: p.id, space: p.space, slug: p.slug, title: p.title });
+    }
+    chain.reverse();
+    Ok(chain)
 }
 
 fn rfc3339(t: chrono::DateTime<Utc>) -> String {
@@ -538,6 +610,22 @@ async fn view<C: ConnectionTrait>(db: &C, page: &page_rows::Model, rev: &revisio
         updated_by: rev.author.clone(),
         updated_at: rfc3339(rev.created_at),
         review: review_state(page, Utc::now()),
+        breadcrumbs: ancestors(db, page).await?,
+        children: page_rows::Entity::find()
+            .filter(page_rows::Column::ParentId.eq(page.id))
+            .order_by_asc(page_rows::Column::Title)
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|p| PageLink { id: p.id, space: p.space, slug: p.slug, title: p.title })
+            .collect(),
+        source: match (&page.source_entity, &page.source_path) {
+            (Some(entity), Some(path)) => {
+                let url = page.source_url.clone().unwrap_or_default();
+                Some(PageSource { entity: entity.clone(), path: path.clone(), edit_url: edit_url(&url), url })
+            }
+            _ => None,
+        },
     })
 }
 
@@ -597,17 +685,38 @@ pub async fn move_page(
     id: i64,
     space: &str,
     slug: Option<&str>,
+    parent: Option<&str>,
 ) -> Result<PageView, DocsError> {
     let space = space.trim().to_lowercase();
     if !valid_space(&space) {
         return Err(DocsError::Invalid("space: lower-case letters, digits and -, at most 63".to_owned()));
     }
     let (page, rev) = current(db, id).await?.ok_or(DocsError::NotFound)?;
+    writable(&page)?;
     let slug = slugify(slug.map(str::trim).filter(|s| !s.is_empty()).unwrap_or(&page.title));
+    let parent_id = match parent {
+        Some(p) => parent_in(db, &space, Some(p), Some(id)).await?,
+        None if space == page.space => page.parent_id,
+        None => None,
+    };
     if space == page.space && slug == page.slug {
+        if parent_id != page.parent_id {
+            let mut active: page_rows::ActiveModel = page.into();
+            active.parent_id = Set(parent_id);
+            let page = active.update(db).await?;
+            return Ok(view(db, &page, &rev).await?);
+        }
         return Ok(view(db, &page, &rev).await?);
     }
     let txn = db.begin().await?;
+    if space != page.space {
+        // Its sub-pages stay in their space, one level up.
+        page_rows::Entity::update_many()
+            .col_expr(page_rows::Column::ParentId, Expr::value(page.parent_id))
+            .filter(page_rows::Column::ParentId.eq(id))
+            .exec(&txn)
+            .await?;
+    }
     let taken = page_rows::Entity::find()
         .filter(page_rows::Column::Space.eq(&space))
         .filter(page_rows::Column::Slug.eq(&slug))
@@ -639,6 +748,7 @@ pub async fn move_page(
     let mut active: page_rows::ActiveModel = page.into();
     active.space = Set(space.clone());
     active.slug = Set(slug.clone());
+    active.parent_id = Set(parent_id);
     let page = active.update(&txn).await?;
     let target = format!("page:{id}");
     crate::audit::record(
@@ -656,8 +766,51 @@ pub async fn move_page(
     Ok(view(db, &page, &rev).await?)
 }
 
+/// Where an imported page's Markdown lives (see [`super::techdocs`]).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Source {
+    /// The entity whose docs it is.
+    pub entity: String,
+    /// The file's path in its repository.
+    pub path: String,
+    /// The file on the forge.
+    pub url: String,
+    /// The blob read.
+    pub sha: String,
+    /// The slug to give it (from its path, not its title).
+    pub slug: String,
+}
+
+/// Records the blob an imported page was last synced from, and where it nests.
+pub(crate) async fn set_source(
+    db: &DatabaseConnection,
+    id: i64,
+    sha: &str,
+    url: &str,
+    parent_id: Option<i64>,
+) -> Result<(), DbErr> {
+    page_rows::Entity::update_many()
+        .col_expr(page_rows::Column::SourceSha, Expr::value(sha))
+        .col_expr(page_rows::Column::SourceUrl, Expr::value(url))
+        .col_expr(page_rows::Column::ParentId, Expr::value(parent_id))
+        .filter(page_rows::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Makes a page with its first revision, in one transaction.
 pub async fn create(db: &DatabaseConnection, actor: &str, new: &NewPage) -> Result<PageView, DocsError> {
+    create_with(db, actor, new, None).await
+}
+
+/// [`create`], for an imported page with where it comes from.
+pub(crate) async fn create_with(
+    db: &DatabaseConnection,
+    actor: &str,
+    new: &NewPage,
+    source: Option<Source>,
+) -> Result<PageView, DocsError> {
     let space = new.space.trim().to_lowercase();
     if !valid_space(&space) {
         return Err(DocsError::Invalid("space: lower-case letters, digits and -, at most 63".to_owned()));
@@ -675,8 +828,9 @@ pub async fn create(db: &DatabaseConnection, actor: &str, new: &NewPage) -> Resu
             .map_err(|err| DocsError::Invalid(format!("entities: {err}")))?;
         entities.push(r.to_string());
     }
-    let base = slugify(&new.title);
+    let base = slugify(source.as_ref().map_or(&new.title, |s| &s.slug));
     let txn = db.begin().await?;
+    let parent_id = parent_in(&txn, &space, new.parent.as_deref(), None).await?;
     // The first free slug: `deploys`, `deploys-2`, …
     let taken: Vec<String> = page_rows::Entity::find()
         .filter(page_rows::Column::Space.eq(&space))
@@ -703,6 +857,11 @@ pub async fn create(db: &DatabaseConnection, actor: &str, new: &NewPage) -> Resu
         reviewed_at: Set(None),
         reviewed_by: Set(None),
         review_days: Set(review_days),
+        parent_id: Set(parent_id),
+        source_entity: Set(source.as_ref().map(|s| s.entity.clone())),
+        source_path: Set(source.as_ref().map(|s| s.path.clone())),
+        source_url: Set(source.as_ref().map(|s| s.url.clone())),
+        source_sha: Set(source.as_ref().map(|s| s.sha.clone())),
         ..Default::default()
     }
     .insert(&txn)
@@ -751,7 +910,21 @@ pub fn diff(old: &str, new: &str) -> String {
 
 /// Saves a new revision if `update.base_revision` is still the current one; a conflict otherwise, writing nothing.
 pub async fn save(db: &DatabaseConnection, actor: &str, id: i64, update: &PageUpdate) -> Result<PageView, DocsError> {
+    save_revision(db, actor, id, update, false).await
+}
+
+/// [`save`], and for `imported` also on a page kept in sync from its repository (only the sync does that).
+pub(crate) async fn save_revision(
+    db: &DatabaseConnection,
+    actor: &str,
+    id: i64,
+    update: &PageUpdate,
+    imported: bool,
+) -> Result<PageView, DocsError> {
     let (page, current) = current(db, id).await?.ok_or(DocsError::NotFound)?;
+    if !imported {
+        writable(&page)?;
+    }
     let title = update.title.as_deref().map(str::trim).filter(|t| !t.is_empty()).unwrap_or(&page.title).to_owned();
     check_text(&title, &update.markdown)?;
     let conflict = |current: PageView, base_markdown: &str| DocsError::Conflict {
@@ -972,7 +1145,7 @@ pub async fn for_entity(db: &DatabaseConnection, entity_ref: &str) -> Result<Vec
     Ok(found)
 }
 
-fn summary(p: page_rows::Model) -> PageSummary {
+pub(crate) fn summary(p: page_rows::Model) -> PageSummary {
     let review = review_state(&p, Utc::now());
     PageSummary {
         stale: review.stale,
@@ -984,13 +1157,33 @@ fn summary(p: page_rows::Model) -> PageSummary {
         kind: p.kind,
         owner_ref: p.owner_ref,
         updated_at: rfc3339(p.updated_at),
+        parent_id: p.parent_id,
     }
 }
 
 /// Deletes a page with its revisions and links (audited with the last title), in one transaction.
 pub async fn delete(db: &DatabaseConnection, actor: &str, id: i64) -> Result<(), DocsError> {
+    delete_with(db, actor, id, false).await
+}
+
+/// [`delete`], and for `imported` also a page kept in sync from its repository (only the sync does that).
+pub(crate) async fn delete_with(
+    db: &DatabaseConnection,
+    actor: &str,
+    id: i64,
+    imported: bool,
+) -> Result<(), DocsError> {
     let txn = db.begin().await?;
     let page = page_rows::Entity::find_by_id(id).one(&txn).await?.ok_or(DocsError::NotFound)?;
+    if !imported {
+        writable(&page)?;
+    }
+    // Its sub-pages move up a level.
+    page_rows::Entity::update_many()
+        .col_expr(page_rows::Column::ParentId, Expr::value(page.parent_id))
+        .filter(page_rows::Column::ParentId.eq(id))
+        .exec(&txn)
+        .await?;
     links::Entity::delete_many().filter(links::Column::PageId.eq(id)).exec(&txn).await?;
     redirects::Entity::delete_many().filter(redirects::Column::PageId.eq(id)).exec(&txn).await?;
     revisions::Entity::delete_many().filter(revisions::Column::PageId.eq(id)).exec(&txn).await?;

@@ -243,10 +243,12 @@ pub async fn limit_api(State(state): State<ServerState>, req: Request, next: Nex
     next.run(req).await
 }
 
-/// The largest request body a route takes, in bytes.
-pub fn body_limit_for(path: &str) -> usize {
+/// The largest request body a route takes, in bytes (`max_file`: the configured largest attachment).
+pub fn body_limit_for(path: &str, max_file: usize) -> usize {
     const MIB: usize = 1024 * 1024;
-    if is_webhook(path) {
+    if crate::attachments::is_upload(path) {
+        max_file.saturating_add(crate::attachments::UPLOAD_OVERHEAD)
+    } else if is_webhook(path) {
         // GitHub caps webhook payloads at 25 MB.
         25 * MIB
     } else if path.starts_with(portolan_app::SERVER_FN_PREFIX) {
@@ -259,8 +261,8 @@ pub fn body_limit_for(path: &str) -> usize {
 
 /// Refuses bodies larger than the route takes: at once with 413 when `Content-Length` says so, and while
 /// reading when a streamed body grows past it (the extractors answer 413 then).
-pub async fn limit_body(req: Request, next: Next) -> Response {
-    let max = body_limit_for(req.uri().path());
+pub async fn limit_body(State(state): State<ServerState>, req: Request, next: Next) -> Response {
+    let max = body_limit_for(req.uri().path(), state.app.config.docs_attachment_max_bytes);
     let declared = req
         .headers()
         .get(http::header::CONTENT_LENGTH)

@@ -13,6 +13,7 @@ db_tests!(
     webhooks_must_be_signed_and_are_stored_once,
     url_locations_are_registered_through_the_api,
     the_webhook_worker_processes_what_the_receiver_queued,
+    docs_kept_in_a_repository_become_read_only_pages_kept_in_sync,
 );
 
 async fn discovering(b: Backend) -> TestApp {
@@ -208,4 +209,90 @@ async fn the_webhook_worker_processes_what_the_receiver_queued(b: Backend) {
     }
     worker.abort();
     assert_eq!(lifecycle, "deprecated", "the worker woke up and refreshed the repository");
+}
+
+async fn docs_kept_in_a_repository_become_read_only_pages_kept_in_sync(b: Backend) {
+    let mut app = discovering(b).await;
+    let catalog = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: checkout-service\n  annotations:\n    backstage.io/techdocs-ref: dir:.\nspec:\n  type: service\n  lifecycle: production\n  owner: group:payments\n";
+    app.github.set_file("acme/checkout-service", "catalog-info.yaml", catalog);
+    app.github.set_file(
+        "acme/checkout-service",
+        "docs/index.md",
+        "# Checkout service\n\nStart with the [restart runbook](runbooks/restart.md).\n",
+    );
+    app.github.set_file(
+        "acme/checkout-service",
+        "docs/runbooks/restart.md",
+        "# Restart checkout\n\n1. Drain\n2. Restart\n\nBack to [the start](../index.md#top).\n",
+    );
+    discovery::discover(&app.state.app).await.expect("discovery");
+
+    let sync = "/api/v1/entities/by-ref/component/default/checkout-service/docs/sync";
+    let res = app.post_json_with_token(sync, &json!({}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let report = res.json();
+    assert_eq!((report["created"].as_u64(), report["space"].as_str()), (Some(2), Some("checkout-service")), "{report}");
+
+    let list = app.get_with_token("/api/v1/pages?space=checkout-service", API_TOKEN).await.json();
+    let find = |slug: &str| {
+        list.as_array().unwrap().iter().find(|p| p["slug"] == slug).cloned().unwrap_or_else(|| panic!("{slug}: {list}"))
+    };
+    let (index, restart) = (find("index"), find("runbooks-restart"));
+    assert_eq!(restart["parent_id"], index["id"], "a file nests under the index above it");
+    let page = app.get_with_token(&format!("/api/v1/pages/{}", restart["id"]), API_TOKEN).await.json();
+    let base = app.github.url();
+    assert_eq!(page["source"]["path"], "docs/runbooks/restart.md", "{page}");
+    assert_eq!(page["source"]["edit_url"], format!("{base}/acme/checkout-service/edit/main/docs/runbooks/restart.md"));
+    assert_eq!(page["owner_ref"], "group:default/payments");
+    assert_eq!(page["entities"][0], "component:default/checkout-service");
+    assert!(page["markdown"].as_str().unwrap().contains("](/docs/checkout-service/index#top)"), "{page}");
+
+    // Read-only in the portal, through the API and in the browser.
+    let edit = json!({"base_revision": page["revision_id"], "markdown": "# Mine now\n"});
+    let put = http::Request::put(format!("/api/v1/pages/{}", restart["id"]))
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {API_TOKEN}"))
+        .body(axum::body::Body::from(edit.to_string()))
+        .unwrap();
+    let res = app.send(put).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{res:?}");
+    assert!(res.body.contains("edit it there"), "{}", res.body);
+    app.login_as("octocat").await;
+    let shown = app.get("/docs/checkout-service/runbooks-restart").await;
+    assert!(shown.body.contains("Edit in repository") && shown.body.contains("Kept in sync from"), "{}", shown.body);
+    assert!(!shown.body.contains("/docs/checkout-service/runbooks-restart/edit"), "no portal editor for it");
+    let entity_docs = app.get("/catalog/default/component/checkout-service").await;
+    assert!(entity_docs.body.contains("Restart checkout"), "the entity page lists its docs");
+
+    // Nothing changed: nothing is read beyond the listings, no revision is added.
+    let again = app.post_json_with_token(sync, &json!({}), API_TOKEN).await.json();
+    assert_eq!((again["unchanged"].as_u64(), again["updated"].as_u64()), (Some(2), Some(0)), "{again}");
+
+    // A push that edits one file and removes the other: a new revision, and the removed page is gone.
+    app.github.set_file(
+        "acme/checkout-service",
+        "docs/runbooks/restart.md",
+        "# Restart checkout\n\n1. Drain slowly\n2. Restart\n",
+    );
+    app.github.remove_file("acme/checkout-service", "docs/index.md");
+    app.post_webhook("push", "d-docs", &push("acme/checkout-service", "main", "main"), None).await;
+    portolan_core::webhooks::process_queue(&app.state.app).await.unwrap();
+    let delivery = portolan_core::webhooks::find(&app.state.app.db, "github", "d-docs").await.unwrap().unwrap();
+    assert_eq!(delivery.status, "done", "{delivery:?}");
+    let page = app.get_with_token(&format!("/api/v1/pages/{}", restart["id"]), API_TOKEN).await.json();
+    assert_eq!(page["revision_number"], 2, "{page}");
+    assert!(page["markdown"].as_str().unwrap().contains("Drain slowly"));
+    assert!(page["breadcrumbs"].as_array().unwrap().is_empty(), "its index is gone: {page}");
+    let history = app.get_with_token(&format!("/api/v1/pages/{}/revisions", restart["id"]), API_TOKEN).await.json();
+    assert!(history[0]["summary"].as_str().unwrap().starts_with("Synced from docs/runbooks/restart.md@"), "{history}");
+    assert_eq!(history[0]["author"], "docs-sync");
+    let gone = app.get_with_token(&format!("/api/v1/pages/{}", index["id"]), API_TOKEN).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+
+    // An entity without the annotation says so.
+    let res = app
+        .post_json_with_token("/api/v1/entities/by-ref/component/default/inventory/docs/sync", &json!({}), API_TOKEN)
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{res:?}");
+    assert!(res.body.contains("no backstage.io/techdocs-ref"), "{}", res.body);
 }
