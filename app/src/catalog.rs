@@ -460,6 +460,10 @@ fn EntityView() -> impl IntoView {
         (p.get("kind").unwrap_or_default(), p.get("namespace").unwrap_or_default(), p.get("name").unwrap_or_default())
     };
     let entity = Resource::new(key, |(kind, namespace, name)| get_entity(kind, namespace, name));
+    provide_context(crate::docs::EntityDocsData::new(move || {
+        let (kind, namespace, name) = key();
+        format!("{kind}:{namespace}/{name}").to_lowercase()
+    }));
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -683,7 +687,7 @@ fn EntityDetailView(detail: EntityDetail) -> impl IntoView {
             })}
         </section>
         {matches!(s.kind.as_str(), "group" | "user").then(|| view! { <PeopleSection detail=detail.clone() /> })}
-        {(s.kind == "group").then(|| view! { <TeamGuides group_ref=s.entity_ref.clone() /> })}
+        {(s.kind == "group").then(|| view! { <TeamGuides /> })}
         <EntityDocs entity_ref=s.entity_ref.clone() />
         <section class="card" aria-labelledby="relations-title">
             <h2 id="relations-title">"Relations"</h2>

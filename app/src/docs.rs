@@ -87,6 +87,10 @@ pub struct PageWithRights {
     pub may_edit: bool,
     /// Pages whose wiki links lead here.
     pub backlinks: Vec<PageSummary>,
+    /// Files attached to it (for those who may edit).
+    pub attachments: Vec<Attachment>,
+    /// For a guide: the viewer's progress.
+    pub guide: Option<GuideProgress>,
 }
 
 #[cfg(feature = "ssr")]
@@ -108,7 +112,24 @@ async fn load_page(space: &str, slug: &str) -> Result<PageWithRights, AppError> 
     let may_edit = page.source.is_none() && crate::ssr::allowed(&state, &viewer, Action::DocsEdit, &target).await?;
     let backlinks =
         pages::backlinks(&state.db, &page).await.map_err(|e| crate::ssr::internal("finding backlinks", e))?;
-    Ok(PageWithRights { page, may_edit, backlinks })
+    let attachments = if may_edit {
+        portolan_core::docs::attachments::list(&state.db, page.id)
+            .await
+            .map_err(|e| crate::ssr::internal("listing files", e))?
+    } else {
+        Vec::new()
+    };
+    let guide = if page.kind == "guide" {
+        let teams = my_memberships(&state, &viewer).await?;
+        Some(
+            portolan_core::docs::guides::for_person(&state.db, page.id, &viewer.login, &teams)
+                .await
+                .map_err(guide_error)?,
+        )
+    } else {
+        None
+    };
+    Ok(PageWithRights { page, may_edit, backlinks, attachments, guide })
 }
 
 /// One page by space and slug, with the viewer's right to edit it.
@@ -124,6 +145,8 @@ pub struct EditorContent {
     pub page: PageView,
     /// The refused save, once, after a plain-form post.
     pub conflict: Option<EditConflict>,
+    /// Files attached to the page.
+    pub attachments: Vec<Attachment>,
 }
 
 #[cfg(feature = "ssr")]
@@ -134,7 +157,13 @@ fn conflict_key(page_id: i64) -> String {
 /// The editor's data; refuses viewers who may not edit, so the form is never shown to them.
 #[server(prefix = "/fn", endpoint = "docs_editor")]
 pub async fn editor_data(space: String, slug: String) -> Result<EditorContent, AppError> {
-    let PageWithRights { page, may_edit, .. } = load_page(&space, &slug).await?;
+    let PageWithRights { page, may_edit, attachments, .. } = load_page(&space, &slug).await?;
+    if let Some(source) = &page.source {
+        return Err(AppError::Invalid(format!(
+            "This page is kept in sync from its repository; edit it there: {}",
+            source.edit_url
+        )));
+    }
     if !may_edit {
         let viewer = crate::ssr::require_viewer()?;
         let state = crate::ssr::state()?;
@@ -146,7 +175,7 @@ pub async fn editor_data(space: String, slug: String) -> Result<EditorContent, A
         Some(session) => session.get::<EditConflict>(&conflict_key(page.id)).await.ok().flatten(),
         None => None,
     };
-    Ok(EditorContent { page, conflict })
+    Ok(EditorContent { page, conflict, attachments })
 }
 
 /// The editor's preview: the page as it would show, and its wiki links that lead nowhere.
@@ -555,59 +584,74 @@ fn progress_bar(done: usize, total: usize) -> impl IntoView {
     view! { <progress max=total.to_string() value=done.to_string() aria-label=label.clone()></progress> " " <span class="small">{label}</span> }
 }
 
+/// Runs `refetch` after each completed action (never on the server, never on first render): components that
+/// start from data their page loaded and stay current after changes, without a resource of their own (a resource
+/// made inside an already-suspended view cannot be hydrated).
+fn refresh_after(versions: impl Fn() -> usize + 'static, refetch: impl Fn() + 'static) {
+    Effect::new(move |_| {
+        if versions() > 0 {
+            refetch();
+        }
+    });
+}
+
 /// The checklist above a guide: its steps, each ticked off by the viewer, and progress.
 #[component]
-fn GuideChecklist(page_id: i64) -> impl IntoView {
+fn GuideChecklist(page_id: i64, initial: GuideProgress) -> impl IntoView {
     let step = ServerAction::<GuideStep>::new();
     let pick = ServerAction::<GuidePick>::new();
-    let data = Resource::new(move || (step.version().get(), pick.version().get()), move |_| guide(page_id));
-    view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading your progress…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(g) => {
-                        let total = g.steps.len();
-                        let mine = g.assigned || g.picked;
-                        view! {
-                            <section class="card guide" aria-labelledby="guide-title" data-testid="guide">
-                                <h2 id="guide-title">"Your progress"</h2>
-                                <p>{progress_bar(g.done, total)}</p>
-                                <ol class="guide-steps">
-                                    {g.steps.into_iter().map(|s| {
-                                        let next = if s.done { "false" } else { "true" };
-                                        view! {
-                                            <li class:done=s.done>
-                                                <ActionForm action=step attr:class="actions">
-                                                    <input type="hidden" name="page_id" value=page_id.to_string() />
-                                                    <input type="hidden" name="key" value=s.key.clone() />
-                                                    <input type="hidden" name="done" value=next />
-                                                    <button class="button step-toggle" type="submit" aria-pressed=s.done.to_string() aria-label=format!("{}: {}", s.title, if s.done { "done; mark not done" } else { "mark done" })>
-                                                        {if s.done { "✓" } else { "○" }}
-                                                    </button>
-                                                    <a href=format!("#{}", s.key)>{s.title.clone()}</a>
-                                                </ActionForm>
-                                            </li>
-                                        }
-                                    }).collect_view()}
-                                </ol>
-                                {if g.assigned {
-                                    view! { <p class="muted small">"Assigned to your team."</p> }.into_any()
-                                } else {
-                                    view! {
-                                        <ActionForm action=pick>
-                                            <input type="hidden" name="page_id" value=page_id.to_string() />
-                                            <input type="hidden" name="picked" value=if mine { "false" } else { "true" } />
-                                            <button class="button" type="submit">{if mine { "Remove from my guides" } else { "Add to my guides" }}</button>
-                                        </ActionForm>
-                                    }.into_any()
-                                }}
-                            </section>
-                        }.into_any()
-                    }
-                    Err(e) => view! { <p class="alert alert-error">{e.to_string()}</p> }.into_any(),
+    let data = RwSignal::new(initial);
+    refresh_after(
+        move || step.version().get() + pick.version().get(),
+        move || {
+            leptos::task::spawn_local(async move {
+                if let Ok(g) = guide(page_id).await {
+                    data.set(g);
                 }
-            })}
-        </Suspense>
+            })
+        },
+    );
+    view! {
+        {move || {
+            let g = data.get();
+            let total = g.steps.len();
+            let mine = g.assigned || g.picked;
+            view! {
+                <section class="card guide" aria-labelledby="guide-title" data-testid="guide">
+                    <h2 id="guide-title">"Your progress"</h2>
+                    <p>{progress_bar(g.done, total)}</p>
+                    <ol class="guide-steps">
+                        {g.steps.into_iter().map(|s| {
+                            let next = if s.done { "false" } else { "true" };
+                            view! {
+                                <li class:done=s.done>
+                                    <ActionForm action=step attr:class="actions">
+                                        <input type="hidden" name="page_id" value=page_id.to_string() />
+                                        <input type="hidden" name="key" value=s.key.clone() />
+                                        <input type="hidden" name="done" value=next />
+                                        <button class="button step-toggle" type="submit" aria-pressed=s.done.to_string() aria-label=format!("{}: {}", s.title, if s.done { "done; mark not done" } else { "mark done" })>
+                                            {if s.done { "✓" } else { "○" }}
+                                        </button>
+                                        <a href=format!("#{}", s.key)>{s.title.clone()}</a>
+                                    </ActionForm>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ol>
+                    {if g.assigned {
+                        view! { <p class="muted small">"Assigned to your team."</p> }.into_any()
+                    } else {
+                        view! {
+                            <ActionForm action=pick>
+                                <input type="hidden" name="page_id" value=page_id.to_string() />
+                                <input type="hidden" name="picked" value=if mine { "false" } else { "true" } />
+                                <button class="button" type="submit">{if mine { "Remove from my guides" } else { "Add to my guides" }}</button>
+                            </ActionForm>
+                        }.into_any()
+                    }}
+                </section>
+            }
+        }}
         {move || step.value().get().and_then(Result::err).map(|e| view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> })}
     }
 }
@@ -642,8 +686,8 @@ fn MyGuides() -> impl IntoView {
 
 /// A team's page: its guides and how far each member got.
 #[component]
-pub fn TeamGuides(group_ref: String) -> impl IntoView {
-    let data = Resource::new(move || group_ref.clone(), team_guides);
+pub fn TeamGuides() -> impl IntoView {
+    let data = expect_context::<EntityDocsData>().guides;
     view! {
         <Suspense>
             {move || Suspend::new(async move {
@@ -753,11 +797,34 @@ fn PageTable(pages: Vec<PageSummary>, #[prop(optional)] nested: bool) -> impl In
     }
 }
 
+/// What an entity page shows of the docs: pages about the entity, and for a team its onboarding. The entity page
+/// makes these resources next to its own (see [`refresh_after`]: resources made inside a suspended view do not
+/// hydrate) and the sections find them in the context.
+#[derive(Clone, Copy)]
+pub struct EntityDocsData {
+    /// Pages about the entity.
+    pub pages: Resource<Result<Vec<PageSummary>, AppError>>,
+    /// For a group: its guides and members' progress.
+    pub guides: Resource<Result<Vec<TeamGuide>, AppError>>,
+}
+
+impl EntityDocsData {
+    /// The resources for the entity `entity_ref()` names (`component:default/payments-api`).
+    pub fn new(entity_ref: impl Fn() -> String + Clone + Send + Sync + 'static) -> EntityDocsData {
+        EntityDocsData {
+            pages: Resource::new(entity_ref.clone(), pages_for_entity),
+            guides: Resource::new(entity_ref, |r| async move {
+                if r.starts_with("group:") { team_guides(r).await } else { Ok(Vec::new()) }
+            }),
+        }
+    }
+}
+
 /// The entity page's "Runbooks and docs" section.
 #[component]
 pub fn EntityDocs(entity_ref: String) -> impl IntoView {
     let new_href = format!("/docs/new?entity={}", portolan_types::encode_query_value(&entity_ref));
-    let pages = Resource::new(move || entity_ref.clone(), pages_for_entity);
+    let pages = expect_context::<EntityDocsData>().pages;
     view! {
         <section class="card" aria-labelledby="entity-docs-title">
             <h2 id="entity-docs-title">"Runbooks and docs"</h2>
@@ -812,7 +879,7 @@ fn DocView() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
-                    Ok(p) => view! { <DocBody page=p.page may_edit=p.may_edit backlinks=p.backlinks /> }.into_any(),
+                    Ok(p) => view! { <DocBody page=p.page may_edit=p.may_edit backlinks=p.backlinks attachments=p.attachments guide=p.guide /> }.into_any(),
                     Err(e) => view! { <ErrorPage error=e /> }.into_any(),
                 }
             })}
@@ -840,7 +907,13 @@ fn Crumbs(page: PageView, #[prop(optional)] last: &'static str) -> impl IntoView
 }
 
 #[component]
-fn DocBody(page: PageView, may_edit: bool, backlinks: Vec<PageSummary>) -> impl IntoView {
+fn DocBody(
+    page: PageView,
+    may_edit: bool,
+    backlinks: Vec<PageSummary>,
+    attachments: Vec<Attachment>,
+    guide: Option<GuideProgress>,
+) -> impl IntoView {
     let broken = page.broken_links.clone();
     let toc = page.toc.clone();
     let base = format!("/docs/{}/{}", page.space, page.slug);
@@ -869,7 +942,7 @@ fn DocBody(page: PageView, may_edit: bool, backlinks: Vec<PageSummary>) -> impl 
             {page.owner_ref.clone().map(|o| view! { " · owned by " <a href=entity_path(&o)>{o.clone()}</a> })}
         </p>
         <ReviewLine page=page.clone() may_edit=may_edit />
-        {(page.kind == "guide").then(|| view! { <GuideChecklist page_id=page.id /> })}
+        {guide.map(|g| view! { <GuideChecklist page_id=page.id initial=g /> })}
         {(!page.entities.is_empty()).then(|| view! {
             <p class="small">"About: "
                 {page.entities.iter().map(|e| view! { <a class="tag" href=entity_path(e)>{e.clone()}</a> " " }).collect_view()}
@@ -907,7 +980,7 @@ fn DocBody(page: PageView, may_edit: bool, backlinks: Vec<PageSummary>) -> impl 
                 })}
             </section>
         })}
-        {may_edit.then(|| view! { <Attachments page_id=page.id may_edit=true /> })}
+        {may_edit.then(|| view! { <Attachments page_id=page.id may_edit=true initial=attachments /> })}
         {(may_edit && !broken.is_empty()).then(|| view! { <BrokenLinks broken=broken.clone() /> })}
         {(!backlinks.is_empty()).then(|| view! {
             <section class="card" aria-labelledby="backlinks-title">
@@ -985,7 +1058,7 @@ fn EditView() -> impl IntoView {
                         <Title text=format!("Edit {}", d.page.title) />
                         <Crumbs page=d.page.clone() last="edit" />
                         <h1>"Edit " {d.page.title.clone()}</h1>
-                        <Editor page=d.page conflict=d.conflict />
+                        <Editor page=d.page conflict=d.conflict attachments=d.attachments />
                     }.into_any(),
                     Err(e) => view! { <ErrorPage error=e /> }.into_any(),
                 }
@@ -1027,7 +1100,7 @@ fn ConflictNotice(conflict: EditConflict, page_id: i64, edit_path: String) -> im
 /// Markdown source and live preview. Hydrated: the preview follows the text (debounced, rendered by the server's
 /// own renderer), Ctrl/Cmd-S saves, and leaving with unsaved text asks first.
 #[component]
-fn Editor(page: PageView, conflict: Option<EditConflict>) -> impl IntoView {
+fn Editor(page: PageView, conflict: Option<EditConflict>, attachments: Vec<Attachment>) -> impl IntoView {
     let save = ServerAction::<SavePage>::new();
     let dirty = RwSignal::new(conflict.as_ref().is_some_and(|c| c.draft.is_some()));
     let base = RwSignal::new(conflict.as_ref().map_or(page.revision_id, |c| c.revision_id));
@@ -1117,7 +1190,7 @@ fn Editor(page: PageView, conflict: Option<EditConflict>) -> impl IntoView {
                 <a class="button" href=format!("/docs/{}/{}", page.space, page.slug)>"Cancel"</a>
             </div>
         </ActionForm>
-        <Attachments page_id=page_id may_edit=true />
+        <Attachments page_id=page_id may_edit=true initial=attachments />
     }
     .into_any()
 }
@@ -1164,7 +1237,7 @@ fn human_size(bytes: i64) -> String {
 /// plain multipart post that comes back here; hydrated, it uploads in the background instead (so unsaved text in
 /// the editor stays) and puts the new file's Markdown at the editor's cursor.
 #[component]
-fn Attachments(page_id: i64, may_edit: bool) -> impl IntoView {
+fn Attachments(page_id: i64, may_edit: bool, initial: Vec<Attachment>) -> impl IntoView {
     let query = use_query_map();
     let remove = ServerAction::<DeleteAttachment>::new();
     let uploaded = RwSignal::new(0u32);
@@ -1172,7 +1245,17 @@ fn Attachments(page_id: i64, may_edit: bool) -> impl IntoView {
     if let Some(e) = query.read_untracked().get("attach_error") {
         message.set(Some(Err(e)));
     }
-    let files = Resource::new(move || (remove.version().get(), uploaded.get()), move |_| page_attachments(page_id));
+    let files = RwSignal::new(initial);
+    refresh_after(
+        move || remove.version().get() + uploaded.get() as usize,
+        move || {
+            leptos::task::spawn_local(async move {
+                if let Ok(list) = page_attachments(page_id).await {
+                    files.set(list);
+                }
+            })
+        },
+    );
     let upload_url = format!("/api/v1/pages/{page_id}/attachments");
     let return_to = leptos_router::hooks::use_location().pathname.get_untracked();
     #[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
@@ -1209,38 +1292,36 @@ fn Attachments(page_id: i64, may_edit: bool) -> impl IntoView {
                 Err(e) => view! { <p class="alert alert-error" role="alert">{e}</p> }.into_any(),
             })}
             {move || remove.value().get().and_then(Result::err).map(|e| view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> })}
-            <Suspense fallback=|| view! { <p class="muted">"Loading files…"</p> }>
-                {move || Suspend::new(async move {
-                    match files.await {
-                        Ok(list) if list.is_empty() => view! { <p class="muted">"No files yet."</p> }.into_any(),
-                        Ok(list) => view! {
-                            <table class="table">
-                                <thead><tr>
-                                    <th scope="col">"File"</th><th scope="col">"Size"</th><th scope="col">"Markdown"</th>
-                                    <th scope="col">"Uploaded"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                                </tr></thead>
-                                <tbody>
-                                    {list.into_iter().map(|a| view! {
-                                        <tr>
-                                            <td><a href=a.url.clone()>{a.name.clone()}</a> " " <span class="muted small">{a.content_type.clone()}</span></td>
-                                            <td>{human_size(a.size)}</td>
-                                            <td><code class="snippet">{a.markdown.clone()}</code></td>
-                                            <td class="small">{format!("{} · {}", a.uploaded_by, utc(&a.uploaded_at))}</td>
-                                            <td>{may_edit.then(|| view! {
-                                                <ActionForm action=remove>
-                                                    <input type="hidden" name="id" value=a.id.to_string() />
-                                                    <button class="button" type="submit" aria-label=format!("Remove {}", a.name)>"Remove"</button>
-                                                </ActionForm>
-                                            })}</td>
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                        }.into_any(),
-                        Err(e) => view! { <p class="alert alert-error">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            {move || {
+                let list = files.get();
+                if list.is_empty() {
+                    return view! { <p class="muted">"No files yet."</p> }.into_any();
+                }
+                view! {
+                    <table class="table">
+                        <thead><tr>
+                            <th scope="col">"File"</th><th scope="col">"Size"</th><th scope="col">"Markdown"</th>
+                            <th scope="col">"Uploaded"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                        </tr></thead>
+                        <tbody>
+                            {list.into_iter().map(|a| view! {
+                                <tr>
+                                    <td><a href=a.url.clone()>{a.name.clone()}</a> " " <span class="muted small">{a.content_type.clone()}</span></td>
+                                    <td>{human_size(a.size)}</td>
+                                    <td><code class="snippet">{a.markdown.clone()}</code></td>
+                                    <td class="small">{format!("{} · {}", a.uploaded_by, utc(&a.uploaded_at))}</td>
+                                    <td>{may_edit.then(|| view! {
+                                        <ActionForm action=remove>
+                                            <input type="hidden" name="id" value=a.id.to_string() />
+                                            <button class="button" type="submit" aria-label=format!("Remove {}", a.name)>"Remove"</button>
+                                        </ActionForm>
+                                    })}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
             {may_edit.then(|| view! {
                 <form class="actions" method="post" enctype="multipart/form-data" action=upload_url.clone() on:submit=on_submit>
                     <input type="hidden" name="return_to" value=return_to.clone() />
@@ -1383,7 +1464,7 @@ fn NewDocForm() -> impl IntoView {
             <div class="filters">
                 <label class="field">
                     <span>"Space"</span>
-                    <input name="space" value=space required pattern="[a-z0-9][a-z0-9-]*" placeholder="payments" />
+                    <input name="space" value=space required pattern="[a-z0-9][a-z0-9\\-]*" placeholder="payments" />
                     <small class="muted">"Lower-case letters, digits and -"</small>
                 </label>
                 <label class="field">
@@ -1413,8 +1494,8 @@ fn NewDocForm() -> impl IntoView {
                 </label>
                 <label class="field">
                     <span>"Under page"</span>
-                    <input name="parent" value=parent placeholder="slug of a page in the space" />
-                    <small class="muted">"Leave empty for the top of the space"</small>
+                    <input name="parent" value=parent placeholder="slug of the page above" />
+                    <small class="muted">"Empty: a top-level page"</small>
                 </label>
             </div>
             <label class="field">
@@ -1521,7 +1602,7 @@ fn MoveForm(page: PageView) -> impl IntoView {
             {move || action.value().get().and_then(Result::err).map(|e| view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> })}
             <ActionForm action=action attr:class="filters">
                 <input type="hidden" name="page_id" value=page.id.to_string() />
-                <label>"Space" <input name="space" value=page.space.clone() required pattern="[a-z0-9][a-z0-9-]*" /></label>
+                <label>"Space" <input name="space" value=page.space.clone() required pattern="[a-z0-9][a-z0-9\\-]*" /></label>
                 <label>"Slug" <input name="slug" value=page.slug.clone() /></label>
                 <label>"Under page (slug)" <input name="parent" value=page.breadcrumbs.last().map(|p| p.slug.clone()).unwrap_or_default() placeholder="top of the space" /></label>
                 <button class="button" type="submit">"Move"</button>

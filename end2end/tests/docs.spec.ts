@@ -272,3 +272,57 @@ test('a new team member completes an onboarding step and the team page shows it'
   const row = team.locator('h3', { hasText: title }).locator('xpath=following-sibling::table[1]').getByRole('row', { name: /monalisa/ });
   await expect(row).toContainText('1 of 2 steps done');
 });
+
+// A 1×1 PNG.
+const PIXEL = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
+  'base64',
+);
+
+test('attach a diagram while editing, show it, and nest a page under the runbook', async ({ page }) => {
+  const title = uniqueTitle('Database failover');
+  await signInAs(page, 'monalisa');
+  await newRunbook(page, title, '# Failover\n\nThe diagram:\n\n');
+  await openEditor(page);
+  const files = page.getByTestId('attachments');
+  await files.getByLabel('Attach a file').setInputFiles({ name: 'failover flow.png', mimeType: 'image/png', buffer: PIXEL });
+  await files.getByRole('button', { name: 'Upload' }).click();
+  await expect(files.getByRole('status')).toHaveText('Attached failover-flow.png.');
+  await expect(files.getByRole('link', { name: 'failover-flow.png' })).toBeVisible();
+  if (isHydrated()) {
+    // Uploaded in the background: the text is still being edited, and the image's Markdown is in it.
+    await expect(page).toHaveURL(/\/edit$/);
+    await expect(page.getByLabel('Markdown')).toHaveValue(/!\[failover-flow\.png\]\(\/files\/\d+\/failover-flow\.png\)/);
+    await expect(page.getByTestId('preview').locator('img')).toHaveAttribute('src', /failover-flow\.png$/);
+  } else {
+    // Back from the plain form: the Markdown to paste is listed.
+    const snippet = await files.locator('code.snippet').first().innerText();
+    const text = await page.getByLabel('Markdown').inputValue();
+    await page.getByLabel('Markdown').fill(`${text}${snippet}\n`);
+  }
+  await save(page);
+  await expect(page.locator('.page-heading h1')).toContainText(title);
+  const img = page.locator('article.doc-body img');
+  await expect(img).toHaveAttribute('alt', 'failover-flow.png');
+  // The browser could load and decode it: served with its real type.
+  await expect.poll(() => img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth)).toBe(1);
+  // A file that is not what its name says is refused with the reason.
+  await openEditor(page);
+  await files.getByLabel('Attach a file').setInputFiles({ name: 'evil.png', mimeType: 'image/png', buffer: Buffer.from('<script>alert(1)</script>') });
+  await files.getByRole('button', { name: 'Upload' }).click();
+  await expect(files.getByRole('alert')).toContainText('evil.png is not a valid .png file');
+
+  // A page under this one shows the runbook in its breadcrumbs, and the runbook lists it.
+  await page.goto(`/docs/payments/${slugOf(title)}`);
+  await waitForApp(page);
+  await page.getByRole('link', { name: 'New page under this one' }).click();
+  await waitForApp(page);
+  await expect(page.getByLabel('Under page')).toHaveValue(slugOf(title));
+  await page.getByLabel('Title').fill(`${title} replica checks`);
+  await page.getByLabel('Owning team').fill('group:default/payments');
+  await page.getByLabel('Markdown').fill('# Replica checks\n');
+  await page.getByRole('button', { name: 'Create' }).click();
+  await expect(page.getByRole('navigation', { name: 'Breadcrumbs' }).getByRole('link', { name: title })).toBeVisible();
+  await page.getByRole('navigation', { name: 'Breadcrumbs' }).getByRole('link', { name: title }).click();
+  await expect(page.getByRole('region', { name: 'Pages under this one' }).getByRole('link', { name: `${title} replica checks` })).toBeVisible();
+});
