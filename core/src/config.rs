@@ -116,6 +116,45 @@ pub struct Config {
     /// `PORTOLAN_DOCS_SYNC_SECONDS`: how often docs kept in repositories (`backstage.io/techdocs-ref`) are read
     /// again; pushes to a repository sync its docs at once. `0` turns the schedule off. Default 900.
     pub docs_sync_seconds: u64,
+    /// `PORTOLAN_ENVIRONMENTS`: the environments deploys, health and cost share, in display order; `:production`
+    /// marks production ones. Default `development,staging,production:production`; when none is marked, one
+    /// named `production` is.
+    pub environments: Vec<EnvironmentConfig>,
+    /// How the DORA figures are counted; see [`DoraSettings`].
+    pub dora: DoraSettings,
+}
+
+/// One configured environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnvironmentConfig {
+    /// Its name, lower case.
+    pub name: String,
+    /// Whether it counts as production.
+    pub production: bool,
+}
+
+/// How deploys and the DORA figures are counted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DoraSettings {
+    /// `PORTOLAN_DORA_TIME_ZONE`: the IANA zone days and weeks are counted in. Default `UTC`.
+    pub time_zone: chrono_tz::Tz,
+    /// `PORTOLAN_DORA_WEEK_START`: `monday` (default) to `sunday`.
+    pub week_start: chrono::Weekday,
+    /// `PORTOLAN_DORA_INCIDENT_WINDOW_HOURS`: how long after a deployment an incident on the same component and
+    /// environment is blamed on it (if no other deployment came between). Default 24.
+    pub incident_window_hours: u32,
+    /// `PORTOLAN_DORA_FIRST_DEPLOYMENT_DAYS`: how far back a component's first deployment to an environment
+    /// counts commits as its changes. Default 30.
+    pub first_deployment_days: u32,
+    /// `PORTOLAN_DORA_BANDS_YEAR`: the State of DevOps report whose performance bands are shown. Default 2024.
+    pub bands_year: i32,
+}
+
+impl Config {
+    /// Whether an environment is configured.
+    pub fn environment(&self, name: &str) -> Option<&EnvironmentConfig> {
+        self.environments.iter().find(|e| e.name == name)
+    }
 }
 
 /// Requests a minute per client (a full bucket allows a burst of that many), `0` for no limit.
@@ -253,6 +292,13 @@ struct RawConfig {
     hidden_namespaces: Option<Vec<String>>,
     docs_attachment_max_bytes: Option<usize>,
     docs_sync_seconds: Option<u64>,
+    #[serde(deserialize_with = "comma_list")]
+    environments: Option<Vec<String>>,
+    dora_time_zone: Option<String>,
+    dora_week_start: Option<String>,
+    dora_incident_window_hours: Option<u32>,
+    dora_first_deployment_days: Option<u32>,
+    dora_bands_year: Option<i32>,
 }
 
 /// Accepts `["a", "b"]` in TOML and `a,b` in an environment variable.
@@ -367,6 +413,35 @@ impl RawConfig {
             });
         }
         let github_webhook_secret = long_secret("PORTOLAN_GITHUB_WEBHOOK_SECRET", self.github_webhook_secret)?;
+        let environments = parse_environments(self.environments)?;
+        let dora = DoraSettings {
+            time_zone: match self.dora_time_zone.as_deref().map(str::trim) {
+                None | Some("") => chrono_tz::UTC,
+                Some(z) => z.parse().map_err(|_| ConfigError::Invalid {
+                    setting: "PORTOLAN_DORA_TIME_ZONE",
+                    reason: format!("`{z}` is not an IANA time zone such as Europe/Berlin"),
+                })?,
+            },
+            week_start: match self.dora_week_start.as_deref().map(str::trim) {
+                None | Some("") => chrono::Weekday::Mon,
+                Some(d) => d.parse().map_err(|_| ConfigError::Invalid {
+                    setting: "PORTOLAN_DORA_WEEK_START",
+                    reason: format!("`{d}` is not a day of the week"),
+                })?,
+            },
+            incident_window_hours: self.dora_incident_window_hours.unwrap_or(24),
+            first_deployment_days: self.dora_first_deployment_days.unwrap_or(30),
+            bands_year: match self.dora_bands_year {
+                None => 2024,
+                Some(y @ (2023 | 2024)) => y,
+                Some(y) => {
+                    return Err(ConfigError::Invalid {
+                        setting: "PORTOLAN_DORA_BANDS_YEAR",
+                        reason: format!("no band table for {y}; 2023 and 2024 are known"),
+                    });
+                }
+            },
+        };
         Ok(Config {
             addr,
             data_dir,
@@ -405,8 +480,50 @@ impl RawConfig {
                 .collect(),
             docs_attachment_max_bytes: self.docs_attachment_max_bytes.unwrap_or(10 * 1024 * 1024),
             docs_sync_seconds: self.docs_sync_seconds.unwrap_or(900),
+            environments,
+            dora,
         })
     }
+}
+
+/// `development,staging,prod-eu:production`: names in display order, `:production` marking production ones.
+fn parse_environments(items: Option<Vec<String>>) -> Result<Vec<EnvironmentConfig>, ConfigError> {
+    let items = items.unwrap_or_else(|| {
+        ["development", "staging", "production:production"].into_iter().map(str::to_owned).collect()
+    });
+    let invalid = |reason: String| ConfigError::Invalid { setting: "PORTOLAN_ENVIRONMENTS", reason };
+    let mut out: Vec<EnvironmentConfig> = Vec::new();
+    for item in items {
+        let (name, flag) = match item.split_once(':') {
+            Some((n, f)) => (n.trim().to_lowercase(), Some(f.trim().to_lowercase())),
+            None => (item.trim().to_lowercase(), None),
+        };
+        let valid = !name.is_empty()
+            && name.len() <= 63
+            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+            && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+        if !valid {
+            return Err(invalid(format!("`{name}` is not an environment name (letters, digits, - and _)")));
+        }
+        let production = match flag.as_deref() {
+            None => false,
+            Some("production" | "prod") => true,
+            Some(other) => return Err(invalid(format!("`{other}` after `{name}:` is not `production`"))),
+        };
+        if out.iter().any(|e| e.name == name) {
+            return Err(invalid(format!("`{name}` is listed twice")));
+        }
+        out.push(EnvironmentConfig { name, production });
+    }
+    if out.is_empty() {
+        return Err(invalid("at least one environment is needed".to_owned()));
+    }
+    if !out.iter().any(|e| e.production)
+        && let Some(p) = out.iter_mut().find(|e| e.name == "production")
+    {
+        p.production = true;
+    }
+    Ok(out)
 }
 
 /// A secret setting, refused when shorter than 16 characters (too easy to guess).
@@ -479,6 +596,37 @@ mod tests {
         assert!(c.local_admin_enabled());
         assert!(!c.secure_cookies());
         assert_eq!(c.github_callback_url(), "http://127.0.0.1:3000/auth/github/callback");
+    }
+
+    #[test]
+    fn environments_default_and_mark_production() {
+        let c = from_pairs(&[]).unwrap();
+        let names: Vec<(&str, bool)> = c.environments.iter().map(|e| (e.name.as_str(), e.production)).collect();
+        assert_eq!(names, [("development", false), ("staging", false), ("production", true)]);
+        let c = from_pairs(&[("environments", "dev, Staging, prod-eu:production, prod-us:production")]).unwrap();
+        let names: Vec<(&str, bool)> = c.environments.iter().map(|e| (e.name.as_str(), e.production)).collect();
+        assert_eq!(names, [("dev", false), ("staging", false), ("prod-eu", true), ("prod-us", true)]);
+        let c = from_pairs(&[("environments", "qa,production")]).unwrap();
+        assert!(c.environment("production").unwrap().production);
+        for bad in ["a,a", "prod:live", "bad name", ","] {
+            let err = from_pairs(&[("environments", bad)]).unwrap_err().to_string();
+            assert!(err.contains("PORTOLAN_ENVIRONMENTS"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn dora_settings_are_checked() {
+        let c = from_pairs(&[]).unwrap();
+        assert_eq!(c.dora.time_zone, chrono_tz::UTC);
+        assert_eq!(c.dora.week_start, chrono::Weekday::Mon);
+        assert_eq!(c.dora.bands_year, 2024);
+        let c = from_pairs(&[("dora_time_zone", "Europe/Berlin"), ("dora_week_start", "sunday")]).unwrap();
+        assert_eq!(c.dora.time_zone, chrono_tz::Europe::Berlin);
+        assert_eq!(c.dora.week_start, chrono::Weekday::Sun);
+        let err = from_pairs(&[("dora_time_zone", "Mars/Olympus")]).unwrap_err().to_string();
+        assert!(err.contains("PORTOLAN_DORA_TIME_ZONE"), "{err}");
+        let err = RawConfig { dora_bands_year: Some(1999), ..RawConfig::default() }.resolve().unwrap_err().to_string();
+        assert!(err.contains("PORTOLAN_DORA_BANDS_YEAR"), "{err}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod deploys;
 pub mod docs;
 pub mod github;
 pub mod search;

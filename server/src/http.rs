@@ -36,6 +36,7 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    field: Option<&'static str>,
 }
 
 /// Every error the JSON API answers: `{"error": {"code": "...", "message": "..."}}`.
@@ -49,31 +50,34 @@ pub struct ErrorEnvelope {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// A stable, machine-readable code: `unauthorized`, `forbidden`, `bad_request`, `not_found`, `too_large`,
-    /// `rate_limited`, `internal`, `bad_gateway`, `unavailable`.
+    /// `rate_limited`, `internal`, `bad_gateway`, `unavailable`, `unprocessable`.
     pub code: String,
     /// A sentence for people.
     pub message: String,
+    /// For `unprocessable`: the request field at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 impl ApiError {
     /// 401: no or bad credentials.
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::UNAUTHORIZED, code: "unauthorized", message: message.into() }
+        ApiError { status: StatusCode::UNAUTHORIZED, code: "unauthorized", message: message.into(), field: None }
     }
 
     /// 403: authenticated, but not allowed.
     pub fn forbidden(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::FORBIDDEN, code: "forbidden", message: message.into() }
+        ApiError { status: StatusCode::FORBIDDEN, code: "forbidden", message: message.into(), field: None }
     }
 
     /// 400: the request itself is wrong.
     pub fn bad_request(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::BAD_REQUEST, code: "bad_request", message: message.into() }
+        ApiError { status: StatusCode::BAD_REQUEST, code: "bad_request", message: message.into(), field: None }
     }
 
     /// 404.
     pub fn not_found(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::NOT_FOUND, code: "not_found", message: message.into() }
+        ApiError { status: StatusCode::NOT_FOUND, code: "not_found", message: message.into(), field: None }
     }
 
     /// 500: logs the cause, shows nothing of it.
@@ -83,17 +87,18 @@ impl ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             code: "internal",
             message: "internal error; see the server log for this request id".to_owned(),
+            field: None,
         }
     }
 
     /// 429: the client sent too much; the caller adds `Retry-After`.
     pub fn too_many_requests(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::TOO_MANY_REQUESTS, code: "rate_limited", message: message.into() }
+        ApiError { status: StatusCode::TOO_MANY_REQUESTS, code: "rate_limited", message: message.into(), field: None }
     }
 
     /// 413: the body is larger than this route takes.
     pub fn too_large(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::PAYLOAD_TOO_LARGE, code: "too_large", message: message.into() }
+        ApiError { status: StatusCode::PAYLOAD_TOO_LARGE, code: "too_large", message: message.into(), field: None }
     }
 
     /// The sentence for people.
@@ -101,20 +106,36 @@ impl ApiError {
         &self.message
     }
 
+    /// 422: a field of a well-formed request is wrong.
+    pub fn unprocessable(field: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "unprocessable",
+            message: format!("{field}: {}", message.into()),
+            field: Some(field),
+        }
+    }
+
     /// 502: a system the portal relies on (GitHub) failed.
     pub fn bad_gateway(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::BAD_GATEWAY, code: "bad_gateway", message: message.into() }
+        ApiError { status: StatusCode::BAD_GATEWAY, code: "bad_gateway", message: message.into(), field: None }
     }
 
     /// 503.
     pub fn unavailable(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::SERVICE_UNAVAILABLE, code: "unavailable", message: message.into() }
+        ApiError { status: StatusCode::SERVICE_UNAVAILABLE, code: "unavailable", message: message.into(), field: None }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorEnvelope { error: ErrorBody { code: self.code.to_owned(), message: self.message } };
+        let body = ErrorEnvelope {
+            error: ErrorBody {
+                code: self.code.to_owned(),
+                message: self.message,
+                field: self.field.map(str::to_owned),
+            },
+        };
         (self.status, Json(body)).into_response()
     }
 }

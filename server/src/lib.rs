@@ -8,6 +8,7 @@ pub mod auth;
 pub mod bench;
 pub mod bench_docs;
 pub mod catalog;
+pub mod deploys;
 pub mod docs;
 pub mod http;
 pub mod jobs;
@@ -92,6 +93,7 @@ pub enum ServeError {
 /// Opens and migrates the database named in the configuration.
 pub async fn open_database(config: &Config) -> Result<sea_orm::DatabaseConnection, ServeError> {
     let db = portolan_core::db::open(config.database_url.expose()).await?;
+    portolan_core::deploys::sync_environments(&db, config).await?;
     tracing::info!(db.backend = portolan_core::db::backend_name(&db), "database ready");
     Ok(db)
 }
@@ -215,6 +217,7 @@ pub fn router(state: ServerState) -> Router {
         .merge(access::router())
         .merge(openapi::router())
         .merge(docs::router())
+        .merge(deploys::router())
         .merge(attachments::router())
         .merge(search::router())
         .merge(auth::router(&config))

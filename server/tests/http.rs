@@ -13,6 +13,9 @@ mod github;
 #[path = "http/access.rs"]
 mod access;
 
+#[path = "http/deploys.rs"]
+mod deploys;
+
 #[path = "http/docs.rs"]
 mod docs;
 

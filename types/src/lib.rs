@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod catalog;
+pub mod deploys;
 pub mod docs;
 pub mod search;
 

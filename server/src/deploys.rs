@@ -1,0 +1,325 @@
+//! Deploys routes: record deployments and incidents (`POST /api/v1/deployments`, `POST /api/v1/incidents`, bearer
+//! token or session), list them, and the DORA four keys (`GET /api/v1/dora`).
+
+use axum::extract::{Extension, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Duration, Utc};
+use http::StatusCode;
+use serde::Deserialize;
+
+use portolan_core::access::{Action, Target};
+use portolan_core::auth::RequestViewer;
+use portolan_core::catalog::visibility;
+use portolan_core::deploys::{self, DeployError, DeploymentQuery, DoraDetails};
+use portolan_types::Viewer;
+use portolan_types::deploys::{
+    DeploymentInput, DeploymentPage, DeploymentView, DoraReport, Environment, IncidentInput, IncidentView,
+};
+
+use crate::ServerState;
+use crate::access::authorize;
+use crate::api::require;
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::{ApiError, ErrorEnvelope};
+
+/// The deploys routes.
+pub fn router() -> Router<ServerState> {
+    Router::new()
+        .route("/api/v1/environments", get(list_environments))
+        .route("/api/v1/deployments", get(list_deployments).post(record_deployment))
+        .route("/api/v1/deployments/{id}", get(get_deployment))
+        .route("/api/v1/incidents", get(list_incidents).post(record_incident))
+        .route("/api/v1/dora", get(dora))
+}
+
+fn deploy_error(e: DeployError) -> ApiError {
+    match e {
+        DeployError::Invalid { field, reason } => ApiError::unprocessable(field, reason),
+        DeployError::Db(e) => ApiError::internal("storing a deployment", e),
+    }
+}
+
+async fn hidden(state: &ServerState, viewer: &Viewer) -> Result<std::collections::HashSet<String>, ApiError> {
+    let vis = visibility::for_viewer(&state.app.db, &state.app.config, viewer)
+        .await
+        .map_err(|e| ApiError::internal("loading memberships", e))?;
+    deploys::hidden_components(&state.app.db, &vis).await.map_err(|e| ApiError::internal("loading visibility", e))
+}
+
+/// The shared list of environments, in display order.
+#[utoipa::path(get, path = "/api/v1/environments", tag = "deploys", responses(
+    (status = 200, description = "The environments", body = Vec<Environment>),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope)))]
+pub(crate) async fn list_environments(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+) -> Result<Json<Vec<Environment>>, ApiError> {
+    require(&viewer)?;
+    Ok(Json(deploys::environment_list(&state.app.config)))
+}
+
+/// Records a deployment from a CD tool (Argo CD, Jenkins, GitLab, a script). The same `external_id` again updates
+/// it: 201 when new, 200 when updated. Needs `deployments.write` on the component (its owning team; a token needs
+/// the `deployments:write` scope).
+#[utoipa::path(post, path = "/api/v1/deployments", tag = "deploys", request_body = DeploymentInput, responses(
+    (status = 201, description = "Recorded", body = DeploymentView),
+    (status = 200, description = "Updated", body = DeploymentView),
+    (status = 400, description = "The body is not JSON of this shape", body = ErrorEnvelope),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 403, description = "deployments.write refused", body = ErrorEnvelope),
+    (status = 422, description = "A field is wrong (`field` names it)", body = ErrorEnvelope)))]
+pub(crate) async fn record_deployment(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiJson(body): ApiJson<DeploymentInput>,
+) -> Result<Response, ApiError> {
+    let viewer = require(&viewer)?;
+    let valid = deploys::validate_deployment(&state.app.db, &state.app.config, &body).await.map_err(deploy_error)?;
+    let target = Target::entity(valid.component.entity_ref.clone(), valid.component.owner_ref.as_deref());
+    authorize(&state, viewer, Action::DeploymentsWrite, &target).await?;
+    let (view, created) =
+        deploys::record_deployment(&state.app.db, &state.app.config, valid, "api").await.map_err(deploy_error)?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(view)).into_response())
+}
+
+/// Filters of `GET /api/v1/deployments`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeploymentParams {
+    /// A component (`component:default/payments-api` or a bare name).
+    pub component: Option<String>,
+    /// A team (`group:default/payments` or a bare name): what it and its sub-teams own.
+    pub team: Option<String>,
+    /// A system: its components.
+    pub system: Option<String>,
+    /// An environment.
+    pub environment: Option<String>,
+    /// A status.
+    pub status: Option<String>,
+    /// From (RFC 3339, inclusive).
+    pub from: Option<String>,
+    /// To (RFC 3339, exclusive).
+    pub to: Option<String>,
+    /// Page size, 1-500 (default 50).
+    pub limit: Option<u64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Include each deployment's changes.
+    pub changes: Option<bool>,
+}
+
+fn with_kind(text: &str, kind: &str) -> String {
+    if text.contains(':') { text.to_owned() } else { format!("{kind}:{text}") }
+}
+
+/// The components `component`, `team` and `system` narrow to (`None`: all).
+pub(crate) async fn components_for(
+    state: &ServerState,
+    component: Option<&str>,
+    team: Option<&str>,
+    system: Option<&str>,
+) -> Result<Option<Vec<String>>, ApiError> {
+    let mut out: Option<Vec<String>> = None;
+    for (text, kind) in [(component, "component"), (team, "group"), (system, "system")] {
+        let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else { continue };
+        let found = deploys::scope_components(&state.app.db, &with_kind(text, kind))
+            .await
+            .map_err(|e| match e {
+                DeployError::Invalid { reason, .. } => ApiError::unprocessable(
+                    match kind {
+                        "group" => "team",
+                        other => other,
+                    },
+                    reason,
+                ),
+                e => deploy_error(e),
+            })?
+            .unwrap_or_default();
+        out = Some(match out {
+            None => found,
+            Some(prev) => prev.into_iter().filter(|c| found.contains(c)).collect(),
+        });
+    }
+    Ok(out)
+}
+
+fn time_param(field: &'static str, text: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    text.filter(|t| !t.trim().is_empty()).map(|t| deploys::parse_time(field, t).map_err(deploy_error)).transpose()
+}
+
+/// Deployments, newest first, a page at a time.
+#[utoipa::path(get, path = "/api/v1/deployments", tag = "deploys", params(DeploymentParams), responses(
+    (status = 200, description = "A page of deployments", body = DeploymentPage),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 422, description = "A filter is wrong", body = ErrorEnvelope)))]
+pub(crate) async fn list_deployments(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiQuery(p): ApiQuery<DeploymentParams>,
+) -> Result<Json<DeploymentPage>, ApiError> {
+    let viewer = require(&viewer)?;
+    let q = DeploymentQuery {
+        components: components_for(&state, p.component.as_deref(), p.team.as_deref(), p.system.as_deref()).await?,
+        environment: p.environment.filter(|e| !e.trim().is_empty()),
+        status: p.status.filter(|s| !s.trim().is_empty()),
+        from: time_param("from", p.from.as_deref())?,
+        to: time_param("to", p.to.as_deref())?,
+        limit: p.limit,
+        cursor: p.cursor.filter(|c| !c.is_empty()),
+        changes: p.changes.unwrap_or(false),
+    };
+    let hidden = hidden(&state, viewer).await?;
+    deploys::list_deployments(&state.app.db, &state.app.config, &q, &hidden).await.map(Json).map_err(deploy_error)
+}
+
+/// One deployment with the changes it brought.
+#[utoipa::path(get, path = "/api/v1/deployments/{id}", tag = "deploys",
+    params(("id" = i64, Path, description = "Deployment id")), responses(
+    (status = 200, description = "The deployment", body = DeploymentView),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 404, description = "No such deployment", body = ErrorEnvelope)))]
+pub(crate) async fn get_deployment(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<DeploymentView>, ApiError> {
+    let viewer = require(&viewer)?;
+    let hidden = hidden(&state, viewer).await?;
+    deploys::deployment(&state.app.db, &state.app.config, id, &hidden)
+        .await
+        .map_err(|e| ApiError::internal("loading a deployment", e))?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("no such deployment"))
+}
+
+/// Records an incident (PagerDuty, Opsgenie, a person). The same `external_id` again updates it, e.g. to resolve
+/// it: 201 when new, 200 when updated. Needs `incidents.write` on the component.
+#[utoipa::path(post, path = "/api/v1/incidents", tag = "deploys", request_body = IncidentInput, responses(
+    (status = 201, description = "Recorded", body = IncidentView),
+    (status = 200, description = "Updated", body = IncidentView),
+    (status = 400, description = "The body is not JSON of this shape", body = ErrorEnvelope),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 403, description = "incidents.write refused", body = ErrorEnvelope),
+    (status = 422, description = "A field is wrong (`field` names it)", body = ErrorEnvelope)))]
+pub(crate) async fn record_incident(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiJson(body): ApiJson<IncidentInput>,
+) -> Result<Response, ApiError> {
+    let viewer = require(&viewer)?;
+    let valid = deploys::validate_incident(&state.app.db, &state.app.config, &body).await.map_err(deploy_error)?;
+    let target = Target::entity(valid.component.entity_ref.clone(), valid.component.owner_ref.as_deref());
+    authorize(&state, viewer, Action::IncidentsWrite, &target).await?;
+    let (view, created) = deploys::record_incident(&state.app.db, valid, "api").await.map_err(deploy_error)?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(view)).into_response())
+}
+
+/// Filters of `GET /api/v1/incidents`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct IncidentParams {
+    /// A component, team or system (entity ref).
+    pub entity: Option<String>,
+    /// An environment.
+    pub environment: Option<String>,
+    /// Started from (RFC 3339, inclusive).
+    pub from: Option<String>,
+    /// Started before (RFC 3339, exclusive).
+    pub to: Option<String>,
+}
+
+/// Incidents, newest first (at most 500).
+#[utoipa::path(get, path = "/api/v1/incidents", tag = "deploys", params(IncidentParams), responses(
+    (status = 200, description = "Incidents", body = Vec<IncidentView>),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 422, description = "A filter is wrong", body = ErrorEnvelope)))]
+pub(crate) async fn list_incidents(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiQuery(p): ApiQuery<IncidentParams>,
+) -> Result<Json<Vec<IncidentView>>, ApiError> {
+    let viewer = require(&viewer)?;
+    let components = match p.entity.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+        Some(e) => deploys::scope_components(&state.app.db, &with_kind(e, "component")).await.map_err(|e| match e {
+            DeployError::Invalid { reason, .. } => ApiError::unprocessable("entity", reason),
+            e => deploy_error(e),
+        })?,
+        None => None,
+    };
+    let hidden = hidden(&state, viewer).await?;
+    deploys::list_incidents(
+        &state.app.db,
+        &state.app.config,
+        components.as_deref(),
+        p.environment.as_deref().filter(|e| !e.trim().is_empty()),
+        time_param("from", p.from.as_deref())?,
+        time_param("to", p.to.as_deref())?,
+        &hidden,
+    )
+    .await
+    .map(Json)
+    .map_err(deploy_error)
+}
+
+/// Parameters of `GET /api/v1/dora`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DoraParams {
+    /// `all` (default), or the entity ref of a team, system, domain or component.
+    pub scope: Option<String>,
+    /// `production` (default: every production environment) or one environment.
+    pub environment: Option<String>,
+    /// Start (RFC 3339; default 90 days before `to`).
+    pub from: Option<String>,
+    /// End (RFC 3339, exclusive; default now).
+    pub to: Option<String>,
+    /// The State of DevOps report year whose bands to use (2023 or 2024; default the configured one).
+    pub year: Option<i32>,
+}
+
+/// Resolves the period and computes the report (shared with the page).
+pub(crate) async fn dora_for(
+    state: &ServerState,
+    viewer: &Viewer,
+    p: &DoraParams,
+) -> Result<(DoraReport, DoraDetails), ApiError> {
+    let to = time_param("to", p.to.as_deref())?.unwrap_or_else(Utc::now);
+    let from = time_param("from", p.from.as_deref())?.unwrap_or(to - Duration::days(90));
+    if let Some(y) = p.year
+        && !portolan_core::deploys::dora::BAND_TABLES.iter().any(|t| t.year == y)
+    {
+        return Err(ApiError::unprocessable("year", format!("no band table for {y}; 2023 and 2024 are known")));
+    }
+    let hidden = hidden(state, viewer).await?;
+    deploys::dora_report(
+        &state.app.db,
+        &state.app.config,
+        p.scope.as_deref().unwrap_or("all"),
+        p.environment.as_deref().unwrap_or("production"),
+        from,
+        to,
+        p.year,
+        &hidden,
+    )
+    .await
+    .map_err(deploy_error)
+}
+
+/// The DORA four keys for a scope and period, with their bands, a weekly trend and a data-quality panel. The
+/// README's "How the four keys are computed" explains each figure.
+#[utoipa::path(get, path = "/api/v1/dora", tag = "deploys", params(DoraParams), responses(
+    (status = 200, description = "The four keys", body = DoraReport),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 422, description = "A parameter is wrong", body = ErrorEnvelope)))]
+pub(crate) async fn dora(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiQuery(p): ApiQuery<DoraParams>,
+) -> Result<Json<DoraReport>, ApiError> {
+    let viewer = require(&viewer)?;
+    dora_for(&state, viewer, &p).await.map(|(r, _)| Json(r))
+}

@@ -1,0 +1,349 @@
+//! Deploys: the CD API (create, update by external id, 422s naming the field, ownership), incidents, the
+//! deployments list with its filters and cursor, and the DORA report computed from what was recorded, the same
+//! whatever order the reports arrive in.
+
+use http::StatusCode;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use serde_json::{Value, json};
+
+use crate::db_tests;
+use crate::support::{API_TOKEN, Backend, TestApp};
+
+db_tests!(
+    a_cd_tool_records_a_deployment_and_updates_it_by_external_id,
+    bad_reports_get_422_with_the_field_named,
+    only_the_owning_team_records_deployments_and_incidents,
+    deployments_are_listed_with_filters_and_a_cursor,
+    dora_figures_come_from_what_was_recorded,
+    reports_in_any_order_and_repeated_give_the_same_figures,
+);
+
+async fn with_catalog(b: Backend) -> TestApp {
+    let mut app = TestApp::new(b).await;
+    let catalog = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/catalog");
+    let res = app.post_json_with_token("/api/v1/locations", &json!({"target": catalog}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    app
+}
+
+async fn deploy(app: &mut TestApp, body: Value) -> crate::support::TestResponse {
+    app.post_json_with_token("/api/v1/deployments", &body, API_TOKEN).await
+}
+
+async fn a_cd_tool_records_a_deployment_and_updates_it_by_external_id(b: Backend) {
+    let mut app = with_catalog(b).await;
+    let body = json!({
+        "component": "payments-api", "environment": "production", "status": "in_progress",
+        "external_id": "argo-1", "version": "v1.4.0", "commit_sha": "abc1234",
+        "started_at": "2026-11-02T10:00:00Z", "actor": "argocd", "url": "https://argo.example/app/1",
+        "commits": [
+            {"sha": "abc1234", "committed_at": "2026-11-02T09:00:00Z", "pr_number": 12,
+             "pr_first_commit_at": "2026-11-01T09:00:00Z"},
+            {"sha": "abc1000", "committed_at": "2026-11-01T12:00:00Z"}
+        ]
+    });
+    let res = deploy(&mut app, body.clone()).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    let d = res.json();
+    assert_eq!(d["component"], "component:default/payments-api");
+    assert_eq!(d["status"], "in_progress");
+    assert_eq!(d["production"], true);
+    assert_eq!(d["first_deployment"], true);
+    assert_eq!(d["change_count"], 2);
+    let id = d["id"].as_i64().unwrap();
+
+    // The same external id finishes it; a late `in_progress` never moves it back.
+    let mut done = body.clone();
+    done["status"] = json!("success");
+    done["finished_at"] = json!("2026-11-02T10:05:00Z");
+    let res = deploy(&mut app, done).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(res.json()["id"], id, "updated, not duplicated");
+    assert_eq!(res.json()["duration_seconds"], 300);
+    let res = deploy(&mut app, body).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.json()["status"], "success");
+
+    let one = app.get_with_token(&format!("/api/v1/deployments/{id}"), API_TOKEN).await.json();
+    let changes: Vec<&str> = one["changes"].as_array().unwrap().iter().map(|c| c["sha"].as_str().unwrap()).collect();
+    assert_eq!(changes, ["abc1000", "abc1234"]);
+    assert_eq!(one["changes"][1]["pr_number"], 12);
+    let list = app.get_with_token("/api/v1/deployments?component=payments-api", API_TOKEN).await.json();
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    assert_eq!(app.get_with_token("/api/v1/deployments/999999", API_TOKEN).await.status, StatusCode::NOT_FOUND);
+}
+
+async fn bad_reports_get_422_with_the_field_named(b: Backend) {
+    let mut app = with_catalog(b).await;
+    let good = json!({"component": "payments-api", "environment": "production", "status": "success",
+        "external_id": "x-1", "commit_sha": "abc1234"});
+    for (field, value, expected) in [
+        ("component", json!("no-such-service"), "component"),
+        ("component", json!("system:checkout"), "component"),
+        ("environment", json!("prod"), "environment"),
+        ("status", json!("done"), "status"),
+        ("external_id", json!("  "), "external_id"),
+        ("commit_sha", json!("not a sha"), "commit_sha"),
+        ("started_at", json!("yesterday"), "started_at"),
+        ("url", json!("javascript:alert(1)"), "url"),
+        ("commits", json!([{"sha": "zzz"}]), "commits"),
+        ("rollback_of", json!("x-1"), "rollback_of"),
+    ] {
+        let mut body = good.clone();
+        body[field] = value;
+        let res = deploy(&mut app, body).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {res:?}");
+        assert_eq!(res.json()["error"]["field"], expected, "{field}: {}", res.body);
+    }
+    let mut late = good.clone();
+    late["started_at"] = json!("2026-11-02T10:00:00Z");
+    late["finished_at"] = json!("2026-11-02T09:00:00Z");
+    assert_eq!(deploy(&mut app, late).await.json()["error"]["field"], "finished_at");
+    // Not JSON of the right shape at all: 400.
+    let res = deploy(&mut app, json!({"component": 1})).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{res:?}");
+    // Nothing was stored by any of them.
+    let list = app.get_with_token("/api/v1/deployments", API_TOKEN).await.json();
+    assert_eq!(list["items"], json!([]));
+    // An external id belongs to one component.
+    assert_eq!(deploy(&mut app, good.clone()).await.status, StatusCode::CREATED);
+    let mut other = good;
+    other["component"] = json!("storefront");
+    let res = deploy(&mut app, other).await;
+    assert_eq!(res.json()["error"]["field"], "external_id", "{res:?}");
+    let res = app
+        .post_json_with_token(
+            "/api/v1/incidents",
+            &json!({"component": "payments-api", "environment": "production", "title": "Down",
+                "severity": "sev1", "started_at": "2026-11-02T10:00:00Z", "external_id": "pd-1"}),
+            API_TOKEN,
+        )
+        .await;
+    assert_eq!(res.json()["error"]["field"], "severity", "{res:?}");
+}
+
+async fn only_the_owning_team_records_deployments_and_incidents(b: Backend) {
+    let mut app = with_catalog(b).await;
+    // octocat is in acme/payments (the fake GitHub's teams); payments owns payments-api, platform owns portolan.
+    app.login_as("octocat").await;
+    let res = app
+        .post_json("/api/v1/tokens", &json!({"name": "ci", "scopes": ["deployments:write"], "team": "acme/payments"}))
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    let token = res.json()["token"].as_str().unwrap().to_owned();
+    let body = |component: &str, id: &str| json!({"component": component, "environment": "staging", "status": "success", "external_id": id});
+    let res = app.post_json_with_token("/api/v1/deployments", &body("payments-api", "t-1"), &token).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    let res = app.post_json_with_token("/api/v1/deployments", &body("portolan", "t-2"), &token).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{res:?}");
+    assert!(res.body.contains("deployments.write"), "{}", res.body);
+    // The token has no incidents:write scope.
+    let incident = json!({"component": "payments-api", "environment": "production", "title": "Errors",
+        "severity": "high", "started_at": "2026-11-02T10:00:00Z", "external_id": "pd-9"});
+    let res = app.post_json_with_token("/api/v1/incidents", &incident, &token).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{res:?}");
+    // Signed in, octocat may (member of the owner), and resolves it by posting it again.
+    let res = app.post_json("/api/v1/incidents", &incident).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    let mut resolved = incident.clone();
+    resolved["resolved_at"] = json!("2026-11-02T11:00:00Z");
+    let res = app.post_json("/api/v1/incidents", &resolved).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(res.json()["resolved_at"], "2026-11-02T11:00:00Z");
+    let list = app.get("/api/v1/incidents?entity=payments-api").await.json();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    // Without credentials: 401.
+    let mut anonymous = app.replica().await;
+    anonymous.cookies.clear();
+    assert_eq!(
+        anonymous.post_json("/api/v1/deployments", &body("payments-api", "t-3")).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+async fn deployments_are_listed_with_filters_and_a_cursor(b: Backend) {
+    let mut app = with_catalog(b).await;
+    for i in 0..7 {
+        let (component, env, status) = match i % 3 {
+            0 => ("payments-api", "production", "success"),
+            1 => ("storefront", "staging", "failure"),
+            _ => ("portolan", "production", "success"),
+        };
+        let res = deploy(
+            &mut app,
+            json!({"component": component, "environment": env, "status": status, "external_id": format!("d-{i}"),
+                "commit_sha": format!("aaaa{i:03}"), "finished_at": format!("2026-11-{:02}T10:00:00Z", 2 + i)}),
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    }
+    let ids = |v: &Value| -> Vec<String> {
+        v["items"].as_array().unwrap().iter().map(|d| d["external_id"].as_str().unwrap().to_owned()).collect()
+    };
+    let all = app.get_with_token("/api/v1/deployments?limit=3", API_TOKEN).await.json();
+    assert_eq!(ids(&all), ["d-6", "d-5", "d-4"], "newest first");
+    let cursor = all["next_cursor"].as_str().unwrap();
+    let next = app.get_with_token(&format!("/api/v1/deployments?limit=3&cursor={cursor}"), API_TOKEN).await.json();
+    assert_eq!(ids(&next), ["d-3", "d-2", "d-1"]);
+    let last = next["next_cursor"].as_str().unwrap();
+    let end = app.get_with_token(&format!("/api/v1/deployments?limit=3&cursor={last}"), API_TOKEN).await.json();
+    assert_eq!(ids(&end), ["d-0"]);
+    assert!(end["next_cursor"].is_null());
+
+    assert_eq!(ids(&q(&mut app, "environment=staging").await), ["d-4", "d-1"]);
+    assert_eq!(ids(&q(&mut app, "status=failure").await), ["d-4", "d-1"]);
+    assert_eq!(ids(&q(&mut app, "team=payments").await), ["d-6", "d-4", "d-3", "d-1", "d-0"]);
+    assert_eq!(ids(&q(&mut app, "system=developer-platform").await), ["d-5", "d-2"]);
+    assert_eq!(ids(&q(&mut app, "from=2026-11-04T00:00:00Z&to=2026-11-06T00:00:00Z").await), ["d-3", "d-2"]);
+    let res = app.get_with_token("/api/v1/deployments?status=done", API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let res = app.get_with_token("/api/v1/deployments?team=nobody", API_TOKEN).await;
+    assert_eq!(res.json()["error"]["field"], "team", "{res:?}");
+    let res = app.get_with_token("/api/v1/deployments?cursor=garbage", API_TOKEN).await;
+    assert_eq!(res.json()["error"]["field"], "cursor", "{res:?}");
+}
+
+/// A small history for payments-api: staging then production promotions, a rollback and an incident.
+fn history() -> Vec<Value> {
+    let d = |id: &str, env: &str, sha: &str, status: &str, at: &str, commits: Value| {
+        json!({"component": "payments-api", "environment": env, "status": status, "external_id": id,
+            "commit_sha": sha, "started_at": format!("{at}:00Z").replace("T10", "T09"),
+            "finished_at": format!("{at}:00Z"), "commits": commits})
+    };
+    let c = |sha: &str, at: &str| json!({"sha": sha, "committed_at": format!("{at}:00Z")});
+    vec![
+        d("s-1", "staging", "aaa001", "success", "2026-11-02T10:00", json!([c("aaa001", "2026-11-02T08:00")])),
+        d("p-1", "production", "aaa001", "success", "2026-11-02T14:00", json!([])),
+        d(
+            "s-2",
+            "staging",
+            "aaa003",
+            "success",
+            "2026-11-03T10:00",
+            json!([c("aaa002", "2026-11-03T06:00"), c("aaa003", "2026-11-03T08:00")]),
+        ),
+        d("p-2", "production", "aaa003", "failure", "2026-11-03T12:00", json!([])),
+        d("p-3", "production", "aaa003", "success", "2026-11-03T14:00", json!([])),
+        {
+            let mut r = d("p-4", "production", "aaa001", "success", "2026-11-03T15:00", json!([]));
+            r["rollback_of"] = json!("p-3");
+            r
+        },
+    ]
+}
+
+async fn dora_figures_come_from_what_was_recorded(b: Backend) {
+    let mut app = with_catalog(b).await;
+    for body in history() {
+        let res = deploy(&mut app, body).await;
+        assert!(res.status.is_success(), "{res:?}");
+    }
+    let res = app
+        .post_json_with_token(
+            "/api/v1/incidents",
+            &json!({"component": "payments-api", "environment": "production", "title": "5xx on checkout",
+                "severity": "critical", "started_at": "2026-11-03T14:20:00Z", "resolved_at": "2026-11-03T16:00:00Z",
+                "external_id": "pd-1"}),
+            API_TOKEN,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    let report = app
+        .get_with_token(
+            "/api/v1/dora?scope=group:default/payments&from=2026-11-02T00:00:00Z&to=2026-11-09T00:00:00Z",
+            API_TOKEN,
+        )
+        .await;
+    assert_eq!(report.status, StatusCode::OK, "{report:?}");
+    let r = report.json();
+    // Production successes: p-1 (aaa001), p-3 (aaa003), p-4 (aaa001 again, another day): three units in 7 days.
+    assert_eq!(r["deployment_frequency"]["deployments"], 3, "{r}");
+    assert_eq!(r["deployment_frequency"]["band"], "high");
+    // Changes: aaa001 (08:00 -> 14:00 = 6 h), aaa002 (06:00 -> 14:00 next day... 3 Nov 06:00 -> 14:00 = 8 h),
+    // aaa003 (08:00 -> 14:00 = 6 h). The rollback brings none.
+    assert_eq!(r["lead_time"]["changes"], 3, "{r}");
+    assert_eq!(r["lead_time"]["median_seconds"], 6 * 3600);
+    assert_eq!(r["lead_time"]["p90_seconds"], 8 * 3600);
+    assert_eq!(r["lead_time"]["band"], "elite");
+    // p-3 failed (rolled back, and the incident started 20 min after it); 1 of 3.
+    assert_eq!(r["change_failure_rate"]["failed"], 1);
+    assert_eq!(r["change_failure_rate"]["total"], 3);
+    assert!((r["change_failure_rate"]["ratio"].as_f64().unwrap() - 0.3333).abs() < 1e-3, "{r}");
+    // Recovery: from p-3's end (14:00) to the rollback (15:00), before the incident was resolved.
+    assert_eq!(r["recovery_time"]["count"], 1);
+    assert_eq!(r["recovery_time"]["median_seconds"], 3600);
+    assert_eq!(r["pipeline_failures"], 1, "p-2");
+    assert_eq!(r["environments"], json!(["production"]));
+    assert_eq!(r["time_zone"], "UTC");
+    assert_eq!(r["weeks"][0]["week"], "2026-11-02");
+    assert_eq!(r["data_quality"]["components_without_repository"], json!([]), "payments-api has a slug");
+    // The promotion carried staging's changes: p-3 lists aaa002 and aaa003.
+    let list = app.get_with_token("/api/v1/deployments?environment=production&changes=true", API_TOKEN).await.json();
+    let p3 = list["items"].as_array().unwrap().iter().find(|d| d["external_id"] == "p-3").unwrap().clone();
+    let shas: Vec<&str> = p3["changes"].as_array().unwrap().iter().map(|c| c["sha"].as_str().unwrap()).collect();
+    assert_eq!(shas, ["aaa002", "aaa003"]);
+    // Another team's scope has nothing; an unknown scope is a 422.
+    let other =
+        app.get_with_token("/api/v1/dora?scope=group:default/platform&from=2026-11-02&to=2026-11-09", API_TOKEN).await;
+    assert_eq!(other.json()["deployment_frequency"]["deployments"], 0, "{other:?}");
+    let bad = app.get_with_token("/api/v1/dora?scope=group:default/nobody", API_TOKEN).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let bad = app.get_with_token("/api/v1/dora?year=1999", API_TOKEN).await;
+    assert_eq!(bad.json()["error"]["field"], "year");
+}
+
+async fn reports_in_any_order_and_repeated_give_the_same_figures(b: Backend) {
+    let mut in_order = with_catalog(b).await;
+    for body in history() {
+        deploy(&mut in_order, body).await;
+    }
+    let path = "/api/v1/dora?scope=all&from=2026-11-02T00:00:00Z&to=2026-11-09T00:00:00Z";
+    let expected = in_order.get_with_token(path, API_TOKEN).await.json();
+    let expected_list = in_order.get_with_token("/api/v1/deployments?changes=true", API_TOKEN).await.json();
+    let strip = |v: &Value| -> Vec<(String, i64, Vec<String>)> {
+        let mut out: Vec<(String, i64, Vec<String>)> = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["external_id"].as_str().unwrap().to_owned(),
+                    d["change_count"].as_i64().unwrap(),
+                    d["changes"].as_array().unwrap().iter().map(|c| c["sha"].as_str().unwrap().to_owned()).collect(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    for seed in 0..3u64 {
+        let mut app = with_catalog(b).await;
+        let mut events = history();
+        // Every report twice, in-progress versions too, shuffled.
+        let mut extra: Vec<Value> = events
+            .iter()
+            .map(|e| {
+                let mut early = e.clone();
+                early["status"] = json!("in_progress");
+                early.as_object_mut().unwrap().remove("finished_at");
+                early
+            })
+            .collect();
+        extra.extend(events.clone());
+        events.extend(extra);
+        events.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+        for body in events {
+            let res = deploy(&mut app, body).await;
+            assert!(res.status.is_success(), "{res:?}");
+        }
+        let got = app.get_with_token(path, API_TOKEN).await.json();
+        assert_eq!(got, expected, "seed {seed}");
+        let list = app.get_with_token("/api/v1/deployments?changes=true", API_TOKEN).await.json();
+        assert_eq!(strip(&list), strip(&expected_list), "seed {seed}");
+    }
+}
+
+async fn q(app: &mut TestApp, query: &str) -> Value {
+    app.get_with_token(&format!("/api/v1/deployments?{query}"), API_TOKEN).await.json()
+}
