@@ -79,6 +79,8 @@ export default defineConfig({
         // octocat is in acme/platform: the administrator of these journeys; hubot is an ordinary member.
         PORTOLAN_ADMIN_TEAMS: 'acme/platform',
         PORTOLAN_LOG: 'warn',
+        // Journeys record deployments as a CD tool would, with the bootstrap token.
+        PORTOLAN_API_TOKEN: 'e2e-admin-token-0123456789',
         // Every journey signs in from 127.0.0.1, many times a minute: one client address standing for a whole
         // office. The login limit's own behaviour is covered by the HTTP tests.
         PORTOLAN_RATE_LIMIT_LOGIN: '1000',

@@ -464,6 +464,10 @@ fn EntityView() -> impl IntoView {
         let (kind, namespace, name) = key();
         format!("{kind}:{namespace}/{name}").to_lowercase()
     }));
+    provide_context(crate::deploys::EntityDeploysData::new(move || {
+        let (kind, namespace, name) = key();
+        format!("{kind}:{namespace}/{name}").to_lowercase()
+    }));
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -689,6 +693,7 @@ fn EntityDetailView(detail: EntityDetail) -> impl IntoView {
         {matches!(s.kind.as_str(), "group" | "user").then(|| view! { <PeopleSection detail=detail.clone() /> })}
         {(s.kind == "group").then(|| view! { <TeamGuides /> })}
         <EntityDocs entity_ref=s.entity_ref.clone() />
+        {(s.kind == "component").then(|| view! { <crate::deploys::EntityDeploys entity_ref=s.entity_ref.clone() /> })}
         <section class="card" aria-labelledby="relations-title">
             <h2 id="relations-title">"Relations"</h2>
             {if detail.relations.is_empty() {

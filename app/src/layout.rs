@@ -18,6 +18,8 @@ const NAV: &[NavItem] = &[
     NavItem { label: "Home", href: "/" },
     NavItem { label: "Catalog", href: "/catalog" },
     NavItem { label: "Docs", href: "/docs" },
+    NavItem { label: "Deploys", href: "/deploys" },
+    NavItem { label: "DORA", href: "/dora" },
 ];
 
 /// The top bar.

@@ -9,6 +9,7 @@
 pub mod access;
 pub mod auth;
 pub mod catalog;
+pub mod deploys;
 pub mod docs;
 pub mod error;
 pub mod home;
@@ -99,6 +100,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/catalog") view=catalog::CatalogPage ssr=SsrMode::Async />
                     <Route path=path!("/docs") view=docs::DocsPage ssr=SsrMode::Async />
                     <Route path=path!("/search") view=search::SearchPage ssr=SsrMode::Async />
+                    <Route path=path!("/deploys") view=deploys::DeploysPage ssr=SsrMode::Async />
+                    <Route path=path!("/dora") view=deploys::DoraPage ssr=SsrMode::Async />
+                    <Route path=path!("/dora/how") view=deploys::DoraHowPage ssr=SsrMode::Async />
                     <Route path=path!("/docs/new") view=docs::NewDocPage ssr=SsrMode::Async />
                     <Route path=path!("/docs/:space/:slug") view=docs::DocPageRoute ssr=SsrMode::Async />
                     <Route path=path!("/docs/:space/:slug/edit") view=docs::EditPageRoute ssr=SsrMode::Async />

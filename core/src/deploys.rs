@@ -15,7 +15,8 @@ use sea_orm::{
 
 use portolan_types::deploys::{
     ChangeView, DEPLOYMENT_STATUSES, DataQuality, DeploymentFrequency, DeploymentInput, DeploymentPage, DeploymentView,
-    DoraReport, DoraWeek, Environment, INCIDENT_SEVERITIES, IncidentInput, IncidentView, LeadTime, RecoveryTime,
+    DoraDetails, DoraReport, DoraWeek, Environment, INCIDENT_SEVERITIES, IncidentInput, IncidentView, LeadTime,
+    LeadTimeItem, RecoveryItem, RecoveryTime, RunsWhere, RunsWhereCell, RunsWhereRow,
 };
 
 use crate::Config;
@@ -831,19 +832,6 @@ pub async fn scope_components(db: &DatabaseConnection, scope: &str) -> Result<Op
     }))
 }
 
-/// The drill-down behind a DORA report: which deployments and changes each figure counts.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq)]
-pub struct DoraDetails {
-    /// Deployments counted for frequency (one per unit), newest first.
-    pub deployments: Vec<DeploymentView>,
-    /// Ids of the units that caused a failure.
-    pub failed: Vec<i64>,
-    /// Changes counted for lead time: sha, seconds, the deployment that shipped it.
-    pub lead_times: Vec<(String, i64, i64)>,
-    /// Recoveries: failing deployment id, seconds.
-    pub recoveries: Vec<(i64, i64)>,
-}
-
 /// The four keys for a scope over `[from, to)`. `environment`: `production` (every production environment) or
 /// one environment's name.
 pub async fn dora_report(
@@ -1029,8 +1017,20 @@ pub async fn dora_report(
             .collect(),
         data_quality,
     };
-    let details =
-        DoraDetails { deployments: unit_views, failed: f.failed, lead_times: f.lead_times, recoveries: f.recoveries };
+    let details = DoraDetails {
+        deployments: unit_views,
+        failed: f.failed,
+        lead_times: f
+            .lead_times
+            .into_iter()
+            .map(|(sha, seconds, deployment_id)| LeadTimeItem { sha, seconds, deployment_id })
+            .collect(),
+        recoveries: f
+            .recoveries
+            .into_iter()
+            .map(|(deployment_id, seconds)| RecoveryItem { deployment_id, seconds })
+            .collect(),
+    };
     Ok((report, details))
 }
 
@@ -1177,6 +1177,133 @@ pub async fn list_incidents(
     }
     let rows = select.order_by_desc(incidents::Column::StartedAt).limit(500).all(db).await?;
     Ok(rows.iter().map(incident_view).collect())
+}
+
+/// What runs where: each component's latest successful deployment per environment, and how far each
+/// non-production environment is ahead of the (first) production one. At most `limit` components, by name.
+pub async fn runs_where(
+    db: &DatabaseConnection,
+    config: &Config,
+    components: Option<&[String]>,
+    hidden: &HashSet<String>,
+    limit: usize,
+) -> Result<RunsWhere, DbErr> {
+    let environments: Vec<String> = config.environments.iter().map(|e| e.name.clone()).collect();
+    let mut select = deployments::Entity::find()
+        .select_only()
+        .column(deployments::Column::ComponentRef)
+        .column(deployments::Column::Environment)
+        .column_as(
+            sea_orm::sea_query::SimpleExpr::from(sea_orm::sea_query::Func::max(Expr::col(deployments::Column::At))),
+            "latest",
+        )
+        .filter(deployments::Column::Status.eq("success"))
+        .group_by(deployments::Column::ComponentRef)
+        .group_by(deployments::Column::Environment);
+    if let Some(c) = components {
+        if c.is_empty() {
+            return Ok(RunsWhere { environments, rows: Vec::new() });
+        }
+        select = select.filter(deployments::Column::ComponentRef.is_in(c.iter().map(String::as_str)));
+    }
+    let latest: Vec<(String, String, DateTime<Utc>)> = select.into_tuple().all(db).await?;
+    let mut names: Vec<String> = latest
+        .iter()
+        .map(|l| l.0.clone())
+        .filter(|c| !hidden.contains(c))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    names.sort();
+    names.truncate(limit);
+    let wanted: HashSet<&str> = names.iter().map(String::as_str).collect();
+    let production = config.environments.iter().find(|e| e.production).map(|e| e.name.clone());
+    let mut rows = Vec::with_capacity(names.len());
+    let mut cells: HashMap<(String, String), deployments::Model> = HashMap::new();
+    for (component, env, at) in latest.iter().filter(|l| wanted.contains(l.0.as_str())) {
+        if let Some(d) = deployments::Entity::find()
+            .filter(deployments::Column::ComponentRef.eq(component))
+            .filter(deployments::Column::Environment.eq(env))
+            .filter(deployments::Column::Status.eq("success"))
+            .filter(deployments::Column::At.eq(*at))
+            .order_by_desc(deployments::Column::Id)
+            .one(db)
+            .await?
+        {
+            cells.insert((component.clone(), env.clone()), d);
+        }
+    }
+    for component in names {
+        let prod = production.as_ref().and_then(|p| cells.get(&(component.clone(), p.clone())));
+        let mut row = Vec::with_capacity(environments.len());
+        for env in &environments {
+            let Some(d) = cells.get(&(component.clone(), env.clone())) else {
+                row.push(None);
+                continue;
+            };
+            let is_production = config.environment(env).is_some_and(|e| e.production);
+            let ahead = match (is_production, prod) {
+                (true, _) => None,
+                (false, Some(p)) if p.commit_sha.is_some() && p.commit_sha == d.commit_sha => Some(0),
+                (false, Some(p)) => ahead_of(db, &component, env, p.commit_sha.as_deref(), d.at).await?,
+                (false, None) => None,
+            };
+            row.push(Some(RunsWhereCell {
+                deployment_id: d.id,
+                version: d.version.clone().or_else(|| d.commit_sha.as_ref().map(|s| s.chars().take(7).collect())),
+                commit_sha: d.commit_sha.clone(),
+                at: rfc3339(d.at),
+                ahead_of_production: ahead,
+            }));
+        }
+        rows.push(RunsWhereRow { component, cells: row });
+    }
+    Ok(RunsWhere { environments, rows })
+}
+
+/// The commits an environment got since it last ran production's sha: the changes of its successful
+/// deployments after that one, up to `until`. `None` when it never ran production's sha.
+async fn ahead_of(
+    db: &DatabaseConnection,
+    component: &str,
+    env: &str,
+    production_sha: Option<&str>,
+    until: DateTime<Utc>,
+) -> Result<Option<i64>, DbErr> {
+    let Some(sha) = production_sha else { return Ok(None) };
+    let Some(base) = deployments::Entity::find()
+        .filter(deployments::Column::ComponentRef.eq(component))
+        .filter(deployments::Column::Environment.eq(env))
+        .filter(deployments::Column::Status.eq("success"))
+        .filter(deployments::Column::CommitSha.eq(sha))
+        .order_by_desc(deployments::Column::At)
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let ids: Vec<i64> = deployments::Entity::find()
+        .select_only()
+        .column(deployments::Column::Id)
+        .filter(deployments::Column::ComponentRef.eq(component))
+        .filter(deployments::Column::Environment.eq(env))
+        .filter(deployments::Column::Status.eq("success"))
+        .filter(deployments::Column::At.gt(base.at))
+        .filter(deployments::Column::At.lte(until))
+        .into_tuple()
+        .all(db)
+        .await?;
+    if ids.is_empty() {
+        return Ok(Some(0));
+    }
+    let shas: Vec<String> = deployment_changes::Entity::find()
+        .select_only()
+        .column(deployment_changes::Column::Sha)
+        .filter(deployment_changes::Column::DeploymentId.is_in(ids))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(Some(shas.into_iter().collect::<HashSet<_>>().len() as i64))
 }
 
 /// Re-exported so callers need not name the visibility module.

@@ -38,6 +38,7 @@ test('every page hydrates without errors', async ({ page }) => {
     '/', '/catalog', '/catalog?kind=component', '/catalog/default/component/payments-api', '/catalog/default/group/payments',
     '/catalog/locations', '/catalog/new', '/docs', '/docs?space=payments', '/docs/new', doc, `${doc}/edit`, `${doc}/history`,
     `${doc}/revisions/1`, '/search?q=payments', '/people/monalisa', '/settings/tokens', '/settings/access',
+    '/deploys', '/deploys?environment=production', '/dora', '/dora?scope=group:default/payments&drill=frequency', '/dora/how',
   ];
   for (const path of pages) {
     await page.goto(path);

@@ -12,10 +12,11 @@ use serde::Deserialize;
 use portolan_core::access::{Action, Target};
 use portolan_core::auth::RequestViewer;
 use portolan_core::catalog::visibility;
-use portolan_core::deploys::{self, DeployError, DeploymentQuery, DoraDetails};
+use portolan_core::deploys::{self, DeployError, DeploymentQuery};
 use portolan_types::Viewer;
 use portolan_types::deploys::{
-    DeploymentInput, DeploymentPage, DeploymentView, DoraReport, Environment, IncidentInput, IncidentView,
+    DeploymentInput, DeploymentPage, DeploymentView, DoraDetails, DoraReport, Environment, IncidentInput, IncidentView,
+    RunsWhere,
 };
 
 use crate::ServerState;
@@ -32,6 +33,8 @@ pub fn router() -> Router<ServerState> {
         .route("/api/v1/deployments/{id}", get(get_deployment))
         .route("/api/v1/incidents", get(list_incidents).post(record_incident))
         .route("/api/v1/dora", get(dora))
+        .route("/api/v1/dora/details", get(dora_details))
+        .route("/api/v1/runs-where", get(runs_where))
 }
 
 fn deploy_error(e: DeployError) -> ApiError {
@@ -322,4 +325,51 @@ pub(crate) async fn dora(
 ) -> Result<Json<DoraReport>, ApiError> {
     let viewer = require(&viewer)?;
     dora_for(&state, viewer, &p).await.map(|(r, _)| Json(r))
+}
+
+/// What is behind each figure of `GET /api/v1/dora` (same parameters): the deployments counted for frequency,
+/// which of them failed, each change's lead time and each recovery.
+#[utoipa::path(get, path = "/api/v1/dora/details", tag = "deploys", params(DoraParams), responses(
+    (status = 200, description = "The drill-down", body = DoraDetails),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 422, description = "A parameter is wrong", body = ErrorEnvelope)))]
+pub(crate) async fn dora_details(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiQuery(p): ApiQuery<DoraParams>,
+) -> Result<Json<DoraDetails>, ApiError> {
+    let viewer = require(&viewer)?;
+    dora_for(&state, viewer, &p).await.map(|(_, d)| Json(d))
+}
+
+/// Filters of `GET /api/v1/runs-where`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RunsWhereParams {
+    /// A team: what it owns.
+    pub team: Option<String>,
+    /// A system: its components.
+    pub system: Option<String>,
+    /// A component.
+    pub component: Option<String>,
+}
+
+/// What runs where: each component's current version per environment, its age, and how many commits each
+/// non-production environment is ahead of production (at most 500 components, by name).
+#[utoipa::path(get, path = "/api/v1/runs-where", tag = "deploys", params(RunsWhereParams), responses(
+    (status = 200, description = "The matrix", body = RunsWhere),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 422, description = "A filter is wrong", body = ErrorEnvelope)))]
+pub(crate) async fn runs_where(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiQuery(p): ApiQuery<RunsWhereParams>,
+) -> Result<Json<RunsWhere>, ApiError> {
+    let viewer = require(&viewer)?;
+    let components = components_for(&state, p.component.as_deref(), p.team.as_deref(), p.system.as_deref()).await?;
+    let hidden = hidden(&state, viewer).await?;
+    deploys::runs_where(&state.app.db, &state.app.config, components.as_deref(), &hidden, 500)
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::internal("loading what runs where", e))
 }

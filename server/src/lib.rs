@@ -254,6 +254,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
                 Err(e) => tracing::warn!(error = %e, "demo catalog import failed"),
             }
         }
+        if let Err(e) = portolan_core::demo::seed_deploys(&state.app.db, &state.app.config).await {
+            tracing::warn!(error = %e, "demo deployments could not be loaded");
+        }
         tracing::info!("demo data loaded");
     }
     spawn_session_sweeper(state.sessions.clone());

@@ -72,6 +72,8 @@ use crate::http::escape_html as esc;
         crate::deploys::record_incident,
         crate::deploys::list_incidents,
         crate::deploys::dora,
+        crate::deploys::dora_details,
+        crate::deploys::runs_where,
     ),
     modifiers(&Bearer),
     security(("bearer" = [])),

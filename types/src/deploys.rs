@@ -318,3 +318,76 @@ pub struct DoraReport {
     /// Data quality.
     pub data_quality: DataQuality,
 }
+
+/// The drill-down behind a DORA report: which deployments and changes each figure counts.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DoraDetails {
+    /// Deployments counted for frequency (one per component, sha and day), newest first.
+    pub deployments: Vec<DeploymentView>,
+    /// Ids of those that caused a failure.
+    pub failed: Vec<i64>,
+    /// Changes counted for lead time.
+    pub lead_times: Vec<LeadTimeItem>,
+    /// Recoveries.
+    pub recoveries: Vec<RecoveryItem>,
+}
+
+/// One change behind the lead time.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeadTimeItem {
+    /// The commit.
+    pub sha: String,
+    /// Its lead time in seconds.
+    pub seconds: i64,
+    /// The deployment that first shipped it to production.
+    pub deployment_id: i64,
+}
+
+/// One recovery behind the recovery time.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryItem {
+    /// The failing deployment.
+    pub deployment_id: i64,
+    /// Seconds until service was restored.
+    pub seconds: i64,
+}
+
+/// What runs where: one row per component, one cell per environment.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunsWhere {
+    /// The environments (columns), in display order.
+    pub environments: Vec<String>,
+    /// The rows.
+    pub rows: Vec<RunsWhereRow>,
+}
+
+/// A component's row.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunsWhereRow {
+    /// The component.
+    pub component: String,
+    /// One cell per environment, in column order; `None` where it never deployed successfully.
+    pub cells: Vec<Option<RunsWhereCell>>,
+}
+
+/// What runs in one environment.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunsWhereCell {
+    /// The deployment.
+    pub deployment_id: i64,
+    /// Its version (or short sha).
+    pub version: Option<String>,
+    /// Its sha.
+    pub commit_sha: Option<String>,
+    /// When it was deployed.
+    pub at: String,
+    /// For a non-production environment: how many commits it runs that production does not; `None` when that
+    /// cannot be told.
+    pub ahead_of_production: Option<i64>,
+}

@@ -283,6 +283,28 @@ async fn dora_figures_come_from_what_was_recorded(b: Backend) {
     let p3 = list["items"].as_array().unwrap().iter().find(|d| d["external_id"] == "p-3").unwrap().clone();
     let shas: Vec<&str> = p3["changes"].as_array().unwrap().iter().map(|c| c["sha"].as_str().unwrap()).collect();
     assert_eq!(shas, ["aaa002", "aaa003"]);
+    // The drill-down names what each figure counted.
+    let details = app
+        .get_with_token(
+            "/api/v1/dora/details?scope=group:default/payments&from=2026-11-02T00:00:00Z&to=2026-11-09T00:00:00Z",
+            API_TOKEN,
+        )
+        .await
+        .json();
+    let counted: Vec<&str> =
+        details["deployments"].as_array().unwrap().iter().map(|d| d["external_id"].as_str().unwrap()).collect();
+    assert_eq!(counted, ["p-4", "p-3", "p-1"]);
+    assert_eq!(details["failed"], json!([p3["id"]]));
+    assert_eq!(details["lead_times"].as_array().unwrap().len(), 3);
+    // What runs where: staging runs aaa003, production was rolled back to aaa001; staging is 2 commits ahead.
+    let m = app.get_with_token("/api/v1/runs-where?team=payments", API_TOKEN).await.json();
+    assert_eq!(m["environments"], json!(["development", "staging", "production"]));
+    let row = &m["rows"][0];
+    assert_eq!(row["component"], "component:default/payments-api", "{m}");
+    assert!(row["cells"][0].is_null());
+    assert_eq!(row["cells"][1]["commit_sha"], "aaa003");
+    assert_eq!(row["cells"][1]["ahead_of_production"], 2, "{m}");
+    assert_eq!(row["cells"][2]["commit_sha"], "aaa001");
     // Another team's scope has nothing; an unknown scope is a 422.
     let other =
         app.get_with_token("/api/v1/dora?scope=group:default/platform&from=2026-11-02&to=2026-11-09", API_TOKEN).await;
