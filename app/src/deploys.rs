@@ -235,18 +235,14 @@ pub async fn dora_view(query: DoraQuery) -> Result<DoraData, AppError> {
         Some(s) if s.eq_ignore_ascii_case("all") => "all".to_owned(),
         Some(s) => with_kind(s, "group"),
     };
-    match deploys::dora_report(
-        &state.db,
-        &state.config,
-        &scope,
-        query.environment.as_deref().unwrap_or("production"),
+    let request = deploys::DoraRequest {
+        scope: &scope,
+        environment: query.environment.as_deref().unwrap_or("production"),
         from,
         to,
-        query.year,
-        &hidden,
-    )
-    .await
-    {
+        bands_year: query.year,
+    };
+    match deploys::dora_report(&state.db, &state.config, &request, &hidden).await {
         Ok((report, details)) => {
             Ok(DoraData { report, details, environments: deploys::environment_list(&state.config) })
         }
@@ -883,7 +879,7 @@ fn DrillDown(metric: String, data: DoraData) -> impl IntoView {
         }
         "lead-time" => {
             let mut items = data.details.lead_times.clone();
-            items.sort_by(|a, b| b.seconds.cmp(&a.seconds));
+            items.sort_by_key(|l| std::cmp::Reverse(l.seconds));
             view! {
                 <h2 id="drill-title">"Changes and their lead times"</h2>
                 <table class="table">

@@ -122,6 +122,10 @@ pub struct Config {
     pub environments: Vec<EnvironmentConfig>,
     /// How the DORA figures are counted; see [`DoraSettings`].
     pub dora: DoraSettings,
+    /// `PORTOLAN_DEPLOY_WORKFLOWS`: GitHub Actions workflows whose runs are deployments, as
+    /// `workflow=environment` pairs (the workflow's file, path or name), e.g.
+    /// `deploy.yml=production,Deploy to staging=staging`. Empty by default.
+    pub deploy_workflows: Vec<(String, String)>,
 }
 
 /// One configured environment.
@@ -299,6 +303,8 @@ struct RawConfig {
     dora_incident_window_hours: Option<u32>,
     dora_first_deployment_days: Option<u32>,
     dora_bands_year: Option<i32>,
+    #[serde(deserialize_with = "comma_list")]
+    deploy_workflows: Option<Vec<String>>,
 }
 
 /// Accepts `["a", "b"]` in TOML and `a,b` in an environment variable.
@@ -442,6 +448,23 @@ impl RawConfig {
                 }
             },
         };
+        let mut deploy_workflows = Vec::new();
+        for item in self.deploy_workflows.unwrap_or_default() {
+            let Some((workflow, env)) = item.rsplit_once('=') else {
+                return Err(ConfigError::Invalid {
+                    setting: "PORTOLAN_DEPLOY_WORKFLOWS",
+                    reason: format!("`{item}` is not workflow=environment"),
+                });
+            };
+            let env = env.trim().to_lowercase();
+            if !environments.iter().any(|e| e.name == env) {
+                return Err(ConfigError::Invalid {
+                    setting: "PORTOLAN_DEPLOY_WORKFLOWS",
+                    reason: format!("`{env}` is not one of PORTOLAN_ENVIRONMENTS"),
+                });
+            }
+            deploy_workflows.push((workflow.trim().to_owned(), env));
+        }
         Ok(Config {
             addr,
             data_dir,
@@ -482,6 +505,7 @@ impl RawConfig {
             docs_sync_seconds: self.docs_sync_seconds.unwrap_or(900),
             environments,
             dora,
+            deploy_workflows,
         })
     }
 }
@@ -611,6 +635,19 @@ mod tests {
         for bad in ["a,a", "prod:live", "bad name", ","] {
             let err = from_pairs(&[("environments", bad)]).unwrap_err().to_string();
             assert!(err.contains("PORTOLAN_ENVIRONMENTS"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn deploy_workflows_name_configured_environments() {
+        let c = from_pairs(&[("deploy_workflows", "deploy.yml=production, Deploy staging=Staging")]).unwrap();
+        assert_eq!(
+            c.deploy_workflows,
+            [("deploy.yml".to_owned(), "production".to_owned()), ("Deploy staging".to_owned(), "staging".to_owned())]
+        );
+        for bad in ["deploy.yml", "deploy.yml=prod"] {
+            let err = from_pairs(&[("deploy_workflows", bad)]).unwrap_err().to_string();
+            assert!(err.contains("PORTOLAN_DEPLOY_WORKFLOWS"), "{err}");
         }
     }
 

@@ -3,6 +3,7 @@
 //! incidents table live here too; health and cost use the same ones.
 
 pub mod dora;
+pub mod github;
 
 use std::collections::{HashMap, HashSet};
 
@@ -539,7 +540,7 @@ pub async fn recompute_changes<C: ConnectionTrait>(
     component_ref: &str,
     since: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let rows: Vec<(i64, String, Option<String>, String, DateTime<Utc>)> = deployments::Entity::find()
+    let rows: Vec<ReportedRow> = deployments::Entity::find()
         .select_only()
         .columns([
             deployments::Column::Id,
@@ -832,18 +833,36 @@ pub async fn scope_components(db: &DatabaseConnection, scope: &str) -> Result<Op
     }))
 }
 
+/// What `recompute_changes` reads of a deployment: id, environment, sha, status, time.
+type ReportedRow = (i64, String, Option<String>, String, DateTime<Utc>);
+
+/// What the DORA report reads of a change: deployment id, sha, commit time, pull request start.
+type ChangeRow = (i64, String, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// What a DORA report is asked for.
+#[derive(Clone, Debug)]
+pub struct DoraRequest<'a> {
+    /// `all`, or the entity ref of a team, system, domain or component.
+    pub scope: &'a str,
+    /// `production` (every production environment) or one environment's name.
+    pub environment: &'a str,
+    /// Start (inclusive).
+    pub from: DateTime<Utc>,
+    /// End (exclusive).
+    pub to: DateTime<Utc>,
+    /// Band table year (default: the configured one).
+    pub bands_year: Option<i32>,
+}
+
 /// The four keys for a scope over `[from, to)`. `environment`: `production` (every production environment) or
 /// one environment's name.
 pub async fn dora_report(
     db: &DatabaseConnection,
     config: &Config,
-    scope: &str,
-    environment_name: &str,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    bands_year: Option<i32>,
+    request: &DoraRequest<'_>,
     hidden: &HashSet<String>,
 ) -> Result<(DoraReport, DoraDetails), DeployError> {
+    let DoraRequest { scope, environment: environment_name, from, to, bands_year } = *request;
     if to <= from {
         return Err(invalid("to", "must be after from"));
     }
@@ -874,19 +893,18 @@ pub async fn dora_report(
     let success_ids: Vec<i64> = rows.iter().filter(|d| d.status == "success").map(|d| d.id).collect();
     let mut changes: HashMap<i64, Vec<dora::Change>> = HashMap::new();
     for chunk in success_ids.chunks(2000) {
-        let found: Vec<(i64, String, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> =
-            deployment_changes::Entity::find()
-                .select_only()
-                .columns([
-                    deployment_changes::Column::DeploymentId,
-                    deployment_changes::Column::Sha,
-                    deployment_changes::Column::CommittedAt,
-                    deployment_changes::Column::PrFirstCommitAt,
-                ])
-                .filter(deployment_changes::Column::DeploymentId.is_in(chunk.iter().copied()))
-                .into_tuple()
-                .all(db)
-                .await?;
+        let found: Vec<ChangeRow> = deployment_changes::Entity::find()
+            .select_only()
+            .columns([
+                deployment_changes::Column::DeploymentId,
+                deployment_changes::Column::Sha,
+                deployment_changes::Column::CommittedAt,
+                deployment_changes::Column::PrFirstCommitAt,
+            ])
+            .filter(deployment_changes::Column::DeploymentId.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
         for (id, sha, committed, pr_first) in found {
             let c =
                 dora::ReportedCommit { sha, committed_at: committed, pr_number: None, pr_first_commit_at: pr_first };
@@ -1074,8 +1092,7 @@ pub async fn validate_incident(
         return Err(invalid("resolved_at", "is before started_at"));
     }
     let external_id = key_of(&input.external_id, "external_id")?;
-    let deployment =
-        input.deployment.as_deref().filter(|d| !d.trim().is_empty()).map(|d| external_id_of(d)).transpose()?;
+    let deployment = input.deployment.as_deref().filter(|d| !d.trim().is_empty()).map(external_id_of).transpose()?;
     let component = resolve_component(db, &input.component).await?;
     Ok(ValidIncident { component, environment, title, severity, started_at, resolved_at, external_id, deployment })
 }

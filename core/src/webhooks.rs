@@ -1,6 +1,7 @@
 //! The durable queue behind the webhook receivers. A delivery is stored first and acknowledged, then processed
 //! here, so a crash after the 2xx loses nothing; the same delivery id twice is stored once. One receiver for
-//! GitHub serves every consumer: `push` refreshes the catalog; `ping` is answered; events no capability consumes
+//! GitHub serves every consumer: `push` refreshes the catalog and repository docs; `deployment`,
+//! `deployment_status` and `workflow_run` record deployments; `ping` is answered; events no capability consumes
 //! yet are kept and marked `ignored`.
 
 use chrono::Utc;
@@ -117,6 +118,12 @@ pub async fn handle_github(state: &AppState, event: &str, payload: &Value) -> Re
                 None => catalog,
             }))
         }
+        "deployment" => match payload.get("action").and_then(Value::as_str) {
+            Some("created") | None => crate::deploys::github::on_deployment(state, payload).await,
+            Some(other) => Ok(Outcome::Ignored(format!("deployment `{other}` changes nothing"))),
+        },
+        "deployment_status" => crate::deploys::github::on_deployment_status(state, payload).await,
+        "workflow_run" => crate::deploys::github::on_workflow_run(state, payload).await,
         other => Ok(Outcome::Ignored(format!("no consumer for `{other}` events"))),
     }
 }

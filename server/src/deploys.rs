@@ -298,18 +298,14 @@ pub(crate) async fn dora_for(
         return Err(ApiError::unprocessable("year", format!("no band table for {y}; 2023 and 2024 are known")));
     }
     let hidden = hidden(state, viewer).await?;
-    deploys::dora_report(
-        &state.app.db,
-        &state.app.config,
-        p.scope.as_deref().unwrap_or("all"),
-        p.environment.as_deref().unwrap_or("production"),
+    let request = deploys::DoraRequest {
+        scope: p.scope.as_deref().unwrap_or("all"),
+        environment: p.environment.as_deref().unwrap_or("production"),
         from,
         to,
-        p.year,
-        &hidden,
-    )
-    .await
-    .map_err(deploy_error)
+        bands_year: p.year,
+    };
+    deploys::dora_report(&state.app.db, &state.app.config, &request, &hidden).await.map_err(deploy_error)
 }
 
 /// The DORA four keys for a scope and period, with their bands, a weekly trend and a data-quality panel. The

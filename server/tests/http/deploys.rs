@@ -8,7 +8,7 @@ use rand::seq::SliceRandom;
 use serde_json::{Value, json};
 
 use crate::db_tests;
-use crate::support::{API_TOKEN, Backend, TestApp};
+use crate::support::{API_TOKEN, Backend, TestApp, WEBHOOK_SECRET};
 
 db_tests!(
     a_cd_tool_records_a_deployment_and_updates_it_by_external_id,
@@ -17,6 +17,9 @@ db_tests!(
     deployments_are_listed_with_filters_and_a_cursor,
     dora_figures_come_from_what_was_recorded,
     reports_in_any_order_and_repeated_give_the_same_figures,
+    github_deployments_and_statuses_arrive_by_webhook_in_any_order,
+    deployment_workflow_runs_are_deployments,
+    deploy_webhooks_are_refused_unless_signed_with_sha256_over_the_exact_body,
 );
 
 async fn with_catalog(b: Backend) -> TestApp {
@@ -368,4 +371,196 @@ async fn reports_in_any_order_and_repeated_give_the_same_figures(b: Backend) {
 
 async fn q(app: &mut TestApp, query: &str) -> Value {
     app.get_with_token(&format!("/api/v1/deployments?{query}"), API_TOKEN).await.json()
+}
+
+async fn github_app(b: Backend) -> TestApp {
+    let mut app = TestApp::with(b, portolan_testkit::FakeGithubConfig::default(), |c| {
+        c.deploy_workflows = vec![("deploy.yml".to_owned(), "production".to_owned())];
+    })
+    .await;
+    let catalog = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/catalog");
+    let res = app.post_json_with_token("/api/v1/locations", &json!({"target": catalog}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    app
+}
+
+fn deployment_payload(id: i64, repo: &str, env: &str, sha: &str) -> Value {
+    json!({
+        "action": "created",
+        "deployment": {"id": id, "sha": sha, "ref": "main", "environment": env, "task": "deploy",
+            "created_at": "2026-11-02T10:00:00Z", "updated_at": "2026-11-02T10:00:00Z",
+            "creator": {"login": "octocat", "id": 1}, "payload": {}},
+        "repository": {"id": 7, "full_name": repo, "name": repo.split('/').nth(1).unwrap()},
+        "sender": {"login": "octocat"}
+    })
+}
+
+fn status_payload(id: i64, state: &str, at: &str) -> Value {
+    let mut p = deployment_payload(id, "acme/payments-api", "production", "abc0001");
+    p["action"] = json!("created");
+    p["deployment_status"] = json!({"id": id * 10, "state": state, "created_at": at,
+        "log_url": format!("https://github.example/acme/payments-api/actions/runs/{id}"), "environment": "production"});
+    p
+}
+
+async fn process(app: &TestApp) {
+    portolan_core::webhooks::process_queue(&app.state.app).await.unwrap();
+}
+
+async fn outcome(app: &TestApp, delivery: &str) -> (String, String) {
+    let d = portolan_core::webhooks::find(&app.state.app.db, "github", delivery).await.unwrap().unwrap();
+    (d.status, d.last_error.unwrap_or_default())
+}
+
+async fn github_deployments_and_statuses_arrive_by_webhook_in_any_order(b: Backend) {
+    let mut app = github_app(b).await;
+    let res = app
+        .post_webhook("deployment", "g-1", &deployment_payload(901, "acme/payments-api", "production", "abc0001"), None)
+        .await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{res:?}");
+    process(&app).await;
+    let list = app.get_with_token("/api/v1/deployments?component=payments-api", API_TOKEN).await.json();
+    assert_eq!(list["items"][0]["external_id"], "github-deployment-901", "{list}");
+    assert_eq!(list["items"][0]["status"], "queued");
+    assert_eq!(list["items"][0]["source"], "github");
+    assert_eq!(list["items"][0]["actor"], "octocat");
+
+    app.post_webhook("deployment_status", "g-2", &status_payload(901, "in_progress", "2026-11-02T10:01:00Z"), None)
+        .await;
+    app.post_webhook("deployment_status", "g-3", &status_payload(901, "success", "2026-11-02T10:04:00Z"), None).await;
+    process(&app).await;
+    let d = &app.get_with_token("/api/v1/deployments?component=payments-api", API_TOKEN).await.json()["items"][0];
+    assert_eq!(d["status"], "success", "{d}");
+    assert_eq!(d["finished_at"], "2026-11-02T10:04:00Z");
+    assert_eq!(d["duration_seconds"], 240);
+    assert!(d["url"].as_str().unwrap().ends_with("/runs/901"));
+
+    // A status that overtakes its deployment records it; the late `deployment` delivery does not undo it.
+    app.post_webhook("deployment_status", "g-4", &status_payload(902, "failure", "2026-11-03T10:04:00Z"), None).await;
+    process(&app).await;
+    app.post_webhook("deployment", "g-5", &deployment_payload(902, "acme/payments-api", "production", "abc0001"), None)
+        .await;
+    process(&app).await;
+    let list = app.get_with_token("/api/v1/deployments?component=payments-api&status=failure", API_TOKEN).await.json();
+    assert_eq!(list["items"][0]["external_id"], "github-deployment-902", "{list}");
+    // `inactive` (superseded) changes nothing.
+    app.post_webhook("deployment_status", "g-6", &status_payload(901, "inactive", "2026-11-04T10:00:00Z"), None).await;
+    process(&app).await;
+    assert_eq!(outcome(&app, "g-6").await.0, "ignored");
+
+    // A repository no component uses, or an environment that is not configured, is kept and explained.
+    app.post_webhook("deployment", "g-7", &deployment_payload(903, "acme/unknown", "production", "abc0001"), None)
+        .await;
+    app.post_webhook(
+        "deployment",
+        "g-8",
+        &deployment_payload(904, "acme/payments-api", "github-pages", "abc0001"),
+        None,
+    )
+    .await;
+    process(&app).await;
+    let (status, why) = outcome(&app, "g-7").await;
+    assert_eq!(status, "ignored");
+    assert!(why.contains("no component has github.com/project-slug: acme/unknown"), "{why}");
+    let (status, why) = outcome(&app, "g-8").await;
+    assert_eq!(status, "ignored");
+    assert!(why.contains("github-pages"), "{why}");
+    assert_eq!(app.get_with_token("/api/v1/deployments", API_TOKEN).await.json()["items"].as_array().unwrap().len(), 2);
+}
+
+fn run_payload(id: i64, path: &str, status: &str, conclusion: Option<&str>) -> Value {
+    json!({
+        "action": if status == "completed" { "completed" } else { "in_progress" },
+        "workflow_run": {"id": id, "name": "Deploy", "path": path, "head_branch": "main", "head_sha": "abc0002",
+            "status": status, "conclusion": conclusion, "run_started_at": "2026-11-05T09:00:00Z",
+            "updated_at": "2026-11-05T09:07:00Z", "html_url": format!("https://github.example/runs/{id}"),
+            "actor": {"login": "hubot"}},
+        "repository": {"id": 7, "full_name": "acme/payments-api", "name": "payments-api"}
+    })
+}
+
+async fn deployment_workflow_runs_are_deployments(b: Backend) {
+    let mut app = github_app(b).await;
+    app.post_webhook(
+        "workflow_run",
+        "w-1",
+        &run_payload(55, ".github/workflows/deploy.yml", "in_progress", None),
+        None,
+    )
+    .await;
+    app.post_webhook(
+        "workflow_run",
+        "w-2",
+        &run_payload(55, ".github/workflows/deploy.yml", "completed", Some("success")),
+        None,
+    )
+    .await;
+    app.post_webhook(
+        "workflow_run",
+        "w-3",
+        &run_payload(56, ".github/workflows/ci.yml", "completed", Some("success")),
+        None,
+    )
+    .await;
+    app.post_webhook(
+        "workflow_run",
+        "w-4",
+        &run_payload(57, ".github/workflows/deploy.yml", "completed", Some("timed_out")),
+        None,
+    )
+    .await;
+    process(&app).await;
+    let list = app.get_with_token("/api/v1/deployments?component=payments-api", API_TOKEN).await.json();
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "ci.yml is not a deployment workflow: {list}");
+    let run = items.iter().find(|d| d["external_id"] == "github-run-55").unwrap();
+    assert_eq!((run["environment"].as_str(), run["status"].as_str()), (Some("production"), Some("success")));
+    assert_eq!(run["duration_seconds"], 420);
+    assert_eq!(run["actor"], "hubot");
+    let timed_out = items.iter().find(|d| d["external_id"] == "github-run-57").unwrap();
+    assert_eq!(timed_out["status"], "error", "a timed-out run is a pipeline failure");
+    assert!(outcome(&app, "w-3").await.1.contains("not a deployment workflow"));
+}
+
+async fn deploy_webhooks_are_refused_unless_signed_with_sha256_over_the_exact_body(b: Backend) {
+    use hmac::Mac;
+    let mut app = github_app(b).await;
+    let body = deployment_payload(990, "acme/payments-api", "production", "abc0009");
+    let send = |sig_header: Option<(&'static str, String)>, text: String, delivery: &'static str| {
+        let mut req = http::Request::post("/api/v1/webhooks/github")
+            .header("content-type", "application/json")
+            .header("x-github-event", "deployment")
+            .header("x-github-delivery", delivery);
+        if let Some((name, value)) = sig_header {
+            req = req.header(name, value);
+        }
+        req.body(axum::body::Body::from(text)).unwrap()
+    };
+    // No signature at all.
+    let res = app.send(send(None, body.to_string(), "s-1")).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    // Only the legacy SHA-1 header, correctly computed.
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(WEBHOOK_SECRET.as_bytes()).unwrap();
+    mac.update(body.to_string().as_bytes());
+    let sha1 = format!("sha1={}", hex::encode(mac.finalize().into_bytes()));
+    let res = app.send(send(Some(("x-hub-signature", sha1)), body.to_string(), "s-2")).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED, "SHA-1 is not accepted");
+    // Signed with another secret; a tampered body under a valid signature.
+    let wrong = portolan_core::github::sign("another-secret-0123456789", body.to_string().as_bytes());
+    let res = app.send(send(Some(("x-hub-signature-256", wrong)), body.to_string(), "s-3")).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    let good = portolan_core::github::sign(WEBHOOK_SECRET, body.to_string().as_bytes());
+    let tampered = body.to_string().replace("abc0009", "abc0666");
+    let res = app.send(send(Some(("x-hub-signature-256", good.clone())), tampered, "s-4")).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    process(&app).await;
+    assert_eq!(app.get_with_token("/api/v1/deployments", API_TOKEN).await.json()["items"], json!([]));
+    // Correct, then replayed: stored and processed once.
+    let res = app.send(send(Some(("x-hub-signature-256", good.clone())), body.to_string(), "s-5")).await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{res:?}");
+    let res = app.send(send(Some(("x-hub-signature-256", good)), body.to_string(), "s-5")).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.json()["status"], "duplicate");
+    process(&app).await;
+    assert_eq!(app.get_with_token("/api/v1/deployments", API_TOKEN).await.json()["items"].as_array().unwrap().len(), 1);
 }
