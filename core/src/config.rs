@@ -126,6 +126,10 @@ pub struct Config {
     /// `workflow=environment` pairs (the workflow's file, path or name), e.g.
     /// `deploy.yml=production,Deploy to staging=staging`. Empty by default.
     pub deploy_workflows: Vec<(String, String)>,
+    /// `PORTOLAN_DEPLOY_SYNC_SECONDS`: how often deployments, runs and commits are read from GitHub for every
+    /// component with a `github.com/project-slug` (webhooks bring them at once; this fills gaps and backfills).
+    /// Needs `PORTOLAN_GITHUB_TOKEN`. `0` turns it off. Default 900.
+    pub deploy_sync_seconds: u64,
 }
 
 /// One configured environment.
@@ -305,6 +309,7 @@ struct RawConfig {
     dora_bands_year: Option<i32>,
     #[serde(deserialize_with = "comma_list")]
     deploy_workflows: Option<Vec<String>>,
+    deploy_sync_seconds: Option<u64>,
 }
 
 /// Accepts `["a", "b"]` in TOML and `a,b` in an environment variable.
@@ -506,6 +511,7 @@ impl RawConfig {
             environments,
             dora,
             deploy_workflows,
+            deploy_sync_seconds: self.deploy_sync_seconds.unwrap_or(900),
         })
     }
 }

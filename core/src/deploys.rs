@@ -612,6 +612,38 @@ pub async fn recompute_changes<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Replaces the commits a deployment reports (read from GitHub, say) and recomputes the component's changes.
+pub async fn set_reported_commits(
+    db: &DatabaseConnection,
+    config: &Config,
+    deployment_id: i64,
+    commits: &[dora::ReportedCommit],
+) -> Result<(), DbErr> {
+    let txn = db.begin().await?;
+    let Some(d) = deployments::Entity::find_by_id(deployment_id).one(&txn).await? else {
+        return Ok(());
+    };
+    deployment_commits::Entity::delete_many()
+        .filter(deployment_commits::Column::DeploymentId.eq(deployment_id))
+        .exec(&txn)
+        .await?;
+    for chunk in commits.chunks(500) {
+        deployment_commits::Entity::insert_many(chunk.iter().map(|c| deployment_commits::ActiveModel {
+            deployment_id: Set(deployment_id),
+            component_ref: Set(d.component_ref.clone()),
+            sha: Set(c.sha.clone()),
+            committed_at: Set(c.committed_at),
+            pr_number: Set(c.pr_number),
+            pr_first_commit_at: Set(c.pr_first_commit_at),
+            ..Default::default()
+        }))
+        .exec_without_returning(&txn)
+        .await?;
+    }
+    recompute_changes(&txn, config, &d.component_ref, d.at).await?;
+    txn.commit().await
+}
+
 /// A deployment for the API and pages.
 pub fn view_of(config: &Config, d: &deployments::Model) -> DeploymentView {
     DeploymentView {

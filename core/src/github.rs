@@ -350,7 +350,7 @@ impl GithubSync {
 }
 
 /// Percent-encodes one path or query segment.
-fn encode_segment(s: &str) -> String {
+pub fn encode_segment(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
 }
 

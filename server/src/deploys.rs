@@ -15,8 +15,8 @@ use portolan_core::catalog::visibility;
 use portolan_core::deploys::{self, DeployError, DeploymentQuery};
 use portolan_types::Viewer;
 use portolan_types::deploys::{
-    DeploymentInput, DeploymentPage, DeploymentView, DoraDetails, DoraReport, Environment, IncidentInput, IncidentView,
-    RunsWhere,
+    DeploySyncReport, DeploymentInput, DeploymentPage, DeploymentView, DoraDetails, DoraReport, Environment,
+    IncidentInput, IncidentView, RunsWhere,
 };
 
 use crate::ServerState;
@@ -35,6 +35,10 @@ pub fn router() -> Router<ServerState> {
         .route("/api/v1/dora", get(dora))
         .route("/api/v1/dora/details", get(dora_details))
         .route("/api/v1/runs-where", get(runs_where))
+        .route(
+            "/api/v1/entities/by-ref/{kind}/{namespace}/{name}/deployments/sync",
+            axum::routing::post(sync_deployments),
+        )
 }
 
 fn deploy_error(e: DeployError) -> ApiError {
@@ -368,4 +372,53 @@ pub(crate) async fn runs_where(
         .await
         .map(Json)
         .map_err(|e| ApiError::internal("loading what runs where", e))
+}
+
+/// Reads a component's deployments from GitHub now (its `github.com/project-slug`): deployments and statuses,
+/// deployment workflow runs, the commits each successful deployment brought and their pull requests. Needs
+/// `deployments.write` on the component.
+#[utoipa::path(post, path = "/api/v1/entities/by-ref/{kind}/{namespace}/{name}/deployments/sync", tag = "deploys",
+    params(("kind" = String, Path, example = "component"), ("namespace" = String, Path, example = "default"), ("name" = String, Path, example = "payments-api")),
+    responses(
+        (status = 200, description = "Synced", body = DeploySyncReport),
+        (status = 400, description = "The component has no repository", body = ErrorEnvelope),
+        (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+        (status = 403, description = "deployments.write refused", body = ErrorEnvelope),
+        (status = 404, description = "No such component", body = ErrorEnvelope),
+        (status = 429, description = "GitHub's rate limit: retry later", body = ErrorEnvelope),
+        (status = 502, description = "GitHub failed", body = ErrorEnvelope)))]
+pub(crate) async fn sync_deployments(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiPath((kind, namespace, name)): ApiPath<(String, String, String)>,
+) -> Result<Json<DeploySyncReport>, ApiError> {
+    use portolan_core::catalog::{model::EntityRef, store};
+    use portolan_core::deploys::github::{self as gh, SyncError};
+    use portolan_core::github::GithubSyncError;
+    let viewer = require(&viewer)?;
+    let r = EntityRef::new(&kind, &namespace, &name);
+    let vis = visibility::for_viewer(&state.app.db, &state.app.config, viewer)
+        .await
+        .map_err(|e| ApiError::internal("loading memberships", e))?;
+    let entity = store::find(&state.app.db, &r)
+        .await
+        .map_err(|e| ApiError::internal("loading an entity", e))?
+        .filter(|e| vis.allows(e) && e.kind == "component")
+        .ok_or_else(|| ApiError::not_found(format!("no component {r}")))?;
+    authorize(
+        &state,
+        viewer,
+        Action::DeploymentsWrite,
+        &Target::entity(entity.entity_ref.clone(), entity.owner_ref.as_deref()),
+    )
+    .await?;
+    match gh::sync_component(&state.app, &entity).await {
+        Ok(report) => Ok(Json(report)),
+        Err(e @ SyncError::NoRepository(_)) => Err(ApiError::bad_request(e.to_string())),
+        Err(SyncError::Github(GithubSyncError::RateLimited { retry_after_secs, .. })) => {
+            Err(ApiError::too_many_requests(format!("GitHub's rate limit: try again in {retry_after_secs} s")))
+        }
+        Err(SyncError::Github(e)) => Err(ApiError::bad_gateway(format!("GitHub: {e}"))),
+        Err(SyncError::Db(e)) => Err(ApiError::internal("syncing deployments", e)),
+    }
 }

@@ -19,6 +19,37 @@ pub fn spawn_all(state: &ServerState) {
     spawn_webhook_worker(state.app.clone(), state.webhook_wakeup.clone());
     spawn_catalog_refresh(state.app.clone());
     spawn_docs_sync(state.app.clone());
+    spawn_deploy_sync(state.app.clone());
+}
+
+/// Reads deployments, runs and their commits from GitHub for every component with a repository, on the
+/// configured period (two minutes after start-up first). Needs `PORTOLAN_GITHUB_TOKEN`. When GitHub asks to wait
+/// (a rate limit), the next round waits that long.
+pub fn spawn_deploy_sync(app: AppState) -> Option<JoinHandle<()>> {
+    let every = app.config.deploy_sync_seconds;
+    if every == 0 || app.config.github_token.is_none() {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        let mut wait = Duration::from_secs(120);
+        loop {
+            tokio::time::sleep(wait).await;
+            wait = Duration::from_secs(every);
+            match portolan_core::deploys::github::sync_all(&app).await {
+                Ok(reports) => {
+                    let recorded: usize = reports.iter().map(|r| r.deployments + r.workflow_runs).sum();
+                    tracing::info!(components = reports.len(), deployments = recorded, "deploy sync finished");
+                }
+                Err(portolan_core::deploys::github::SyncError::Github(
+                    portolan_core::github::GithubSyncError::RateLimited { retry_after_secs, .. },
+                )) => {
+                    tracing::warn!(retry_after_secs, "deploy sync paused by GitHub's rate limit");
+                    wait = Duration::from_secs(retry_after_secs.max(1));
+                }
+                Err(e) => tracing::warn!(error = %e, "deploy sync failed"),
+            }
+        }
+    }))
 }
 
 /// Syncs docs kept in repositories on the configured period (a minute after start-up first, so the catalog's

@@ -74,6 +74,7 @@ use crate::http::escape_html as esc;
         crate::deploys::dora,
         crate::deploys::dora_details,
         crate::deploys::runs_where,
+        crate::deploys::sync_deployments,
     ),
     modifiers(&Bearer),
     security(("bearer" = [])),

@@ -8,6 +8,8 @@
 //! conditional requests. Its consent page lists the fixture people, so a browser test can "sign in as" one of
 //! them. Tests use it as a library; Playwright runs the `fake-github` binary.
 
+pub mod deploys;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -164,6 +166,8 @@ struct Inner {
     /// Repository requests answered with a body, and with 304.
     repo_full: AtomicUsize,
     repo_not_modified: AtomicUsize,
+    /// Deployments, runs, pull requests and the git repositories behind them.
+    deploys: Mutex<deploys::DeployState>,
 }
 
 type Shared = Arc<Inner>;
@@ -199,6 +203,7 @@ impl FakeGithub {
             repos: Mutex::new(config.repos.clone()),
             repo_full: AtomicUsize::new(0),
             repo_not_modified: AtomicUsize::new(0),
+            deploys: Mutex::default(),
             config,
         });
         let app = router(inner.clone());
@@ -248,6 +253,36 @@ impl FakeGithub {
         }
     }
 
+    /// Serves `compare`, `commits` and pull request commits of `repo` from a local git repository.
+    pub fn set_git_repo(&self, repo: &str, dir: impl Into<std::path::PathBuf>) {
+        self.inner.deploys.lock().expect("lock").git.insert(repo.to_owned(), dir.into());
+    }
+
+    /// Adds (or replaces) a deployment of `repo`.
+    pub fn add_deployment(&self, repo: &str, deployment: deploys::FakeDeployment) {
+        let mut d = self.inner.deploys.lock().expect("lock");
+        let list = d.deployments.entry(repo.to_owned()).or_default();
+        list.retain(|x| x.id != deployment.id);
+        list.push(deployment);
+    }
+
+    /// Adds a workflow run (GitHub's JSON for one run) of `repo`.
+    pub fn add_workflow_run(&self, repo: &str, run: Value) {
+        self.inner.deploys.lock().expect("lock").runs.entry(repo.to_owned()).or_default().push(run);
+    }
+
+    /// Adds a pull request of `repo`.
+    pub fn add_pull(&self, repo: &str, pull: deploys::FakePull) {
+        self.inner.deploys.lock().expect("lock").pulls.entry(repo.to_owned()).or_default().push(pull);
+    }
+
+    /// Refuses the next `requests` deployment-related requests with `403` and `retry-after: seconds`.
+    pub fn rate_limit_next(&self, requests: usize, seconds: u64) {
+        let mut d = self.inner.deploys.lock().expect("lock");
+        d.rate_limited = requests;
+        d.retry_after = seconds;
+    }
+
     /// Issues an access token for a fixture person directly, for API-level tests.
     pub fn issue_token(&self, login: &str) -> String {
         let token = random_string("gho_", 36);
@@ -266,6 +301,7 @@ fn router(inner: Shared) -> Router {
         .route("/user/teams", get(user_teams))
         .route("/orgs/{org}/repos", get(org_repos))
         .route("/repos/{owner}/{repo}/contents/{*path}", get(contents))
+        .merge(deploys::routes())
         .with_state(inner)
 }
 

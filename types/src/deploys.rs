@@ -391,3 +391,21 @@ pub struct RunsWhereCell {
     /// cannot be told.
     pub ahead_of_production: Option<i64>,
 }
+
+/// What reading a component's deployments from GitHub found.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploySyncReport {
+    /// The component.
+    pub component: String,
+    /// Its repository.
+    pub repository: String,
+    /// GitHub deployments recorded or updated.
+    pub deployments: usize,
+    /// Deployment workflow runs recorded or updated.
+    pub workflow_runs: usize,
+    /// Successful deployments whose commits were read (compare, or the first deployment's window).
+    pub deployments_with_commits: usize,
+    /// What was left out, and why (an unconfigured environment, say).
+    pub skipped: Vec<String>,
+}

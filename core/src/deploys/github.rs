@@ -83,14 +83,27 @@ async fn from_deployment(
     payload: &Value,
     status: &str,
 ) -> Result<Result<DeploymentInput, String>, String> {
+    from_deployment_named(state, payload, status, None).await.map_err(|e| e.to_string())
+}
+
+/// As [`from_deployment`], for a known component (a sync reads one component's repository).
+async fn from_deployment_named(
+    state: &AppState,
+    payload: &Value,
+    status: &str,
+    known: Option<&str>,
+) -> Result<Result<DeploymentInput, String>, DbErr> {
     let d = payload.get("deployment").cloned().unwrap_or_default();
     let Some(id) = d.get("id").and_then(Value::as_i64) else {
         return Ok(Err("the delivery has no deployment id".to_owned()));
     };
     let named = text(&d, "/payload/component");
-    let component = match component(&state.db, payload, named).await.map_err(|e| e.to_string())? {
-        Ok(c) => c,
-        Err(why) => return Ok(Err(why)),
+    let component = match known {
+        Some(k) => k.to_owned(),
+        None => match component(&state.db, payload, named).await? {
+            Ok(c) => c,
+            Err(why) => return Ok(Err(why)),
+        },
     };
     let env_name = text(&d, "/environment").unwrap_or_default();
     let environment = match environment(state, env_name) {
@@ -151,6 +164,10 @@ pub async fn on_deployment_status(state: &AppState, payload: &Value) -> Result<O
 
 /// `workflow_run`: a run of a workflow configured as a deployment (`PORTOLAN_DEPLOY_WORKFLOWS`) is one.
 pub async fn on_workflow_run(state: &AppState, payload: &Value) -> Result<Outcome, String> {
+    on_workflow_run_for(state, payload, None).await
+}
+
+async fn on_workflow_run_for(state: &AppState, payload: &Value, known: Option<&str>) -> Result<Outcome, String> {
     let run = payload.get("workflow_run").cloned().unwrap_or_default();
     let path = text(&run, "/path").unwrap_or_default();
     let name = text(&run, "/name").unwrap_or_default();
@@ -173,9 +190,12 @@ pub async fn on_workflow_run(state: &AppState, payload: &Value) -> Result<Outcom
         ("in_progress", _) => "in_progress",
         _ => "queued",
     };
-    let component = match component(&state.db, payload, None).await.map_err(|e| e.to_string())? {
-        Ok(c) => c,
-        Err(why) => return Ok(Outcome::Ignored(why)),
+    let component = match known {
+        Some(k) => k.to_owned(),
+        None => match component(&state.db, payload, None).await.map_err(|e| e.to_string())? {
+            Ok(c) => c,
+            Err(why) => return Ok(Outcome::Ignored(why)),
+        },
     };
     let input = DeploymentInput {
         component,
@@ -195,4 +215,240 @@ pub async fn on_workflow_run(state: &AppState, payload: &Value) -> Result<Outcom
         fixes: None,
     };
     record(state, input).await
+}
+
+/// Why a sync stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The component has no `github.com/project-slug`.
+    #[error("{0} has no github.com/project-slug annotation")]
+    NoRepository(String),
+    /// GitHub failed or asked to wait.
+    #[error(transparent)]
+    Github(#[from] crate::github::GithubSyncError),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// The `github.com/project-slug` of a catalog row.
+pub fn project_slug(entity: &entities::Model) -> Option<String> {
+    let body: Value = serde_json::from_str(&entity.body).ok()?;
+    body.pointer("/metadata/annotations/github.com~1project-slug")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| s.split('/').count() == 2 && !s.contains(".."))
+        .map(str::to_owned)
+}
+
+/// Every page of a list endpoint (at most `max_pages`), each page's items taken from `field` (or the page
+/// itself when it is an array).
+async fn all_pages(
+    state: &AppState,
+    first: String,
+    field: Option<&str>,
+    max_pages: usize,
+) -> Result<Option<Vec<Value>>, SyncError> {
+    let mut out = Vec::new();
+    let mut path = Some(first);
+    for _ in 0..max_pages {
+        let Some(p) = path.take() else { break };
+        let Some(page) = state.github_sync.get(&p).await? else { return Ok(None) };
+        let v: Value = serde_json::from_str(&page.body).unwrap_or_default();
+        let items = match field {
+            Some(f) => v.get(f).cloned().unwrap_or_default(),
+            None => v,
+        };
+        out.extend(items.as_array().cloned().unwrap_or_default());
+        path = page.next;
+    }
+    Ok(Some(out))
+}
+
+fn deployment_status(state_text: &str) -> Option<&'static str> {
+    Some(match state_text {
+        "queued" | "pending" => "queued",
+        "in_progress" => "in_progress",
+        "success" => "success",
+        "failure" => "failure",
+        "error" => "error",
+        _ => return None,
+    })
+}
+
+fn commit_of(v: &Value) -> Option<super::dora::ReportedCommit> {
+    let sha = v.get("sha").and_then(Value::as_str)?.to_lowercase();
+    let at = text(v, "/commit/committer/date").or_else(|| text(v, "/commit/author/date"));
+    Some(super::dora::ReportedCommit {
+        sha,
+        committed_at: at.and_then(|t| super::parse_time("committed_at", t).ok()),
+        pr_number: None,
+        pr_first_commit_at: None,
+    })
+}
+
+/// Reads a component's deployments, their statuses and deployment workflow runs from GitHub, then the commits
+/// of each successful deployment (compare against the previous one in its environment; a first deployment reads
+/// the bounded window), each commit's pull request and that pull request's first commit. Conditional requests
+/// make a second sync of an unchanged repository cost no rate limit; a rate-limit answer stops the sync with the
+/// time to wait.
+pub async fn sync_component(
+    state: &AppState,
+    entity: &entities::Model,
+) -> Result<portolan_types::deploys::DeploySyncReport, SyncError> {
+    use super::{deployments, set_reported_commits};
+    use sea_orm::QueryOrder;
+
+    let slug = project_slug(entity).ok_or_else(|| SyncError::NoRepository(entity.entity_ref.clone()))?;
+    let mut report = portolan_types::deploys::DeploySyncReport {
+        component: entity.entity_ref.clone(),
+        repository: slug.clone(),
+        ..Default::default()
+    };
+    let repo_path = slug.split('/').map(crate::github::encode_segment).collect::<Vec<_>>().join("/");
+    let repository = json_repository(&slug);
+
+    // Deployments and their latest status.
+    let list =
+        all_pages(state, format!("/repos/{repo_path}/deployments?per_page=100"), None, 20).await?.unwrap_or_default();
+    for d in list {
+        let Some(id) = d.get("id").and_then(Value::as_i64) else { continue };
+        let statuses = all_pages(state, format!("/repos/{repo_path}/deployments/{id}/statuses?per_page=100"), None, 1)
+            .await?
+            .unwrap_or_default();
+        let latest = statuses.iter().find_map(|s| {
+            let st = deployment_status(s.get("state").and_then(Value::as_str).unwrap_or_default())?;
+            Some((st, s))
+        });
+        let status = latest.map_or("queued", |l| l.0);
+        let payload = serde_json::json!({"deployment": d, "repository": repository});
+        let mut input = match from_deployment_named(state, &payload, status, Some(&entity.entity_ref)).await? {
+            Ok(input) => input,
+            Err(why) => {
+                report.skipped.push(format!("deployment {id}: {why}"));
+                continue;
+            }
+        };
+        if let Some((st, s)) = latest {
+            if matches!(st, "success" | "failure" | "error") {
+                input.finished_at = text(s, "/created_at").map(str::to_owned);
+            }
+            input.url = text(s, "/log_url").or_else(|| text(s, "/target_url")).map(str::to_owned);
+        }
+        match record(state, input).await.map_err(|e| SyncError::Db(DbErr::Custom(e)))? {
+            Outcome::Done(_) => report.deployments += 1,
+            Outcome::Ignored(why) => report.skipped.push(format!("deployment {id}: {why}")),
+        }
+    }
+
+    // Deployment workflow runs.
+    if !state.config.deploy_workflows.is_empty() {
+        let runs = all_pages(state, format!("/repos/{repo_path}/actions/runs?per_page=100"), Some("workflow_runs"), 5)
+            .await?
+            .unwrap_or_default();
+        for run in runs {
+            let payload = serde_json::json!({"workflow_run": run, "repository": repository});
+            match on_workflow_run_for(state, &payload, Some(&entity.entity_ref))
+                .await
+                .map_err(|e| SyncError::Db(DbErr::Custom(e)))?
+            {
+                Outcome::Done(_) => report.workflow_runs += 1,
+                Outcome::Ignored(why) if why.contains("not a deployment workflow") => {}
+                Outcome::Ignored(why) => report.skipped.push(why),
+            }
+        }
+    }
+
+    // Commits of successful deployments, oldest first, against the previous success in the same environment.
+    let rows = deployments::Entity::find()
+        .filter(deployments::Column::ComponentRef.eq(&entity.entity_ref))
+        .filter(deployments::Column::Status.eq("success"))
+        .order_by_asc(deployments::Column::At)
+        .order_by_asc(deployments::Column::Id)
+        .all(&state.db)
+        .await?;
+    let mut previous: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let mut pulls: std::collections::HashMap<String, PullInfo> = std::collections::HashMap::new();
+    for d in rows {
+        let Some(head) = d.commit_sha.clone() else { continue };
+        let base = previous.insert(d.environment.clone(), head.clone());
+        let commits = match base {
+            Some(base) if base == head => Some(Vec::new()),
+            Some(base) => {
+                let path = format!("/repos/{repo_path}/compare/{base}...{head}?per_page=100");
+                all_pages(state, path, Some("commits"), 30).await?
+            }
+            None => {
+                let since = d.at - chrono::Duration::days(i64::from(state.config.dora.first_deployment_days));
+                let path =
+                    format!("/repos/{repo_path}/commits?sha={head}&since={}&per_page=100", super::rfc3339(since));
+                all_pages(state, path, None, 10).await?
+            }
+        };
+        let Some(commits) = commits else {
+            report.skipped.push(format!("deployment {}: GitHub does not know {head}", d.external_id));
+            continue;
+        };
+        let mut reported = Vec::with_capacity(commits.len());
+        for c in commits.iter().filter_map(commit_of) {
+            let pr = match pulls.get(&c.sha) {
+                Some(p) => *p,
+                None => {
+                    let found = pull_of(state, &repo_path, &c.sha).await?;
+                    pulls.insert(c.sha.clone(), found);
+                    found
+                }
+            };
+            reported.push(super::dora::ReportedCommit {
+                pr_number: pr.map(|p| p.0),
+                pr_first_commit_at: pr.and_then(|p| p.1),
+                ..c
+            });
+        }
+        set_reported_commits(&state.db, &state.config, d.id, &reported).await?;
+        report.deployments_with_commits += 1;
+    }
+    Ok(report)
+}
+
+fn json_repository(slug: &str) -> Value {
+    serde_json::json!({"full_name": slug, "name": slug.split('/').nth(1).unwrap_or_default()})
+}
+
+/// A commit's pull request number and when that pull request's first commit was made.
+type PullInfo = Option<(i32, Option<chrono::DateTime<chrono::Utc>>)>;
+
+/// The pull request a commit came with, and when that pull request's first commit was made.
+async fn pull_of(state: &AppState, repo_path: &str, sha: &str) -> Result<PullInfo, SyncError> {
+    let Some(list) = all_pages(state, format!("/repos/{repo_path}/commits/{sha}/pulls"), None, 1).await? else {
+        return Ok(None);
+    };
+    let Some(number) = list.first().and_then(|p| p.get("number")).and_then(Value::as_i64) else { return Ok(None) };
+    let commits = all_pages(state, format!("/repos/{repo_path}/pulls/{number}/commits?per_page=100"), None, 3)
+        .await?
+        .unwrap_or_default();
+    let first = commits
+        .iter()
+        .filter_map(|c| text(c, "/commit/author/date"))
+        .filter_map(|t| super::parse_time("pr_first_commit_at", t).ok())
+        .min();
+    Ok(Some((i32::try_from(number).unwrap_or(0), first)))
+}
+
+/// Syncs every component with a repository; rate limits stop the round (the caller waits and tries again).
+pub async fn sync_all(state: &AppState) -> Result<Vec<portolan_types::deploys::DeploySyncReport>, SyncError> {
+    let rows = entities::Entity::find()
+        .filter(entities::Column::Kind.eq("component"))
+        .filter(entities::Column::Body.like("%github.com/project-slug%"))
+        .all(&state.db)
+        .await?;
+    let mut out = Vec::new();
+    for row in rows {
+        match sync_component(state, &row).await {
+            Ok(r) => out.push(r),
+            Err(SyncError::NoRepository(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
 }

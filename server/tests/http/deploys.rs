@@ -20,6 +20,7 @@ db_tests!(
     github_deployments_and_statuses_arrive_by_webhook_in_any_order,
     deployment_workflow_runs_are_deployments,
     deploy_webhooks_are_refused_unless_signed_with_sha256_over_the_exact_body,
+    a_sync_reads_deployments_and_their_commits_from_github,
 );
 
 async fn with_catalog(b: Backend) -> TestApp {
@@ -563,4 +564,173 @@ async fn deploy_webhooks_are_refused_unless_signed_with_sha256_over_the_exact_bo
     assert_eq!(res.json()["status"], "duplicate");
     process(&app).await;
     assert_eq!(app.get_with_token("/api/v1/deployments", API_TOKEN).await.json()["items"].as_array().unwrap().len(), 1);
+}
+
+/// A real git repository with fixed commit dates (UTC): main `c1`, a pull request branch `p1`, `p2` squashed as
+/// `s`, then `c3`, `c3b`, `c4`. Returns the directory and the shas by name.
+fn git_fixture() -> (tempdir::Dir, std::collections::HashMap<&'static str, String>) {
+    let dir = tempdir::Dir::new();
+    let git = |args: &[&str], date: Option<&str>| {
+        let mut cmd = std::process::Command::new("git");
+        cmd.arg("-C").arg(dir.path()).args(args);
+        cmd.env("GIT_AUTHOR_NAME", "Mona").env("GIT_AUTHOR_EMAIL", "mona@example.com");
+        cmd.env("GIT_COMMITTER_NAME", "Mona").env("GIT_COMMITTER_EMAIL", "mona@example.com");
+        cmd.env("TZ", "UTC").env("GIT_CONFIG_GLOBAL", "/dev/null").env("GIT_CONFIG_NOSYSTEM", "1");
+        if let Some(d) = date {
+            cmd.env("GIT_AUTHOR_DATE", d).env("GIT_COMMITTER_DATE", d);
+        }
+        let out = cmd.output().expect("git runs");
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    git(&["init", "-q", "-b", "main"], None);
+    let mut shas = std::collections::HashMap::new();
+    let mut commit = |name: &'static str, date: &str| {
+        std::fs::write(dir.path().join(format!("{name}.txt")), name).unwrap();
+        git(&["add", "."], None);
+        git(&["commit", "-q", "-m", name], Some(date));
+        shas.insert(name, git(&["rev-parse", "HEAD"], None));
+    };
+    commit("c1", "2026-11-01T09:00:00+00:00");
+    git(&["checkout", "-q", "-b", "feature"], None);
+    commit("p1", "2026-11-01T10:00:00+00:00");
+    commit("p2", "2026-11-01T11:00:00+00:00");
+    git(&["checkout", "-q", "main"], None);
+    commit("s", "2026-11-02T09:00:00+00:00");
+    commit("c3", "2026-11-03T09:00:00+00:00");
+    commit("c3b", "2026-11-03T15:00:00+00:00");
+    commit("c4", "2026-11-04T09:00:00+00:00");
+    (dir, shas)
+}
+
+/// A temporary directory removed on drop.
+mod tempdir {
+    pub struct Dir(std::path::PathBuf);
+    impl Dir {
+        pub fn new() -> Dir {
+            let p = std::env::temp_dir().join(format!("portolan-git-{}-{}", std::process::id(), rand::random::<u64>()));
+            std::fs::create_dir_all(&p).unwrap();
+            Dir(p)
+        }
+        pub fn path(&self) -> &std::path::Path {
+            &self.0
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+async fn a_sync_reads_deployments_and_their_commits_from_github(b: Backend) {
+    use portolan_testkit::deploys::{FakeDeployment, FakePull};
+    let fake = portolan_testkit::FakeGithubConfig { max_per_page: 2, ..Default::default() };
+    let mut app = TestApp::with(b, fake, |_| {}).await;
+    let catalog = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/catalog");
+    app.post_json_with_token("/api/v1/locations", &json!({"target": catalog}), API_TOKEN).await;
+    let (dir, sha) = git_fixture();
+    let repo = "acme/payments-api";
+    app.github.set_git_repo(repo, dir.path());
+    app.github.add_pull(
+        repo,
+        FakePull { number: 5, commits: vec![sha["p1"].clone(), sha["p2"].clone()], merge_commit: sha["s"].clone() },
+    );
+    let deployment = |id: i64, name: &str, env: &str, created: &str, statuses: &[(&str, &str)]| FakeDeployment {
+        id,
+        sha: sha[name].clone(),
+        environment: env.to_owned(),
+        created_at: created.to_owned(),
+        statuses: statuses.iter().map(|(s, t)| ((*s).to_owned(), (*t).to_owned())).collect(),
+    };
+    app.github.add_deployment(
+        repo,
+        deployment(
+            1,
+            "c1",
+            "production",
+            "2026-11-01T10:00:00Z",
+            &[("in_progress", "2026-11-01T10:00:00Z"), ("success", "2026-11-01T10:05:00Z")],
+        ),
+    );
+    app.github.add_deployment(
+        repo,
+        deployment(2, "s", "production", "2026-11-02T12:00:00Z", &[("success", "2026-11-02T12:10:00Z")]),
+    );
+    app.github.add_deployment(
+        repo,
+        deployment(3, "c4", "production", "2026-11-04T12:00:00Z", &[("success", "2026-11-04T12:10:00Z")]),
+    );
+    app.github.add_deployment(
+        repo,
+        deployment(4, "c3", "production", "2026-11-04T13:00:00Z", &[("success", "2026-11-04T13:05:00Z")]),
+    );
+    app.github.add_deployment(
+        repo,
+        deployment(5, "c4", "staging", "2026-11-04T10:00:00Z", &[("failure", "2026-11-04T10:03:00Z")]),
+    );
+    app.github.add_deployment(
+        repo,
+        deployment(6, "c4", "github-pages", "2026-11-04T10:00:00Z", &[("success", "2026-11-04T10:03:00Z")]),
+    );
+
+    let sync = "/api/v1/entities/by-ref/component/default/payments-api/deployments/sync";
+    let res = app.post_json_with_token(sync, &json!({}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let report = res.json();
+    assert_eq!(report["deployments"], 5, "{report}");
+    assert_eq!(report["deployments_with_commits"], 4, "{report}");
+    assert!(report["skipped"][0].as_str().unwrap().contains("github-pages"), "{report}");
+
+    let list =
+        app.get_with_token("/api/v1/deployments?component=payments-api&changes=true&limit=10", API_TOKEN).await.json();
+    let by_id = |id: &str| -> Value {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["external_id"] == format!("github-deployment-{id}"))
+            .cloned()
+            .unwrap()
+    };
+    let shas = |d: &Value| -> Vec<String> {
+        d["changes"].as_array().unwrap().iter().map(|c| c["sha"].as_str().unwrap().to_owned()).collect()
+    };
+    // The first deployment reads back its window; then compare between successive production shas, past a page.
+    assert_eq!(shas(&by_id("1")), [sha["c1"].clone()]);
+    assert_eq!(by_id("1")["first_deployment"], true);
+    assert_eq!(shas(&by_id("2")), [sha["s"].clone()]);
+    assert_eq!(by_id("2")["changes"][0]["pr_number"], 5);
+    assert_eq!(
+        by_id("2")["changes"][0]["pr_first_commit_at"],
+        "2026-11-01T10:00:00Z",
+        "the squashed PR's first commit"
+    );
+    assert_eq!(shas(&by_id("3")), [sha["c3"].clone(), sha["c3b"].clone(), sha["c4"].clone()]);
+    assert!(shas(&by_id("4")).is_empty(), "a rollback (behind) brings nothing");
+    assert_eq!(by_id("5")["status"], "failure");
+    assert_eq!(by_id("1")["duration_seconds"], 300);
+
+    // Lead time of the squash merge starts at its pull request's first commit: 26 h 10 min.
+    let dora = app
+        .get_with_token("/api/v1/dora/details?scope=component:default/payments-api&from=2026-11-02T00:00:00Z&to=2026-11-03T00:00:00Z", API_TOKEN)
+        .await
+        .json();
+    assert_eq!(dora["lead_times"][0]["seconds"], 26 * 3600 + 600, "{dora}");
+
+    // A second sync of an unchanged repository is answered from the cache: nothing new is downloaded.
+    let (full_before, _) = app.github.repo_requests();
+    let res = app.post_json_with_token(sync, &json!({}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let (full_after, not_modified) = app.github.repo_requests();
+    assert_eq!(full_after, full_before, "every request was conditional and unchanged");
+    assert!(not_modified > 10, "{not_modified}");
+
+    // GitHub's rate limit stops the sync and says when to come back.
+    app.github.rate_limit_next(1, 30);
+    let res = app.post_json_with_token(sync, &json!({}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{res:?}");
+    assert!(res.body.contains("30 s"), "{}", res.body);
+    let res = app.post_json_with_token(sync, &json!({}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
 }
