@@ -47,7 +47,7 @@ pub(crate) fn progress(message: &str) {
 }
 
 /// Writes the synthetic catalog: one file per 100 components, one for groups, one for systems.
-fn write_catalog(dir: &Path, o: &BenchOptions) -> Result<(), BenchError> {
+pub(crate) fn write_catalog(dir: &Path, o: &BenchOptions) -> Result<(), BenchError> {
     std::fs::create_dir_all(dir)?;
     let mut groups = String::new();
     for g in 0..o.groups {
@@ -72,7 +72,7 @@ fn write_catalog(dir: &Path, o: &BenchOptions) -> Result<(), BenchError> {
     for c in 0..o.components {
         let _ = write!(
             file,
-            "---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: service-{c}\n  title: Service {c}\n  description: Handles part {c} of the business, with care.\n  tags: [tier-{}, team-{}]\nspec:\n  type: service\n  lifecycle: {}\n  owner: group-{}\n  system: system-{}\n  dependsOn: [component:service-{}, component:service-{}]\n",
+            "---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: service-{c}\n  title: Service {c}\n  annotations:\n    github.com/project-slug: bench/service-{c}\n  description: Handles part {c} of the business, with care.\n  tags: [tier-{}, team-{}]\nspec:\n  type: service\n  lifecycle: {}\n  owner: group-{}\n  system: system-{}\n  dependsOn: [component:service-{}, component:service-{}]\n",
             c % 3,
             c % o.groups.max(1),
             lifecycles[c % 3],
@@ -124,6 +124,7 @@ pub(crate) struct Figures {
     pub(crate) first_error: Option<String>,
     pub(crate) per_second: f64,
     pub(crate) p50_ms: f64,
+    pub(crate) p95_ms: f64,
     pub(crate) p99_ms: f64,
     pub(crate) max_ms: f64,
 }
@@ -186,6 +187,7 @@ pub(crate) async fn load(
         first_error,
         per_second: all.len() as f64 / o.duration.as_secs_f64(),
         p50_ms: pct(0.50),
+        p95_ms: pct(0.95),
         p99_ms: pct(0.99),
         max_ms: all.last().copied().unwrap_or(0.0),
     }

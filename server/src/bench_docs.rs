@@ -141,6 +141,7 @@ fn latency_figures(mut all: Vec<f64>, errors: usize, first_error: Option<String>
         first_error,
         per_second: all.len() as f64 / duration.as_secs_f64(),
         p50_ms: pct(0.50),
+        p95_ms: pct(0.95),
         p99_ms: pct(0.99),
         max_ms: all.last().copied().unwrap_or(0.0),
     }

@@ -6,6 +6,7 @@ pub mod api;
 pub mod attachments;
 pub mod auth;
 pub mod bench;
+pub mod bench_deploys;
 pub mod bench_docs;
 pub mod catalog;
 pub mod deploys;

@@ -73,6 +73,38 @@ enum BenchCommand {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Write a million deployments for teams' components, then load-test the 90-day DORA report of a team and a
+    /// team's deployments page.
+    Deploys {
+        /// Deployments to write.
+        #[arg(long, default_value_t = 1_000_000)]
+        deployments: usize,
+        /// Components.
+        #[arg(long, default_value_t = 1_000)]
+        components: usize,
+        /// Teams owning them.
+        #[arg(long, default_value_t = 50)]
+        teams: usize,
+        /// Run on a fresh database on this PostgreSQL server instead of SQLite.
+        #[arg(long)]
+        postgres: Option<String>,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 4)]
+        connections: usize,
+        /// Seconds per scenario.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Send signed GitHub webhook deliveries as fast as they are acknowledged, kill -9 the server halfway, restart
+    /// it, and check every acknowledged delivery is processed (SQLite).
+    Webhooks {
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        /// Seconds of sending before the kill, and again after the restart.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -142,6 +174,38 @@ fn main() -> ExitCode {
                     duration: std::time::Duration::from_secs(seconds),
                 };
                 match portolan_server::bench_docs::docs(options).await {
+                    Ok(_) => Ok(true),
+                    Err(e) => {
+                        eprintln!("portolan bench: {e}");
+                        Ok(false)
+                    }
+                }
+            }
+            Command::Bench {
+                command: BenchCommand::Deploys { deployments, components, teams, postgres, connections, seconds },
+            } => {
+                let options = portolan_server::bench_deploys::DeploysBenchOptions {
+                    deployments: deployments.max(1),
+                    components: components.max(1),
+                    teams: teams.max(1),
+                    postgres,
+                    connections: connections.max(1),
+                    duration: std::time::Duration::from_secs(seconds),
+                };
+                match portolan_server::bench_deploys::deploys(options).await {
+                    Ok(_) => Ok(true),
+                    Err(e) => {
+                        eprintln!("portolan bench: {e}");
+                        Ok(false)
+                    }
+                }
+            }
+            Command::Bench { command: BenchCommand::Webhooks { connections, seconds } } => {
+                let options = portolan_server::bench_deploys::WebhooksBenchOptions {
+                    connections: connections.max(1),
+                    seconds: seconds.max(1),
+                };
+                match portolan_server::bench_deploys::webhooks(options).await {
                     Ok(_) => Ok(true),
                     Err(e) => {
                         eprintln!("portolan bench: {e}");

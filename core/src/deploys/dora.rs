@@ -304,38 +304,45 @@ pub fn compute(
         .collect();
     lead_times.sort_by(|a, b| a.2.cmp(&b.2).then(a.0.cmp(&b.0)));
 
-    // Failures and recoveries, per deployment.
-    let next_in_env = |d: &Dep| -> Option<DateTime<Utc>> {
-        ordered
-            .iter()
-            .filter(|n| n.component == d.component && n.environment == d.environment)
-            .filter(|n| (n.at, n.id) > (d.at, d.id))
-            .map(|n| n.at)
-            .next()
-    };
-    let failure_of = |d: &Dep| -> Option<Option<i64>> {
-        let mut caused_by: Vec<&Incident> =
-            incidents.iter().filter(|i| i.deployment.as_deref() == Some(d.external_id.as_str())).collect();
-        let next = next_in_env(d);
-        for i in incidents.iter().filter(|i| i.deployment.is_none()) {
-            if i.component == d.component
-                && i.environment == d.environment
-                && i.started_at >= d.at
-                && i.started_at < d.at + settings.incident_window
-                && next.is_none_or(|n| i.started_at < n)
-            {
-                caused_by.push(i);
-            }
+    // Failures and recoveries, per deployment. Indexes first, so each lookup is a hash or a binary search.
+    let mut next_at: HashMap<i64, DateTime<Utc>> = HashMap::new();
+    let mut last_in_env: HashMap<(&str, &str), &Dep> = HashMap::new();
+    for d in &ordered {
+        if let Some(prev) = last_in_env.insert((d.component.as_str(), d.environment.as_str()), d) {
+            next_at.insert(prev.id, d.at);
         }
-        let repairs: Vec<&Dep> = ordered
-            .iter()
-            .copied()
-            .filter(|r| {
-                (r.rollback_of.as_deref() == Some(d.external_id.as_str())
-                    || r.fixes.as_deref() == Some(d.external_id.as_str()))
-                    && (r.at, r.id) > (d.at, d.id)
-            })
-            .collect();
+    }
+    let mut repairs_of: HashMap<&str, Vec<&Dep>> = HashMap::new();
+    for r in &ordered {
+        for target in [r.rollback_of.as_deref(), r.fixes.as_deref()].into_iter().flatten() {
+            repairs_of.entry(target).or_default().push(r);
+        }
+    }
+    let mut named: HashMap<&str, Vec<&Incident>> = HashMap::new();
+    let mut unnamed: HashMap<(&str, &str), Vec<&Incident>> = HashMap::new();
+    for i in incidents {
+        match i.deployment.as_deref() {
+            Some(d) => named.entry(d).or_default().push(i),
+            None => unnamed.entry((i.component.as_str(), i.environment.as_str())).or_default().push(i),
+        }
+    }
+    for list in unnamed.values_mut() {
+        list.sort_by_key(|i| i.started_at);
+    }
+    let failure_of = |d: &Dep| -> Option<Option<i64>> {
+        let mut caused_by: Vec<&Incident> = named.get(d.external_id.as_str()).cloned().unwrap_or_default();
+        let until = match next_at.get(&d.id) {
+            Some(n) => (*n).min(d.at + settings.incident_window),
+            None => d.at + settings.incident_window,
+        };
+        if let Some(list) = unnamed.get(&(d.component.as_str(), d.environment.as_str())) {
+            let from = list.partition_point(|i| i.started_at < d.at);
+            caused_by.extend(list[from..].iter().take_while(|i| i.started_at < until));
+        }
+        let repairs: Vec<&Dep> = repairs_of
+            .get(d.external_id.as_str())
+            .map(|l| l.iter().copied().filter(|r| (r.at, r.id) > (d.at, d.id)).collect())
+            .unwrap_or_default();
         if caused_by.is_empty() && repairs.is_empty() {
             return None;
         }
