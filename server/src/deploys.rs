@@ -374,6 +374,17 @@ pub(crate) async fn runs_where(
         .map_err(|e| ApiError::internal("loading what runs where", e))
 }
 
+/// Reading a repository's deployments, runs and commits needs the portal's GitHub token: without one every sync
+/// would fail upstream, so say what to configure instead.
+pub(crate) fn require_github_token(state: &ServerState) -> Result<(), ApiError> {
+    if state.app.config.github_token.is_none() {
+        return Err(ApiError::not_configured(
+            "syncing from GitHub needs a token: set PORTOLAN_GITHUB_TOKEN (and PORTOLAN_GITHUB_API_URL for GitHub Enterprise)",
+        ));
+    }
+    Ok(())
+}
+
 /// Reads a component's deployments from GitHub now (its `github.com/project-slug`): deployments and statuses,
 /// deployment workflow runs, the commits each successful deployment brought and their pull requests. Needs
 /// `deployments.write` on the component.
@@ -385,6 +396,7 @@ pub(crate) async fn runs_where(
         (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
         (status = 403, description = "deployments.write refused", body = ErrorEnvelope),
         (status = 404, description = "No such component", body = ErrorEnvelope),
+        (status = 409, description = "No GitHub token is configured (PORTOLAN_GITHUB_TOKEN)", body = ErrorEnvelope),
         (status = 429, description = "GitHub's rate limit: retry later", body = ErrorEnvelope),
         (status = 502, description = "GitHub failed", body = ErrorEnvelope)))]
 pub(crate) async fn sync_deployments(
@@ -412,6 +424,7 @@ pub(crate) async fn sync_deployments(
         &Target::entity(entity.entity_ref.clone(), entity.owner_ref.as_deref()),
     )
     .await?;
+    require_github_token(&state)?;
     match gh::sync_component(&state.app, &entity).await {
         Ok(report) => Ok(Json(report)),
         Err(e @ SyncError::NoRepository(_)) => Err(ApiError::bad_request(e.to_string())),

@@ -51,6 +51,7 @@ pub fn router() -> Router<ServerState> {
         (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
         (status = 403, description = "docs.edit refused", body = ErrorEnvelope),
         (status = 404, description = "No such entity", body = ErrorEnvelope),
+        (status = 409, description = "No GitHub token is configured (PORTOLAN_GITHUB_TOKEN)", body = ErrorEnvelope),
         (status = 502, description = "GitHub failed", body = ErrorEnvelope)))]
 pub(crate) async fn sync_entity_docs(
     State(state): State<ServerState>,
@@ -71,6 +72,7 @@ pub(crate) async fn sync_entity_docs(
         .ok_or_else(|| ApiError::not_found(format!("no entity {r}")))?;
     let space = techdocs::space_for(&entity.name);
     authorize(&state, viewer, Action::DocsEdit, &pages::access_target(&space, "", entity.owner_ref.as_deref())).await?;
+    crate::deploys::require_github_token(&state)?;
     match techdocs::sync_entity(&state.app, &entity).await {
         Ok(report) => Ok(Json(report)),
         Err(SyncError::Unusable(m)) => Err(ApiError::bad_request(m)),

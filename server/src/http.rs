@@ -50,7 +50,7 @@ pub struct ErrorEnvelope {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// A stable, machine-readable code: `unauthorized`, `forbidden`, `bad_request`, `not_found`, `too_large`,
-    /// `rate_limited`, `internal`, `bad_gateway`, `unavailable`, `unprocessable`.
+    /// `rate_limited`, `internal`, `bad_gateway`, `unavailable`, `unprocessable`, `not_configured`.
     pub code: String,
     /// A sentence for people.
     pub message: String,
@@ -119,6 +119,11 @@ impl ApiError {
     /// 502: a system the portal relies on (GitHub) failed.
     pub fn bad_gateway(message: impl Into<String>) -> Self {
         ApiError { status: StatusCode::BAD_GATEWAY, code: "bad_gateway", message: message.into(), field: None }
+    }
+
+    /// 409: the request needs something this portal has not been set up with (a GitHub token, say).
+    pub fn not_configured(message: impl Into<String>) -> Self {
+        ApiError { status: StatusCode::CONFLICT, code: "not_configured", message: message.into(), field: None }
     }
 
     /// 503.

@@ -21,6 +21,7 @@ db_tests!(
     deployment_workflow_runs_are_deployments,
     deploy_webhooks_are_refused_unless_signed_with_sha256_over_the_exact_body,
     a_sync_reads_deployments_and_their_commits_from_github,
+    a_sync_without_a_github_token_says_what_to_configure,
 );
 
 async fn with_catalog(b: Backend) -> TestApp {
@@ -621,6 +622,24 @@ mod tempdir {
             let _ = std::fs::remove_dir_all(&self.0);
         }
     }
+}
+
+async fn a_sync_without_a_github_token_says_what_to_configure(b: Backend) {
+    let mut app = TestApp::with(b, portolan_testkit::FakeGithubConfig::default(), |c| c.github_token = None).await;
+    let catalog = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/catalog");
+    app.post_json_with_token("/api/v1/locations", &json!({"target": catalog}), API_TOKEN).await;
+    let sync = "/api/v1/entities/by-ref/component/default/payments-api/deployments/sync";
+    let res = app.post_json_with_token(sync, &json!({}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "{res:?}");
+    assert_eq!(res.json()["error"]["code"], "not_configured");
+    assert!(res.json()["error"]["message"].as_str().unwrap().contains("PORTOLAN_GITHUB_TOKEN"));
+    // The same for docs-as-code, and nothing was recorded meanwhile.
+    let docs = app
+        .post_json_with_token("/api/v1/entities/by-ref/component/default/payments-api/docs/sync", &json!({}), API_TOKEN)
+        .await;
+    assert_eq!(docs.status, StatusCode::CONFLICT, "{docs:?}");
+    let list = app.get_with_token("/api/v1/deployments?component=payments-api", API_TOKEN).await.json();
+    assert_eq!(list["items"].as_array().unwrap().len(), 0, "{list}");
 }
 
 async fn a_sync_reads_deployments_and_their_commits_from_github(b: Backend) {
