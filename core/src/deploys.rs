@@ -4,6 +4,7 @@
 
 pub mod dora;
 pub mod github;
+pub mod pushes;
 
 use std::collections::{HashMap, HashSet};
 

@@ -112,12 +112,12 @@ pub async fn handle_github(state: &AppState, event: &str, payload: &Value) -> Re
             payload.get("zen").and_then(Value::as_str).unwrap_or("webhook configured")
         ))),
         "push" => {
-            let catalog = crate::catalog::discovery::on_push(state, payload).await.map_err(|e| e.to_string())?;
-            Ok(Outcome::Done(match docs_on_push(state, payload).await? {
-                Some(docs) => format!("{catalog}; {docs}"),
-                None => catalog,
-            }))
+            let mut done = vec![crate::catalog::discovery::on_push(state, payload).await.map_err(|e| e.to_string())?];
+            done.extend(docs_on_push(state, payload).await?);
+            done.extend(crate::deploys::pushes::on_push(state, payload).await?);
+            Ok(Outcome::Done(done.join("; ")))
         }
+        "pull_request" => crate::deploys::pushes::on_pull_request(state, payload).await,
         "deployment" => match payload.get("action").and_then(Value::as_str) {
             Some("created") | None => crate::deploys::github::on_deployment(state, payload).await,
             Some(other) => Ok(Outcome::Ignored(format!("deployment `{other}` changes nothing"))),

@@ -17,6 +17,7 @@ mod m20261125_000009_docs_redirects;
 mod m20261125_000010_onboarding;
 mod m20261125_000011_docs_tree_files_sources;
 mod m20261203_000012_create_deploys;
+mod m20261203_000013_git_pushes_and_pulls;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000010_onboarding::Migration),
             Box::new(m20261125_000011_docs_tree_files_sources::Migration),
             Box::new(m20261203_000012_create_deploys::Migration),
+            Box::new(m20261203_000013_git_pushes_and_pulls::Migration),
         ]
     }
 }

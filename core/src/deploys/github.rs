@@ -59,7 +59,7 @@ fn environment(state: &AppState, name: &str) -> Result<String, String> {
     }
 }
 
-async fn record(state: &AppState, input: DeploymentInput) -> Result<Outcome, String> {
+async fn record(state: &AppState, input: DeploymentInput, repo: Option<&str>) -> Result<Outcome, String> {
     let valid = match validate_deployment(&state.db, &state.config, &input).await {
         Ok(v) => v,
         Err(DeployError::Invalid { field, reason }) => return Ok(Outcome::Ignored(format!("{field}: {reason}"))),
@@ -67,6 +67,11 @@ async fn record(state: &AppState, input: DeploymentInput) -> Result<Outcome, Str
     };
     let (view, created) =
         record_deployment(&state.db, &state.config, valid, "github").await.map_err(|e| e.to_string())?;
+    // The commits it carries, from the pushes seen so far (later pushes teach it the rest).
+    if let (Some(repo), Some(_)) = (repo, view.commit_sha.as_deref()) {
+        let since = super::parse_time("at", &view.at).unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+        super::pushes::learn_for_component(state, repo, &view.component, since).await.map_err(|e| e.to_string())?;
+    }
     Ok(Outcome::Done(format!(
         "{} deployment {} of {} to {}: {}",
         if created { "recorded" } else { "updated" },
@@ -130,7 +135,7 @@ async fn from_deployment_named(
 /// `deployment` (created): a queued deployment.
 pub async fn on_deployment(state: &AppState, payload: &Value) -> Result<Outcome, String> {
     match from_deployment(state, payload, "queued").await? {
-        Ok(input) => record(state, input).await,
+        Ok(input) => record(state, input, text(payload, "/repository/full_name")).await,
         Err(why) => Ok(Outcome::Ignored(why)),
     }
 }
@@ -159,7 +164,7 @@ pub async fn on_deployment_status(state: &AppState, payload: &Value) -> Result<O
     input.url = text(payload, "/deployment_status/log_url")
         .or_else(|| text(payload, "/deployment_status/target_url"))
         .map(str::to_owned);
-    record(state, input).await
+    record(state, input, text(payload, "/repository/full_name")).await
 }
 
 /// `workflow_run`: a run of a workflow configured as a deployment (`PORTOLAN_DEPLOY_WORKFLOWS`) is one.
@@ -214,7 +219,9 @@ async fn on_workflow_run_for(state: &AppState, payload: &Value, known: Option<&s
         rollback_of: None,
         fixes: None,
     };
-    record(state, input).await
+    // A sync (a known component) learns from pushes once at its end.
+    let repo = if known.is_none() { text(payload, "/repository/full_name") } else { None };
+    record(state, input, repo).await
 }
 
 /// Why a sync stopped.
@@ -335,7 +342,7 @@ pub async fn sync_component(
             }
             input.url = text(s, "/log_url").or_else(|| text(s, "/target_url")).map(str::to_owned);
         }
-        match record(state, input).await.map_err(|e| SyncError::Db(DbErr::Custom(e)))? {
+        match record(state, input, None).await.map_err(|e| SyncError::Db(DbErr::Custom(e)))? {
             Outcome::Done(_) => report.deployments += 1,
             Outcome::Ignored(why) => report.skipped.push(format!("deployment {id}: {why}")),
         }
@@ -408,6 +415,9 @@ pub async fn sync_component(
         set_reported_commits(&state.db, &state.config, d.id, &reported).await?;
         report.deployments_with_commits += 1;
     }
+    // What pushes taught is added back to what compare said.
+    super::pushes::learn_for_component(state, &slug, &entity.entity_ref, chrono::DateTime::<chrono::Utc>::MIN_UTC)
+        .await?;
     Ok(report)
 }
 
@@ -424,15 +434,24 @@ async fn pull_of(state: &AppState, repo_path: &str, sha: &str) -> Result<PullInf
         return Ok(None);
     };
     let Some(number) = list.first().and_then(|p| p.get("number")).and_then(Value::as_i64) else { return Ok(None) };
+    let number = i32::try_from(number).unwrap_or(0);
+    Ok(Some((number, pull_first_commit(state, repo_path, number).await?)))
+}
+
+/// When a pull request's first commit was made (its commits, oldest first, at most 300 read).
+pub(super) async fn pull_first_commit(
+    state: &AppState,
+    repo_path: &str,
+    number: i32,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, SyncError> {
     let commits = all_pages(state, format!("/repos/{repo_path}/pulls/{number}/commits?per_page=100"), None, 3)
         .await?
         .unwrap_or_default();
-    let first = commits
+    Ok(commits
         .iter()
         .filter_map(|c| text(c, "/commit/author/date"))
         .filter_map(|t| super::parse_time("pr_first_commit_at", t).ok())
-        .min();
-    Ok(Some((i32::try_from(number).unwrap_or(0), first)))
+        .min())
 }
 
 /// Syncs every component with a repository; rate limits stop the round (the caller waits and tries again).

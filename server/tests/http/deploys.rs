@@ -22,6 +22,7 @@ db_tests!(
     deploy_webhooks_are_refused_unless_signed_with_sha256_over_the_exact_body,
     a_sync_reads_deployments_and_their_commits_from_github,
     a_sync_without_a_github_token_says_what_to_configure,
+    pushes_and_merged_pull_requests_give_github_deployments_their_commits,
 );
 
 async fn with_catalog(b: Backend) -> TestApp {
@@ -468,6 +469,117 @@ async fn github_deployments_and_statuses_arrive_by_webhook_in_any_order(b: Backe
     assert_eq!(status, "ignored");
     assert!(why.contains("github-pages"), "{why}");
     assert_eq!(app.get_with_token("/api/v1/deployments", API_TOKEN).await.json()["items"].as_array().unwrap().len(), 2);
+}
+
+fn sha_n(n: u32) -> String {
+    format!("{n:040x}")
+}
+
+fn push_payload(before: u32, after: u32, commits: &[(u32, &str)]) -> Value {
+    json!({
+        "ref": "refs/heads/main", "before": sha_n(before), "after": sha_n(after),
+        "repository": {"id": 7, "full_name": "acme/payments-api", "name": "payments-api", "default_branch": "main"},
+        "pusher": {"name": "octocat"},
+        "commits": commits.iter().map(|(n, at)| json!({"id": sha_n(*n), "timestamp": at, "message": "work",
+            "added": [], "removed": [], "modified": ["src/lib.rs"]})).collect::<Vec<_>>(),
+        "head_commit": {"id": sha_n(after)}
+    })
+}
+
+fn github_deploy(id: i64, sha: u32, created: &str, done: &str) -> (Value, Value) {
+    let mut d = deployment_payload(id, "acme/payments-api", "production", &sha_n(sha));
+    d["deployment"]["created_at"] = json!(created);
+    let mut s = d.clone();
+    s["deployment_status"] =
+        json!({"id": id * 10, "state": "success", "created_at": done, "environment": "production"});
+    (d, s)
+}
+
+async fn pushes_and_merged_pull_requests_give_github_deployments_their_commits(b: Backend) {
+    let mut app = github_app(b).await;
+    let changes = |list: &Value, id: &str| -> Vec<(String, Value)> {
+        let d = list["items"].as_array().unwrap().iter().find(|d| d["external_id"] == id).unwrap().clone();
+        d["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["sha"].as_str().unwrap().to_owned(), c["pr_number"].clone()))
+            .collect()
+    };
+    // Two pushes before the first deployment: both count, not only the last.
+    app.post_webhook(
+        "push",
+        "p-1",
+        &push_payload(100, 2, &[(1, "2026-11-01T04:00:00-05:00"), (2, "2026-11-01T09:30:00Z")]),
+        None,
+    )
+    .await;
+    app.post_webhook("push", "p-2", &push_payload(2, 3, &[(3, "2026-11-01T10:00:00Z")]), None).await;
+    process(&app).await;
+    let (d, s) = github_deploy(1001, 3, "2026-11-02T10:00:00Z", "2026-11-02T10:05:00Z");
+    app.post_webhook("deployment", "d-1", &d, None).await;
+    app.post_webhook("deployment_status", "s-1", &s, None).await;
+    process(&app).await;
+    let list = q(&mut app, "component=payments-api&changes=true").await;
+    let first = changes(&list, "github-deployment-1001");
+    assert_eq!(first.iter().map(|c| c.0.clone()).collect::<Vec<_>>(), [sha_n(1), sha_n(2), sha_n(3)], "{list}");
+    assert_eq!(list["items"][0]["changes"][0]["committed_at"], "2026-11-01T09:00:00Z", "offsets are read: {list}");
+
+    // The next deployment arrives before the push that brought its commits; the push fills it in.
+    let (d, s) = github_deploy(1002, 5, "2026-11-03T10:00:00Z", "2026-11-03T10:05:00Z");
+    app.post_webhook("deployment_status", "s-2", &s, None).await;
+    app.post_webhook("deployment", "d-2", &d, None).await;
+    process(&app).await;
+    assert!(changes(&q(&mut app, "component=payments-api&changes=true").await, "github-deployment-1002").is_empty());
+    app.post_webhook(
+        "push",
+        "p-3",
+        &push_payload(3, 5, &[(4, "2026-11-02T12:00:00Z"), (5, "2026-11-02T13:00:00Z")]),
+        None,
+    )
+    .await;
+    // The same push delivered again under another id changes nothing.
+    app.post_webhook(
+        "push",
+        "p-3-again",
+        &push_payload(3, 5, &[(4, "2026-11-02T12:00:00Z"), (5, "2026-11-02T13:00:00Z")]),
+        None,
+    )
+    .await;
+    process(&app).await;
+    let list = q(&mut app, "component=payments-api&changes=true").await;
+    assert_eq!(
+        changes(&list, "github-deployment-1002").iter().map(|c| c.0.clone()).collect::<Vec<_>>(),
+        [sha_n(4), sha_n(5)],
+        "{list}"
+    );
+    assert_eq!(changes(&list, "github-deployment-1001").len(), 3, "the first deployment keeps its own: {list}");
+    assert_eq!(outcome(&app, "p-3").await.0, "done");
+
+    // A merged pull request marks its merge commit; closed without merging, nothing.
+    let pr = |action: &str, merged: bool| {
+        json!({"action": action, "number": 42, "repository": {"id": 7, "full_name": "acme/payments-api", "name": "payments-api"},
+            "pull_request": {"number": 42, "merged": merged, "merge_commit_sha": sha_n(5),
+                "created_at": "2026-10-30T08:00:00Z", "merged_at": "2026-11-02T13:00:00Z"}})
+    };
+    app.post_webhook("pull_request", "pr-closed", &pr("closed", false), None).await;
+    app.post_webhook("pull_request", "pr-merged", &pr("closed", true), None).await;
+    process(&app).await;
+    assert_eq!(outcome(&app, "pr-closed").await.0, "ignored");
+    assert_eq!(outcome(&app, "pr-merged").await.0, "done");
+    let list = q(&mut app, "component=payments-api&changes=true").await;
+    let second = changes(&list, "github-deployment-1002");
+    assert_eq!(second[1], (sha_n(5), json!(42)), "{list}");
+    assert_eq!(second[0].1, Value::Null);
+    // The DORA figures count the pushed commits: 5 changes over the two deployments.
+    let dora = app
+        .get_with_token(
+            "/api/v1/dora?scope=component:default/payments-api&from=2026-11-01T00:00:00Z&to=2026-11-04T00:00:00Z",
+            API_TOKEN,
+        )
+        .await
+        .json();
+    assert_eq!(dora["lead_time"]["changes"], 5, "{dora}");
 }
 
 fn run_payload(id: i64, path: &str, status: &str, conclusion: Option<&str>) -> Value {
