@@ -91,8 +91,10 @@ pub mod deployments {
         pub fixes: Option<String>,
         /// First deployment of the component to the environment.
         pub first_deployment: bool,
-        /// Changes were left out.
+        /// Changes were left out (the first-deployment window, or the reported commits were cut short).
         pub changes_truncated: bool,
+        /// The commits reported for it were cut short (GitHub's compare or the push chain hit a limit).
+        pub commits_cut_short: bool,
         /// Number of changes.
         pub change_count: i32,
         /// First reported.
@@ -495,6 +497,7 @@ pub async fn record_deployment(
                 fixes: Set(v.fixes),
                 first_deployment: Set(false),
                 changes_truncated: Set(false),
+                commits_cut_short: Set(false),
                 change_count: Set(0),
                 created_at: Set(now),
                 updated_at: Set(now),
@@ -549,6 +552,7 @@ pub async fn recompute_changes<C: ConnectionTrait>(
             deployments::Column::CommitSha,
             deployments::Column::Status,
             deployments::Column::At,
+            deployments::Column::CommitsCutShort,
         ])
         .filter(deployments::Column::ComponentRef.eq(component_ref))
         .into_tuple()
@@ -568,9 +572,10 @@ pub async fn recompute_changes<C: ConnectionTrait>(
             pr_first_commit_at: c.pr_first_commit_at,
         });
     }
+    let cut_short: std::collections::HashSet<i64> = rows.iter().filter(|r| r.5).map(|r| r.0).collect();
     let reported: Vec<dora::Reported> = rows
         .into_iter()
-        .map(|(id, environment, sha, status, at)| dora::Reported {
+        .map(|(id, environment, sha, status, at, _)| dora::Reported {
             commits: commits.remove(&id).unwrap_or_default(),
             id,
             environment,
@@ -591,7 +596,7 @@ pub async fn recompute_changes<C: ConnectionTrait>(
         let c = computed.get(&id).cloned().unwrap_or_default();
         deployments::Entity::update_many()
             .col_expr(deployments::Column::FirstDeployment, Expr::value(c.first))
-            .col_expr(deployments::Column::ChangesTruncated, Expr::value(c.truncated))
+            .col_expr(deployments::Column::ChangesTruncated, Expr::value(c.truncated || cut_short.contains(&id)))
             .col_expr(deployments::Column::ChangeCount, Expr::value(c.changes.len() as i32))
             .filter(deployments::Column::Id.eq(id))
             .exec(db)
@@ -619,11 +624,17 @@ pub async fn set_reported_commits(
     config: &Config,
     deployment_id: i64,
     commits: &[dora::ReportedCommit],
+    cut_short: bool,
 ) -> Result<(), DbErr> {
     let txn = db.begin().await?;
     let Some(d) = deployments::Entity::find_by_id(deployment_id).one(&txn).await? else {
         return Ok(());
     };
+    deployments::Entity::update_many()
+        .col_expr(deployments::Column::CommitsCutShort, Expr::value(cut_short))
+        .filter(deployments::Column::Id.eq(deployment_id))
+        .exec(&txn)
+        .await?;
     deployment_commits::Entity::delete_many()
         .filter(deployment_commits::Column::DeploymentId.eq(deployment_id))
         .exec(&txn)
@@ -867,7 +878,7 @@ pub async fn scope_components(db: &DatabaseConnection, scope: &str) -> Result<Op
 }
 
 /// What `recompute_changes` reads of a deployment: id, environment, sha, status, time.
-type ReportedRow = (i64, String, Option<String>, String, DateTime<Utc>);
+type ReportedRow = (i64, String, Option<String>, String, DateTime<Utc>, bool);
 
 /// What the DORA report reads of a change: deployment id, sha, commit time, pull request start.
 type ChangeRow = (i64, String, Option<DateTime<Utc>>, Option<DateTime<Utc>>);

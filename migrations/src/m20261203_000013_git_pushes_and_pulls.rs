@@ -1,6 +1,7 @@
 //! What GitHub's `push` and merged `pull_request` deliveries say about a repository's history: each push (the ref
 //! moved from one sha to another, with the commits it brought) and each merged pull request (its merge commit and,
-//! when known, its first commit). Deployments reported without their commits learn them from here.
+//! when known, its first commit). Deployments reported without their commits learn them from here. A deployment
+//! also remembers when the commits reported for it were cut short (a compare or a push chain past its limits).
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -72,10 +73,21 @@ impl MigrationTrait for Migration {
                     .col(PullRequests::MergeCommitSha)
                     .to_owned(),
             )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Deployments::Table)
+                    .add_column(boolean(Deployments::CommitsCutShort).default(false))
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(Table::alter().table(Deployments::Table).drop_column(Deployments::CommitsCutShort).to_owned())
+            .await?;
         manager.drop_table(Table::drop().table(PullRequests::Table).to_owned()).await?;
         manager.drop_table(Table::drop().table(GitPushes::Table).to_owned()).await
     }
@@ -104,4 +116,10 @@ enum PullRequests {
     FirstCommitAt,
     OpenedAt,
     MergedAt,
+}
+
+#[derive(DeriveIden)]
+enum Deployments {
+    Table,
+    CommitsCutShort,
 }

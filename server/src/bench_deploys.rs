@@ -197,6 +197,7 @@ async fn write_deployments(db: &DatabaseConnection, n: usize, components: usize)
                 fixes: Set(None),
                 first_deployment: Set(false),
                 changes_truncated: Set(false),
+                commits_cut_short: Set(false),
                 change_count: Set(change_count as i32),
                 created_at: Set(at),
                 updated_at: Set(at),

@@ -14,6 +14,11 @@ use crate::webhooks::Outcome;
 
 use super::{DeployError, record_deployment, validate_deployment};
 
+/// Pages of a compare read at most (100 commits each); a longer compare marks the deployment's changes cut short.
+const COMPARE_PAGES: usize = 30;
+/// Pages of history read for a component's first deployment to an environment.
+const FIRST_DEPLOYMENT_PAGES: usize = 10;
+
 /// The components whose `github.com/project-slug` is this repository (`owner/name`, any case).
 pub async fn components_for_repo(db: &DatabaseConnection, full_name: &str) -> Result<Vec<entities::Model>, DbErr> {
     let needle = format!("%\"github.com/project-slug\":\"{}\"%", full_name.to_lowercase().replace(['%', '_'], ""));
@@ -256,12 +261,32 @@ async fn all_pages(
     field: Option<&str>,
     max_pages: usize,
 ) -> Result<Option<Vec<Value>>, SyncError> {
+    Ok(pages(state, first, field, max_pages).await?.map(|p| p.items))
+}
+
+/// What [`pages`] read.
+struct Pages {
+    items: Vec<Value>,
+    /// Pages were left unread, or the answer says it holds more than it listed (a compare's `total_commits`).
+    cut_short: bool,
+}
+
+/// Reads up to `max_pages` pages of a list (or of the list in `field`), following `Link: rel="next"`. `None` when
+/// GitHub does not know the first page.
+async fn pages(
+    state: &AppState,
+    first: String,
+    field: Option<&str>,
+    max_pages: usize,
+) -> Result<Option<Pages>, SyncError> {
     let mut out = Vec::new();
     let mut path = Some(first);
+    let mut total: Option<u64> = None;
     for _ in 0..max_pages {
         let Some(p) = path.take() else { break };
         let Some(page) = state.github_sync.get(&p).await? else { return Ok(None) };
         let v: Value = serde_json::from_str(&page.body).unwrap_or_default();
+        total = total.or_else(|| v.get("total_commits").and_then(Value::as_u64));
         let items = match field {
             Some(f) => v.get(f).cloned().unwrap_or_default(),
             None => v,
@@ -269,7 +294,8 @@ async fn all_pages(
         out.extend(items.as_array().cloned().unwrap_or_default());
         path = page.next;
     }
-    Ok(Some(out))
+    let cut_short = path.is_some() || total.is_some_and(|t| t > out.len() as u64);
+    Ok(Some(Pages { items: out, cut_short }))
 }
 
 fn deployment_status(state_text: &str) -> Option<&'static str> {
@@ -379,20 +405,20 @@ pub async fn sync_component(
     for d in rows {
         let Some(head) = d.commit_sha.clone() else { continue };
         let base = previous.insert(d.environment.clone(), head.clone());
-        let commits = match base {
-            Some(base) if base == head => Some(Vec::new()),
+        let read = match base {
+            Some(base) if base == head => Some(Pages { items: Vec::new(), cut_short: false }),
             Some(base) => {
                 let path = format!("/repos/{repo_path}/compare/{base}...{head}?per_page=100");
-                all_pages(state, path, Some("commits"), 30).await?
+                pages(state, path, Some("commits"), COMPARE_PAGES).await?
             }
             None => {
                 let since = d.at - chrono::Duration::days(i64::from(state.config.dora.first_deployment_days));
                 let path =
                     format!("/repos/{repo_path}/commits?sha={head}&since={}&per_page=100", super::rfc3339(since));
-                all_pages(state, path, None, 10).await?
+                pages(state, path, None, FIRST_DEPLOYMENT_PAGES).await?
             }
         };
-        let Some(commits) = commits else {
+        let Some(Pages { items: commits, cut_short }) = read else {
             report.skipped.push(format!("deployment {}: GitHub does not know {head}", d.external_id));
             continue;
         };
@@ -412,7 +438,7 @@ pub async fn sync_component(
                 ..c
             });
         }
-        set_reported_commits(&state.db, &state.config, d.id, &reported).await?;
+        set_reported_commits(&state.db, &state.config, d.id, &reported, cut_short).await?;
         report.deployments_with_commits += 1;
     }
     // What pushes taught is added back to what compare said.

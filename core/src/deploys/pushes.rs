@@ -367,8 +367,17 @@ pub async fn learn_for_component(
     for d in &all {
         let Some(head) = d.commit_sha.as_deref().map(str::to_lowercase) else { continue };
         if d.at >= since {
-            let (pushed, _truncated) = commits_from_pushes(&txn, &repo, &head, &deployed_before).await?;
-            if !pushed.is_empty() && add_commits(&txn, d, &pushed).await? {
+            let (pushed, truncated) = commits_from_pushes(&txn, &repo, &head, &deployed_before).await?;
+            let mut changed = !pushed.is_empty() && add_commits(&txn, d, &pushed).await?;
+            if truncated && !d.commits_cut_short {
+                deployments::Entity::update_many()
+                    .col_expr(deployments::Column::CommitsCutShort, sea_orm::sea_query::Expr::value(true))
+                    .filter(deployments::Column::Id.eq(d.id))
+                    .exec(&txn)
+                    .await?;
+                changed = true;
+            }
+            if changed {
                 learned += 1;
                 earliest = Some(earliest.map_or(d.at, |e| e.min(d.at)));
             }

@@ -21,6 +21,7 @@ db_tests!(
     deployment_workflow_runs_are_deployments,
     deploy_webhooks_are_refused_unless_signed_with_sha256_over_the_exact_body,
     a_sync_reads_deployments_and_their_commits_from_github,
+    a_compare_longer_than_the_sync_reads_marks_the_changes_cut_short,
     a_sync_without_a_github_token_says_what_to_configure,
     pushes_and_merged_pull_requests_give_github_deployments_their_commits,
 );
@@ -580,6 +581,20 @@ async fn pushes_and_merged_pull_requests_give_github_deployments_their_commits(b
         .await
         .json();
     assert_eq!(dora["lead_time"]["changes"], 5, "{dora}");
+    assert_eq!(list["items"][0]["changes_truncated"], false, "{list}");
+
+    // GitHub lists at most 2,048 commits in a push: a deployment that relies on a full one says its changes may be
+    // incomplete.
+    let many: Vec<(u32, &str)> = (10..2058).map(|n| (n, "2026-11-05T09:00:00Z")).collect();
+    app.post_webhook("push", "p-4", &push_payload(5, 2057, &many), None).await;
+    let (d, s) = github_deploy(1003, 2057, "2026-11-06T10:00:00Z", "2026-11-06T10:05:00Z");
+    app.post_webhook("deployment", "d-3", &d, None).await;
+    app.post_webhook("deployment_status", "s-3", &s, None).await;
+    process(&app).await;
+    let list = q(&mut app, "component=payments-api&changes=true").await;
+    let third = list["items"].as_array().unwrap().iter().find(|d| d["external_id"] == "github-deployment-1003");
+    assert_eq!(third.unwrap()["changes_truncated"], true, "{list}");
+    assert_eq!(third.unwrap()["change_count"], 2048, "{list}");
 }
 
 fn run_payload(id: i64, path: &str, status: &str, conclusion: Option<&str>) -> Value {
@@ -864,4 +879,69 @@ async fn a_sync_reads_deployments_and_their_commits_from_github(b: Backend) {
     assert!(res.body.contains("30 s"), "{}", res.body);
     let res = app.post_json_with_token(sync, &json!({}), API_TOKEN).await;
     assert_eq!(res.status, StatusCode::OK, "{res:?}");
+}
+
+async fn a_compare_longer_than_the_sync_reads_marks_the_changes_cut_short(b: Backend) {
+    use portolan_testkit::deploys::FakeDeployment;
+    // One commit per page: the 32 commits between the two deployments need more pages than a sync reads (30).
+    let fake = portolan_testkit::FakeGithubConfig { max_per_page: 1, ..Default::default() };
+    let mut app = TestApp::with(b, fake, |_| {}).await;
+    let catalog = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/catalog");
+    app.post_json_with_token("/api/v1/locations", &json!({"target": catalog}), API_TOKEN).await;
+    let dir = tempdir::Dir::new();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir.path())
+            .args(args)
+            .env("GIT_AUTHOR_NAME", "Mona")
+            .env("GIT_AUTHOR_EMAIL", "mona@example.com")
+            .env("GIT_COMMITTER_NAME", "Mona")
+            .env("GIT_COMMITTER_EMAIL", "mona@example.com")
+            .env("GIT_AUTHOR_DATE", "2026-11-01T09:00:00+00:00")
+            .env("GIT_COMMITTER_DATE", "2026-11-01T09:00:00+00:00")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .expect("git runs");
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["commit", "-q", "--allow-empty", "-m", "first"]);
+    let first = git(&["rev-parse", "HEAD"]);
+    for n in 0..32 {
+        git(&["commit", "-q", "--allow-empty", "-m", &format!("change {n}")]);
+    }
+    let last = git(&["rev-parse", "HEAD"]);
+    let repo = "acme/payments-api";
+    app.github.set_git_repo(repo, dir.path());
+    for (id, sha, at) in [(1, &first, "2026-11-02T10:00:00Z"), (2, &last, "2026-11-03T10:00:00Z")] {
+        app.github.add_deployment(
+            repo,
+            FakeDeployment {
+                id,
+                sha: sha.clone(),
+                environment: "production".to_owned(),
+                created_at: at.to_owned(),
+                statuses: vec![("success".to_owned(), at.to_owned())],
+            },
+        );
+    }
+    let sync = "/api/v1/entities/by-ref/component/default/payments-api/deployments/sync";
+    let res = app.post_json_with_token(sync, &json!({}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let list = app.get_with_token("/api/v1/deployments?component=payments-api&limit=10", API_TOKEN).await.json();
+    let by_id = |id: &str| -> Value {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["external_id"] == format!("github-deployment-{id}"))
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(by_id("2")["change_count"], 30, "{list}");
+    assert_eq!(by_id("2")["changes_truncated"], true, "{list}");
+    assert_eq!(by_id("1")["changes_truncated"], false, "{list}");
 }
