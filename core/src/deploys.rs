@@ -446,7 +446,7 @@ pub async fn record_deployment(
     let existing =
         deployments::Entity::find().filter(deployments::Column::ExternalId.eq(&v.external_id)).one(&txn).await?;
     let component_ref = v.component.entity_ref.clone();
-    let (row, created, since) = match existing {
+    let (row, created) = match existing {
         Some(old) => {
             if old.component_ref != component_ref {
                 return Err(invalid(
@@ -458,8 +458,6 @@ pub async fn record_deployment(
             let started_at = v.started_at.or(old.started_at);
             let finished_at = if is_final(&status) { v.finished_at.or(old.finished_at) } else { old.finished_at };
             let at = finished_at.or(started_at).unwrap_or(old.at);
-            let since = at.min(old.at);
-            let env_changed = old.environment != v.environment;
             let mut m: deployments::ActiveModel = old.clone().into();
             m.environment = Set(v.environment);
             m.status = Set(status);
@@ -474,8 +472,7 @@ pub async fn record_deployment(
             m.fixes = Set(v.fixes.or(old.fixes));
             m.updated_at = Set(now);
             let row = m.update(&txn).await?;
-            let since = if env_changed { DateTime::<Utc>::MIN_UTC } else { since };
-            (row, false, since)
+            (row, false)
         }
         None => {
             let finished_at = if is_final(&v.status) { v.finished_at } else { None };
@@ -505,7 +502,7 @@ pub async fn record_deployment(
             }
             .insert(&txn)
             .await?;
-            (row, true, at)
+            (row, true)
         }
     };
     if let Some(commits) = v.commits {
@@ -527,7 +524,7 @@ pub async fn record_deployment(
             .await?;
         }
     }
-    recompute_changes(&txn, config, &component_ref, since).await?;
+    recompute_changes(&txn, config, &component_ref).await?;
     txn.commit().await?;
     let row =
         deployments::Entity::find_by_id(row.id).one(db).await?.ok_or(DbErr::RecordNotFound(row.id.to_string()))?;
@@ -536,14 +533,12 @@ pub async fn record_deployment(
     Ok((view, created))
 }
 
-/// Recomputes the changes of a component's deployments from `since` on (earlier ones cannot be affected by a
-/// report at or after that time).
-pub async fn recompute_changes<C: ConnectionTrait>(
-    db: &C,
-    config: &Config,
-    component_ref: &str,
-    since: DateTime<Utc>,
-) -> Result<(), DbErr> {
+/// Recomputes the changes of all of a component's deployments and writes those that differ from what is stored.
+///
+/// Any report can change earlier deployments too (commits a later deployment lists belong to the first deployment
+/// of its sha, which may be older; a promotion's report fills in what staging got), so the whole component is
+/// computed and only the differences are written.
+pub async fn recompute_changes<C: ConnectionTrait>(db: &C, config: &Config, component_ref: &str) -> Result<(), DbErr> {
     let rows: Vec<ReportedRow> = deployments::Entity::find()
         .select_only()
         .columns([
@@ -553,57 +548,53 @@ pub async fn recompute_changes<C: ConnectionTrait>(
             deployments::Column::Status,
             deployments::Column::At,
             deployments::Column::CommitsCutShort,
+            deployments::Column::FirstDeployment,
+            deployments::Column::ChangesTruncated,
+            deployments::Column::ChangeCount,
         ])
         .filter(deployments::Column::ComponentRef.eq(component_ref))
         .into_tuple()
         .all(db)
         .await?;
-    let mut commits: HashMap<i64, Vec<dora::ReportedCommit>> = HashMap::new();
-    for c in deployment_commits::Entity::find()
-        .filter(deployment_commits::Column::ComponentRef.eq(component_ref))
-        .order_by_asc(deployment_commits::Column::Id)
-        .all(db)
-        .await?
-    {
-        commits.entry(c.deployment_id).or_default().push(dora::ReportedCommit {
-            sha: c.sha,
-            committed_at: c.committed_at,
-            pr_number: c.pr_number,
-            pr_first_commit_at: c.pr_first_commit_at,
-        });
-    }
-    let cut_short: std::collections::HashSet<i64> = rows.iter().filter(|r| r.5).map(|r| r.0).collect();
+    let mut commits = commits_by_deployment(db, component_ref, false).await?;
+    let mut stored_changes = commits_by_deployment(db, component_ref, true).await?;
+    let mut stored: HashMap<i64, (bool, bool, i32)> = HashMap::new();
+    let mut cut_short: std::collections::HashSet<i64> = std::collections::HashSet::new();
     let reported: Vec<dora::Reported> = rows
         .into_iter()
-        .map(|(id, environment, sha, status, at, _)| dora::Reported {
-            commits: commits.remove(&id).unwrap_or_default(),
-            id,
-            environment,
-            sha,
-            status,
-            at,
+        .map(|(id, environment, sha, status, at, short, first, truncated, count)| {
+            stored.insert(id, (first, truncated, count));
+            if short {
+                cut_short.insert(id);
+            }
+            dora::Reported { commits: commits.remove(&id).unwrap_or_default(), id, environment, sha, status, at }
         })
         .collect();
     let computed = dora::compute_changes(&reported, Duration::days(i64::from(config.dora.first_deployment_days)));
-    let affected: Vec<i64> = reported.iter().filter(|d| d.at >= since).map(|d| d.id).collect();
-    for chunk in affected.chunks(500) {
-        deployment_changes::Entity::delete_many()
-            .filter(deployment_changes::Column::DeploymentId.is_in(chunk.iter().copied()))
-            .exec(db)
-            .await?;
-    }
-    for id in affected {
-        let c = computed.get(&id).cloned().unwrap_or_default();
+    for d in &reported {
+        let c = computed.get(&d.id).cloned().unwrap_or_default();
+        let truncated = c.truncated || cut_short.contains(&d.id);
+        let old_changes = stored_changes.remove(&d.id).unwrap_or_default();
+        if stored.get(&d.id) == Some(&(c.first, truncated, c.changes.len() as i32)) && old_changes == c.changes {
+            continue;
+        }
         deployments::Entity::update_many()
             .col_expr(deployments::Column::FirstDeployment, Expr::value(c.first))
-            .col_expr(deployments::Column::ChangesTruncated, Expr::value(c.truncated || cut_short.contains(&id)))
+            .col_expr(deployments::Column::ChangesTruncated, Expr::value(truncated))
             .col_expr(deployments::Column::ChangeCount, Expr::value(c.changes.len() as i32))
-            .filter(deployments::Column::Id.eq(id))
+            .filter(deployments::Column::Id.eq(d.id))
+            .exec(db)
+            .await?;
+        if old_changes == c.changes {
+            continue;
+        }
+        deployment_changes::Entity::delete_many()
+            .filter(deployment_changes::Column::DeploymentId.eq(d.id))
             .exec(db)
             .await?;
         for chunk in c.changes.chunks(500) {
             deployment_changes::Entity::insert_many(chunk.iter().map(|ch| deployment_changes::ActiveModel {
-                deployment_id: Set(id),
+                deployment_id: Set(d.id),
                 component_ref: Set(component_ref.to_owned()),
                 sha: Set(ch.sha.clone()),
                 committed_at: Set(ch.committed_at),
@@ -616,6 +607,57 @@ pub async fn recompute_changes<C: ConnectionTrait>(
         }
     }
     Ok(())
+}
+
+/// A component's reported commits (`deployment_commits`) or computed changes (`deployment_changes`) per
+/// deployment, in the order they were written.
+async fn commits_by_deployment<C: ConnectionTrait>(
+    db: &C,
+    component_ref: &str,
+    computed: bool,
+) -> Result<HashMap<i64, Vec<dora::ReportedCommit>>, DbErr> {
+    type Row = (i64, String, Option<DateTime<Utc>>, Option<i32>, Option<DateTime<Utc>>);
+    let rows: Vec<Row> = if computed {
+        deployment_changes::Entity::find()
+            .select_only()
+            .columns([
+                deployment_changes::Column::DeploymentId,
+                deployment_changes::Column::Sha,
+                deployment_changes::Column::CommittedAt,
+                deployment_changes::Column::PrNumber,
+                deployment_changes::Column::PrFirstCommitAt,
+            ])
+            .filter(deployment_changes::Column::ComponentRef.eq(component_ref))
+            .order_by_asc(deployment_changes::Column::Id)
+            .into_tuple()
+            .all(db)
+            .await?
+    } else {
+        deployment_commits::Entity::find()
+            .select_only()
+            .columns([
+                deployment_commits::Column::DeploymentId,
+                deployment_commits::Column::Sha,
+                deployment_commits::Column::CommittedAt,
+                deployment_commits::Column::PrNumber,
+                deployment_commits::Column::PrFirstCommitAt,
+            ])
+            .filter(deployment_commits::Column::ComponentRef.eq(component_ref))
+            .order_by_asc(deployment_commits::Column::Id)
+            .into_tuple()
+            .all(db)
+            .await?
+    };
+    let mut out: HashMap<i64, Vec<dora::ReportedCommit>> = HashMap::new();
+    for (deployment_id, sha, committed_at, pr_number, pr_first_commit_at) in rows {
+        out.entry(deployment_id).or_default().push(dora::ReportedCommit {
+            sha,
+            committed_at,
+            pr_number,
+            pr_first_commit_at,
+        });
+    }
+    Ok(out)
 }
 
 /// Replaces the commits a deployment reports (read from GitHub, say) and recomputes the component's changes.
@@ -652,7 +694,7 @@ pub async fn set_reported_commits(
         .exec_without_returning(&txn)
         .await?;
     }
-    recompute_changes(&txn, config, &d.component_ref, d.at).await?;
+    recompute_changes(&txn, config, &d.component_ref).await?;
     txn.commit().await
 }
 
@@ -878,7 +920,7 @@ pub async fn scope_components(db: &DatabaseConnection, scope: &str) -> Result<Op
 }
 
 /// What `recompute_changes` reads of a deployment: id, environment, sha, status, time.
-type ReportedRow = (i64, String, Option<String>, String, DateTime<Utc>, bool);
+type ReportedRow = (i64, String, Option<String>, String, DateTime<Utc>, bool, bool, bool, i32);
 
 /// What the DORA report reads of a change: deployment id, sha, commit time, pull request start.
 type ChangeRow = (i64, String, Option<DateTime<Utc>>, Option<DateTime<Utc>>);

@@ -236,15 +236,7 @@ async fn mark_pull(state: &AppState, repo: &str, sha: &str) -> Result<usize, DbE
             .filter(deployment_commits::Column::Sha.eq(sha))
             .exec(&txn)
             .await?;
-        let since = deployments::Entity::find()
-            .filter(deployments::Column::Id.is_in(ids.iter().copied()))
-            .all(&txn)
-            .await?
-            .iter()
-            .map(|d| d.at)
-            .min()
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
-        super::recompute_changes(&txn, &state.config, &component.entity_ref, since).await?;
+        super::recompute_changes(&txn, &state.config, &component.entity_ref).await?;
         txn.commit().await?;
         touched += ids.len();
     }
@@ -362,7 +354,6 @@ pub async fn learn_for_component(
         .all(&txn)
         .await?;
     let mut learned = 0;
-    let mut earliest: Option<DateTime<Utc>> = None;
     let mut deployed_before: HashSet<String> = HashSet::new();
     for d in &all {
         let Some(head) = d.commit_sha.as_deref().map(str::to_lowercase) else { continue };
@@ -379,13 +370,12 @@ pub async fn learn_for_component(
             }
             if changed {
                 learned += 1;
-                earliest = Some(earliest.map_or(d.at, |e| e.min(d.at)));
             }
         }
         deployed_before.insert(head);
     }
-    if let Some(since) = earliest {
-        super::recompute_changes(&txn, &state.config, component_ref, since).await?;
+    if learned > 0 {
+        super::recompute_changes(&txn, &state.config, component_ref).await?;
     }
     txn.commit().await?;
     Ok(learned)

@@ -17,6 +17,7 @@ db_tests!(
     deployments_are_listed_with_filters_and_a_cursor,
     dora_figures_come_from_what_was_recorded,
     reports_in_any_order_and_repeated_give_the_same_figures,
+    random_histories_ingested_one_by_one_match_a_full_recompute,
     github_deployments_and_statuses_arrive_by_webhook_in_any_order,
     deployment_workflow_runs_are_deployments,
     deploy_webhooks_are_refused_unless_signed_with_sha256_over_the_exact_body,
@@ -370,6 +371,145 @@ async fn reports_in_any_order_and_repeated_give_the_same_figures(b: Backend) {
         assert_eq!(got, expected, "seed {seed}");
         let list = app.get_with_token("/api/v1/deployments?changes=true", API_TOKEN).await.json();
         assert_eq!(strip(&list), strip(&expected_list), "seed {seed}");
+    }
+}
+
+/// A random history of two components: trunks that move forward, deployments to staging and production (some
+/// failing, some rolled back, some reporting their commits, some not), and incidents.
+fn random_history(seed: u64) -> (Vec<Value>, Vec<Value>) {
+    use rand::Rng;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let base = chrono::DateTime::parse_from_rfc3339("2026-11-02T00:00:00Z").unwrap().with_timezone(&chrono::Utc);
+    let at =
+        |minutes: i64| (base + chrono::Duration::minutes(minutes)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut deployments = Vec::new();
+    let mut incidents = Vec::new();
+    for (ci, component) in ["payments-api", "storefront"].into_iter().enumerate() {
+        let sha = |n: usize| format!("{ci:02x}{n:06x}");
+        let mut head = 0usize;
+        let mut deployed: Vec<(String, usize)> = Vec::new();
+        let mut last_in_env: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        let mut clock = 0i64;
+        for k in 0..12 {
+            clock += rng.gen_range(30..600);
+            let environment = if rng.gen_bool(0.5) { "staging" } else { "production" };
+            let id = format!("{component}-{k}");
+            let rollback = !deployed.is_empty() && rng.gen_bool(0.15);
+            let target = if rollback {
+                deployed[rng.gen_range(0..deployed.len())].1
+            } else {
+                head += rng.gen_range(0..3);
+                head
+            };
+            let status =
+                ["success", "success", "success", "success", "failure", "error", "cancelled"][rng.gen_range(0..7)];
+            let from = last_in_env.get(environment).copied().unwrap_or(0);
+            let commits: Vec<Value> = if rng.gen_bool(0.6) && target > from {
+                (from + 1..=target)
+                    .filter(|_| rng.gen_bool(0.8))
+                    .map(|n| json!({"sha": sha(n), "committed_at": at(n as i64 * 20 - 600)}))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let mut d = json!({"component": component, "environment": environment, "status": status,
+                "external_id": id, "commit_sha": sha(target), "started_at": at(clock - 5),
+                "finished_at": at(clock), "commits": commits});
+            if rollback {
+                d["rollback_of"] = json!(deployed.last().unwrap().0);
+            }
+            if status == "success" {
+                last_in_env.insert(environment, target);
+                deployed.push((id.clone(), target));
+            }
+            if environment == "production" && rng.gen_bool(0.25) {
+                let mut incident = json!({"component": component, "environment": "production",
+                    "title": format!("after {id}"), "severity": "high", "started_at": at(clock + rng.gen_range(1..240)),
+                    "external_id": format!("inc-{id}")});
+                if rng.gen_bool(0.7) {
+                    incident["resolved_at"] = json!(at(clock + 300));
+                }
+                incidents.push(incident);
+            }
+            deployments.push(d);
+        }
+    }
+    (deployments, incidents)
+}
+
+/// What the deployments list and the DORA report say, in a comparable form.
+async fn figures(app: &mut TestApp) -> (Vec<Value>, Value) {
+    let list = app.get_with_token("/api/v1/deployments?changes=true&limit=500", API_TOKEN).await.json();
+    let mut items: Vec<Value> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let shas: Vec<&str> = d["changes"].as_array().unwrap().iter().map(|c| c["sha"].as_str().unwrap()).collect();
+            json!([
+                d["external_id"],
+                d["status"],
+                d["change_count"],
+                d["first_deployment"],
+                d["changes_truncated"],
+                shas
+            ])
+        })
+        .collect();
+    items.sort_by_key(|v| v[0].as_str().unwrap().to_owned());
+    let dora = app
+        .get_with_token("/api/v1/dora?scope=all&from=2026-11-01T00:00:00Z&to=2026-11-05T00:00:00Z", API_TOKEN)
+        .await
+        .json();
+    (items, dora)
+}
+
+async fn random_histories_ingested_one_by_one_match_a_full_recompute(b: Backend) {
+    for seed in 0..4u64 {
+        let (deployments, incidents) = random_history(seed);
+        // In order, as a CD tool reports while it runs.
+        let mut ordered = with_catalog(b).await;
+        for d in &deployments {
+            let res = deploy(&mut ordered, d.clone()).await;
+            assert!(res.status.is_success(), "{res:?}");
+        }
+        for i in &incidents {
+            let res = ordered.post_json_with_token("/api/v1/incidents", i, API_TOKEN).await;
+            assert!(res.status.is_success(), "{res:?}");
+        }
+        let expected = figures(&mut ordered).await;
+        assert!(
+            expected.1["deployment_frequency"]["deployments"].as_u64().unwrap() > 0,
+            "seed {seed}: {:?}",
+            expected.1
+        );
+
+        // One by one in a random order, with in-progress reports and repeats, then incidents in between.
+        let mut shuffled = with_catalog(b).await;
+        let mut events: Vec<(bool, Value)> = deployments.iter().map(|d| (true, d.clone())).collect();
+        events.extend(deployments.iter().map(|d| {
+            let mut early = d.clone();
+            early["status"] = json!("in_progress");
+            early.as_object_mut().unwrap().remove("finished_at");
+            (true, early)
+        }));
+        events.extend(deployments.iter().take(6).map(|d| (true, d.clone())));
+        events.extend(incidents.iter().map(|i| (false, i.clone())));
+        events.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed + 100));
+        for (is_deployment, body) in events {
+            let path = if is_deployment { "/api/v1/deployments" } else { "/api/v1/incidents" };
+            let res = shuffled.post_json_with_token(path, &body, API_TOKEN).await;
+            assert!(res.status.is_success(), "{res:?}");
+        }
+        let got = figures(&mut shuffled).await;
+        assert_eq!(got, expected, "seed {seed}: shuffled ingestion differs from in-order ingestion");
+
+        // A full recompute from scratch changes nothing the incremental updates concluded.
+        for component in ["component:default/payments-api", "component:default/storefront"] {
+            let state = &shuffled.state.app;
+            portolan_core::deploys::recompute_changes(&state.db, &state.config, component).await.unwrap();
+        }
+        assert_eq!(figures(&mut shuffled).await, expected, "seed {seed}: a full recompute differs");
     }
 }
 
