@@ -241,6 +241,7 @@ pub async fn dora_view(query: DoraQuery) -> Result<DoraData, AppError> {
         from,
         to,
         bands_year: query.year,
+        details: true,
     };
     match deploys::dora_report(&state.db, &state.config, &request, &hidden).await {
         Ok((report, details)) => {

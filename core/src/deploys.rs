@@ -2,6 +2,7 @@
 //! the DORA four keys over any team, system, component or the whole organisation. The environments list and the
 //! incidents table live here too; health and cost use the same ones.
 
+pub mod batch;
 pub mod dora;
 pub mod github;
 pub mod pushes;
@@ -12,7 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
 };
 
 use portolan_types::deploys::{
@@ -538,7 +539,13 @@ pub async fn record_deployment(
 /// Any report can change earlier deployments too (commits a later deployment lists belong to the first deployment
 /// of its sha, which may be older; a promotion's report fills in what staging got), so the whole component is
 /// computed and only the differences are written.
+///
+/// Inside a webhook batch ([`batch::deferring`]) this only notes the component; the batch recomputes it once at its
+/// end.
 pub async fn recompute_changes<C: ConnectionTrait>(db: &C, config: &Config, component_ref: &str) -> Result<(), DbErr> {
+    if batch::defer_recompute(component_ref) {
+        return Ok(());
+    }
     let rows: Vec<ReportedRow> = deployments::Entity::find()
         .select_only()
         .columns([
@@ -922,6 +929,32 @@ pub async fn scope_components(db: &DatabaseConnection, scope: &str) -> Result<Op
 /// What `recompute_changes` reads of a deployment: id, environment, sha, status, time.
 type ReportedRow = (i64, String, Option<String>, String, DateTime<Utc>, bool, bool, bool, i32);
 
+/// What the DORA report reads of a deployment: id, component, environment, sha, status, time, external id,
+/// rollback of, fixes, change count, changes truncated, first deployment.
+type DoraRow = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    String,
+    DateTime<Utc>,
+    String,
+    Option<String>,
+    Option<String>,
+    i32,
+    bool,
+    bool,
+);
+
+/// What the data-quality panel needs of a deployment.
+struct Quality {
+    at: DateTime<Utc>,
+    success: bool,
+    change_count: i32,
+    truncated: bool,
+    first: bool,
+}
+
 /// What the DORA report reads of a change: deployment id, sha, commit time, pull request start.
 type ChangeRow = (i64, String, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
@@ -938,6 +971,8 @@ pub struct DoraRequest<'a> {
     pub to: DateTime<Utc>,
     /// Band table year (default: the configured one).
     pub bands_year: Option<i32>,
+    /// Also list the deployments behind the figures (the drill-down); the figures alone read less.
+    pub details: bool,
 }
 
 /// The four keys for a scope over `[from, to)`. `environment`: `production` (every production environment) or
@@ -948,7 +983,7 @@ pub async fn dora_report(
     request: &DoraRequest<'_>,
     hidden: &HashSet<String>,
 ) -> Result<(DoraReport, DoraDetails), DeployError> {
-    let DoraRequest { scope, environment: environment_name, from, to, bands_year } = *request;
+    let DoraRequest { scope, environment: environment_name, from, to, bands_year, details: with_details } = *request;
     if to <= from {
         return Err(invalid("to", "must be after from"));
     }
@@ -975,10 +1010,40 @@ pub async fn dora_report(
     if !hidden.is_empty() {
         select = select.filter(deployments::Column::ComponentRef.is_not_in(hidden.iter().map(String::as_str)));
     }
-    let rows = if components.as_ref().is_some_and(Vec::is_empty) { Vec::new() } else { select.all(db).await? };
-    let success_ids: Vec<i64> = rows.iter().filter(|d| d.status == "success").map(|d| d.id).collect();
+    let nothing = components.as_ref().is_some_and(Vec::is_empty);
+    // Only the columns the figures need: a large scope reads hundreds of thousands of rows.
+    let rows: Vec<DoraRow> = if nothing {
+        Vec::new()
+    } else {
+        select
+            .clone()
+            .select_only()
+            .columns([
+                deployments::Column::Id,
+                deployments::Column::ComponentRef,
+                deployments::Column::Environment,
+                deployments::Column::CommitSha,
+                deployments::Column::Status,
+                deployments::Column::At,
+                deployments::Column::ExternalId,
+                deployments::Column::RollbackOf,
+                deployments::Column::Fixes,
+                deployments::Column::ChangeCount,
+                deployments::Column::ChangesTruncated,
+                deployments::Column::FirstDeployment,
+            ])
+            .into_tuple()
+            .all(db)
+            .await?
+    };
+    // The changes of the same deployments' successes, in one query (the deployments as a sub-query).
     let mut changes: HashMap<i64, Vec<dora::Change>> = HashMap::new();
-    for chunk in success_ids.chunks(2000) {
+    if !nothing {
+        let successes = select
+            .select_only()
+            .column(deployments::Column::Id)
+            .filter(deployments::Column::Status.eq("success"))
+            .into_query();
         let found: Vec<ChangeRow> = deployment_changes::Entity::find()
             .select_only()
             .columns([
@@ -987,7 +1052,7 @@ pub async fn dora_report(
                 deployment_changes::Column::CommittedAt,
                 deployment_changes::Column::PrFirstCommitAt,
             ])
-            .filter(deployment_changes::Column::DeploymentId.is_in(chunk.iter().copied()))
+            .filter(deployment_changes::Column::DeploymentId.in_subquery(successes))
             .into_tuple()
             .all(db)
             .await?;
@@ -1008,19 +1073,30 @@ pub async fn dora_report(
     }
     let incident_rows =
         if components.as_ref().is_some_and(Vec::is_empty) { Vec::new() } else { inc_select.all(db).await? };
-    let deps: Vec<dora::Dep> = rows
+    // What data quality needs of each deployment, kept aside while the rest moves into the computation.
+    let quality: Vec<Quality> = rows
         .iter()
-        .map(|d| dora::Dep {
-            id: d.id,
-            component: d.component_ref.clone(),
-            environment: d.environment.clone(),
-            sha: d.commit_sha.clone(),
-            status: d.status.clone(),
-            at: d.at,
-            external_id: d.external_id.clone(),
-            rollback_of: d.rollback_of.clone(),
-            fixes: d.fixes.clone(),
-            changes: changes.remove(&d.id).unwrap_or_default(),
+        .map(|r| Quality { at: r.5, success: r.4 == "success", change_count: r.9, truncated: r.10, first: r.11 })
+        .collect();
+    let mut component_of: HashMap<i64, String> = HashMap::new();
+    let deps: Vec<dora::Dep> = rows
+        .into_iter()
+        .map(|(id, component, environment, sha, status, at, external_id, rollback_of, fixes, _, _, _)| {
+            if status == "success" && at >= from && at < to {
+                component_of.insert(id, component.clone());
+            }
+            dora::Dep {
+                id,
+                component,
+                environment,
+                sha,
+                status,
+                at,
+                external_id,
+                rollback_of,
+                fixes,
+                changes: changes.remove(&id).unwrap_or_default(),
+            }
         })
         .collect();
     let incs: Vec<dora::Incident> = incident_rows
@@ -1044,9 +1120,8 @@ pub async fn dora_report(
     let f = dora::compute(&deps, &incs, from, to, &settings);
 
     // Data quality over the period's successful deployments.
-    let in_period: Vec<&deployments::Model> =
-        rows.iter().filter(|d| d.status == "success" && d.at >= from && d.at < to).collect();
-    let deployed: HashSet<&str> = in_period.iter().map(|d| d.component_ref.as_str()).collect();
+    let in_period: Vec<&Quality> = quality.iter().filter(|d| d.success && d.at >= from && d.at < to).collect();
+    let deployed: HashSet<&str> = component_of.values().map(String::as_str).collect();
     let mut without_repo = Vec::new();
     for chunk in deployed.iter().copied().collect::<Vec<_>>().chunks(500) {
         let bodies: Vec<(String, String)> = entities::Entity::find()
@@ -1067,15 +1142,23 @@ pub async fn dora_report(
     without_repo.sort();
     let data_quality = DataQuality {
         deployments_without_commits: in_period.iter().filter(|d| d.change_count == 0).count() as u64,
-        truncated_changes: in_period.iter().filter(|d| d.changes_truncated).count() as u64,
-        first_deployments: in_period.iter().filter(|d| d.first_deployment).count() as u64,
+        truncated_changes: in_period.iter().filter(|d| d.truncated).count() as u64,
+        first_deployments: in_period.iter().filter(|d| d.first).count() as u64,
         components_without_repository: without_repo,
     };
 
-    let by_id: HashMap<i64, &deployments::Model> = rows.iter().map(|d| (d.id, d)).collect();
-    let mut unit_views: Vec<DeploymentView> =
-        f.units.iter().filter_map(|id| by_id.get(id)).map(|d| view_of(config, d)).collect();
-    unit_views.sort_by(|a, b| b.at.cmp(&a.at).then(b.id.cmp(&a.id)));
+    // The drill-down lists each deployment counted, read in full only when asked for.
+    let mut unit_views: Vec<DeploymentView> = Vec::new();
+    if with_details {
+        for chunk in f.units.chunks(500) {
+            let found = deployments::Entity::find()
+                .filter(deployments::Column::Id.is_in(chunk.iter().copied()))
+                .all(db)
+                .await?;
+            unit_views.extend(found.iter().map(|d| view_of(config, d)));
+        }
+        unit_views.sort_by(|a, b| b.at.cmp(&a.at).then(b.id.cmp(&a.id)));
+    }
     let days = (to - from).num_seconds() as f64 / 86_400.0;
     let report = DoraReport {
         scope: if components.is_none() { "all".to_owned() } else { scope.trim().to_lowercase() },

@@ -8,6 +8,7 @@ use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
 };
 use serde_json::Value;
 
@@ -151,11 +152,79 @@ async fn docs_on_push(state: &AppState, payload: &Value) -> Result<Option<String
     )))
 }
 
+/// Deliveries handled per batch: the recomputes they ask for are done once per component per batch.
+pub const BATCH: usize = 500;
+
 /// Processes queued deliveries in arrival order until none is left; returns how many were handled. Each one is
 /// claimed with a conditional update first, so two replicas never process the same delivery at once.
+///
+/// Deliveries are handled in batches of up to [`BATCH`]: what each asks to recompute is done once per component
+/// at the end of its batch (see [`crate::deploys::batch`]), and only then are the batch's deliveries marked done.
+/// A crash before that leaves them `processing`; [`requeue_interrupted`] puts them back at the next start.
 pub async fn process_queue(state: &AppState) -> Result<usize, DbErr> {
-    let db = &state.db;
     let mut handled = 0;
+    loop {
+        let (batch, deferred) = crate::deploys::batch::deferring(handle_batch(state)).await;
+        if batch.deliveries.is_empty() {
+            return batch.error.map_or(Ok(handled), Err);
+        }
+        let finished = if deferred.is_empty() {
+            Ok(())
+        } else {
+            let components = deferred.components();
+            let r = deferred.run(state).await;
+            tracing::debug!(deliveries = batch.deliveries.len(), components, "webhook batch finished");
+            r
+        };
+        let retry = batch.retry;
+        handled += batch.deliveries.len();
+        record_outcomes(state, batch.deliveries, finished.as_ref().err()).await?;
+        finished?;
+        if let Some(e) = batch.error {
+            return Err(e);
+        }
+        if retry {
+            // A failing delivery waits for the next tick instead of spinning.
+            return Ok(handled);
+        }
+    }
+}
+
+/// One batch: each delivery with what handling it concluded.
+struct Batch {
+    deliveries: Vec<(deliveries::Model, Result<Outcome, String>)>,
+    /// A delivery failed and goes back in the queue: stop until the next tick.
+    retry: bool,
+    /// The database failed between deliveries; the batch ends with those handled so far.
+    error: Option<DbErr>,
+}
+
+/// Claims and handles up to [`BATCH`] deliveries (inside the caller's deferring scope).
+async fn handle_batch(state: &AppState) -> Batch {
+    let mut batch = Batch { deliveries: Vec::new(), retry: false, error: None };
+    while batch.deliveries.len() < BATCH {
+        match handle_next(state).await {
+            Ok(Some((delivery, result))) => {
+                let failed = result.is_err();
+                batch.deliveries.push((delivery, result));
+                if failed {
+                    batch.retry = true;
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                batch.error = Some(e);
+                break;
+            }
+        }
+    }
+    batch
+}
+
+/// Claims and handles the next queued delivery; `None` when the queue is empty.
+async fn handle_next(state: &AppState) -> Result<Option<(deliveries::Model, Result<Outcome, String>)>, DbErr> {
+    let db = &state.db;
     loop {
         let Some(next) = deliveries::Entity::find()
             .filter(deliveries::Column::Status.eq("queued"))
@@ -164,7 +233,7 @@ pub async fn process_queue(state: &AppState) -> Result<usize, DbErr> {
             .one(db)
             .await?
         else {
-            return Ok(handled);
+            return Ok(None);
         };
         let claimed = deliveries::Entity::update_many()
             .col_expr(deliveries::Column::Status, Expr::value("processing"))
@@ -183,7 +252,25 @@ pub async fn process_queue(state: &AppState) -> Result<usize, DbErr> {
             },
             Err(e) => Err(format!("the payload is not JSON: {e}")),
         };
-        let attempts = next.attempts + 1;
+        return Ok(Some((next, result)));
+    }
+}
+
+/// Marks a batch's deliveries with their outcomes, in one transaction. When finishing the batch failed
+/// (`finishing`), the deliveries it handled go back in the queue (or are given up after [`MAX_ATTEMPTS`]).
+async fn record_outcomes(
+    state: &AppState,
+    handled: Vec<(deliveries::Model, Result<Outcome, String>)>,
+    finishing: Option<&DbErr>,
+) -> Result<(), DbErr> {
+    let txn = state.db.begin().await?;
+    let now = Utc::now();
+    for (delivery, result) in handled {
+        let attempts = delivery.attempts + 1;
+        let result = match (result, finishing) {
+            (Ok(_), Some(e)) => Err(format!("finishing its batch failed: {e}")),
+            (r, _) => r,
+        };
         let (status, note) = match result {
             Ok(Outcome::Done(text)) => ("done", text),
             Ok(Outcome::Ignored(text)) => ("ignored", text),
@@ -191,23 +278,19 @@ pub async fn process_queue(state: &AppState) -> Result<usize, DbErr> {
             Err(e) => ("failed", e),
         };
         if status == "failed" || status == "queued" {
-            tracing::warn!(delivery = %next.delivery_id, event = %next.event, attempts, error = %note, "webhook delivery failed");
+            tracing::warn!(delivery = %delivery.delivery_id, event = %delivery.event, attempts, error = %note, "webhook delivery failed");
         } else {
-            tracing::info!(delivery = %next.delivery_id, event = %next.event, status, outcome = %note, "webhook delivery processed");
+            tracing::info!(delivery = %delivery.delivery_id, event = %delivery.event, status, outcome = %note, "webhook delivery processed");
         }
         deliveries::Entity::update_many()
             .col_expr(deliveries::Column::Status, Expr::value(status))
             .col_expr(deliveries::Column::LastError, Expr::value(note))
-            .col_expr(deliveries::Column::ProcessedAt, Expr::value(Utc::now()))
-            .filter(deliveries::Column::Id.eq(next.id))
-            .exec(db)
+            .col_expr(deliveries::Column::ProcessedAt, Expr::value(now))
+            .filter(deliveries::Column::Id.eq(delivery.id))
+            .exec(&txn)
             .await?;
-        handled += 1;
-        if status == "queued" {
-            // A failing delivery waits for the next tick instead of spinning.
-            return Ok(handled);
-        }
     }
+    txn.commit().await
 }
 
 /// A delivery by its id, for the API and tests.

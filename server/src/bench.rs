@@ -47,14 +47,27 @@ pub(crate) fn progress(message: &str) {
 }
 
 /// Writes the synthetic catalog: one file per 100 components, one for groups, one for systems.
+/// Whether group `g` of `groups` in [`write_catalog`]'s tree has sub-groups.
+pub(crate) fn has_sub_groups(g: usize, groups: usize) -> bool {
+    g * 10 + 1 < groups
+}
+
 pub(crate) fn write_catalog(dir: &Path, o: &BenchOptions) -> Result<(), BenchError> {
     std::fs::create_dir_all(dir)?;
     let mut groups = String::new();
     for g in 0..o.groups {
+        // A tree ten wide: group-0 is the organisation, groups with sub-groups are departments, the rest teams.
         let parent = if g == 0 { String::new() } else { format!("  parent: group-{}\n", (g - 1) / 10) };
+        let kind = if g == 0 {
+            "organization"
+        } else if has_sub_groups(g, o.groups) {
+            "department"
+        } else {
+            "team"
+        };
         let _ = write!(
             groups,
-            "---\napiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: group-{g}\n  title: Group {g}\nspec:\n  type: team\n{parent}  children: []\n"
+            "---\napiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: group-{g}\n  title: Group {g}\nspec:\n  type: {kind}\n{parent}  children: []\n"
         );
     }
     std::fs::write(dir.join("groups.yaml"), groups)?;

@@ -293,6 +293,7 @@ pub(crate) async fn dora_for(
     state: &ServerState,
     viewer: &Viewer,
     p: &DoraParams,
+    details: bool,
 ) -> Result<(DoraReport, DoraDetails), ApiError> {
     let to = time_param("to", p.to.as_deref())?.unwrap_or_else(Utc::now);
     let from = time_param("from", p.from.as_deref())?.unwrap_or(to - Duration::days(90));
@@ -308,6 +309,7 @@ pub(crate) async fn dora_for(
         from,
         to,
         bands_year: p.year,
+        details,
     };
     deploys::dora_report(&state.app.db, &state.app.config, &request, &hidden).await.map_err(deploy_error)
 }
@@ -324,7 +326,7 @@ pub(crate) async fn dora(
     ApiQuery(p): ApiQuery<DoraParams>,
 ) -> Result<Json<DoraReport>, ApiError> {
     let viewer = require(&viewer)?;
-    dora_for(&state, viewer, &p).await.map(|(r, _)| Json(r))
+    dora_for(&state, viewer, &p, false).await.map(|(r, _)| Json(r))
 }
 
 /// What is behind each figure of `GET /api/v1/dora` (same parameters): the deployments counted for frequency,
@@ -339,7 +341,7 @@ pub(crate) async fn dora_details(
     ApiQuery(p): ApiQuery<DoraParams>,
 ) -> Result<Json<DoraDetails>, ApiError> {
     let viewer = require(&viewer)?;
-    dora_for(&state, viewer, &p).await.map(|(_, d)| Json(d))
+    dora_for(&state, viewer, &p, true).await.map(|(_, d)| Json(d))
 }
 
 /// Filters of `GET /api/v1/runs-where`.

@@ -75,7 +75,9 @@ async fn record(state: &AppState, input: DeploymentInput, repo: Option<&str>) ->
     // The commits it carries, from the pushes seen so far (later pushes teach it the rest).
     if let (Some(repo), Some(_)) = (repo, view.commit_sha.as_deref()) {
         let since = super::parse_time("at", &view.at).unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
-        super::pushes::learn_for_component(state, repo, &view.component, since).await.map_err(|e| e.to_string())?;
+        if !super::batch::defer_learning(repo, &view.component, since) {
+            super::pushes::learn_for_component(state, repo, &view.component, since).await.map_err(|e| e.to_string())?;
+        }
     }
     Ok(Outcome::Done(format!(
         "{} deployment {} of {} to {}: {}",

@@ -25,6 +25,7 @@ db_tests!(
     a_compare_longer_than_the_sync_reads_marks_the_changes_cut_short,
     a_sync_without_a_github_token_says_what_to_configure,
     pushes_and_merged_pull_requests_give_github_deployments_their_commits,
+    a_batch_of_deliveries_ends_where_one_at_a_time_does,
 );
 
 async fn with_catalog(b: Backend) -> TestApp {
@@ -1084,4 +1085,66 @@ async fn a_compare_longer_than_the_sync_reads_marks_the_changes_cut_short(b: Bac
     assert_eq!(by_id("2")["change_count"], 30, "{list}");
     assert_eq!(by_id("2")["changes_truncated"], true, "{list}");
     assert_eq!(by_id("1")["changes_truncated"], false, "{list}");
+}
+
+/// The webhook worker handles deliveries in batches and recomputes each component once per batch; whatever order
+/// the deliveries of a batch come in, it must end where handling them one at a time ends.
+async fn a_batch_of_deliveries_ends_where_one_at_a_time_does(b: Backend) {
+    let staged = |id: i64, sha: u32, created: &str, done: &str| {
+        let (mut d, mut s) = github_deploy(id, sha, created, done);
+        d["deployment"]["environment"] = json!("staging");
+        s["deployment"]["environment"] = json!("staging");
+        s["deployment_status"]["environment"] = json!("staging");
+        (d, s)
+    };
+    let merged = json!({"action": "closed", "number": 7,
+        "repository": {"id": 7, "full_name": "acme/payments-api", "name": "payments-api"},
+        "pull_request": {"number": 7, "merged": true, "merge_commit_sha": sha_n(5),
+            "created_at": "2026-10-31T08:00:00Z", "merged_at": "2026-11-02T13:00:00Z"}});
+    let mut deliveries: Vec<(&str, String, Value)> = vec![
+        ("push", "b-p1".into(), push_payload(100, 2, &[(1, "2026-11-01T04:00:00Z"), (2, "2026-11-01T09:30:00Z")])),
+        ("push", "b-p2".into(), push_payload(2, 3, &[(3, "2026-11-01T10:00:00Z")])),
+        ("push", "b-p3".into(), push_payload(3, 5, &[(4, "2026-11-02T12:00:00Z"), (5, "2026-11-02T13:00:00Z")])),
+        ("pull_request", "b-pr".into(), merged),
+    ];
+    for (id, sha, created, done) in [
+        (3001, 3, "2026-11-01T11:00:00Z", "2026-11-01T11:05:00Z"),
+        (3002, 5, "2026-11-02T14:00:00Z", "2026-11-02T14:06:00Z"),
+        (3003, 3, "2026-11-03T09:00:00Z", "2026-11-03T09:04:00Z"),
+    ] {
+        let (d, s) = github_deploy(id, sha, created, done);
+        deliveries.push(("deployment", format!("b-d{id}"), d));
+        deliveries.push(("deployment_status", format!("b-s{id}"), s));
+    }
+    let (d, s) = staged(3101, 5, "2026-11-02T13:30:00Z", "2026-11-02T13:35:00Z");
+    deliveries.push(("deployment", "b-d3101".into(), d));
+    deliveries.push(("deployment_status", "b-s3101".into(), s));
+
+    let mut one_by_one = github_app(b).await;
+    for (event, id, body) in &deliveries {
+        let res = one_by_one.post_webhook(event, id, body, None).await;
+        assert_eq!(res.status, StatusCode::ACCEPTED, "{res:?}");
+        process(&one_by_one).await;
+    }
+    let expected = figures(&mut one_by_one).await;
+    let production: Vec<&Value> = expected.0.iter().filter(|d| d[0] != "github-deployment-3101").collect();
+    assert_eq!(production.len(), 3, "{expected:?}");
+    assert!(expected.0.iter().any(|d| d[2] == 2), "the pushes gave a deployment its commits: {expected:?}");
+
+    for seed in 0..3u64 {
+        let mut batched = github_app(b).await;
+        let mut shuffled = deliveries.clone();
+        shuffled.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+        for (event, id, body) in &shuffled {
+            let res = batched.post_webhook(event, id, body, None).await;
+            assert_eq!(res.status, StatusCode::ACCEPTED, "{res:?}");
+        }
+        let handled = portolan_core::webhooks::process_queue(&batched.state.app).await.unwrap();
+        assert_eq!(handled, deliveries.len(), "one call handles the whole batch");
+        for (_, id, _) in &deliveries {
+            let (status, note) = outcome(&batched, id).await;
+            assert!(status == "done" || status == "ignored", "seed {seed}: {id} is {status}: {note}");
+        }
+        assert_eq!(figures(&mut batched).await, expected, "seed {seed}: a batch ends elsewhere");
+    }
 }
