@@ -95,6 +95,78 @@ pub fn backend_name(db: &DatabaseConnection) -> &'static str {
     }
 }
 
+/// Reads the rows of `select` as one JSON document: `columns` of each row as a JSON array, all rows aggregated
+/// into one array by the database (`json_group_array` on SQLite, `json_agg` on PostgreSQL), and decoded as `T`.
+///
+/// For reports that read tens of thousands of rows: the SQLite driver hands each row from its worker thread to
+/// the caller separately, which costs more than the query itself; one row holding them all does not.
+/// `columns` are plain column names of the selected table. Timestamps arrive as text in the backend's format
+/// (decode them with [`DbTime`]) and booleans as `0`/`1` on SQLite (decode them with [`DbBool`]).
+pub async fn json_rows<T, E, C>(db: &C, select: sea_orm::Select<E>, columns: &[&str]) -> Result<Vec<T>, DbErr>
+where
+    T: serde::de::DeserializeOwned,
+    E: sea_orm::EntityTrait,
+    C: sea_orm::ConnectionTrait,
+{
+    use sea_orm::QuerySelect;
+    let list = columns.join(", ");
+    let aggregate = match db.get_database_backend() {
+        DbBackend::Sqlite => format!("json_group_array(json_array({list}))"),
+        _ => format!("CAST(json_agg(json_build_array({list})) AS TEXT)"),
+    };
+    let text: Option<Option<String>> =
+        select.select_only().column_as(sea_orm::sea_query::Expr::cust(aggregate), "rows").into_tuple().one(db).await?;
+    match text.flatten() {
+        None => Ok(Vec::new()),
+        Some(t) => serde_json::from_str(&t).map_err(|e| DbErr::Custom(format!("decoding aggregated rows: {e}"))),
+    }
+}
+
+/// A timestamp inside [`json_rows`]: SQLite's stored text (`2026-11-02 10:05:00+00:00`) or PostgreSQL's JSON
+/// rendering (`2026-11-02T10:05:00+00:00`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DbTime(pub chrono::DateTime<chrono::Utc>);
+
+impl<'de> serde::Deserialize<'de> for DbTime {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<str>::deserialize(d)?;
+        parse_db_time(&text).map(DbTime).ok_or_else(|| serde::de::Error::custom(format!("not a timestamp: {text}")))
+    }
+}
+
+fn parse_db_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    use chrono::{DateTime, NaiveDateTime, Utc};
+    let t = text.trim();
+    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+        return Some(d.with_timezone(&Utc));
+    }
+    for format in ["%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z"] {
+        if let Ok(d) = DateTime::parse_from_str(t, format) {
+            return Some(d.with_timezone(&Utc));
+        }
+    }
+    for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
+        if let Ok(d) = NaiveDateTime::parse_from_str(t, format) {
+            return Some(d.and_utc());
+        }
+    }
+    None
+}
+
+/// A boolean inside [`json_rows`]: `true`/`false`, or SQLite's `1`/`0`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DbBool(pub bool);
+
+impl<'de> serde::Deserialize<'de> for DbBool {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Bool(b) => Ok(DbBool(b)),
+            serde_json::Value::Number(n) => Ok(DbBool(n.as_i64().is_some_and(|i| i != 0))),
+            other => Err(serde::de::Error::custom(format!("not a boolean: {other}"))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +177,39 @@ mod tests {
         assert_eq!(sqlite_file("sqlite://./data/portolan.db?mode=rwc"), Some("./data/portolan.db"));
         assert_eq!(sqlite_file("sqlite::memory:"), None);
         assert_eq!(sqlite_file("postgres://localhost/x"), None);
+    }
+
+    #[test]
+    fn timestamps_of_both_backends_are_read() {
+        let want = chrono::DateTime::parse_from_rfc3339("2026-11-02T10:05:00.25Z").unwrap().with_timezone(&chrono::Utc);
+        for text in [
+            "2026-11-02 10:05:00.250+00:00",
+            "2026-11-02T10:05:00.25+00:00",
+            "2026-11-02 10:05:00.25",
+            "2026-11-02T11:05:00.25+01:00",
+            "2026-11-02 10:05:00.25+00",
+        ] {
+            assert_eq!(parse_db_time(text), Some(want), "{text}");
+        }
+        assert_eq!(parse_db_time("yesterday"), None);
+        let flags: Vec<DbBool> = serde_json::from_str("[true, 0, 1, false]").unwrap();
+        assert_eq!(flags, [DbBool(true), DbBool(false), DbBool(true), DbBool(false)]);
+    }
+
+    #[tokio::test]
+    async fn rows_come_back_aggregated_as_json() {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let dir = std::env::temp_dir().join(format!("portolan-db-json-{}", std::process::id()));
+        let url = format!("sqlite://{}/p.db?mode=rwc", dir.display());
+        let db = open(&url).await.unwrap();
+        use crate::catalog::entity::entities;
+        let none: Vec<(String,)> =
+            json_rows(&db, entities::Entity::find().filter(entities::Column::Kind.eq("nothing")), &["entity_ref"])
+                .await
+                .unwrap();
+        assert!(none.is_empty());
+        drop(db);
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[tokio::test]

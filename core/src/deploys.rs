@@ -26,6 +26,7 @@ use crate::Config;
 use crate::catalog::entity::entities;
 use crate::catalog::model::EntityRef;
 use crate::catalog::visibility::Visibility;
+use crate::db::{DbBool, DbTime};
 
 /// The `environments` table (a copy of the configured list, for joins).
 pub mod environments {
@@ -931,20 +932,8 @@ type ReportedRow = (i64, String, Option<String>, String, DateTime<Utc>, bool, bo
 
 /// What the DORA report reads of a deployment: id, component, environment, sha, status, time, external id,
 /// rollback of, fixes, change count, changes truncated, first deployment.
-type DoraRow = (
-    i64,
-    String,
-    String,
-    Option<String>,
-    String,
-    DateTime<Utc>,
-    String,
-    Option<String>,
-    Option<String>,
-    i32,
-    bool,
-    bool,
-);
+type DoraRow =
+    (i64, String, String, Option<String>, String, DbTime, String, Option<String>, Option<String>, i32, DbBool, DbBool);
 
 /// What the data-quality panel needs of a deployment.
 struct Quality {
@@ -956,7 +945,7 @@ struct Quality {
 }
 
 /// What the DORA report reads of a change: deployment id, sha, commit time, pull request start.
-type ChangeRow = (i64, String, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+type ChangeRow = (i64, String, Option<DbTime>, Option<DbTime>);
 
 /// What a DORA report is asked for.
 #[derive(Clone, Debug)]
@@ -1011,30 +1000,29 @@ pub async fn dora_report(
         select = select.filter(deployments::Column::ComponentRef.is_not_in(hidden.iter().map(String::as_str)));
     }
     let nothing = components.as_ref().is_some_and(Vec::is_empty);
-    // Only the columns the figures need: a large scope reads hundreds of thousands of rows.
+    // Only the columns the figures need, as one JSON document: a large scope reads hundreds of thousands of rows.
     let rows: Vec<DoraRow> = if nothing {
         Vec::new()
     } else {
-        select
-            .clone()
-            .select_only()
-            .columns([
-                deployments::Column::Id,
-                deployments::Column::ComponentRef,
-                deployments::Column::Environment,
-                deployments::Column::CommitSha,
-                deployments::Column::Status,
-                deployments::Column::At,
-                deployments::Column::ExternalId,
-                deployments::Column::RollbackOf,
-                deployments::Column::Fixes,
-                deployments::Column::ChangeCount,
-                deployments::Column::ChangesTruncated,
-                deployments::Column::FirstDeployment,
-            ])
-            .into_tuple()
-            .all(db)
-            .await?
+        crate::db::json_rows(
+            db,
+            select.clone(),
+            &[
+                "id",
+                "component_ref",
+                "environment",
+                "commit_sha",
+                "status",
+                "at",
+                "external_id",
+                "rollback_of",
+                "fixes",
+                "change_count",
+                "changes_truncated",
+                "first_deployment",
+            ],
+        )
+        .await?
     };
     // The changes of the same deployments' successes, in one query (the deployments as a sub-query).
     let mut changes: HashMap<i64, Vec<dora::Change>> = HashMap::new();
@@ -1044,21 +1032,19 @@ pub async fn dora_report(
             .column(deployments::Column::Id)
             .filter(deployments::Column::Status.eq("success"))
             .into_query();
-        let found: Vec<ChangeRow> = deployment_changes::Entity::find()
-            .select_only()
-            .columns([
-                deployment_changes::Column::DeploymentId,
-                deployment_changes::Column::Sha,
-                deployment_changes::Column::CommittedAt,
-                deployment_changes::Column::PrFirstCommitAt,
-            ])
-            .filter(deployment_changes::Column::DeploymentId.in_subquery(successes))
-            .into_tuple()
-            .all(db)
-            .await?;
+        let found: Vec<ChangeRow> = crate::db::json_rows(
+            db,
+            deployment_changes::Entity::find().filter(deployment_changes::Column::DeploymentId.in_subquery(successes)),
+            &["deployment_id", "sha", "committed_at", "pr_first_commit_at"],
+        )
+        .await?;
         for (id, sha, committed, pr_first) in found {
-            let c =
-                dora::ReportedCommit { sha, committed_at: committed, pr_number: None, pr_first_commit_at: pr_first };
+            let c = dora::ReportedCommit {
+                sha,
+                committed_at: committed.map(|t| t.0),
+                pr_number: None,
+                pr_first_commit_at: pr_first.map(|t| t.0),
+            };
             if let Some(started_at) = c.started_at() {
                 changes.entry(id).or_default().push(dora::Change { sha: c.sha, started_at });
             }
@@ -1076,12 +1062,12 @@ pub async fn dora_report(
     // What data quality needs of each deployment, kept aside while the rest moves into the computation.
     let quality: Vec<Quality> = rows
         .iter()
-        .map(|r| Quality { at: r.5, success: r.4 == "success", change_count: r.9, truncated: r.10, first: r.11 })
+        .map(|r| Quality { at: r.5.0, success: r.4 == "success", change_count: r.9, truncated: r.10.0, first: r.11.0 })
         .collect();
     let mut component_of: HashMap<i64, String> = HashMap::new();
     let deps: Vec<dora::Dep> = rows
         .into_iter()
-        .map(|(id, component, environment, sha, status, at, external_id, rollback_of, fixes, _, _, _)| {
+        .map(|(id, component, environment, sha, status, DbTime(at), external_id, rollback_of, fixes, _, _, _)| {
             if status == "success" && at >= from && at < to {
                 component_of.insert(id, component.clone());
             }
