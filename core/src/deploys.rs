@@ -167,6 +167,9 @@ pub mod deployment_changes {
         pub pr_number: Option<i32>,
         /// The pull request's first commit.
         pub pr_first_commit_at: Option<DateTimeUtc>,
+        /// This deployment is the first successful production deployment (any production environment) of this
+        /// commit: the one its lead time ends at.
+        pub first_in_production: bool,
     }
 
     /// No relations.
@@ -287,7 +290,42 @@ pub fn environment_list(config: &Config) -> Vec<Environment> {
 }
 
 /// Makes the `environments` table match the configuration (at start-up).
+///
+/// When the production environments differ from those last stored, every component's changes are recomputed
+/// first (which change is first in production depends on them); the list is stored after that, so an interrupted
+/// start recomputes again.
 pub async fn sync_environments(db: &DatabaseConnection, config: &Config) -> Result<(), DbErr> {
+    let before: std::collections::BTreeSet<String> = environments::Entity::find()
+        .select_only()
+        .column(environments::Column::Name)
+        .filter(environments::Column::Production.eq(true))
+        .into_tuple()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let after: std::collections::BTreeSet<String> =
+        config.environments.iter().filter(|e| e.production).map(|e| e.name.clone()).collect();
+    if before != after {
+        let components: Vec<String> = deployments::Entity::find()
+            .select_only()
+            .column(deployments::Column::ComponentRef)
+            .distinct()
+            .into_tuple()
+            .all(db)
+            .await?;
+        if !components.is_empty() {
+            tracing::info!(
+                components = components.len(),
+                "the production environments changed: recomputing which change shipped first"
+            );
+        }
+        for component in &components {
+            let txn = db.begin().await?;
+            recompute_changes(&txn, config, component).await?;
+            txn.commit().await?;
+        }
+    }
     let txn = db.begin().await?;
     environments::Entity::delete_many().exec(&txn).await?;
     for e in environment_list(config) {
@@ -575,15 +613,26 @@ pub async fn recompute_changes<C: ConnectionTrait>(db: &C, config: &Config, comp
             if short {
                 cut_short.insert(id);
             }
-            dora::Reported { commits: commits.remove(&id).unwrap_or_default(), id, environment, sha, status, at }
+            let commits = commits.remove(&id).unwrap_or_default().into_iter().map(|(c, _)| c).collect();
+            dora::Reported { commits, id, environment, sha, status, at }
         })
         .collect();
     let computed = dora::compute_changes(&reported, Duration::days(i64::from(config.dora.first_deployment_days)));
+    let production: HashSet<&str> =
+        config.environments.iter().filter(|e| e.production).map(|e| e.name.as_str()).collect();
+    let firsts = dora::first_in_production(&reported, &computed, &production);
     for d in &reported {
         let c = computed.get(&d.id).cloned().unwrap_or_default();
         let truncated = c.truncated || cut_short.contains(&d.id);
+        let flags = firsts.get(&d.id);
+        let changes: Vec<(dora::ReportedCommit, bool)> = c
+            .changes
+            .iter()
+            .enumerate()
+            .map(|(i, ch)| (ch.clone(), flags.is_some_and(|f| f.get(i).copied().unwrap_or(false))))
+            .collect();
         let old_changes = stored_changes.remove(&d.id).unwrap_or_default();
-        if stored.get(&d.id) == Some(&(c.first, truncated, c.changes.len() as i32)) && old_changes == c.changes {
+        if stored.get(&d.id) == Some(&(c.first, truncated, c.changes.len() as i32)) && old_changes == changes {
             continue;
         }
         deployments::Entity::update_many()
@@ -593,21 +642,22 @@ pub async fn recompute_changes<C: ConnectionTrait>(db: &C, config: &Config, comp
             .filter(deployments::Column::Id.eq(d.id))
             .exec(db)
             .await?;
-        if old_changes == c.changes {
+        if old_changes == changes {
             continue;
         }
         deployment_changes::Entity::delete_many()
             .filter(deployment_changes::Column::DeploymentId.eq(d.id))
             .exec(db)
             .await?;
-        for chunk in c.changes.chunks(500) {
-            deployment_changes::Entity::insert_many(chunk.iter().map(|ch| deployment_changes::ActiveModel {
+        for chunk in changes.chunks(500) {
+            deployment_changes::Entity::insert_many(chunk.iter().map(|(ch, first)| deployment_changes::ActiveModel {
                 deployment_id: Set(d.id),
                 component_ref: Set(component_ref.to_owned()),
                 sha: Set(ch.sha.clone()),
                 committed_at: Set(ch.committed_at),
                 pr_number: Set(ch.pr_number),
                 pr_first_commit_at: Set(ch.pr_first_commit_at),
+                first_in_production: Set(*first),
                 ..Default::default()
             }))
             .exec_without_returning(db)
@@ -617,14 +667,14 @@ pub async fn recompute_changes<C: ConnectionTrait>(db: &C, config: &Config, comp
     Ok(())
 }
 
-/// A component's reported commits (`deployment_commits`) or computed changes (`deployment_changes`) per
-/// deployment, in the order they were written.
+/// A component's reported commits (`deployment_commits`, each with `false`) or computed changes
+/// (`deployment_changes`, each with its first-in-production flag) per deployment, in the order they were written.
 async fn commits_by_deployment<C: ConnectionTrait>(
     db: &C,
     component_ref: &str,
     computed: bool,
-) -> Result<HashMap<i64, Vec<dora::ReportedCommit>>, DbErr> {
-    type Row = (i64, String, Option<DateTime<Utc>>, Option<i32>, Option<DateTime<Utc>>);
+) -> Result<HashMap<i64, Vec<(dora::ReportedCommit, bool)>>, DbErr> {
+    type Row = (i64, String, Option<DateTime<Utc>>, Option<i32>, Option<DateTime<Utc>>, bool);
     let rows: Vec<Row> = if computed {
         deployment_changes::Entity::find()
             .select_only()
@@ -634,6 +684,7 @@ async fn commits_by_deployment<C: ConnectionTrait>(
                 deployment_changes::Column::CommittedAt,
                 deployment_changes::Column::PrNumber,
                 deployment_changes::Column::PrFirstCommitAt,
+                deployment_changes::Column::FirstInProduction,
             ])
             .filter(deployment_changes::Column::ComponentRef.eq(component_ref))
             .order_by_asc(deployment_changes::Column::Id)
@@ -652,18 +703,18 @@ async fn commits_by_deployment<C: ConnectionTrait>(
             ])
             .filter(deployment_commits::Column::ComponentRef.eq(component_ref))
             .order_by_asc(deployment_commits::Column::Id)
-            .into_tuple()
+            .into_tuple::<(i64, String, Option<DateTime<Utc>>, Option<i32>, Option<DateTime<Utc>>)>()
             .all(db)
             .await?
+            .into_iter()
+            .map(|(a, b, c, d, e)| (a, b, c, d, e, false))
+            .collect()
     };
-    let mut out: HashMap<i64, Vec<dora::ReportedCommit>> = HashMap::new();
-    for (deployment_id, sha, committed_at, pr_number, pr_first_commit_at) in rows {
-        out.entry(deployment_id).or_default().push(dora::ReportedCommit {
-            sha,
-            committed_at,
-            pr_number,
-            pr_first_commit_at,
-        });
+    let mut out: HashMap<i64, Vec<(dora::ReportedCommit, bool)>> = HashMap::new();
+    for (deployment_id, sha, committed_at, pr_number, pr_first_commit_at, first) in rows {
+        out.entry(deployment_id)
+            .or_default()
+            .push((dora::ReportedCommit { sha, committed_at, pr_number, pr_first_commit_at }, first));
     }
     Ok(out)
 }
@@ -986,8 +1037,15 @@ pub async fn dora_report(
     };
     let components = scope_components(db, scope).await?;
     let window = Duration::hours(i64::from(config.dora.incident_window_hours));
-    // Earlier deployments tell which changes were already in production; later ones show rollbacks and fixes.
-    let load_from = from - Duration::days(90);
+    // For the production environments, each change knows whether its deployment was the commit's first in
+    // production (`first_in_production`), so the period's own deployments are enough. For another environment,
+    // the 90 days before tell which changes were already there. Later deployments show rollbacks and fixes.
+    let production: HashSet<&str> =
+        config.environments.iter().filter(|e| e.production).map(|e| e.name.as_str()).collect();
+    let flagged = !production.is_empty()
+        && envs.len() == production.len()
+        && envs.iter().all(|e| production.contains(e.as_str()));
+    let load_from = if flagged { from } else { from - Duration::days(90) };
     let load_to = to + Duration::days(30);
     let mut select = deployments::Entity::find()
         .filter(deployments::Column::Environment.is_in(envs.iter().map(String::as_str)))
@@ -1027,14 +1085,16 @@ pub async fn dora_report(
     // The changes of the same deployments' successes, in one query (the deployments as a sub-query).
     let mut changes: HashMap<i64, Vec<dora::Change>> = HashMap::new();
     if !nothing {
-        let successes = select
-            .select_only()
-            .column(deployments::Column::Id)
-            .filter(deployments::Column::Status.eq("success"))
-            .into_query();
+        let mut successes =
+            select.select_only().column(deployments::Column::Id).filter(deployments::Column::Status.eq("success"));
+        let mut wanted = deployment_changes::Entity::find();
+        if flagged {
+            successes = successes.filter(deployments::Column::At.lt(to));
+            wanted = wanted.filter(deployment_changes::Column::FirstInProduction.eq(true));
+        }
         let found: Vec<ChangeRow> = crate::db::json_rows(
             db,
-            deployment_changes::Entity::find().filter(deployment_changes::Column::DeploymentId.in_subquery(successes)),
+            wanted.filter(deployment_changes::Column::DeploymentId.in_subquery(successes.into_query())),
             &["deployment_id", "sha", "committed_at", "pr_first_commit_at"],
         )
         .await?;

@@ -18,6 +18,7 @@ mod m20261125_000010_onboarding;
 mod m20261125_000011_docs_tree_files_sources;
 mod m20261203_000012_create_deploys;
 mod m20261203_000013_git_pushes_and_pulls;
+mod m20261204_000014_first_in_production;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000011_docs_tree_files_sources::Migration),
             Box::new(m20261203_000012_create_deploys::Migration),
             Box::new(m20261203_000013_git_pushes_and_pulls::Migration),
+            Box::new(m20261204_000014_first_in_production::Migration),
         ]
     }
 }

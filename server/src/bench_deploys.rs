@@ -210,6 +210,8 @@ async fn write_deployments(db: &DatabaseConnection, n: usize, components: usize)
                     committed_at: Set(Some(committed)),
                     pr_number: Set(Some((i % 100_000) as i32)),
                     pr_first_commit_at: Set(Some(committed - chrono::Duration::hours(3))),
+                    // Every change sha is this deployment's own: a production success ships it first.
+                    first_in_production: Set(production),
                     ..Default::default()
                 });
             }

@@ -548,6 +548,27 @@ pub fn compute_changes(deps: &[Reported], first_window: Duration) -> HashMap<i64
     out
 }
 
+/// For each successful production deployment, which of its changes it was the first successful production
+/// deployment of (in any of the `production` environments, over the whole history given), index for index with
+/// its computed changes. A change's lead time ends there; later deployments of the same commit (another region,
+/// a redeploy after a rollback) do not count it again.
+pub fn first_in_production(
+    deps: &[Reported],
+    computed: &HashMap<i64, Computed>,
+    production: &HashSet<&str>,
+) -> HashMap<i64, Vec<bool>> {
+    let mut ordered: Vec<&Reported> =
+        deps.iter().filter(|d| d.status == "success" && production.contains(d.environment.as_str())).collect();
+    ordered.sort_by(|a, b| a.at.cmp(&b.at).then(a.id.cmp(&b.id)));
+    let mut shipped: HashSet<&str> = HashSet::new();
+    let mut out = HashMap::new();
+    for d in ordered {
+        let Some(c) = computed.get(&d.id) else { continue };
+        out.insert(d.id, c.changes.iter().map(|ch| shipped.insert(ch.sha.as_str())).collect());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -741,6 +762,29 @@ mod tests {
         let a1 = f.lead_times.iter().find(|l| l.0 == "a1").unwrap();
         assert_eq!(a1.1, 3600);
         assert_eq!(a1.2, 1);
+    }
+
+    #[test]
+    fn a_change_is_first_in_production_once_across_regions_and_redeploys() {
+        let deps = [
+            reported(1, "staging", "a1", "success", "2026-11-02T08:00", &[("a1", "2026-11-01T10:00")]),
+            reported(2, "prod-eu", "a1", "success", "2026-11-02T09:00", &[]),
+            reported(3, "prod-us", "a1", "success", "2026-11-02T10:00", &[]),
+            reported(4, "prod-eu", "a2", "failure", "2026-11-03T09:00", &[("a2", "2026-11-03T08:00")]),
+            reported(5, "prod-eu", "a2", "success", "2026-11-03T10:00", &[]),
+            reported(6, "prod-eu", "a1", "success", "2026-11-03T11:00", &[]),
+            reported(7, "prod-eu", "a2", "success", "2026-11-03T12:00", &[]),
+        ];
+        let c = compute_changes(&deps, window());
+        let production: HashSet<&str> = ["prod-eu", "prod-us"].into_iter().collect();
+        let f = first_in_production(&deps, &c, &production);
+        assert_eq!(f[&2], [true], "a1 ships first to prod-eu");
+        assert_eq!(f[&3], [false], "not again in prod-us");
+        assert!(!f.contains_key(&1) && !f.contains_key(&4), "staging and failures are not production shipments");
+        assert_eq!(f[&5], [true], "a2 ships with the first success");
+        assert!(f[&6].is_empty(), "a rollback brings nothing");
+        assert_eq!(shas(&c, 7), ["a2"], "the redeploy after the rollback brings a2 again");
+        assert_eq!(f[&7], [false], "but it is not a2's first production deployment");
     }
 
     #[test]

@@ -26,6 +26,7 @@ db_tests!(
     a_sync_without_a_github_token_says_what_to_configure,
     pushes_and_merged_pull_requests_give_github_deployments_their_commits,
     a_batch_of_deliveries_ends_where_one_at_a_time_does,
+    changing_which_environments_are_production_recomputes_where_changes_ship_first,
 );
 
 async fn with_catalog(b: Backend) -> TestApp {
@@ -1147,4 +1148,49 @@ async fn a_batch_of_deliveries_ends_where_one_at_a_time_does(b: Backend) {
         }
         assert_eq!(figures(&mut batched).await, expected, "seed {seed}: a batch ends elsewhere");
     }
+}
+
+/// Which deployment a change's lead time ends at is stored with the change; when the configured production
+/// environments change, the next start recomputes it.
+async fn changing_which_environments_are_production_recomputes_where_changes_ship_first(b: Backend) {
+    let mut app = with_catalog(b).await;
+    for (env, id, at) in [("staging", "s-1", "2026-11-02T09:00:00Z"), ("production", "p-1", "2026-11-02T12:00:00Z")] {
+        let res = deploy(
+            &mut app,
+            json!({"component": "payments-api", "environment": env, "status": "success", "external_id": id,
+                "commit_sha": "aaa0001", "started_at": at, "finished_at": at,
+                "commits": [{"sha": "aaa0001", "committed_at": "2026-11-02T08:00:00Z"}]}),
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    }
+    let state = &app.state.app;
+    let request = portolan_core::deploys::DoraRequest {
+        scope: "all",
+        environment: "production",
+        from: portolan_core::deploys::parse_time("from", "2026-11-01T00:00:00Z").unwrap(),
+        to: portolan_core::deploys::parse_time("to", "2026-11-05T00:00:00Z").unwrap(),
+        bands_year: None,
+        details: false,
+    };
+    let hidden = Default::default();
+    let (report, _) = portolan_core::deploys::dora_report(&state.db, &state.config, &request, &hidden).await.unwrap();
+    assert_eq!((report.lead_time.changes, report.lead_time.median_seconds), (1, Some(4 * 3600)), "{report:?}");
+
+    // Staging becomes a production environment too: the change now ships first there, an hour after its commit.
+    let mut config = (*state.config).clone();
+    for e in &mut config.environments {
+        if e.name == "staging" {
+            e.production = true;
+        }
+    }
+    portolan_core::deploys::sync_environments(&state.db, &config).await.unwrap();
+    let (report, _) = portolan_core::deploys::dora_report(&state.db, &config, &request, &hidden).await.unwrap();
+    assert_eq!((report.lead_time.changes, report.lead_time.median_seconds), (1, Some(3600)), "{report:?}");
+    assert_eq!(report.deployment_frequency.deployments, 1, "one sha on one day counts once: {report:?}");
+
+    // And back.
+    portolan_core::deploys::sync_environments(&state.db, &state.config).await.unwrap();
+    let (report, _) = portolan_core::deploys::dora_report(&state.db, &state.config, &request, &hidden).await.unwrap();
+    assert_eq!(report.lead_time.median_seconds, Some(4 * 3600), "{report:?}");
 }
