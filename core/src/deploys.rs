@@ -170,6 +170,8 @@ pub mod deployment_changes {
         /// This deployment is the first successful production deployment (any production environment) of this
         /// commit: the one its lead time ends at.
         pub first_in_production: bool,
+        /// The deployment's time (`deployments.at`), kept here so a period's changes are found by index.
+        pub deployed_at: Option<DateTimeUtc>,
     }
 
     /// No relations.
@@ -613,7 +615,7 @@ pub async fn recompute_changes<C: ConnectionTrait>(db: &C, config: &Config, comp
             if short {
                 cut_short.insert(id);
             }
-            let commits = commits.remove(&id).unwrap_or_default().into_iter().map(|(c, _)| c).collect();
+            let commits = commits.remove(&id).unwrap_or_default().into_iter().map(|c| c.commit).collect();
             dora::Reported { commits, id, environment, sha, status, at }
         })
         .collect();
@@ -625,11 +627,15 @@ pub async fn recompute_changes<C: ConnectionTrait>(db: &C, config: &Config, comp
         let c = computed.get(&d.id).cloned().unwrap_or_default();
         let truncated = c.truncated || cut_short.contains(&d.id);
         let flags = firsts.get(&d.id);
-        let changes: Vec<(dora::ReportedCommit, bool)> = c
+        let changes: Vec<StoredChange> = c
             .changes
             .iter()
             .enumerate()
-            .map(|(i, ch)| (ch.clone(), flags.is_some_and(|f| f.get(i).copied().unwrap_or(false))))
+            .map(|(i, ch)| StoredChange {
+                commit: ch.clone(),
+                first_in_production: flags.is_some_and(|f| f.get(i).copied().unwrap_or(false)),
+                deployed_at: Some(d.at),
+            })
             .collect();
         let old_changes = stored_changes.remove(&d.id).unwrap_or_default();
         if stored.get(&d.id) == Some(&(c.first, truncated, c.changes.len() as i32)) && old_changes == changes {
@@ -650,14 +656,15 @@ pub async fn recompute_changes<C: ConnectionTrait>(db: &C, config: &Config, comp
             .exec(db)
             .await?;
         for chunk in changes.chunks(500) {
-            deployment_changes::Entity::insert_many(chunk.iter().map(|(ch, first)| deployment_changes::ActiveModel {
+            deployment_changes::Entity::insert_many(chunk.iter().map(|ch| deployment_changes::ActiveModel {
                 deployment_id: Set(d.id),
                 component_ref: Set(component_ref.to_owned()),
-                sha: Set(ch.sha.clone()),
-                committed_at: Set(ch.committed_at),
-                pr_number: Set(ch.pr_number),
-                pr_first_commit_at: Set(ch.pr_first_commit_at),
-                first_in_production: Set(*first),
+                sha: Set(ch.commit.sha.clone()),
+                committed_at: Set(ch.commit.committed_at),
+                pr_number: Set(ch.commit.pr_number),
+                pr_first_commit_at: Set(ch.commit.pr_first_commit_at),
+                first_in_production: Set(ch.first_in_production),
+                deployed_at: Set(ch.deployed_at),
                 ..Default::default()
             }))
             .exec_without_returning(db)
@@ -667,14 +674,22 @@ pub async fn recompute_changes<C: ConnectionTrait>(db: &C, config: &Config, comp
     Ok(())
 }
 
-/// A component's reported commits (`deployment_commits`, each with `false`) or computed changes
-/// (`deployment_changes`, each with its first-in-production flag) per deployment, in the order they were written.
+/// A change as `deployment_changes` stores it.
+#[derive(Clone, Debug, PartialEq)]
+struct StoredChange {
+    commit: dora::ReportedCommit,
+    first_in_production: bool,
+    deployed_at: Option<DateTime<Utc>>,
+}
+
+/// A component's reported commits (`deployment_commits`) or computed changes (`deployment_changes`) per
+/// deployment, in the order they were written.
 async fn commits_by_deployment<C: ConnectionTrait>(
     db: &C,
     component_ref: &str,
     computed: bool,
-) -> Result<HashMap<i64, Vec<(dora::ReportedCommit, bool)>>, DbErr> {
-    type Row = (i64, String, Option<DateTime<Utc>>, Option<i32>, Option<DateTime<Utc>>, bool);
+) -> Result<HashMap<i64, Vec<StoredChange>>, DbErr> {
+    type Row = (i64, String, Option<DateTime<Utc>>, Option<i32>, Option<DateTime<Utc>>, bool, Option<DateTime<Utc>>);
     let rows: Vec<Row> = if computed {
         deployment_changes::Entity::find()
             .select_only()
@@ -685,6 +700,7 @@ async fn commits_by_deployment<C: ConnectionTrait>(
                 deployment_changes::Column::PrNumber,
                 deployment_changes::Column::PrFirstCommitAt,
                 deployment_changes::Column::FirstInProduction,
+                deployment_changes::Column::DeployedAt,
             ])
             .filter(deployment_changes::Column::ComponentRef.eq(component_ref))
             .order_by_asc(deployment_changes::Column::Id)
@@ -707,14 +723,16 @@ async fn commits_by_deployment<C: ConnectionTrait>(
             .all(db)
             .await?
             .into_iter()
-            .map(|(a, b, c, d, e)| (a, b, c, d, e, false))
+            .map(|(a, b, c, d, e)| (a, b, c, d, e, false, None))
             .collect()
     };
-    let mut out: HashMap<i64, Vec<(dora::ReportedCommit, bool)>> = HashMap::new();
-    for (deployment_id, sha, committed_at, pr_number, pr_first_commit_at, first) in rows {
-        out.entry(deployment_id)
-            .or_default()
-            .push((dora::ReportedCommit { sha, committed_at, pr_number, pr_first_commit_at }, first));
+    let mut out: HashMap<i64, Vec<StoredChange>> = HashMap::new();
+    for (deployment_id, sha, committed_at, pr_number, pr_first_commit_at, first_in_production, deployed_at) in rows {
+        out.entry(deployment_id).or_default().push(StoredChange {
+            commit: dora::ReportedCommit { sha, committed_at, pr_number, pr_first_commit_at },
+            first_in_production,
+            deployed_at,
+        });
     }
     Ok(out)
 }
@@ -1082,22 +1100,35 @@ pub async fn dora_report(
         )
         .await?
     };
-    // The changes of the same deployments' successes, in one query (the deployments as a sub-query).
+    // The changes the figures need: for the production environments the period's first shipments; otherwise
+    // every change of the loaded successes (the deployments as a sub-query).
     let mut changes: HashMap<i64, Vec<dora::Change>> = HashMap::new();
     if !nothing {
-        let mut successes =
-            select.select_only().column(deployments::Column::Id).filter(deployments::Column::Status.eq("success"));
-        let mut wanted = deployment_changes::Entity::find();
-        if flagged {
-            successes = successes.filter(deployments::Column::At.lt(to));
-            wanted = wanted.filter(deployment_changes::Column::FirstInProduction.eq(true));
-        }
-        let found: Vec<ChangeRow> = crate::db::json_rows(
-            db,
-            wanted.filter(deployment_changes::Column::DeploymentId.in_subquery(successes.into_query())),
-            &["deployment_id", "sha", "committed_at", "pr_first_commit_at"],
-        )
-        .await?;
+        let found: Vec<ChangeRow> = if flagged {
+            // The period's first shipments, by index on the changes alone.
+            let mut wanted = deployment_changes::Entity::find()
+                .filter(deployment_changes::Column::FirstInProduction.eq(true))
+                .filter(deployment_changes::Column::DeployedAt.gte(from))
+                .filter(deployment_changes::Column::DeployedAt.lt(to));
+            if let Some(c) = &components {
+                wanted = wanted.filter(deployment_changes::Column::ComponentRef.is_in(c.iter().map(String::as_str)));
+            }
+            if !hidden.is_empty() {
+                wanted = wanted
+                    .filter(deployment_changes::Column::ComponentRef.is_not_in(hidden.iter().map(String::as_str)));
+            }
+            crate::db::json_rows(db, wanted, &["deployment_id", "sha", "committed_at", "pr_first_commit_at"]).await?
+        } else {
+            let successes =
+                select.select_only().column(deployments::Column::Id).filter(deployments::Column::Status.eq("success"));
+            crate::db::json_rows(
+                db,
+                deployment_changes::Entity::find()
+                    .filter(deployment_changes::Column::DeploymentId.in_subquery(successes.into_query())),
+                &["deployment_id", "sha", "committed_at", "pr_first_commit_at"],
+            )
+            .await?
+        };
         for (id, sha, committed, pr_first) in found {
             let c = dora::ReportedCommit {
                 sha,

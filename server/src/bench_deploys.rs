@@ -212,6 +212,7 @@ async fn write_deployments(db: &DatabaseConnection, n: usize, components: usize)
                     pr_first_commit_at: Set(Some(committed - chrono::Duration::hours(3))),
                     // Every change sha is this deployment's own: a production success ships it first.
                     first_in_production: Set(production),
+                    deployed_at: Set(Some(at)),
                     ..Default::default()
                 });
             }
