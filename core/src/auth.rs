@@ -11,7 +11,7 @@ use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, TransactionTrait,
+    QueryFilter, QueryOrder,
 };
 
 use portolan_types::{PersonView, TeamView, Viewer, ViewerKind};
@@ -42,7 +42,7 @@ pub fn is_admin_by_teams<'a>(teams: impl IntoIterator<Item = &'a TeamView>, admi
 /// Records a successful GitHub login: upserts the person, replaces their organisation and team memberships with
 /// what GitHub reported, and stamps the login time. All or nothing.
 pub async fn record_github_login(db: &DatabaseConnection, identity: &GithubIdentity) -> Result<users::Model, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let now = Utc::now();
     let name = identity.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| identity.login.clone());
     let existing = users::Entity::find().filter(users::Column::GithubId.eq(identity.id)).one(&txn).await?;

@@ -95,6 +95,17 @@ pub fn backend_name(db: &DatabaseConnection) -> &'static str {
     }
 }
 
+/// Starts a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: it waits for the write lock up front
+/// (within the busy timeout) instead of starting as a reader and failing with "database is locked" when another
+/// connection wrote in between, which a deferred transaction cannot wait out. Elsewhere it is a plain `BEGIN`.
+pub async fn begin_write<C: sea_orm::TransactionTrait>(db: &C) -> Result<C::Transaction, DbErr> {
+    db.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
 /// Reads the rows of `select` as one JSON document: `columns` of each row as a JSON array, all rows aggregated
 /// into one array by the database (`json_group_array` on SQLite, `json_agg` on PostgreSQL), and decoded as `T`.
 ///

@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 
 use portolan_types::deploys::{
@@ -323,12 +323,12 @@ pub async fn sync_environments(db: &DatabaseConnection, config: &Config) -> Resu
             );
         }
         for component in &components {
-            let txn = db.begin().await?;
+            let txn = crate::db::begin_write(db).await?;
             recompute_changes(&txn, config, component).await?;
             txn.commit().await?;
         }
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     environments::Entity::delete_many().exec(&txn).await?;
     for e in environment_list(config) {
         environments::ActiveModel {
@@ -483,7 +483,7 @@ pub async fn record_deployment(
     v: ValidDeployment,
     source: &str,
 ) -> Result<(DeploymentView, bool), DeployError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let now = Utc::now();
     let existing =
         deployments::Entity::find().filter(deployments::Column::ExternalId.eq(&v.external_id)).one(&txn).await?;
@@ -745,7 +745,7 @@ pub async fn set_reported_commits(
     commits: &[dora::ReportedCommit],
     cut_short: bool,
 ) -> Result<(), DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let Some(d) = deployments::Entity::find_by_id(deployment_id).one(&txn).await? else {
         return Ok(());
     };

@@ -8,7 +8,6 @@ use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
 };
 use serde_json::Value;
 
@@ -263,7 +262,7 @@ async fn record_outcomes(
     handled: Vec<(deliveries::Model, Result<Outcome, String>)>,
     finishing: Option<&DbErr>,
 ) -> Result<(), DbErr> {
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let now = Utc::now();
     for (delivery, result) in handled {
         let attempts = delivery.attempts + 1;

@@ -515,6 +515,19 @@ pub async fn webhooks(o: WebhooksBenchOptions) -> Result<String, BenchError> {
     };
     let drain_seconds = started.elapsed().as_secs_f64();
     let Drain { processed, waiting, failed, lost } = drain;
+    if failed > 0 {
+        let rows = db
+            .query_all_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT DISTINCT last_error FROM webhook_deliveries WHERE status = 'failed' LIMIT 3".to_owned(),
+            ))
+            .await
+            .map_err(step)?;
+        for r in rows {
+            let why: Option<String> = r.try_get("", "last_error").map_err(step)?;
+            progress(&format!("  a failed delivery: {}", why.unwrap_or_default()));
+        }
+    }
     progress(&format!(
         "{processed} processed in {drain_seconds:.0} s ({:.0}/s), {waiting} still queued, {failed} failed, {lost} acknowledged but lost",
         processed as f64 / drain_seconds.max(0.001)

@@ -7,7 +7,7 @@ use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -219,7 +219,7 @@ pub async fn apply(
 ) -> Result<ImportSummary, DbErr> {
     let mut summary = ImportSummary { errors: outcome.errors.clone(), ..Default::default() };
     let started = std::time::Instant::now();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let existing: HashMap<String, entities::Model> = entities::Entity::find()
         .filter(entities::Column::LocationId.eq(location.id))
         .all(&txn)
@@ -951,7 +951,7 @@ pub async fn create_portal_entity(
         Ok(x) => x,
         Err(r) => return Ok(Err(r)),
     };
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     if entities::Entity::find()
         .filter(entities::Column::EntityRef.eq(entity_ref.to_string()))
         .one(&txn)
@@ -1020,7 +1020,7 @@ pub async fn update_portal_entity(
         Ok(x) => x,
         Err(r) => return Ok(Err(r)),
     };
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let old = match portal_row(&txn, entity_ref, expected_etag).await? {
         Ok(row) => row,
         Err(r) => return Ok(Err(r)),
@@ -1085,7 +1085,7 @@ pub async fn delete_portal_entity(
     expected_etag: &str,
     actor: &str,
 ) -> Result<Result<(), EditRefusal>, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let old = match portal_row(&txn, entity_ref, expected_etag).await? {
         Ok(row) => row,
         Err(r) => return Ok(Err(r)),
@@ -1101,7 +1101,7 @@ pub async fn remove_orphan(
     entity_ref: &EntityRef,
     actor: &str,
 ) -> Result<Result<(), EditRefusal>, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let Some(row) =
         entities::Entity::find().filter(entities::Column::EntityRef.eq(entity_ref.to_string())).one(&txn).await?
     else {

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{DbErr, TransactionTrait};
+use sea_orm::DbErr;
 
 use crate::AppState;
 
@@ -90,7 +90,7 @@ impl Deferred {
         learned?;
         recompute.extend(more.recompute);
         for component in &recompute {
-            let txn = state.db.begin().await?;
+            let txn = crate::db::begin_write(&state.db).await?;
             super::recompute_changes(&txn, &state.config, component).await?;
             txn.commit().await?;
         }

@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -227,7 +227,7 @@ async fn mark_pull(state: &AppState, repo: &str, sha: &str) -> Result<usize, DbE
         if rows.is_empty() {
             continue;
         }
-        let txn = state.db.begin().await?;
+        let txn = crate::db::begin_write(&state.db).await?;
         let ids: Vec<i64> = rows.iter().map(|r| r.deployment_id).collect();
         deployment_commits::Entity::update_many()
             .col_expr(deployment_commits::Column::PrNumber, sea_orm::sea_query::Expr::value(pr.0))
@@ -346,7 +346,7 @@ pub async fn learn_for_component(
     since: DateTime<Utc>,
 ) -> Result<usize, DbErr> {
     let repo = repo.to_lowercase();
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let all = deployments::Entity::find()
         .filter(deployments::Column::ComponentRef.eq(component_ref))
         .order_by_asc(deployments::Column::At)

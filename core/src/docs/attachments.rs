@@ -9,7 +9,7 @@
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use sha2::{Digest, Sha256};
 
@@ -218,7 +218,7 @@ pub async fn store(
 ) -> Result<Attachment, DocsError> {
     let (name, content_type) = check(name, declared, data, max)?;
     let sha = hex::encode(Sha256::digest(data));
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     super::pages::page_rows::Entity::find_by_id(page_id).one(&txn).await?.ok_or(DocsError::NotFound)?;
     let existing = rows::Entity::find()
         .filter(rows::Column::PageId.eq(page_id))
@@ -326,7 +326,7 @@ pub async fn find(db: &DatabaseConnection, id: i64) -> Result<Option<Attachment>
 
 /// Removes a file. Audited.
 pub async fn delete(db: &DatabaseConnection, actor: &str, id: i64) -> Result<(), DocsError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let found = rows::Entity::find_by_id(id)
         .select_only()
         .columns([rows::Column::PageId, rows::Column::Name])

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, TransactionTrait,
+    QueryFilter, QueryOrder,
 };
 
 use portolan_types::docs::{
@@ -516,7 +516,7 @@ pub async fn mark_reviewed(
     let interval = check_review_days(interval_days)?;
     let (page, rev) = current(db, id).await?.ok_or(DocsError::NotFound)?;
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let mut active: page_rows::ActiveModel = page.into();
     active.reviewed_at = Set(Some(now));
     active.reviewed_by = Set(Some(actor.to_owned()));
@@ -708,7 +708,7 @@ pub async fn move_page(
         }
         return Ok(view(db, &page, &rev).await?);
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     if space != page.space {
         // Its sub-pages stay in their space, one level up.
         page_rows::Entity::update_many()
@@ -829,7 +829,7 @@ pub(crate) async fn create_with(
         entities.push(r.to_string());
     }
     let base = slugify(source.as_ref().map_or(&new.title, |s| &s.slug));
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let parent_id = parent_in(&txn, &space, new.parent.as_deref(), None).await?;
     // The first free slug: `deploys`, `deploys-2`, …
     let taken: Vec<String> = page_rows::Entity::find()
@@ -944,7 +944,7 @@ pub(crate) async fn save_revision(
         return Err(conflict(view(db, &page, &current).await?, &base.markdown));
     }
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let rev = revisions::ActiveModel {
         page_id: Set(id),
         number: Set(current.number + 1),
@@ -1173,7 +1173,7 @@ pub(crate) async fn delete_with(
     id: i64,
     imported: bool,
 ) -> Result<(), DocsError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let page = page_rows::Entity::find_by_id(id).one(&txn).await?.ok_or(DocsError::NotFound)?;
     if !imported {
         writable(&page)?;
