@@ -163,6 +163,11 @@ impl Config {
     pub fn environment(&self, name: &str) -> Option<&EnvironmentConfig> {
         self.environments.iter().find(|e| e.name == name)
     }
+
+    /// The names of the environments that count as production.
+    pub fn production_environments(&self) -> impl Iterator<Item = &str> {
+        self.environments.iter().filter(|e| e.production).map(|e| e.name.as_str())
+    }
 }
 
 /// Requests a minute per client (a full bucket allows a burst of that many), `0` for no limit.

@@ -306,8 +306,7 @@ pub async fn sync_environments(db: &DatabaseConnection, config: &Config) -> Resu
         .await?
         .into_iter()
         .collect();
-    let after: std::collections::BTreeSet<String> =
-        config.environments.iter().filter(|e| e.production).map(|e| e.name.clone()).collect();
+    let after: std::collections::BTreeSet<String> = config.production_environments().map(str::to_owned).collect();
     if before != after {
         let components: Vec<String> = deployments::Entity::find()
             .select_only()
@@ -620,8 +619,7 @@ pub async fn recompute_changes<C: ConnectionTrait>(db: &C, config: &Config, comp
         })
         .collect();
     let computed = dora::compute_changes(&reported, Duration::days(i64::from(config.dora.first_deployment_days)));
-    let production: HashSet<&str> =
-        config.environments.iter().filter(|e| e.production).map(|e| e.name.as_str()).collect();
+    let production: HashSet<&str> = config.production_environments().collect();
     let firsts = dora::first_in_production(&reported, &computed, &production);
     for d in &reported {
         let c = computed.get(&d.id).cloned().unwrap_or_default();
@@ -1049,7 +1047,7 @@ pub async fn dora_report(
         return Err(invalid("from", "the period is longer than 800 days"));
     }
     let envs: Vec<String> = if environment_name.trim().is_empty() || environment_name.trim() == "production" {
-        config.environments.iter().filter(|e| e.production).map(|e| e.name.clone()).collect()
+        config.production_environments().map(str::to_owned).collect()
     } else {
         vec![environment(config, "environment", environment_name)?]
     };
@@ -1058,8 +1056,7 @@ pub async fn dora_report(
     // For the production environments, each change knows whether its deployment was the commit's first in
     // production (`first_in_production`), so the period's own deployments are enough. For another environment,
     // the 90 days before tell which changes were already there. Later deployments show rollbacks and fixes.
-    let production: HashSet<&str> =
-        config.environments.iter().filter(|e| e.production).map(|e| e.name.as_str()).collect();
+    let production: HashSet<&str> = config.production_environments().collect();
     let flagged = !production.is_empty()
         && envs.len() == production.len()
         && envs.iter().all(|e| production.contains(e.as_str()));
@@ -1148,20 +1145,15 @@ pub async fn dora_report(
     if let Some(c) = &components {
         inc_select = inc_select.filter(incidents::Column::ComponentRef.is_in(c.iter().map(String::as_str)));
     }
-    let incident_rows =
-        if components.as_ref().is_some_and(Vec::is_empty) { Vec::new() } else { inc_select.all(db).await? };
+    let incident_rows = if nothing { Vec::new() } else { inc_select.all(db).await? };
     // What data quality needs of each deployment, kept aside while the rest moves into the computation.
     let quality: Vec<Quality> = rows
         .iter()
         .map(|r| Quality { at: r.5.0, success: r.4 == "success", change_count: r.9, truncated: r.10.0, first: r.11.0 })
         .collect();
-    let mut component_of: HashMap<i64, String> = HashMap::new();
     let deps: Vec<dora::Dep> = rows
         .into_iter()
         .map(|(id, component, environment, sha, status, DbTime(at), external_id, rollback_of, fixes, _, _, _)| {
-            if status == "success" && at >= from && at < to {
-                component_of.insert(id, component.clone());
-            }
             dora::Dep {
                 id,
                 component,
@@ -1198,7 +1190,11 @@ pub async fn dora_report(
 
     // Data quality over the period's successful deployments.
     let in_period: Vec<&Quality> = quality.iter().filter(|d| d.success && d.at >= from && d.at < to).collect();
-    let deployed: HashSet<&str> = component_of.values().map(String::as_str).collect();
+    let deployed: HashSet<&str> = deps
+        .iter()
+        .filter(|d| d.status == "success" && d.at >= from && d.at < to)
+        .map(|d| d.component.as_str())
+        .collect();
     let mut without_repo = Vec::new();
     for chunk in deployed.iter().copied().collect::<Vec<_>>().chunks(500) {
         let bodies: Vec<(String, String)> = entities::Entity::find()

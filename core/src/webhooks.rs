@@ -167,15 +167,11 @@ pub async fn process_queue(state: &AppState) -> Result<usize, DbErr> {
         if batch.deliveries.is_empty() {
             return batch.error.map_or(Ok(handled), Err);
         }
-        let finished = if deferred.is_empty() {
-            Ok(())
-        } else {
-            let components = deferred.components();
-            let r = deferred.run(state).await;
-            tracing::debug!(deliveries = batch.deliveries.len(), components, "webhook batch finished");
-            r
-        };
-        let retry = batch.retry;
+        let components = deferred.components();
+        let finished = deferred.run(state).await;
+        tracing::debug!(deliveries = batch.deliveries.len(), components, "webhook batch finished");
+        // The batch stopped at a failing delivery: it goes back in the queue.
+        let retry = batch.deliveries.last().is_some_and(|(_, result)| result.is_err());
         handled += batch.deliveries.len();
         record_outcomes(state, batch.deliveries, finished.as_ref().err()).await?;
         finished?;
@@ -192,22 +188,19 @@ pub async fn process_queue(state: &AppState) -> Result<usize, DbErr> {
 /// One batch: each delivery with what handling it concluded.
 struct Batch {
     deliveries: Vec<(deliveries::Model, Result<Outcome, String>)>,
-    /// A delivery failed and goes back in the queue: stop until the next tick.
-    retry: bool,
     /// The database failed between deliveries; the batch ends with those handled so far.
     error: Option<DbErr>,
 }
 
 /// Claims and handles up to [`BATCH`] deliveries (inside the caller's deferring scope).
 async fn handle_batch(state: &AppState) -> Batch {
-    let mut batch = Batch { deliveries: Vec::new(), retry: false, error: None };
+    let mut batch = Batch { deliveries: Vec::new(), error: None };
     while batch.deliveries.len() < BATCH {
         match handle_next(state).await {
             Ok(Some((delivery, result))) => {
                 let failed = result.is_err();
                 batch.deliveries.push((delivery, result));
                 if failed {
-                    batch.retry = true;
                     break;
                 }
             }

@@ -46,12 +46,12 @@ pub(crate) fn progress(message: &str) {
     eprintln!("[bench] {message}");
 }
 
-/// Writes the synthetic catalog: one file per 100 components, one for groups, one for systems.
 /// Whether group `g` of `groups` in [`write_catalog`]'s tree has sub-groups.
 pub(crate) fn has_sub_groups(g: usize, groups: usize) -> bool {
     g * 10 + 1 < groups
 }
 
+/// Writes the synthetic catalog: one file per 100 components, one for groups, one for systems.
 pub(crate) fn write_catalog(dir: &Path, o: &BenchOptions) -> Result<(), BenchError> {
     std::fs::create_dir_all(dir)?;
     let mut groups = String::new();

@@ -64,11 +64,6 @@ pub(crate) fn defer_learning(repo: &str, component_ref: &str, since: DateTime<Ut
 }
 
 impl Deferred {
-    /// Nothing was deferred.
-    pub fn is_empty(&self) -> bool {
-        self.learn.is_empty() && self.recompute.is_empty()
-    }
-
     /// Components touched.
     pub fn components(&self) -> usize {
         let mut all: BTreeSet<&str> = self.recompute.iter().map(String::as_str).collect();
