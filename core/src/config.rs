@@ -130,6 +130,29 @@ pub struct Config {
     /// component with a `github.com/project-slug` (webhooks bring them at once; this fills gaps and backfills).
     /// Needs `PORTOLAN_GITHUB_TOKEN`. `0` turns it off. Default 900.
     pub deploy_sync_seconds: u64,
+    /// How health checks run and how long their results are kept; see [`HealthSettings`].
+    pub health: HealthSettings,
+}
+
+/// How health checks run and how long their results are kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthSettings {
+    /// `PORTOLAN_HEALTH_PROBES`: whether this process runs probes. Default `true`; with several replicas each
+    /// check still runs once per interval (a lease in the database).
+    pub probes: bool,
+    /// `PORTOLAN_HEALTH_MIN_INTERVAL`: the shortest interval a check may ask for (`1s`, `500ms`). Default `1s`.
+    pub min_interval: std::time::Duration,
+    /// `PORTOLAN_HEALTH_FAILURES`: failures in a row before a check is down. Default 2.
+    pub failures: u32,
+    /// `PORTOLAN_HEALTH_SUCCESSES`: successes in a row before a down check is up again. Default 1.
+    pub successes: u32,
+    /// `PORTOLAN_HEALTH_CONCURRENCY`: probes in flight at once, at most. Default 512.
+    pub concurrency: usize,
+    /// `PORTOLAN_HEALTH_RAW_DAYS`: how long raw probe results are kept. Default 7.
+    pub raw_days: u32,
+    /// `PORTOLAN_HEALTH_HOURLY_DAYS`: how long hourly buckets are kept (daily buckets and state changes are kept).
+    /// Default 400.
+    pub hourly_days: u32,
 }
 
 /// One configured environment.
@@ -315,6 +338,13 @@ struct RawConfig {
     #[serde(deserialize_with = "comma_list")]
     deploy_workflows: Option<Vec<String>>,
     deploy_sync_seconds: Option<u64>,
+    health_probes: Option<bool>,
+    health_min_interval: Option<String>,
+    health_failures: Option<u32>,
+    health_successes: Option<u32>,
+    health_concurrency: Option<usize>,
+    health_raw_days: Option<u32>,
+    health_hourly_days: Option<u32>,
 }
 
 /// Accepts `["a", "b"]` in TOML and `a,b` in an environment variable.
@@ -430,6 +460,23 @@ impl RawConfig {
         }
         let github_webhook_secret = long_secret("PORTOLAN_GITHUB_WEBHOOK_SECRET", self.github_webhook_secret)?;
         let environments = parse_environments(self.environments)?;
+        let health = HealthSettings {
+            probes: self.health_probes.unwrap_or(true),
+            min_interval: match self.health_min_interval.as_deref().map(str::trim) {
+                None | Some("") => std::time::Duration::from_secs(1),
+                Some(t) => crate::health::spec::parse_duration(t).ok().filter(|d| !d.is_zero()).ok_or_else(|| {
+                    ConfigError::Invalid {
+                        setting: "PORTOLAN_HEALTH_MIN_INTERVAL",
+                        reason: format!("`{t}` is not a duration above zero such as 1s or 500ms"),
+                    }
+                })?,
+            },
+            failures: positive("PORTOLAN_HEALTH_FAILURES", self.health_failures, 2)?,
+            successes: positive("PORTOLAN_HEALTH_SUCCESSES", self.health_successes, 1)?,
+            concurrency: self.health_concurrency.unwrap_or(512).max(1),
+            raw_days: positive("PORTOLAN_HEALTH_RAW_DAYS", self.health_raw_days, 7)?,
+            hourly_days: positive("PORTOLAN_HEALTH_HOURLY_DAYS", self.health_hourly_days, 400)?,
+        };
         let dora = DoraSettings {
             time_zone: match self.dora_time_zone.as_deref().map(str::trim) {
                 None | Some("") => chrono_tz::UTC,
@@ -517,7 +564,16 @@ impl RawConfig {
             dora,
             deploy_workflows,
             deploy_sync_seconds: self.deploy_sync_seconds.unwrap_or(900),
+            health,
         })
+    }
+}
+
+fn positive(setting: &'static str, value: Option<u32>, default: u32) -> Result<u32, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(0) => Err(ConfigError::Invalid { setting, reason: "must be at least 1".to_owned() }),
+        Some(v) => Ok(v),
     }
 }
 
@@ -617,6 +673,22 @@ mod tests {
         let map: std::collections::BTreeMap<String, String> =
             pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         load_from(Figment::from(Serialized::defaults(map)))
+    }
+
+    #[test]
+    fn health_settings_are_checked() {
+        let c = from_pairs(&[]).unwrap();
+        assert_eq!(c.health.min_interval, std::time::Duration::from_secs(1));
+        assert_eq!((c.health.failures, c.health.successes), (2, 1));
+        assert_eq!((c.health.raw_days, c.health.hourly_days), (7, 400));
+        let c = from_pairs(&[("health_min_interval", "500ms")]).unwrap();
+        assert_eq!(c.health.min_interval, std::time::Duration::from_millis(500));
+        let c = RawConfig { health_failures: Some(3), ..RawConfig::default() }.resolve().unwrap();
+        assert_eq!(c.health.failures, 3);
+        let err = from_pairs(&[("health_min_interval", "soon")]).unwrap_err().to_string();
+        assert!(err.contains("PORTOLAN_HEALTH_MIN_INTERVAL"), "{err}");
+        let err = RawConfig { health_failures: Some(0), ..RawConfig::default() }.resolve().unwrap_err().to_string();
+        assert!(err.contains("PORTOLAN_HEALTH_FAILURES"), "{err}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod deploys;
 pub mod docs;
 pub mod github;
+pub mod health;
 pub mod search;
 pub mod state;
 pub mod webhooks;

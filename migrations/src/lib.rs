@@ -20,6 +20,7 @@ mod m20261203_000012_create_deploys;
 mod m20261203_000013_git_pushes_and_pulls;
 mod m20261204_000014_first_in_production;
 mod m20261204_000015_revision_history_index;
+mod m20261204_000016_create_health;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000013_git_pushes_and_pulls::Migration),
             Box::new(m20261204_000014_first_in_production::Migration),
             Box::new(m20261204_000015_revision_history_index::Migration),
+            Box::new(m20261204_000016_create_health::Migration),
         ]
     }
 }

@@ -70,7 +70,8 @@ pub(crate) async fn readyz(State(state): State<ServerState>) -> Result<impl Into
 /// `GET /metrics`: Prometheus text format.
 async fn metrics(State(state): State<ServerState>) -> impl IntoResponse {
     let db = &state.app.db;
-    let body = state.metrics.render(portolan_core::db::pool_stats(db), portolan_core::db::backend_name(db));
+    let mut body = state.metrics.render(portolan_core::db::pool_stats(db), portolan_core::db::backend_name(db));
+    state.health_metrics.render(&mut body);
     ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }
 

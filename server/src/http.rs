@@ -50,7 +50,7 @@ pub struct ErrorEnvelope {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// A stable, machine-readable code: `unauthorized`, `forbidden`, `bad_request`, `not_found`, `too_large`,
-    /// `rate_limited`, `internal`, `bad_gateway`, `unavailable`, `unprocessable`, `not_configured`.
+    /// `rate_limited`, `internal`, `bad_gateway`, `unavailable`, `unprocessable`, `not_configured`, `conflict`.
     pub code: String,
     /// A sentence for people.
     pub message: String,
@@ -124,6 +124,11 @@ impl ApiError {
     /// 409: the request needs something this portal has not been set up with (a GitHub token, say).
     pub fn not_configured(message: impl Into<String>) -> Self {
         ApiError { status: StatusCode::CONFLICT, code: "not_configured", message: message.into(), field: None }
+    }
+
+    /// 409: the request conflicts with how the thing is managed (a check declared in git, say).
+    pub fn conflict(message: impl Into<String>) -> Self {
+        ApiError { status: StatusCode::CONFLICT, code: "conflict", message: message.into(), field: None }
     }
 
     /// 503.

@@ -20,6 +20,20 @@ pub fn spawn_all(state: &ServerState) {
     spawn_catalog_refresh(state.app.clone());
     spawn_docs_sync(state.app.clone());
     spawn_deploy_sync(state.app.clone());
+    spawn_health_engine(state);
+}
+
+/// Runs the health probe engine (unless `PORTOLAN_HEALTH_PROBES=false`).
+pub fn spawn_health_engine(state: &ServerState) -> Option<JoinHandle<()>> {
+    if !state.app.config.health.probes {
+        return None;
+    }
+    let engine = portolan_core::health::engine::Engine::new(
+        state.app.db.clone(),
+        state.app.config.clone(),
+        state.health_metrics.clone(),
+    );
+    Some(tokio::spawn(Arc::new(engine).run()))
 }
 
 /// Reads deployments, runs and their commits from GitHub for every component with a repository, on the

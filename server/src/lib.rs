@@ -11,6 +11,7 @@ pub mod bench_docs;
 pub mod catalog;
 pub mod deploys;
 pub mod docs;
+pub mod health;
 pub mod http;
 pub mod jobs;
 pub mod openapi;
@@ -58,6 +59,8 @@ pub struct ServerState {
     pub webhook_wakeup: Arc<tokio::sync::Notify>,
     /// Rate-limit buckets.
     pub limiter: Arc<http::limits::Limiter>,
+    /// Probe figures of this process's health engine.
+    pub health_metrics: Arc<portolan_core::health::engine::Metrics>,
 }
 
 impl FromRef<ServerState> for LeptosOptions {
@@ -191,6 +194,7 @@ pub fn build_state(config: Config, db: sea_orm::DatabaseConnection) -> Result<Se
         metrics: Arc::default(),
         webhook_wakeup: Arc::default(),
         limiter: Arc::default(),
+        health_metrics: Arc::default(),
     })
 }
 
@@ -219,6 +223,7 @@ pub fn router(state: ServerState) -> Router {
         .merge(openapi::router())
         .merge(docs::router())
         .merge(deploys::router())
+        .merge(health::router())
         .merge(attachments::router())
         .merge(search::router())
         .merge(auth::router(&config))

@@ -16,6 +16,9 @@ mod access;
 #[path = "http/deploys.rs"]
 mod deploys;
 
+#[path = "http/health.rs"]
+mod health;
+
 #[path = "http/docs.rs"]
 mod docs;
 

@@ -7,6 +7,7 @@ pub mod access;
 pub mod catalog;
 pub mod deploys;
 pub mod docs;
+pub mod health;
 pub mod search;
 
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,683 @@
+//! What pages and the API show: one entity's health per environment (exact uptime over 24 h to 90 d, the SLO and
+//! its burn rates, latency), the grid of entities by environment, history, and checks and maintenance windows added
+//! in the portal.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    Set,
+};
+
+use portolan_types::health::{
+    BurnAlert, CheckInput, CheckView, EntityHealth, EnvironmentHealth, GridCell, GridRow, HealthGrid, HealthHistory,
+    HistoryPoint, LatencyView, MaintenanceInput, MaintenanceView, SloView, StateChangeView, UptimeWindows,
+};
+
+use super::maths::{self, Counts, Histogram, Source, floor_day, floor_hour, plan};
+use super::spec::{self, CheckSpec, Expect, Target};
+use super::state::State;
+use super::sync::{apply_spec, declared_in, differs, new_check, remove_check};
+use super::{HealthError, SOURCE_ANNOTATION, SOURCE_PORTAL, buckets, checks, maintenance, results, state_changes};
+use crate::catalog::entity::entities;
+use crate::catalog::model::EntityRef;
+use crate::config::Config;
+use crate::db::json_rows;
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> HealthError {
+    HealthError::Invalid { field, reason: reason.into() }
+}
+
+/// Counts and latencies of some checks over `[from, to)`, exact: raw results at the ragged ends, hourly buckets at
+/// the edges, daily buckets for whole days.
+pub async fn window<C: ConnectionTrait>(
+    db: &C,
+    config: &Config,
+    ids: &[i64],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(Counts, Histogram), DbErr> {
+    let mut counts = Counts::default();
+    let mut hist = Histogram::default();
+    if ids.is_empty() {
+        return Ok((counts, hist));
+    }
+    let kept = now - Duration::days(i64::from(config.health.raw_days));
+    for (source, a, b) in plan(from, to, kept) {
+        match source {
+            Source::Raw => {
+                let rows: Vec<(Option<String>, Option<i32>)> = json_rows(
+                    db,
+                    results::Entity::find()
+                        .filter(results::Column::CheckId.is_in(ids.iter().copied()))
+                        .filter(results::Column::At.gte(a))
+                        .filter(results::Column::At.lt(b))
+                        .filter(results::Column::Counted.is_not_null()),
+                    &["counted", "latency_ms"],
+                )
+                .await?;
+                for (counted, latency) in rows {
+                    counts.count(counted.as_deref().unwrap_or("unknown"));
+                    if let Some(ms) = latency.and_then(|v| u32::try_from(v).ok()) {
+                        hist.record(ms);
+                    }
+                }
+            }
+            Source::Hourly | Source::Daily => {
+                let period = if source == Source::Hourly { "h" } else { "d" };
+                let rows: Vec<(i64, i64, i64, i64, i64, String)> = json_rows(
+                    db,
+                    buckets::Entity::find()
+                        .filter(buckets::Column::CheckId.is_in(ids.iter().copied()))
+                        .filter(buckets::Column::Period.eq(period))
+                        .filter(buckets::Column::Start.gte(a))
+                        .filter(buckets::Column::Start.lt(b)),
+                    &["up", "degraded", "down", "maintenance", "unknown", "latency"],
+                )
+                .await?;
+                for (up, degraded, down, maintenance, unknown, latency) in rows {
+                    counts.add(&Counts { up, degraded, down, maintenance, unknown });
+                    hist.add(&Histogram::decode(&latency));
+                }
+            }
+        }
+    }
+    Ok((counts, hist))
+}
+
+/// Whether a maintenance window covers an environment now.
+fn covered(windows: &[maintenance::Model], environment: &str, now: DateTime<Utc>) -> bool {
+    windows
+        .iter()
+        .any(|w| w.environment.as_deref().is_none_or(|e| e == environment) && w.starts_at <= now && now < w.ends_at)
+}
+
+/// The state to show for a check: unknown when it has not been probed for three intervals (the portal was down or
+/// the check is paused), maintenance inside a window.
+pub fn shown_state(c: &checks::Model, in_maintenance: bool, now: DateTime<Utc>) -> State {
+    if in_maintenance {
+        return State::Maintenance;
+    }
+    let stale = match c.last_checked_at {
+        None => true,
+        Some(t) => now - t > Duration::milliseconds(c.interval_ms.saturating_mul(3)) + Duration::seconds(10),
+    };
+    if !c.enabled || stale { State::Unknown } else { State::parse(&c.state) }
+}
+
+/// A check for pages and the API.
+pub fn check_view(c: &checks::Model, in_maintenance: bool, now: DateTime<Utc>) -> CheckView {
+    CheckView {
+        id: c.id,
+        entity_ref: c.component_ref.clone(),
+        environment: c.environment.clone(),
+        name: c.name.clone(),
+        source: c.source.clone(),
+        target: c.target.clone(),
+        interval_seconds: c.interval_ms as f64 / 1000.0,
+        expect_status: c.expect_status.clone(),
+        expect_body: c.expect_body.clone(),
+        degraded_ms: c.degraded_ms,
+        slo: c.slo_objective,
+        enabled: c.enabled,
+        state: shown_state(c, in_maintenance, now).as_str().to_owned(),
+        since: rfc3339(c.state_since),
+        last_checked_at: c.last_checked_at.map(rfc3339),
+        last_latency_ms: c.last_latency_ms,
+        last_status_code: c.last_status_code,
+        last_error: c.last_error.clone(),
+        tls_expires_at: c.tls_expires_at.map(rfc3339),
+    }
+}
+
+fn maintenance_view(w: &maintenance::Model) -> MaintenanceView {
+    MaintenanceView {
+        id: w.id,
+        entity_ref: w.component_ref.clone(),
+        environment: w.environment.clone(),
+        starts_at: rfc3339(w.starts_at),
+        ends_at: rfc3339(w.ends_at),
+        reason: w.reason.clone(),
+        created_by: w.created_by.clone(),
+    }
+}
+
+fn round(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
+/// One entity's health in every environment it has checks in.
+pub async fn entity_health(
+    db: &DatabaseConnection,
+    config: &Config,
+    entity: &entities::Model,
+    now: DateTime<Utc>,
+) -> Result<EntityHealth, DbErr> {
+    let all = checks::Entity::find()
+        .filter(checks::Column::ComponentRef.eq(&entity.entity_ref))
+        .order_by_asc(checks::Column::Name)
+        .all(db)
+        .await?;
+    let windows = maintenance::Entity::find()
+        .filter(maintenance::Column::ComponentRef.eq(&entity.entity_ref))
+        .filter(maintenance::Column::EndsAt.gt(now))
+        .order_by_asc(maintenance::Column::StartsAt)
+        .all(db)
+        .await?;
+    let mut out = Vec::new();
+    for env in &config.environments {
+        let cs: Vec<&checks::Model> = all.iter().filter(|c| c.environment == env.name).collect();
+        if cs.is_empty() {
+            continue;
+        }
+        let ids: Vec<i64> = cs.iter().map(|c| c.id).collect();
+        let in_maintenance = covered(&windows, &env.name, now);
+        let views: Vec<CheckView> = cs.iter().map(|c| check_view(c, in_maintenance, now)).collect();
+        let worst = cs
+            .iter()
+            .map(|c| shown_state(c, in_maintenance, now))
+            .max_by_key(|s| s.severity())
+            .unwrap_or(State::Unknown);
+        let since = cs
+            .iter()
+            .filter(|c| shown_state(c, in_maintenance, now) == worst)
+            .map(|c| c.state_since)
+            .max()
+            .map(rfc3339);
+        let uptime_of = |days: i64| window(db, config, &ids, now - Duration::days(days), now, now);
+        let (d1, hist) = uptime_of(1).await?;
+        let (d7, _) = uptime_of(7).await?;
+        let (d30, _) = uptime_of(30).await?;
+        let (d90, _) = uptime_of(90).await?;
+        let objective = cs.iter().map(|c| c.slo_objective).fold(f64::NAN, f64::max);
+        let objective = if objective.is_finite() { objective } else { spec::DEFAULT_OBJECTIVE };
+        let burn_over = |d: Duration| window(db, config, &ids, now - d, now, now);
+        let mut burns = HashMap::new();
+        for rule in maths::burn_rules() {
+            for d in [rule.long, rule.short] {
+                if let std::collections::hash_map::Entry::Vacant(e) = burns.entry(d.num_seconds()) {
+                    let (c, _) = burn_over(d).await?;
+                    e.insert(maths::burn_rate(&c, objective));
+                }
+            }
+        }
+        let burn = |d: Duration| burns.get(&d.num_seconds()).copied().flatten();
+        let remaining = maths::budget_remaining(&d30, objective);
+        let b1 = burn(Duration::hours(1));
+        let burn_alerts = maths::burn_rules()
+            .iter()
+            .filter(|r| maths::fires(r, burn(r.long), burn(r.short)))
+            .map(|r| BurnAlert {
+                severity: r.severity.to_owned(),
+                rule: format!("{}x over {} and {}", r.factor, span(r.long), span(r.short)),
+                long_burn: round(burn(r.long).unwrap_or(0.0)),
+                short_burn: round(burn(r.short).unwrap_or(0.0)),
+            })
+            .collect();
+        out.push(EnvironmentHealth {
+            environment: env.name.clone(),
+            production: env.production,
+            state: worst.as_str().to_owned(),
+            since,
+            uptime: UptimeWindows {
+                h24: d1.uptime().map(round),
+                d7: d7.uptime().map(round),
+                d30: d30.uptime().map(round),
+                d90: d90.uptime().map(round),
+            },
+            slo: SloView {
+                objective: round(objective / 100.0),
+                window_days: 30,
+                uptime: d30.uptime().map(round),
+                error_budget_remaining: round(remaining.clamp(0.0, 1.0)),
+                overspent: remaining < 0.0,
+                burn_rate_1h: b1.map(round),
+                burn_rate_6h: burn(Duration::hours(6)).map(round),
+                hours_to_exhaustion: b1
+                    .and_then(|b| maths::time_to_exhaustion(remaining, b, Duration::days(30)))
+                    .map(|d| round(d.num_seconds() as f64 / 3600.0)),
+                burn_alerts,
+            },
+            latency_ms: LatencyView {
+                p50: hist.quantile(0.5).map(|v| v.round()),
+                p95: hist.quantile(0.95).map(|v| v.round()),
+                p99: hist.quantile(0.99).map(|v| v.round()),
+            },
+            checks: views,
+            alerts: Vec::new(),
+            maintenance: windows
+                .iter()
+                .filter(|w| w.environment.as_deref().is_none_or(|e| e == env.name))
+                .map(maintenance_view)
+                .collect(),
+        });
+    }
+    let problems = declared_in(&entity.body, config).problems;
+    Ok(EntityHealth { entity_ref: entity.entity_ref.clone(), environments: out, problems })
+}
+
+fn span(d: Duration) -> String {
+    if d.num_days() >= 1 && d.num_hours() % 24 == 0 {
+        format!("{}d", d.num_days())
+    } else if d.num_hours() >= 1 {
+        format!("{}h", d.num_hours())
+    } else {
+        format!("{}m", d.num_minutes())
+    }
+}
+
+/// Parses a grid window (`24h`, `7d`, `30d`, `90d`).
+pub fn grid_window(text: Option<&str>) -> Result<(String, Duration), HealthError> {
+    match text.map(str::trim).filter(|t| !t.is_empty()).unwrap_or("24h") {
+        "24h" => Ok(("24h".into(), Duration::hours(24))),
+        "7d" => Ok(("7d".into(), Duration::days(7))),
+        "30d" => Ok(("30d".into(), Duration::days(30))),
+        "90d" => Ok(("90d".into(), Duration::days(90))),
+        other => Err(invalid("window", format!("`{other}` is not one of 24h, 7d, 30d, 90d"))),
+    }
+}
+
+/// Ref, name, title, owner and system of an entity.
+type EntityMeta = (String, String, Option<String>, Option<String>, Option<String>);
+
+/// Which entities the grid shows.
+#[derive(Clone, Debug, Default)]
+pub struct GridFilter {
+    /// Only these entities (owner, system or "mine" narrowed them); `None`: all.
+    pub only: Option<HashSet<String>>,
+    /// Entities the viewer may not see.
+    pub hidden: HashSet<String>,
+}
+
+/// The grid of entities with checks by environment. Cells cover whole hours (24 h) or whole days (longer
+/// windows), up to now: the service page's figures are the exact ones.
+pub async fn grid(
+    db: &DatabaseConnection,
+    config: &Config,
+    window_name: &str,
+    span: Duration,
+    filter: &GridFilter,
+    now: DateTime<Utc>,
+) -> Result<HealthGrid, DbErr> {
+    let all: Vec<checks::Model> = checks::Entity::find().all(db).await?;
+    let all: Vec<checks::Model> = all
+        .into_iter()
+        .filter(|c| !filter.hidden.contains(&c.component_ref))
+        .filter(|c| filter.only.as_ref().is_none_or(|o| o.contains(&c.component_ref)))
+        .collect();
+    let windows = maintenance::Entity::find()
+        .filter(maintenance::Column::StartsAt.lte(now))
+        .filter(maintenance::Column::EndsAt.gt(now))
+        .all(db)
+        .await?;
+    let (period, start) =
+        if span <= Duration::hours(24) { ("h", floor_hour(now - span)) } else { ("d", floor_day(now - span)) };
+    let rows: Vec<(i64, i64, i64, i64, String)> = json_rows(
+        db,
+        buckets::Entity::find().filter(buckets::Column::Period.eq(period)).filter(buckets::Column::Start.gte(start)),
+        &["check_id", "up", "degraded", "down", "latency"],
+    )
+    .await?;
+    let mut per_check: HashMap<i64, (Counts, Histogram)> = HashMap::new();
+    for (id, up, degraded, down, latency) in rows {
+        let e = per_check.entry(id).or_default();
+        e.0.add(&Counts { up, degraded, down, ..Counts::default() });
+        e.1.add(&Histogram::decode(&latency));
+    }
+    let refs: Vec<String> = {
+        let mut r: Vec<String> = all.iter().map(|c| c.component_ref.clone()).collect();
+        r.sort();
+        r.dedup();
+        r
+    };
+    let mut meta: HashMap<String, (String, Option<String>, Option<String>)> = HashMap::new();
+    for chunk in refs.chunks(500) {
+        let found: Vec<EntityMeta> = json_rows(
+            db,
+            entities::Entity::find().filter(entities::Column::EntityRef.is_in(chunk.iter().cloned())),
+            &["entity_ref", "name", "title", "owner_ref", "system_ref"],
+        )
+        .await?;
+        for (r, name, title, owner, system) in found {
+            meta.insert(r, (title.unwrap_or(name), owner, system));
+        }
+    }
+    let mut by_entity: HashMap<&str, Vec<&checks::Model>> = HashMap::new();
+    for c in &all {
+        by_entity.entry(c.component_ref.as_str()).or_default().push(c);
+    }
+    let mut totals: HashMap<&'static str, i64> = HashMap::new();
+    let mut out = Vec::new();
+    for r in &refs {
+        let Some((title, owner, system)) = meta.get(r).cloned() else { continue };
+        let cs = &by_entity[r.as_str()];
+        let component_windows: Vec<maintenance::Model> =
+            windows.iter().filter(|w| &w.component_ref == r).cloned().collect();
+        let mut cells = Vec::new();
+        for env in &config.environments {
+            let here: Vec<&&checks::Model> = cs.iter().filter(|c| c.environment == env.name).collect();
+            if here.is_empty() {
+                continue;
+            }
+            let m = covered(&component_windows, &env.name, now);
+            let state =
+                here.iter().map(|c| shown_state(c, m, now)).max_by_key(|s| s.severity()).unwrap_or(State::Unknown);
+            let mut counts = Counts::default();
+            let mut hist = Histogram::default();
+            for c in &here {
+                if let Some((cc, hh)) = per_check.get(&c.id) {
+                    counts.add(cc);
+                    hist.add(hh);
+                }
+            }
+            *totals.entry(state.as_str()).or_default() += 1;
+            cells.push(GridCell {
+                environment: env.name.clone(),
+                state: state.as_str().to_owned(),
+                uptime: counts.uptime().map(round),
+                p95_ms: hist.quantile(0.95).map(|v| v.round()),
+            });
+        }
+        out.push(GridRow { entity_ref: r.clone(), title, owner, system, cells });
+    }
+    out.sort_by(|a, b| a.title.to_lowercase().cmp(&b.title.to_lowercase()).then(a.entity_ref.cmp(&b.entity_ref)));
+    let mut totals: Vec<(String, i64)> = ["down", "degraded", "up", "maintenance", "unknown"]
+        .iter()
+        .map(|s| ((*s).to_owned(), totals.get(s).copied().unwrap_or(0)))
+        .collect();
+    totals.retain(|(_, n)| *n > 0);
+    Ok(HealthGrid {
+        environments: config.environments.iter().map(|e| e.name.clone()).collect(),
+        window: window_name.to_owned(),
+        rows: out,
+        totals,
+    })
+}
+
+/// An entity's history in one environment: per hour (ranges up to 3 days) or per day, with every state change.
+pub async fn history(
+    db: &DatabaseConnection,
+    config: &Config,
+    entity_ref: &str,
+    environment: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<HealthHistory, DbErr> {
+    let ids: Vec<i64> = checks::Entity::find()
+        .filter(checks::Column::ComponentRef.eq(entity_ref))
+        .filter(checks::Column::Environment.eq(environment))
+        .all(db)
+        .await?
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    let hourly = to - from <= Duration::days(3);
+    let (period, step) = if hourly { ("h", Duration::hours(1)) } else { ("d", Duration::days(1)) };
+    let first = if hourly { floor_hour(from) } else { floor_day(from) };
+    let mut points = Vec::new();
+    let mut state_changes_out = Vec::new();
+    let (total, _) = window(db, config, &ids, from, to, now).await?;
+    if !ids.is_empty() {
+        let rows = buckets::Entity::find()
+            .filter(buckets::Column::CheckId.is_in(ids.iter().copied()))
+            .filter(buckets::Column::Period.eq(period))
+            .filter(buckets::Column::Start.gte(first))
+            .filter(buckets::Column::Start.lt(to))
+            .all(db)
+            .await?;
+        let mut by_start: HashMap<DateTime<Utc>, (Counts, Histogram)> = HashMap::new();
+        for b in rows {
+            let e = by_start.entry(b.start).or_default();
+            e.0.add(&Counts {
+                up: i64::from(b.up),
+                degraded: i64::from(b.degraded),
+                down: i64::from(b.down),
+                maintenance: i64::from(b.maintenance),
+                unknown: i64::from(b.unknown),
+            });
+            e.1.add(&Histogram::decode(&b.latency));
+        }
+        let mut t = first;
+        while t < to && points.len() < 2000 {
+            let (c, h) = by_start.remove(&t).unwrap_or_default();
+            points.push(HistoryPoint {
+                start: rfc3339(t),
+                uptime: c.uptime().map(round),
+                up: c.up,
+                degraded: c.degraded,
+                down: c.down,
+                maintenance: c.maintenance,
+                p95_ms: h.quantile(0.95).map(|v| v.round()),
+            });
+            t += step;
+        }
+        state_changes_out = state_changes::Entity::find()
+            .filter(state_changes::Column::CheckId.is_in(ids.iter().copied()))
+            .filter(state_changes::Column::At.gte(from))
+            .filter(state_changes::Column::At.lt(to))
+            .order_by_asc(state_changes::Column::At)
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|s| StateChangeView {
+                check_id: s.check_id,
+                at: rfc3339(s.at),
+                from: s.from_state,
+                to: s.to_state,
+                reason: s.reason,
+            })
+            .collect();
+    }
+    Ok(HealthHistory {
+        entity_ref: entity_ref.to_owned(),
+        environment: environment.to_owned(),
+        from: rfc3339(from),
+        to: rfc3339(to),
+        step: if hourly { "hour" } else { "day" }.to_owned(),
+        uptime: total.uptime().map(round),
+        points,
+        state_changes: state_changes_out,
+    })
+}
+
+/// The Component or Resource an input names (a bare name is a component).
+pub async fn resolve_entity<C: ConnectionTrait>(db: &C, text: &str) -> Result<entities::Model, HealthError> {
+    let r = EntityRef::parse(text, Some("component"), "default").map_err(|e| invalid("entity", e.to_string()))?;
+    if r.kind != "component" && r.kind != "resource" {
+        return Err(invalid("entity", format!("`{r}` is not a component or resource")));
+    }
+    entities::Entity::find()
+        .filter(entities::Column::EntityRef.eq(r.to_string()))
+        .one(db)
+        .await?
+        .ok_or_else(|| invalid("entity", format!("there is no {r} in the catalog")))
+}
+
+fn environment(config: &Config, text: &str) -> Result<String, HealthError> {
+    let name = text.trim().to_lowercase();
+    if config.environment(&name).is_some() {
+        return Ok(name);
+    }
+    let known: Vec<&str> = config.environments.iter().map(|e| e.name.as_str()).collect();
+    Err(invalid("environment", format!("`{}` is not a configured environment ({})", text.trim(), known.join(", "))))
+}
+
+/// A check input that passed validation.
+#[derive(Debug)]
+pub struct ValidCheck {
+    /// The entity (its owner decides who may edit its checks).
+    pub entity: entities::Model,
+    /// The spec.
+    pub spec: CheckSpec,
+    /// Probed or paused.
+    pub enabled: bool,
+}
+
+/// Checks a check input field by field.
+pub async fn validate_check(
+    db: &DatabaseConnection,
+    config: &Config,
+    input: &CheckInput,
+) -> Result<ValidCheck, HealthError> {
+    let entity = resolve_entity(db, &input.entity).await?;
+    let environment = environment(config, &input.environment)?;
+    let name = input.name.trim();
+    if name.is_empty() || name.len() > 63 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(invalid("name", "1 to 63 letters, digits, - and _"));
+    }
+    let target = Target::parse(&input.target).map_err(|e| invalid("target", e))?;
+    let interval = match input.interval.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        None => spec::DEFAULT_INTERVAL,
+        Some(t) => spec::parse_duration(t).map_err(|e| invalid("interval", e))?,
+    };
+    if interval < config.health.min_interval {
+        return Err(invalid(
+            "interval",
+            format!("at least {} ms (PORTOLAN_HEALTH_MIN_INTERVAL)", config.health.min_interval.as_millis()),
+        ));
+    }
+    if interval > std::time::Duration::from_secs(86_400) {
+        return Err(invalid("interval", "at most 24h"));
+    }
+    let expect = match input.expect.as_deref() {
+        None => Expect::default(),
+        Some(t) => Expect::parse(t).map_err(|e| invalid("expect", e))?,
+    };
+    let objective = match input.slo {
+        None => spec::DEFAULT_OBJECTIVE,
+        Some(v) => spec::parse_objective(&v.to_string()).map_err(|e| invalid("slo", e))?,
+    };
+    Ok(ValidCheck {
+        entity,
+        spec: CheckSpec { environment, name: name.to_owned(), target, interval, expect, objective },
+        enabled: input.enabled.unwrap_or(true),
+    })
+}
+
+/// Adds a check in the portal; the same entity, environment and name twice is refused.
+pub async fn create_check(db: &DatabaseConnection, v: &ValidCheck) -> Result<CheckView, HealthError> {
+    let now = Utc::now();
+    let clash = checks::Entity::find()
+        .filter(checks::Column::ComponentRef.eq(&v.entity.entity_ref))
+        .filter(checks::Column::Environment.eq(&v.spec.environment))
+        .filter(checks::Column::Source.eq(SOURCE_PORTAL))
+        .filter(checks::Column::Name.eq(&v.spec.name))
+        .one(db)
+        .await?;
+    if clash.is_some() {
+        return Err(invalid(
+            "name",
+            format!("{} already has a check called {} in {}", v.entity.entity_ref, v.spec.name, v.spec.environment),
+        ));
+    }
+    let row = new_check(&v.entity.entity_ref, SOURCE_PORTAL, &v.spec, v.enabled, now).insert(db).await?;
+    Ok(check_view(&row, false, now))
+}
+
+/// A check by id.
+pub async fn find_check(db: &DatabaseConnection, id: i64) -> Result<checks::Model, HealthError> {
+    checks::Entity::find_by_id(id).one(db).await?.ok_or_else(|| HealthError::NotFound(format!("no check {id}")))
+}
+
+fn refuse_declared(c: &checks::Model) -> Result<(), HealthError> {
+    if c.source == SOURCE_ANNOTATION {
+        return Err(HealthError::Declared(format!(
+            "check {} is declared in {}'s catalog file: edit it in the repository",
+            c.id, c.component_ref
+        )));
+    }
+    Ok(())
+}
+
+/// Changes a check added in the portal (declared ones are edited in their repository).
+pub async fn update_check(
+    db: &DatabaseConnection,
+    c: &checks::Model,
+    v: &ValidCheck,
+) -> Result<CheckView, HealthError> {
+    refuse_declared(c)?;
+    if v.entity.entity_ref != c.component_ref || v.spec.environment != c.environment {
+        return Err(invalid("entity", "a check stays on its entity and environment; add a new one instead"));
+    }
+    let now = Utc::now();
+    let mut m = if differs(c, &v.spec) { apply_spec(c, &v.spec, now) } else { c.clone().into() };
+    m.name = Set(v.spec.name.clone());
+    m.enabled = Set(v.enabled);
+    if v.enabled && !c.enabled {
+        m.next_due_at = Set(now);
+    }
+    m.updated_at = Set(now);
+    let row = m.update(db).await?;
+    Ok(check_view(&row, false, now))
+}
+
+/// Removes a check added in the portal, with its history.
+pub async fn delete_check(db: &DatabaseConnection, c: &checks::Model) -> Result<(), HealthError> {
+    refuse_declared(c)?;
+    let txn = crate::db::begin_write(db).await?;
+    remove_check(&txn, c, Utc::now()).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Plans a maintenance window.
+pub async fn create_maintenance(
+    db: &DatabaseConnection,
+    config: &Config,
+    entity: &entities::Model,
+    input: &MaintenanceInput,
+    by: &str,
+) -> Result<MaintenanceView, HealthError> {
+    let env = match input.environment.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+        None => None,
+        Some(e) => Some(environment(config, e)?),
+    };
+    let parse = |field: &'static str, t: &str| {
+        DateTime::parse_from_rfc3339(t.trim())
+            .map(|d| d.with_timezone(&Utc))
+            .map_err(|_| invalid(field, format!("`{}` is not an RFC 3339 time", t.trim())))
+    };
+    let starts = parse("starts_at", &input.starts_at)?;
+    let ends = parse("ends_at", &input.ends_at)?;
+    if ends <= starts {
+        return Err(invalid("ends_at", "must be after starts_at"));
+    }
+    let reason = input.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(invalid("reason", "1 to 500 characters"));
+    }
+    let row = maintenance::ActiveModel {
+        component_ref: Set(entity.entity_ref.clone()),
+        environment: Set(env),
+        starts_at: Set(starts),
+        ends_at: Set(ends),
+        reason: Set(reason.to_owned()),
+        created_by: Set(by.to_owned()),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(maintenance_view(&row))
+}
+
+/// A maintenance window by id.
+pub async fn find_maintenance(db: &DatabaseConnection, id: i64) -> Result<maintenance::Model, HealthError> {
+    maintenance::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| HealthError::NotFound(format!("no maintenance window {id}")))
+}
+
+/// Ends (deletes) a maintenance window.
+pub async fn delete_maintenance(db: &DatabaseConnection, id: i64) -> Result<(), HealthError> {
+    maintenance::Entity::delete_by_id(id).exec(db).await?;
+    Ok(())
+}

@@ -1,0 +1,447 @@
+//! Health: checks declared in annotations and added in the API, probed against a local HTTP target the test
+//! switches between healthy, 503, slow and hanging; state changes, incidents opened and closed, uptime exactly as
+//! scripted, maintenance windows, several replicas probing each slot once, and retention.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use http::StatusCode;
+use portolan_core::health::engine::{Engine, Metrics};
+use portolan_core::health::{checks, sync};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{Value, json};
+
+use crate::db_tests;
+use crate::support::{API_TOKEN, Backend, TestApp};
+
+db_tests!(
+    a_scripted_outage_gives_exact_uptime_state_changes_and_an_incident,
+    slow_answers_are_degraded_and_hanging_ones_time_out,
+    maintenance_pauses_incidents_and_is_left_out_of_uptime,
+    checks_added_in_the_portal_are_edited_there_and_declared_ones_are_not,
+    several_replicas_probe_each_slot_once,
+    retention_trims_raw_results_and_keeps_the_long_figures,
+);
+
+const HEALTHY: u8 = 0;
+const FAILING: u8 = 1;
+const SLOW: u8 = 2;
+const HANGING: u8 = 3;
+
+/// A local HTTP service whose behaviour the test switches.
+struct Target {
+    mode: Arc<AtomicU8>,
+    url: String,
+}
+
+impl Target {
+    async fn start() -> Target {
+        let mode = Arc::new(AtomicU8::new(HEALTHY));
+        let m = mode.clone();
+        let app = axum::Router::new().route(
+            "/health",
+            axum::routing::get(move || {
+                let m = m.clone();
+                async move {
+                    match m.load(Ordering::SeqCst) {
+                        FAILING => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+                        SLOW => {
+                            tokio::time::sleep(StdDuration::from_millis(400)).await;
+                            (StatusCode::OK, "ok")
+                        }
+                        HANGING => {
+                            tokio::time::sleep(StdDuration::from_secs(30)).await;
+                            (StatusCode::OK, "ok")
+                        }
+                        _ => (StatusCode::OK, "ok"),
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+        Target { mode, url: format!("http://{addr}/health") }
+    }
+
+    fn set(&self, mode: u8) {
+        self.mode.store(mode, Ordering::SeqCst);
+    }
+}
+
+/// A portal whose catalog holds `payments-api` with the given health annotations.
+async fn with_service(b: Backend, annotations: Value) -> (TestApp, tempfile_dir::Dir) {
+    let mut app = TestApp::new(b).await;
+    let dir = tempfile_dir::Dir::new();
+    let mut doc = json!({
+        "apiVersion": "backstage.io/v1alpha1",
+        "kind": "Component",
+        "metadata": {"name": "payments-api", "annotations": annotations},
+        "spec": {"type": "service", "lifecycle": "production", "owner": "group:default/payments"}
+    });
+    if doc["metadata"]["annotations"].as_object().is_some_and(|a| a.is_empty()) {
+        doc["metadata"].as_object_mut().unwrap().remove("annotations");
+    }
+    std::fs::write(dir.path().join("catalog-info.yaml"), serde_json::to_string(&doc).unwrap()).unwrap();
+    let res = app.post_json_with_token("/api/v1/locations", &json!({"target": dir.path()}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    (app, dir)
+}
+
+/// Minimal temporary directory (removed on drop).
+mod tempfile_dir {
+    pub struct Dir(std::path::PathBuf);
+    impl Dir {
+        pub fn new() -> Dir {
+            let p =
+                std::env::temp_dir().join(format!("portolan-health-{}-{}", std::process::id(), rand::random::<u64>()));
+            std::fs::create_dir_all(&p).unwrap();
+            Dir(p)
+        }
+        pub fn path(&self) -> &std::path::Path {
+            &self.0
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn engine(app: &TestApp) -> Engine {
+    Engine::new(app.state.app.db.clone(), app.state.app.config.clone(), Arc::new(Metrics::default()))
+}
+
+/// Moves every check's next slot to the first check's first slot on its grid after `rough`, so the test drives
+/// time; answers that slot.
+async fn start_at(app: &TestApp, rough: DateTime<Utc>) -> DateTime<Utc> {
+    let first = checks::Entity::find().one(&app.state.app.db).await.unwrap().expect("a check");
+    let at = portolan_core::health::state::next_slot(first.id, Duration::milliseconds(first.interval_ms), rough);
+    checks::Entity::update_many()
+        .col_expr(checks::Column::NextDueAt, Expr::value(at))
+        .exec(&app.state.app.db)
+        .await
+        .unwrap();
+    at
+}
+
+/// A start two hours back, on a whole minute, so all slots are in the past and inside the 24 h window.
+fn two_hours_ago() -> DateTime<Utc> {
+    (Utc::now() - Duration::hours(2)).duration_trunc(Duration::minutes(1)).unwrap()
+}
+
+/// Runs one slot per step, setting the target's mode first; answers the time after the last step.
+async fn play(
+    app: &TestApp,
+    e: &Engine,
+    target: &Target,
+    start: DateTime<Utc>,
+    step: Duration,
+    script: &[(u8, usize)],
+) -> DateTime<Utc> {
+    let mut t = start;
+    for (mode, n) in script {
+        target.set(*mode);
+        for _ in 0..*n {
+            let ran = e.run_due(t).await.unwrap();
+            assert!(ran >= 1, "a slot was due at {t}");
+            t += step;
+        }
+    }
+    let _ = app;
+    t
+}
+
+async fn a_scripted_outage_gives_exact_uptime_state_changes_and_an_incident(b: Backend) {
+    let target = Target::start().await;
+    let (mut app, _dir) = with_service(
+        b,
+        json!({"portolan.dev/health-url": target.url, "portolan.dev/health-interval": "30s", "portolan.dev/slo": "99"}),
+    )
+    .await;
+    let report = sync::sync_declared(&app.state.app.db, &app.state.app.config).await.unwrap();
+    assert_eq!(report.added, 1, "{report:?}");
+    assert!(report.problems.is_empty(), "{report:?}");
+    let start = start_at(&app, two_hours_ago()).await;
+    let e = engine(&app);
+    // 30 healthy slots, 10 failing, 40 healthy.
+    play(&app, &e, &target, start, Duration::seconds(30), &[(HEALTHY, 30), (FAILING, 10), (HEALTHY, 40)]).await;
+
+    let h = app.get_with_token("/api/v1/health/component/default/payments-api", API_TOKEN).await;
+    assert_eq!(h.status, StatusCode::OK, "{h:?}");
+    let h = h.json();
+    assert_eq!(h["entity_ref"], "component:default/payments-api");
+    let prod = h["environments"].as_array().unwrap().iter().find(|e| e["environment"] == "production").unwrap().clone();
+    assert_eq!(prod["state"], "unknown", "its last probe was over an hour ago: the portal has not probed since");
+    assert_eq!(prod["uptime"]["24h"], 0.875, "70 of 80 slots up: {prod}");
+    assert_eq!(prod["uptime"]["90d"], 0.875);
+    assert_eq!(prod["slo"]["objective"], 0.99);
+    assert_eq!(prod["slo"]["window_days"], 30);
+    // 12.5% errors against 1% allowed: the budget is gone.
+    assert_eq!(prod["slo"]["error_budget_remaining"], 0.0);
+    assert_eq!(prod["slo"]["overspent"], true);
+    assert!(prod["latency_ms"]["p50"].as_f64().unwrap() < 1000.0, "{prod}");
+    let check = &prod["checks"][0];
+    assert_eq!(check["source"], "annotation");
+    assert_eq!(check["target"], target.url);
+    assert_eq!(check["interval_seconds"], 30.0);
+
+    // Every state change is kept.
+    let hist = app
+        .get_with_token("/api/v1/health/component/default/payments-api/history?environment=production", API_TOKEN)
+        .await
+        .json();
+    let changes: Vec<(String, String)> = hist["state_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["from"].as_str().unwrap().to_owned(), c["to"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(changes, [("unknown".into(), "up".into()), ("up".into(), "down".into()), ("down".into(), "up".into())]);
+    assert_eq!(hist["uptime"], 0.875);
+    let down_at = DateTime::parse_from_rfc3339(hist["state_changes"][1]["at"].as_str().unwrap()).unwrap();
+    let first_failing = (start + Duration::seconds(30 * 30)).duration_trunc(Duration::seconds(1)).unwrap();
+    assert_eq!(down_at.with_timezone(&Utc), first_failing, "the first failing slot (times in whole seconds)");
+
+    // The production outage opened an incident and the recovery closed it.
+    let incidents = app.get_with_token("/api/v1/incidents?entity=payments-api", API_TOKEN).await.json();
+    let incidents = incidents.as_array().unwrap();
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    assert_eq!(incidents[0]["source"], "health");
+    assert_eq!(incidents[0]["environment"], "production");
+    let started = DateTime::parse_from_rfc3339(incidents[0]["started_at"].as_str().unwrap()).unwrap();
+    let resolved = DateTime::parse_from_rfc3339(incidents[0]["resolved_at"].as_str().unwrap()).unwrap();
+    assert_eq!((resolved - started).num_seconds(), 300, "10 slots of 30 s");
+    assert!(incidents[0]["title"].as_str().unwrap().contains("status 503"), "{:?}", incidents[0]);
+
+    // The grid and the badge say the same.
+    let grid = app.get_with_token("/api/v1/health", API_TOKEN).await.json();
+    let row = &grid["rows"][0];
+    assert_eq!(row["entity_ref"], "component:default/payments-api");
+    assert_eq!(row["owner"], "group:default/payments");
+    assert_eq!(row["cells"][0]["environment"], "production");
+    assert_eq!(row["cells"][0]["uptime"], 0.875);
+    let badge = app.get_with_token("/api/v1/health/component/default/payments-api/badge.svg", API_TOKEN).await;
+    assert_eq!(badge.status, StatusCode::OK);
+    assert!(badge.headers["content-type"].to_str().unwrap().starts_with("image/svg+xml"));
+    assert!(badge.body.contains("87.50%"), "{}", badge.body);
+    let bad = app.get_with_token("/api/v1/health?window=1y", API_TOKEN).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let anonymous = app.get("/api/v1/health").await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+}
+
+async fn slow_answers_are_degraded_and_hanging_ones_time_out(b: Backend) {
+    let target = Target::start().await;
+    let (mut app, _dir) = with_service(
+        b,
+        json!({"portolan.dev/health-url.staging": target.url, "portolan.dev/health-interval": "2s",
+               "portolan.dev/health-expect": "200-299; body=ok; latency<200ms"}),
+    )
+    .await;
+    sync::sync_declared(&app.state.app.db, &app.state.app.config).await.unwrap();
+    let start = start_at(&app, two_hours_ago()).await;
+    let e = engine(&app);
+    let t = play(&app, &e, &target, start, Duration::seconds(2), &[(HEALTHY, 1), (SLOW, 2)]).await;
+    let c = checks::Entity::find().one(&app.state.app.db).await.unwrap().unwrap();
+    assert_eq!(c.state, "degraded", "{c:?}");
+    assert!(c.last_error.as_deref().unwrap().contains("above the 200 ms limit"), "{c:?}");
+    target.set(HANGING);
+    let began = std::time::Instant::now();
+    e.run_due(t).await.unwrap();
+    assert!(began.elapsed() < StdDuration::from_secs(5), "the timeout stays below the interval: {:?}", began.elapsed());
+    let c = checks::Entity::find().one(&app.state.app.db).await.unwrap().unwrap();
+    assert_eq!(c.state, "down", "{c:?}");
+    assert!(c.last_error.as_deref().unwrap().contains("no answer within"), "{c:?}");
+    // Staging is not production: no incident.
+    let incidents = app.get_with_token("/api/v1/incidents", API_TOKEN).await.json();
+    assert_eq!(incidents.as_array().unwrap().len(), 0);
+    // Degraded counts as available; the down slot does not.
+    let h = app.get_with_token("/api/v1/health/component/default/payments-api", API_TOKEN).await.json();
+    assert_eq!(h["environments"][0]["environment"], "staging");
+    assert_eq!(h["environments"][0]["uptime"]["24h"], 0.75);
+}
+
+async fn maintenance_pauses_incidents_and_is_left_out_of_uptime(b: Backend) {
+    let target = Target::start().await;
+    let (mut app, _dir) =
+        with_service(b, json!({"portolan.dev/health-url": target.url, "portolan.dev/health-interval": "1m"})).await;
+    sync::sync_declared(&app.state.app.db, &app.state.app.config).await.unwrap();
+    let start = start_at(&app, two_hours_ago()).await;
+    // Maintenance from the 10th slot until well after now.
+    let window = json!({
+        "entity": "payments-api", "environment": "production", "reason": "database upgrade",
+        "starts_at": (start + Duration::minutes(10)).to_rfc3339(), "ends_at": (Utc::now() + Duration::hours(1)).to_rfc3339()
+    });
+    let res = app.post_json_with_token("/api/v1/health/maintenance", &window, API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    let mut bad = window.clone();
+    bad["ends_at"] = json!(start.to_rfc3339());
+    let res = app.post_json_with_token("/api/v1/health/maintenance", &bad, API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res.json()["error"]["field"], "ends_at");
+
+    let e = engine(&app);
+    play(&app, &e, &target, start, Duration::minutes(1), &[(HEALTHY, 10), (FAILING, 10)]).await;
+    let incidents = app.get_with_token("/api/v1/incidents", API_TOKEN).await.json();
+    assert_eq!(incidents.as_array().unwrap().len(), 0, "no incident during maintenance: {incidents}");
+    let h = app.get_with_token("/api/v1/health/component/default/payments-api", API_TOKEN).await.json();
+    let prod = &h["environments"][0];
+    assert_eq!(prod["state"], "maintenance");
+    assert_eq!(prod["uptime"]["24h"], 1.0, "maintenance slots count neither way: {prod}");
+    assert_eq!(prod["maintenance"][0]["reason"], "database upgrade");
+}
+
+async fn checks_added_in_the_portal_are_edited_there_and_declared_ones_are_not(b: Backend) {
+    let target = Target::start().await;
+    let (mut app, _dir) = with_service(b, json!({"portolan.dev/health-url.staging": target.url})).await;
+    sync::sync_declared(&app.state.app.db, &app.state.app.config).await.unwrap();
+    let body = json!({"entity": "payments-api", "environment": "production", "name": "db",
+                      "target": "tcp://127.0.0.1:5432", "interval": "30s"});
+    let res = app.post_json_with_token("/api/v1/health/checks", &body, API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    let id = res.json()["id"].as_i64().unwrap();
+    assert_eq!(res.json()["source"], "portal");
+    let again = app.post_json_with_token("/api/v1/health/checks", &body, API_TOKEN).await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY, "same name twice");
+
+    for (field, value) in [
+        ("target", json!("gopher://x")),
+        ("environment", json!("qa")),
+        ("interval", json!("10ms")),
+        ("name", json!("no spaces please")),
+        ("entity", json!("component:default/nope")),
+    ] {
+        let mut b2 = body.clone();
+        b2[field] = value;
+        b2["name"] = if field == "name" { b2["name"].clone() } else { json!("other") };
+        let res = app.post_json_with_token("/api/v1/health/checks", &b2, API_TOKEN).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {res:?}");
+        assert_eq!(res.json()["error"]["field"], field, "{res:?}");
+    }
+
+    // The TCP check probes for real (PostgreSQL listens there).
+    let e = engine(&app);
+    e.run_due(Utc::now()).await.unwrap();
+    let listed = app.get_with_token("/api/v1/health/checks?entity=payments-api", API_TOKEN).await.json();
+    let db_check = listed.as_array().unwrap().iter().find(|c| c["id"] == id).unwrap().clone();
+    assert_eq!(db_check["state"], "up", "{db_check}");
+
+    let mut changed = body.clone();
+    changed["interval"] = json!("1m");
+    let put = http::Request::put(format!("/api/v1/health/checks/{id}"))
+        .header("authorization", format!("Bearer {API_TOKEN}"))
+        .header("content-type", "application/json")
+        .header("cookie", "")
+        .body(axum::body::Body::from(changed.to_string()))
+        .unwrap();
+    let res = app.send(put).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(res.json()["interval_seconds"], 60.0);
+
+    let declared = listed.as_array().unwrap().iter().find(|c| c["source"] == "annotation").unwrap()["id"].clone();
+    let del = http::Request::delete(format!("/api/v1/health/checks/{declared}"))
+        .header("authorization", format!("Bearer {API_TOKEN}"))
+        .header("cookie", "")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let res = app.send(del).await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "{res:?}");
+    assert!(res.json()["error"]["message"].as_str().unwrap().contains("edit it in the repository"));
+
+    // Someone outside the owning team may read but not add.
+    let mut reader = app.replica().await;
+    reader.login_as("hubot").await;
+    let res = reader
+        .post_json(
+            "/api/v1/health/checks",
+            &json!({"entity": "payments-api", "environment": "production",
+        "name": "mine", "target": target.url}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{res:?}");
+    assert_eq!(reader.get("/api/v1/health/checks").await.status, StatusCode::OK);
+
+    let del = http::Request::delete(format!("/api/v1/health/checks/{id}"))
+        .header("authorization", format!("Bearer {API_TOKEN}"))
+        .header("cookie", "")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    assert_eq!(app.send(del).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(checks::Entity::find().count(&app.state.app.db).await.unwrap(), 1);
+
+    // Removing the annotation removes the declared check.
+    std::fs::write(
+        _dir.path().join("catalog-info.yaml"),
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: payments-api\nspec:\n  type: service\n  lifecycle: production\n  owner: group:default/payments\n",
+    )
+    .unwrap();
+    portolan_core::catalog::discovery::refresh_everything(&app.state.app).await.unwrap();
+    let r = sync::sync_declared(&app.state.app.db, &app.state.app.config).await.unwrap();
+    assert_eq!(r.removed, 1, "{r:?}");
+    assert_eq!(checks::Entity::find().count(&app.state.app.db).await.unwrap(), 0);
+}
+
+async fn several_replicas_probe_each_slot_once(b: Backend) {
+    let target = Target::start().await;
+    let (app, _dir) = with_service(
+        b,
+        json!({"portolan.dev/health-url": target.url, "portolan.dev/health-url.staging": target.url,
+               "portolan.dev/health-url.development": target.url, "portolan.dev/health-interval": "10s"}),
+    )
+    .await;
+    sync::sync_declared(&app.state.app.db, &app.state.app.config).await.unwrap();
+    let other = app.replica().await;
+    let start = start_at(&app, two_hours_ago()).await;
+    let (e1, e2) = (engine(&app), engine(&other));
+    let mut t = start;
+    let mut ran = 0;
+    for _ in 0..10 {
+        let (a, b2) = tokio::join!(e1.run_due(t), e2.run_due(t));
+        ran += a.unwrap() + b2.unwrap();
+        t += Duration::seconds(10);
+    }
+    assert_eq!(ran, 30, "3 checks x 10 slots, whichever replica ran them");
+    use portolan_core::health::results;
+    let slots =
+        results::Entity::find().filter(results::Column::Counted.is_not_null()).count(&app.state.app.db).await.unwrap();
+    assert_eq!(slots, 30);
+}
+
+async fn retention_trims_raw_results_and_keeps_the_long_figures(b: Backend) {
+    let target = Target::start().await;
+    let (mut app, _dir) =
+        with_service(b, json!({"portolan.dev/health-url": target.url, "portolan.dev/health-interval": "1h"})).await;
+    sync::sync_declared(&app.state.app.db, &app.state.app.config).await.unwrap();
+    // Ten days of hourly slots, the last three days failing.
+    let start = start_at(&app, (Utc::now() - Duration::days(10)).duration_trunc(Duration::days(1)).unwrap()).await;
+    let e = engine(&app);
+    play(&app, &e, &target, start, Duration::hours(1), &[(HEALTHY, 24 * 7), (FAILING, 24 * 3)]).await;
+    let before = app.get_with_token("/api/v1/health/component/default/payments-api", API_TOKEN).await.json();
+    let trimmed =
+        portolan_core::health::engine::trim(&app.state.app.db, &app.state.app.config, Utc::now()).await.unwrap();
+    assert!(trimmed.results > 0, "raw results older than 7 days go");
+    assert_eq!(trimmed.hourly, 0, "hourly buckets stay 400 days");
+    let after = app.get_with_token("/api/v1/health/component/default/payments-api", API_TOKEN).await.json();
+    assert_eq!(before["environments"][0]["uptime"]["90d"], after["environments"][0]["uptime"]["90d"]);
+    assert_eq!(after["environments"][0]["uptime"]["90d"], 0.7);
+    assert_eq!(after["environments"][0]["uptime"]["24h"], 0.0);
+    let hist = app
+        .get_with_token(
+            &format!("/api/v1/health/component/default/payments-api/history?from={}", urlencode(&start.to_rfc3339())),
+            API_TOKEN,
+        )
+        .await
+        .json();
+    assert_eq!(hist["step"], "day");
+    assert_eq!(hist["points"][0]["uptime"], 1.0);
+    assert_eq!(hist["points"][9]["uptime"], 0.0);
+}
+
+fn urlencode(s: &str) -> String {
+    s.replace('+', "%2B").replace(':', "%3A")
+}
