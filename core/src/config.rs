@@ -153,6 +153,14 @@ pub struct HealthSettings {
     /// `PORTOLAN_HEALTH_HOURLY_DAYS`: how long hourly buckets are kept (daily buckets and state changes are kept).
     /// Default 400.
     pub hourly_days: u32,
+    /// `PORTOLAN_PROMETHEUS_URL`: a Prometheus server for panels (`prometheus.io/rule`), PromQL SLOs and firing
+    /// alerts.
+    pub prometheus_url: Option<Url>,
+    /// `PORTOLAN_ALERTMANAGER_URL`: an Alertmanager whose active alerts are shown.
+    pub alertmanager_url: Option<Url>,
+    /// `PORTOLAN_ALERT_LABEL`: the alert label naming the service, when the entity has no `prometheus.io/alert`
+    /// annotation. Default `service`.
+    pub alert_label: String,
 }
 
 /// One configured environment.
@@ -345,6 +353,9 @@ struct RawConfig {
     health_concurrency: Option<usize>,
     health_raw_days: Option<u32>,
     health_hourly_days: Option<u32>,
+    prometheus_url: Option<String>,
+    alertmanager_url: Option<String>,
+    alert_label: Option<String>,
 }
 
 /// Accepts `["a", "b"]` in TOML and `a,b` in an environment variable.
@@ -476,6 +487,13 @@ impl RawConfig {
             concurrency: self.health_concurrency.unwrap_or(512).max(1),
             raw_days: positive("PORTOLAN_HEALTH_RAW_DAYS", self.health_raw_days, 7)?,
             hourly_days: positive("PORTOLAN_HEALTH_HOURLY_DAYS", self.health_hourly_days, 400)?,
+            prometheus_url: base_url("PORTOLAN_PROMETHEUS_URL", self.prometheus_url)?,
+            alertmanager_url: base_url("PORTOLAN_ALERTMANAGER_URL", self.alertmanager_url)?,
+            alert_label: self
+                .alert_label
+                .map(|l| l.trim().to_owned())
+                .filter(|l| !l.is_empty())
+                .unwrap_or_else(|| "service".to_owned()),
         };
         let dora = DoraSettings {
             time_zone: match self.dora_time_zone.as_deref().map(str::trim) {
@@ -566,6 +584,15 @@ impl RawConfig {
             deploy_sync_seconds: self.deploy_sync_seconds.unwrap_or(900),
             health,
         })
+    }
+}
+
+fn base_url(setting: &'static str, value: Option<String>) -> Result<Option<Url>, ConfigError> {
+    let Some(text) = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) else { return Ok(None) };
+    let with_slash = if text.ends_with('/') { text.clone() } else { format!("{text}/") };
+    match Url::parse(&with_slash) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(Some(u)),
+        _ => Err(ConfigError::Invalid { setting, reason: format!("`{text}` is not an http(s) URL") }),
     }
 }
 

@@ -3,9 +3,11 @@
 //! that stays small (raw results for days, hourly and daily buckets for long windows, every state change) and the
 //! uptime and SLO figures computed from it. Incidents go to the shared incidents table.
 
+pub mod alerting;
 pub mod engine;
 pub mod maths;
 pub mod probe;
+pub mod prometheus;
 pub mod query;
 pub mod spec;
 pub mod state;
@@ -221,6 +223,52 @@ pub mod maintenance {
         pub created_by: String,
         /// When it was planned.
         pub created_at: DateTimeUtc,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The `health_alerts` table: alerts Alertmanager sent to the webhook receiver, kept once resolved.
+pub mod alerts {
+    use sea_orm::entity::prelude::*;
+
+    /// One alert instance (a fingerprint from one start).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "health_alerts")]
+    pub struct Model {
+        /// Row id.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// Alertmanager's fingerprint of the label set.
+        pub fingerprint: String,
+        /// When it started firing.
+        pub starts_at: DateTimeUtc,
+        /// When it resolved.
+        pub ends_at: Option<DateTimeUtc>,
+        /// `alertname`.
+        pub name: String,
+        /// `firing` or `resolved`.
+        pub status: String,
+        /// `severity` label.
+        pub severity: Option<String>,
+        /// The entity it was matched to.
+        pub component_ref: Option<String>,
+        /// The environment it was matched to.
+        pub environment: Option<String>,
+        /// Labels, JSON.
+        #[sea_orm(column_type = "Text")]
+        pub labels: String,
+        /// Annotations, JSON.
+        #[sea_orm(column_type = "Text")]
+        pub annotations: String,
+        /// The incident it opened.
+        pub incident_id: Option<i64>,
+        /// Last report.
+        pub updated_at: DateTimeUtc,
     }
 
     /// No relations.

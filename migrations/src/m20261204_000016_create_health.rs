@@ -1,5 +1,6 @@
 //! Environment health: the checks (declared in catalog annotations or added in the portal), raw probe results kept
-//! for a short period, hourly and daily buckets kept long, every state change, and maintenance windows.
+//! for a short period, hourly and daily buckets kept long, every state change, maintenance windows, and the alerts
+//! Alertmanager reported (kept as history once resolved).
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -159,6 +160,48 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
+            .create_table(
+                Table::create()
+                    .table(HealthAlerts::Table)
+                    .col(big_pk_auto(HealthAlerts::Id))
+                    .col(string(HealthAlerts::Fingerprint))
+                    .col(timestamp_with_time_zone(HealthAlerts::StartsAt))
+                    .col(timestamp_with_time_zone_null(HealthAlerts::EndsAt))
+                    .col(string(HealthAlerts::Name))
+                    .col(string(HealthAlerts::Status))
+                    .col(string_null(HealthAlerts::Severity))
+                    .col(string_null(HealthAlerts::ComponentRef))
+                    .col(string_null(HealthAlerts::Environment))
+                    .col(text(HealthAlerts::Labels))
+                    .col(text(HealthAlerts::Annotations))
+                    .col(big_integer_null(HealthAlerts::IncidentId))
+                    .col(timestamp_with_time_zone(HealthAlerts::UpdatedAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ux_health_alerts_fingerprint_start")
+                    .table(HealthAlerts::Table)
+                    .col(HealthAlerts::Fingerprint)
+                    .col(HealthAlerts::StartsAt)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_health_alerts_component")
+                    .table(HealthAlerts::Table)
+                    .col(HealthAlerts::ComponentRef)
+                    .col(HealthAlerts::StartsAt)
+                    .to_owned(),
+            )
+            .await?;
+
+        manager
             .create_index(
                 Index::create()
                     .name("ix_maintenance_windows_component")
@@ -172,6 +215,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for t in [
+            HealthAlerts::Table.into_iden(),
             MaintenanceWindows::Table.into_iden(),
             HealthStateChanges::Table.into_iden(),
             HealthBuckets::Table.into_iden(),
@@ -265,4 +309,22 @@ enum MaintenanceWindows {
     Reason,
     CreatedBy,
     CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum HealthAlerts {
+    Table,
+    Id,
+    Fingerprint,
+    StartsAt,
+    EndsAt,
+    Name,
+    Status,
+    Severity,
+    ComponentRef,
+    Environment,
+    Labels,
+    Annotations,
+    IncidentId,
+    UpdatedAt,
 }

@@ -39,6 +39,8 @@ pub fn router() -> Router<ServerState> {
         .route("/api/v1/health/checks/{id}", put(update_check).delete(delete_check))
         .route("/api/v1/health/maintenance", post(create_maintenance))
         .route("/api/v1/health/maintenance/{id}", delete(delete_maintenance))
+        .route("/api/v1/health/events", get(events))
+        .route("/api/v1/health/alertmanager", post(alertmanager_webhook))
         .route("/api/v1/health/{kind}/{namespace}/{name}", get(entity_health))
         .route("/api/v1/health/{kind}/{namespace}/{name}/history", get(history))
         .route("/api/v1/health/{kind}/{namespace}/{name}/badge.svg", get(badge))
@@ -449,6 +451,128 @@ pub(crate) async fn delete_maintenance(
     query::delete_maintenance(&state.app.db, id).await.map_err(health_error)?;
     audit(&state, viewer, "health.maintenance_removed", &format!("{} {}", w.component_ref, id)).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What the Alertmanager receiver did.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct AlertmanagerReceipt {
+    /// Alerts stored or updated.
+    pub alerts: usize,
+    /// Incidents opened (alerts of production environments starting to fire).
+    pub incidents_opened: usize,
+    /// Incidents resolved.
+    pub incidents_resolved: usize,
+    /// Alerts no catalog entity claims (by `prometheus.io/alert` or the configured label).
+    pub unmatched: usize,
+}
+
+/// Alertmanager's webhook receiver (`webhook_configs` with `send_resolved: true` and a bearer token holding
+/// `health.edit` everywhere, e.g. an admin token with the `health:write` scope): firing alerts of production
+/// environments open incidents on the entity they belong to, resolved ones close them and stay as history.
+#[utoipa::path(post, path = "/api/v1/health/alertmanager", tag = "health", request_body = Object, responses(
+    (status = 200, description = "Received", body = AlertmanagerReceipt),
+    (status = 400, description = "Not an Alertmanager payload", body = ErrorEnvelope),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 403, description = "health.edit refused", body = ErrorEnvelope)))]
+pub(crate) async fn alertmanager_webhook(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> Result<Json<AlertmanagerReceipt>, ApiError> {
+    let viewer = require(&viewer)?;
+    authorize(&state, viewer, Action::HealthEdit, &Target::global()).await?;
+    if !body.get("alerts").is_some_and(serde_json::Value::is_array) {
+        return Err(ApiError::bad_request("not an Alertmanager webhook payload: `alerts` must be a list"));
+    }
+    let r = portolan_core::health::alerting::receive(&state.app.db, &state.app.config, &body)
+        .await
+        .map_err(|e| ApiError::internal("storing alerts", e))?;
+    Ok(Json(AlertmanagerReceipt {
+        alerts: r.alerts,
+        incidents_opened: r.opened,
+        incidents_resolved: r.resolved,
+        unmatched: r.unmatched,
+    }))
+}
+
+/// Fans state changes out to live pages. One poller per process reads new rows of `health_state_changes` (so a
+/// change recorded by any replica reaches every replica's pages); it starts with the first subscriber.
+#[derive(Debug)]
+pub struct HealthEvents {
+    tx: tokio::sync::broadcast::Sender<String>,
+    started: std::sync::atomic::AtomicBool,
+}
+
+impl Default for HealthEvents {
+    fn default() -> Self {
+        HealthEvents { tx: tokio::sync::broadcast::channel(1024).0, started: std::sync::atomic::AtomicBool::new(false) }
+    }
+}
+
+impl HealthEvents {
+    /// A receiver of state-change events (JSON), starting the poller if needed.
+    pub fn subscribe(&self, db: &sea_orm::DatabaseConnection) -> tokio::sync::broadcast::Receiver<String> {
+        let rx = self.tx.subscribe();
+        if !self.started.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let (tx, db) = (self.tx.clone(), db.clone());
+            tokio::spawn(async move {
+                let mut last = None;
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    match query::changes_after(&db, last).await {
+                        Ok((newest, events)) => {
+                            last = Some(newest);
+                            for e in events {
+                                if let Ok(text) = serde_json::to_string(&e) {
+                                    let _ = tx.send(text);
+                                }
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "reading health state changes failed"),
+                    }
+                }
+            });
+        }
+        rx
+    }
+}
+
+/// Live state changes as server-sent events: `event: state`, `data: {"entity_ref", "environment", "check_id",
+/// "from", "to", "at"}`; a comment every 15 s keeps proxies from closing the stream.
+#[utoipa::path(get, path = "/api/v1/health/events", tag = "health", responses(
+    (status = 200, description = "An event stream", content_type = "text/event-stream", body = String),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope)))]
+pub(crate) async fn events(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+) -> Result<Response, ApiError> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let viewer = require(&viewer)?;
+    let hidden = hidden(&state, viewer).await?;
+    let rx = state.health_events.subscribe(&state.app.db);
+    let stream = futures_util::stream::unfold((rx, hidden), |(mut rx, hidden)| async move {
+        loop {
+            match rx.recv().await {
+                Ok(text) => {
+                    let entity = serde_json::from_str::<serde_json::Value>(&text)
+                        .ok()
+                        .and_then(|v| v["entity_ref"].as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    if hidden.contains(&entity) {
+                        continue;
+                    }
+                    let event = Event::default().event("state").data(text);
+                    return Some((Ok::<_, std::convert::Infallible>(event), (rx, hidden)));
+                }
+                // A slow reader missed some: the page refetches on the next one anyway.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15))).into_response())
 }
 
 #[cfg(test)]

@@ -61,6 +61,8 @@ pub struct ServerState {
     pub limiter: Arc<http::limits::Limiter>,
     /// Probe figures of this process's health engine.
     pub health_metrics: Arc<portolan_core::health::engine::Metrics>,
+    /// State changes for the live pages (server-sent events).
+    pub health_events: Arc<health::HealthEvents>,
 }
 
 impl FromRef<ServerState> for LeptosOptions {
@@ -195,6 +197,7 @@ pub fn build_state(config: Config, db: sea_orm::DatabaseConnection) -> Result<Se
         webhook_wakeup: Arc::default(),
         limiter: Arc::default(),
         health_metrics: Arc::default(),
+        health_events: Arc::default(),
     })
 }
 

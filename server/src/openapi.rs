@@ -76,6 +76,8 @@ use crate::http::escape_html as esc;
         crate::deploys::runs_where,
         crate::deploys::sync_deployments,
         crate::health::grid,
+        crate::health::events,
+        crate::health::alertmanager_webhook,
         crate::health::entity_health,
         crate::health::history,
         crate::health::badge,

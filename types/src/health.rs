@@ -43,6 +43,8 @@ pub struct SloView {
     pub hours_to_exhaustion: Option<f64>,
     /// Multi-window burn-rate alerts of the SRE workbook that fire now.
     pub burn_alerts: Vec<BurnAlert>,
+    /// `probes` (the portal's own checks) or `prometheus` (error and total queries).
+    pub source: String,
 }
 
 /// A firing multi-window burn-rate alert.
@@ -127,10 +129,36 @@ pub struct AlertView {
     pub severity: Option<String>,
     /// `runbook_url` annotation.
     pub runbook_url: Option<String>,
+    /// The runbook's title when the link leads to a page hosted in this portal.
+    pub runbook_title: Option<String>,
     /// Summary.
     pub summary: Option<String>,
     /// Since when.
     pub since: Option<String>,
+    /// `prometheus` or `alertmanager`.
+    pub source: String,
+}
+
+/// One line of a panel.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeriesView {
+    /// The legend label's value (or the whole label set).
+    pub label: String,
+    /// `[unix milliseconds, value]` pairs.
+    pub points: Vec<(i64, f64)>,
+}
+
+/// A Prometheus panel from `prometheus.io/rule`, over the last 24 hours.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PanelView {
+    /// The PromQL expression.
+    pub query: String,
+    /// The lines.
+    pub series: Vec<SeriesView>,
+    /// Why there is nothing to draw (`bad_data`, a timeout, no data).
+    pub error: Option<String>,
 }
 
 /// A planned maintenance window.
@@ -189,6 +217,10 @@ pub struct EntityHealth {
     pub environments: Vec<EnvironmentHealth>,
     /// Annotations that could not be used, each named.
     pub problems: Vec<String>,
+    /// Prometheus panels.
+    pub panels: Vec<PanelView>,
+    /// Things to know about the figures (Prometheus keeping less than the SLO window, a server not answering).
+    pub notices: Vec<String>,
 }
 
 /// One cell of the grid.

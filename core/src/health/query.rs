@@ -11,8 +11,9 @@ use sea_orm::{
 };
 
 use portolan_types::health::{
-    BurnAlert, CheckInput, CheckView, EntityHealth, EnvironmentHealth, GridCell, GridRow, HealthGrid, HealthHistory,
-    HistoryPoint, LatencyView, MaintenanceInput, MaintenanceView, SloView, StateChangeView, UptimeWindows,
+    AlertView, BurnAlert, CheckInput, CheckView, EntityHealth, EnvironmentHealth, GridCell, GridRow, HealthGrid,
+    HealthHistory, HistoryPoint, LatencyView, MaintenanceInput, MaintenanceView, SloView, StateChangeView,
+    UptimeWindows,
 };
 
 use super::maths::{self, Counts, Histogram, Source, floor_day, floor_hour, plan};
@@ -170,20 +171,28 @@ pub async fn entity_health(
         .order_by_asc(maintenance::Column::StartsAt)
         .all(db)
         .await?;
+    let live = super::alerting::live(db, config, entity, now).await;
+    let promql_env = live.promql.map(|_| super::sync::default_environment(config).unwrap_or_default());
     let mut out = Vec::new();
     for env in &config.environments {
         let cs: Vec<&checks::Model> = all.iter().filter(|c| c.environment == env.name).collect();
-        if cs.is_empty() {
+        let env_alerts: Vec<AlertView> =
+            live.alerts.iter().filter(|(e, _)| *e == env.name).map(|(_, a)| a.clone()).collect();
+        let promql = live.promql.filter(|_| promql_env.as_deref() == Some(env.name.as_str()));
+        if cs.is_empty() && env_alerts.is_empty() && promql.is_none() {
             continue;
         }
         let ids: Vec<i64> = cs.iter().map(|c| c.id).collect();
         let in_maintenance = covered(&windows, &env.name, now);
         let views: Vec<CheckView> = cs.iter().map(|c| check_view(c, in_maintenance, now)).collect();
-        let worst = cs
+        let mut worst = cs
             .iter()
             .map(|c| shown_state(c, in_maintenance, now))
             .max_by_key(|s| s.severity())
             .unwrap_or(State::Unknown);
+        if in_maintenance && cs.is_empty() {
+            worst = State::Maintenance;
+        }
         let since = cs
             .iter()
             .filter(|c| shown_state(c, in_maintenance, now) == worst)
@@ -207,8 +216,21 @@ pub async fn entity_health(
                 }
             }
         }
+        let allowed = maths::allowed_error(objective);
+        if let Some(p) = promql {
+            // The SLO's indicator is PromQL: its error ratios replace the probes'.
+            burns.insert(Duration::hours(1).num_seconds(), p.ratio_1h.map(|r| r / allowed));
+            burns.insert(Duration::hours(6).num_seconds(), p.ratio_6h.map(|r| r / allowed));
+        }
         let burn = |d: Duration| burns.get(&d.num_seconds()).copied().flatten();
-        let remaining = maths::budget_remaining(&d30, objective);
+        let remaining = match promql.and_then(|p| p.ratio_30d) {
+            Some(r) => 1.0 - r / allowed,
+            None => maths::budget_remaining(&d30, objective),
+        };
+        let slo_uptime = match promql {
+            Some(p) => p.ratio_30d.map(|r| 1.0 - r),
+            None => d30.uptime(),
+        };
         let b1 = burn(Duration::hours(1));
         let burn_alerts = maths::burn_rules()
             .iter()
@@ -234,7 +256,7 @@ pub async fn entity_health(
             slo: SloView {
                 objective: round(objective / 100.0),
                 window_days: 30,
-                uptime: d30.uptime().map(round),
+                uptime: slo_uptime.map(round),
                 error_budget_remaining: round(remaining.clamp(0.0, 1.0)),
                 overspent: remaining < 0.0,
                 burn_rate_1h: b1.map(round),
@@ -243,6 +265,7 @@ pub async fn entity_health(
                     .and_then(|b| maths::time_to_exhaustion(remaining, b, Duration::days(30)))
                     .map(|d| round(d.num_seconds() as f64 / 3600.0)),
                 burn_alerts,
+                source: if promql.is_some() { "prometheus" } else { "probes" }.to_owned(),
             },
             latency_ms: LatencyView {
                 p50: hist.quantile(0.5).map(|v| v.round()),
@@ -250,7 +273,7 @@ pub async fn entity_health(
                 p99: hist.quantile(0.99).map(|v| v.round()),
             },
             checks: views,
-            alerts: Vec::new(),
+            alerts: env_alerts,
             maintenance: windows
                 .iter()
                 .filter(|w| w.environment.as_deref().is_none_or(|e| e == env.name))
@@ -259,7 +282,13 @@ pub async fn entity_health(
         });
     }
     let problems = declared_in(&entity.body, config).problems;
-    Ok(EntityHealth { entity_ref: entity.entity_ref.clone(), environments: out, problems })
+    Ok(EntityHealth {
+        entity_ref: entity.entity_ref.clone(),
+        environments: out,
+        problems,
+        panels: live.panels,
+        notices: live.notices,
+    })
 }
 
 fn span(d: Duration) -> String {
@@ -485,6 +514,71 @@ pub async fn history(
         points,
         state_changes: state_changes_out,
     })
+}
+
+/// A state change as live pages receive it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ChangeEvent {
+    /// The entity.
+    pub entity_ref: String,
+    /// Environment.
+    pub environment: String,
+    /// The check.
+    pub check_id: i64,
+    /// Before.
+    pub from: String,
+    /// After.
+    pub to: String,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
+/// State changes recorded after row `after` (`None`: none, only the newest id), with the newest id seen.
+pub async fn changes_after(db: &DatabaseConnection, after: Option<i64>) -> Result<(i64, Vec<ChangeEvent>), DbErr> {
+    use sea_orm::QuerySelect;
+    let Some(after) = after else {
+        let newest: Option<Option<i64>> = state_changes::Entity::find()
+            .select_only()
+            .column_as(state_changes::Column::Id.max(), "newest")
+            .into_tuple()
+            .one(db)
+            .await?;
+        return Ok((newest.flatten().unwrap_or(0), Vec::new()));
+    };
+    let rows = state_changes::Entity::find()
+        .filter(state_changes::Column::Id.gt(after))
+        .order_by_asc(state_changes::Column::Id)
+        .limit(1000)
+        .all(db)
+        .await?;
+    let newest = rows.last().map_or(after, |r| r.id);
+    let ids: Vec<i64> = rows.iter().map(|r| r.check_id).collect();
+    let owners: HashMap<i64, (String, String)> = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        checks::Entity::find()
+            .filter(checks::Column::Id.is_in(ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, (c.component_ref, c.environment)))
+            .collect()
+    };
+    let events = rows
+        .into_iter()
+        .filter_map(|r| {
+            let (entity_ref, environment) = owners.get(&r.check_id)?.clone();
+            Some(ChangeEvent {
+                entity_ref,
+                environment,
+                check_id: r.check_id,
+                from: r.from_state,
+                to: r.to_state,
+                at: rfc3339(r.at),
+            })
+        })
+        .collect();
+    Ok((newest, events))
 }
 
 /// The Component or Resource an input names (a bare name is a component).

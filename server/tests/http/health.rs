@@ -24,6 +24,9 @@ db_tests!(
     checks_added_in_the_portal_are_edited_there_and_declared_ones_are_not,
     several_replicas_probe_each_slot_once,
     retention_trims_raw_results_and_keeps_the_long_figures,
+    a_real_prometheus_and_alertmanager_drive_panels_alerts_and_incidents,
+    state_changes_reach_live_pages,
+    the_alertmanager_receiver_needs_a_token_with_health_rights,
 );
 
 const HEALTHY: u8 = 0;
@@ -444,4 +447,250 @@ async fn retention_trims_raw_results_and_keeps_the_long_figures(b: Backend) {
 
 fn urlencode(s: &str) -> String {
     s.replace('+', "%2B").replace(':', "%3A")
+}
+
+/// A child process killed when dropped.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start(binary: &'static str, args: &[String], log: &std::path::Path) -> Running {
+    let path = format!("/usr/bin/{binary}");
+    assert!(
+        std::path::Path::new(&path).exists(),
+        "{path} is needed for this test (apt-get install prometheus prometheus-alertmanager; `./dev test` installs it)"
+    );
+    let out = std::fs::File::create(log).unwrap();
+    let child = std::process::Command::new(path)
+        .args(args)
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {binary}: {e}"));
+    Running(child)
+}
+
+async fn eventually<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + StdDuration::from_secs(90);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(StdDuration::from_millis(500)).await;
+    }
+}
+
+async fn a_real_prometheus_and_alertmanager_drive_panels_alerts_and_incidents(b: Backend) {
+    // A local exporter whose `payments_up` the test switches.
+    let up = Arc::new(AtomicU8::new(1));
+    let u = up.clone();
+    let exporter = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let u = u.clone();
+            async move { format!("# TYPE payments_up gauge\npayments_up {}\n", u.load(Ordering::SeqCst)) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let exporter_addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, exporter).await.ok() });
+
+    let (prom_port, am_port) = (free_port(), free_port());
+    let portal_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let portal_addr = portal_listener.local_addr().unwrap();
+    let dir = tempfile_dir::Dir::new();
+    let d = dir.path();
+    std::fs::write(
+        d.join("am.yml"),
+        format!(
+            "route:\n  receiver: portal\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n  - name: portal\n    webhook_configs:\n      - url: http://{portal_addr}/api/v1/health/alertmanager\n        send_resolved: true\n        http_config:\n          authorization:\n            type: Bearer\n            credentials: {API_TOKEN}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("rules.yml"),
+        "groups:\n  - name: payments\n    rules:\n      - alert: PaymentsDown\n        expr: payments_up == 0\n        labels:\n          severity: critical\n          service: payments-api\n        annotations:\n          summary: Payments API is down\n          runbook_url: http://127.0.0.1:3000/docs/runbooks/payments-api-down\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("prom.yml"),
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [{rules}]\nalerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{am_port}']\nscrape_configs:\n  - job_name: payments\n    static_configs:\n      - targets: ['{exporter_addr}']\n",
+            rules = d.join("rules.yml").display()
+        ),
+    )
+    .unwrap();
+    let _am = start(
+        "prometheus-alertmanager",
+        &[
+            format!("--config.file={}", d.join("am.yml").display()),
+            format!("--storage.path={}", d.join("am-data").display()),
+            format!("--web.listen-address=127.0.0.1:{am_port}"),
+            "--cluster.listen-address=".to_owned(),
+        ],
+        &d.join("am.log"),
+    );
+    let _prom = start(
+        "prometheus",
+        &[
+            format!("--config.file={}", d.join("prom.yml").display()),
+            format!("--storage.tsdb.path={}", d.join("prom-data").display()),
+            format!("--web.listen-address=127.0.0.1:{prom_port}"),
+            "--storage.tsdb.retention.time=15d".to_owned(),
+        ],
+        &d.join("prom.log"),
+    );
+
+    let mut app = TestApp::with(b, portolan_testkit::FakeGithubConfig::default(), |c| {
+        c.health.prometheus_url = Some(format!("http://127.0.0.1:{prom_port}/").parse().unwrap());
+        c.health.alertmanager_url = Some(format!("http://127.0.0.1:{am_port}/").parse().unwrap());
+    })
+    .await;
+    let router = app.router.clone();
+    tokio::spawn(async move {
+        axum::serve(portal_listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.ok()
+    });
+    let cat = tempfile_dir::Dir::new();
+    std::fs::write(
+        cat.path().join("catalog-info.yaml"),
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: payments-api\n  annotations:\n    prometheus.io/rule: payments_up|instance, sum(rate(nope[\n    portolan.dev/slo-error-query: sum(count_over_time(payments_up[{{window}}])) - sum(sum_over_time(payments_up[{{window}}]))\n    portolan.dev/slo-total-query: sum(count_over_time(payments_up[{{window}}]))\nspec:\n  type: service\n  lifecycle: production\n  owner: group:default/payments\n",
+    )
+    .unwrap();
+    let res = app.post_json_with_token("/api/v1/locations", &json!({"target": cat.path()}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    let page =
+        json!({"space": "runbooks", "title": "Payments API down", "markdown": "# Steps\n1. Look", "kind": "runbook"});
+    let res = app.post_json_with_token("/api/v1/pages", &page, API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    assert_eq!(res.json()["slug"], "payments-api-down");
+
+    let path = "/api/v1/health/component/default/payments-api";
+    // The panel draws once Prometheus has scraped; the broken query shows Prometheus's own words.
+    let h = eventually("the panel's data", async || {
+        let h = app.get_with_token(path, API_TOKEN).await.json();
+        (h["panels"][0]["series"].as_array().is_some_and(|s| !s.is_empty())).then_some(h)
+    })
+    .await;
+    assert_eq!(h["panels"][0]["query"], "payments_up");
+    assert_eq!(h["panels"][0]["series"][0]["label"], exporter_addr.to_string(), "legend from the instance label");
+    assert!(h["panels"][1]["error"].as_str().unwrap().contains("bad_data"), "{}", h["panels"][1]);
+    let notices = h["notices"].to_string();
+    assert!(notices.contains("Prometheus keeps 15 days"), "{notices}");
+    let prod = &h["environments"][0];
+    assert_eq!(prod["environment"], "production");
+    assert_eq!(prod["slo"]["source"], "prometheus");
+    assert_eq!(prod["slo"]["uptime"], 1.0, "{prod}");
+
+    // The service goes down: Prometheus fires, the page shows the alert with its runbook, and Alertmanager's
+    // webhook opens an incident.
+    up.store(0, Ordering::SeqCst);
+    let alert = eventually("a firing alert on the page", async || {
+        let h = app.get_with_token(path, API_TOKEN).await.json();
+        h["environments"][0]["alerts"].as_array().and_then(|a| a.iter().find(|a| a["state"] == "firing").cloned())
+    })
+    .await;
+    assert_eq!(alert["name"], "PaymentsDown");
+    assert_eq!(alert["severity"], "critical");
+    assert_eq!(alert["runbook_url"], "http://127.0.0.1:3000/docs/runbooks/payments-api-down");
+    assert_eq!(alert["runbook_title"], "Payments API down", "a runbook hosted here shows its title");
+    let incident = eventually("an incident from Alertmanager", async || {
+        let list = app.get_with_token("/api/v1/incidents?entity=payments-api", API_TOKEN).await.json();
+        list.as_array().and_then(|l| l.iter().find(|i| i["source"] == "alertmanager").cloned())
+    })
+    .await;
+    assert_eq!(incident["environment"], "production");
+    assert!(incident["title"].as_str().unwrap().starts_with("PaymentsDown: Payments API is down"));
+
+    // It recovers: the resolved alert arrives by webhook, closes the incident and stays as history.
+    up.store(1, Ordering::SeqCst);
+    eventually("the incident resolved", async || {
+        let list = app.get_with_token("/api/v1/incidents?entity=payments-api", API_TOKEN).await.json();
+        list.as_array()
+            .and_then(|l| l.iter().find(|i| i["source"] == "alertmanager" && !i["resolved_at"].is_null()).cloned())
+    })
+    .await;
+    let kept =
+        portolan_core::health::alerting::history(&app.state.app.db, "component:default/payments-api").await.unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0].status, "resolved");
+    assert!(kept[0].ends_at.is_some());
+    let _ = prod;
+}
+
+async fn state_changes_reach_live_pages(b: Backend) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let target = Target::start().await;
+    let (app, _dir) = with_service(b, json!({"portolan.dev/health-url": target.url})).await;
+    sync::sync_declared(&app.state.app.db, &app.state.app.config).await.unwrap();
+    let req = http::Request::get("/api/v1/health/events")
+        .header("authorization", format!("Bearer {API_TOKEN}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let res = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let mut body = res.into_body();
+    // Let the poller note where the table ends, then change a state.
+    tokio::time::sleep(StdDuration::from_millis(1500)).await;
+    engine(&app).run_due(Utc::now()).await.unwrap();
+    let mut seen = String::new();
+    let got = tokio::time::timeout(StdDuration::from_secs(10), async {
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame.unwrap().into_data() {
+                seen.push_str(&String::from_utf8_lossy(&data));
+                if seen.contains("event: state") && seen.contains("\n\n") {
+                    return true;
+                }
+            }
+        }
+        false
+    })
+    .await;
+    assert!(got.unwrap_or(false) || seen.contains("event: state"), "no event within 10 s: {seen:?}");
+    let data = seen.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+    let v: Value = serde_json::from_str(data).unwrap();
+    assert_eq!(v["entity_ref"], "component:default/payments-api");
+    assert_eq!(v["environment"], "production");
+    assert_eq!((v["from"].as_str(), v["to"].as_str()), (Some("unknown"), Some("up")));
+}
+
+async fn the_alertmanager_receiver_needs_a_token_with_health_rights(b: Backend) {
+    let (mut app, _dir) = with_service(b, json!({})).await;
+    let payload = json!({"version": "4", "status": "firing", "alerts": [{"status": "firing",
+        "labels": {"alertname": "PaymentsDown", "service": "payments-api", "env": "prod"},
+        "annotations": {"summary": "down"}, "startsAt": "2026-12-01T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
+        "fingerprint": "f00d"}]});
+    let anonymous = app.post_json("/api/v1/health/alertmanager", &payload).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    let mut reader = app.replica().await;
+    reader.login_as("hubot").await;
+    assert_eq!(reader.post_json("/api/v1/health/alertmanager", &payload).await.status, StatusCode::FORBIDDEN);
+    let bad = app.post_json_with_token("/api/v1/health/alertmanager", &json!({"hello": 1}), API_TOKEN).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let ok = app.post_json_with_token("/api/v1/health/alertmanager", &payload, API_TOKEN).await;
+    assert_eq!(ok.status, StatusCode::OK, "{ok:?}");
+    assert_eq!(ok.json()["incidents_opened"], 1);
+    // The same delivery again (Alertmanager repeats) opens nothing more.
+    let again = app.post_json_with_token("/api/v1/health/alertmanager", &payload, API_TOKEN).await;
+    assert_eq!(again.json()["incidents_opened"], 0);
+    let mut resolved = payload.clone();
+    resolved["alerts"][0]["status"] = json!("resolved");
+    resolved["alerts"][0]["endsAt"] = json!("2026-12-01T10:20:00Z");
+    let res = app.post_json_with_token("/api/v1/health/alertmanager", &resolved, API_TOKEN).await.json();
+    assert_eq!(res["incidents_resolved"], 1);
+    let list = app.get_with_token("/api/v1/incidents?entity=payments-api", API_TOKEN).await.json();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["environment"], "production", "`env: prod` reads as production");
+    assert_eq!(list[0]["resolved_at"], "2026-12-01T10:20:00Z");
 }
