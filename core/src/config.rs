@@ -161,6 +161,11 @@ pub struct HealthSettings {
     /// `PORTOLAN_ALERT_LABEL`: the alert label naming the service, when the entity has no `prometheus.io/alert`
     /// annotation. Default `service`.
     pub alert_label: String,
+    /// `PORTOLAN_HEALTH_WEBHOOK_URL`: where every state change and budget burn is posted (Slack-compatible JSON).
+    pub webhook_url: Option<Secret>,
+    /// `PORTOLAN_HEALTH_TEAM_WEBHOOKS`: `group:default/payments=https://hooks…` pairs: a team's own webhook, for
+    /// what it owns.
+    pub team_webhooks: Vec<(String, Secret)>,
 }
 
 /// One configured environment.
@@ -356,6 +361,9 @@ struct RawConfig {
     prometheus_url: Option<String>,
     alertmanager_url: Option<String>,
     alert_label: Option<String>,
+    health_webhook_url: Option<String>,
+    #[serde(deserialize_with = "comma_list")]
+    health_team_webhooks: Option<Vec<String>>,
 }
 
 /// Accepts `["a", "b"]` in TOML and `a,b` in an environment variable.
@@ -494,6 +502,12 @@ impl RawConfig {
                 .map(|l| l.trim().to_owned())
                 .filter(|l| !l.is_empty())
                 .unwrap_or_else(|| "service".to_owned()),
+            webhook_url: self
+                .health_webhook_url
+                .map(|u| webhook("PORTOLAN_HEALTH_WEBHOOK_URL", &u))
+                .transpose()?
+                .flatten(),
+            team_webhooks: team_webhooks(self.health_team_webhooks)?,
         };
         let dora = DoraSettings {
             time_zone: match self.dora_time_zone.as_deref().map(str::trim) {
@@ -594,6 +608,35 @@ fn base_url(setting: &'static str, value: Option<String>) -> Result<Option<Url>,
         Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(Some(u)),
         _ => Err(ConfigError::Invalid { setting, reason: format!("`{text}` is not an http(s) URL") }),
     }
+}
+
+/// A webhook URL, kept exactly as given (it usually carries a secret, so the message does not repeat it).
+fn webhook(setting: &'static str, text: &str) -> Result<Option<Secret>, ConfigError> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    match Url::parse(t) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(Some(Secret::new(t))),
+        _ => Err(ConfigError::Invalid { setting, reason: "not an http(s) URL".to_owned() }),
+    }
+}
+
+fn team_webhooks(items: Option<Vec<String>>) -> Result<Vec<(String, Secret)>, ConfigError> {
+    let setting = "PORTOLAN_HEALTH_TEAM_WEBHOOKS";
+    let mut out = Vec::new();
+    for item in items.unwrap_or_default() {
+        let Some((team, url)) = item.split_once('=') else {
+            return Err(ConfigError::Invalid { setting, reason: "each item is team=url".to_owned() });
+        };
+        let team = team.trim().to_lowercase();
+        let team = if team.contains(':') { team } else { format!("group:default/{team}") };
+        let team = if team.contains('/') { team } else { team.replacen(':', ":default/", 1) };
+        let url = webhook(setting, url)?
+            .ok_or_else(|| ConfigError::Invalid { setting, reason: format!("{team} has no URL") })?;
+        out.push((team, url));
+    }
+    Ok(out)
 }
 
 fn positive(setting: &'static str, value: Option<u32>, default: u32) -> Result<u32, ConfigError> {
@@ -716,6 +759,17 @@ mod tests {
         assert!(err.contains("PORTOLAN_HEALTH_MIN_INTERVAL"), "{err}");
         let err = RawConfig { health_failures: Some(0), ..RawConfig::default() }.resolve().unwrap_err().to_string();
         assert!(err.contains("PORTOLAN_HEALTH_FAILURES"), "{err}");
+        let c = from_pairs(&[(
+            "health_team_webhooks",
+            "payments=https://hooks.example/T1?x=1,group:default/web=http://h/2",
+        )])
+        .unwrap();
+        assert_eq!(c.health.team_webhooks[0].0, "group:default/payments");
+        assert_eq!(c.health.team_webhooks[0].1.expose(), "https://hooks.example/T1?x=1");
+        assert_eq!(c.health.team_webhooks[1].0, "group:default/web");
+        assert!(!format!("{c:?}").contains("hooks.example"), "webhook URLs are secrets");
+        let err = from_pairs(&[("health_team_webhooks", "payments")]).unwrap_err().to_string();
+        assert!(err.contains("PORTOLAN_HEALTH_TEAM_WEBHOOKS"), "{err}");
     }
 
     #[test]

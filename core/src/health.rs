@@ -6,6 +6,7 @@
 pub mod alerting;
 pub mod engine;
 pub mod maths;
+pub mod notify;
 pub mod probe;
 pub mod prometheus;
 pub mod query;
@@ -80,6 +81,8 @@ pub mod checks {
         pub tls_expires_at: Option<DateTimeUtc>,
         /// The incident this check opened and has not closed.
         pub open_incident_id: Option<i64>,
+        /// The burn-rate alert last notified (`None`: none firing).
+        pub burn_alert: Option<String>,
         /// Added.
         pub created_at: DateTimeUtc,
         /// Last changed.
@@ -188,6 +191,8 @@ pub mod state_changes {
         /// Why (the failing probe's error).
         #[sea_orm(column_type = "Text", nullable)]
         pub reason: Option<String>,
+        /// When notifications went out (`None`: not yet; a replica claims the row by setting it).
+        pub notified_at: Option<DateTimeUtc>,
     }
 
     /// No relations.

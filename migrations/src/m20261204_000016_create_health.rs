@@ -39,6 +39,7 @@ impl MigrationTrait for Migration {
                     .col(text_null(HealthChecks::LastError))
                     .col(timestamp_with_time_zone_null(HealthChecks::TlsExpiresAt))
                     .col(big_integer_null(HealthChecks::OpenIncidentId))
+                    .col(string_null(HealthChecks::BurnAlert))
                     .col(timestamp_with_time_zone(HealthChecks::CreatedAt))
                     .col(timestamp_with_time_zone(HealthChecks::UpdatedAt))
                     .to_owned(),
@@ -130,6 +131,7 @@ impl MigrationTrait for Migration {
                     .col(string(HealthStateChanges::FromState))
                     .col(string(HealthStateChanges::ToState))
                     .col(text_null(HealthStateChanges::Reason))
+                    .col(timestamp_with_time_zone_null(HealthStateChanges::NotifiedAt))
                     .to_owned(),
             )
             .await?;
@@ -256,6 +258,7 @@ enum HealthChecks {
     LastError,
     TlsExpiresAt,
     OpenIncidentId,
+    BurnAlert,
     CreatedAt,
     UpdatedAt,
 }
@@ -296,6 +299,7 @@ enum HealthStateChanges {
     FromState,
     ToState,
     Reason,
+    NotifiedAt,
 }
 
 #[derive(DeriveIden)]

@@ -106,6 +106,7 @@ pub struct Engine {
     replica: String,
     claims: AtomicU64,
     limit: Arc<Semaphore>,
+    last_burn_minute: AtomicU64,
     /// Probe figures.
     pub metrics: Arc<Metrics>,
 }
@@ -150,7 +151,16 @@ impl Engine {
     pub fn new(db: DatabaseConnection, config: Arc<Config>, metrics: Arc<Metrics>) -> Engine {
         let replica = format!("{}-{:016x}", std::process::id(), rand::random::<u64>());
         let limit = Arc::new(Semaphore::new(config.health.concurrency));
-        Engine { db, config, prober: Prober::new(), replica, claims: AtomicU64::new(0), limit, metrics }
+        Engine {
+            db,
+            config,
+            prober: Prober::new(),
+            replica,
+            claims: AtomicU64::new(0),
+            limit,
+            last_burn_minute: AtomicU64::new(0),
+            metrics,
+        }
     }
 
     fn thresholds(&self) -> Thresholds {
@@ -263,6 +273,29 @@ impl Engine {
         Ok(n)
     }
 
+    /// Sends notifications for new state changes, and (once a minute at most) for burn-rate alerts that start.
+    pub async fn notify(&self, http: &reqwest::Client) {
+        let now = Utc::now();
+        let mut messages = match super::notify::claim_changes(&self.db, &self.config, now).await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading health state changes to notify failed");
+                Vec::new()
+            }
+        };
+        let minute = now.timestamp() / 60;
+        if self.last_burn_minute.swap(minute as u64, Ordering::Relaxed) != minute as u64 {
+            match super::notify::burn_alerts(&self.db, &self.config, now).await {
+                Ok(m) => messages.extend(m),
+                Err(e) => tracing::warn!(error = %e, "computing burn-rate alerts failed"),
+            }
+        }
+        if !messages.is_empty() {
+            let sent = super::notify::send(http, &self.config, &messages).await;
+            tracing::info!(messages = messages.len(), sent, "health notifications sent");
+        }
+    }
+
     fn clone_handle(&self) -> Arc<Engine> {
         Arc::new(Engine {
             db: self.db.clone(),
@@ -271,6 +304,7 @@ impl Engine {
             replica: self.replica.clone(),
             claims: AtomicU64::new(0),
             limit: self.limit.clone(),
+            last_burn_minute: AtomicU64::new(0),
             metrics: self.metrics.clone(),
         })
     }
@@ -302,6 +336,9 @@ impl Engine {
         let mut last_sync = tokio::time::Instant::now() - StdDuration::from_secs(3600);
         let mut marker = None;
         let mut last_trim = tokio::time::Instant::now();
+        let mut last_notify = tokio::time::Instant::now();
+        let notifying = self.config.health.webhook_url.is_some() || !self.config.health.team_webhooks.is_empty();
+        let http = reqwest::Client::builder().timeout(StdDuration::from_secs(5)).build().unwrap_or_default();
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -326,6 +363,11 @@ impl Engine {
                 if let Err(e) = trim(&self.db, &self.config, Utc::now()).await {
                     tracing::warn!(error = %e, "trimming health results failed");
                 }
+            }
+            if notifying && last_notify.elapsed() >= StdDuration::from_secs(5) {
+                last_notify = tokio::time::Instant::now();
+                let (me, http) = (self.clone(), http.clone());
+                tokio::spawn(async move { me.notify(&http).await });
             }
             let now = Utc::now();
             let claimed = match self.claim(now, now + Duration::milliseconds(LOOKAHEAD_MS)).await {
@@ -453,6 +495,7 @@ async fn record(
                 from_state: Set(from.as_str().to_owned()),
                 to_state: Set(to.as_str().to_owned()),
                 reason: Set(why.clone()),
+                notified_at: Set(None),
                 ..Default::default()
             }
             .insert(&txn)

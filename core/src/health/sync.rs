@@ -103,6 +103,7 @@ pub fn new_check(
         last_error: Set(None),
         tls_expires_at: Set(None),
         open_incident_id: Set(None),
+        burn_alert: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()

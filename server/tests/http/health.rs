@@ -27,6 +27,7 @@ db_tests!(
     a_real_prometheus_and_alertmanager_drive_panels_alerts_and_incidents,
     state_changes_reach_live_pages,
     the_alertmanager_receiver_needs_a_token_with_health_rights,
+    state_changes_and_budget_burn_are_notified_once,
 );
 
 const HEALTHY: u8 = 0;
@@ -693,4 +694,69 @@ async fn the_alertmanager_receiver_needs_a_token_with_health_rights(b: Backend) 
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["environment"], "production", "`env: prod` reads as production");
     assert_eq!(list[0]["resolved_at"], "2026-12-01T10:20:00Z");
+}
+
+async fn state_changes_and_budget_burn_are_notified_once(b: Backend) {
+    // A Slack-like receiver recording what it was sent, per path.
+    let got: Arc<std::sync::Mutex<Vec<(String, Value)>>> = Arc::default();
+    let g = got.clone();
+    let hooks = axum::Router::new().route(
+        "/{*path}",
+        axum::routing::post(
+            move |axum::extract::Path(path): axum::extract::Path<String>, axum::Json(v): axum::Json<Value>| {
+                let g = g.clone();
+                async move {
+                    g.lock().unwrap().push((path, v));
+                    "ok"
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hooks_addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, hooks).await.ok() });
+
+    let target = Target::start().await;
+    let mut app = TestApp::with(b, portolan_testkit::FakeGithubConfig::default(), |c| {
+        c.health.webhook_url = Some(portolan_core::Secret::new(format!("http://{hooks_addr}/global?token=s3cret")));
+        c.health.team_webhooks = vec![(
+            "group:default/payments".to_owned(),
+            portolan_core::Secret::new(format!("http://{hooks_addr}/payments")),
+        )];
+    })
+    .await;
+    let dir = tempfile_dir::Dir::new();
+    std::fs::write(
+        dir.path().join("catalog-info.yaml"),
+        format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: payments-api\n  annotations:\n    portolan.dev/health-url: {}\n    portolan.dev/health-interval: 30s\nspec:\n  type: service\n  lifecycle: production\n  owner: group:default/payments\n", target.url),
+    )
+    .unwrap();
+    let res = app.post_json_with_token("/api/v1/locations", &json!({"target": dir.path()}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    sync::sync_declared(&app.state.app.db, &app.state.app.config).await.unwrap();
+    // Ten healthy minutes, then failing until now.
+    let start = start_at(&app, Utc::now() - Duration::minutes(20)).await;
+    let e = engine(&app);
+    play(&app, &e, &target, start, Duration::seconds(30), &[(HEALTHY, 20), (FAILING, 19)]).await;
+
+    let http = reqwest::Client::new();
+    e.notify(&http).await;
+    let sent = got.lock().unwrap().clone();
+    let texts = |path: &str| -> Vec<String> {
+        sent.iter().filter(|(p, _)| p == path).map(|(_, v)| v["text"].as_str().unwrap().to_owned()).collect()
+    };
+    let global = texts("global");
+    assert_eq!(
+        global.len(),
+        2,
+        "the outage and the budget burn (the first probe's unknown→up stays quiet): {global:?}"
+    );
+    assert!(global[0].contains("payments-api|payments-api> is down in production"), "{global:?}");
+    assert!(global[0].contains("status 503"), "{global:?}");
+    assert!(global[1].starts_with(":fire:") && global[1].contains("page"), "{global:?}");
+    assert_eq!(texts("payments"), global, "the owning team's webhook gets the same");
+
+    // Asked again (another replica, say): nothing is sent twice.
+    engine(&app).notify(&http).await;
+    assert_eq!(got.lock().unwrap().len(), 4);
 }
