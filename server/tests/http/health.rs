@@ -28,6 +28,7 @@ db_tests!(
     state_changes_reach_live_pages,
     the_alertmanager_receiver_needs_a_token_with_health_rights,
     state_changes_and_budget_burn_are_notified_once,
+    the_running_engine_finds_declared_checks_and_keeps_to_its_schedule,
 );
 
 const HEALTHY: u8 = 0;
@@ -759,4 +760,30 @@ async fn state_changes_and_budget_burn_are_notified_once(b: Backend) {
     // Asked again (another replica, say): nothing is sent twice.
     engine(&app).notify(&http).await;
     assert_eq!(got.lock().unwrap().len(), 4);
+}
+
+async fn the_running_engine_finds_declared_checks_and_keeps_to_its_schedule(b: Backend) {
+    let target = Target::start().await;
+    let (app, _dir) =
+        with_service(b, json!({"portolan.dev/health-url": target.url, "portolan.dev/health-interval": "1s"})).await;
+    let metrics = Arc::new(Metrics::default());
+    let engine = Engine::new(app.state.app.db.clone(), app.state.app.config.clone(), metrics.clone());
+    let task = tokio::spawn(Arc::new(engine).run());
+    tokio::time::sleep(StdDuration::from_millis(5500)).await;
+    task.abort();
+    use portolan_core::health::results;
+    let slots = results::Entity::find()
+        .filter(results::Column::Counted.is_not_null())
+        .count(&app.state.app.db)
+        .await
+        .unwrap();
+    assert!((4..=7).contains(&slots), "a slot a second once the check is found: {slots}");
+    let c = checks::Entity::find().one(&app.state.app.db).await.unwrap().unwrap();
+    assert_eq!(c.state, "up");
+    let max_drift = metrics.max_drift_micros.load(Ordering::Relaxed);
+    assert!(max_drift < 1_000_000, "slots start on time (max drift {max_drift} us)");
+    assert_eq!(metrics.late_slots.load(Ordering::Relaxed), 0);
+    let mut text = String::new();
+    metrics.render(&mut text);
+    assert!(text.contains("portolan_health_probes_total{outcome=\"up\"}"), "{text}");
 }
