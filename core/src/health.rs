@@ -109,8 +109,8 @@ pub mod results {
         pub id: i64,
         /// The check.
         pub check_id: i64,
-        /// When it ran (the slot for scheduled probes).
-        pub at: DateTimeUtc,
+        /// When it ran (the slot for scheduled probes), Unix milliseconds.
+        pub at: i64,
         /// The probe's own verdict.
         pub outcome: String,
         /// For a scheduled slot: the state it counts as (after any re-check); `None` for a re-check.

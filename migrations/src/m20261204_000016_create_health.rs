@@ -69,7 +69,8 @@ impl MigrationTrait for Migration {
                     .table(HealthResults::Table)
                     .col(big_pk_auto(HealthResults::Id))
                     .col(big_integer(HealthResults::CheckId))
-                    .col(timestamp_with_time_zone(HealthResults::At))
+                    // Unix milliseconds: a raw row is written every slot of every check, so it is kept small.
+                    .col(big_integer(HealthResults::At))
                     .col(string(HealthResults::Outcome))
                     .col(string_null(HealthResults::Counted))
                     .col(integer_null(HealthResults::LatencyMs))
@@ -84,15 +85,6 @@ impl MigrationTrait for Migration {
                     .name("ix_health_results_check_at")
                     .table(HealthResults::Table)
                     .col(HealthResults::CheckId)
-                    .col(HealthResults::At)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("ix_health_results_at")
-                    .table(HealthResults::Table)
                     .col(HealthResults::At)
                     .to_owned(),
             )

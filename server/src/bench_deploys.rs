@@ -41,14 +41,14 @@ pub struct DeploysBenchOptions {
     pub duration: Duration,
 }
 
-struct Work {
-    dir: PathBuf,
-    database_url: String,
+pub(crate) struct Work {
+    pub(crate) dir: PathBuf,
+    pub(crate) database_url: String,
     pg: Option<(String, String, String)>,
 }
 
 impl Work {
-    async fn new(postgres: Option<&str>, tag: &str) -> Result<Work, BenchError> {
+    pub(crate) async fn new(postgres: Option<&str>, tag: &str) -> Result<Work, BenchError> {
         let dir = std::env::temp_dir().join(format!("portolan-bench-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
@@ -63,11 +63,11 @@ impl Work {
         Ok(Work { dir, database_url, pg })
     }
 
-    fn backend(&self) -> &'static str {
+    pub(crate) fn backend(&self) -> &'static str {
         if self.database_url.starts_with("sqlite:") { "SQLite" } else { "PostgreSQL" }
     }
 
-    fn command(&self, exe: &Path) -> Command {
+    pub(crate) fn command(&self, exe: &Path) -> Command {
         let mut cmd = Command::new(exe);
         cmd.env("PORTOLAN_DATABASE_URL", &self.database_url)
             .env("PORTOLAN_DATA_DIR", &self.dir)
@@ -76,7 +76,7 @@ impl Work {
         cmd
     }
 
-    async fn finish(self) {
+    pub(crate) async fn finish(self) {
         let _ = std::fs::remove_dir_all(&self.dir);
         if let Some((admin, _, name)) = self.pg
             && let Ok(db) = sea_orm::Database::connect(&admin).await
@@ -86,12 +86,12 @@ impl Work {
     }
 }
 
-fn step(e: impl std::fmt::Display) -> BenchError {
+pub(crate) fn step(e: impl std::fmt::Display) -> BenchError {
     BenchError::Step(e.to_string())
 }
 
 /// Migrates and imports a synthetic catalog through child processes.
-fn prepare_catalog(work: &Work, exe: &Path, components: usize, teams: usize) -> Result<(), BenchError> {
+pub(crate) fn prepare_catalog(work: &Work, exe: &Path, components: usize, teams: usize) -> Result<(), BenchError> {
     let catalog_dir = work.dir.join("catalog");
     let o = BenchOptions {
         components,
@@ -115,12 +115,12 @@ fn prepare_catalog(work: &Work, exe: &Path, components: usize, teams: usize) -> 
     Ok(())
 }
 
-struct Server {
-    child: ServerChild,
-    base: String,
+pub(crate) struct Server {
+    pub(crate) child: ServerChild,
+    pub(crate) base: String,
 }
 
-async fn start_server(
+pub(crate) async fn start_server(
     work: &Work,
     exe: &Path,
     port: u16,

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod bench;
 pub mod bench_deploys;
 pub mod bench_docs;
+pub mod bench_health;
 pub mod catalog;
 pub mod deploys;
 pub mod docs;

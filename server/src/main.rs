@@ -95,6 +95,31 @@ enum BenchCommand {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Probe 5,000 checks at 30 s against loopback targets and report the share of slots run, start delays, CPU,
+    /// memory and storage growth; then load-test the health grid and a service's health.
+    Health {
+        /// Checks to probe.
+        #[arg(long, default_value_t = 5000)]
+        checks: usize,
+        /// Services they belong to.
+        #[arg(long, default_value_t = 1000)]
+        components: usize,
+        /// Probe interval in seconds.
+        #[arg(long, default_value_t = 30)]
+        interval: u64,
+        /// Minutes of probing before the figures are read.
+        #[arg(long, default_value_t = 10.0)]
+        minutes: f64,
+        /// Run on a fresh database on this PostgreSQL server instead of SQLite.
+        #[arg(long)]
+        postgres: Option<String>,
+        /// Concurrent connections for the page scenarios.
+        #[arg(long, default_value_t = 4)]
+        connections: usize,
+        /// Seconds per page scenario.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
     /// Send signed GitHub webhook deliveries as fast as they are acknowledged, kill -9 the server halfway, restart
     /// it, and check every acknowledged delivery is processed (SQLite).
     Webhooks {
@@ -193,6 +218,26 @@ fn main() -> ExitCode {
                     duration: std::time::Duration::from_secs(seconds),
                 };
                 match portolan_server::bench_deploys::deploys(options).await {
+                    Ok(_) => Ok(true),
+                    Err(e) => {
+                        eprintln!("portolan bench: {e}");
+                        Ok(false)
+                    }
+                }
+            }
+            Command::Bench {
+                command: BenchCommand::Health { checks, components, interval, minutes, postgres, connections, seconds },
+            } => {
+                let options = portolan_server::bench_health::HealthBenchOptions {
+                    checks: checks.max(1),
+                    components: components.max(1),
+                    interval_seconds: interval.max(1),
+                    probe_minutes: minutes.max(0.5),
+                    postgres,
+                    connections: connections.max(1),
+                    seconds: seconds.max(1),
+                };
+                match portolan_server::bench_health::health(options).await {
                     Ok(_) => Ok(true),
                     Err(e) => {
                         eprintln!("portolan bench: {e}");

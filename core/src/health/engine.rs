@@ -49,7 +49,14 @@ pub struct Metrics {
     pub max_drift_micros: AtomicU64,
     /// Batches that failed to record (their checks are probed again when the lease ends).
     pub record_failures: AtomicU64,
+    /// Slots overdue by more than their interval when claimed (new checks, or the portal was down).
+    pub caught_up: AtomicU64,
+    /// Start delays per bucket of [`DRIFT_BOUNDS_MS`] (the last one: above them all).
+    pub drift_buckets: [AtomicU64; 11],
 }
+
+/// Upper bounds of the start-delay histogram, in milliseconds.
+pub const DRIFT_BOUNDS_MS: [u64; 10] = [1, 5, 10, 50, 100, 250, 500, 1000, 2000, 5000];
 
 impl Metrics {
     fn probe(&self, outcome: Outcome) {
@@ -60,6 +67,18 @@ impl Metrics {
             Outcome::Down => 2,
         };
         self.outcomes[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one slot's start delay.
+    pub fn started(&self, late_micros: u64) {
+        self.slots.fetch_add(1, Ordering::Relaxed);
+        self.drift_micros.fetch_add(late_micros, Ordering::Relaxed);
+        self.max_drift_micros.fetch_max(late_micros, Ordering::Relaxed);
+        if late_micros > 1_000_000 {
+            self.late_slots.fetch_add(1, Ordering::Relaxed);
+        }
+        let i = DRIFT_BOUNDS_MS.iter().position(|b| late_micros <= b * 1000).unwrap_or(DRIFT_BOUNDS_MS.len());
+        self.drift_buckets[i].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Prometheus text lines.
@@ -78,6 +97,21 @@ impl Metrics {
         let _ = writeln!(out, "portolan_health_start_drift_seconds_sum {:.6}", g(&self.drift_micros) as f64 / 1e6);
         let _ = writeln!(out, "# TYPE portolan_health_start_drift_seconds_max gauge");
         let _ = writeln!(out, "portolan_health_start_drift_seconds_max {:.6}", g(&self.max_drift_micros) as f64 / 1e6);
+        let _ = writeln!(out, "# TYPE portolan_health_start_drift_seconds histogram");
+        let mut cumulative = 0;
+        for (i, b) in DRIFT_BOUNDS_MS.iter().enumerate() {
+            cumulative += g(&self.drift_buckets[i]);
+            let _ = writeln!(
+                out,
+                "portolan_health_start_drift_seconds_bucket{{le=\"{}\"}} {cumulative}",
+                *b as f64 / 1000.0
+            );
+        }
+        cumulative += g(&self.drift_buckets[DRIFT_BOUNDS_MS.len()]);
+        let _ = writeln!(out, "portolan_health_start_drift_seconds_bucket{{le=\"+Inf\"}} {cumulative}");
+        let _ = writeln!(out, "portolan_health_start_drift_seconds_count {cumulative}");
+        let _ = writeln!(out, "# TYPE portolan_health_caught_up_slots_total counter");
+        let _ = writeln!(out, "portolan_health_caught_up_slots_total {}", g(&self.caught_up));
         let _ = writeln!(out, "# TYPE portolan_health_record_failures_total counter");
         let _ = writeln!(out, "portolan_health_record_failures_total {}", g(&self.record_failures));
     }
@@ -384,11 +418,11 @@ impl Engine {
                     let wait = (c.next_due_at - Utc::now()).to_std().unwrap_or_default();
                     tokio::time::sleep(wait).await;
                     let late = (Utc::now() - c.next_due_at).num_microseconds().unwrap_or(0).max(0) as u64;
-                    me.metrics.slots.fetch_add(1, Ordering::Relaxed);
-                    me.metrics.drift_micros.fetch_add(late, Ordering::Relaxed);
-                    me.metrics.max_drift_micros.fetch_max(late, Ordering::Relaxed);
-                    if late > 1_000_000 {
-                        me.metrics.late_slots.fetch_add(1, Ordering::Relaxed);
+                    if late > (c.interval_ms.max(1000) as u64) * 1000 {
+                        // Overdue by more than an interval: new, or the portal was not running. Not drift.
+                        me.metrics.caught_up.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        me.metrics.started(late);
                     }
                     let _ = tx.send(me.run_slot(c).await);
                 });
@@ -447,7 +481,7 @@ async fn record(
         for (i, p) in o.probes.iter().enumerate() {
             raw.push(results::ActiveModel {
                 check_id: Set(c.id),
-                at: Set(on_slot(p.at)),
+                at: Set(on_slot(p.at).timestamp_millis()),
                 outcome: Set(p.outcome.as_str().to_owned()),
                 counted: Set((i == 0).then(|| counted.as_str().to_owned())),
                 latency_ms: Set(p.latency_ms.map(|v| i32::try_from(v).unwrap_or(i32::MAX))),
@@ -468,7 +502,10 @@ async fn record(
         let last = o.probes.last();
         let interval = interval_of(c);
         let mut m: checks::ActiveModel = checks::ActiveModel { id: Set(c.id), ..Default::default() };
-        m.next_due_at = Set(next_slot(c.id, interval, o.slot.max(now - interval)));
+        // The next slot on the grid after this one; after an overdue slot (new check, portal was down) the next
+        // one after now, so missed slots are skipped rather than run late.
+        let after = if o.slot < now - interval { now } else { o.slot };
+        m.next_due_at = Set(next_slot(c.id, interval, after));
         m.lease_until = Set(None);
         m.lease_owner = Set(None);
         m.state = Set(o.tracker.state.as_str().to_owned());
@@ -626,11 +663,21 @@ pub struct Trimmed {
 pub async fn trim(db: &DatabaseConnection, config: &Config, now: DateTime<Utc>) -> Result<Trimmed, DbErr> {
     let raw_cut = now - Duration::days(i64::from(config.health.raw_days));
     let hourly_cut = floor_hour(now - Duration::days(i64::from(config.health.hourly_days)));
-    let results = results::Entity::delete_many().filter(results::Column::At.lt(raw_cut)).exec(db).await?;
+    // Check by check, so each delete walks the (check, time) index.
+    let ids: Vec<i64> = checks::Entity::find().select_only().column(checks::Column::Id).into_tuple().all(db).await?;
+    let mut results = 0;
+    for chunk in ids.chunks(50) {
+        results += results::Entity::delete_many()
+            .filter(results::Column::CheckId.is_in(chunk.iter().copied()))
+            .filter(results::Column::At.lt(raw_cut.timestamp_millis()))
+            .exec(db)
+            .await?
+            .rows_affected;
+    }
     let hourly = buckets::Entity::delete_many()
         .filter(buckets::Column::Period.eq("h"))
         .filter(buckets::Column::Start.lt(hourly_cut))
         .exec(db)
         .await?;
-    Ok(Trimmed { results: results.rows_affected, hourly: hourly.rows_affected })
+    Ok(Trimmed { results, hourly: hourly.rows_affected })
 }

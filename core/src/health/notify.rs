@@ -172,7 +172,7 @@ pub async fn burn_alerts(db: &DatabaseConnection, config: &Config, now: DateTime
                 .select_only()
                 .column(super::results::Column::Id)
                 .filter(super::results::Column::CheckId.eq(c.id))
-                .filter(super::results::Column::At.gte(now - Duration::hours(6)))
+                .filter(super::results::Column::At.gte((now - Duration::hours(6)).timestamp_millis()))
                 .filter(super::results::Column::Counted.eq("down"))
                 .into_tuple::<i64>()
                 .one(db)

@@ -57,8 +57,8 @@ pub async fn window<C: ConnectionTrait>(
                     db,
                     results::Entity::find()
                         .filter(results::Column::CheckId.is_in(ids.iter().copied()))
-                        .filter(results::Column::At.gte(a))
-                        .filter(results::Column::At.lt(b))
+                        .filter(results::Column::At.gte(a.timestamp_millis()))
+                        .filter(results::Column::At.lt(b.timestamp_millis()))
                         .filter(results::Column::Counted.is_not_null()),
                     &["counted", "latency_ms"],
                 )

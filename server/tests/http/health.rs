@@ -772,11 +772,8 @@ async fn the_running_engine_finds_declared_checks_and_keeps_to_its_schedule(b: B
     tokio::time::sleep(StdDuration::from_millis(5500)).await;
     task.abort();
     use portolan_core::health::results;
-    let slots = results::Entity::find()
-        .filter(results::Column::Counted.is_not_null())
-        .count(&app.state.app.db)
-        .await
-        .unwrap();
+    let slots =
+        results::Entity::find().filter(results::Column::Counted.is_not_null()).count(&app.state.app.db).await.unwrap();
     assert!((4..=7).contains(&slots), "a slot a second once the check is found: {slots}");
     let c = checks::Entity::find().one(&app.state.app.db).await.unwrap().unwrap();
     assert_eq!(c.state, "up");
