@@ -516,6 +516,9 @@ async fn record(
             m.last_latency_ms = Set(p.latency_ms.map(|v| i32::try_from(v).unwrap_or(i32::MAX)));
             m.last_status_code = Set(p.status_code.map(i32::from));
             m.last_error = Set(p.error.clone());
+            if p.tls_expires_at.is_some() {
+                m.tls_expires_at = Set(p.tls_expires_at);
+            }
         }
         if let Some((at, _, _, _)) = o.changes.last() {
             m.state_since = Set(on_slot(*at));

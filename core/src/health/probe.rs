@@ -24,7 +24,12 @@ pub struct ProbeResult {
     pub status_code: Option<u16>,
     /// Why it is down (or degraded).
     pub error: Option<String>,
+    /// When the server's TLS certificate expires (HTTPS targets).
+    pub tls_expires_at: Option<DateTime<Utc>>,
 }
+
+/// An accepted answer: its HTTP status and its certificate's expiry.
+type Answer = (Option<u16>, Option<DateTime<Utc>>);
 
 /// Probes targets. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -39,6 +44,7 @@ impl Prober {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("portolan-health/", env!("CARGO_PKG_VERSION")))
             .pool_idle_timeout(Duration::from_secs(90))
+            .tls_info(true)
             .build()
             .unwrap_or_default();
         Prober { http }
@@ -58,11 +64,17 @@ impl Prober {
                 latency_ms: None,
                 status_code: None,
                 error: Some(format!("no answer within {} ms", timeout.as_millis())),
+                tls_expires_at: None,
             },
-            Ok(Err((status_code, error))) => {
-                ProbeResult { at, outcome: Outcome::Down, latency_ms, status_code, error: Some(error) }
-            }
-            Ok(Ok(status_code)) => match expect.degraded_after {
+            Ok(Err((status_code, error))) => ProbeResult {
+                at,
+                outcome: Outcome::Down,
+                latency_ms,
+                status_code,
+                error: Some(error),
+                tls_expires_at: None,
+            },
+            Ok(Ok((status_code, tls_expires_at))) => match expect.degraded_after {
                 Some(limit) if elapsed > limit => ProbeResult {
                     at,
                     outcome: Outcome::Degraded,
@@ -73,21 +85,27 @@ impl Prober {
                         elapsed.as_millis(),
                         limit.as_millis()
                     )),
+                    tls_expires_at,
                 },
-                _ => ProbeResult { at, outcome: Outcome::Up, latency_ms, status_code, error: None },
+                _ => ProbeResult { at, outcome: Outcome::Up, latency_ms, status_code, error: None, tls_expires_at },
             },
         }
     }
 
-    async fn attempt(&self, target: &Target, expect: &Expect) -> Result<Option<u16>, (Option<u16>, String)> {
+    async fn attempt(&self, target: &Target, expect: &Expect) -> Result<Answer, (Option<u16>, String)> {
         match target {
             Target::Tcp { host, port } => match tokio::net::TcpStream::connect((host.as_str(), *port)).await {
-                Ok(_) => Ok(None),
+                Ok(_) => Ok((None, None)),
                 Err(e) => Err((None, format!("connect to {host}:{port} failed: {e}"))),
             },
             Target::Http(url) => {
                 let res = self.http.get(url.clone()).send().await.map_err(|e| (None, describe(&e)))?;
                 let status = res.status().as_u16();
+                let tls = res
+                    .extensions()
+                    .get::<reqwest::tls::TlsInfo>()
+                    .and_then(|t| t.peer_certificate())
+                    .and_then(certificate_not_after);
                 if !expect.status.accepts(status) {
                     return Err((Some(status), format!("status {status}, expected {}", expect.status)));
                 }
@@ -97,10 +115,58 @@ impl Prober {
                         return Err((Some(status), format!("the body does not contain \"{needle}\"")));
                     }
                 }
-                Ok(Some(status))
+                Ok((Some(status), tls))
             }
         }
     }
+}
+
+/// One DER element: (tag, contents, what follows).
+fn der(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n].iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        (len, &rest[n..])
+    };
+    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+}
+
+/// A certificate's `notAfter` (X.509 validity), read from its DER form.
+pub fn certificate_not_after(cert: &[u8]) -> Option<DateTime<Utc>> {
+    let (_, certificate, _) = der(cert)?;
+    let (_, mut tbs, _) = der(certificate)?;
+    // [0] version (optional), serialNumber, signature, issuer, validity.
+    let (tag, _, rest) = der(tbs)?;
+    if tag == 0xa0 {
+        tbs = rest;
+        let (_, _, rest) = der(tbs)?; // serial
+        tbs = rest;
+    } else {
+        tbs = rest; // that was the serial
+    }
+    let (_, _, rest) = der(tbs)?; // signature algorithm
+    let (_, _, rest) = der(rest)?; // issuer
+    let (_, validity, _) = der(rest)?;
+    let (_, _, rest) = der(validity)?; // notBefore
+    let (tag, time, _) = der(rest)?;
+    let text = std::str::from_utf8(time).ok()?.trim_end_matches('Z');
+    let full = match tag {
+        // UTCTime: YYMMDDHHMMSS, years 50-99 are 19xx.
+        0x17 if text.len() == 12 => {
+            let yy: u32 = text[..2].parse().ok()?;
+            format!("{}{text}", if yy >= 50 { "19" } else { "20" })
+        }
+        0x18 if text.len() == 14 => text.to_owned(),
+        _ => return None,
+    };
+    chrono::NaiveDateTime::parse_from_str(&full, "%Y%m%d%H%M%S").ok().map(|t| t.and_utc())
 }
 
 impl Default for Prober {
@@ -147,4 +213,28 @@ fn describe(e: &reqwest::Error) -> String {
 pub fn timeout_for(interval: Duration) -> Duration {
     let eighty = interval.mul_f64(0.8);
     eighty.min(Duration::from_secs(10)).max(Duration::from_millis(100))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A self-signed certificate made with `openssl req -x509 -days 45` (notAfter Jan 18 09:24:50 2027 GMT).
+    const CERT: &str = "MIIBfzCCASWgAwIBAgIUSBRMgylWi0v2bPDIDdPLrTtfaj4wCgYIKoZIzj0EAwIwFTETMBEGA1UEAwwKcHJvYmUudGVzdDAeFw0yNjEyMDQwOTI0NTBaFw0yNzAxMTgwOTI0NTBaMBUxEzARBgNVBAMMCnByb2JlLnRlc3QwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAARbjU/gsJPzWC9/L0fYeQa7tfLPVJcyDzoz5caajlzdeoAxW9Lq3ASHSUy8fTxpneemIsUOVmLcWdH7uke8mZu3o1MwUTAdBgNVHQ4EFgQUmpXzLRcOtN4ZH8Z6pwBQJ9dSoaQwHwYDVR0jBBgwFoAUmpXzLRcOtN4ZH8Z6pwBQJ9dSoaQwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiEA+yxqJjuLqfvpW5uHjGyJmoOx7jrNxoNeGUo4r7CmgnUCIDR1osk/+ybvt0UL/uuRzpoKa0QFemfsPpf6v8okO1J4";
+
+    #[test]
+    fn certificate_expiry_is_read_from_der() {
+        use base64::Engine;
+        let der = base64::engine::general_purpose::STANDARD.decode(CERT).unwrap();
+        let at = certificate_not_after(&der).unwrap();
+        assert_eq!(at.to_rfc3339(), "2027-01-18T09:24:50+00:00");
+        assert_eq!(certificate_not_after(&der[..40]), None, "a cut certificate reads as nothing, never panics");
+        assert_eq!(certificate_not_after(b""), None);
+    }
+
+    #[test]
+    fn timeouts_stay_below_the_interval() {
+        assert_eq!(timeout_for(Duration::from_secs(1)), Duration::from_millis(800));
+        assert_eq!(timeout_for(Duration::from_secs(60)), Duration::from_secs(10));
+    }
 }
