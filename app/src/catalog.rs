@@ -468,6 +468,10 @@ fn EntityView() -> impl IntoView {
         let (kind, namespace, name) = key();
         format!("{kind}:{namespace}/{name}").to_lowercase()
     }));
+    provide_context(crate::health::EntityHealthResource::new(move || {
+        let (kind, namespace, name) = key();
+        format!("{kind}:{namespace}/{name}").to_lowercase()
+    }));
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -693,6 +697,7 @@ fn EntityDetailView(detail: EntityDetail) -> impl IntoView {
         {matches!(s.kind.as_str(), "group" | "user").then(|| view! { <PeopleSection detail=detail.clone() /> })}
         {(s.kind == "group").then(|| view! { <TeamGuides /> })}
         <EntityDocs entity_ref=s.entity_ref.clone() />
+        {matches!(s.kind.as_str(), "component" | "resource").then(|| view! { <crate::health::EntityHealthCard entity_ref=s.entity_ref.clone() /> })}
         {(s.kind == "component").then(|| view! { <crate::deploys::EntityDeploys entity_ref=s.entity_ref.clone() /> })}
         <section class="card" aria-labelledby="relations-title">
             <h2 id="relations-title">"Relations"</h2>

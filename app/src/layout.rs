@@ -20,6 +20,7 @@ const NAV: &[NavItem] = &[
     NavItem { label: "Docs", href: "/docs" },
     NavItem { label: "Deploys", href: "/deploys" },
     NavItem { label: "DORA", href: "/dora" },
+    NavItem { label: "Health", href: "/health" },
 ];
 
 /// The top bar.

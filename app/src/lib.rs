@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod deploys;
 pub mod docs;
 pub mod error;
+pub mod health;
 pub mod home;
 pub mod layout;
 pub mod people;
@@ -103,6 +104,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/deploys") view=deploys::DeploysPage ssr=SsrMode::Async />
                     <Route path=path!("/dora") view=deploys::DoraPage ssr=SsrMode::Async />
                     <Route path=path!("/dora/how") view=deploys::DoraHowPage ssr=SsrMode::Async />
+                    <Route path=path!("/health") view=health::HealthPage ssr=SsrMode::Async />
                     <Route path=path!("/docs/new") view=docs::NewDocPage ssr=SsrMode::Async />
                     <Route path=path!("/docs/:space/:slug") view=docs::DocPageRoute ssr=SsrMode::Async />
                     <Route path=path!("/docs/:space/:slug/edit") view=docs::EditPageRoute ssr=SsrMode::Async />

@@ -954,7 +954,7 @@ pub async fn scope_components(db: &DatabaseConnection, scope: &str) -> Result<Op
         return Err(invalid("scope", format!("there is no {r_text} in the catalog")));
     }
     Ok(Some(match r.kind.as_str() {
-        "component" => vec![r_text],
+        "component" | "resource" => vec![r_text],
         "group" => {
             // The group and its sub-groups, a few levels down.
             let mut groups = vec![r_text.clone()];
