@@ -22,6 +22,8 @@ pub struct AppState {
     pub github_sync: GithubSync,
     /// Reads URL locations.
     pub urls: Arc<HttpUrlReader>,
+    /// The health grid's settled sums.
+    pub grid_cache: Arc<crate::health::query::GridCache>,
 }
 
 impl AppState {
@@ -33,6 +35,7 @@ impl AppState {
             github: Arc::new(OctocrabGithub::new(&config.github_api_url)),
             urls: Arc::new(HttpUrlReader::new(github_sync.clone())),
             github_sync,
+            grid_cache: Arc::default(),
             db,
             config,
         })

@@ -21,6 +21,7 @@ mod m20261203_000013_git_pushes_and_pulls;
 mod m20261204_000014_first_in_production;
 mod m20261204_000015_revision_history_index;
 mod m20261204_000016_create_health;
+mod m20261204_000017_health_grid_index;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000014_first_in_production::Migration),
             Box::new(m20261204_000015_revision_history_index::Migration),
             Box::new(m20261204_000016_create_health::Migration),
+            Box::new(m20261204_000017_health_grid_index::Migration),
         ]
     }
 }

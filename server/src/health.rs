@@ -134,7 +134,7 @@ pub(crate) async fn grid(
         });
     }
     let filter = GridFilter { only, hidden: hidden(&state, viewer).await? };
-    query::grid(&state.app.db, &state.app.config, &name, span, &filter, Utc::now())
+    query::grid(&state.app.db, &state.app.config, &state.app.grid_cache, &name, span, &filter, Utc::now())
         .await
         .map(Json)
         .map_err(|e| ApiError::internal("building the health grid", e))

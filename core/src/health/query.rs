@@ -3,11 +3,13 @@
 //! in the portal.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    Set,
+    QuerySelect, Set,
 };
 
 use portolan_types::health::{
@@ -102,14 +104,36 @@ fn covered(windows: &[maintenance::Model], environment: &str, now: DateTime<Utc>
 /// The state to show for a check: unknown when it has not been probed for three intervals (the portal was down or
 /// the check is paused), maintenance inside a window.
 pub fn shown_state(c: &checks::Model, in_maintenance: bool, now: DateTime<Utc>) -> State {
+    shown(&c.state, c.enabled, c.last_checked_at, c.interval_ms, in_maintenance, now)
+}
+
+fn shown(
+    state: &str,
+    enabled: bool,
+    last_checked_at: Option<DateTime<Utc>>,
+    interval_ms: i64,
+    in_maintenance: bool,
+    now: DateTime<Utc>,
+) -> State {
     if in_maintenance {
         return State::Maintenance;
     }
-    let stale = match c.last_checked_at {
+    let stale = match last_checked_at {
         None => true,
-        Some(t) => now - t > Duration::milliseconds(c.interval_ms.saturating_mul(3)) + Duration::seconds(10),
+        Some(t) => now - t > Duration::milliseconds(interval_ms.saturating_mul(3)) + Duration::seconds(10),
     };
-    if !c.enabled || stale { State::Unknown } else { State::parse(&c.state) }
+    if !enabled || stale { State::Unknown } else { State::parse(state) }
+}
+
+/// What the grid reads of a check.
+struct GridCheck {
+    id: i64,
+    component_ref: String,
+    environment: String,
+    state: String,
+    enabled: bool,
+    last_checked_at: Option<DateTime<Utc>>,
+    interval_ms: i64,
 }
 
 /// A check for pages and the API.
@@ -288,6 +312,7 @@ pub async fn entity_health(
         problems,
         panels: live.panels,
         notices: live.notices,
+        alert_history: super::alerting::kept(db, config, &entity.entity_ref, 20).await?,
     })
 }
 
@@ -315,6 +340,129 @@ pub fn grid_window(text: Option<&str>) -> Result<(String, Duration), HealthError
 /// Ref, name, title, owner and system of an entity.
 type EntityMeta = (String, String, Option<String>, Option<String>, Option<String>);
 
+/// How long after a bucket's end results may still land in it: a slot is recorded when its probe and re-checks
+/// are done (well under a minute), so a bucket that ended this long ago no longer changes.
+const SETTLE: Duration = Duration::minutes(5);
+
+/// Up, degraded and down counts per check from the buckets of a period in `[from, to)` (`to`: open-ended).
+async fn bucket_counts<C: ConnectionTrait>(
+    db: &C,
+    period: &str,
+    from: DateTime<Utc>,
+    to: Option<DateTime<Utc>>,
+) -> Result<HashMap<i64, Counts>, DbErr> {
+    let mut q = buckets::Entity::find()
+        .select_only()
+        .column(buckets::Column::CheckId)
+        .column_as(Expr::cust("SUM(up)"), "up")
+        .column_as(Expr::cust("SUM(degraded)"), "degraded")
+        .column_as(Expr::cust("SUM(down)"), "down")
+        .filter(buckets::Column::Period.eq(period))
+        .filter(buckets::Column::Start.gte(from));
+    if let Some(to) = to {
+        q = q.filter(buckets::Column::Start.lt(to));
+    }
+    let sums: Vec<(i64, i64, i64, i64)> = q.group_by(buckets::Column::CheckId).into_tuple().all(db).await?;
+    Ok(sums
+        .into_iter()
+        .map(|(id, up, degraded, down)| (id, Counts { up, degraded, down, ..Counts::default() }))
+        .collect())
+}
+
+/// The latency histograms per check of the hourly buckets in `[from, to)` (`to`: open-ended).
+async fn bucket_latency<C: ConnectionTrait>(
+    db: &C,
+    from: DateTime<Utc>,
+    to: Option<DateTime<Utc>>,
+) -> Result<HashMap<i64, Histogram>, DbErr> {
+    let mut q =
+        buckets::Entity::find().filter(buckets::Column::Period.eq("h")).filter(buckets::Column::Start.gte(from));
+    if let Some(to) = to {
+        q = q.filter(buckets::Column::Start.lt(to));
+    }
+    let rows: Vec<(i64, String)> = json_rows(db, q, &["check_id", "latency"]).await?;
+    let mut out: HashMap<i64, Histogram> = HashMap::new();
+    for (id, latency) in rows {
+        out.entry(id).or_default().add(&Histogram::decode(&latency));
+    }
+    Ok(out)
+}
+
+type Settled<T> = Arc<HashMap<i64, T>>;
+/// Period, from and to of settled sums.
+type CountsKey = (String, DateTime<Utc>, DateTime<Utc>);
+/// From and to of settled latency.
+type LatencyKey = (DateTime<Utc>, DateTime<Utc>);
+
+/// The grid's sums over buckets that have settled (ended more than [`SETTLE`] ago): they never change, so each
+/// process adds them up once per hour and window instead of on every request. One per process, shared by every
+/// request; replicas each keep their own, and all agree because settled buckets are the same for all.
+#[derive(Default)]
+pub struct GridCache {
+    counts: Mutex<HashMap<CountsKey, Settled<Counts>>>,
+    latency: Mutex<HashMap<LatencyKey, Settled<Histogram>>>,
+}
+
+impl std::fmt::Debug for GridCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GridCache").finish_non_exhaustive()
+    }
+}
+
+/// At most this many settled sums are kept (a few windows, and the one the hour just closed).
+const CACHED: usize = 16;
+
+impl GridCache {
+    /// Counts per check over the settled buckets of a period in `[from, to)`.
+    pub async fn counts<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        period: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Settled<Counts>, DbErr> {
+        if from >= to {
+            return Ok(Arc::default());
+        }
+        let key = (period.to_owned(), from, to);
+        if let Some(hit) = self.counts.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(hit.clone());
+        }
+        let sums = Arc::new(bucket_counts(db, period, from, Some(to)).await?);
+        let mut map = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        // Sums up to an older boundary of the same period will not be asked for again.
+        map.retain(|k, _| k.0 != key.0 || k.2 >= to);
+        if map.len() >= CACHED {
+            map.clear();
+        }
+        map.insert(key, sums.clone());
+        Ok(sums)
+    }
+
+    /// Latency histograms per check over the settled hourly buckets in `[from, to)`.
+    pub async fn latency<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Settled<Histogram>, DbErr> {
+        if from >= to {
+            return Ok(Arc::default());
+        }
+        if let Some(hit) = self.latency.lock().unwrap_or_else(|e| e.into_inner()).get(&(from, to)) {
+            return Ok(hit.clone());
+        }
+        let hists = Arc::new(bucket_latency(db, from, Some(to)).await?);
+        let mut map = self.latency.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|k, _| k.1 >= to);
+        if map.len() >= CACHED {
+            map.clear();
+        }
+        map.insert((from, to), hists.clone());
+        Ok(hists)
+    }
+}
+
 /// Which entities the grid shows.
 #[derive(Clone, Debug, Default)]
 pub struct GridFilter {
@@ -324,19 +472,37 @@ pub struct GridFilter {
     pub hidden: HashSet<String>,
 }
 
-/// The grid of entities with checks by environment. Cells cover whole hours (24 h) or whole days (longer
-/// windows), up to now: the service page's figures are the exact ones.
+/// The grid of entities with checks by environment. Uptime covers whole hours (24 h) or whole days (longer
+/// windows) up to now, p95 latency the last hour and the current one: the service page's figures are the exact
+/// ones.
 pub async fn grid(
     db: &DatabaseConnection,
     config: &Config,
+    cache: &GridCache,
     window_name: &str,
     span: Duration,
     filter: &GridFilter,
     now: DateTime<Utc>,
 ) -> Result<HealthGrid, DbErr> {
-    let all: Vec<checks::Model> = checks::Entity::find().all(db).await?;
-    let all: Vec<checks::Model> = all
+    // Only the columns the cells need, as one JSON document (see `json_rows`).
+    type Row = (i64, String, String, String, crate::db::DbBool, Option<crate::db::DbTime>, i64);
+    let rows: Vec<Row> = json_rows(
+        db,
+        checks::Entity::find(),
+        &["id", "component_ref", "environment", "state", "enabled", "last_checked_at", "interval_ms"],
+    )
+    .await?;
+    let all: Vec<GridCheck> = rows
         .into_iter()
+        .map(|(id, component_ref, environment, state, enabled, last, interval_ms)| GridCheck {
+            id,
+            component_ref,
+            environment,
+            state,
+            enabled: enabled.0,
+            last_checked_at: last.map(|t| t.0),
+            interval_ms,
+        })
         .filter(|c| !filter.hidden.contains(&c.component_ref))
         .filter(|c| filter.only.as_ref().is_none_or(|o| o.contains(&c.component_ref)))
         .collect();
@@ -345,19 +511,27 @@ pub async fn grid(
         .filter(maintenance::Column::EndsAt.gt(now))
         .all(db)
         .await?;
-    let (period, start) =
-        if span <= Duration::hours(24) { ("h", floor_hour(now - span)) } else { ("d", floor_day(now - span)) };
-    let rows: Vec<(i64, i64, i64, i64, String)> = json_rows(
-        db,
-        buckets::Entity::find().filter(buckets::Column::Period.eq(period)).filter(buckets::Column::Start.gte(start)),
-        &["check_id", "up", "degraded", "down", "latency"],
-    )
-    .await?;
+    let (period, start, closed) = if span <= Duration::hours(24) {
+        ("h", floor_hour(now - span), floor_hour(now - SETTLE))
+    } else {
+        ("d", floor_day(now - span), floor_day(now - SETTLE))
+    };
+    let closed = closed.max(start);
+    // Buckets that can no longer change come from the cache; the open ones (the current hour or day) are added up
+    // by the database (a covering index on period and start).
+    let settled = cache.counts(db, period, start, closed).await?;
+    let open = bucket_counts(db, period, closed, None).await?;
+    // Latency: the last hour and the current one.
+    let hour_ago = floor_hour(now) - Duration::hours(1);
+    let closed_hour = floor_hour(now - SETTLE).max(hour_ago);
+    let settled_latency = cache.latency(db, hour_ago, closed_hour).await?;
+    let open_latency = bucket_latency(db, closed_hour, None).await?;
     let mut per_check: HashMap<i64, (Counts, Histogram)> = HashMap::new();
-    for (id, up, degraded, down, latency) in rows {
-        let e = per_check.entry(id).or_default();
-        e.0.add(&Counts { up, degraded, down, ..Counts::default() });
-        e.1.add(&Histogram::decode(&latency));
+    for (id, c) in settled.iter().chain(open.iter()) {
+        per_check.entry(*id).or_default().0.add(c);
+    }
+    for (id, h) in settled_latency.iter().chain(open_latency.iter()) {
+        per_check.entry(*id).or_default().1.add(h);
     }
     let refs: Vec<String> = {
         let mut r: Vec<String> = all.iter().map(|c| c.component_ref.clone()).collect();
@@ -377,7 +551,7 @@ pub async fn grid(
             meta.insert(r, (title.unwrap_or(name), owner, system));
         }
     }
-    let mut by_entity: HashMap<&str, Vec<&checks::Model>> = HashMap::new();
+    let mut by_entity: HashMap<&str, Vec<&GridCheck>> = HashMap::new();
     for c in &all {
         by_entity.entry(c.component_ref.as_str()).or_default().push(c);
     }
@@ -390,13 +564,16 @@ pub async fn grid(
             windows.iter().filter(|w| &w.component_ref == r).cloned().collect();
         let mut cells = Vec::new();
         for env in &config.environments {
-            let here: Vec<&&checks::Model> = cs.iter().filter(|c| c.environment == env.name).collect();
+            let here: Vec<&&GridCheck> = cs.iter().filter(|c| c.environment == env.name).collect();
             if here.is_empty() {
                 continue;
             }
             let m = covered(&component_windows, &env.name, now);
-            let state =
-                here.iter().map(|c| shown_state(c, m, now)).max_by_key(|s| s.severity()).unwrap_or(State::Unknown);
+            let state = here
+                .iter()
+                .map(|c| shown(&c.state, c.enabled, c.last_checked_at, c.interval_ms, m, now))
+                .max_by_key(|s| s.severity())
+                .unwrap_or(State::Unknown);
             let mut counts = Counts::default();
             let mut hist = Histogram::default();
             for c in &here {
