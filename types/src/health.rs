@@ -135,7 +135,10 @@ pub struct AlertView {
     pub summary: Option<String>,
     /// Since when.
     pub since: Option<String>,
-    /// `prometheus` or `alertmanager`.
+    /// When it was resolved (alerts the receiver kept).
+    #[serde(default)]
+    pub ended_at: Option<String>,
+    /// `prometheus` or `alertmanager` (asked now), `webhook` (kept by the Alertmanager receiver).
     pub source: String,
 }
 
@@ -221,6 +224,9 @@ pub struct EntityHealth {
     pub panels: Vec<PanelView>,
     /// Things to know about the figures (Prometheus keeping less than the SLO window, a server not answering).
     pub notices: Vec<String>,
+    /// Alerts the Alertmanager receiver kept for the entity, firing and resolved, newest first (at most 20).
+    #[serde(default)]
+    pub alert_history: Vec<AlertView>,
 }
 
 /// One cell of the grid.
@@ -233,7 +239,7 @@ pub struct GridCell {
     pub state: String,
     /// Uptime over the grid's window (whole hours for 24 h, whole days beyond).
     pub uptime: Option<f64>,
-    /// p95 latency over the window, in ms.
+    /// p95 latency over the last hour (and the current one), in ms.
     pub p95_ms: Option<f64>,
 }
 

@@ -99,8 +99,46 @@ async fn view(db: &DatabaseConnection, config: &Config, a: &Alert, source: &str)
         runbook_title,
         summary: a.annotations.get("summary").or_else(|| a.annotations.get("description")).cloned(),
         since: a.since.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        ended_at: None,
         source: source.to_owned(),
     }
+}
+
+/// An alert the receiver kept, as pages show it.
+async fn kept_view(db: &DatabaseConnection, config: &Config, row: &alerts::Model) -> AlertView {
+    let a = Alert {
+        labels: serde_json::from_str(&row.labels).unwrap_or_default(),
+        annotations: serde_json::from_str(&row.annotations).unwrap_or_default(),
+        state: row.status.clone(),
+        since: Some(row.starts_at),
+    };
+    let mut v = view(db, config, &a, "webhook").await;
+    if v.name.is_empty() {
+        v.name = row.name.clone();
+    }
+    v.ended_at = row.ends_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    v
+}
+
+/// The alerts the receiver kept for an entity, newest first, at most `limit`.
+pub async fn kept(
+    db: &DatabaseConnection,
+    config: &Config,
+    entity_ref: &str,
+    limit: u64,
+) -> Result<Vec<AlertView>, DbErr> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    let rows = alerts::Entity::find()
+        .filter(alerts::Column::ComponentRef.eq(entity_ref))
+        .order_by_desc(alerts::Column::StartsAt)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push(kept_view(db, config, r).await);
+    }
+    Ok(out)
 }
 
 /// What Prometheus and Alertmanager say about an entity right now.
@@ -208,6 +246,7 @@ pub async fn live(db: &DatabaseConnection, config: &Config, entity: &entities::M
             }
         }
     }
+    let mut asked_alertmanager = config.health.alertmanager_url.is_some();
     if let Some(url) = &config.health.alertmanager_url {
         match Client::new(url.clone()).active_alerts().await {
             Ok(list) => {
@@ -220,9 +259,29 @@ pub async fn live(db: &DatabaseConnection, config: &Config, entity: &entities::M
                     out.alerts.push((env, view(db, config, a, "alertmanager").await));
                 }
             }
-            Err(e) => out
-                .notices
-                .push(format!("Alerts from Alertmanager: {}", e.to_string().replace("Prometheus", "Alertmanager"))),
+            Err(e) => {
+                out.notices
+                    .push(format!("Alerts from Alertmanager: {}", e.to_string().replace("Prometheus", "Alertmanager")));
+                asked_alertmanager = false;
+            }
+        }
+    }
+    if !asked_alertmanager {
+        // Nobody to ask: what the receiver was last told is firing is the best there is.
+        let firing = alerts::Entity::find()
+            .filter(alerts::Column::ComponentRef.eq(&entity.entity_ref))
+            .filter(alerts::Column::Status.eq("firing"))
+            .all(db)
+            .await
+            .unwrap_or_default();
+        for row in firing {
+            let labels: BTreeMap<String, String> = serde_json::from_str(&row.labels).unwrap_or_default();
+            if seen.contains(&labels) {
+                continue;
+            }
+            seen.push(labels);
+            let env = row.environment.clone().unwrap_or_default();
+            out.alerts.push((env, kept_view(db, config, &row).await));
         }
     }
     out

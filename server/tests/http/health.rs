@@ -230,10 +230,21 @@ async fn a_scripted_outage_gives_exact_uptime_state_changes_and_an_incident(b: B
     assert_eq!(row["owner"], "group:default/payments");
     assert_eq!(row["cells"][0]["environment"], "production");
     assert_eq!(row["cells"][0]["uptime"], 0.875);
+    // Slots in the open hour count at once, next to the settled hours the grid keeps added up.
+    let recent = start_at(&app, Utc::now() - Duration::minutes(2)).await;
+    play(&app, &e, &target, recent, Duration::seconds(30), &[(HEALTHY, 4)]).await;
+    let grid = app.get_with_token("/api/v1/health", API_TOKEN).await.json();
+    let page = app.get_with_token("/api/v1/health/component/default/payments-api", API_TOKEN).await.json();
+    let exact = page["environments"].as_array().unwrap().iter().find(|e| e["environment"] == "production").unwrap()
+        ["uptime"]["24h"]
+        .clone();
+    assert_eq!(grid["rows"][0]["cells"][0]["uptime"], exact, "74 of 84 slots up");
+    assert!((exact.as_f64().unwrap() - 74.0 / 84.0).abs() < 1e-4, "{exact}");
+    assert_eq!(grid["rows"][0]["cells"][0]["state"], "up", "probed a minute ago");
     let badge = app.get_with_token("/api/v1/health/component/default/payments-api/badge.svg", API_TOKEN).await;
     assert_eq!(badge.status, StatusCode::OK);
     assert!(badge.headers["content-type"].to_str().unwrap().starts_with("image/svg+xml"));
-    assert!(badge.body.contains("87.50%"), "{}", badge.body);
+    assert!(badge.body.contains("88.10%"), "{}", badge.body);
     let bad = app.get_with_token("/api/v1/health?window=1y", API_TOKEN).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     let anonymous = app.get("/api/v1/health").await;
@@ -626,6 +637,9 @@ async fn a_real_prometheus_and_alertmanager_drive_panels_alerts_and_incidents(b:
     assert_eq!(kept.len(), 1, "{kept:?}");
     assert_eq!(kept[0].status, "resolved");
     assert!(kept[0].ends_at.is_some());
+    let h = app.get_with_token(path, API_TOKEN).await.json();
+    assert_eq!(h["alert_history"][0]["state"], "resolved", "{h}");
+    assert_eq!(h["alert_history"][0]["runbook_title"], "Payments API down");
     let _ = prod;
 }
 
@@ -686,6 +700,14 @@ async fn the_alertmanager_receiver_needs_a_token_with_health_rights(b: Backend) 
     // The same delivery again (Alertmanager repeats) opens nothing more.
     let again = app.post_json_with_token("/api/v1/health/alertmanager", &payload, API_TOKEN).await;
     assert_eq!(again.json()["incidents_opened"], 0);
+    // With no Alertmanager to ask, the service's page shows what the receiver was told is firing.
+    let path = "/api/v1/health/component/default/payments-api";
+    let h = app.get_with_token(path, API_TOKEN).await.json();
+    let firing = &h["environments"][0];
+    assert_eq!(firing["environment"], "production", "{h}");
+    assert_eq!(firing["alerts"][0]["name"], "PaymentsDown");
+    assert_eq!(firing["alerts"][0]["state"], "firing");
+    assert_eq!(firing["alerts"][0]["source"], "webhook");
     let mut resolved = payload.clone();
     resolved["alerts"][0]["status"] = json!("resolved");
     resolved["alerts"][0]["endsAt"] = json!("2026-12-01T10:20:00Z");
@@ -695,6 +717,13 @@ async fn the_alertmanager_receiver_needs_a_token_with_health_rights(b: Backend) 
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["environment"], "production", "`env: prod` reads as production");
     assert_eq!(list[0]["resolved_at"], "2026-12-01T10:20:00Z");
+    // Resolved, it leaves the live list and stays in the history.
+    let h = app.get_with_token(path, API_TOKEN).await.json();
+    assert!(h["environments"].as_array().unwrap().iter().all(|e| e["alerts"].as_array().unwrap().is_empty()), "{h}");
+    assert_eq!(h["alert_history"][0]["name"], "PaymentsDown");
+    assert_eq!(h["alert_history"][0]["state"], "resolved");
+    assert_eq!(h["alert_history"][0]["since"], "2026-12-01T10:00:00Z");
+    assert_eq!(h["alert_history"][0]["ended_at"], "2026-12-01T10:20:00Z");
 }
 
 async fn state_changes_and_budget_burn_are_notified_once(b: Backend) {
