@@ -875,6 +875,7 @@ pub fn DocPageRoute() -> impl IntoView {
 #[component]
 fn DocView() -> impl IntoView {
     let page = Resource::new(page_key(), |(space, slug)| get_page(space, slug));
+    provide_context(crate::health::RunbookLiveResource::new(page_key()));
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -942,6 +943,7 @@ fn DocBody(
             {page.owner_ref.clone().map(|o| view! { " · owned by " <a href=entity_path(&o)>{o.clone()}</a> })}
         </p>
         <ReviewLine page=page.clone() may_edit=may_edit />
+        {(page.kind == "runbook").then(|| view! { <crate::health::RunbookLiveState /> })}
         {guide.map(|g| view! { <GuideChecklist page_id=page.id initial=g /> })}
         {(!page.entities.is_empty()).then(|| view! {
             <p class="small">"About: "

@@ -11,9 +11,10 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use portolan_types::Viewer;
 use portolan_types::catalog::entity_path;
+use portolan_types::deploys::IncidentView;
 use portolan_types::health::{
-    CheckView, EntityHealth, EnvironmentHealth, GridCell, GridRow, HealthGrid, HealthHistory, HistoryPoint,
-    MaintenanceView,
+    AlertView, CheckView, EntityHealth, EnvironmentHealth, GridCell, GridRow, HealthGrid, HealthHistory, HistoryPoint,
+    MaintenanceView, PanelView,
 };
 use serde::{Deserialize, Serialize};
 
@@ -150,9 +151,10 @@ pub async fn health_overview(filter: HealthFilter) -> Result<GridData, AppError>
     }
     let vis = crate::ssr::visibility(&state, &viewer).await?;
     let hidden = vis.hidden_refs(&state.db).await.map_err(|e| crate::ssr::internal("loading visibility", e))?;
-    let grid = query::grid(&state.db, &state.config, &window, span, &GridFilter { only, hidden }, now)
-        .await
-        .map_err(|e| crate::ssr::internal("building the health grid", e))?;
+    let grid =
+        query::grid(&state.db, &state.config, &state.grid_cache, &window, span, &GridFilter { only, hidden }, now)
+            .await
+            .map_err(|e| crate::ssr::internal("building the health grid", e))?;
     Ok(GridData { grid: Some(grid), problem: None, now: now_text(now) })
 }
 
@@ -163,6 +165,23 @@ pub struct EntityHealthData {
     pub health: EntityHealth,
     /// Uptime per day over the last 90 days, one per environment of `health`, in the same order.
     pub history: Vec<HealthHistory>,
+    /// p95 latency per hour over the last 24 hours, one line per environment.
+    pub latency: PanelView,
+    /// The incidents of the last 90 days, newest first.
+    pub incidents: Vec<IncidentEntry>,
+    /// The start of the incident timeline (90 days ago) and its end (now), Unix milliseconds.
+    pub timeline: (i64, i64),
+}
+
+/// An incident with its start and end as Unix milliseconds, for the timeline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IncidentEntry {
+    /// The incident as the API shows it.
+    pub incident: IncidentView,
+    /// Start.
+    pub start_ms: i64,
+    /// End; `None` while it is open.
+    pub end_ms: Option<i64>,
 }
 
 /// One Component's or Resource's health, with 90 days of daily uptime per environment; `None` when it has no
@@ -203,7 +222,194 @@ pub async fn health_of_entity(entity_ref: String) -> Result<Option<EntityHealthD
                 .map_err(|e| crate::ssr::internal("loading health history", e))?,
         );
     }
-    Ok(Some(EntityHealthData { health, history }))
+    // p95 latency per hour of the last 24 hours, one line per environment; hours without probes are gaps.
+    let hour = portolan_core::health::maths::floor_hour(now);
+    let mut series = Vec::new();
+    for env in &health.environments {
+        let h = query::history(
+            &state.db,
+            &state.config,
+            &entity.entity_ref,
+            &env.environment,
+            hour - chrono::Duration::hours(23),
+            now,
+            now,
+        )
+        .await
+        .map_err(|e| crate::ssr::internal("loading latency history", e))?;
+        let points: Vec<(i64, f64)> = h
+            .points
+            .iter()
+            .filter_map(|p| {
+                let t = chrono::DateTime::parse_from_rfc3339(&p.start).ok()?.timestamp_millis();
+                Some((t, p.p95_ms?))
+            })
+            .collect();
+        if !points.is_empty() {
+            series.push(portolan_types::health::SeriesView { label: env.environment.clone(), points });
+        }
+    }
+    let error = series.is_empty().then(|| "No probe answered in the last 24 hours.".to_owned());
+    let latency = PanelView { query: "p95 latency (ms) per hour".to_owned(), series, error };
+    let from = now - chrono::Duration::days(90);
+    let incidents = portolan_core::deploys::list_incidents(
+        &state.db,
+        &state.config,
+        Some(std::slice::from_ref(&entity.entity_ref)),
+        None,
+        Some(from),
+        None,
+        &Default::default(),
+    )
+    .await
+    .map_err(|e| crate::ssr::internal("loading incidents", e))?;
+    let ms = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok().map(|t| t.timestamp_millis());
+    let incidents = incidents
+        .into_iter()
+        .filter_map(|i| {
+            let start_ms = ms(&i.started_at)?;
+            let end_ms = i.resolved_at.as_deref().and_then(ms);
+            Some(IncidentEntry { incident: i, start_ms, end_ms })
+        })
+        .collect();
+    Ok(Some(EntityHealthData {
+        health,
+        history,
+        latency,
+        incidents,
+        timeline: (from.timestamp_millis(), now.timestamp_millis()),
+    }))
+}
+
+/// One environment of a service as its runbook shows it: the state and what is firing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LiveEnvironment {
+    /// Environment.
+    pub environment: String,
+    /// Whether it is a production environment.
+    pub production: bool,
+    /// `up`, `degraded`, `down`, `unknown`, `maintenance`.
+    pub state: String,
+    /// Since when.
+    pub since: Option<String>,
+    /// Firing and pending alerts.
+    pub alerts: Vec<AlertView>,
+}
+
+/// A service a runbook is about, live.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LiveEntity {
+    /// The entity.
+    pub entity_ref: String,
+    /// Its environments with checks or alerts.
+    pub environments: Vec<LiveEnvironment>,
+}
+
+/// The live state of the services a runbook is about (at most ten; those the viewer may see, with checks or
+/// alerts): the 3 a.m. page says whether the service is still down without a second tab. Empty for other pages.
+#[server(prefix = "/fn", endpoint = "health_runbook_live")]
+pub async fn runbook_live(space: String, slug: String) -> Result<Vec<LiveEntity>, AppError> {
+    use portolan_core::catalog::model::EntityRef;
+    use portolan_core::health::query;
+    let viewer = crate::ssr::require_viewer()?;
+    let state = crate::ssr::state()?;
+    let refs = portolan_core::docs::pages::runbook_entities(&state.db, &space, &slug)
+        .await
+        .map_err(|e| crate::ssr::internal("loading a runbook", e))?;
+    if refs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let vis = crate::ssr::visibility(&state, &viewer).await?;
+    let now = chrono::Utc::now();
+    let mut out = Vec::new();
+    for r in refs.iter().take(10) {
+        let Ok(parsed) = EntityRef::parse(r, Some("component"), "default") else { continue };
+        if !matches!(parsed.kind.as_str(), "component" | "resource") {
+            continue;
+        }
+        let Some(entity) = portolan_core::catalog::store::find(&state.db, &parsed)
+            .await
+            .map_err(|e| crate::ssr::internal("loading an entity", e))?
+            .filter(|e| vis.allows(e))
+        else {
+            continue;
+        };
+        let health = query::entity_health(&state.db, &state.config, &entity, now)
+            .await
+            .map_err(|e| crate::ssr::internal("loading health", e))?;
+        if health.environments.is_empty() {
+            continue;
+        }
+        out.push(LiveEntity {
+            entity_ref: health.entity_ref,
+            environments: health
+                .environments
+                .into_iter()
+                .map(|e| LiveEnvironment {
+                    environment: e.environment,
+                    production: e.production,
+                    state: e.state,
+                    since: e.since,
+                    alerts: e.alerts,
+                })
+                .collect(),
+        });
+    }
+    Ok(out)
+}
+
+/// The data behind a runbook's live state, loaded next to the page's own (see [`EntityHealthResource`]).
+#[derive(Clone, Copy, Debug)]
+pub struct RunbookLiveResource(pub Resource<Result<Vec<LiveEntity>, AppError>>);
+
+impl RunbookLiveResource {
+    /// Starts loading for the page at `(space, slug)`.
+    pub fn new(key: impl Fn() -> (String, String) + Send + Sync + 'static) -> Self {
+        RunbookLiveResource(Resource::new(key, |(space, slug)| runbook_live(space, slug)))
+    }
+}
+
+/// "Live state" on a runbook: each service it is about, its state per environment and firing alerts, kept
+/// current from the state-change stream; nothing when the page is not a runbook or its services have no checks.
+#[component]
+pub fn RunbookLiveState() -> impl IntoView {
+    let data = expect_context::<RunbookLiveResource>().0;
+    follow_state_changes(None, move || data.refetch());
+    view! {
+        <Transition>
+            {move || Suspend::new(async move {
+                let list = data.await.ok().filter(|l| !l.is_empty())?;
+                Some(view! {
+                    <section class="card runbook-live" aria-labelledby="runbook-live-title" data-testid="runbook-live">
+                        <h2 id="runbook-live-title">"Live state"</h2>
+                        {list.into_iter().map(|e| {
+                            let href = format!("{}#health", entity_path(&e.entity_ref));
+                            view! {
+                                <div class="runbook-live-entity" data-entity=e.entity_ref.clone()>
+                                    <h3><a href=href>{short_ref(&e.entity_ref)}</a></h3>
+                                    <ul class="runbook-live-envs">
+                                        {e.environments.into_iter().map(|env| view! {
+                                            <li data-environment=env.environment.clone()>
+                                                <span class="runbook-live-env">{env.environment.clone()}</span>
+                                                {env.production.then(|| view! { " " <span class="badge">"prod"</span> })}
+                                                " " <StateBadge state=env.state.clone() />
+                                                {env.since.clone().map(|s| view! { " " <span class="muted small">{format!("since {}", utc(&s))}</span> })}
+                                                {(!env.alerts.is_empty()).then(|| view! {
+                                                    <ul class="health-alerts">
+                                                        {env.alerts.into_iter().map(|a| view! { <AlertItem alert=a /> }).collect_view()}
+                                                    </ul>
+                                                })}
+                                            </li>
+                                        }).collect_view()}
+                                    </ul>
+                                </div>
+                            }
+                        }).collect_view()}
+                    </section>
+                })
+            })}
+        </Transition>
+    }
 }
 
 /// How a state reads on the page; every state has its own word, so colour is never the only sign.
@@ -551,6 +757,13 @@ fn HealthCard(data: EntityHealthData) -> impl IntoView {
         .starts_with("component:")
         .then(|| format!("/api/v1/incidents?entity={}", portolan_types::encode_query_value(&entity_ref)));
     let problems = data.health.problems.clone();
+    let notices = data.health.notices.clone();
+    let panels = data.health.panels.clone();
+    let alert_history = data.health.alert_history.clone();
+    let environments: Vec<String> = data.health.environments.iter().map(|e| e.environment.clone()).collect();
+    let latency = data.latency.clone();
+    let timeline =
+        view! { <IncidentTimeline incidents=data.incidents.clone() span=data.timeline environments=environments /> };
     let envs = data
         .health
         .environments
@@ -573,9 +786,267 @@ fn HealthCard(data: EntityHealthData) -> impl IntoView {
                     <ul>{problems.into_iter().map(|p| view! { <li>{p}</li> }).collect_view()}</ul>
                 </div>
             })}
+            {(!notices.is_empty()).then(|| view! {
+                <div class="alert alert-info health-notices" role="status">
+                    <ul>{notices.into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}</ul>
+                </div>
+            })}
             {envs}
+            <h3>"Latency, last 24 hours"</h3>
+            <PanelChart panel=latency caption="p95 per hour, by environment (ms)".to_owned() />
+            {timeline}
+            {(!panels.is_empty()).then(|| view! {
+                <h3>"Prometheus, last 24 hours"</h3>
+                <div class="health-panels">
+                    {panels.into_iter().map(|p| view! { <PanelChart panel=p /> }).collect_view()}
+                </div>
+            })}
+            {(!alert_history.is_empty()).then(|| view! {
+                <h3>"Alert history"</h3>
+                <ul class="health-alerts health-alert-history">
+                    {alert_history.into_iter().map(|a| view! { <AlertItem alert=a /> }).collect_view()}
+                </ul>
+            })}
         </section>
     }
+}
+
+/// One alert: name, state, severity, summary, since when (and until when), and its runbook, by title when the
+/// runbook is a page of this portal.
+#[component]
+fn AlertItem(alert: AlertView) -> impl IntoView {
+    let a = alert;
+    let runbook = a.runbook_url.clone().filter(|u| portolan_types::catalog::is_http_url(u) || u.starts_with('/'));
+    let link_text = a.runbook_title.clone().map_or_else(|| "runbook".to_owned(), |t| format!("Runbook: {t}"));
+    let state_class = if a.state == "resolved" { "badge" } else { "badge badge-warn" };
+    let when = match (&a.since, &a.ended_at) {
+        (Some(s), Some(e)) => Some(format!("{} to {}", utc(s), utc(e))),
+        (Some(s), None) => Some(format!("since {}", utc(s))),
+        _ => None,
+    };
+    view! {
+        <li data-alert=a.name.clone() data-state=a.state.clone()>
+            <strong>{a.name.clone()}</strong>
+            " " <span class=state_class>{a.state.clone()}</span>
+            {a.severity.clone().map(|s| view! { " " <span class="badge">{s}</span> })}
+            {a.summary.clone().map(|s| view! { " " {s} })}
+            {when.map(|w| view! { " " <span class="muted small">{w}</span> })}
+            {runbook.map(|u| view! { " " <a class="runbook-link" href=u rel="noopener noreferrer">{link_text}</a> })}
+        </li>
+    }
+}
+
+/// A panel's lines split where points are missing: a gap longer than one and a half steps breaks the line.
+fn panel_segments(points: &[(i64, f64)]) -> Vec<Vec<(i64, f64)>> {
+    let step = points.windows(2).map(|w| w[1].0 - w[0].0).filter(|d| *d > 0).min().unwrap_or(i64::MAX);
+    let mut out: Vec<Vec<(i64, f64)>> = Vec::new();
+    for p in points {
+        match out.last_mut() {
+            Some(seg) if seg.last().is_some_and(|l| (p.0 - l.0) as f64 <= step as f64 * 1.5) => seg.push(*p),
+            _ => out.push(vec![*p]),
+        }
+    }
+    out
+}
+
+/// A number for an axis: at most three significant decimals, no trailing zeros.
+fn axis_number(v: f64) -> String {
+    let text = if v.abs() >= 100.0 { format!("{}", v.round()) } else { format!("{v:.3}") };
+    let text = if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_owned() } else { text };
+    if text == "-0" { "0".to_owned() } else { text }
+}
+
+/// A Prometheus panel (`prometheus.io/rule`) as a line chart drawn on the server, one line per series with its
+/// legend; an error or an empty answer is said in words where the chart would be.
+#[component]
+fn PanelChart(
+    panel: PanelView,
+    /// Words for the caption instead of the panel's query.
+    #[prop(optional)]
+    caption: Option<String>,
+) -> impl IntoView {
+    const W: f64 = 480.0;
+    const H: f64 = 160.0;
+    const LEFT: f64 = 52.0;
+    const RIGHT: f64 = 8.0;
+    const TOP: f64 = 10.0;
+    const BOTTOM: f64 = 22.0;
+    let query = panel.query.clone();
+    let code = query.clone();
+    let figcaption = move || match caption.clone() {
+        Some(c) => view! { <figcaption>{c}</figcaption> }.into_any(),
+        None => view! { <figcaption><code>{code.clone()}</code></figcaption> }.into_any(),
+    };
+    if let Some(error) = panel.error.clone() {
+        return view! {
+            <figure class="chart health-panel">
+                {figcaption()}
+                <p class="alert alert-error health-panel-error" role="status">{error}</p>
+            </figure>
+        }
+        .into_any();
+    }
+    let all: Vec<(i64, f64)> = panel.series.iter().flat_map(|s| s.points.iter().copied()).collect();
+    let (t0, t1) = all.iter().fold((i64::MAX, i64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let (lo, hi) = all.iter().fold((0.0f64, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    let hi = if hi <= lo { lo + 1.0 } else { hi };
+    let span = (t1 - t0).max(1) as f64;
+    let x = move |t: i64| LEFT + (t - t0) as f64 / span * (W - LEFT - RIGHT);
+    let y = move |v: f64| H - BOTTOM - (v - lo) / (hi - lo) * (H - TOP - BOTTOM);
+    // Hours and minutes of the UTC day, worked out here because the browser build has no date library.
+    let time = |t: i64| {
+        let minute = t.div_euclid(60_000).rem_euclid(24 * 60);
+        format!("{:02}:{:02} UTC", minute / 60, minute % 60)
+    };
+    let lines = panel
+        .series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let class = format!("panel-line series-{}", i % 6);
+            let title = s.label.clone();
+            panel_segments(&s.points)
+                .into_iter()
+                .map(|seg| {
+                    let pts =
+                        seg.iter().map(|(t, v)| format!("{:.1},{:.1}", x(*t), y(*v))).collect::<Vec<_>>().join(" ");
+                    if seg.len() == 1 {
+                        let (t, v) = seg[0];
+                        view! { <circle class=class.clone() cx=format!("{:.1}", x(t)) cy=format!("{:.1}", y(v)) r="2"><title>{title.clone()}</title></circle> }.into_any()
+                    } else {
+                        view! { <polyline class=class.clone() points=pts><title>{title.clone()}</title></polyline> }.into_any()
+                    }
+                })
+                .collect_view()
+        })
+        .collect_view();
+    let legend = panel
+        .series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| view! { <li><span class=format!("swatch series-{}", i % 6)></span>{s.label.clone()}</li> })
+        .collect_view();
+    let label = format!("{query}: {} series over the last 24 hours", panel.series.len());
+    view! {
+        <figure class="chart health-panel">
+            {figcaption()}
+            <svg viewBox=format!("0 0 {W} {H}") role="img" aria-label=label>
+                <line class="axis" x1=LEFT y1=H - BOTTOM x2=W - RIGHT y2=H - BOTTOM />
+                <line class="axis" x1=LEFT y1=TOP x2=LEFT y2=H - BOTTOM />
+                <text class="axis-label" x=LEFT - 4.0 y=TOP + 8.0 text-anchor="end">{axis_number(hi)}</text>
+                <text class="axis-label" x=LEFT - 4.0 y=H - BOTTOM text-anchor="end">{axis_number(lo)}</text>
+                <text class="axis-label" x=LEFT y=H - 6.0>{time(t0)}</text>
+                <text class="axis-label" x=W - RIGHT y=H - 6.0 text-anchor="end">{time(t1)}</text>
+                {lines}
+            </svg>
+            <ul class="panel-legend small">{legend}</ul>
+        </figure>
+    }
+    .into_any()
+}
+
+/// The incidents of the last 90 days: a strip per environment with a bar from each incident's start to its end
+/// (to now while open), and the list, newest first, with duration, source and the deployment that caused it.
+#[component]
+fn IncidentTimeline(incidents: Vec<IncidentEntry>, span: (i64, i64), environments: Vec<String>) -> impl IntoView {
+    const W: f64 = 480.0;
+    const LEFT: f64 = 90.0;
+    const ROW: f64 = 16.0;
+    const BAR: f64 = 10.0;
+    let (t0, t1) = span;
+    let width = (t1 - t0).max(1) as f64;
+    let x = move |t: i64| LEFT + (t.clamp(t0, t1) - t0) as f64 / width * (W - LEFT);
+    // The card's environments in their order, then any other environment an incident names.
+    let mut rows = environments;
+    for i in &incidents {
+        if !rows.contains(&i.incident.environment) {
+            rows.push(i.incident.environment.clone());
+        }
+    }
+    let h = ROW * rows.len().max(1) as f64 + 14.0;
+    let lanes = rows
+        .iter()
+        .enumerate()
+        .map(|(n, env)| {
+            let y = n as f64 * ROW;
+            let bars = incidents
+                .iter()
+                .filter(|i| &i.incident.environment == env)
+                .map(|i| {
+                    let open = i.end_ms.is_none();
+                    let (a, b) = (x(i.start_ms), x(i.end_ms.unwrap_or(t1)));
+                    let class = if open { "incident-bar incident-open" } else { "incident-bar" };
+                    let tip = format!(
+                        "{}: {} ({})",
+                        i.incident.title,
+                        utc(&i.incident.started_at),
+                        if open { "ongoing".to_owned() } else { incident_duration(i) }
+                    );
+                    view! {
+                        <rect class=class x=format!("{a:.1}") y=format!("{:.1}", y + (ROW - BAR) / 2.0)
+                            width=format!("{:.1}", (b - a).max(2.0)) height=BAR><title>{tip}</title></rect>
+                    }
+                })
+                .collect_view();
+            view! {
+                <text class="axis-label" x="0" y=format!("{:.1}", y + ROW - 4.0)>{env.clone()}</text>
+                <line class="lane" x1=LEFT y1=y + ROW / 2.0 x2=W y2=y + ROW / 2.0 />
+                {bars}
+            }
+        })
+        .collect_view();
+    let count = incidents.len();
+    let open = incidents.iter().filter(|i| i.end_ms.is_none()).count();
+    let label = format!("Incidents over the last 90 days: {count}, {open} open");
+    let items = incidents
+        .iter()
+        .take(20)
+        .map(|i| {
+            let inc = i.incident.clone();
+            let state = if i.end_ms.is_none() {
+                view! { <span class="badge badge-error">"open"</span> }.into_any()
+            } else {
+                view! { <span class="badge">{format!("resolved after {}", incident_duration(i))}</span> }.into_any()
+            };
+            view! {
+                <li data-incident=inc.id data-environment=inc.environment.clone()>
+                    <time datetime=inc.started_at.clone()>{utc(&inc.started_at)}</time>
+                    " " <span class="badge">{inc.environment.clone()}</span>
+                    " " <span class="badge">{inc.severity.clone()}</span>
+                    " " <strong>{inc.title.clone()}</strong>
+                    " " {state}
+                    " " <span class="muted small">{format!("from {}", inc.source)}</span>
+                    {inc.deployment.clone().map(|d| view! { " " <span class="muted small">{format!("after deployment {d}")}</span> })}
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="health-incidents" aria-labelledby="health-incidents-title">
+            <h3 id="health-incidents-title">"Incidents, last 90 days"</h3>
+            {if count == 0 {
+                view! { <p class="muted">"No incidents in the last 90 days."</p> }.into_any()
+            } else {
+                view! {
+                    <figure class="chart incident-timeline">
+                        <svg viewBox=format!("0 0 {W} {h}") role="img" aria-label=label.clone()>
+                            {lanes}
+                            <text class="axis-label" x=LEFT y=h - 2.0>"90 days ago"</text>
+                            <text class="axis-label" x=W y=h - 2.0 text-anchor="end">"now"</text>
+                        </svg>
+                        <figcaption class="small muted">{label}</figcaption>
+                    </figure>
+                    <ol class="incident-list">{items}</ol>
+                }
+                .into_any()
+            }}
+        </section>
+    }
+}
+
+/// How long a resolved incident lasted.
+fn incident_duration(i: &IncidentEntry) -> String {
+    i.end_ms.map(|e| crate::deploys::duration((e - i.start_ms) / 1000)).unwrap_or_default()
 }
 
 #[component]
@@ -636,20 +1107,8 @@ fn EnvironmentSection(env: EnvironmentHealth, history: Option<HealthHistory>) ->
             })}
             {(!env.alerts.is_empty()).then(|| view! {
                 <h4>"Alerts"</h4>
-                <ul>
-                    {env.alerts.iter().map(|a| {
-                        let runbook = a.runbook_url.clone().filter(|u| portolan_types::catalog::is_http_url(u) || u.starts_with('/'));
-                        view! {
-                            <li>
-                                <strong>{a.name.clone()}</strong>
-                                " " <span class="badge badge-warn">{a.state.clone()}</span>
-                                {a.severity.clone().map(|s| view! { " " <span class="badge">{s}</span> })}
-                                {a.summary.clone().map(|s| view! { " " {s} })}
-                                {a.since.clone().map(|s| view! { " " <span class="muted small">{format!("since {}", utc(&s))}</span> })}
-                                {runbook.map(|u| view! { " " <a href=u rel="noopener noreferrer">"runbook"</a> })}
-                            </li>
-                        }
-                    }).collect_view()}
+                <ul class="health-alerts">
+                    {env.alerts.iter().map(|a| view! { <AlertItem alert=a.clone() /> }).collect_view()}
                 </ul>
             })}
             {history.map(|h| view! { <UptimeStrip history=h objective=slo.objective /> })}
@@ -933,8 +1392,19 @@ mod tests {
             problems,
             panels: Vec::new(),
             notices: Vec::new(),
+            alert_history: Vec::new(),
         };
-        EntityHealthData { health, history: vec![history] }
+        EntityHealthData {
+            health,
+            history: vec![history],
+            latency: PanelView {
+                query: "p95 latency (ms) per hour".into(),
+                series: Vec::new(),
+                error: Some("No probe answered in the last 24 hours.".into()),
+            },
+            incidents: Vec::new(),
+            timeline: (0, 90 * 86_400_000),
+        }
     }
 
     #[cfg(feature = "ssr")]
@@ -953,6 +1423,108 @@ mod tests {
         assert!(html.contains("<title>2026-11-30: no data</title>"), "{html}");
         assert!(html.contains("<title>2026-12-01: 99.00% uptime</title>"), "{html}");
         assert!(html.contains("href=\"/api/v1/incidents?entity=component%3Adefault%2Fpayments-api\""), "{html}");
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn panels_notices_and_alerts_are_drawn_with_their_runbooks() {
+        use portolan_types::health::SeriesView;
+        let mut d = sample("https://x.example/health", Vec::new());
+        let points = vec![(0, 1.0), (300_000, 2.0), (600_000, 1.5), (1_800_000, 3.0)];
+        d.health.panels = vec![
+            PanelView {
+                query: "rate(http_requests_total[5m])".into(),
+                series: vec![SeriesView { label: "api <1>".into(), points }],
+                error: None,
+            },
+            PanelView { query: "up".into(), series: Vec::new(), error: Some("bad_data: parse error".into()) },
+        ];
+        d.health.notices = vec!["Prometheus keeps 15 days of data".into()];
+        let alert = AlertView {
+            name: "PaymentsDown".into(),
+            state: "firing".into(),
+            severity: Some("critical".into()),
+            runbook_url: Some("/docs/runbooks/payments-down".into()),
+            runbook_title: Some("Payments <down>".into()),
+            summary: None,
+            since: Some("2026-12-01T10:00:00Z".into()),
+            ended_at: None,
+            source: "webhook".into(),
+        };
+        d.health.environments[0].alerts = vec![alert.clone()];
+        d.health.alert_history =
+            vec![AlertView { state: "resolved".into(), ended_at: Some("2026-12-01T10:20:00Z".into()), ..alert }];
+        let html = view! { <HealthCard data=d /> }.to_html();
+        assert!(html.contains("Runbook: Payments &lt;down&gt;"), "{html}");
+        assert_eq!(html.matches("href=\"/docs/runbooks/payments-down\"").count(), 2, "{html}");
+        assert_eq!(html.matches("<polyline").count(), 1, "a 20-minute gap breaks the line: {html}");
+        assert_eq!(html.matches("<circle ").count(), 1, "the point after the gap: {html}");
+        assert!(html.contains("r=\"2\" class=\"panel-line series-0\""), "the point after the gap: {html}");
+        assert!(html.contains("api &lt;1&gt;") && !html.contains("api <1>"), "{html}");
+        assert!(html.contains("00:30 UTC"), "the time axis ends at the last point: {html}");
+        assert!(html.contains(">bad_data: parse error<"), "{html}");
+        assert!(html.contains("Prometheus keeps 15 days of data"), "{html}");
+        assert!(html.contains("Alert history"), "{html}");
+        assert!(html.contains("data-state=\"resolved\""), "{html}");
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn latency_is_charted_and_incidents_lie_on_a_90_day_timeline() {
+        use portolan_types::health::SeriesView;
+        let mut d = sample("https://x.example/health", Vec::new());
+        let html = view! { <HealthCard data=d.clone() /> }.to_html();
+        assert!(html.contains("No probe answered in the last 24 hours."), "{html}");
+        assert!(html.contains("No incidents in the last 90 days."), "{html}");
+        d.latency.error = None;
+        d.latency.series = vec![SeriesView { label: "production".into(), points: vec![(0, 40.0), (3_600_000, 95.0)] }];
+        let day = 86_400_000;
+        let incident = |id: i64, env: &str, title: &str, start: i64, end: Option<i64>| IncidentEntry {
+            incident: IncidentView {
+                id,
+                component: "component:default/payments-api".into(),
+                environment: env.into(),
+                title: title.into(),
+                severity: "critical".into(),
+                started_at: "2026-11-20T10:00:00Z".into(),
+                resolved_at: end.map(|_| "2026-11-20T10:45:00Z".into()),
+                external_id: format!("x-{id}"),
+                deployment: None,
+                source: "health".into(),
+            },
+            start_ms: start,
+            end_ms: end,
+        };
+        d.incidents = vec![
+            incident(2, "staging", "Still <broken>", 89 * day, None),
+            incident(1, "production", "Payments down", 45 * day, Some(45 * day + 2_700_000)),
+        ];
+        let html = view! { <HealthCard data=d /> }.to_html();
+        assert_eq!(html.matches("<polyline").count(), 1, "{html}");
+        assert!(html.contains("p95 per hour, by environment (ms)"), "{html}");
+        assert!(html.contains("Incidents over the last 90 days: 2, 1 open"), "{html}");
+        // production is the card's lane; staging, named only by an incident, gets a lane below it.
+        assert!(html.contains(">production</text>") && html.contains(">staging</text>"), "{html}");
+        assert_eq!(html.matches("class=\"incident-bar").count(), 2, "{html}");
+        // The open incident started a day before the end and lasts until now.
+        assert!(
+            html.contains(
+                "<rect x=\"475.7\" y=\"19.0\" width=\"4.3\" height=\"10\" class=\"incident-bar incident-open\">"
+            ),
+            "{html}"
+        );
+        assert!(html.contains("resolved after 45 min"), "{html}");
+        assert!(html.contains("Still &lt;broken&gt;") && !html.contains("Still <broken>"), "{html}");
+        let list = &html[html.find("incident-list").expect("the list")..];
+        assert!(list.find("Still &lt;broken&gt;") < list.find("Payments down"), "newest first: {html}");
+    }
+
+    #[test]
+    fn axis_numbers_are_short() {
+        assert_eq!(axis_number(3.0), "3");
+        assert_eq!(axis_number(0.12345), "0.123");
+        assert_eq!(axis_number(1234.5), "1235");
+        assert_eq!(axis_number(-0.0001), "0");
     }
 
     #[test]

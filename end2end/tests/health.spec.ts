@@ -112,6 +112,12 @@ test("a service's page shows its health card with the checks declared in its cat
     'href',
     '/api/v1/incidents?entity=component%3Adefault%2Fportolan',
   );
+  // p95 latency per hour, one line per environment, drawn on the server; no incidents while it stays up.
+  const latency = card.getByRole('img', { name: /^p95 latency \(ms\) per hour: [1-3] series/ });
+  await expect(latency).toBeVisible();
+  await expect(latency.locator('polyline, circle').first()).toBeAttached();
+  await expect(card.locator('.panel-legend')).toContainText('production');
+  await expect(card.getByRole('region', { name: 'Incidents, last 90 days' })).toContainText('No incidents in the last 90 days.');
 
   // No checks, no card.
   await page.goto('/catalog/default/component/payments-api');
@@ -129,6 +135,15 @@ test('a service whose check fails shows as Down with the error', async ({ page }
   await expect(check).toContainText('tcp://127.0.0.1:9');
   await expect(check.locator('.health-error')).not.toBeEmpty();
   await expect(production.getByRole('img', { name: /Uptime per day/ }).locator('rect').last()).toHaveClass(/day-down/);
+
+  // Production going down opened an incident: an open bar on the production lane and a line in the list.
+  const incidents = page.getByRole('region', { name: 'Incidents, last 90 days' });
+  await expect(incidents.getByRole('img', { name: /^Incidents over the last 90 days: \d+, [1-9]\d* open$/ })).toBeVisible();
+  await expect(incidents.locator('rect.incident-open')).not.toHaveCount(0);
+  const open = incidents.locator('li[data-environment="production"]').first();
+  await expect(open).toContainText('open');
+  await expect(open).toContainText('from health');
+  await expect(open.locator('time')).toHaveText(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
 });
 
 /** Removes the check this spec adds, left over from an interrupted run. */
@@ -194,4 +209,76 @@ test('hydrated, the grid and the card follow changes of state without a reload',
     await removeLiveCheck(request);
   }
   expect(problems).toEqual([]);
+});
+
+test('an alert links to its runbook by title, and the runbook shows the service live', async ({ page, request }) => {
+  const project = test.info().project.name;
+  await signIn(page);
+  await waitForCell(page, 'component:default/fraud-scorer', 'production', 'Down');
+
+  // A runbook hosted in the portal, about the failing service.
+  const title = `Fraud scorer unreachable (${project})`;
+  const made = await request.post('/api/v1/pages', {
+    headers: auth,
+    data: {
+      space: 'runbooks',
+      title,
+      kind: 'runbook',
+      entities: ['component:default/fraud-scorer'],
+      markdown: '# Fraud scorer unreachable\n\n1. Check the listener.\n2. Restart it.\n',
+    },
+  });
+  expect(made.status(), await made.text()).toBe(201);
+  const runbook = await made.json();
+  const address = `/docs/${runbook.space}/${runbook.slug}`;
+  // Alertmanager's webhook says an alert fires, with that runbook's full address (staging: no incident opened).
+  const delivery = (status: string) => ({
+    version: '4',
+    status,
+    alerts: [
+      {
+        status,
+        labels: { alertname: 'FraudScorerUnreachable', service: 'fraud-scorer', env: 'staging', severity: 'critical' },
+        annotations: { summary: 'Nothing listens on the scorer port', runbook_url: `http://127.0.0.1:3000${address}` },
+        startsAt: '2026-12-01T10:00:00Z',
+        endsAt: status === 'firing' ? '0001-01-01T00:00:00Z' : '2026-12-01T10:30:00Z',
+        fingerprint: `e2e-runbook-${project}`,
+      },
+    ],
+  });
+  try {
+    const fired = await request.post('/api/v1/health/alertmanager', { headers: auth, data: delivery('firing') });
+    expect(fired.status(), await fired.text()).toBe(200);
+
+    // The 3 a.m. path: the service's page, the firing alert, its runbook by name.
+    await page.goto('/catalog/default/component/fraud-scorer');
+    const staging = page.getByRole('region', { name: 'Health', exact: true }).locator('section[data-environment="staging"]');
+    const alert = staging.locator('li[data-alert="FraudScorerUnreachable"]');
+    await expect(alert).toContainText('firing');
+    await expect(alert).toContainText('Nothing listens on the scorer port');
+    await alert.getByRole('link', { name: `Runbook: ${title}` }).click();
+    await expect(page).toHaveURL(new RegExp(`${address}$`));
+    await expect(page.getByRole('heading', { level: 1 })).toContainText(title);
+
+    // The runbook says how the service is doing right now, and what is firing.
+    const live = page.getByRole('region', { name: 'Live state' });
+    const service = live.locator('[data-entity="component:default/fraud-scorer"]');
+    await expect(service.locator('li[data-environment="production"] > .health-state')).toHaveText('Down');
+    await expect(service.locator('li[data-environment="staging"]')).toContainText('FraudScorerUnreachable');
+    await service.getByRole('link', { name: 'fraud-scorer' }).click();
+    await expect(page).toHaveURL(/\/catalog\/default\/component\/fraud-scorer#health$/);
+  } finally {
+    const resolved = await request.post('/api/v1/health/alertmanager', { headers: auth, data: delivery('resolved') });
+    expect(resolved.status(), await resolved.text()).toBe(200);
+    const gone = await request.delete(`/api/v1/pages/${runbook.id}`, { headers: auth });
+    expect(gone.status(), await gone.text()).toBe(204);
+  }
+  // Resolved, the alert leaves the card and stays in its history.
+  await page.goto('/catalog/default/component/fraud-scorer');
+  const card = page.getByRole('region', { name: 'Health', exact: true });
+  await expect(card.locator('section[data-environment="staging"]')).toHaveCount(0);
+  await expect(card.locator('.health-alert-history li[data-alert="FraudScorerUnreachable"]').first()).toHaveAttribute(
+    'data-state',
+    'resolved',
+  );
 });

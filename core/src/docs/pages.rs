@@ -647,6 +647,24 @@ pub async fn current(db: &DatabaseConnection, id: i64) -> Result<Option<(page_ro
     Ok(revisions::Entity::find_by_id(rev_id).one(db).await?.map(|rev| (page, rev)))
 }
 
+/// The entities a runbook is about (its linked entities and, for imported docs, the entity whose docs it is), in
+/// order; empty for other kinds of pages and for pages that do not exist.
+pub async fn runbook_entities(db: &DatabaseConnection, space: &str, slug: &str) -> Result<Vec<String>, DbErr> {
+    let found = page_rows::Entity::find()
+        .filter(page_rows::Column::Space.eq(space.to_lowercase()))
+        .filter(page_rows::Column::Slug.eq(slug.to_lowercase()))
+        .one(db)
+        .await?;
+    let Some(page) = found.filter(|p| p.kind == "runbook") else { return Ok(Vec::new()) };
+    let mut refs: Vec<String> = Vec::new();
+    for r in page.entity_refs.split(',').map(str::trim).filter(|r| !r.is_empty()).chain(page.source_entity.as_deref()) {
+        if !refs.iter().any(|x| x == r) {
+            refs.push(r.to_owned());
+        }
+    }
+    Ok(refs)
+}
+
 /// A page by space and slug, with its current revision.
 pub async fn get_by_slug(db: &DatabaseConnection, space: &str, slug: &str) -> Result<Option<PageView>, DbErr> {
     let found = page_rows::Entity::find()
