@@ -225,7 +225,7 @@ test('an alert links to its runbook by title, and the runbook shows the service 
       title,
       kind: 'runbook',
       entities: ['component:default/fraud-scorer'],
-      markdown: '# Fraud scorer unreachable\n\n1. Check the listener.\n2. Restart it.\n',
+      markdown: '## Steps\n\n1. Check the listener.\n2. Restart it.\n',
     },
   });
   expect(made.status(), await made.text()).toBe(201);
