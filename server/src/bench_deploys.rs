@@ -132,21 +132,31 @@ pub(crate) async fn start_server(
         .arg("serve")
         .env("PORTOLAN_ADDR", format!("127.0.0.1:{port}"))
         .env("PORTOLAN_API_TOKEN", token)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stdout(Stdio::null());
+    // The server's log goes to a file, so a server that cannot start says why.
+    let log_path = work.dir.join("serve.log");
+    serve.stderr(std::fs::File::create(&log_path)?);
     for (k, v) in extra {
         serve.env(k, v);
     }
-    let child = ServerChild(serve.spawn()?);
+    let mut child = ServerChild(serve.spawn()?);
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     let ready_by = Instant::now() + Duration::from_secs(60);
+    let last_lines = || {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(5)..].join("\n")
+    };
     loop {
         if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
             return Ok(Server { child, base });
         }
+        if let Ok(Some(status)) = child.0.try_wait() {
+            return Err(step(format!("the server exited ({status}) before it was ready:\n{}", last_lines())));
+        }
         if Instant::now() > ready_by {
-            return Err(step("the server did not become ready"));
+            return Err(step(format!("the server did not become ready in 60 s:\n{}", last_lines())));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
