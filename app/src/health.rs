@@ -81,45 +81,16 @@ pub struct GridData {
 }
 
 #[cfg(feature = "ssr")]
-fn with_kind(text: &str, kind: &str) -> String {
-    if text.contains(':') { text.to_owned() } else { format!("{kind}:{text}") }
-}
-
-#[cfg(feature = "ssr")]
 fn now_text(now: chrono::DateTime<chrono::Utc>) -> String {
     now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// The entities the viewer's user and teams own (as the API's `mine=true`).
-#[cfg(feature = "ssr")]
-async fn owned_by_viewer(
-    state: &portolan_core::AppState,
-    viewer: &Viewer,
-) -> Result<std::collections::HashSet<String>, AppError> {
-    use portolan_core::catalog::store;
-    let person = portolan_core::auth::person(&state.db, &viewer.login)
-        .await
-        .map_err(|e| crate::ssr::internal("loading ownership", e))?;
-    let slugs: Vec<String> = person.map(|p| p.teams.into_iter().map(|t| t.slug).collect()).unwrap_or_default();
-    let owners = store::owners_for(&state.db, &viewer.login, &slugs)
-        .await
-        .map_err(|e| crate::ssr::internal("loading ownership", e))?;
-    let mut out = std::collections::HashSet::new();
-    for o in owners {
-        if let Ok(Some(found)) = portolan_core::deploys::scope_components(&state.db, &o).await {
-            out.extend(found);
-        }
-    }
-    Ok(out)
-}
-
 /// Services by environment over a window. JSON-encoded, like the other filter forms' functions.
 #[server(prefix = "/fn", endpoint = "health_grid", input = server_fn::codec::Json)]
 pub async fn health_overview(filter: HealthFilter) -> Result<GridData, AppError> {
-    use portolan_core::deploys::{DeployError, scope_components};
     use portolan_core::health::HealthError;
     use portolan_core::health::query::{self, GridFilter};
-    use std::collections::HashSet;
     let viewer = crate::ssr::require_viewer()?;
     let state = crate::ssr::state()?;
     let now = chrono::Utc::now();
@@ -129,26 +100,15 @@ pub async fn health_overview(filter: HealthFilter) -> Result<GridData, AppError>
         Err(HealthError::Invalid { reason, .. }) => return refused(format!("Window: {reason}")),
         Err(e) => return Err(crate::ssr::internal("reading the window", e)),
     };
-    let mut only: Option<HashSet<String>> = None;
-    for (text, kind, label) in [(&filter.owner, "group", "Owner"), (&filter.system, "system", "System")] {
-        let Some(text) = text.as_deref().map(str::trim).filter(|t| !t.is_empty()) else { continue };
-        let found: HashSet<String> = match scope_components(&state.db, &with_kind(text, kind)).await {
-            Ok(found) => found.unwrap_or_default().into_iter().collect(),
-            Err(DeployError::Invalid { reason, .. }) => return refused(format!("{label}: {reason}")),
-            Err(e) => return Err(crate::ssr::internal("resolving a filter", e)),
-        };
-        only = Some(match only {
-            None => found,
-            Some(prev) => prev.intersection(&found).cloned().collect(),
-        });
-    }
-    if filter.mine {
-        let mine = owned_by_viewer(&state, &viewer).await?;
-        only = Some(match only {
-            None => mine,
-            Some(prev) => prev.intersection(&mine).cloned().collect(),
-        });
-    }
+    let mine_of = filter.mine.then_some(viewer.login.as_str());
+    let only = match query::grid_scope(&state.db, filter.owner.as_deref(), filter.system.as_deref(), mine_of).await {
+        Ok(only) => only,
+        Err(HealthError::Invalid { field, reason }) => {
+            let label = if field == "owner" { "Owner" } else { "System" };
+            return refused(format!("{label}: {reason}"));
+        }
+        Err(e) => return Err(crate::ssr::internal("resolving a filter", e)),
+    };
     let vis = crate::ssr::visibility(&state, &viewer).await?;
     let hidden = vis.hidden_refs(&state.db).await.map_err(|e| crate::ssr::internal("loading visibility", e))?;
     let grid =

@@ -933,6 +933,15 @@ pub async fn list_deployments(
 /// The components a scope covers: `all` (`None`), a component, what a group owns (with its sub-groups'), what a
 /// system holds, or what a domain's systems hold.
 pub async fn scope_components(db: &DatabaseConnection, scope: &str) -> Result<Option<Vec<String>>, DeployError> {
+    scope_entities(db, scope, &["component"]).await
+}
+
+/// Like [`scope_components`], for entities of the given kinds (the health grid shows Components and Resources).
+pub async fn scope_entities(
+    db: &DatabaseConnection,
+    scope: &str,
+    kinds: &[&str],
+) -> Result<Option<Vec<String>>, DeployError> {
     let scope = scope.trim();
     if scope.is_empty() || scope.eq_ignore_ascii_case("all") {
         return Ok(None);
@@ -943,7 +952,7 @@ pub async fn scope_components(db: &DatabaseConnection, scope: &str) -> Result<Op
         let refs: Vec<String> = select
             .select_only()
             .column(entities::Column::EntityRef)
-            .filter(entities::Column::Kind.eq("component"))
+            .filter(entities::Column::Kind.is_in(kinds.iter().copied()))
             .into_tuple()
             .all(db)
             .await?;

@@ -27,7 +27,6 @@ use portolan_types::health::{
 use crate::ServerState;
 use crate::access::authorize;
 use crate::api::require;
-use crate::deploys::components_for;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::{ApiError, ErrorEnvelope};
 
@@ -97,21 +96,6 @@ pub struct GridParams {
     pub mine: Option<bool>,
 }
 
-/// The entities the viewer's user and teams own.
-pub(crate) async fn mine(state: &ServerState, viewer: &Viewer) -> Result<HashSet<String>, ApiError> {
-    let fail = |e| ApiError::internal("loading ownership", e);
-    let person = portolan_core::auth::person(&state.app.db, &viewer.login).await.map_err(fail)?;
-    let slugs: Vec<String> = person.map(|p| p.teams.into_iter().map(|t| t.slug).collect()).unwrap_or_default();
-    let owners = store::owners_for(&state.app.db, &viewer.login, &slugs).await.map_err(fail)?;
-    let mut out = HashSet::new();
-    for o in owners {
-        if let Ok(Some(found)) = portolan_core::deploys::scope_components(&state.app.db, &o).await {
-            out.extend(found);
-        }
-    }
-    Ok(out)
-}
-
 /// Services by environment: each cell's state, uptime over the window and p95 latency.
 #[utoipa::path(get, path = "/api/v1/health", tag = "health", params(GridParams), responses(
     (status = 200, description = "The grid", body = HealthGrid),
@@ -124,15 +108,10 @@ pub(crate) async fn grid(
 ) -> Result<Json<HealthGrid>, ApiError> {
     let viewer = require(&viewer)?;
     let (name, span) = query::grid_window(p.window.as_deref()).map_err(health_error)?;
-    let mut only: Option<HashSet<String>> =
-        components_for(&state, None, p.owner.as_deref(), p.system.as_deref()).await?.map(|v| v.into_iter().collect());
-    if p.mine.unwrap_or(false) {
-        let mine = mine(&state, viewer).await?;
-        only = Some(match only {
-            None => mine,
-            Some(prev) => prev.intersection(&mine).cloned().collect(),
-        });
-    }
+    let mine_of = p.mine.unwrap_or(false).then_some(viewer.login.as_str());
+    let only = query::grid_scope(&state.app.db, p.owner.as_deref(), p.system.as_deref(), mine_of)
+        .await
+        .map_err(health_error)?;
     let filter = GridFilter { only, hidden: hidden(&state, viewer).await? };
     query::grid(&state.app.db, &state.app.config, &state.app.grid_cache, &name, span, &filter, Utc::now())
         .await

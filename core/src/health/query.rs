@@ -480,6 +480,51 @@ impl GridCache {
     }
 }
 
+/// The kinds of entity that have health checks, which the grid's filters choose from.
+pub const GRID_KINDS: &[&str] = &["component", "resource"];
+
+/// The Components and Resources the grid's filters leave in (`None`: no filter): what `owner` owns (a team with
+/// its sub-teams, or a user; a bare name is a team), what `system` holds, and with `mine_of` what that login's
+/// user and teams own. A filter naming nothing in the catalog is `Invalid`, naming the field.
+pub async fn grid_scope(
+    db: &DatabaseConnection,
+    owner: Option<&str>,
+    system: Option<&str>,
+    mine_of: Option<&str>,
+) -> Result<Option<HashSet<String>>, HealthError> {
+    use crate::deploys::{DeployError, scope_entities};
+    let with_kind =
+        |text: &str, kind: &str| if text.contains(':') { text.to_owned() } else { format!("{kind}:{text}") };
+    let mut only: Option<HashSet<String>> = None;
+    let mut narrow = |found: HashSet<String>| {
+        only = Some(match only.take() {
+            None => found,
+            Some(prev) => prev.intersection(&found).cloned().collect(),
+        });
+    };
+    for (text, kind, field) in [(owner, "group", "owner"), (system, "system", "system")] {
+        let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else { continue };
+        let found = match scope_entities(db, &with_kind(text, kind), GRID_KINDS).await {
+            Ok(found) => found.unwrap_or_default().into_iter().collect(),
+            Err(DeployError::Invalid { reason, .. }) => return Err(HealthError::Invalid { field, reason }),
+            Err(DeployError::Db(e)) => return Err(HealthError::Db(e)),
+        };
+        narrow(found);
+    }
+    if let Some(login) = mine_of {
+        let person = crate::auth::person(db, login).await?;
+        let slugs: Vec<String> = person.map(|p| p.teams.into_iter().map(|t| t.slug).collect()).unwrap_or_default();
+        let mut mine = HashSet::new();
+        for o in crate::catalog::store::owners_for(db, login, &slugs).await? {
+            if let Ok(Some(found)) = scope_entities(db, &o, GRID_KINDS).await {
+                mine.extend(found);
+            }
+        }
+        narrow(mine);
+    }
+    Ok(only)
+}
+
 /// Which entities the grid shows.
 #[derive(Clone, Debug, Default)]
 pub struct GridFilter {

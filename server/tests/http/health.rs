@@ -29,6 +29,7 @@ db_tests!(
     the_alertmanager_receiver_needs_a_token_with_health_rights,
     state_changes_and_budget_burn_are_notified_once,
     the_running_engine_finds_declared_checks_and_keeps_to_its_schedule,
+    the_grid_filters_components_and_resources_by_owner_system_and_owner_of_the_viewer,
 );
 
 const HEALTHY: u8 = 0;
@@ -812,4 +813,63 @@ async fn the_running_engine_finds_declared_checks_and_keeps_to_its_schedule(b: B
     let mut text = String::new();
     metrics.render(&mut text);
     assert!(text.contains("portolan_health_probes_total{outcome=\"up\"}"), "{text}");
+}
+
+async fn the_grid_filters_components_and_resources_by_owner_system_and_owner_of_the_viewer(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    let dir = tempfile_dir::Dir::new();
+    let docs = [
+        json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Group", "metadata": {"name": "payments"},
+            "spec": {"type": "team", "children": []}}),
+        json!({"apiVersion": "backstage.io/v1alpha1", "kind": "User", "metadata": {"name": "alice"},
+            "spec": {"memberOf": ["payments"]}}),
+        json!({"apiVersion": "backstage.io/v1alpha1", "kind": "User", "metadata": {"name": "bob"},
+            "spec": {"memberOf": []}}),
+        json!({"apiVersion": "backstage.io/v1alpha1", "kind": "System", "metadata": {"name": "pay"},
+            "spec": {"owner": "payments"}}),
+        json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+            "metadata": {"name": "payments-api", "annotations": {"portolan.dev/health-url": "http://127.0.0.1:9/"}},
+            "spec": {"type": "service", "lifecycle": "production", "owner": "payments", "system": "pay"}}),
+        json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Resource",
+            "metadata": {"name": "payments-db", "annotations": {"portolan.dev/health-url": "tcp://127.0.0.1:9"}},
+            "spec": {"type": "database", "owner": "payments", "system": "pay"}}),
+        json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+            "metadata": {"name": "storefront", "annotations": {"portolan.dev/health-url": "http://127.0.0.1:9/"}},
+            "spec": {"type": "website", "lifecycle": "production", "owner": "user:bob"}}),
+    ];
+    let yaml: Vec<String> = docs.iter().map(|d| serde_json::to_string(d).unwrap()).collect();
+    std::fs::write(dir.path().join("catalog-info.yaml"), yaml.join("\n---\n")).unwrap();
+    let res = app.post_json_with_token("/api/v1/locations", &json!({"target": dir.path()}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    sync::sync_declared(&app.state.app.db, &app.state.app.config).await.unwrap();
+    let rows = |grid: &Value| -> Vec<String> {
+        grid["rows"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{grid}"))
+            .iter()
+            .map(|r| r["entity_ref"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = app.get_with_token("/api/v1/health", API_TOKEN).await.json();
+    assert_eq!(rows(&all).len(), 3, "{all}");
+    // A team's Resources are its services too: the database stays in when filtering by owner or system.
+    let ours = ["component:default/payments-api".to_owned(), "resource:default/payments-db".to_owned()];
+    let by_owner = app.get_with_token("/api/v1/health?owner=payments", API_TOKEN).await.json();
+    assert_eq!(rows(&by_owner), ours, "{by_owner}");
+    let by_system = app.get_with_token("/api/v1/health?system=pay&window=7d", API_TOKEN).await.json();
+    assert_eq!(rows(&by_system), ours, "{by_system}");
+    let none = app.get_with_token("/api/v1/health?owner=user:bob&system=pay", API_TOKEN).await.json();
+    assert!(rows(&none).is_empty(), "{none}");
+    let bad = app.get_with_token("/api/v1/health?owner=nobody", API_TOKEN).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
+    assert!(bad.body.contains("owner"), "{}", bad.body);
+    // "Mine": what a person's user and teams own.
+    let db = &app.state.app.db;
+    let scope = portolan_core::health::query::grid_scope;
+    let alice = scope(db, None, None, Some("alice")).await.unwrap().unwrap();
+    assert_eq!(alice, ours.iter().cloned().collect(), "alice is in payments");
+    let bob = scope(db, None, None, Some("bob")).await.unwrap().unwrap();
+    assert_eq!(bob, ["component:default/storefront".to_owned()].into_iter().collect(), "bob owns the storefront");
+    let both = scope(db, Some("payments"), None, Some("bob")).await.unwrap().unwrap();
+    assert!(both.is_empty(), "filters narrow each other: {both:?}");
 }
