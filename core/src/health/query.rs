@@ -429,6 +429,27 @@ impl std::fmt::Debug for GridCache {
 /// At most this many settled sums are kept (a few windows, and the one the hour just closed).
 const CACHED: usize = 16;
 
+/// A settled sum from `map`, if it is there.
+fn cached<K: Eq + std::hash::Hash, T>(map: &Mutex<HashMap<K, Settled<T>>>, key: &K) -> Option<Settled<T>> {
+    map.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
+}
+
+/// Keeps a settled sum in `map`, dropping the ones `outdated` says will not be asked for again (they end at an
+/// older boundary), and everything when the map is full.
+fn keep<K: Eq + std::hash::Hash, T>(
+    map: &Mutex<HashMap<K, Settled<T>>>,
+    key: K,
+    value: Settled<T>,
+    outdated: impl Fn(&K) -> bool,
+) {
+    let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+    map.retain(|k, _| !outdated(k));
+    if map.len() >= CACHED {
+        map.clear();
+    }
+    map.insert(key, value);
+}
+
 impl GridCache {
     /// Counts per check over the settled buckets of a period in `[from, to)`.
     pub async fn counts<C: ConnectionTrait>(
@@ -442,17 +463,11 @@ impl GridCache {
             return Ok(Arc::default());
         }
         let key = (period.to_owned(), from, to);
-        if let Some(hit) = self.counts.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return Ok(hit.clone());
+        if let Some(hit) = cached(&self.counts, &key) {
+            return Ok(hit);
         }
         let sums = Arc::new(bucket_counts(db, period, from, to).await?);
-        let mut map = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        // Sums up to an older boundary of the same period will not be asked for again.
-        map.retain(|k, _| k.0 != key.0 || k.2 >= to);
-        if map.len() >= CACHED {
-            map.clear();
-        }
-        map.insert(key, sums.clone());
+        keep(&self.counts, key, sums.clone(), |k| k.0 == period && k.2 < to);
         Ok(sums)
     }
 
@@ -466,16 +481,11 @@ impl GridCache {
         if from >= to {
             return Ok(Arc::default());
         }
-        if let Some(hit) = self.latency.lock().unwrap_or_else(|e| e.into_inner()).get(&(from, to)) {
-            return Ok(hit.clone());
+        if let Some(hit) = cached(&self.latency, &(from, to)) {
+            return Ok(hit);
         }
         let hists = Arc::new(bucket_latency(db, from, Some(to)).await?);
-        let mut map = self.latency.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|k, _| k.1 >= to);
-        if map.len() >= CACHED {
-            map.clear();
-        }
-        map.insert((from, to), hists.clone());
+        keep(&self.latency, (from, to), hists.clone(), |k| k.1 < to);
         Ok(hists)
     }
 }
