@@ -650,12 +650,9 @@ pub async fn current(db: &DatabaseConnection, id: i64) -> Result<Option<(page_ro
 /// The entities a runbook is about (its linked entities and, for imported docs, the entity whose docs it is), in
 /// order; empty for other kinds of pages and for pages that do not exist.
 pub async fn runbook_entities(db: &DatabaseConnection, space: &str, slug: &str) -> Result<Vec<String>, DbErr> {
-    let found = page_rows::Entity::find()
-        .filter(page_rows::Column::Space.eq(space.to_lowercase()))
-        .filter(page_rows::Column::Slug.eq(slug.to_lowercase()))
-        .one(db)
-        .await?;
-    let Some(page) = found.filter(|p| p.kind == "runbook") else { return Ok(Vec::new()) };
+    let Some(page) = row_by_slug(db, space, slug).await?.filter(|p| p.kind == "runbook") else {
+        return Ok(Vec::new());
+    };
     let mut refs: Vec<String> = Vec::new();
     for r in page.entity_refs.split(',').map(str::trim).filter(|r| !r.is_empty()).chain(page.source_entity.as_deref()) {
         if !refs.iter().any(|x| x == r) {
@@ -665,14 +662,18 @@ pub async fn runbook_entities(db: &DatabaseConnection, space: &str, slug: &str) 
     Ok(refs)
 }
 
-/// A page by space and slug, with its current revision.
-pub async fn get_by_slug(db: &DatabaseConnection, space: &str, slug: &str) -> Result<Option<PageView>, DbErr> {
-    let found = page_rows::Entity::find()
+/// A page's row by space and slug (both case-insensitive).
+async fn row_by_slug(db: &DatabaseConnection, space: &str, slug: &str) -> Result<Option<page_rows::Model>, DbErr> {
+    page_rows::Entity::find()
         .filter(page_rows::Column::Space.eq(space.to_lowercase()))
         .filter(page_rows::Column::Slug.eq(slug.to_lowercase()))
         .one(db)
-        .await?;
-    match found {
+        .await
+}
+
+/// A page by space and slug, with its current revision.
+pub async fn get_by_slug(db: &DatabaseConnection, space: &str, slug: &str) -> Result<Option<PageView>, DbErr> {
+    match row_by_slug(db, space, slug).await? {
         Some(page) => Ok(get(db, page.id).await?.map(|(_, v)| v)),
         None => Ok(None),
     }
