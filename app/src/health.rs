@@ -241,29 +241,7 @@ pub async fn health_of_entity(entity_ref: String) -> Result<Option<EntityHealthD
     }))
 }
 
-/// One environment of a service as its runbook shows it: the state and what is firing.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LiveEnvironment {
-    /// Environment.
-    pub environment: String,
-    /// Whether it is a production environment.
-    pub production: bool,
-    /// `up`, `degraded`, `down`, `unknown`, `maintenance`.
-    pub state: String,
-    /// Since when.
-    pub since: Option<String>,
-    /// Firing and pending alerts.
-    pub alerts: Vec<AlertView>,
-}
-
-/// A service a runbook is about, live.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LiveEntity {
-    /// The entity.
-    pub entity_ref: String,
-    /// Its environments with checks or alerts.
-    pub environments: Vec<LiveEnvironment>,
-}
+pub use portolan_types::health::{LiveEntity, LiveEnvironment};
 
 /// The live state of the services a runbook is about (at most ten; those the viewer may see, with checks or
 /// alerts): the 3 a.m. page says whether the service is still down without a second tab. Empty for other pages.
@@ -280,42 +258,23 @@ pub async fn runbook_live(space: String, slug: String) -> Result<Vec<LiveEntity>
         return Ok(Vec::new());
     }
     let vis = crate::ssr::visibility(&state, &viewer).await?;
-    let now = chrono::Utc::now();
-    let mut out = Vec::new();
+    let mut shown = Vec::new();
     for r in refs.iter().take(10) {
         let Ok(parsed) = EntityRef::parse(r, Some("component"), "default") else { continue };
         if !matches!(parsed.kind.as_str(), "component" | "resource") {
             continue;
         }
-        let Some(entity) = portolan_core::catalog::store::find(&state.db, &parsed)
+        if let Some(entity) = portolan_core::catalog::store::find(&state.db, &parsed)
             .await
             .map_err(|e| crate::ssr::internal("loading an entity", e))?
             .filter(|e| vis.allows(e))
-        else {
-            continue;
-        };
-        let health = query::entity_health(&state.db, &state.config, &entity, now)
-            .await
-            .map_err(|e| crate::ssr::internal("loading health", e))?;
-        if health.environments.is_empty() {
-            continue;
+        {
+            shown.push(entity);
         }
-        out.push(LiveEntity {
-            entity_ref: health.entity_ref,
-            environments: health
-                .environments
-                .into_iter()
-                .map(|e| LiveEnvironment {
-                    environment: e.environment,
-                    production: e.production,
-                    state: e.state,
-                    since: e.since,
-                    alerts: e.alerts,
-                })
-                .collect(),
-        });
     }
-    Ok(out)
+    query::live_states(&state.db, &state.config, &shown, chrono::Utc::now())
+        .await
+        .map_err(|e| crate::ssr::internal("loading health", e))
 }
 
 /// The data behind a runbook's live state, loaded next to the page's own (see [`EntityHealthResource`]).

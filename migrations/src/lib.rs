@@ -22,6 +22,7 @@ mod m20261204_000014_first_in_production;
 mod m20261204_000015_revision_history_index;
 mod m20261204_000016_create_health;
 mod m20261204_000017_health_grid_index;
+mod m20261204_000018_health_hot_updates;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000015_revision_history_index::Migration),
             Box::new(m20261204_000016_create_health::Migration),
             Box::new(m20261204_000017_health_grid_index::Migration),
+            Box::new(m20261204_000018_health_hot_updates::Migration),
         ]
     }
 }

@@ -373,3 +373,29 @@ pub struct MaintenanceInput {
     /// Why.
     pub reason: String,
 }
+
+/// One environment of a service in its live state (a runbook shows it): the state and what is firing.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LiveEnvironment {
+    /// Environment.
+    pub environment: String,
+    /// Whether it is a production environment.
+    pub production: bool,
+    /// `up`, `degraded`, `down`, `unknown`, `maintenance`.
+    pub state: String,
+    /// Since when.
+    pub since: Option<String>,
+    /// Firing and pending alerts.
+    pub alerts: Vec<AlertView>,
+}
+
+/// A service's live state: its environments with checks or alerts.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LiveEntity {
+    /// The entity.
+    pub entity_ref: String,
+    /// Its environments with checks or alerts.
+    pub environments: Vec<LiveEnvironment>,
+}

@@ -165,24 +165,92 @@ pub struct PromSlo {
     pub ratio_30d: Option<f64>,
 }
 
+/// What the configured servers answer about alerts right now, asked once for any number of entities: `None` for a
+/// server that is not configured, the error's text for one that failed.
+#[derive(Debug, Default)]
+pub struct AlertSources {
+    prometheus: Option<Result<Vec<Alert>, String>>,
+    alertmanager: Option<Result<Vec<Alert>, String>>,
+}
+
+/// Asks Prometheus's `/api/v1/alerts` and Alertmanager's `/api/v2/alerts`, whichever are configured.
+pub async fn alert_sources(config: &Config) -> AlertSources {
+    let prometheus = match &config.health.prometheus_url {
+        Some(url) => Some(Client::new(url.clone()).alerts().await.map_err(|e| e.to_string())),
+        None => None,
+    };
+    let alertmanager = match &config.health.alertmanager_url {
+        Some(url) => Some(
+            Client::new(url.clone())
+                .active_alerts()
+                .await
+                .map_err(|e| e.to_string().replace("Prometheus", "Alertmanager")),
+        ),
+        None => None,
+    };
+    AlertSources { prometheus, alertmanager }
+}
+
+/// An entity's firing and pending alerts with their environment, from what `sources` answered (each alert once,
+/// Prometheus's first); when no Alertmanager is configured or it failed, the alerts its receiver was last told are
+/// firing. A failed server is a message in `notices`.
+pub async fn alerts_of(
+    db: &DatabaseConnection,
+    config: &Config,
+    entity: &entities::Model,
+    sources: &AlertSources,
+    notices: &mut Vec<String>,
+) -> Vec<(String, AlertView)> {
+    let label = config.health.alert_label.as_str();
+    let mut out = Vec::new();
+    let mut seen: Vec<BTreeMap<String, String>> = Vec::new();
+    for (answer, source, name) in
+        [(&sources.prometheus, "prometheus", "Prometheus"), (&sources.alertmanager, "alertmanager", "Alertmanager")]
+    {
+        match answer {
+            Some(Ok(list)) => {
+                for a in list.iter().filter(|a| belongs(entity, a, label)) {
+                    if seen.contains(&a.labels) {
+                        continue;
+                    }
+                    seen.push(a.labels.clone());
+                    let env = environment_of(config, a).unwrap_or_default();
+                    out.push((env, view(db, config, a, source).await));
+                }
+            }
+            Some(Err(e)) => notices.push(format!("Alerts from {name}: {e}")),
+            None => {}
+        }
+    }
+    if !matches!(sources.alertmanager, Some(Ok(_))) {
+        // Nobody to ask: what the receiver was last told is firing is the best there is.
+        let firing = alerts::Entity::find()
+            .filter(alerts::Column::ComponentRef.eq(&entity.entity_ref))
+            .filter(alerts::Column::Status.eq("firing"))
+            .all(db)
+            .await
+            .unwrap_or_default();
+        for row in firing {
+            let labels: BTreeMap<String, String> = serde_json::from_str(&row.labels).unwrap_or_default();
+            if seen.contains(&labels) {
+                continue;
+            }
+            seen.push(labels);
+            let env = row.environment.clone().unwrap_or_default();
+            out.push((env, kept_view(db, config, &row).await));
+        }
+    }
+    out
+}
+
 /// Reads alerts, panels and a PromQL SLO for an entity from the configured servers. Every failure is a notice.
 pub async fn live(db: &DatabaseConnection, config: &Config, entity: &entities::Model, now: DateTime<Utc>) -> Live {
     let mut out = Live::default();
+    let sources = alert_sources(config).await;
+    out.alerts = alerts_of(db, config, entity, &sources, &mut out.notices).await;
     let ann = annotations(entity);
-    let label = config.health.alert_label.as_str();
-    let mut seen: Vec<BTreeMap<String, String>> = Vec::new();
     if let Some(url) = &config.health.prometheus_url {
         let prom = Client::new(url.clone());
-        match prom.alerts().await {
-            Ok(list) => {
-                for a in list.iter().filter(|a| belongs(entity, a, label)) {
-                    seen.push(a.labels.clone());
-                    let env = environment_of(config, a).unwrap_or_default();
-                    out.alerts.push((env, view(db, config, a, "prometheus").await));
-                }
-            }
-            Err(e) => out.notices.push(format!("Alerts from Prometheus: {e}")),
-        }
         if let Some(rule) = ann.get(RULE_ANNOTATION) {
             for q in panel_queries(rule) {
                 let panel = match prom.query_range(&q.expr, now - Duration::hours(24), now, Duration::minutes(5)).await
@@ -244,44 +312,6 @@ pub async fn live(db: &DatabaseConnection, config: &Config, entity: &entities::M
                 Ok(_) => {}
                 Err(e) => out.notices.push(format!("Prometheus's retention: {e}")),
             }
-        }
-    }
-    let mut asked_alertmanager = config.health.alertmanager_url.is_some();
-    if let Some(url) = &config.health.alertmanager_url {
-        match Client::new(url.clone()).active_alerts().await {
-            Ok(list) => {
-                for a in list.iter().filter(|a| belongs(entity, a, label)) {
-                    if seen.contains(&a.labels) {
-                        continue;
-                    }
-                    seen.push(a.labels.clone());
-                    let env = environment_of(config, a).unwrap_or_default();
-                    out.alerts.push((env, view(db, config, a, "alertmanager").await));
-                }
-            }
-            Err(e) => {
-                out.notices
-                    .push(format!("Alerts from Alertmanager: {}", e.to_string().replace("Prometheus", "Alertmanager")));
-                asked_alertmanager = false;
-            }
-        }
-    }
-    if !asked_alertmanager {
-        // Nobody to ask: what the receiver was last told is firing is the best there is.
-        let firing = alerts::Entity::find()
-            .filter(alerts::Column::ComponentRef.eq(&entity.entity_ref))
-            .filter(alerts::Column::Status.eq("firing"))
-            .all(db)
-            .await
-            .unwrap_or_default();
-        for row in firing {
-            let labels: BTreeMap<String, String> = serde_json::from_str(&row.labels).unwrap_or_default();
-            if seen.contains(&labels) {
-                continue;
-            }
-            seen.push(labels);
-            let env = row.environment.clone().unwrap_or_default();
-            out.alerts.push((env, kept_view(db, config, &row).await));
         }
     }
     out

@@ -14,8 +14,8 @@ use sea_orm::{
 
 use portolan_types::health::{
     AlertView, BurnAlert, CheckInput, CheckView, EntityHealth, EnvironmentHealth, GridCell, GridRow, HealthGrid,
-    HealthHistory, HistoryPoint, LatencyView, MaintenanceInput, MaintenanceView, SloView, StateChangeView,
-    UptimeWindows,
+    HealthHistory, HistoryPoint, LatencyView, LiveEntity, LiveEnvironment, MaintenanceInput, MaintenanceView, SloView,
+    StateChangeView, UptimeWindows,
 };
 
 use super::maths::{self, Counts, Histogram, Source, floor_day, floor_hour, plan};
@@ -209,20 +209,7 @@ pub async fn entity_health(
         let ids: Vec<i64> = cs.iter().map(|c| c.id).collect();
         let in_maintenance = covered(&windows, &env.name, now);
         let views: Vec<CheckView> = cs.iter().map(|c| check_view(c, in_maintenance, now)).collect();
-        let mut worst = cs
-            .iter()
-            .map(|c| shown_state(c, in_maintenance, now))
-            .max_by_key(|s| s.severity())
-            .unwrap_or(State::Unknown);
-        if in_maintenance && cs.is_empty() {
-            worst = State::Maintenance;
-        }
-        let since = cs
-            .iter()
-            .filter(|c| shown_state(c, in_maintenance, now) == worst)
-            .map(|c| c.state_since)
-            .max()
-            .map(rfc3339);
+        let (worst, since) = environment_state(&cs, in_maintenance, now);
         let uptime_of = |days: i64| window(db, config, &ids, now - Duration::days(days), now, now);
         let (d1, hist) = uptime_of(1).await?;
         let (d7, _) = uptime_of(7).await?;
@@ -316,6 +303,70 @@ pub async fn entity_health(
     })
 }
 
+/// The state an environment shows, the worst of its checks' (maintenance when a window covers an environment
+/// without checks), and since when.
+fn environment_state(cs: &[&checks::Model], in_maintenance: bool, now: DateTime<Utc>) -> (State, Option<String>) {
+    let mut worst =
+        cs.iter().map(|c| shown_state(c, in_maintenance, now)).max_by_key(|s| s.severity()).unwrap_or(State::Unknown);
+    if in_maintenance && cs.is_empty() {
+        worst = State::Maintenance;
+    }
+    let since =
+        cs.iter().filter(|c| shown_state(c, in_maintenance, now) == worst).map(|c| c.state_since).max().map(rfc3339);
+    (worst, since)
+}
+
+/// The live state of some entities: per environment with checks or alerts, the state and the firing alerts, with
+/// none of the uptime, SLO or panel figures [`entity_health`] adds up. Prometheus and Alertmanager are asked once
+/// for all of them; entities with nothing to show are left out.
+pub async fn live_states(
+    db: &DatabaseConnection,
+    config: &Config,
+    of: &[entities::Model],
+    now: DateTime<Utc>,
+) -> Result<Vec<LiveEntity>, DbErr> {
+    if of.is_empty() {
+        return Ok(Vec::new());
+    }
+    let refs: Vec<&str> = of.iter().map(|e| e.entity_ref.as_str()).collect();
+    let all = checks::Entity::find().filter(checks::Column::ComponentRef.is_in(refs.clone())).all(db).await?;
+    let windows = maintenance::Entity::find()
+        .filter(maintenance::Column::ComponentRef.is_in(refs))
+        .filter(maintenance::Column::EndsAt.gt(now))
+        .all(db)
+        .await?;
+    let sources = super::alerting::alert_sources(config).await;
+    let mut out = Vec::new();
+    for entity in of {
+        let mut notices = Vec::new();
+        let alerts = super::alerting::alerts_of(db, config, entity, &sources, &mut notices).await;
+        let mine: Vec<maintenance::Model> =
+            windows.iter().filter(|w| w.component_ref == entity.entity_ref).cloned().collect();
+        let mut environments = Vec::new();
+        for env in &config.environments {
+            let cs: Vec<&checks::Model> =
+                all.iter().filter(|c| c.component_ref == entity.entity_ref && c.environment == env.name).collect();
+            let env_alerts: Vec<AlertView> =
+                alerts.iter().filter(|(e, _)| *e == env.name).map(|(_, a)| a.clone()).collect();
+            if cs.is_empty() && env_alerts.is_empty() {
+                continue;
+            }
+            let (state, since) = environment_state(&cs, covered(&mine, &env.name, now), now);
+            environments.push(LiveEnvironment {
+                environment: env.name.clone(),
+                production: env.production,
+                state: state.as_str().to_owned(),
+                since,
+                alerts: env_alerts,
+            });
+        }
+        if !environments.is_empty() {
+            out.push(LiveEntity { entity_ref: entity.entity_ref.clone(), environments });
+        }
+    }
+    Ok(out)
+}
+
 fn span(d: Duration) -> String {
     if d.num_days() >= 1 && d.num_hours() % 24 == 0 {
         format!("{}d", d.num_days())
@@ -370,18 +421,35 @@ async fn bucket_counts<C: ConnectionTrait>(
         .collect())
 }
 
-/// Up, degraded and down counts per check from the buckets of a period from `from` on: the open ones, at most
-/// two per check, read as one JSON document and added up here (the driver hands grouped rows over one by one).
-async fn open_counts<C: ConnectionTrait>(
+/// Up, degraded and down counts per check from the buckets of a period from `from` on (the open ones, at most
+/// two per check), with their latency histograms when `latency` asks for them: read as one JSON document and
+/// added up here (the driver hands grouped rows over one by one).
+async fn open_buckets<C: ConnectionTrait>(
     db: &C,
     period: &str,
     from: DateTime<Utc>,
-) -> Result<HashMap<i64, Counts>, DbErr> {
+    latency: bool,
+) -> Result<HashMap<i64, (Counts, Histogram)>, DbErr> {
     let q = buckets::Entity::find().filter(buckets::Column::Period.eq(period)).filter(buckets::Column::Start.gte(from));
-    let rows: Vec<(i64, i64, i64, i64)> = json_rows(db, q, &["check_id", "up", "degraded", "down"]).await?;
-    let mut out: HashMap<i64, Counts> = HashMap::with_capacity(rows.len());
-    for (id, up, degraded, down) in rows {
-        out.entry(id).or_default().add(&Counts { up, degraded, down, ..Counts::default() });
+    let mut out: HashMap<i64, (Counts, Histogram)> = HashMap::new();
+    let mut add = |id: i64, up: i64, degraded: i64, down: i64, h: Option<&str>| {
+        let e = out.entry(id).or_default();
+        e.0.add(&Counts { up, degraded, down, ..Counts::default() });
+        if let Some(h) = h {
+            e.1.add(&Histogram::decode(h));
+        }
+    };
+    if latency {
+        let rows: Vec<(i64, i64, i64, i64, String)> =
+            json_rows(db, q, &["check_id", "up", "degraded", "down", "latency"]).await?;
+        for (id, up, degraded, down, h) in rows {
+            add(id, up, degraded, down, Some(&h));
+        }
+    } else {
+        let rows: Vec<(i64, i64, i64, i64)> = json_rows(db, q, &["check_id", "up", "degraded", "down"]).await?;
+        for (id, up, degraded, down) in rows {
+            add(id, up, degraded, down, None);
+        }
     }
     Ok(out)
 }
@@ -589,21 +657,34 @@ pub async fn grid(
         ("d", floor_day(now - span), floor_day(now - SETTLE))
     };
     let closed = closed.max(start);
-    // Buckets that can no longer change come from the cache; the open ones (the current hour or day) are added up
-    // by the database (a covering index on period and start).
+    // Buckets that can no longer change come from the cache; the open ones (the current hour or day) are read.
     let settled = cache.counts(db, period, start, closed).await?;
-    let open = open_counts(db, period, closed).await?;
-    // Latency: the last hour and the current one.
+    // Latency: the last hour and the current one. With hourly counts the open hours are read once for both.
     let hour_ago = floor_hour(now) - Duration::hours(1);
     let closed_hour = floor_hour(now - SETTLE).max(hour_ago);
     let settled_latency = cache.latency(db, hour_ago, closed_hour).await?;
-    let open_latency = bucket_latency(db, closed_hour, None).await?;
+    let open_hours = open_buckets(db, "h", closed_hour, true).await?;
+    let open_counts = if period == "h" && closed == closed_hour {
+        None
+    } else {
+        Some(open_buckets(db, period, closed, false).await?)
+    };
     let mut per_check: HashMap<i64, (Counts, Histogram)> = HashMap::new();
-    for (id, c) in settled.iter().chain(open.iter()) {
+    for (id, c) in settled.iter() {
         per_check.entry(*id).or_default().0.add(c);
     }
-    for (id, h) in settled_latency.iter().chain(open_latency.iter()) {
+    for (id, h) in settled_latency.iter() {
         per_check.entry(*id).or_default().1.add(h);
+    }
+    for (id, (c, h)) in &open_hours {
+        let e = per_check.entry(*id).or_default();
+        if open_counts.is_none() {
+            e.0.add(c);
+        }
+        e.1.add(h);
+    }
+    for (id, (c, _)) in open_counts.iter().flatten() {
+        per_check.entry(*id).or_default().0.add(c);
     }
     let refs: Vec<String> = {
         let mut r: Vec<String> = all.iter().map(|c| c.component_ref.clone()).collect();
@@ -611,18 +692,19 @@ pub async fn grid(
         r.dedup();
         r
     };
-    let mut meta: HashMap<String, (String, Option<String>, Option<String>)> = HashMap::new();
-    for chunk in refs.chunks(500) {
-        let found: Vec<EntityMeta> = json_rows(
-            db,
-            entities::Entity::find().filter(entities::Column::EntityRef.is_in(chunk.iter().cloned())),
-            &["entity_ref", "name", "title", "owner_ref", "system_ref"],
-        )
-        .await?;
-        for (r, name, title, owner, system) in found {
-            meta.insert(r, (title.unwrap_or(name), owner, system));
-        }
-    }
+    // The entities with checks, by a subquery: a statement listing a thousand references is big enough to be
+    // written to the socket in two parts, and sqlx 0.9 leaves Nagle's algorithm on, so the second part waits for
+    // the server's delayed acknowledgement (40 ms on Linux) before PostgreSQL sees the whole statement.
+    let with_checks =
+        sea_orm::sea_query::Query::select().column(checks::Column::ComponentRef).from(checks::Entity).to_owned();
+    let found: Vec<EntityMeta> = json_rows(
+        db,
+        entities::Entity::find().filter(entities::Column::EntityRef.in_subquery(with_checks)),
+        &["entity_ref", "name", "title", "owner_ref", "system_ref"],
+    )
+    .await?;
+    let meta: HashMap<String, (String, Option<String>, Option<String>)> =
+        found.into_iter().map(|(r, name, title, owner, system)| (r, (title.unwrap_or(name), owner, system))).collect();
     let mut by_entity: HashMap<&str, Vec<&GridCheck>> = HashMap::new();
     for c in &all {
         by_entity.entry(c.component_ref.as_str()).or_default().push(c);

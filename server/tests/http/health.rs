@@ -617,6 +617,25 @@ async fn a_real_prometheus_and_alertmanager_drive_panels_alerts_and_incidents(b:
     assert_eq!(alert["severity"], "critical");
     assert_eq!(alert["runbook_url"], "http://127.0.0.1:3000/docs/runbooks/payments-api-down");
     assert_eq!(alert["runbook_title"], "Payments API down", "a runbook hosted here shows its title");
+    // A runbook's live state: the same state and alert, without the uptime and panel figures.
+    let entity = portolan_core::catalog::store::find(
+        &app.state.app.db,
+        &portolan_core::catalog::model::EntityRef::parse("payments-api", Some("component"), "default").unwrap(),
+    )
+    .await
+    .unwrap()
+    .expect("the entity");
+    let live =
+        portolan_core::health::query::live_states(&app.state.app.db, &app.state.app.config, &[entity], Utc::now())
+            .await
+            .unwrap();
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert_eq!(live[0].entity_ref, "component:default/payments-api");
+    let prod_live = &live[0].environments[0];
+    assert_eq!((prod_live.environment.as_str(), prod_live.production), ("production", true), "{live:?}");
+    let firing: Vec<_> = prod_live.alerts.iter().filter(|a| a.name == "PaymentsDown").collect();
+    assert_eq!(firing.len(), 1, "each alert once, though both servers report it: {live:?}");
+    assert_eq!(firing[0].runbook_title.as_deref(), Some("Payments API down"));
     let incident = eventually("an incident from Alertmanager", async || {
         let list = app.get_with_token("/api/v1/incidents?entity=payments-api", API_TOKEN).await.json();
         list.as_array().and_then(|l| l.iter().find(|i| i["source"] == "alertmanager").cloned())
