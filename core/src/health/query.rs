@@ -624,14 +624,51 @@ pub async fn grid(
     filter: &GridFilter,
     now: DateTime<Utc>,
 ) -> Result<HealthGrid, DbErr> {
+    let (period, start, closed) = if span <= Duration::hours(24) {
+        ("h", floor_hour(now - span), floor_hour(now - SETTLE))
+    } else {
+        ("d", floor_day(now - span), floor_day(now - SETTLE))
+    };
+    let closed = closed.max(start);
+    // Latency: the last hour and the current one. With hourly counts the open hours are read once for both.
+    let hour_ago = floor_hour(now) - Duration::hours(1);
+    let closed_hour = floor_hour(now - SETTLE).max(hour_ago);
     // Only the columns the cells need, as one JSON document (see `json_rows`).
     type Row = (i64, String, String, String, crate::db::DbBool, Option<crate::db::DbTime>, i64);
-    let rows: Vec<Row> = json_rows(
+    let check_rows = json_rows::<Row, _, _>(
         db,
         checks::Entity::find(),
         &["id", "component_ref", "environment", "state", "enabled", "last_checked_at", "interval_ms"],
-    )
-    .await?;
+    );
+    let windows = maintenance::Entity::find()
+        .filter(maintenance::Column::StartsAt.lte(now))
+        .filter(maintenance::Column::EndsAt.gt(now))
+        .all(db);
+    // The entities with checks, by a subquery: a statement listing a thousand references is big enough to be
+    // written to the socket in two parts, and sqlx 0.9 leaves Nagle's algorithm on, so the second part waits for
+    // the server's delayed acknowledgement (40 ms on Linux) before PostgreSQL sees the whole statement.
+    let with_checks =
+        sea_orm::sea_query::Query::select().column(checks::Column::ComponentRef).from(checks::Entity).to_owned();
+    let found = json_rows::<EntityMeta, _, _>(
+        db,
+        entities::Entity::find().filter(entities::Column::EntityRef.in_subquery(with_checks)),
+        &["entity_ref", "name", "title", "owner_ref", "system_ref"],
+    );
+    // Buckets that can no longer change come from the cache; the open ones (the current hour or day) are read.
+    let settled = cache.counts(db, period, start, closed);
+    let settled_latency = cache.latency(db, hour_ago, closed_hour);
+    let open_hours = open_buckets(db, "h", closed_hour, true);
+    let open_counts = async {
+        if period == "h" && closed == closed_hour {
+            Ok(None)
+        } else {
+            open_buckets(db, period, closed, false).await.map(Some)
+        }
+    };
+    // The reads are independent: each runs on its own pooled connection, so a grid waits for the slowest, not
+    // for their sum.
+    let (rows, windows, found, settled, settled_latency, open_hours, open_counts) =
+        tokio::try_join!(check_rows, windows, found, settled, settled_latency, open_hours, open_counts)?;
     let all: Vec<GridCheck> = rows
         .into_iter()
         .map(|(id, component_ref, environment, state, enabled, last, interval_ms)| GridCheck {
@@ -646,29 +683,6 @@ pub async fn grid(
         .filter(|c| !filter.hidden.contains(&c.component_ref))
         .filter(|c| filter.only.as_ref().is_none_or(|o| o.contains(&c.component_ref)))
         .collect();
-    let windows = maintenance::Entity::find()
-        .filter(maintenance::Column::StartsAt.lte(now))
-        .filter(maintenance::Column::EndsAt.gt(now))
-        .all(db)
-        .await?;
-    let (period, start, closed) = if span <= Duration::hours(24) {
-        ("h", floor_hour(now - span), floor_hour(now - SETTLE))
-    } else {
-        ("d", floor_day(now - span), floor_day(now - SETTLE))
-    };
-    let closed = closed.max(start);
-    // Buckets that can no longer change come from the cache; the open ones (the current hour or day) are read.
-    let settled = cache.counts(db, period, start, closed).await?;
-    // Latency: the last hour and the current one. With hourly counts the open hours are read once for both.
-    let hour_ago = floor_hour(now) - Duration::hours(1);
-    let closed_hour = floor_hour(now - SETTLE).max(hour_ago);
-    let settled_latency = cache.latency(db, hour_ago, closed_hour).await?;
-    let open_hours = open_buckets(db, "h", closed_hour, true).await?;
-    let open_counts = if period == "h" && closed == closed_hour {
-        None
-    } else {
-        Some(open_buckets(db, period, closed, false).await?)
-    };
     let mut per_check: HashMap<i64, (Counts, Histogram)> = HashMap::new();
     for (id, c) in settled.iter() {
         per_check.entry(*id).or_default().0.add(c);
@@ -692,17 +706,6 @@ pub async fn grid(
         r.dedup();
         r
     };
-    // The entities with checks, by a subquery: a statement listing a thousand references is big enough to be
-    // written to the socket in two parts, and sqlx 0.9 leaves Nagle's algorithm on, so the second part waits for
-    // the server's delayed acknowledgement (40 ms on Linux) before PostgreSQL sees the whole statement.
-    let with_checks =
-        sea_orm::sea_query::Query::select().column(checks::Column::ComponentRef).from(checks::Entity).to_owned();
-    let found: Vec<EntityMeta> = json_rows(
-        db,
-        entities::Entity::find().filter(entities::Column::EntityRef.in_subquery(with_checks)),
-        &["entity_ref", "name", "title", "owner_ref", "system_ref"],
-    )
-    .await?;
     let meta: HashMap<String, (String, Option<String>, Option<String>)> =
         found.into_iter().map(|(r, name, title, owner, system)| (r, (title.unwrap_or(name), owner, system))).collect();
     let mut by_entity: HashMap<&str, Vec<&GridCheck>> = HashMap::new();
