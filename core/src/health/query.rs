@@ -454,17 +454,16 @@ async fn open_buckets<C: ConnectionTrait>(
     Ok(out)
 }
 
-/// The latency histograms per check of the hourly buckets in `[from, to)` (`to`: open-ended).
+/// The latency histograms per check of the hourly buckets in `[from, to)`.
 async fn bucket_latency<C: ConnectionTrait>(
     db: &C,
     from: DateTime<Utc>,
-    to: Option<DateTime<Utc>>,
+    to: DateTime<Utc>,
 ) -> Result<HashMap<i64, Histogram>, DbErr> {
-    let mut q =
-        buckets::Entity::find().filter(buckets::Column::Period.eq("h")).filter(buckets::Column::Start.gte(from));
-    if let Some(to) = to {
-        q = q.filter(buckets::Column::Start.lt(to));
-    }
+    let q = buckets::Entity::find()
+        .filter(buckets::Column::Period.eq("h"))
+        .filter(buckets::Column::Start.gte(from))
+        .filter(buckets::Column::Start.lt(to));
     let rows: Vec<(i64, String)> = json_rows(db, q, &["check_id", "latency"]).await?;
     let mut out: HashMap<i64, Histogram> = HashMap::new();
     for (id, latency) in rows {
@@ -552,7 +551,7 @@ impl GridCache {
         if let Some(hit) = cached(&self.latency, &(from, to)) {
             return Ok(hit);
         }
-        let hists = Arc::new(bucket_latency(db, from, Some(to)).await?);
+        let hists = Arc::new(bucket_latency(db, from, to).await?);
         keep(&self.latency, (from, to), hists.clone(), |k| k.1 < to);
         Ok(hists)
     }

@@ -617,7 +617,15 @@ async fn a_real_prometheus_and_alertmanager_drive_panels_alerts_and_incidents(b:
     assert_eq!(alert["severity"], "critical");
     assert_eq!(alert["runbook_url"], "http://127.0.0.1:3000/docs/runbooks/payments-api-down");
     assert_eq!(alert["runbook_title"], "Payments API down", "a runbook hosted here shows its title");
-    // A runbook's live state: the same state and alert, without the uptime and panel figures.
+    let incident = eventually("an incident from Alertmanager", async || {
+        let list = app.get_with_token("/api/v1/incidents?entity=payments-api", API_TOKEN).await.json();
+        list.as_array().and_then(|l| l.iter().find(|i| i["source"] == "alertmanager").cloned())
+    })
+    .await;
+    assert_eq!(incident["environment"], "production");
+    assert!(incident["title"].as_str().unwrap().starts_with("PaymentsDown: Payments API is down"));
+    // A runbook's live state: the same state and alert, without the uptime and panel figures. Alertmanager has
+    // the alert by now (its webhook opened the incident), so both servers report it and it must show once.
     let entity = portolan_core::catalog::store::find(
         &app.state.app.db,
         &portolan_core::catalog::model::EntityRef::parse("payments-api", Some("component"), "default").unwrap(),
@@ -636,13 +644,6 @@ async fn a_real_prometheus_and_alertmanager_drive_panels_alerts_and_incidents(b:
     let firing: Vec<_> = prod_live.alerts.iter().filter(|a| a.name == "PaymentsDown").collect();
     assert_eq!(firing.len(), 1, "each alert once, though both servers report it: {live:?}");
     assert_eq!(firing[0].runbook_title.as_deref(), Some("Payments API down"));
-    let incident = eventually("an incident from Alertmanager", async || {
-        let list = app.get_with_token("/api/v1/incidents?entity=payments-api", API_TOKEN).await.json();
-        list.as_array().and_then(|l| l.iter().find(|i| i["source"] == "alertmanager").cloned())
-    })
-    .await;
-    assert_eq!(incident["environment"], "production");
-    assert!(incident["title"].as_str().unwrap().starts_with("PaymentsDown: Payments API is down"));
 
     // It recovers: the resolved alert arrives by webhook, closes the incident and stays as history.
     up.store(1, Ordering::SeqCst);
