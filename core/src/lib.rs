@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod config;
+pub mod cost;
 pub mod db;
 pub mod demo;
 pub mod deploys;

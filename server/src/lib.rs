@@ -10,6 +10,7 @@ pub mod bench_deploys;
 pub mod bench_docs;
 pub mod bench_health;
 pub mod catalog;
+pub mod cost;
 pub mod deploys;
 pub mod docs;
 pub mod health;
@@ -149,6 +150,106 @@ pub async fn catalog_import(config: &Config, paths: &[String]) -> Result<bool, S
     Ok(clean)
 }
 
+/// `portolan cost import`: reads every file (a progress bar on a terminal), then replaces the billing periods they
+/// hold in one transaction, and prints the summary. Returns `false` when a file was refused (nothing changed).
+pub async fn cost_import(config: &Config, paths: &[String]) -> Result<bool, ServeError> {
+    let state = open_state(config).await?;
+    let sources: Vec<portolan_core::cost::import::Source> =
+        paths.iter().map(portolan_core::cost::import::Source::file).collect();
+    let bar = progress::bar("importing".to_owned(), "MiB");
+    let progress: Option<portolan_core::cost::import::Progress> = bar.map(|bar| {
+        std::sync::Arc::new(move |done: u64, total: u64| {
+            let mib = |b: u64| usize::try_from(b.div_ceil(1 << 20)).unwrap_or(usize::MAX);
+            bar(mib(done), mib(total));
+        }) as portolan_core::cost::import::Progress
+    });
+    match portolan_core::cost::import::import(&state.db, &state.config, sources, "cli", progress).await {
+        Ok(s) => {
+            println!(
+                "{} file(s), {} rows, {} billing period(s): {}",
+                s.files.len(),
+                s.rows,
+                s.periods.len(),
+                s.periods.join(", ")
+            );
+            for t in &s.totals {
+                println!(
+                    "  {}: billed {}, effective {}; allocated {} ({}%), shared {}, unallocated {}",
+                    t.currency,
+                    t.billed.to_cents_text(),
+                    t.effective.to_cents_text(),
+                    t.allocated.to_cents_text(),
+                    t.allocated_percent.as_deref().unwrap_or("-"),
+                    t.shared.to_cents_text(),
+                    t.unallocated.to_cents_text(),
+                );
+            }
+            Ok(true)
+        }
+        Err(e) => {
+            println!("refused, nothing changed: {e}");
+            Ok(false)
+        }
+    }
+}
+
+/// `portolan cost generate`: a seeded billing file and, on stdout, the totals its import must show (JSON).
+pub fn cost_generate(
+    format: &str,
+    lines: usize,
+    seed: u64,
+    month: &str,
+    components: &str,
+    out: &str,
+) -> Result<(), String> {
+    use portolan_core::cost::formats::Format;
+    use portolan_core::cost::generate;
+    let format = match format {
+        "focus" => Format::Focus,
+        "cur" => Format::Cur,
+        "cur2" => Format::Cur2,
+        other => return Err(format!("unknown format `{other}` (focus, cur or cur2)")),
+    };
+    let period_start = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
+        .map_err(|_| format!("`{month}` is not a month (YYYY-MM)"))?;
+    let components: Vec<(String, String)> = components
+        .split(',')
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| {
+            let (name, team) = c.split_once(':').unwrap_or((c, "platform"));
+            (name.trim().to_owned(), team.trim().to_owned())
+        })
+        .collect();
+    let days = {
+        let (first, next) = cost::month_of(period_start);
+        u32::try_from((next - first).num_days()).unwrap_or(28)
+    };
+    let spec = generate::Spec {
+        seed,
+        lines,
+        period_start,
+        days,
+        account: "111122223333".to_owned(),
+        currency: "USD".to_owned(),
+        components,
+    };
+    let file = std::fs::File::create(out).map_err(|e| format!("{out}: {e}"))?;
+    let buffered = std::io::BufWriter::new(file);
+    let expected = if out.ends_with(".gz") {
+        let mut gz = flate2::write::GzEncoder::new(buffered, flate2::Compression::fast());
+        let e = generate::write(format, &spec, &mut gz).map_err(|e| format!("{out}: {e}"))?;
+        gz.finish().and_then(|mut w| std::io::Write::flush(&mut w)).map_err(|e| format!("{out}: {e}"))?;
+        e
+    } else {
+        let mut w = buffered;
+        let e = generate::write(format, &spec, &mut w).map_err(|e| format!("{out}: {e}"))?;
+        std::io::Write::flush(&mut w).map_err(|e| format!("{out}: {e}"))?;
+        e
+    };
+    println!("{}", generate::expected_json(&expected));
+    Ok(())
+}
+
 /// `portolan catalog refresh`: GitHub discovery and a refresh of every location, once. Returns `false` when
 /// anything had an error.
 pub async fn catalog_refresh(config: &Config) -> Result<bool, ServeError> {
@@ -227,6 +328,7 @@ pub fn router(state: ServerState) -> Router {
         .merge(openapi::router())
         .merge(docs::router())
         .merge(deploys::router())
+        .merge(cost::router())
         .merge(health::router())
         .merge(attachments::router())
         .merge(search::router())

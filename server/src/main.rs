@@ -23,6 +23,11 @@ enum Command {
         #[command(subcommand)]
         command: CatalogCommand,
     },
+    /// Work with cost data.
+    Cost {
+        #[command(subcommand)]
+        command: CostCommand,
+    },
     /// Benchmarks that produce the README's figures (they run against 127.0.0.1 only).
     Bench {
         #[command(subcommand)]
@@ -133,6 +138,39 @@ enum BenchCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum CostCommand {
+    /// Import billing files (FOCUS 1.0-1.3, AWS CUR or CUR 2.0 CSV, plain or gzip). Every billing period in them
+    /// replaces what was imported before for the same account, in one transaction; a malformed file is refused
+    /// with its line and column, and nothing changes. Exits with 1 when refused.
+    Import {
+        /// Files.
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
+    /// Write a seeded synthetic billing file (reservations, savings plans, credits, refunds, tax, untagged lines
+    /// and real-world noise) and print the totals its import must show, as JSON. `.gz` names are gzipped.
+    Generate {
+        /// `focus`, `cur` or `cur2`.
+        #[arg(long, default_value = "cur")]
+        format: String,
+        /// Usage lines.
+        #[arg(long, default_value_t = 10_000)]
+        lines: usize,
+        /// Seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Billing month, `YYYY-MM`.
+        #[arg(long, default_value = "2026-10")]
+        month: String,
+        /// Components (`name:team`), comma-separated; tags name them.
+        #[arg(long, default_value = "payments-api:payments,storefront:payments,fraud-scorer:platform")]
+        components: String,
+        /// Output file.
+        out: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum CatalogCommand {
     /// Import catalog-info.yaml files: files, directories (every *.yaml/*.yml under them), http(s) URLs (files on
     /// the configured GitHub are read through its API) and the Location entities they contain. Prints a summary; exits with 1 when any document had an error.
@@ -169,6 +207,18 @@ fn main() -> ExitCode {
             Command::Migrate => portolan_server::migrate_only(&config).await.map(|()| true),
             Command::Catalog { command: CatalogCommand::Import { paths } } => {
                 portolan_server::catalog_import(&config, &paths).await
+            }
+            Command::Cost { command: CostCommand::Import { files } } => {
+                portolan_server::cost_import(&config, &files).await
+            }
+            Command::Cost { command: CostCommand::Generate { format, lines, seed, month, components, out } } => {
+                match portolan_server::cost_generate(&format, lines, seed, &month, &components, &out) {
+                    Ok(()) => Ok(true),
+                    Err(e) => {
+                        eprintln!("portolan cost generate: {e}");
+                        Ok(false)
+                    }
+                }
             }
             Command::Catalog { command: CatalogCommand::Refresh } => portolan_server::catalog_refresh(&config).await,
             Command::Bench {

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod catalog;
+pub mod cost;
 pub mod deploys;
 pub mod docs;
 pub mod health;

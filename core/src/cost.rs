@@ -1,0 +1,86 @@
+//! Cost: billing files (FOCUS, AWS CUR legacy and CUR 2.0) imported in bounded memory into daily sums per tag
+//! set, tag sets allocated to a component, shared or unallocated by ordered rules, and reports in fixed-point
+//! decimal, one currency at a time.
+
+pub mod entity;
+pub mod formats;
+pub mod generate;
+pub mod import;
+pub mod money;
+pub mod query;
+pub mod rules;
+
+use chrono::Utc;
+use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait};
+
+use entity::cost_rules;
+pub use money::Amount;
+pub use rules::Rules;
+
+/// Why a cost operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CostError {
+    /// A file could not be read; nothing was changed.
+    #[error("{file}{}{}: {message}", if *.line > 0 { format!(": line {line}") } else { String::new() }, column.as_deref().map(|c| format!(", column {c}")).unwrap_or_default())]
+    File {
+        /// The file as named by the caller.
+        file: String,
+        /// 1-based line (0 when the whole file is at fault).
+        line: u64,
+        /// Column name.
+        column: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+    /// A request field is wrong.
+    #[error("{field}: {reason}")]
+    Invalid {
+        /// The field.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// The allocation rules in force: as last saved, else the defaults.
+pub async fn load_rules(db: &DatabaseConnection) -> Result<Rules, CostError> {
+    match cost_rules::Entity::find_by_id(1).one(db).await? {
+        Some(row) => serde_json::from_str(&row.body)
+            .map_err(|e| CostError::Db(DbErr::Custom(format!("the stored cost rules do not parse: {e}")))),
+        None => Ok(Rules::default()),
+    }
+}
+
+/// Saves new rules and applies them to every imported cost. Returns how many tag sets moved.
+pub async fn save_rules(
+    db: &DatabaseConnection,
+    config: &crate::Config,
+    rules: &Rules,
+    by: &str,
+) -> Result<u64, CostError> {
+    rules
+        .validate(&rules::environment_names(config))
+        .map_err(|e| CostError::Invalid { field: e.field, reason: e.reason })?;
+    let row = cost_rules::ActiveModel {
+        id: Set(1),
+        body: Set(serde_json::to_string(rules).unwrap_or_default()),
+        updated_by: Set(by.to_owned()),
+        updated_at: Set(Utc::now()),
+    };
+    cost_rules::Entity::insert(row)
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::column(cost_rules::Column::Id)
+                .update_columns([
+                    cost_rules::Column::Body,
+                    cost_rules::Column::UpdatedBy,
+                    cost_rules::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec(db)
+        .await?;
+    import::reallocate(db, config, rules).await
+}

@@ -1,0 +1,154 @@
+//! The cost tables (migration 19).
+
+/// `cost_periods`: one billing period of one account of one provider, as last imported.
+pub mod cost_periods {
+    use sea_orm::entity::prelude::*;
+
+    /// An imported billing period.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cost_periods")]
+    pub struct Model {
+        /// Row id.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// `AWS`, `Microsoft`, `Google Cloud`, ... as the file names it.
+        pub provider: String,
+        /// The billing (payer) account.
+        pub account: String,
+        /// First day of the billing period (UTC).
+        pub period_start: Date,
+        /// `focus`, `cur`, `cur2` or `opencost`.
+        pub format: String,
+        /// The files it was read from, JSON array of names.
+        #[sea_orm(column_type = "Text")]
+        pub files: String,
+        /// Lines read.
+        pub rows: i64,
+        /// Billed and effective totals per currency, JSON.
+        #[sea_orm(column_type = "Text")]
+        pub totals: String,
+        /// Who imported it.
+        pub imported_by: String,
+        /// When.
+        pub imported_at: DateTimeUtc,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `cost_tagsets`: a distinct (provider, sub-account, tags) combination and where the allocation rules put it.
+pub mod cost_tagsets {
+    use sea_orm::entity::prelude::*;
+
+    /// A tag set.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cost_tagsets")]
+    pub struct Model {
+        /// Row id.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// SHA-256 of provider, sub-account and the normalised tags.
+        #[sea_orm(unique)]
+        pub hash: String,
+        /// Provider.
+        pub provider: String,
+        /// Usage (sub-)account.
+        pub sub_account: String,
+        /// Normalised tags (lower-case keys, trimmed values), a JSON object.
+        #[sea_orm(column_type = "Text")]
+        pub tags: String,
+        /// `component`, `shared` or `unallocated`.
+        pub allocation: String,
+        /// The component, when allocated to one.
+        pub component_ref: Option<String>,
+        /// The team a tag or an account rule names (else the component's owner applies).
+        pub team_ref: Option<String>,
+        /// The environment a tag names.
+        pub environment: Option<String>,
+        /// Which rule decided, or why nothing did.
+        pub reason: String,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `cost_daily`: sums per billing period, day, tag set, cloud service, charge category and currency.
+pub mod cost_daily {
+    use sea_orm::entity::prelude::*;
+
+    /// One daily sum.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cost_daily")]
+    pub struct Model {
+        /// Row id.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// The billing period it belongs to (replaced with it).
+        pub period_id: i64,
+        /// The charge's day (UTC).
+        pub day: Date,
+        /// The tag set.
+        pub tagset_id: i64,
+        /// ISO currency code.
+        pub currency: String,
+        /// Cloud service (`Amazon Elastic Compute Cloud`, `AmazonS3`, ...).
+        pub service: String,
+        /// `usage`, `purchase`, `tax`, `credit`, `refund` or `adjustment`.
+        pub category: String,
+        /// Billed cost in nano-units.
+        pub billed: i64,
+        /// Effective (amortised) cost in nano-units.
+        pub effective: i64,
+        /// Lines summed.
+        pub lines: i64,
+    }
+
+    /// Each sum belongs to a tag set.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        /// The tag set.
+        #[sea_orm(
+            belongs_to = "super::cost_tagsets::Entity",
+            from = "Column::TagsetId",
+            to = "super::cost_tagsets::Column::Id"
+        )]
+        Tagset,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `cost_rules`: the allocation rules (one row, id 1), JSON.
+pub mod cost_rules {
+    use sea_orm::entity::prelude::*;
+
+    /// The rules as last saved.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cost_rules")]
+    pub struct Model {
+        /// Always 1.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i32,
+        /// The rules, JSON.
+        #[sea_orm(column_type = "Text")]
+        pub body: String,
+        /// Who saved them.
+        pub updated_by: String,
+        /// When.
+        pub updated_at: DateTimeUtc,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -1,0 +1,346 @@
+//! Reading cost back: totals of imported periods and the grouped report behind `GET /api/v1/cost`. Sums are
+//! computed by the database in nano-units (`BIGINT`), one currency at a time, and printed as decimal text.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDate;
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationTrait,
+};
+
+use portolan_types::cost::{CostGroup, CostReport};
+
+use super::CostError;
+use super::entity::{cost_daily, cost_tagsets};
+use super::import::CurrencyTotals;
+use super::money::Amount;
+
+/// What to group by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupBy {
+    /// Component (allocated amounts only).
+    Component,
+    /// Team: a team tag or account rule, else the component's owner (allocated amounts only).
+    Team,
+    /// Environment (`unknown` when no tag names one).
+    Environment,
+    /// Cloud service.
+    Service,
+    /// Day (UTC).
+    Day,
+    /// Month (UTC).
+    Month,
+}
+
+impl GroupBy {
+    /// Parses the query parameter.
+    pub fn parse(s: &str) -> Option<GroupBy> {
+        Some(match s {
+            "component" => GroupBy::Component,
+            "team" => GroupBy::Team,
+            "environment" => GroupBy::Environment,
+            "service" => GroupBy::Service,
+            "day" => GroupBy::Day,
+            "month" => GroupBy::Month,
+            _ => return None,
+        })
+    }
+
+    /// The parameter's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupBy::Component => "component",
+            GroupBy::Team => "team",
+            GroupBy::Environment => "environment",
+            GroupBy::Service => "service",
+            GroupBy::Day => "day",
+            GroupBy::Month => "month",
+        }
+    }
+}
+
+/// Which cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    /// Amortised.
+    Effective,
+    /// As invoiced.
+    Billed,
+}
+
+impl Metric {
+    /// Parses the query parameter.
+    pub fn parse(s: &str) -> Option<Metric> {
+        match s {
+            "effective" => Some(Metric::Effective),
+            "billed" => Some(Metric::Billed),
+            _ => None,
+        }
+    }
+
+    /// The parameter's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::Effective => "effective",
+            Metric::Billed => "billed",
+        }
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            Metric::Effective => "cost_daily.effective",
+            Metric::Billed => "cost_daily.billed",
+        }
+    }
+}
+
+/// A report request.
+#[derive(Clone, Debug)]
+pub struct CostQuery {
+    /// Grouping.
+    pub group_by: GroupBy,
+    /// Metric.
+    pub metric: Metric,
+    /// First day (inclusive).
+    pub from: NaiveDate,
+    /// Last day (exclusive).
+    pub to: NaiveDate,
+    /// Only this component (a full reference).
+    pub component: Option<String>,
+    /// Only this team (a full reference): what it is tagged with, and its components' untagged costs.
+    pub team: Option<String>,
+    /// The currency; by default the one with the largest total in the range.
+    pub currency: Option<String>,
+}
+
+fn sum(metric: Metric) -> Expr {
+    Expr::cust(format!("CAST(SUM({}) AS BIGINT)", metric.column()))
+}
+
+fn filtered(q: &CostQuery) -> sea_orm::Select<cost_daily::Entity> {
+    let mut select = cost_daily::Entity::find()
+        .join(JoinType::InnerJoin, cost_daily::Relation::Tagset.def())
+        .filter(cost_daily::Column::Day.gte(q.from))
+        .filter(cost_daily::Column::Day.lt(q.to));
+    if let Some(c) = &q.component {
+        select = select.filter(cost_tagsets::Column::ComponentRef.eq(c.as_str()));
+    }
+    if let Some(team) = &q.team {
+        use crate::catalog::entity::entities;
+        let owned = Query::select()
+            .column(entities::Column::EntityRef)
+            .from(entities::Entity)
+            .and_where(entities::Column::OwnerRef.eq(team.as_str()))
+            .to_owned();
+        select = select.filter(
+            Condition::any().add(cost_tagsets::Column::TeamRef.eq(team.as_str())).add(
+                Condition::all()
+                    .add(cost_tagsets::Column::TeamRef.is_null())
+                    .add(cost_tagsets::Column::ComponentRef.in_subquery(owned)),
+            ),
+        );
+    }
+    select
+}
+
+/// The grouped report.
+pub async fn report(db: &DatabaseConnection, q: &CostQuery) -> Result<CostReport, CostError> {
+    // Currencies in the range, largest first.
+    let mut currencies: Vec<(String, i64)> = filtered(q)
+        .select_only()
+        .column(cost_daily::Column::Currency)
+        .column_as(sum(q.metric), "amount")
+        .group_by(cost_daily::Column::Currency)
+        .into_tuple()
+        .all(db)
+        .await?;
+    currencies.sort_by(|a, b| b.1.abs().cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
+    let currency = q.currency.clone().or_else(|| currencies.first().map(|c| c.0.clone()));
+    let mut report = CostReport {
+        currency: currency.clone(),
+        currencies: currencies.iter().map(|c| c.0.clone()).collect(),
+        metric: q.metric.as_str().to_owned(),
+        group_by: q.group_by.as_str().to_owned(),
+        from: q.from.to_string(),
+        to: q.to.to_string(),
+        total: Amount::ZERO.to_string(),
+        groups: Vec::new(),
+        shared: Amount::ZERO.to_string(),
+        unallocated: Amount::ZERO.to_string(),
+    };
+    let Some(currency) = currency else {
+        return Ok(report);
+    };
+
+    let text = |col: &str| Expr::cust(format!("CAST({col} AS TEXT)"));
+    let (k1, k2) = match q.group_by {
+        GroupBy::Component => ("cost_tagsets.component_ref", None),
+        GroupBy::Team => ("cost_tagsets.component_ref", Some("cost_tagsets.team_ref")),
+        GroupBy::Environment => ("cost_tagsets.environment", None),
+        GroupBy::Service => ("cost_daily.service", None),
+        GroupBy::Day | GroupBy::Month => ("cost_daily.day", None),
+    };
+    let mut select = filtered(q)
+        .filter(cost_daily::Column::Currency.eq(currency.as_str()))
+        .select_only()
+        .column(cost_tagsets::Column::Allocation)
+        .column_as(text(k1), "k1")
+        .column_as(Expr::cust(k2.map_or("CAST(NULL AS TEXT)".to_owned(), |c| format!("CAST({c} AS TEXT)"))), "k2")
+        .column_as(sum(q.metric), "amount")
+        .group_by(cost_tagsets::Column::Allocation)
+        .group_by(Expr::cust(k1));
+    if let Some(k2) = k2 {
+        select = select.group_by(Expr::cust(k2));
+    }
+    let rows: Vec<(String, Option<String>, Option<String>, i64)> = select.into_tuple().all(db).await?;
+
+    let owners: HashMap<String, String> = if q.group_by == GroupBy::Team {
+        use crate::catalog::entity::entities;
+        let pairs: Vec<(String, Option<String>)> = entities::Entity::find()
+            .select_only()
+            .column(entities::Column::EntityRef)
+            .column(entities::Column::OwnerRef)
+            .filter(entities::Column::Kind.eq("component"))
+            .into_tuple()
+            .all(db)
+            .await?;
+        pairs.into_iter().filter_map(|(r, o)| o.map(|o| (r, o))).collect()
+    } else {
+        HashMap::new()
+    };
+
+    let (mut total, mut shared, mut unallocated) = (Amount::ZERO, Amount::ZERO, Amount::ZERO);
+    let mut groups: BTreeMap<String, Amount> = BTreeMap::new();
+    for (allocation, k1, k2, amount) in rows {
+        let amount = Amount(i128::from(amount));
+        total += amount;
+        match allocation.as_str() {
+            "shared" => shared += amount,
+            "component" => {}
+            _ => unallocated += amount,
+        }
+        let key = match q.group_by {
+            GroupBy::Component if allocation == "component" => k1,
+            GroupBy::Team if allocation == "component" => {
+                Some(k2.or_else(|| k1.and_then(|c| owners.get(&c).cloned())).unwrap_or_else(|| "(no owner)".into()))
+            }
+            GroupBy::Component | GroupBy::Team => None,
+            GroupBy::Environment => Some(k1.unwrap_or_else(|| "unknown".into())),
+            GroupBy::Service => k1,
+            GroupBy::Day => k1.map(|d| d.chars().take(10).collect()),
+            GroupBy::Month => k1.map(|d| d.chars().take(7).collect()),
+        };
+        if let Some(key) = key {
+            *groups.entry(key).or_default() += amount;
+        }
+    }
+    let mut groups: Vec<(String, Amount)> = groups.into_iter().collect();
+    if !matches!(q.group_by, GroupBy::Day | GroupBy::Month) {
+        groups.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    }
+    report.total = total.to_string();
+    report.shared = shared.to_string();
+    report.unallocated = unallocated.to_string();
+    report.groups = groups.into_iter().map(|(key, amount)| CostGroup { key, amount: amount.to_string() }).collect();
+    Ok(report)
+}
+
+/// Billed and effective totals per currency of the given periods, with the effective cost's allocation.
+pub async fn period_totals(db: &DatabaseConnection, period_ids: &[i64]) -> Result<Vec<CurrencyTotals>, CostError> {
+    let mut by_currency: BTreeMap<String, CurrencyTotals> = BTreeMap::new();
+    for chunk in period_ids.chunks(200) {
+        let rows: Vec<(String, String, i64, i64)> = cost_daily::Entity::find()
+            .join(JoinType::InnerJoin, cost_daily::Relation::Tagset.def())
+            .filter(cost_daily::Column::PeriodId.is_in(chunk.iter().copied()))
+            .select_only()
+            .column(cost_daily::Column::Currency)
+            .column(cost_tagsets::Column::Allocation)
+            .column_as(sum(Metric::Billed), "billed")
+            .column_as(sum(Metric::Effective), "effective")
+            .group_by(cost_daily::Column::Currency)
+            .group_by(cost_tagsets::Column::Allocation)
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (currency, allocation, billed, effective) in rows {
+            let t = by_currency.entry(currency.clone()).or_insert_with(|| CurrencyTotals {
+                currency,
+                billed: Amount::ZERO,
+                effective: Amount::ZERO,
+                allocated: Amount::ZERO,
+                shared: Amount::ZERO,
+                unallocated: Amount::ZERO,
+                allocated_percent: None,
+            });
+            let (billed, effective) = (Amount(i128::from(billed)), Amount(i128::from(effective)));
+            t.billed += billed;
+            t.effective += effective;
+            match allocation.as_str() {
+                "component" => t.allocated += effective,
+                "shared" => t.shared += effective,
+                _ => t.unallocated += effective,
+            }
+        }
+    }
+    Ok(by_currency
+        .into_values()
+        .map(|mut t| {
+            t.allocated_percent = percent(t.allocated, t.effective);
+            t
+        })
+        .collect())
+}
+
+/// The imported billing periods, newest first, as JSON objects.
+pub async fn periods(db: &DatabaseConnection) -> Result<Vec<serde_json::Value>, CostError> {
+    use super::entity::cost_periods;
+    use sea_orm::QueryOrder;
+    let rows = cost_periods::Entity::find()
+        .order_by_desc(cost_periods::Column::PeriodStart)
+        .order_by_asc(cost_periods::Column::Provider)
+        .order_by_asc(cost_periods::Column::Account)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|p| {
+            serde_json::json!({
+                "provider": p.provider,
+                "account": p.account,
+                "period": p.period_start.format("%Y-%m").to_string(),
+                "period_start": p.period_start.to_string(),
+                "format": p.format,
+                "files": serde_json::from_str::<serde_json::Value>(&p.files).unwrap_or_default(),
+                "rows": p.rows,
+                "totals": serde_json::from_str::<serde_json::Value>(&p.totals).unwrap_or_default(),
+                "imported_by": p.imported_by,
+                "imported_at": p.imported_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            })
+        })
+        .collect())
+}
+
+/// `part / whole` in percent with one decimal, rounded half up, computed in integers.
+pub fn percent(part: Amount, whole: Amount) -> Option<String> {
+    if whole.is_zero() {
+        return None;
+    }
+    let tenths = (part.0 * 2000 / whole.0 + (part.0 * 2000 / whole.0).signum()) / 2;
+    Some(format!("{}{}.{}", if tenths < 0 { "-" } else { "" }, (tenths / 10).abs(), (tenths % 10).abs()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_print_with_one_decimal() {
+        let a = |s: &str| Amount::parse(s).unwrap();
+        assert_eq!(percent(a("1"), a("3")).as_deref(), Some("33.3"));
+        assert_eq!(percent(a("2"), a("3")).as_deref(), Some("66.7"));
+        assert_eq!(percent(a("3"), a("3")).as_deref(), Some("100.0"));
+        assert_eq!(percent(a("0"), a("3")).as_deref(), Some("0.0"));
+        assert_eq!(percent(a("1"), a("0")), None);
+    }
+}

@@ -1,0 +1,232 @@
+//! Cost routes: the grouped report (`GET /api/v1/cost`), billing file imports (`POST /api/v1/cost/imports`, the
+//! file as the request body, streamed to a temporary file so memory stays flat), the imported periods and the
+//! allocation rules (`GET/PUT /api/v1/cost/rules`).
+
+use std::io::Write;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Extension, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{Datelike, NaiveDate, Utc};
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+use portolan_core::access::{Action, Target};
+use portolan_core::auth::RequestViewer;
+use portolan_core::cost::import::{ImportSummary, Source};
+use portolan_core::cost::query::{CostQuery, GroupBy, Metric};
+use portolan_core::cost::{self, CostError, Rules};
+use portolan_types::cost::CostReport;
+
+use crate::ServerState;
+use crate::access::authorize;
+use crate::api::require;
+use crate::http::extract::{ApiJson, ApiQuery};
+use crate::http::{ApiError, ErrorEnvelope};
+
+/// The largest billing file the API accepts (a month of CUR for a large organisation, gzipped).
+const MAX_UPLOAD: usize = 4 * 1024 * 1024 * 1024;
+
+/// The cost routes.
+pub fn router() -> Router<ServerState> {
+    Router::new()
+        .route("/api/v1/cost", get(report))
+        .route("/api/v1/cost/imports", get(list_periods).post(import).layer(DefaultBodyLimit::max(MAX_UPLOAD)))
+        .route("/api/v1/cost/rules", get(get_rules).put(put_rules))
+}
+
+pub(crate) fn cost_error(e: CostError) -> ApiError {
+    match e {
+        CostError::File { .. } => ApiError::unprocessable("file", e.to_string()),
+        CostError::Invalid { field, reason } => ApiError::unprocessable("rules", format!("{field}: {reason}")),
+        CostError::Db(e) => ApiError::internal("cost", e),
+    }
+}
+
+/// Parameters of `GET /api/v1/cost`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CostParams {
+    /// `component`, `team`, `environment`, `service`, `day` or `month` (default `component`).
+    pub group_by: Option<String>,
+    /// `effective` (amortised, the default) or `billed`.
+    pub metric: Option<String>,
+    /// First day, inclusive (`2026-11-01`, UTC; default: the first of this month).
+    pub from: Option<String>,
+    /// Last day, exclusive (default: the first of next month).
+    pub to: Option<String>,
+    /// Only this component (`component:default/payments-api` or a bare name).
+    pub component: Option<String>,
+    /// Only this team (`group:default/payments` or a bare name).
+    pub team: Option<String>,
+    /// The currency (default: the one with the most spend in the range).
+    pub currency: Option<String>,
+}
+
+fn parse_day(field: &'static str, text: Option<&str>, default: NaiveDate) -> Result<NaiveDate, ApiError> {
+    match text {
+        None | Some("") => Ok(default),
+        Some(t) => NaiveDate::parse_from_str(t.get(..10).unwrap_or(t), "%Y-%m-%d")
+            .map_err(|_| ApiError::unprocessable(field, format!("`{t}` is not a date (YYYY-MM-DD)"))),
+    }
+}
+
+/// The first day of the month `day` is in, and of the month after.
+pub fn month_of(day: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let first = day.with_day(1).unwrap_or(day);
+    let next = if first.month() == 12 {
+        NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)
+    };
+    (first, next.unwrap_or(first))
+}
+
+/// Spend in a date range, grouped by component, team, environment, cloud service, day or month, in one currency.
+/// Amounts are decimal strings. For `component` and `team`, groups + `shared` + `unallocated` = `total`; for
+/// the other groupings the groups add up to `total`.
+#[utoipa::path(get, path = "/api/v1/cost", tag = "cost", params(CostParams), responses(
+    (status = 200, description = "The report", body = CostReport),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 422, description = "A parameter is wrong (`field` names it)", body = ErrorEnvelope)))]
+pub(crate) async fn report(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiQuery(p): ApiQuery<CostParams>,
+) -> Result<Json<CostReport>, ApiError> {
+    require(&viewer)?;
+    let group_by = match p.group_by.as_deref() {
+        None | Some("") => GroupBy::Component,
+        Some(g) => GroupBy::parse(g).ok_or_else(|| {
+            ApiError::unprocessable("group_by", "must be component, team, environment, service, day or month")
+        })?,
+    };
+    let metric = match p.metric.as_deref() {
+        None | Some("") => Metric::Effective,
+        Some(m) => Metric::parse(m).ok_or_else(|| ApiError::unprocessable("metric", "must be effective or billed"))?,
+    };
+    let (first, next) = month_of(Utc::now().date_naive());
+    let from = parse_day("from", p.from.as_deref(), first)?;
+    let to = parse_day("to", p.to.as_deref(), next)?;
+    if to <= from {
+        return Err(ApiError::unprocessable("to", "must be after from"));
+    }
+    let q = CostQuery {
+        group_by,
+        metric,
+        from,
+        to,
+        component: p.component.filter(|c| !c.is_empty()).map(|c| cost::rules::entity_ref("component", &c)),
+        team: p.team.filter(|t| !t.is_empty()).map(|t| cost::rules::entity_ref("group", &t)),
+        currency: p.currency.filter(|c| !c.is_empty()).map(|c| c.trim().to_ascii_uppercase()),
+    };
+    let report = cost::query::report(&state.app.db, &q).await.map_err(cost_error)?;
+    Ok(Json(report))
+}
+
+/// Parameters of `POST /api/v1/cost/imports`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportParams {
+    /// The file's name, shown in errors and kept with the billing periods (default `upload`).
+    pub name: Option<String>,
+}
+
+/// Imports one billing file sent as the request body (FOCUS, AWS CUR or CUR 2.0 CSV, plain or gzip: the format
+/// is read from the header, the compression from the first bytes). Every billing period in it replaces what was
+/// imported before for the same provider and account, atomically; a malformed file changes nothing and the
+/// answer names the line and column. Needs `cost.import` (administrators; a token needs `cost:write`).
+#[utoipa::path(post, path = "/api/v1/cost/imports", tag = "cost", params(ImportParams),
+    request_body(content = String, content_type = "text/csv"),
+    responses(
+    (status = 201, description = "Imported: rows, periods, totals per currency and the allocated share"),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 403, description = "cost.import refused", body = ErrorEnvelope),
+    (status = 422, description = "The file is malformed: the message names the line and column", body = ErrorEnvelope)))]
+pub(crate) async fn import(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiQuery(p): ApiQuery<ImportParams>,
+    body: Body,
+) -> Result<(http::StatusCode, Json<ImportSummary>), ApiError> {
+    let viewer = require(&viewer)?;
+    authorize(&state, viewer, Action::CostImport, &Target::global()).await?;
+    let name = p.name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| "upload".to_owned());
+    let name: String = name.chars().filter(|c| !c.is_control()).take(200).collect();
+    let dir = std::env::temp_dir();
+    let path = dir.join(format!("portolan-cost-{}-{}.upload", std::process::id(), rand_suffix()));
+    let _cleanup = RemoveOnDrop(path.clone());
+    {
+        let mut file = std::fs::File::create(&path).map_err(|e| ApiError::internal("storing the upload", e))?;
+        let mut stream = body.into_data_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| ApiError::bad_request(format!("reading the upload: {e}")))?;
+            file.write_all(&chunk).map_err(|e| ApiError::internal("storing the upload", e))?;
+        }
+        file.flush().map_err(|e| ApiError::internal("storing the upload", e))?;
+    }
+    let sources = vec![Source { path: path.clone(), name }];
+    let summary = cost::import::import(&state.app.db, &state.app.config, sources, &viewer.login, None)
+        .await
+        .map_err(cost_error)?;
+    tracing::info!(by = %viewer.login, rows = summary.rows, periods = ?summary.periods, "billing file imported");
+    Ok((http::StatusCode::CREATED, Json(summary)))
+}
+
+fn rand_suffix() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}-{n}", Utc::now().timestamp_nanos_opt().unwrap_or_default())
+}
+
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The imported billing periods, newest first.
+#[utoipa::path(get, path = "/api/v1/cost/imports", tag = "cost", responses(
+    (status = 200, description = "Billing periods: provider, account, period, format, files, rows, totals, who and when"),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope)))]
+pub(crate) async fn list_periods(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require(&viewer)?;
+    let periods = cost::query::periods(&state.app.db).await.map_err(cost_error)?;
+    Ok(Json(serde_json::Value::Array(periods)))
+}
+
+/// The allocation rules in force.
+#[utoipa::path(get, path = "/api/v1/cost/rules", tag = "cost", responses(
+    (status = 200, description = "The rules"),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope)))]
+pub(crate) async fn get_rules(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+) -> Result<Json<Rules>, ApiError> {
+    require(&viewer)?;
+    Ok(Json(cost::load_rules(&state.app.db).await.map_err(cost_error)?))
+}
+
+/// Replaces the allocation rules and applies them to every imported cost, past periods included. Needs
+/// `cost.import` (administrators).
+#[utoipa::path(put, path = "/api/v1/cost/rules", tag = "cost", responses(
+    (status = 200, description = "Saved and applied; `moved` counts the tag sets that changed place"),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 403, description = "cost.import refused", body = ErrorEnvelope),
+    (status = 422, description = "A rule is wrong (the message names it)", body = ErrorEnvelope)))]
+pub(crate) async fn put_rules(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiJson(rules): ApiJson<Rules>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let viewer = require(&viewer)?;
+    authorize(&state, viewer, Action::CostImport, &Target::global()).await?;
+    let moved = cost::save_rules(&state.app.db, &state.app.config, &rules, &viewer.login).await.map_err(cost_error)?;
+    Ok(Json(serde_json::json!({"moved": moved})))
+}
