@@ -13,6 +13,9 @@ mod github;
 #[path = "http/access.rs"]
 mod access;
 
+#[path = "http/cost.rs"]
+mod cost;
+
 #[path = "http/deploys.rs"]
 mod deploys;
 

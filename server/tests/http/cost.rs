@@ -1,0 +1,295 @@
+//! Cost: generated FOCUS, CUR and CUR 2.0 files imported through the API and read back per component, team,
+//! environment and day in both views, compared with the generator's own totals to the nano-unit; re-imports that
+//! replace instead of adding; refusals that change nothing; allocation rules applied to past costs.
+
+use axum::body::Body;
+use chrono::NaiveDate;
+use http::{Request, StatusCode, header};
+use portolan_core::cost::Amount;
+use portolan_core::cost::formats::Format;
+use portolan_core::cost::generate::{self, Expected, Totals};
+use serde_json::{Value, json};
+
+use crate::db_tests;
+use crate::support::{API_TOKEN, Backend, TestApp, TestResponse};
+
+db_tests!(
+    generated_files_of_every_format_import_exactly_in_both_views,
+    importing_twice_changes_nothing_and_a_restated_period_replaces_the_old_one,
+    malformed_files_are_refused_with_line_and_column_and_change_nothing,
+    changed_allocation_rules_apply_to_costs_already_imported,
+);
+
+async fn with_catalog(b: Backend) -> TestApp {
+    let mut app = TestApp::new(b).await;
+    let catalog = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/catalog");
+    let res = app.post_json_with_token("/api/v1/locations", &json!({"target": catalog}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    app
+}
+
+fn spec(seed: u64, month: u32, lines: usize) -> generate::Spec {
+    let start = NaiveDate::from_ymd_opt(2026, month, 1).unwrap();
+    generate::Spec {
+        seed,
+        lines,
+        period_start: start,
+        days: 28,
+        account: "111122223333".into(),
+        currency: "USD".into(),
+        components: vec![
+            ("payments-api".into(), "payments".into()),
+            ("storefront".into(), "payments".into()),
+            ("fraud-scorer".into(), "platform".into()),
+        ],
+    }
+}
+
+fn file(format: Format, spec: &generate::Spec, gzip: bool) -> (Vec<u8>, Expected) {
+    let mut plain = Vec::new();
+    let expected = generate::write(format, spec, &mut plain).unwrap();
+    if !gzip {
+        return (plain, expected);
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &plain).unwrap();
+    (gz.finish().unwrap(), expected)
+}
+
+async fn upload(app: &mut TestApp, name: &str, bytes: Vec<u8>) -> TestResponse {
+    let req = Request::post(format!("/api/v1/cost/imports?name={name}"))
+        .header(header::AUTHORIZATION, format!("Bearer {API_TOKEN}"))
+        .header(header::CONTENT_TYPE, "text/csv")
+        .header(header::COOKIE, "")
+        .body(Body::from(bytes))
+        .unwrap();
+    app.send(req).await
+}
+
+async fn report(app: &mut TestApp, query: &str) -> Value {
+    let res = app.get_with_token(&format!("/api/v1/cost?{query}"), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::OK, "{query}: {res:?}");
+    res.json()
+}
+
+fn amount(v: &Value) -> Amount {
+    Amount::parse(v.as_str().unwrap_or_else(|| panic!("not a decimal string: {v}"))).unwrap()
+}
+
+fn groups(r: &Value) -> std::collections::BTreeMap<String, Amount> {
+    r["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["key"].as_str().unwrap().to_owned(), amount(&g["amount"])))
+        .collect()
+}
+
+fn nonzero<K: Ord + Clone>(m: &std::collections::BTreeMap<K, Amount>) -> std::collections::BTreeMap<K, Amount> {
+    m.iter().filter(|(_, a)| !a.is_zero()).map(|(k, a)| (k.clone(), *a)).collect()
+}
+
+/// Compares one view of the API with the generator's totals for a month.
+async fn check_view(app: &mut TestApp, month: u32, metric: &str, want: &Totals, label: &str) {
+    let range = format!("from=2026-{month:02}-01&to=2026-{:02}-01&metric={metric}", month + 1);
+    let by_component = report(app, &format!("group_by=component&{range}")).await;
+    assert_eq!(by_component["currency"], "USD");
+    assert_eq!(amount(&by_component["total"]), want.total, "{label}: total");
+    assert_eq!(amount(&by_component["unallocated"]), want.unallocated, "{label}: unallocated");
+    assert_eq!(amount(&by_component["shared"]), Amount::ZERO, "{label}: shared");
+    assert_eq!(nonzero(&groups(&by_component)), nonzero(&want.by_component), "{label}: per component");
+    let sum: Amount = groups(&by_component).values().copied().sum::<Amount>()
+        + amount(&by_component["shared"])
+        + amount(&by_component["unallocated"]);
+    assert_eq!(sum, want.total, "{label}: allocated + shared + unallocated = total");
+
+    let by_team = report(app, &format!("group_by=team&{range}")).await;
+    assert_eq!(nonzero(&groups(&by_team)), nonzero(&want.by_team), "{label}: per team");
+    let by_env = report(app, &format!("group_by=environment&{range}")).await;
+    assert_eq!(nonzero(&groups(&by_env)), nonzero(&want.by_environment), "{label}: per environment");
+    let by_day = report(app, &format!("group_by=day&{range}")).await;
+    let want_days: std::collections::BTreeMap<String, Amount> =
+        want.by_day.iter().map(|(d, a)| (d.to_string(), *a)).collect();
+    assert_eq!(nonzero(&groups(&by_day)), nonzero(&want_days), "{label}: per day");
+    let days: Vec<&str> = by_day["groups"].as_array().unwrap().iter().map(|g| g["key"].as_str().unwrap()).collect();
+    let mut sorted = days.clone();
+    sorted.sort();
+    assert_eq!(days, sorted, "{label}: days in date order");
+    let by_month = report(app, &format!("group_by=month&{range}")).await;
+    assert_eq!(groups(&by_month).into_iter().collect::<Vec<_>>(), [(format!("2026-{month:02}"), want.total)]);
+}
+
+async fn generated_files_of_every_format_import_exactly_in_both_views(b: Backend) {
+    let mut app = with_catalog(b).await;
+    for (i, (format, gzip)) in
+        [(Format::Cur, true), (Format::Cur2, false), (Format::Focus, true)].into_iter().enumerate()
+    {
+        // One month per format: the same account's month would replace the one before.
+        let month = 7 + i as u32;
+        let s = spec(40 + i as u64, month, 1500);
+        let (bytes, want) = file(format, &s, gzip);
+        let res = upload(&mut app, &format!("{}.csv", format.as_str()), bytes).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{format:?}: {res:?}");
+        let summary = res.json();
+        assert_eq!(summary["rows"], want.lines, "{format:?}");
+        assert_eq!(summary["periods"], json!([format!("AWS 111122223333 2026-{month:02}")]));
+        let usd = &summary["totals"][0];
+        assert_eq!(amount(&usd["billed"]), want.billed.total, "{format:?}: billed total in the summary");
+        assert_eq!(amount(&usd["effective"]), want.effective.total);
+        assert_eq!(
+            amount(&usd["allocated"]) + amount(&usd["shared"]) + amount(&usd["unallocated"]),
+            want.effective.total
+        );
+        assert_ne!(want.billed.total, want.effective.total, "the two views must differ to prove anything");
+        check_view(&mut app, month, "billed", &want.billed, &format!("{format:?} billed")).await;
+        check_view(&mut app, month, "effective", &want.effective, &format!("{format:?} effective")).await;
+    }
+
+    // One component, and one team's filter, agree with the grouped figures.
+    let range = "from=2026-07-01&to=2026-08-01";
+    let all = report(&mut app, &format!("group_by=component&{range}")).await;
+    let payments_api = groups(&all)["component:default/payments-api"];
+    let one = report(&mut app, &format!("group_by=day&component=payments-api&{range}")).await;
+    assert_eq!(amount(&one["total"]), payments_api);
+    let team = report(&mut app, &format!("group_by=component&team=platform&{range}")).await;
+    assert_eq!(groups(&team).keys().collect::<Vec<_>>(), ["component:default/fraud-scorer"]);
+
+    // Several months at once: per month.
+    let months = report(&mut app, "group_by=month&from=2026-07-01&to=2026-10-01&metric=billed").await;
+    assert_eq!(groups(&months).len(), 3);
+
+    // Bad parameters are named.
+    let res = app.get_with_token("/api/v1/cost?group_by=planet", API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.body.contains("group_by"), "{}", res.body);
+    let res = app.get_with_token("/api/v1/cost?from=2026-08-01&to=2026-07-01", API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let res = app.get("/api/v1/cost").await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+}
+
+async fn importing_twice_changes_nothing_and_a_restated_period_replaces_the_old_one(b: Backend) {
+    let mut app = with_catalog(b).await;
+    let range = "group_by=component&from=2026-07-01&to=2026-08-01";
+    let (first, want_first) = file(Format::Cur, &spec(1, 7, 800), true);
+    assert_eq!(upload(&mut app, "july.csv.gz", first.clone()).await.status, StatusCode::CREATED);
+    let once = report(&mut app, range).await;
+    assert_eq!(amount(&once["total"]), want_first.effective.total);
+    assert_eq!(upload(&mut app, "july.csv.gz", first).await.status, StatusCode::CREATED);
+    assert_eq!(report(&mut app, range).await, once, "the same file twice is the same as once");
+
+    // AWS restates the month: the new file replaces the old one, nothing is added up.
+    let (restated, want_restated) = file(Format::Cur, &spec(2, 7, 900), false);
+    assert_eq!(upload(&mut app, "july-restated.csv", restated).await.status, StatusCode::CREATED);
+    let after = report(&mut app, range).await;
+    assert_eq!(amount(&after["total"]), want_restated.effective.total);
+    assert_ne!(want_restated.effective.total, want_first.effective.total);
+
+    let periods = app.get_with_token("/api/v1/cost/imports", API_TOKEN).await.json();
+    let periods = periods.as_array().unwrap();
+    assert_eq!(periods.len(), 1, "{periods:?}");
+    assert_eq!(periods[0]["period"], "2026-07");
+    assert_eq!(periods[0]["files"], json!(["july-restated.csv"]));
+    assert_eq!(periods[0]["rows"], want_restated.lines);
+    assert_eq!(periods[0]["imported_by"], "api-token");
+}
+
+async fn malformed_files_are_refused_with_line_and_column_and_change_nothing(b: Backend) {
+    let mut app = with_catalog(b).await;
+    let range = "group_by=day&from=2026-07-01&to=2026-09-01&metric=billed";
+    let (good, _) = file(Format::Cur, &spec(5, 7, 300), false);
+    assert_eq!(upload(&mut app, "good.csv", good.clone()).await.status, StatusCode::CREATED);
+    let before = report(&mut app, range).await;
+
+    let text = String::from_utf8(good).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    // A restated July (which would replace the good one) with a bad number on line 9.
+    let mut bad_number = lines.clone();
+    let fields: Vec<&str> = bad_number[8].split(',').collect();
+    let cost_at = 8; // lineItem/UnblendedCost in the generator's legacy layout
+    let mut f: Vec<String> = fields.iter().map(|s| (*s).to_owned()).collect();
+    f[cost_at] = "12;50".to_owned();
+    bad_number[8] = f.join(",");
+    let res = upload(&mut app, "restated.csv", bad_number.join("\n").into_bytes()).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{res:?}");
+    let message = res.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("restated.csv: line 9, column lineItem/UnblendedCost"), "{message}");
+    assert!(message.contains("`12;50` is not a decimal number"), "{message}");
+
+    // A line with a missing field.
+    lines[20] = lines[20].rsplit_once(',').unwrap().0.to_owned();
+    let res = upload(&mut app, "short.csv", lines.join("\n").into_bytes()).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let message = res.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("short.csv: line 21"), "{message}");
+
+    // A header from no known format.
+    let res = upload(&mut app, "export.csv", b"Date,Amount,Team\n2026-07-01,3.50,payments\n".to_vec()).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.body.contains("export.csv: line 1: the header is not FOCUS"), "{}", res.body);
+
+    // A truncated download of a gzipped August.
+    let (august, _) = file(Format::Focus, &spec(6, 8, 2000), true);
+    let res = upload(&mut app, "august.csv.gz", august[..august.len() / 2].to_vec()).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.body.contains("august.csv.gz") && res.body.contains("truncated"), "{}", res.body);
+
+    // An empty body.
+    let res = upload(&mut app, "empty.csv", Vec::new()).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    assert_eq!(report(&mut app, range).await, before, "nothing changed");
+    let periods = app.get_with_token("/api/v1/cost/imports", API_TOKEN).await.json();
+    assert_eq!(periods.as_array().unwrap().len(), 1);
+    assert_eq!(periods[0]["files"], json!(["good.csv"]));
+}
+
+async fn changed_allocation_rules_apply_to_costs_already_imported(b: Backend) {
+    let mut app = with_catalog(b).await;
+    let range = "group_by=component&from=2026-07-01&to=2026-08-01";
+    let (bytes, want) = file(Format::Cur2, &spec(9, 7, 1000), false);
+    assert_eq!(upload(&mut app, "july.csv", bytes).await.status, StatusCode::CREATED);
+    let before = report(&mut app, range).await;
+    assert_eq!(amount(&before["unallocated"]), want.effective.unallocated);
+
+    let rules = app.get_with_token("/api/v1/cost/rules", API_TOKEN).await.json();
+    assert_eq!(rules["component_tags"], json!(["service", "component", "app"]));
+    assert_eq!(rules["environment_aliases"]["prod"], "production");
+
+    // The generator tags some lines `service=ghost-service`: call them shared, and send the payer's untagged
+    // lines to the platform team.
+    let mut new_rules = rules.clone();
+    new_rules["shared"] = json!([{"name": "ghost", "tag": "service=ghost-service", "split": "even"}]);
+    let req = Request::put("/api/v1/cost/rules")
+        .header(header::AUTHORIZATION, format!("Bearer {API_TOKEN}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::COOKIE, "")
+        .body(Body::from(new_rules.to_string()))
+        .unwrap();
+    let res = app.send(req).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert!(res.json()["moved"].as_u64().unwrap() > 0);
+
+    let after = report(&mut app, range).await;
+    let shared = amount(&after["shared"]);
+    assert!(shared > Amount::ZERO);
+    assert_eq!(shared + amount(&after["unallocated"]), amount(&before["unallocated"]), "ghost moved to shared");
+    assert_eq!(after["groups"], before["groups"], "components keep their costs");
+    assert_eq!(amount(&after["total"]), amount(&before["total"]));
+
+    // A bad rule is refused and names itself; the rules in force stay.
+    let mut bad = rules.clone();
+    bad["shared"] = json!([{"name": "x", "tag": "no-equals-sign"}]);
+    let req = Request::put("/api/v1/cost/rules")
+        .header(header::AUTHORIZATION, format!("Bearer {API_TOKEN}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::COOKIE, "")
+        .body(Body::from(bad.to_string()))
+        .unwrap();
+    let res = app.send(req).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.body.contains("shared[0].tag"), "{}", res.body);
+    assert_eq!(report(&mut app, range).await, after);
+    let saved = app.get_with_token("/api/v1/cost/rules", API_TOKEN).await.json();
+    assert_eq!(saved["shared"][0]["name"], "ghost");
+}
