@@ -699,6 +699,7 @@ fn EntityDetailView(detail: EntityDetail) -> impl IntoView {
         <EntityDocs entity_ref=s.entity_ref.clone() />
         {matches!(s.kind.as_str(), "component" | "resource").then(|| view! { <crate::health::EntityHealthCard entity_ref=s.entity_ref.clone() /> })}
         {(s.kind == "component").then(|| view! { <crate::deploys::EntityDeploys entity_ref=s.entity_ref.clone() /> })}
+        {(s.kind == "component").then(|| view! { <crate::cost::EntityCost entity_ref=s.entity_ref.clone() /> })}
         <section class="card" aria-labelledby="relations-title">
             <h2 id="relations-title">"Relations"</h2>
             {if detail.relations.is_empty() {

@@ -21,6 +21,7 @@ const NAV: &[NavItem] = &[
     NavItem { label: "Deploys", href: "/deploys" },
     NavItem { label: "DORA", href: "/dora" },
     NavItem { label: "Health", href: "/health" },
+    NavItem { label: "Cost", href: "/cost" },
 ];
 
 /// The top bar.

@@ -9,6 +9,7 @@
 pub mod access;
 pub mod auth;
 pub mod catalog;
+pub mod cost;
 pub mod deploys;
 pub mod docs;
 pub mod error;
@@ -105,6 +106,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/dora") view=deploys::DoraPage ssr=SsrMode::Async />
                     <Route path=path!("/dora/how") view=deploys::DoraHowPage ssr=SsrMode::Async />
                     <Route path=path!("/health") view=health::HealthPage ssr=SsrMode::Async />
+                    <Route path=path!("/cost") view=cost::CostPage ssr=SsrMode::Async />
                     <Route path=path!("/docs/new") view=docs::NewDocPage ssr=SsrMode::Async />
                     <Route path=path!("/docs/:space/:slug") view=docs::DocPageRoute ssr=SsrMode::Async />
                     <Route path=path!("/docs/:space/:slug/edit") view=docs::EditPageRoute ssr=SsrMode::Async />

@@ -174,3 +174,67 @@ pub async fn seed_deploys(db: &DatabaseConnection, config: &crate::Config) -> Re
     }
     Ok(())
 }
+
+/// Demo cost for the example catalog's services (when none is imported yet): the three months before this one
+/// and this month so far, generated as CUR files (reservations, savings plans, credits, tax, untagged lines) and
+/// imported through the same path as real files, so the cost pages and every service's cost section have data.
+pub async fn seed_cost(db: &DatabaseConnection, config: &crate::Config) -> Result<(), crate::cost::CostError> {
+    use crate::cost::{formats::Format, generate, import};
+    use chrono::{Datelike, NaiveDate};
+    use sea_orm::PaginatorTrait;
+
+    if crate::cost::entity::cost_periods::Entity::find().count(db).await? > 0 {
+        return Ok(());
+    }
+    let today = Utc::now().date_naive();
+    let this_month = today.with_day(1).unwrap_or(today);
+    let dir = std::env::temp_dir().join(format!("portolan-demo-cost-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| crate::cost::CostError::File {
+        file: dir.display().to_string(),
+        line: 0,
+        column: None,
+        message: e.to_string(),
+    })?;
+    let mut sources = Vec::new();
+    let mut month = this_month;
+    for i in 0..4u32 {
+        let next = if month.month() == 12 {
+            NaiveDate::from_ymd_opt(month.year() + 1, 1, 1)
+        } else {
+            NaiveDate::from_ymd_opt(month.year(), month.month() + 1, 1)
+        }
+        .unwrap_or(month);
+        let days = if i == 0 { (today - month).num_days() + 1 } else { (next - month).num_days() };
+        let spec = generate::Spec {
+            seed: 2026 + u64::from(i),
+            lines: 400 * usize::try_from(days).unwrap_or(30),
+            period_start: month,
+            days: u32::try_from(days).unwrap_or(28),
+            account: "111122223333".to_owned(),
+            currency: "USD".to_owned(),
+            components: vec![
+                ("payments-api".to_owned(), "payments".to_owned()),
+                ("storefront".to_owned(), "payments".to_owned()),
+                ("fraud-scorer".to_owned(), "platform".to_owned()),
+                ("portolan".to_owned(), "platform".to_owned()),
+            ],
+        };
+        let path = dir.join(format!("demo-cur-{}.csv", month.format("%Y-%m")));
+        let written = std::fs::File::create(&path).and_then(|f| {
+            let mut w = std::io::BufWriter::new(f);
+            generate::write(Format::Cur, &spec, &mut w)?;
+            std::io::Write::flush(&mut w)
+        });
+        written.map_err(|e| crate::cost::CostError::File {
+            file: path.display().to_string(),
+            line: 0,
+            column: None,
+            message: e.to_string(),
+        })?;
+        sources.push(import::Source { name: format!("demo-cur-{}.csv", month.format("%Y-%m")), path });
+        month = month.pred_opt().map_or(month, |d| d.with_day(1).unwrap_or(d));
+    }
+    let result = import::import(db, config, sources, "demo", None).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result.map(|_| ())
+}

@@ -34,6 +34,7 @@ pub fn router() -> Router<ServerState> {
         .route("/api/v1/cost", get(report))
         .route("/api/v1/cost/imports", get(list_periods).post(import).layer(DefaultBodyLimit::max(MAX_UPLOAD)))
         .route("/api/v1/cost/rules", get(get_rules).put(put_rules))
+        .route("/cost/import", axum::routing::post(import_form).layer(DefaultBodyLimit::max(MAX_UPLOAD)))
 }
 
 pub(crate) fn cost_error(e: CostError) -> ApiError {
@@ -62,6 +63,8 @@ pub struct CostParams {
     pub team: Option<String>,
     /// The currency (default: the one with the most spend in the range).
     pub currency: Option<String>,
+    /// `csv` for a CSV file of the groups (then shared and unallocated) instead of JSON.
+    pub format: Option<String>,
 }
 
 fn parse_day(field: &'static str, text: Option<&str>, default: NaiveDate) -> Result<NaiveDate, ApiError> {
@@ -94,8 +97,39 @@ pub(crate) async fn report(
     State(state): State<ServerState>,
     Extension(viewer): Extension<RequestViewer>,
     ApiQuery(p): ApiQuery<CostParams>,
-) -> Result<Json<CostReport>, ApiError> {
-    require(&viewer)?;
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let csv = p.format.as_deref() == Some("csv");
+    let report = report_of(&state, &viewer, p).await?;
+    if !csv {
+        return Ok(Json(report).into_response());
+    }
+    // One line per group, then the shared and unallocated amounts, so the file adds up to the total.
+    let mut out = String::from("key,amount,currency\n");
+    let currency = report.currency.clone().unwrap_or_default();
+    let field = |s: &str| {
+        let s = if s.starts_with(['=', '+', '-', '@']) && s.parse::<f64>().is_err() { format!("'{s}") } else { s.to_owned() };
+        if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
+    };
+    for g in &report.groups {
+        out.push_str(&format!("{},{},{currency}\n", field(&g.key), g.amount));
+    }
+    if matches!(report.group_by.as_str(), "component" | "team") {
+        out.push_str(&format!("(shared),{},{currency}\n(unallocated),{},{currency}\n", report.shared, report.unallocated));
+    }
+    let name = format!("cost-{}-{}-{}.csv", report.group_by, report.from, report.to);
+    Ok((
+        [
+            (http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        out,
+    )
+        .into_response())
+}
+
+async fn report_of(state: &ServerState, viewer: &RequestViewer, p: CostParams) -> Result<CostReport, ApiError> {
+    require(viewer)?;
     let group_by = match p.group_by.as_deref() {
         None | Some("") => GroupBy::Component,
         Some(g) => GroupBy::parse(g).ok_or_else(|| {
@@ -121,8 +155,7 @@ pub(crate) async fn report(
         team: p.team.filter(|t| !t.is_empty()).map(|t| cost::rules::entity_ref("group", &t)),
         currency: p.currency.filter(|c| !c.is_empty()).map(|c| c.trim().to_ascii_uppercase()),
     };
-    let report = cost::query::report(&state.app.db, &q).await.map_err(cost_error)?;
-    Ok(Json(report))
+    cost::query::report(&state.app.db, &q).await.map_err(cost_error)
 }
 
 /// Parameters of `POST /api/v1/cost/imports`.
@@ -185,6 +218,64 @@ struct RemoveOnDrop(std::path::PathBuf);
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The import form of the cost page (`multipart/form-data`, field `file`): imports like the API, then sends the
+/// browser back to the cost page with the outcome.
+pub(crate) async fn import_form(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<axum::response::Redirect, ApiError> {
+    let viewer = require(&viewer)?;
+    authorize(&state, viewer, Action::CostImport, &Target::global()).await?;
+    let back = |key: &str, text: &str| {
+        axum::response::Redirect::to(&format!("/cost?{key}={}", portolan_types::encode_query_value(text)))
+    };
+    let mut multipart = multipart.map_err(|e| ApiError::bad_request(format!("not a file upload: {e}")))?;
+    let path = std::env::temp_dir().join(format!("portolan-cost-{}-{}.upload", std::process::id(), rand_suffix()));
+    let _cleanup = RemoveOnDrop(path.clone());
+    let mut name = None;
+    while let Some(mut field) =
+        multipart.next_field().await.map_err(|e| ApiError::bad_request(format!("reading the upload: {e}")))?
+    {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let file_name: String =
+            field.file_name().unwrap_or("upload").chars().filter(|c| !c.is_control()).take(200).collect();
+        let mut file = std::fs::File::create(&path).map_err(|e| ApiError::internal("storing the upload", e))?;
+        while let Some(chunk) =
+            field.chunk().await.map_err(|e| ApiError::bad_request(format!("reading the upload: {e}")))?
+        {
+            file.write_all(&chunk).map_err(|e| ApiError::internal("storing the upload", e))?;
+        }
+        name = Some(file_name);
+    }
+    let Some(name) = name else {
+        return Ok(back("error", "Choose a file to import."));
+    };
+    let sources = vec![Source { path: path.clone(), name }];
+    match cost::import::import(&state.app.db, &state.app.config, sources, &viewer.login, None).await {
+        Ok(s) => {
+            let totals: Vec<String> =
+                s.totals.iter().map(|t| format!("{} {} effective", t.effective.to_cents_text(), t.currency)).collect();
+            let text = format!(
+                "Imported {} rows: {} ({})",
+                s.rows,
+                s.periods.join(", "),
+                totals.join(", ")
+            );
+            let month = s.periods.first().and_then(|p| p.rsplit(' ').next()).unwrap_or_default().to_owned();
+            Ok(axum::response::Redirect::to(&format!(
+                "/cost?month={}&notice={}",
+                portolan_types::encode_query_value(&month),
+                portolan_types::encode_query_value(&text)
+            )))
+        }
+        Err(CostError::Db(e)) => Err(ApiError::internal("importing cost", e)),
+        Err(e) => Ok(back("error", &format!("Refused, nothing changed: {e}"))),
     }
 }
 

@@ -369,6 +369,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         if let Err(e) = portolan_core::demo::seed_deploys(&state.app.db, &state.app.config).await {
             tracing::warn!(error = %e, "demo deployments could not be loaded");
         }
+        if let Err(e) = portolan_core::demo::seed_cost(&state.app.db, &state.app.config).await {
+            tracing::warn!(error = %e, "demo cost could not be loaded");
+        }
         tracing::info!("demo data loaded");
     }
     spawn_session_sweeper(state.sessions.clone());

@@ -292,6 +292,17 @@ pub async fn period_totals(db: &DatabaseConnection, period_ids: &[i64]) -> Resul
         .collect())
 }
 
+/// The last day with imported cost, if any.
+pub async fn latest_day(db: &DatabaseConnection) -> Result<Option<NaiveDate>, CostError> {
+    let day: Option<Option<NaiveDate>> = cost_daily::Entity::find()
+        .select_only()
+        .column_as(cost_daily::Column::Day.max(), "day")
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(day.flatten())
+}
+
 /// The imported billing periods, newest first, as JSON objects.
 pub async fn periods(db: &DatabaseConnection) -> Result<Vec<serde_json::Value>, CostError> {
     use super::entity::cost_periods;

@@ -1,0 +1,571 @@
+//! Cost pages: the organisation's (or one team's) spend for a month against the month before, by team,
+//! component, environment and cloud service, with the top movers, the allocated share and a daily chart; the
+//! import form for administrators; and the cost section of a service's page.
+//!
+//! Amounts arrive as decimal text and are shown as such; only the charts' bar heights are approximated.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+use portolan_types::Viewer;
+use portolan_types::catalog::entity_path;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::RequireViewer;
+use crate::catalog::short_ref;
+use crate::error::{AppError, ErrorPage};
+
+/// The cost page's parameters, as in its URL.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CostPageQuery {
+    /// `YYYY-MM`; by default the month of the latest imported cost.
+    pub month: Option<String>,
+    /// `effective` or `billed`.
+    pub metric: Option<String>,
+    /// A team: its view.
+    pub team: Option<String>,
+}
+
+/// One row of a table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CostRow {
+    /// The group's key (an entity ref, an environment, a service).
+    pub key: String,
+    /// What is shown.
+    pub label: String,
+    /// A link, for entities.
+    pub href: Option<String>,
+    /// Decimal amount.
+    pub amount: String,
+    /// Share of the total, percent.
+    pub share: Option<String>,
+}
+
+/// A component whose spend moved most against the previous month.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CostMover {
+    /// Entity ref.
+    pub key: String,
+    /// Spend this month.
+    pub current: String,
+    /// Spend the month before.
+    pub previous: String,
+    /// The difference.
+    pub change: String,
+    /// The difference in percent of the previous month.
+    pub change_percent: Option<String>,
+}
+
+/// What the cost page shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CostPageData {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// `effective` or `billed`.
+    pub metric: String,
+    /// The team in view.
+    pub team: Option<String>,
+    /// Currency of every amount.
+    pub currency: Option<String>,
+    /// Other currencies with spend.
+    pub other_currencies: Vec<String>,
+    /// Total.
+    pub total: String,
+    /// The previous month's total.
+    pub previous_total: String,
+    /// Change.
+    pub change: String,
+    /// Change in percent.
+    pub change_percent: Option<String>,
+    /// Allocated to components.
+    pub allocated: String,
+    /// Allocated share, percent.
+    pub allocated_percent: Option<String>,
+    /// Shared.
+    pub shared: String,
+    /// Unallocated.
+    pub unallocated: String,
+    /// Per team.
+    pub by_team: Vec<CostRow>,
+    /// Per component.
+    pub by_component: Vec<CostRow>,
+    /// Per environment.
+    pub by_environment: Vec<CostRow>,
+    /// Per cloud service.
+    pub by_service: Vec<CostRow>,
+    /// Top movers.
+    pub movers: Vec<CostMover>,
+    /// Per day: (`2026-11-02`, amount).
+    pub days: Vec<(String, String)>,
+    /// Whether the viewer may import billing files.
+    pub can_import: bool,
+}
+
+#[cfg(feature = "ssr")]
+mod server {
+    use super::{CostMover, CostRow};
+    use chrono::{Datelike, NaiveDate};
+    use portolan_core::cost::Amount;
+    use portolan_core::cost::query::{self, CostQuery, GroupBy, Metric};
+    use portolan_types::catalog::entity_path;
+
+    pub fn month_bounds(month: NaiveDate) -> (NaiveDate, NaiveDate) {
+        let first = month.with_day(1).unwrap_or(month);
+        let next = if first.month() == 12 {
+            NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)
+        } else {
+            NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)
+        };
+        (first, next.unwrap_or(first))
+    }
+
+    pub fn previous_month(first: NaiveDate) -> NaiveDate {
+        month_bounds(first.pred_opt().unwrap_or(first)).0
+    }
+
+    pub fn amount(text: &str) -> Amount {
+        Amount::parse(text).unwrap_or_default()
+    }
+
+    pub fn rows(report: &portolan_types::cost::CostReport, entities: bool) -> Vec<CostRow> {
+        let total = amount(&report.total);
+        report
+            .groups
+            .iter()
+            .map(|g| CostRow {
+                key: g.key.clone(),
+                label: if entities { crate::catalog::short_ref(&g.key) } else { g.key.clone() },
+                href: entities.then(|| entity_path(&g.key)),
+                amount: amount(&g.amount).to_cents_text(),
+                share: query::percent(amount(&g.amount), total),
+            })
+            .collect()
+    }
+
+    pub fn movers(
+        now: &portolan_types::cost::CostReport,
+        before: &portolan_types::cost::CostReport,
+    ) -> Vec<CostMover> {
+        let mut all: std::collections::BTreeMap<String, (Amount, Amount)> = Default::default();
+        for g in &now.groups {
+            all.entry(g.key.clone()).or_default().0 = amount(&g.amount);
+        }
+        for g in &before.groups {
+            all.entry(g.key.clone()).or_default().1 = amount(&g.amount);
+        }
+        let mut list: Vec<(String, Amount, Amount)> = all.into_iter().map(|(k, (a, b))| (k, a, b)).collect();
+        list.sort_by(|a, b| (b.1 - b.2).0.abs().cmp(&(a.1 - a.2).0.abs()).then(a.0.cmp(&b.0)));
+        list.into_iter()
+            .filter(|(_, a, b)| a != b)
+            .take(5)
+            .map(|(key, a, b)| CostMover {
+                key,
+                current: a.to_cents_text(),
+                previous: b.to_cents_text(),
+                change: (a - b).to_cents_text(),
+                change_percent: query::percent(a - b, b),
+            })
+            .collect()
+    }
+
+    pub fn q(group_by: GroupBy, metric: Metric, from: NaiveDate, to: NaiveDate) -> CostQuery {
+        CostQuery { group_by, metric, from, to, component: None, team: None, currency: None }
+    }
+}
+
+/// The cost page's data for a month.
+#[server(prefix = "/fn", endpoint = "cost_page", input = server_fn::codec::Json)]
+pub async fn cost_page(query: CostPageQuery) -> Result<CostPageData, AppError> {
+    use portolan_core::access::{Action, Target};
+    use portolan_core::cost::query::{self as cq, GroupBy, Metric};
+    use server::*;
+    let viewer = crate::ssr::require_viewer()?;
+    let state = crate::ssr::state()?;
+    let db = &state.db;
+    let fail = |e| crate::ssr::internal("reading cost", e);
+    let metric = match query.metric.as_deref() {
+        Some("billed") => Metric::Billed,
+        _ => Metric::Effective,
+    };
+    let month = match query.month.as_deref().filter(|m| !m.is_empty()) {
+        Some(m) => chrono::NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d")
+            .map_err(|_| AppError::Invalid(format!("`{m}` is not a month (YYYY-MM)")))?,
+        None => cq::latest_day(db).await.map_err(fail)?.unwrap_or_else(|| chrono::Utc::now().date_naive()),
+    };
+    let (from, to) = month_bounds(month);
+    let prev = previous_month(from);
+    let team = query
+        .team
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| portolan_core::cost::rules::entity_ref("group", t));
+    let run = |group_by, from, to, currency: Option<String>| {
+        let mut q = q(group_by, metric, from, to);
+        q.team = team.clone();
+        q.currency = currency;
+        async move { cq::report(db, &q).await }
+    };
+    let by_component = run(GroupBy::Component, from, to, None).await.map_err(fail)?;
+    let currency = by_component.currency.clone();
+    let before = run(GroupBy::Component, prev, from, currency.clone()).await.map_err(fail)?;
+    let by_team = run(GroupBy::Team, from, to, currency.clone()).await.map_err(fail)?;
+    let by_env = run(GroupBy::Environment, from, to, currency.clone()).await.map_err(fail)?;
+    let by_service = run(GroupBy::Service, from, to, currency.clone()).await.map_err(fail)?;
+    let by_day = run(GroupBy::Day, from, to, currency.clone()).await.map_err(fail)?;
+    let total = amount(&by_component.total);
+    let previous_total = amount(&before.total);
+    let allocated = total - amount(&by_component.shared) - amount(&by_component.unallocated);
+    let can_import = crate::ssr::allowed(&state, &viewer, Action::CostImport, &Target::global()).await?;
+    Ok(CostPageData {
+        month: from.format("%Y-%m").to_string(),
+        metric: metric.as_str().to_owned(),
+        team,
+        other_currencies: by_component.currencies.iter().filter(|c| Some(*c) != currency.as_ref()).cloned().collect(),
+        currency,
+        total: total.to_cents_text(),
+        previous_total: previous_total.to_cents_text(),
+        change: (total - previous_total).to_cents_text(),
+        change_percent: cq::percent(total - previous_total, previous_total),
+        allocated: allocated.to_cents_text(),
+        allocated_percent: cq::percent(allocated, total),
+        shared: amount(&by_component.shared).to_cents_text(),
+        unallocated: amount(&by_component.unallocated).to_cents_text(),
+        by_team: rows(&by_team, true),
+        movers: movers(&by_component, &before),
+        by_component: rows(&by_component, true),
+        by_environment: rows(&by_env, false),
+        by_service: rows(&by_service, false),
+        days: by_day.groups.iter().map(|g| (g.key.clone(), g.amount.clone())).collect(),
+        can_import,
+    })
+}
+
+/// `/cost`.
+#[component]
+pub fn CostPage() -> impl IntoView {
+    view! {
+        <Title text="Cost" />
+        <RequireViewer signed_in=|_: Viewer| view! { <Cost /> } />
+    }
+}
+
+#[component]
+fn Cost() -> impl IntoView {
+    let params = use_query_map();
+    let query = Memo::new(move |_| {
+        let m = params.read();
+        CostPageQuery { month: m.get("month"), metric: m.get("metric"), team: m.get("team") }
+    });
+    let notice = move || params.read().get("notice");
+    let problem = move || params.read().get("error");
+    let data = Resource::new(move || query.get(), cost_page);
+    view! {
+        <div class="page-heading">
+            <h1>"Cost"</h1>
+        </div>
+        {move || notice().map(|n| view! { <p class="alert" role="status" id="cost-notice">{n}</p> })}
+        {move || problem().map(|p| view! { <p class="alert alert-error" role="alert" id="cost-error">{p}</p> })}
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(d) => view! { <CostBody data=d /> }.into_any(),
+                    Err(e) => view! { <ErrorPage error=e /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+fn csv_link(data: &CostPageData, group_by: &str) -> String {
+    let (y, m) = data.month.split_once('-').unwrap_or(("1970", "01"));
+    let (y, m): (i32, u32) = (y.parse().unwrap_or(1970), m.parse().unwrap_or(1));
+    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    let mut url = format!(
+        "/api/v1/cost?format=csv&group_by={group_by}&metric={}&from={y:04}-{m:02}-01&to={ny:04}-{nm:02}-01",
+        data.metric
+    );
+    if let Some(c) = &data.currency {
+        url.push_str(&format!("&currency={c}"));
+    }
+    if let Some(t) = &data.team {
+        url.push_str(&format!("&team={}", portolan_types::encode_query_value(t)));
+    }
+    url
+}
+
+#[component]
+fn CostBody(data: CostPageData) -> impl IntoView {
+    let currency = data.currency.clone().unwrap_or_default();
+    let cur = currency.clone();
+    let money = move |a: &str| format!("{a} {cur}");
+    let change_class = if data.change.starts_with('-') { "change change-down" } else { "change change-up" };
+    let heading = match &data.team {
+        Some(t) => format!("{} · {}", short_ref(t), data.month),
+        None => format!("Organisation · {}", data.month),
+    };
+    let empty = data.currency.is_none();
+    let tables = [
+        ("By team", "team", data.by_team.clone()),
+        ("By component", "component", data.by_component.clone()),
+        ("By environment", "environment", data.by_environment.clone()),
+        ("By cloud service", "service", data.by_service.clone()),
+    ];
+    let d = data.clone();
+    view! {
+        <form class="filters card" method="get" action="/cost">
+            <label>"Month" <input type="month" name="month" value=data.month.clone() /></label>
+            <label>
+                "Cost"
+                <select name="metric">
+                    <option value="effective" selected=data.metric == "effective">"Effective (amortised)"</option>
+                    <option value="billed" selected=data.metric == "billed">"Billed (invoice)"</option>
+                </select>
+            </label>
+            <label>"Team" <input name="team" value=data.team.clone().map(|t| short_ref(&t)).unwrap_or_default() placeholder="all teams" /></label>
+            <button class="button button-primary" type="submit">"Show"</button>
+        </form>
+        {data.can_import.then(|| view! { <ImportForm /> })}
+        {if empty {
+            view! { <p class="muted" id="cost-empty">"No cost imported for this month. Import a FOCUS, AWS CUR or CUR 2.0 file with `portolan cost import`, the API or the form above."</p> }.into_any()
+        } else {
+            let money2 = money.clone();
+            view! {
+                <section class="card" aria-labelledby="cost-total-title">
+                    <h2 id="cost-total-title">{heading}</h2>
+                    <div class="cost-figures">
+                        <p><span class="figure" id="cost-total">{money(&data.total)}</span><br />
+                            <span class="muted">{format!("{} cost", if data.metric == "billed" { "Billed" } else { "Effective" })}</span></p>
+                        <p><span class=change_class id="cost-change">{format!("{} ({})", money(&data.change), data.change_percent.clone().map(|p| format!("{p}%")).unwrap_or_else(|| "new".into()))}</span><br />
+                            <span class="muted">{format!("against {} the month before", money(&data.previous_total))}</span></p>
+                        <p><span class="figure" id="cost-allocated">{data.allocated_percent.clone().map(|p| format!("{p}%")).unwrap_or_else(|| "-".into())}</span><br />
+                            <span class="muted">{format!("allocated; shared {}, unallocated {}", money(&data.shared), money(&data.unallocated))}</span></p>
+                    </div>
+                    {(!data.other_currencies.is_empty()).then(|| view! {
+                        <p class="muted">{format!("Also spent in {} (shown separately: amounts are never added across currencies).", data.other_currencies.join(", "))}</p>
+                    })}
+                    <DailyChart days=data.days.clone() currency=currency.clone() />
+                </section>
+                {(!data.movers.is_empty()).then(|| {
+                    let money = money2.clone();
+                    view! {
+                        <section class="card" aria-labelledby="movers-title">
+                            <h2 id="movers-title">"Top movers"</h2>
+                            <table class="table" id="cost-movers">
+                                <thead><tr><th>"Component"</th><th class="num">"This month"</th><th class="num">"Month before"</th><th class="num">"Change"</th></tr></thead>
+                                <tbody>
+                                    {data.movers.iter().map(|m| view! {
+                                        <tr>
+                                            <td><a href=entity_path(&m.key)>{short_ref(&m.key)}</a></td>
+                                            <td class="num">{money(&m.current)}</td>
+                                            <td class="num">{money(&m.previous)}</td>
+                                            <td class="num">{format!("{} ({})", m.change, m.change_percent.clone().map(|p| format!("{p}%")).unwrap_or_else(|| "new".into()))}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </section>
+                    }
+                })}
+                <div class="cost-tables">
+                    {tables.into_iter().map(|(title, group_by, rows)| {
+                        let money = money2.clone();
+                        let id = format!("cost-by-{group_by}");
+                        view! {
+                            <section class="card">
+                                <h2>{title}</h2>
+                                <table class="table" id=id>
+                                    <thead><tr><th>"Name"</th><th class="num">"Amount"</th><th class="num">"Share"</th></tr></thead>
+                                    <tbody>
+                                        {rows.into_iter().map(|r| view! {
+                                            <tr>
+                                                <td>{match r.href.clone() {
+                                                    Some(h) => view! { <a href=h>{r.label.clone()}</a> }.into_any(),
+                                                    None => view! { <span>{r.label.clone()}</span> }.into_any(),
+                                                }}</td>
+                                                <td class="num">{money(&r.amount)}</td>
+                                                <td class="num">{r.share.clone().map(|s| format!("{s}%")).unwrap_or_default()}</td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                                <a class="small" rel="external" href=csv_link(&d, group_by)>"Download CSV"</a>
+                            </section>
+                        }
+                    }).collect_view()}
+                </div>
+            }.into_any()
+        }}
+    }
+}
+
+#[component]
+fn ImportForm() -> impl IntoView {
+    view! {
+        <form class="card" id="cost-import" method="post" action="/cost/import" enctype="multipart/form-data">
+            <h2>"Import a billing file"</h2>
+            <p class="muted">"FOCUS 1.0–1.3, AWS CUR or CUR 2.0, as CSV or gzipped CSV. Each billing period in the file replaces what was imported for it before."</p>
+            <input type="file" name="file" required=true />
+            <button class="button button-primary" type="submit">"Import"</button>
+        </form>
+    }
+}
+
+/// Daily spend as SVG bars, drawn on the server.
+#[component]
+pub fn DailyChart(days: Vec<(String, String)>, currency: String) -> impl IntoView {
+    const W: f64 = 640.0;
+    const H: f64 = 160.0;
+    const PAD: f64 = 28.0;
+    let values: Vec<f64> = days.iter().map(|(_, a)| a.parse::<f64>().unwrap_or(0.0)).collect();
+    let max = values.iter().copied().fold(0.0f64, f64::max);
+    let top = if max <= 0.0 { 1.0 } else { max };
+    let n = days.len().max(1) as f64;
+    let step = (W - PAD * 2.0) / n;
+    let bars = days
+        .iter()
+        .zip(&values)
+        .enumerate()
+        .map(|(i, ((day, amount), v))| {
+            let h = (v.max(0.0) / top * (H - PAD * 2.0)).max(if *v > 0.0 { 1.0 } else { 0.0 });
+            let label = format!("{day}: {amount} {currency}");
+            view! {
+                <rect class="bar" x=format!("{:.1}", PAD + step * i as f64 + step * 0.1) y=format!("{:.1}", H - PAD - h)
+                    width=format!("{:.1}", step * 0.8) height=format!("{h:.1}") data-day=day.clone()>
+                    <title>{label}</title>
+                </rect>
+            }
+        })
+        .collect_view();
+    let first = days.first().map(|d| d.0.clone()).unwrap_or_default();
+    let last = days.last().map(|d| d.0.clone()).unwrap_or_default();
+    let top_label = format!("{top:.2} {currency}");
+    view! {
+        <figure class="chart chart-wide" id="cost-daily">
+            <figcaption>"Daily spend (UTC days)"</figcaption>
+            <svg viewBox=format!("0 0 {W} {H}") role="img" aria-label="Daily spend">
+                <line class="axis" x1=PAD y1=H - PAD x2=W - PAD y2=H - PAD />
+                <text class="axis-label" x=PAD y=PAD - 10.0>{top_label}</text>
+                <text class="axis-label" x=PAD y=H - 8.0>{first}</text>
+                <text class="axis-label" x=W - PAD y=H - 8.0 text-anchor="end">{last}</text>
+                {bars}
+            </svg>
+        </figure>
+    }
+}
+
+/// A service's cost over its last 30 days with data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntityCostData {
+    /// Currency.
+    pub currency: Option<String>,
+    /// First day shown.
+    pub from: String,
+    /// Last day shown (inclusive).
+    pub to: String,
+    /// Total.
+    pub total: String,
+    /// The 30 days before.
+    pub previous_total: String,
+    /// Change.
+    pub change: String,
+    /// Change in percent.
+    pub change_percent: Option<String>,
+    /// Per day.
+    pub days: Vec<(String, String)>,
+    /// Per environment.
+    pub by_environment: Vec<CostRow>,
+    /// Per cloud service.
+    pub by_service: Vec<CostRow>,
+}
+
+/// A component's effective cost for the 30 days up to the latest imported day.
+#[server(prefix = "/fn", endpoint = "entity_cost")]
+pub async fn entity_cost(entity_ref: String) -> Result<EntityCostData, AppError> {
+    use portolan_core::cost::query::{self as cq, GroupBy, Metric};
+    use server::*;
+    crate::ssr::require_viewer()?;
+    let state = crate::ssr::state()?;
+    let db = &state.db;
+    let fail = |e| crate::ssr::internal("reading cost", e);
+    let last = cq::latest_day(db).await.map_err(fail)?.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let to = last.succ_opt().unwrap_or(last);
+    let from = to - chrono::Duration::days(30);
+    let prev = from - chrono::Duration::days(30);
+    let run = |group_by, from, to, currency: Option<String>| {
+        let mut q = q(group_by, Metric::Effective, from, to);
+        q.component = Some(entity_ref.to_lowercase());
+        q.currency = currency;
+        async move { cq::report(db, &q).await }
+    };
+    let by_day = run(GroupBy::Day, from, to, None).await.map_err(fail)?;
+    let currency = by_day.currency.clone();
+    let before = run(GroupBy::Day, prev, from, currency.clone()).await.map_err(fail)?;
+    let by_env = run(GroupBy::Environment, from, to, currency.clone()).await.map_err(fail)?;
+    let by_service = run(GroupBy::Service, from, to, currency.clone()).await.map_err(fail)?;
+    let (total, previous_total) = (amount(&by_day.total), amount(&before.total));
+    // Every day of the window, zero where nothing was spent.
+    let spent: std::collections::HashMap<&str, &str> =
+        by_day.groups.iter().map(|g| (g.key.as_str(), g.amount.as_str())).collect();
+    let days = (0..30)
+        .filter_map(|i| from.checked_add_days(chrono::Days::new(i)))
+        .map(|d| {
+            let key = d.to_string();
+            let a = spent.get(key.as_str()).map(|a| amount(a)).unwrap_or_default();
+            (key, a.to_cents_text())
+        })
+        .collect();
+    Ok(EntityCostData {
+        currency,
+        from: from.to_string(),
+        to: last.to_string(),
+        total: total.to_cents_text(),
+        previous_total: previous_total.to_cents_text(),
+        change: (total - previous_total).to_cents_text(),
+        change_percent: cq::percent(total - previous_total, previous_total),
+        days,
+        by_environment: rows(&by_env, false),
+        by_service: rows(&by_service, false),
+    })
+}
+
+/// The cost section of a component's page.
+#[component]
+pub fn EntityCost(entity_ref: String) -> impl IntoView {
+    let data = Resource::new(move || entity_ref.clone(), entity_cost);
+    view! {
+        <section class="card" id="entity-cost" aria-labelledby="entity-cost-title">
+            <h2 id="entity-cost-title">"Cost"</h2>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Ok(d) if d.currency.is_some() => {
+                            let c = d.currency.clone().unwrap_or_default();
+                            let c2 = c.clone();
+                            let c3 = c.clone();
+                            view! {
+                                <p>
+                                    <span class="figure" id="entity-cost-total">{format!("{} {c}", d.total)}</span>
+                                    {format!(" effective cost, {} to {} (UTC); ", d.from, d.to)}
+                                    <span id="entity-cost-change">{format!("{} {c} ({}) against the 30 days before", d.change, d.change_percent.clone().map(|p| format!("{p}%")).unwrap_or_else(|| "new".into()))}</span>
+                                </p>
+                                <DailyChart days=d.days.clone() currency=c.clone() />
+                                <div class="cost-tables">
+                                    <table class="table" id="entity-cost-by-environment">
+                                        <thead><tr><th>"Environment"</th><th class="num">"Amount"</th></tr></thead>
+                                        <tbody>{d.by_environment.iter().map(|r| view! { <tr><td>{r.label.clone()}</td><td class="num">{format!("{} {c2}", r.amount)}</td></tr> }).collect_view()}</tbody>
+                                    </table>
+                                    <table class="table" id="entity-cost-by-service">
+                                        <thead><tr><th>"Cloud service"</th><th class="num">"Amount"</th></tr></thead>
+                                        <tbody>{d.by_service.iter().map(|r| view! { <tr><td>{r.label.clone()}</td><td class="num">{format!("{} {c3}", r.amount)}</td></tr> }).collect_view()}</tbody>
+                                    </table>
+                                </div>
+                            }.into_any()
+                        }
+                        Ok(_) => view! { <p class="muted">"No cost is tied to this component yet (tag its resources with service, component or app)."</p> }.into_any(),
+                        Err(e) => view! { <p class="alert alert-error">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
