@@ -142,10 +142,7 @@ mod server {
             .collect()
     }
 
-    pub fn movers(
-        now: &portolan_types::cost::CostReport,
-        before: &portolan_types::cost::CostReport,
-    ) -> Vec<CostMover> {
+    pub fn movers(now: &portolan_types::cost::CostReport, before: &portolan_types::cost::CostReport) -> Vec<CostMover> {
         let mut all: std::collections::BTreeMap<String, (Amount, Amount)> = Default::default();
         for g in &now.groups {
             all.entry(g.key.clone()).or_default().0 = amount(&g.amount);
@@ -404,7 +401,7 @@ fn ImportForm() -> impl IntoView {
         <form class="card" id="cost-import" method="post" action="/cost/import" enctype="multipart/form-data">
             <h2>"Import a billing file"</h2>
             <p class="muted">"FOCUS 1.0–1.3, AWS CUR or CUR 2.0, as CSV or gzipped CSV. Each billing period in the file replaces what was imported for it before."</p>
-            <input type="file" name="file" required=true />
+            <label>"Billing file " <input type="file" name="file" required=true accept=".csv,.gz,text/csv,application/gzip" /></label>
             <button class="button button-primary" type="submit">"Import"</button>
         </form>
     }

@@ -108,14 +108,21 @@ pub(crate) async fn report(
     let mut out = String::from("key,amount,currency\n");
     let currency = report.currency.clone().unwrap_or_default();
     let field = |s: &str| {
-        let s = if s.starts_with(['=', '+', '-', '@']) && s.parse::<f64>().is_err() { format!("'{s}") } else { s.to_owned() };
+        let s = if s.starts_with(['=', '+', '-', '@']) && s.parse::<f64>().is_err() {
+            format!("'{s}")
+        } else {
+            s.to_owned()
+        };
         if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
     };
     for g in &report.groups {
         out.push_str(&format!("{},{},{currency}\n", field(&g.key), g.amount));
     }
     if matches!(report.group_by.as_str(), "component" | "team") {
-        out.push_str(&format!("(shared),{},{currency}\n(unallocated),{},{currency}\n", report.shared, report.unallocated));
+        out.push_str(&format!(
+            "(shared),{},{currency}\n(unallocated),{},{currency}\n",
+            report.shared, report.unallocated
+        ));
     }
     let name = format!("cost-{}-{}-{}.csv", report.group_by, report.from, report.to);
     Ok((
@@ -261,12 +268,7 @@ pub(crate) async fn import_form(
         Ok(s) => {
             let totals: Vec<String> =
                 s.totals.iter().map(|t| format!("{} {} effective", t.effective.to_cents_text(), t.currency)).collect();
-            let text = format!(
-                "Imported {} rows: {} ({})",
-                s.rows,
-                s.periods.join(", "),
-                totals.join(", ")
-            );
+            let text = format!("Imported {} rows: {} ({})", s.rows, s.periods.join(", "), totals.join(", "));
             let month = s.periods.first().and_then(|p| p.rsplit(' ').next()).unwrap_or_default().to_owned();
             Ok(axum::response::Redirect::to(&format!(
                 "/cost?month={}&notice={}",

@@ -309,7 +309,7 @@ fn write_focus(spec: &Spec, charges: &[Charge], rng: &mut StdRng, out: &mut impl
         let tags = if c.tags.is_empty() && rng.gen_bool(0.5) { "NULL".to_owned() } else { tags_object(&c.tags, "") };
         writeln!(
             out,
-            "{},{},AWS,{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},AWS,{},{},{},{},{},{},{},{},{},{},{},x",
             spec.account,
             sub,
             timestamp(spec.period_start, rng),
@@ -323,7 +323,6 @@ fn write_focus(spec: &Spec, charges: &[Charge], rng: &mut StdRng, out: &mut impl
             billed,
             spec.currency,
             csv_field(&tags),
-            "x",
         )?;
     }
     Ok(())

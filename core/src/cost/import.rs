@@ -264,7 +264,7 @@ impl Aggregate {
                 .ok_or_else(|| file_err(line_no, Some("effective cost".into()), "the sum grows too large".into()))?;
             sums.lines += 1;
             if let Some(p) = progress
-                && self.lines % 8192 == 0
+                && self.lines.is_multiple_of(8192)
             {
                 p(counter.load(std::sync::atomic::Ordering::Relaxed), total);
             }

@@ -181,7 +181,7 @@ impl Rules {
         let environment = first_tag(&self.environment_tags).and_then(|(_, v)| {
             let v = v.trim().to_lowercase();
             let v = self.environment_aliases.get(&v).cloned().unwrap_or(v);
-            environments.iter().any(|e| *e == v).then_some(v)
+            environments.contains(&v).then_some(v)
         });
         let team_ref = first_tag(&self.team_tags).map(|(_, v)| entity_ref("group", &v)).or_else(|| {
             self.accounts.iter().find(|a| a.account.trim() == sub_account).map(|a| entity_ref("group", &a.team))
