@@ -468,6 +468,10 @@ fn EntityView() -> impl IntoView {
         let (kind, namespace, name) = key();
         format!("{kind}:{namespace}/{name}").to_lowercase()
     }));
+    provide_context(crate::cost::EntityCostResource::new(move || {
+        let (kind, namespace, name) = key();
+        format!("{kind}:{namespace}/{name}").to_lowercase()
+    }));
     provide_context(crate::health::EntityHealthResource::new(move || {
         let (kind, namespace, name) = key();
         format!("{kind}:{namespace}/{name}").to_lowercase()
@@ -699,7 +703,7 @@ fn EntityDetailView(detail: EntityDetail) -> impl IntoView {
         <EntityDocs entity_ref=s.entity_ref.clone() />
         {matches!(s.kind.as_str(), "component" | "resource").then(|| view! { <crate::health::EntityHealthCard entity_ref=s.entity_ref.clone() /> })}
         {(s.kind == "component").then(|| view! { <crate::deploys::EntityDeploys entity_ref=s.entity_ref.clone() /> })}
-        {(s.kind == "component").then(|| view! { <crate::cost::EntityCost entity_ref=s.entity_ref.clone() /> })}
+        {(s.kind == "component").then(|| view! { <crate::cost::EntityCost /> })}
         <section class="card" aria-labelledby="relations-title">
             <h2 id="relations-title">"Relations"</h2>
             {if detail.relations.is_empty() {

@@ -104,20 +104,12 @@ pub struct CostPageData {
 #[cfg(feature = "ssr")]
 mod server {
     use super::{CostMover, CostRow};
-    use chrono::{Datelike, NaiveDate};
+    use chrono::NaiveDate;
     use portolan_core::cost::Amount;
     use portolan_core::cost::query::{self, CostQuery, GroupBy, Metric};
     use portolan_types::catalog::entity_path;
 
-    pub fn month_bounds(month: NaiveDate) -> (NaiveDate, NaiveDate) {
-        let first = month.with_day(1).unwrap_or(month);
-        let next = if first.month() == 12 {
-            NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)
-        } else {
-            NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)
-        };
-        (first, next.unwrap_or(first))
-    }
+    pub use portolan_core::cost::query::month_bounds;
 
     pub fn previous_month(first: NaiveDate) -> NaiveDate {
         month_bounds(first.pred_opt().unwrap_or(first)).0
@@ -484,6 +476,21 @@ pub async fn entity_cost(entity_ref: String) -> Result<EntityCostData, AppError>
     let state = crate::ssr::state()?;
     let db = &state.db;
     let fail = |e| crate::ssr::internal("reading cost", e);
+    if !entity_ref.starts_with("component:") {
+        let none = String::new;
+        return Ok(EntityCostData {
+            currency: None,
+            from: none(),
+            to: none(),
+            total: none(),
+            previous_total: none(),
+            change: none(),
+            change_percent: None,
+            days: Vec::new(),
+            by_environment: Vec::new(),
+            by_service: Vec::new(),
+        });
+    }
     let last = cq::latest_day(db).await.map_err(fail)?.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let to = last.succ_opt().unwrap_or(last);
     let from = to - chrono::Duration::days(30);
@@ -525,10 +532,22 @@ pub async fn entity_cost(entity_ref: String) -> Result<EntityCostData, AppError>
     })
 }
 
+/// The cost of the entity a page shows, started with the page (before its suspended parts render) so the
+/// browser hydrates it from the server's answer.
+#[derive(Clone, Copy, Debug)]
+pub struct EntityCostResource(pub Resource<Result<EntityCostData, AppError>>);
+
+impl EntityCostResource {
+    /// Starts loading for the entity the page shows.
+    pub fn new(entity_ref: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        EntityCostResource(Resource::new(entity_ref, entity_cost))
+    }
+}
+
 /// The cost section of a component's page.
 #[component]
-pub fn EntityCost(entity_ref: String) -> impl IntoView {
-    let data = Resource::new(move || entity_ref.clone(), entity_cost);
+pub fn EntityCost() -> impl IntoView {
+    let data = expect_context::<EntityCostResource>().0;
     view! {
         <section class="card" id="entity-cost" aria-labelledby="entity-cost-title">
             <h2 id="entity-cost-title">"Cost"</h2>

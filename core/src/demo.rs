@@ -180,14 +180,13 @@ pub async fn seed_deploys(db: &DatabaseConnection, config: &crate::Config) -> Re
 /// imported through the same path as real files, so the cost pages and every service's cost section have data.
 pub async fn seed_cost(db: &DatabaseConnection, config: &crate::Config) -> Result<(), crate::cost::CostError> {
     use crate::cost::{formats::Format, generate, import};
-    use chrono::{Datelike, NaiveDate};
     use sea_orm::PaginatorTrait;
 
     if crate::cost::entity::cost_periods::Entity::find().count(db).await? > 0 {
         return Ok(());
     }
     let today = Utc::now().date_naive();
-    let this_month = today.with_day(1).unwrap_or(today);
+    let this_month = crate::cost::query::month_bounds(today).0;
     let dir = std::env::temp_dir().join(format!("portolan-demo-cost-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| crate::cost::CostError::File {
         file: dir.display().to_string(),
@@ -198,12 +197,7 @@ pub async fn seed_cost(db: &DatabaseConnection, config: &crate::Config) -> Resul
     let mut sources = Vec::new();
     let mut month = this_month;
     for i in 0..4u32 {
-        let next = if month.month() == 12 {
-            NaiveDate::from_ymd_opt(month.year() + 1, 1, 1)
-        } else {
-            NaiveDate::from_ymd_opt(month.year(), month.month() + 1, 1)
-        }
-        .unwrap_or(month);
+        let next = crate::cost::query::month_bounds(month).1;
         let days = if i == 0 { (today - month).num_days() + 1 } else { (next - month).num_days() };
         let spec = generate::Spec {
             seed: 2026 + u64::from(i),
@@ -232,7 +226,7 @@ pub async fn seed_cost(db: &DatabaseConnection, config: &crate::Config) -> Resul
             message: e.to_string(),
         })?;
         sources.push(import::Source { name: format!("demo-cur-{}.csv", month.format("%Y-%m")), path });
-        month = month.pred_opt().map_or(month, |d| d.with_day(1).unwrap_or(d));
+        month = crate::cost::query::month_bounds(month.pred_opt().unwrap_or(month)).0;
     }
     let result = import::import(db, config, sources, "demo", None).await;
     let _ = std::fs::remove_dir_all(&dir);

@@ -39,6 +39,7 @@ test('every page hydrates without errors', async ({ page }) => {
     '/catalog/locations', '/catalog/new', '/docs', '/docs?space=payments', '/docs/new', doc, `${doc}/edit`, `${doc}/history`,
     `${doc}/revisions/1`, '/search?q=payments', '/people/monalisa', '/settings/tokens', '/settings/access',
     '/deploys', '/deploys?environment=production', '/dora', '/dora?scope=group:default/payments&drill=frequency', '/dora/how',
+    '/cost', '/cost?month=2026-10&metric=billed', '/cost?month=2026-10&team=payments',
   ];
   for (const path of pages) {
     await page.goto(path);

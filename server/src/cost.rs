@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Extension, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{Datelike, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
@@ -75,17 +75,6 @@ fn parse_day(field: &'static str, text: Option<&str>, default: NaiveDate) -> Res
     }
 }
 
-/// The first day of the month `day` is in, and of the month after.
-pub fn month_of(day: NaiveDate) -> (NaiveDate, NaiveDate) {
-    let first = day.with_day(1).unwrap_or(day);
-    let next = if first.month() == 12 {
-        NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)
-    } else {
-        NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)
-    };
-    (first, next.unwrap_or(first))
-}
-
 /// Spend in a date range, grouped by component, team, environment, cloud service, day or month, in one currency.
 /// Amounts are decimal strings. For `component` and `team`, groups + `shared` + `unallocated` = `total`; for
 /// the other groupings the groups add up to `total`.
@@ -147,7 +136,7 @@ async fn report_of(state: &ServerState, viewer: &RequestViewer, p: CostParams) -
         None | Some("") => Metric::Effective,
         Some(m) => Metric::parse(m).ok_or_else(|| ApiError::unprocessable("metric", "must be effective or billed"))?,
     };
-    let (first, next) = month_of(Utc::now().date_naive());
+    let (first, next) = cost::query::month_bounds(Utc::now().date_naive());
     let from = parse_day("from", p.from.as_deref(), first)?;
     let to = parse_day("to", p.to.as_deref(), next)?;
     if to <= from {
@@ -194,18 +183,12 @@ pub(crate) async fn import(
     authorize(&state, viewer, Action::CostImport, &Target::global()).await?;
     let name = p.name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| "upload".to_owned());
     let name: String = name.chars().filter(|c| !c.is_control()).take(200).collect();
-    let dir = std::env::temp_dir();
-    let path = dir.join(format!("portolan-cost-{}-{}.upload", std::process::id(), rand_suffix()));
-    let _cleanup = RemoveOnDrop(path.clone());
-    {
-        let mut file = std::fs::File::create(&path).map_err(|e| ApiError::internal("storing the upload", e))?;
-        let mut stream = body.into_data_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| ApiError::bad_request(format!("reading the upload: {e}")))?;
-            file.write_all(&chunk).map_err(|e| ApiError::internal("storing the upload", e))?;
-        }
-        file.flush().map_err(|e| ApiError::internal("storing the upload", e))?;
+    let mut upload = Upload::new()?;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        upload.write(&chunk.map_err(|e| ApiError::bad_request(format!("reading the upload: {e}")))?)?;
     }
+    let path = upload.path.clone();
     let sources = vec![Source { path: path.clone(), name }];
     let summary = cost::import::import(&state.app.db, &state.app.config, sources, &viewer.login, None)
         .await
@@ -220,11 +203,27 @@ fn rand_suffix() -> String {
     format!("{}-{n}", Utc::now().timestamp_nanos_opt().unwrap_or_default())
 }
 
-struct RemoveOnDrop(std::path::PathBuf);
+/// An upload streamed to a temporary file, removed when dropped.
+struct Upload {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+}
 
-impl Drop for RemoveOnDrop {
+impl Upload {
+    fn new() -> Result<Upload, ApiError> {
+        let path = std::env::temp_dir().join(format!("portolan-cost-{}-{}.upload", std::process::id(), rand_suffix()));
+        let file = std::fs::File::create(&path).map_err(|e| ApiError::internal("storing the upload", e))?;
+        Ok(Upload { path, file })
+    }
+
+    fn write(&mut self, chunk: &[u8]) -> Result<(), ApiError> {
+        self.file.write_all(chunk).map_err(|e| ApiError::internal("storing the upload", e))
+    }
+}
+
+impl Drop for Upload {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 
@@ -241,8 +240,8 @@ pub(crate) async fn import_form(
         axum::response::Redirect::to(&format!("/cost?{key}={}", portolan_types::encode_query_value(text)))
     };
     let mut multipart = multipart.map_err(|e| ApiError::bad_request(format!("not a file upload: {e}")))?;
-    let path = std::env::temp_dir().join(format!("portolan-cost-{}-{}.upload", std::process::id(), rand_suffix()));
-    let _cleanup = RemoveOnDrop(path.clone());
+    let mut upload = Upload::new()?;
+    let path = upload.path.clone();
     let mut name = None;
     while let Some(mut field) =
         multipart.next_field().await.map_err(|e| ApiError::bad_request(format!("reading the upload: {e}")))?
@@ -252,11 +251,10 @@ pub(crate) async fn import_form(
         }
         let file_name: String =
             field.file_name().unwrap_or("upload").chars().filter(|c| !c.is_control()).take(200).collect();
-        let mut file = std::fs::File::create(&path).map_err(|e| ApiError::internal("storing the upload", e))?;
         while let Some(chunk) =
             field.chunk().await.map_err(|e| ApiError::bad_request(format!("reading the upload: {e}")))?
         {
-            file.write_all(&chunk).map_err(|e| ApiError::internal("storing the upload", e))?;
+            upload.write(&chunk)?;
         }
         name = Some(file_name);
     }

@@ -221,7 +221,7 @@ pub fn cost_generate(
         })
         .collect();
     let days = {
-        let (first, next) = cost::month_of(period_start);
+        let (first, next) = portolan_core::cost::query::month_bounds(period_start);
         u32::try_from((next - first).num_days()).unwrap_or(28)
     };
     let spec = generate::Spec {

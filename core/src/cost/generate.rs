@@ -84,6 +84,29 @@ struct Charge {
     environment: String,
 }
 
+impl Charge {
+    /// A line of `kind` on `day` with every amount zero and no tags.
+    fn new(day: NaiveDate, kind: &'static str, service: &'static str) -> Charge {
+        Charge {
+            day,
+            tags: Vec::new(),
+            service,
+            kind,
+            billed: Amount::ZERO,
+            effective: Amount::ZERO,
+            ri_effective: Amount::ZERO,
+            ri_unused_upfront: Amount::ZERO,
+            ri_unused_recurring: Amount::ZERO,
+            ri_arn: false,
+            sp_effective: Amount::ZERO,
+            sp_commitment: Amount::ZERO,
+            sp_used: Amount::ZERO,
+            owner: None,
+            environment: "unknown".to_owned(),
+        }
+    }
+}
+
 const SERVICES: [&str; 5] = [
     "Amazon Elastic Compute Cloud",
     "Amazon Simple Storage Service",
@@ -100,7 +123,7 @@ fn nanos(rng: &mut StdRng, max_cents: i64) -> Amount {
 /// Writes a file of `format` and returns what it must import as.
 pub fn write(format: Format, spec: &Spec, out: &mut impl Write) -> std::io::Result<Expected> {
     let mut rng = StdRng::seed_from_u64(spec.seed);
-    let mut charges = Vec::with_capacity(spec.lines + 16);
+    let mut sink = Sink::start(format, spec, out)?;
     let env_spellings = [
         ("prod", "production"),
         ("Production", "production"),
@@ -138,23 +161,7 @@ pub fn write(format: Format, spec: &Spec, out: &mut impl Write) -> std::io::Resu
         }
         let service = SERVICES[rng.gen_range(0..SERVICES.len())];
         let kind_roll: u32 = rng.gen_range(0..100);
-        let mut c = Charge {
-            day: d,
-            tags,
-            service,
-            kind: "Usage",
-            billed: Amount::ZERO,
-            effective: Amount::ZERO,
-            ri_effective: Amount::ZERO,
-            ri_unused_upfront: Amount::ZERO,
-            ri_unused_recurring: Amount::ZERO,
-            ri_arn: false,
-            sp_effective: Amount::ZERO,
-            sp_commitment: Amount::ZERO,
-            sp_used: Amount::ZERO,
-            owner,
-            environment,
-        };
+        let mut c = Charge { tags, owner, environment, ..Charge::new(d, "Usage", service) };
         if kind_roll < 70 {
             c.billed = nanos(&mut rng, 500);
             c.effective = c.billed;
@@ -175,7 +182,7 @@ pub fn write(format: Format, spec: &Spec, out: &mut impl Write) -> std::io::Resu
             negation.billed = -c.billed;
             negation.effective = Amount::ZERO;
             negation.sp_effective = Amount::ZERO;
-            charges.push(negation);
+            sink.emit(negation)?;
         } else if kind_roll < 97 {
             c.kind = "Credit";
             c.billed = -nanos(&mut rng, 100);
@@ -185,55 +192,67 @@ pub fn write(format: Format, spec: &Spec, out: &mut impl Write) -> std::io::Resu
             c.billed = -nanos(&mut rng, 100);
             c.effective = c.billed;
         }
-        charges.push(c);
+        sink.emit(c)?;
     }
     // Monthly lines: untagged commitments, fees and tax.
     let first = spec.period_start;
-    let base = |kind: &'static str, service: &'static str| Charge {
-        day: first,
-        tags: Vec::new(),
-        service,
-        kind,
-        billed: Amount::ZERO,
-        effective: Amount::ZERO,
-        ri_effective: Amount::ZERO,
-        ri_unused_upfront: Amount::ZERO,
-        ri_unused_recurring: Amount::ZERO,
-        ri_arn: false,
-        sp_effective: Amount::ZERO,
-        sp_commitment: Amount::ZERO,
-        sp_used: Amount::ZERO,
-        owner: None,
-        environment: "unknown".to_owned(),
-    };
+    let base = |kind: &'static str, service: &'static str| Charge::new(first, kind, service);
     let mut ri_fee = base("RIFee", SERVICES[0]);
     ri_fee.ri_arn = true;
     ri_fee.billed = nanos(&mut rng, 90_000);
     ri_fee.ri_unused_upfront = nanos(&mut rng, 5_000);
     ri_fee.ri_unused_recurring = nanos(&mut rng, 5_000);
     ri_fee.effective = ri_fee.ri_unused_upfront + ri_fee.ri_unused_recurring;
-    charges.push(ri_fee);
+    sink.emit(ri_fee)?;
     let mut upfront = base("Fee", SERVICES[0]);
     upfront.ri_arn = true;
     upfront.billed = nanos(&mut rng, 500_000);
-    charges.push(upfront);
+    sink.emit(upfront)?;
     let mut sp_fee = base("SavingsPlanRecurringFee", "Savings Plans for AWS Compute usage");
     sp_fee.sp_commitment = nanos(&mut rng, 80_000);
     sp_fee.billed = sp_fee.sp_commitment;
     sp_fee.sp_used = Amount(sp_fee.sp_commitment.0 * 9 / 10);
     sp_fee.effective = sp_fee.sp_commitment - sp_fee.sp_used;
-    charges.push(sp_fee);
+    sink.emit(sp_fee)?;
     let mut sp_upfront = base("SavingsPlanUpfrontFee", "Savings Plans for AWS Compute usage");
     sp_upfront.billed = nanos(&mut rng, 300_000);
-    charges.push(sp_upfront);
+    sink.emit(sp_upfront)?;
     let mut tax = base("Tax", "Tax");
     tax.billed = nanos(&mut rng, 40_000);
     tax.effective = tax.billed;
-    charges.push(tax);
+    sink.emit(tax)?;
 
-    let mut expected = Expected { lines: charges.len() as u64, ..Expected::default() };
-    for c in &charges {
-        for (totals, amount) in [(&mut expected.billed, c.billed), (&mut expected.effective, c.effective)] {
+    Ok(sink.expected)
+}
+
+/// Every tag key the generator writes, as written (CUR legacy has a column for each key the month saw).
+const TAG_KEYS: [&str; 11] =
+    [" Team", " service", "Environment", "Service", "app", "component", "env", "owner", "service", "stage", "team"];
+
+/// Writes lines as they are made and keeps the totals they must import as: memory stays flat however many
+/// lines are asked for. The noise (timestamp spellings, `NULL`s) comes from its own random stream.
+struct Sink<'a, W: Write> {
+    format: Format,
+    spec: &'a Spec,
+    out: &'a mut W,
+    noise: StdRng,
+    expected: Expected,
+}
+
+impl<'a, W: Write> Sink<'a, W> {
+    fn start(format: Format, spec: &'a Spec, out: &'a mut W) -> std::io::Result<Self> {
+        match format {
+            Format::Focus => focus_header(out)?,
+            Format::Cur => cur_header(out, false)?,
+            Format::Cur2 => cur_header(out, true)?,
+        }
+        let noise = StdRng::seed_from_u64(spec.seed.wrapping_add(0x5eed));
+        Ok(Sink { format, spec, out, noise, expected: Expected::default() })
+    }
+
+    fn emit(&mut self, c: Charge) -> std::io::Result<()> {
+        let e = &mut self.expected;
+        for (totals, amount) in [(&mut e.billed, c.billed), (&mut e.effective, c.effective)] {
             totals.total += amount;
             *totals.by_day.entry(c.day).or_default() += amount;
             *totals.by_environment.entry(c.environment.clone()).or_default() += amount;
@@ -245,13 +264,14 @@ pub fn write(format: Format, spec: &Spec, out: &mut impl Write) -> std::io::Resu
                 None => totals.unallocated += amount,
             }
         }
+        let i = e.lines;
+        e.lines += 1;
+        match self.format {
+            Format::Focus => focus_line(self.spec, &c, &mut self.noise, self.out),
+            Format::Cur => cur_line(self.spec, i, &c, &mut self.noise, self.out, false),
+            Format::Cur2 => cur_line(self.spec, i, &c, &mut self.noise, self.out, true),
+        }
     }
-    match format {
-        Format::Focus => write_focus(spec, &charges, &mut rng, out)?,
-        Format::Cur => write_cur(spec, &charges, &mut rng, out, false)?,
-        Format::Cur2 => write_cur(spec, &charges, &mut rng, out, true)?,
-    }
-    Ok(expected)
 }
 
 /// The expected totals as JSON (amounts as decimal text), as `portolan cost generate` prints them.
@@ -287,13 +307,16 @@ fn tags_object(tags: &[(String, String)], prefix: &str) -> String {
     serde_json::Value::Object(map).to_string()
 }
 
-fn write_focus(spec: &Spec, charges: &[Charge], rng: &mut StdRng, out: &mut impl Write) -> std::io::Result<()> {
+fn focus_header(out: &mut impl Write) -> std::io::Result<()> {
     writeln!(
         out,
         "BillingAccountId,SubAccountId,ProviderName,BillingPeriodStart,BillingPeriodEnd,ChargePeriodStart,ChargePeriodEnd,ChargeCategory,ServiceName,BilledCost,EffectiveCost,ListCost,BillingCurrency,Tags,x_Custom"
-    )?;
+    )
+}
+
+fn focus_line(spec: &Spec, c: &Charge, rng: &mut StdRng, out: &mut impl Write) -> std::io::Result<()> {
     let end = spec.period_start + Duration::days(31);
-    for c in charges {
+    {
         // FOCUS: covered usage is billed on the commitment's purchase, so the usage line bills 0.
         let (category, billed, effective) = match c.kind {
             "Usage" => ("Usage", c.billed, c.effective),
@@ -328,11 +351,7 @@ fn write_focus(spec: &Spec, charges: &[Charge], rng: &mut StdRng, out: &mut impl
     Ok(())
 }
 
-fn write_cur(spec: &Spec, charges: &[Charge], rng: &mut StdRng, out: &mut impl Write, v2: bool) -> std::io::Result<()> {
-    // CUR legacy has one column per tag key the month saw; collect them as written.
-    let mut keys: Vec<String> = charges.iter().flat_map(|c| c.tags.iter().map(|(k, _)| k.clone())).collect();
-    keys.sort();
-    keys.dedup();
+fn cur_header(out: &mut impl Write, v2: bool) -> std::io::Result<()> {
     let header: Vec<String> = if v2 {
         [
             "identity_line_item_id",
@@ -379,14 +398,17 @@ fn write_cur(spec: &Spec, charges: &[Charge], rng: &mut StdRng, out: &mut impl W
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
-        h.extend(keys.iter().map(|k| format!("resourceTags/user:{k}")));
+        h.extend(TAG_KEYS.iter().map(|k| format!("resourceTags/user:{k}")));
         h
     };
-    writeln!(out, "{}", header.iter().map(|h| csv_field(h)).collect::<Vec<_>>().join(","))?;
+    writeln!(out, "{}", header.iter().map(|h| csv_field(h)).collect::<Vec<_>>().join(","))
+}
+
+fn cur_line(spec: &Spec, i: u64, c: &Charge, rng: &mut StdRng, out: &mut impl Write, v2: bool) -> std::io::Result<()> {
     let blank = |a: Amount, rng: &mut StdRng| -> String {
         if a.is_zero() { ["", "NULL", "0"][rng.gen_range(0..3)].to_owned() } else { a.to_string() }
     };
-    for (i, c) in charges.iter().enumerate() {
+    {
         let arn = if c.ri_arn { "arn:aws:ec2:eu-west-1:123:reserved-instances/ri-1" } else { "" };
         let mut fields = vec![
             format!("li-{i}"),
@@ -414,7 +436,7 @@ fn write_cur(spec: &Spec, charges: &[Charge], rng: &mut StdRng, out: &mut impl W
         if v2 {
             fields.push(csv_field(&tags_object(&c.tags, "user_")));
         } else {
-            for k in &keys {
+            for k in TAG_KEYS {
                 fields.push(c.tags.iter().find(|(tk, _)| tk == k).map(|(_, v)| csv_field(v)).unwrap_or_default());
             }
         }

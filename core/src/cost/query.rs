@@ -292,6 +292,14 @@ pub async fn period_totals(db: &DatabaseConnection, period_ids: &[i64]) -> Resul
         .collect())
 }
 
+/// The first day of the month `day` is in, and the first day of the month after.
+pub fn month_bounds(day: NaiveDate) -> (NaiveDate, NaiveDate) {
+    use chrono::Datelike;
+    let first = day.with_day(1).unwrap_or(day);
+    let next = first.checked_add_months(chrono::Months::new(1)).unwrap_or(first);
+    (first, next)
+}
+
 /// The last day with imported cost, if any.
 pub async fn latest_day(db: &DatabaseConnection) -> Result<Option<NaiveDate>, CostError> {
     let day: Option<Option<NaiveDate>> = cost_daily::Entity::find()
@@ -344,6 +352,13 @@ pub fn percent(part: Amount, whole: Amount) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn months_have_bounds() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        assert_eq!(month_bounds(d(2026, 12, 31)), (d(2026, 12, 1), d(2027, 1, 1)));
+        assert_eq!(month_bounds(d(2028, 2, 29)), (d(2028, 2, 1), d(2028, 3, 1)));
+    }
 
     #[test]
     fn shares_print_with_one_decimal() {

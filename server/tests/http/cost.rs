@@ -20,14 +20,6 @@ db_tests!(
     changed_allocation_rules_apply_to_costs_already_imported,
 );
 
-async fn with_catalog(b: Backend) -> TestApp {
-    let mut app = TestApp::new(b).await;
-    let catalog = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/catalog");
-    let res = app.post_json_with_token("/api/v1/locations", &json!({"target": catalog}), API_TOKEN).await;
-    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
-    app
-}
-
 fn spec(seed: u64, month: u32, lines: usize) -> generate::Spec {
     let start = NaiveDate::from_ymd_opt(2026, month, 1).unwrap();
     generate::Spec {
@@ -120,7 +112,7 @@ async fn check_view(app: &mut TestApp, month: u32, metric: &str, want: &Totals, 
 }
 
 async fn generated_files_of_every_format_import_exactly_in_both_views(b: Backend) {
-    let mut app = with_catalog(b).await;
+    let mut app = TestApp::with_example_catalog(b).await;
     for (i, (format, gzip)) in
         [(Format::Cur, true), (Format::Cur2, false), (Format::Focus, true)].into_iter().enumerate()
     {
@@ -169,7 +161,7 @@ async fn generated_files_of_every_format_import_exactly_in_both_views(b: Backend
 }
 
 async fn importing_twice_changes_nothing_and_a_restated_period_replaces_the_old_one(b: Backend) {
-    let mut app = with_catalog(b).await;
+    let mut app = TestApp::with_example_catalog(b).await;
     let range = "group_by=component&from=2026-07-01&to=2026-08-01";
     let (first, want_first) = file(Format::Cur, &spec(1, 7, 800), true);
     assert_eq!(upload(&mut app, "july.csv.gz", first.clone()).await.status, StatusCode::CREATED);
@@ -195,7 +187,7 @@ async fn importing_twice_changes_nothing_and_a_restated_period_replaces_the_old_
 }
 
 async fn malformed_files_are_refused_with_line_and_column_and_change_nothing(b: Backend) {
-    let mut app = with_catalog(b).await;
+    let mut app = TestApp::with_example_catalog(b).await;
     let range = "group_by=day&from=2026-07-01&to=2026-09-01&metric=billed";
     let (good, _) = file(Format::Cur, &spec(5, 7, 300), false);
     assert_eq!(upload(&mut app, "good.csv", good.clone()).await.status, StatusCode::CREATED);
@@ -245,7 +237,7 @@ async fn malformed_files_are_refused_with_line_and_column_and_change_nothing(b: 
 }
 
 async fn changed_allocation_rules_apply_to_costs_already_imported(b: Backend) {
-    let mut app = with_catalog(b).await;
+    let mut app = TestApp::with_example_catalog(b).await;
     let range = "group_by=component&from=2026-07-01&to=2026-08-01";
     let (bytes, want) = file(Format::Cur2, &spec(9, 7, 1000), false);
     assert_eq!(upload(&mut app, "july.csv", bytes).await.status, StatusCode::CREATED);

@@ -29,20 +29,12 @@ db_tests!(
     changing_which_environments_are_production_recomputes_where_changes_ship_first,
 );
 
-async fn with_catalog(b: Backend) -> TestApp {
-    let mut app = TestApp::new(b).await;
-    let catalog = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/catalog");
-    let res = app.post_json_with_token("/api/v1/locations", &json!({"target": catalog}), API_TOKEN).await;
-    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
-    app
-}
-
 async fn deploy(app: &mut TestApp, body: Value) -> crate::support::TestResponse {
     app.post_json_with_token("/api/v1/deployments", &body, API_TOKEN).await
 }
 
 async fn a_cd_tool_records_a_deployment_and_updates_it_by_external_id(b: Backend) {
-    let mut app = with_catalog(b).await;
+    let mut app = TestApp::with_example_catalog(b).await;
     let body = json!({
         "component": "payments-api", "environment": "production", "status": "in_progress",
         "external_id": "argo-1", "version": "v1.4.0", "commit_sha": "abc1234",
@@ -85,7 +77,7 @@ async fn a_cd_tool_records_a_deployment_and_updates_it_by_external_id(b: Backend
 }
 
 async fn bad_reports_get_422_with_the_field_named(b: Backend) {
-    let mut app = with_catalog(b).await;
+    let mut app = TestApp::with_example_catalog(b).await;
     let good = json!({"component": "payments-api", "environment": "production", "status": "success",
         "external_id": "x-1", "commit_sha": "abc1234"});
     for (field, value, expected) in [
@@ -134,7 +126,7 @@ async fn bad_reports_get_422_with_the_field_named(b: Backend) {
 }
 
 async fn only_the_owning_team_records_deployments_and_incidents(b: Backend) {
-    let mut app = with_catalog(b).await;
+    let mut app = TestApp::with_example_catalog(b).await;
     // octocat is in acme/payments (the fake GitHub's teams); payments owns payments-api, platform owns portolan.
     app.login_as("octocat").await;
     let res = app
@@ -173,7 +165,7 @@ async fn only_the_owning_team_records_deployments_and_incidents(b: Backend) {
 }
 
 async fn deployments_are_listed_with_filters_and_a_cursor(b: Backend) {
-    let mut app = with_catalog(b).await;
+    let mut app = TestApp::with_example_catalog(b).await;
     for i in 0..7 {
         let (component, env, status) = match i % 3 {
             0 => ("payments-api", "production", "success"),
@@ -244,7 +236,7 @@ fn history() -> Vec<Value> {
 }
 
 async fn dora_figures_come_from_what_was_recorded(b: Backend) {
-    let mut app = with_catalog(b).await;
+    let mut app = TestApp::with_example_catalog(b).await;
     for body in history() {
         let res = deploy(&mut app, body).await;
         assert!(res.status.is_success(), "{res:?}");
@@ -326,7 +318,7 @@ async fn dora_figures_come_from_what_was_recorded(b: Backend) {
 }
 
 async fn reports_in_any_order_and_repeated_give_the_same_figures(b: Backend) {
-    let mut in_order = with_catalog(b).await;
+    let mut in_order = TestApp::with_example_catalog(b).await;
     for body in history() {
         deploy(&mut in_order, body).await;
     }
@@ -350,7 +342,7 @@ async fn reports_in_any_order_and_repeated_give_the_same_figures(b: Backend) {
         out
     };
     for seed in 0..3u64 {
-        let mut app = with_catalog(b).await;
+        let mut app = TestApp::with_example_catalog(b).await;
         let mut events = history();
         // Every report twice, in-progress versions too, shuffled.
         let mut extra: Vec<Value> = events
@@ -470,7 +462,7 @@ async fn random_histories_ingested_one_by_one_match_a_full_recompute(b: Backend)
     for seed in 0..4u64 {
         let (deployments, incidents) = random_history(seed);
         // In order, as a CD tool reports while it runs.
-        let mut ordered = with_catalog(b).await;
+        let mut ordered = TestApp::with_example_catalog(b).await;
         for d in &deployments {
             let res = deploy(&mut ordered, d.clone()).await;
             assert!(res.status.is_success(), "{res:?}");
@@ -487,7 +479,7 @@ async fn random_histories_ingested_one_by_one_match_a_full_recompute(b: Backend)
         );
 
         // One by one in a random order, with in-progress reports and repeats, then incidents in between.
-        let mut shuffled = with_catalog(b).await;
+        let mut shuffled = TestApp::with_example_catalog(b).await;
         let mut events: Vec<(bool, Value)> = deployments.iter().map(|d| (true, d.clone())).collect();
         events.extend(deployments.iter().map(|d| {
             let mut early = d.clone();
@@ -1153,7 +1145,7 @@ async fn a_batch_of_deliveries_ends_where_one_at_a_time_does(b: Backend) {
 /// Which deployment a change's lead time ends at is stored with the change; when the configured production
 /// environments change, the next start recomputes it.
 async fn changing_which_environments_are_production_recomputes_where_changes_ship_first(b: Backend) {
-    let mut app = with_catalog(b).await;
+    let mut app = TestApp::with_example_catalog(b).await;
     for (env, id, at) in [("staging", "s-1", "2026-11-02T09:00:00Z"), ("production", "p-1", "2026-11-02T12:00:00Z")] {
         let res = deploy(
             &mut app,

@@ -172,6 +172,16 @@ pub fn github_config(db_url: &str, github: &FakeGithub) -> Config {
 pub const WEBHOOK_SECRET: &str = "test-webhook-secret-0123456789";
 
 impl TestApp {
+    /// A portal on `backend` with the example catalog registered as a location.
+    pub async fn with_example_catalog(backend: Backend) -> TestApp {
+        let mut app = TestApp::new(backend).await;
+        let catalog = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/catalog");
+        let body = serde_json::json!({"target": catalog});
+        let res = app.post_json_with_token("/api/v1/locations", &body, API_TOKEN).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+        app
+    }
+
     /// A portal with GitHub login against the fake.
     pub async fn new(backend: Backend) -> TestApp {
         Self::with(backend, FakeGithubConfig::default(), |_| {}).await
