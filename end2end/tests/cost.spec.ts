@@ -1,7 +1,7 @@
 // Cost: an administrator imports a billing file through the form, reads the organisation's month (both views,
 // the tables and a CSV download) and a service's cost section. Hydrated and no-JS. The fixture is a CUR file
 // written by `portolan cost generate --format cur --lines 400 --seed 11 --month 2026-10`, whose totals the
-// generator printed: effective 1000.919280258, billed 6807.977585133, unallocated (effective) 328.715371204.
+// generator printed: effective 1073.363495629, billed 4503.874973687, unallocated (effective) 380.956612273.
 import { test, expect, Page } from '@playwright/test';
 import * as path from 'path';
 
@@ -25,19 +25,19 @@ test('an administrator imports a billing file and reads the month in both views'
   await signIn(page, 'octocat');
   await importFixture(page);
   await expect(page.locator('#cost-notice')).toContainText('AWS 111122223333 2026-10');
-  await expect(page.locator('#cost-notice')).toContainText('1000.92 USD effective');
-  await expect(page.locator('#cost-total')).toHaveText('1000.92 USD');
-  await expect(page.locator('#cost-allocated')).toHaveText('67.2%');
+  await expect(page.locator('#cost-notice')).toContainText('1073.36 USD effective');
+  await expect(page.locator('#cost-total')).toHaveText('1073.36 USD');
+  await expect(page.locator('#cost-allocated')).toHaveText('64.5%');
   await expect(page.locator('#cost-change')).toContainText('new');
-  await expect(page.locator('#cost-by-team').getByRole('row', { name: /payments/ })).toContainText('387.55 USD');
-  await expect(page.locator('#cost-by-component').getByRole('row', { name: /storefront/ })).toContainText('234.57 USD');
+  await expect(page.locator('#cost-by-team').getByRole('row', { name: /payments/ })).toContainText('180.23 USD');
+  await expect(page.locator('#cost-by-component').getByRole('row', { name: /storefront/ })).toContainText('286.62 USD');
   await expect(page.locator('#cost-daily rect.bar')).not.toHaveCount(0);
 
   // The invoice view.
   await page.getByLabel('Cost').selectOption('billed');
   await page.getByRole('button', { name: 'Show' }).click();
   await page.waitForURL(/metric=billed/);
-  await expect(page.locator('#cost-total')).toHaveText('6807.98 USD');
+  await expect(page.locator('#cost-total')).toHaveText('4503.87 USD');
 
   // Every table downloads as CSV, amounts exact.
   const href = await page.locator('#cost-by-component ~ a', { hasText: 'Download CSV' }).getAttribute('href');
@@ -45,15 +45,15 @@ test('an administrator imports a billing file and reads the month in both views'
   expect(res.status()).toBe(200);
   expect(res.headers()['content-type']).toContain('text/csv');
   const csv = await res.text();
-  expect(csv).toContain('component:default/storefront,188.631394895,USD');
-  expect(csv).toContain('(unallocated),6265.6934998,USD');
+  expect(csv).toContain('component:default/storefront,248.0416352,USD');
+  expect(csv).toContain('(unallocated),3933.48238353,USD');
 });
 
 test('importing the same file again changes nothing; a bad file is refused and changes nothing', async ({ page }) => {
   await signIn(page, 'octocat');
   await importFixture(page);
   await importFixture(page);
-  await expect(page.locator('#cost-total')).toHaveText('1000.92 USD');
+  await expect(page.locator('#cost-total')).toHaveText('1073.36 USD');
   await page.goto('/cost');
   await page.getByLabel('Billing file').setInputFiles({
     name: 'export.csv', mimeType: 'text/csv', buffer: Buffer.from('Date,Amount\n2026-10-01,3.50\n'),
@@ -61,7 +61,7 @@ test('importing the same file again changes nothing; a bad file is refused and c
   await page.getByRole('button', { name: 'Import' }).click();
   await expect(page.locator('#cost-error')).toContainText('export.csv: line 1: the header is not FOCUS');
   await page.goto('/cost?month=2026-10');
-  await expect(page.locator('#cost-total')).toHaveText('1000.92 USD');
+  await expect(page.locator('#cost-total')).toHaveText('1073.36 USD');
 });
 
 test("a service's page shows its cost by day, environment and cloud service", async ({ page }) => {

@@ -6,6 +6,7 @@ pub mod api;
 pub mod attachments;
 pub mod auth;
 pub mod bench;
+pub mod bench_cost;
 pub mod bench_deploys;
 pub mod bench_docs;
 pub mod bench_health;
@@ -163,8 +164,11 @@ pub async fn cost_import(config: &Config, paths: &[String]) -> Result<bool, Serv
             bar(mib(done), mib(total));
         }) as portolan_core::cost::import::Progress
     });
+    let started = std::time::Instant::now();
     match portolan_core::cost::import::import(&state.db, &state.config, sources, "cli", progress).await {
         Ok(s) => {
+            let peak = bench::rss_mib(std::process::id()).map(|(_, peak)| format!(", peak memory {peak:.0} MiB"));
+            println!("took {:.1} s{}", started.elapsed().as_secs_f64(), peak.unwrap_or_default());
             println!(
                 "{} file(s), {} rows, {} billing period(s): {}",
                 s.files.len(),

@@ -125,6 +125,28 @@ enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         seconds: u64,
     },
+    /// Import a generated 1,000,000-line AWS CUR .csv.gz (time and peak memory of `portolan cost import`), then a
+    /// year of daily data for 1,000 services, and load-test a service's cost and the organisation's cost page.
+    Cost {
+        /// Lines of the big file.
+        #[arg(long, default_value_t = 1_000_000)]
+        lines: usize,
+        /// Services (components).
+        #[arg(long, default_value_t = 1_000)]
+        services: usize,
+        /// Months of daily data for the page scenarios (0: import only).
+        #[arg(long, default_value_t = 12)]
+        months: u32,
+        /// Run on a fresh database on this PostgreSQL server instead of SQLite.
+        #[arg(long)]
+        postgres: Option<String>,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 4)]
+        connections: usize,
+        /// Seconds per page scenario.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// Send signed GitHub webhook deliveries as fast as they are acknowledged, kill -9 the server halfway, restart
     /// it, and check every acknowledged delivery is processed (SQLite).
     Webhooks {
@@ -288,6 +310,25 @@ fn main() -> ExitCode {
                     seconds: seconds.max(1),
                 };
                 match portolan_server::bench_health::health(options).await {
+                    Ok(_) => Ok(true),
+                    Err(e) => {
+                        eprintln!("portolan bench: {e}");
+                        Ok(false)
+                    }
+                }
+            }
+            Command::Bench {
+                command: BenchCommand::Cost { lines, services, months, postgres, connections, seconds },
+            } => {
+                let options = portolan_server::bench_cost::CostBenchOptions {
+                    lines: lines.max(1),
+                    services: services.max(1),
+                    months,
+                    postgres,
+                    connections: connections.max(1),
+                    duration: std::time::Duration::from_secs(seconds.max(1)),
+                };
+                match portolan_server::bench_cost::cost(options).await {
                     Ok(_) => Ok(true),
                     Err(e) => {
                         eprintln!("portolan bench: {e}");

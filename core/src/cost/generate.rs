@@ -124,30 +124,33 @@ fn nanos(rng: &mut StdRng, max_cents: i64) -> Amount {
 pub fn write(format: Format, spec: &Spec, out: &mut impl Write) -> std::io::Result<Expected> {
     let mut rng = StdRng::seed_from_u64(spec.seed);
     let mut sink = Sink::start(format, spec, out)?;
-    let env_spellings = [
-        ("prod", "production"),
-        ("Production", "production"),
-        (" staging ", "staging"),
-        ("stg", "staging"),
-        ("dev", "development"),
-        ("qa", "unknown"),
+    // What each environment is written as; real exports spell the same environment several ways.
+    let env_spellings: [(&[&str], &str); 4] = [
+        (&["prod", "Production", "prd"], "production"),
+        (&[" staging ", "stg", "stage"], "staging"),
+        (&["dev", "development", "develop"], "development"),
+        (&["qa", "qa", "qa"], "unknown"),
     ];
     let day = |rng: &mut StdRng| spec.period_start + Duration::days(rng.gen_range(0..i64::from(spec.days.max(1))));
     for _ in 0..spec.lines {
         let d = day(&mut rng);
-        let mut tags = Vec::new();
+        // Like real resources, a component's tags are consistent, and their spelling changes now and then (CUR's
+        // columns change from month to month): here it follows the component and the week.
         let roll: u32 = rng.gen_range(0..100);
+        let ci = if spec.components.is_empty() { 0 } else { rng.gen_range(0..spec.components.len()) };
+        let variant = ci + usize::try_from((d - spec.period_start).num_days() / 7).unwrap_or(0);
+        let mut tags = Vec::new();
         let mut owner = None;
         let mut environment = "unknown".to_owned();
         if roll < 85 && !spec.components.is_empty() {
-            let (name, team) = &spec.components[rng.gen_range(0..spec.components.len())];
-            let key = ["service", "Service", " service", "app", "component"][rng.gen_range(0..5)];
+            let (name, team) = &spec.components[ci];
+            let key = ["service", "Service", " service", "app", "component"][variant % 5];
             tags.push((key.to_owned(), name.clone()));
             let mut team_ref = format!("group:default/{team}");
-            if rng.gen_bool(0.4) {
-                // A team tag overrides the owner (here: sometimes another team).
-                let t = if rng.gen_bool(0.5) { team.clone() } else { "finops".to_owned() };
-                tags.push(([" Team", "team", "owner"][rng.gen_range(0..3)].to_owned(), t.clone()));
+            if ci % 5 < 2 {
+                // A team tag overrides the owner (for some components another team's).
+                let t = if ci % 2 == 0 { team.clone() } else { "finops".to_owned() };
+                tags.push(([" Team", "team", "owner"][variant % 3].to_owned(), t.clone()));
                 team_ref = format!("group:default/{t}");
             }
             owner = Some((format!("component:default/{name}"), team_ref));
@@ -155,8 +158,8 @@ pub fn write(format: Format, spec: &Spec, out: &mut impl Write) -> std::io::Resu
             tags.push(("service".to_owned(), "ghost-service".to_owned()));
         }
         if !tags.is_empty() && rng.gen_bool(0.8) {
-            let (written, env) = env_spellings[rng.gen_range(0..env_spellings.len())];
-            tags.push((["env", "Environment", "stage"][rng.gen_range(0..3)].to_owned(), written.to_owned()));
+            let (spellings, env) = env_spellings[rng.gen_range(0..env_spellings.len())];
+            tags.push((["env", "Environment", "stage"][variant % 3].to_owned(), spellings[variant % 3].to_owned()));
             environment = env.to_owned();
         }
         let service = SERVICES[rng.gen_range(0..SERVICES.len())];

@@ -93,7 +93,7 @@ impl Interner {
 pub struct Aggregate {
     periods: Vec<(PeriodKey, Format, Vec<String>, i64)>,
     period_ids: HashMap<PeriodKey, u32>,
-    tagsets: Vec<TagsetKey>,
+    /// Each distinct tag set once, numbered in order of appearance.
     tagset_ids: HashMap<TagsetKey, u32>,
     strings: Interner,
     sums: HashMap<DayKey, Sums>,
@@ -236,15 +236,8 @@ impl Aggregate {
             }
             self.periods[period as usize].3 += 1;
             let tkey = TagsetKey { provider: line.provider, sub_account: line.sub_account, tags: line.tags };
-            let tagset = match self.tagset_ids.get(&tkey) {
-                Some(&id) => id,
-                None => {
-                    let id = u32::try_from(self.tagsets.len()).unwrap_or(u32::MAX);
-                    self.tagset_ids.insert(tkey.clone(), id);
-                    self.tagsets.push(tkey);
-                    id
-                }
-            };
+            let next = u32::try_from(self.tagset_ids.len()).unwrap_or(u32::MAX);
+            let tagset = *self.tagset_ids.entry(tkey).or_insert(next);
             let key = DayKey {
                 period,
                 day: line.day,
@@ -333,8 +326,11 @@ pub async fn store(
     let txn = crate::db::begin_write(db).await?;
 
     // Tag sets: insert the new ones, then read back every id.
-    let hashes: Vec<String> = agg.tagsets.iter().map(tagset_hash).collect();
-    for chunk in agg.tagsets.iter().zip(&hashes).collect::<Vec<_>>().chunks(200) {
+    let mut tagsets: Vec<(&TagsetKey, u32)> = agg.tagset_ids.iter().map(|(k, id)| (k, *id)).collect();
+    tagsets.sort_by_key(|(_, id)| *id);
+    let tagsets: Vec<&TagsetKey> = tagsets.into_iter().map(|(k, _)| k).collect();
+    let hashes: Vec<String> = tagsets.iter().map(|k| tagset_hash(k)).collect();
+    for chunk in tagsets.iter().zip(&hashes).collect::<Vec<_>>().chunks(200) {
         let rows = chunk.iter().map(|(key, hash)| {
             let a = rules.allocate(&key.sub_account, &key.tags, &catalog, &environments);
             cost_tagsets::ActiveModel {
