@@ -99,6 +99,8 @@ pub struct CostPageData {
     pub days: Vec<(String, String)>,
     /// Whether the viewer may import billing files.
     pub can_import: bool,
+    /// Budgets (of the team in view, or all), for the month of the latest imported cost.
+    pub budgets: Vec<portolan_types::cost::BudgetView>,
 }
 
 #[cfg(feature = "ssr")]
@@ -205,6 +207,12 @@ pub async fn cost_page(query: CostPageQuery) -> Result<CostPageData, AppError> {
     let previous_total = amount(&before.total);
     let allocated = total - amount(&by_component.shared) - amount(&by_component.unallocated);
     let can_import = crate::ssr::allowed(&state, &viewer, Action::CostImport, &Target::global()).await?;
+    let budgets = portolan_core::cost::budgets::list(db)
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .filter(|b| team.as_ref().is_none_or(|t| &b.scope == t))
+        .collect();
     Ok(CostPageData {
         month: from.format("%Y-%m").to_string(),
         metric: metric.as_str().to_owned(),
@@ -226,6 +234,7 @@ pub async fn cost_page(query: CostPageQuery) -> Result<CostPageData, AppError> {
         by_service: rows(&by_service, false),
         days: by_day.groups.iter().map(|g| (g.key.clone(), g.amount.clone())).collect(),
         can_import,
+        budgets,
     })
 }
 
@@ -314,6 +323,7 @@ fn CostBody(data: CostPageData) -> impl IntoView {
             <button class="button button-primary" type="submit">"Show"</button>
         </form>
         {data.can_import.then(|| view! { <ImportForm /> })}
+        <Budgets budgets=data.budgets.clone() team=data.team.clone() />
         {if empty {
             view! { <p class="muted" id="cost-empty">"No cost imported for this month. Import a FOCUS, AWS CUR or CUR 2.0 file with `portolan cost import`, the API or the form above."</p> }.into_any()
         } else {
@@ -384,6 +394,53 @@ fn CostBody(data: CostPageData) -> impl IntoView {
                 </div>
             }.into_any()
         }}
+    }
+}
+
+#[component]
+fn Budgets(budgets: Vec<portolan_types::cost::BudgetView>, team: Option<String>) -> impl IntoView {
+    let status_class = |s: &str| match s {
+        "over" => "badge badge-error",
+        "warning" | "forecast_over" => "badge badge-warn",
+        _ => "badge badge-ok",
+    };
+    let status_text = |s: &str| match s {
+        "over" => "over budget",
+        "warning" => "80 % spent",
+        "forecast_over" => "forecast over",
+        _ => "on track",
+    };
+    view! {
+        <section class="card" aria-labelledby="budgets-title">
+            <h2 id="budgets-title">"Budgets"</h2>
+            {if budgets.is_empty() {
+                view! { <p class="muted">"No budget set."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="table" id="cost-budgets">
+                        <thead><tr><th>"Team or component"</th><th>"Month"</th><th class="num">"Spent"</th><th class="num">"Forecast"</th><th class="num">"Budget"</th><th>"Status"</th></tr></thead>
+                        <tbody>
+                            {budgets.into_iter().map(|b| view! {
+                                <tr data-scope=b.scope.clone()>
+                                    <td><a href=entity_path(&b.scope)>{short_ref(&b.scope)}</a></td>
+                                    <td>{b.month.clone()}</td>
+                                    <td class="num">{format!("{} {} ({}%)", b.spent, b.currency, b.spent_percent.clone().unwrap_or_default())}</td>
+                                    <td class="num">{format!("{} {}", b.forecast, b.currency)}</td>
+                                    <td class="num">{format!("{} {}", b.amount, b.currency)}</td>
+                                    <td><span class=status_class(&b.status)>{status_text(&b.status)}</span></td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+            <form class="filters" method="post" action="/cost/budgets" id="budget-form">
+                <label>"Team or component" <input name="scope" required=true value=team.map(|t| short_ref(&t)).unwrap_or_default() placeholder="payments or component:payments-api" /></label>
+                <label>"Monthly budget" <input name="amount" required=true inputmode="decimal" placeholder="1500.00" /></label>
+                <label>"Currency" <input name="currency" value="USD" size="4" /></label>
+                <button class="button" type="submit">"Set budget"</button>
+            </form>
+        </section>
     }
 }
 

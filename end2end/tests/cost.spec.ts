@@ -4,6 +4,9 @@
 // generator printed: effective 1073.363495629, billed 4503.874973687, unallocated (effective) 380.956612273.
 import { test, expect, Page } from '@playwright/test';
 import * as path from 'path';
+import * as fs from 'fs';
+
+const TOKEN = 'e2e-admin-token-0123456789';
 
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'cost', 'cur-2026-10.csv');
 
@@ -80,4 +83,29 @@ test('people who may not import see no import form', async ({ page }) => {
   await page.goto('/cost');
   await expect(page.getByRole('heading', { name: 'Cost', level: 1 })).toBeVisible();
   await expect(page.getByLabel('Billing file')).toHaveCount(0);
+});
+
+test('a team member sets a monthly budget and sees it against the spend and forecast', async ({ page, request }) => {
+  const res = await request.post('/api/v1/cost/imports?name=cur-2026-10.csv', {
+    data: fs.readFileSync(FIXTURE),
+    headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'text/csv' },
+  });
+  expect(res.status(), await res.text()).toBe(201);
+  await signIn(page, 'monalisa');
+  await page.goto('/cost?month=2026-10');
+  const form = page.locator('#budget-form');
+  await form.getByLabel('Team or component').fill('payments');
+  await form.getByLabel('Monthly budget').fill('150');
+  await form.getByRole('button', { name: 'Set budget' }).click();
+  await expect(page.locator('#cost-notice')).toContainText('Budget of payments saved.');
+  const row = page.locator('#cost-budgets tr[data-scope="group:default/payments"]');
+  await expect(row).toContainText('180.23 USD (120.2%)');
+  await expect(row).toContainText('150.00 USD');
+  await expect(row).toContainText('over budget');
+
+  // Another team's budget is refused, with the reason.
+  await form.getByLabel('Team or component').fill('platform');
+  await form.getByLabel('Monthly budget').fill('10');
+  await form.getByRole('button', { name: 'Set budget' }).click();
+  await expect(page.locator('#cost-error')).toContainText('cost.budget.edit');
 });

@@ -24,6 +24,7 @@ mod m20261204_000016_create_health;
 mod m20261204_000017_health_grid_index;
 mod m20261204_000018_health_hot_updates;
 mod m20261204_000019_create_cost;
+mod m20261204_000020_cost_budgets;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000017_health_grid_index::Migration),
             Box::new(m20261204_000018_health_hot_updates::Migration),
             Box::new(m20261204_000019_create_cost::Migration),
+            Box::new(m20261204_000020_cost_budgets::Migration),
         ]
     }
 }

@@ -17,7 +17,7 @@ use portolan_core::auth::RequestViewer;
 use portolan_core::cost::import::{ImportSummary, Source};
 use portolan_core::cost::query::{CostQuery, GroupBy, Metric};
 use portolan_core::cost::{self, CostError, Rules};
-use portolan_types::cost::CostReport;
+use portolan_types::cost::{BudgetInput, BudgetView, CostReport};
 
 use crate::ServerState;
 use crate::access::authorize;
@@ -34,6 +34,8 @@ pub fn router() -> Router<ServerState> {
         .route("/api/v1/cost", get(report))
         .route("/api/v1/cost/imports", get(list_periods).post(import).layer(DefaultBodyLimit::max(MAX_UPLOAD)))
         .route("/api/v1/cost/rules", get(get_rules).put(put_rules))
+        .route("/api/v1/cost/budgets", get(list_budgets).put(put_budget))
+        .route("/cost/budgets", axum::routing::post(budget_form))
         .route("/cost/import", axum::routing::post(import_form).layer(DefaultBodyLimit::max(MAX_UPLOAD)))
 }
 
@@ -194,6 +196,7 @@ pub(crate) async fn import(
         .await
         .map_err(cost_error)?;
     tracing::info!(by = %viewer.login, rows = summary.rows, periods = ?summary.periods, "billing file imported");
+    cost::budgets::notify(&state.app.db, &state.app.config).await;
     Ok((http::StatusCode::CREATED, Json(summary)))
 }
 
@@ -264,6 +267,7 @@ pub(crate) async fn import_form(
     let sources = vec![Source { path: path.clone(), name }];
     match cost::import::import(&state.app.db, &state.app.config, sources, &viewer.login, None).await {
         Ok(s) => {
+            cost::budgets::notify(&state.app.db, &state.app.config).await;
             let totals: Vec<String> =
                 s.totals.iter().map(|t| format!("{} {} effective", t.effective.to_cents_text(), t.currency)).collect();
             let text = format!("Imported {} rows: {} ({})", s.rows, s.periods.join(", "), totals.join(", "));
@@ -320,4 +324,72 @@ pub(crate) async fn put_rules(
     authorize(&state, viewer, Action::CostImport, &Target::global()).await?;
     let moved = cost::save_rules(&state.app.db, &state.app.config, &rules, &viewer.login).await.map_err(cost_error)?;
     Ok(Json(serde_json::json!({"moved": moved})))
+}
+
+/// Every budget with this month's spend, forecast and status (the month of the latest imported cost).
+#[utoipa::path(get, path = "/api/v1/cost/budgets", tag = "cost", responses(
+    (status = 200, description = "The budgets", body = Vec<BudgetView>),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope)))]
+pub(crate) async fn list_budgets(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+) -> Result<Json<Vec<BudgetView>>, ApiError> {
+    require(&viewer)?;
+    Ok(Json(cost::budgets::list(&state.app.db).await.map_err(cost_error)?))
+}
+
+/// Sets a team's or a component's monthly budget (`amount: null` removes it). Needs `cost.budget.edit` on it:
+/// the team's members, or the component's owners (a token needs `cost:write`). Answers the budgets.
+#[utoipa::path(put, path = "/api/v1/cost/budgets", tag = "cost", request_body = BudgetInput, responses(
+    (status = 200, description = "Saved; every budget", body = Vec<BudgetView>),
+    (status = 400, description = "The body is not JSON of this shape", body = ErrorEnvelope),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 403, description = "cost.budget.edit refused", body = ErrorEnvelope),
+    (status = 422, description = "A field is wrong (the message names it)", body = ErrorEnvelope)))]
+pub(crate) async fn put_budget(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiJson(body): ApiJson<BudgetInput>,
+) -> Result<Json<Vec<BudgetView>>, ApiError> {
+    let viewer = require(&viewer)?;
+    let (change, owner) = cost::budgets::validate(&state.app.db, &body).await.map_err(|e| match e {
+        CostError::Invalid { field, reason } => ApiError::unprocessable("budget", format!("{field}: {reason}")),
+        other => cost_error(other),
+    })?;
+    authorize(&state, viewer, Action::CostBudgetEdit, &Target::entity(change.scope.clone(), owner.as_deref())).await?;
+    cost::budgets::apply(&state.app.db, &change, &viewer.login).await.map_err(cost_error)?;
+    cost::budgets::notify(&state.app.db, &state.app.config).await;
+    Ok(Json(cost::budgets::list(&state.app.db).await.map_err(cost_error)?))
+}
+
+/// The budget form of the cost page (`scope`, `amount`, `currency`): sets the budget like the API, then sends the
+/// browser back to the cost page with the outcome.
+pub(crate) async fn budget_form(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    axum::Form(form): axum::Form<std::collections::HashMap<String, String>>,
+) -> Result<axum::response::Redirect, ApiError> {
+    let viewer = require(&viewer)?;
+    let back = |key: &str, text: &str| {
+        axum::response::Redirect::to(&format!("/cost?{key}={}", portolan_types::encode_query_value(text)))
+    };
+    let input = BudgetInput {
+        scope: form.get("scope").cloned().unwrap_or_default(),
+        amount: form.get("amount").filter(|a| !a.trim().is_empty()).cloned(),
+        currency: form.get("currency").filter(|c| !c.trim().is_empty()).cloned(),
+    };
+    let (change, owner) = match cost::budgets::validate(&state.app.db, &input).await {
+        Ok(v) => v,
+        Err(CostError::Invalid { field, reason }) => {
+            return Ok(back("error", &format!("Budget not saved: {field} {reason}.")));
+        }
+        Err(e) => return Err(cost_error(e)),
+    };
+    let target = Target::entity(change.scope.clone(), owner.as_deref());
+    if let Err(e) = authorize(&state, viewer, Action::CostBudgetEdit, &target).await {
+        return Ok(back("error", &format!("Budget not saved: {}", e.message())));
+    }
+    cost::budgets::apply(&state.app.db, &change, &viewer.login).await.map_err(cost_error)?;
+    cost::budgets::notify(&state.app.db, &state.app.config).await;
+    Ok(back("notice", &format!("Budget of {} saved.", cost::rules::short_name(&change.scope))))
 }

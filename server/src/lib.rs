@@ -169,6 +169,7 @@ pub async fn cost_import(config: &Config, paths: &[String]) -> Result<bool, Serv
         Ok(s) => {
             let peak = bench::rss_mib(std::process::id()).map(|(_, peak)| format!(", peak memory {peak:.0} MiB"));
             println!("took {:.1} s{}", started.elapsed().as_secs_f64(), peak.unwrap_or_default());
+            portolan_core::cost::budgets::notify(&state.db, &state.config).await;
             println!(
                 "{} file(s), {} rows, {} billing period(s): {}",
                 s.files.len(),

@@ -92,6 +92,8 @@ use crate::http::escape_html as esc;
         crate::cost::list_periods,
         crate::cost::get_rules,
         crate::cost::put_rules,
+        crate::cost::list_budgets,
+        crate::cost::put_budget,
     ),
     modifiers(&Bearer),
     security(("bearer" = [])),

@@ -42,3 +42,41 @@ pub struct CostGroup {
     /// Decimal amount.
     pub amount: String,
 }
+
+/// A monthly budget of a team or a component, with this month's spend and forecast.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetView {
+    /// The team's or component's entity ref.
+    pub scope: String,
+    /// The budget per month (decimal text).
+    pub amount: String,
+    /// Its currency.
+    pub currency: String,
+    /// The month shown (`2026-11`): the month of the latest imported cost.
+    pub month: String,
+    /// Effective cost so far in that month.
+    pub spent: String,
+    /// Month-end forecast: the spend so far, extended at its daily rate over the whole month (equal to `spent`
+    /// once the month's data is complete).
+    pub forecast: String,
+    /// `spent / amount` in percent, one decimal.
+    pub spent_percent: Option<String>,
+    /// `ok`, `forecast_over` (on course to pass it), `warning` (80 % spent) or `over` (100 % spent).
+    pub status: String,
+    /// Who set it last.
+    pub updated_by: String,
+}
+
+/// `PUT /api/v1/cost/budgets`: sets (or with `amount: null` removes) one budget.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetInput {
+    /// A team (`group:default/payments`, or a bare name) or a component (`component:default/payments-api`).
+    pub scope: String,
+    /// The monthly amount as decimal text (`"1500.00"`); `null` removes the budget.
+    pub amount: Option<String>,
+    /// ISO currency code (default `USD`).
+    #[serde(default)]
+    pub currency: Option<String>,
+}

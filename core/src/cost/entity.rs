@@ -152,3 +152,61 @@ pub mod cost_rules {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// `cost_budgets`: a monthly amount per team or component and currency.
+pub mod cost_budgets {
+    use sea_orm::entity::prelude::*;
+
+    /// A budget.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cost_budgets")]
+    pub struct Model {
+        /// Row id.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// Team or component ref.
+        pub scope: String,
+        /// Currency.
+        pub currency: String,
+        /// Monthly amount in nano-units.
+        pub amount: i64,
+        /// Who set it.
+        pub updated_by: String,
+        /// When.
+        pub updated_at: DateTimeUtc,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `cost_budget_alerts`: a notification sent (claimed) for a budget, a month and a threshold.
+pub mod cost_budget_alerts {
+    use sea_orm::entity::prelude::*;
+
+    /// A sent notification.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cost_budget_alerts")]
+    pub struct Model {
+        /// Row id.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// The budget.
+        pub budget_id: i64,
+        /// First day of the month.
+        pub month: Date,
+        /// 80 or 100.
+        pub threshold: i32,
+        /// When it was sent.
+        pub sent_at: DateTimeUtc,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

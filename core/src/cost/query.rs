@@ -144,22 +144,44 @@ fn filtered(q: &CostQuery) -> sea_orm::Select<cost_daily::Entity> {
     select
 }
 
+/// One grouped sum: currency, allocation, first and second key, nano-units.
+type GroupRow = (String, String, Option<String>, Option<String>, i64);
+
 /// The grouped report.
 pub async fn report(db: &DatabaseConnection, q: &CostQuery) -> Result<CostReport, CostError> {
-    // Currencies in the range, largest first.
-    let mut currencies: Vec<(String, i64)> = filtered(q)
+    // One pass over the range for every currency: the currencies' totals come from the same rows as the groups.
+    let text = |col: &str| Expr::cust(format!("CAST({col} AS TEXT)"));
+    let (k1, k2) = match q.group_by {
+        GroupBy::Component => ("cost_tagsets.component_ref", None),
+        GroupBy::Team => ("cost_tagsets.component_ref", Some("cost_tagsets.team_ref")),
+        GroupBy::Environment => ("cost_tagsets.environment", None),
+        GroupBy::Service => ("cost_daily.service", None),
+        GroupBy::Day | GroupBy::Month => ("cost_daily.day", None),
+    };
+    let mut select = filtered(q)
         .select_only()
         .column(cost_daily::Column::Currency)
+        .column(cost_tagsets::Column::Allocation)
+        .column_as(text(k1), "k1")
+        .column_as(Expr::cust(k2.map_or("CAST(NULL AS TEXT)".to_owned(), |c| format!("CAST({c} AS TEXT)"))), "k2")
         .column_as(sum(q.metric), "amount")
         .group_by(cost_daily::Column::Currency)
-        .into_tuple()
-        .all(db)
-        .await?;
-    currencies.sort_by(|a, b| b.1.abs().cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
-    let currency = q.currency.clone().or_else(|| currencies.first().map(|c| c.0.clone()));
+        .group_by(cost_tagsets::Column::Allocation)
+        .group_by(Expr::cust(k1));
+    if let Some(k2) = k2 {
+        select = select.group_by(Expr::cust(k2));
+    }
+    let all: Vec<GroupRow> = select.into_tuple().all(db).await?;
+    let mut per_currency: BTreeMap<&str, i128> = BTreeMap::new();
+    for row in &all {
+        *per_currency.entry(row.0.as_str()).or_default() += i128::from(row.4);
+    }
+    let mut currencies: Vec<(&str, i128)> = per_currency.into_iter().collect();
+    currencies.sort_by(|a, b| b.1.abs().cmp(&a.1.abs()).then(a.0.cmp(b.0)));
+    let currency = q.currency.clone().or_else(|| currencies.first().map(|c| c.0.to_owned()));
     let mut report = CostReport {
         currency: currency.clone(),
-        currencies: currencies.iter().map(|c| c.0.clone()).collect(),
+        currencies: currencies.iter().map(|c| c.0.to_owned()).collect(),
         metric: q.metric.as_str().to_owned(),
         group_by: q.group_by.as_str().to_owned(),
         from: q.from.to_string(),
@@ -172,28 +194,7 @@ pub async fn report(db: &DatabaseConnection, q: &CostQuery) -> Result<CostReport
     let Some(currency) = currency else {
         return Ok(report);
     };
-
-    let text = |col: &str| Expr::cust(format!("CAST({col} AS TEXT)"));
-    let (k1, k2) = match q.group_by {
-        GroupBy::Component => ("cost_tagsets.component_ref", None),
-        GroupBy::Team => ("cost_tagsets.component_ref", Some("cost_tagsets.team_ref")),
-        GroupBy::Environment => ("cost_tagsets.environment", None),
-        GroupBy::Service => ("cost_daily.service", None),
-        GroupBy::Day | GroupBy::Month => ("cost_daily.day", None),
-    };
-    let mut select = filtered(q)
-        .filter(cost_daily::Column::Currency.eq(currency.as_str()))
-        .select_only()
-        .column(cost_tagsets::Column::Allocation)
-        .column_as(text(k1), "k1")
-        .column_as(Expr::cust(k2.map_or("CAST(NULL AS TEXT)".to_owned(), |c| format!("CAST({c} AS TEXT)"))), "k2")
-        .column_as(sum(q.metric), "amount")
-        .group_by(cost_tagsets::Column::Allocation)
-        .group_by(Expr::cust(k1));
-    if let Some(k2) = k2 {
-        select = select.group_by(Expr::cust(k2));
-    }
-    let rows: Vec<(String, Option<String>, Option<String>, i64)> = select.into_tuple().all(db).await?;
+    let rows = all.into_iter().filter(|r| r.0 == currency).map(|(_, a, k1, k2, amount)| (a, k1, k2, amount));
 
     let owners: HashMap<String, String> = if q.group_by == GroupBy::Team {
         use crate::catalog::entity::entities;

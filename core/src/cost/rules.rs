@@ -247,6 +247,11 @@ pub fn entity_ref(default_kind: &str, value: &str) -> String {
     format!("{kind}:{ns}/{name}")
 }
 
+/// The name part of an entity ref: `group:default/payments` → `payments`.
+pub fn short_name(entity_ref: &str) -> &str {
+    entity_ref.rsplit('/').next().unwrap_or(entity_ref)
+}
+
 /// Environment names of the configuration.
 pub fn environment_names(config: &crate::Config) -> Vec<String> {
     config.environments.iter().map(|e| e.name.clone()).collect()

@@ -18,6 +18,7 @@ db_tests!(
     importing_twice_changes_nothing_and_a_restated_period_replaces_the_old_one,
     malformed_files_are_refused_with_line_and_column_and_change_nothing,
     changed_allocation_rules_apply_to_costs_already_imported,
+    budgets_show_spend_and_forecast_and_are_announced_once_at_80_and_100_percent,
 );
 
 fn spec(seed: u64, month: u32, lines: usize) -> generate::Spec {
@@ -284,4 +285,126 @@ async fn changed_allocation_rules_apply_to_costs_already_imported(b: Backend) {
     assert_eq!(report(&mut app, range).await, after);
     let saved = app.get_with_token("/api/v1/cost/rules", API_TOKEN).await.json();
     assert_eq!(saved["shared"][0]["name"], "ghost");
+}
+
+async fn put_budget(app: &mut TestApp, body: Value, token: &str) -> TestResponse {
+    let req = Request::put("/api/v1/cost/budgets")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::COOKIE, "")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    app.send(req).await
+}
+
+async fn budgets_show_spend_and_forecast_and_are_announced_once_at_80_and_100_percent(b: Backend) {
+    // A Slack-like receiver recording what it was sent, per path.
+    let got: std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>> = Default::default();
+    let g = got.clone();
+    let hooks = axum::Router::new().route(
+        "/{*path}",
+        axum::routing::post(
+            move |axum::extract::Path(path): axum::extract::Path<String>, axum::Json(v): axum::Json<Value>| {
+                let g = g.clone();
+                async move {
+                    g.lock().unwrap().push((path, v));
+                    "ok"
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hooks_addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, hooks).await.ok() });
+    let mut app = TestApp::with(b, portolan_testkit::FakeGithubConfig::default(), |c| {
+        c.health.team_webhooks = vec![(
+            "group:default/payments".to_owned(),
+            portolan_core::Secret::new(format!("http://{hooks_addr}/payments")),
+        )];
+    })
+    .await;
+    let catalog = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/catalog");
+    let res = app.post_json_with_token("/api/v1/locations", &json!({"target": catalog}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::CREATED);
+
+    // July, with data for its first 28 days.
+    let (bytes, want) = file(Format::Cur, &spec(21, 7, 1200), false);
+    assert_eq!(upload(&mut app, "july.csv", bytes).await.status, StatusCode::CREATED);
+    let spent = want.effective.by_team["group:default/payments"];
+    assert!(spent > Amount::ZERO);
+
+    // A budget the month has used 90 % of: a warning, forecast at the daily rate over 31 days.
+    let budget = Amount(spent.0 * 10 / 9);
+    let res = put_budget(&mut app, json!({"scope": "payments", "amount": budget.to_string()}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let list = res.json();
+    let row = &list[0];
+    assert_eq!(row["scope"], "group:default/payments");
+    assert_eq!(row["currency"], "USD");
+    assert_eq!(row["month"], "2026-07");
+    assert_eq!(row["spent"], spent.to_cents_text());
+    assert_eq!(row["forecast"], Amount(spent.0 * 31 / 28).to_cents_text());
+    assert_eq!(row["spent_percent"], "90.0");
+    assert_eq!(row["status"], "warning");
+    let sent = got.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, "payments");
+    let text = sent[0].1["text"].as_str().unwrap().to_owned();
+    assert!(text.contains("*payments* has spent") && text.contains("(90.0%)") && text.contains("July 2026"), "{text}");
+
+    // Importing again announces nothing new; lowering the budget below the spend announces 100 % once.
+    let (bytes, _) = file(Format::Cur, &spec(21, 7, 1200), false);
+    assert_eq!(upload(&mut app, "july.csv", bytes).await.status, StatusCode::CREATED);
+    assert_eq!(got.lock().unwrap().len(), 1);
+    let lower = Amount(spent.0 / 2);
+    let res =
+        put_budget(&mut app, json!({"scope": "group:default/payments", "amount": lower.to_string()}), API_TOKEN).await;
+    assert_eq!(res.json()[0]["status"], "over");
+    let res =
+        put_budget(&mut app, json!({"scope": "group:default/payments", "amount": lower.to_string()}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let sent = got.lock().unwrap().clone();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(sent[1].1["text"].as_str().unwrap().contains("(200.0%)"), "{sent:?}");
+
+    // A component's budget, listed beside the team's; bad input names the field; removing it.
+    let res =
+        put_budget(&mut app, json!({"scope": "component:default/storefront", "amount": "10.50"}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(res.json().as_array().unwrap().len(), 2);
+    for (body, field) in [
+        (json!({"scope": "ghost-team", "amount": "1"}), "scope"),
+        (json!({"scope": "payments", "amount": "-3"}), "amount"),
+        (json!({"scope": "payments", "amount": "lots"}), "amount"),
+        (json!({"scope": "payments", "amount": "1", "currency": "dollars"}), "currency"),
+        (json!({"scope": "api:default/payments", "amount": "1"}), "scope"),
+    ] {
+        let res = put_budget(&mut app, body.clone(), API_TOKEN).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {res:?}");
+        assert!(res.body.contains(field), "{body}: {}", res.body);
+    }
+    let res = put_budget(&mut app, json!({"scope": "component:default/storefront", "amount": null}), API_TOKEN).await;
+    assert_eq!(res.json().as_array().unwrap().len(), 1);
+    let listed = app.get_with_token("/api/v1/cost/budgets", API_TOKEN).await.json();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+
+    // Someone outside the team may not set its budget; a member of the team may.
+    let mut other = app.replica().await;
+    other.cookies.clear();
+    other.login_as("hubot").await;
+    let put_as = |scope: &str| {
+        Request::put("/api/v1/cost/budgets")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(json!({"scope": scope, "amount": "5"}).to_string()))
+            .unwrap()
+    };
+    let res = other.send(put_as("payments")).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{res:?}");
+    assert!(res.body.contains("cost.budget.edit"), "{}", res.body);
+    let mut member = app.replica().await;
+    member.cookies.clear();
+    member.login_as("monalisa").await;
+    let res = member.send(put_as("payments")).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(res.json()[0]["amount"], "5.00");
 }
