@@ -194,26 +194,7 @@ pub async fn due_notifications(
             if s.0 * 100 < budget.0 * i128::from(threshold) {
                 continue;
             }
-            let claim = cost_budget_alerts::ActiveModel {
-                budget_id: Set(b.id),
-                month: Set(first),
-                threshold: Set(threshold),
-                sent_at: Set(Utc::now()),
-                ..Default::default()
-            };
-            let claimed = cost_budget_alerts::Entity::insert(claim)
-                .on_conflict(
-                    OnConflict::columns([
-                        cost_budget_alerts::Column::BudgetId,
-                        cost_budget_alerts::Column::Month,
-                        cost_budget_alerts::Column::Threshold,
-                    ])
-                    .do_nothing()
-                    .to_owned(),
-                )
-                .exec_without_returning(db)
-                .await?;
-            if claimed == 0 {
+            if !claim(db, b.id, first, threshold).await? {
                 // Announced before (the 100 % message also stands for 80 %).
                 break;
             }
@@ -235,30 +216,36 @@ pub async fn due_notifications(
             });
             // Reaching 100 % at once also claims 80 %, so it is not announced afterwards.
             if threshold == 100 {
-                let claim = cost_budget_alerts::ActiveModel {
-                    budget_id: Set(b.id),
-                    month: Set(first),
-                    threshold: Set(80),
-                    sent_at: Set(Utc::now()),
-                    ..Default::default()
-                };
-                cost_budget_alerts::Entity::insert(claim)
-                    .on_conflict(
-                        OnConflict::columns([
-                            cost_budget_alerts::Column::BudgetId,
-                            cost_budget_alerts::Column::Month,
-                            cost_budget_alerts::Column::Threshold,
-                        ])
-                        .do_nothing()
-                        .to_owned(),
-                    )
-                    .exec_without_returning(db)
-                    .await?;
+                claim(db, b.id, first, 80).await?;
                 break;
             }
         }
     }
     Ok(messages)
+}
+
+/// Claims the announcement of `threshold` for a budget and month; `false` when it was claimed before.
+async fn claim(db: &DatabaseConnection, budget_id: i64, month: NaiveDate, threshold: i32) -> Result<bool, CostError> {
+    let row = cost_budget_alerts::ActiveModel {
+        budget_id: Set(budget_id),
+        month: Set(month),
+        threshold: Set(threshold),
+        sent_at: Set(Utc::now()),
+        ..Default::default()
+    };
+    let inserted = cost_budget_alerts::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([
+                cost_budget_alerts::Column::BudgetId,
+                cost_budget_alerts::Column::Month,
+                cost_budget_alerts::Column::Threshold,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(inserted > 0)
 }
 
 /// Sends what [`due_notifications`] claims (after an import); failures are logged, never fatal.

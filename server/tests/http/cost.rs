@@ -299,23 +299,7 @@ async fn put_budget(app: &mut TestApp, body: Value, token: &str) -> TestResponse
 
 async fn budgets_show_spend_and_forecast_and_are_announced_once_at_80_and_100_percent(b: Backend) {
     // A Slack-like receiver recording what it was sent, per path.
-    let got: std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>> = Default::default();
-    let g = got.clone();
-    let hooks = axum::Router::new().route(
-        "/{*path}",
-        axum::routing::post(
-            move |axum::extract::Path(path): axum::extract::Path<String>, axum::Json(v): axum::Json<Value>| {
-                let g = g.clone();
-                async move {
-                    g.lock().unwrap().push((path, v));
-                    "ok"
-                }
-            },
-        ),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hooks_addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, hooks).await.ok() });
+    let (hooks_addr, got) = crate::support::webhook_receiver().await;
     let mut app = TestApp::with(b, portolan_testkit::FakeGithubConfig::default(), |c| {
         c.health.team_webhooks = vec![(
             "group:default/payments".to_owned(),

@@ -434,10 +434,13 @@ async fn retention_trims_raw_results_and_keeps_the_long_figures(b: Backend) {
     let (mut app, _dir) =
         with_service(b, json!({"portolan.dev/health-url": target.url, "portolan.dev/health-interval": "1h"})).await;
     sync::sync_declared(&app.state.app.db, &app.state.app.config).await.unwrap();
-    // Ten days of hourly slots, the last three days failing.
+    // Ten whole days of hourly slots and today's hours so far: seven days healthy, then failing. (Today's hours
+    // keep failing slots inside the last 24 whole hours at any time of day.)
     let start = start_at(&app, (Utc::now() - Duration::days(10)).duration_trunc(Duration::days(1)).unwrap()).await;
+    let today =
+        usize::try_from((Utc::now() - Utc::now().duration_trunc(Duration::days(1)).unwrap()).num_hours()).unwrap();
     let e = engine(&app);
-    play(&app, &e, &target, start, Duration::hours(1), &[(HEALTHY, 24 * 7), (FAILING, 24 * 3)]).await;
+    play(&app, &e, &target, start, Duration::hours(1), &[(HEALTHY, 24 * 7), (FAILING, 24 * 3 + today)]).await;
     let before = app.get_with_token("/api/v1/health/component/default/payments-api", API_TOKEN).await.json();
     let trimmed =
         portolan_core::health::engine::trim(&app.state.app.db, &app.state.app.config, Utc::now()).await.unwrap();
@@ -445,7 +448,9 @@ async fn retention_trims_raw_results_and_keeps_the_long_figures(b: Backend) {
     assert_eq!(trimmed.hourly, 0, "hourly buckets stay 400 days");
     let after = app.get_with_token("/api/v1/health/component/default/payments-api", API_TOKEN).await.json();
     assert_eq!(before["environments"][0]["uptime"]["90d"], after["environments"][0]["uptime"]["90d"]);
-    assert_eq!(after["environments"][0]["uptime"]["90d"], 0.7);
+    let ninety = after["environments"][0]["uptime"]["90d"].as_f64().unwrap();
+    let want = (24.0 * 7.0) / (24.0 * 10.0 + today as f64);
+    assert!((ninety - want).abs() < 1e-4, "90-day uptime {ninety}, want {want}");
     assert_eq!(after["environments"][0]["uptime"]["24h"], 0.0);
     let hist = app
         .get_with_token(
@@ -749,23 +754,7 @@ async fn the_alertmanager_receiver_needs_a_token_with_health_rights(b: Backend) 
 
 async fn state_changes_and_budget_burn_are_notified_once(b: Backend) {
     // A Slack-like receiver recording what it was sent, per path.
-    let got: Arc<std::sync::Mutex<Vec<(String, Value)>>> = Arc::default();
-    let g = got.clone();
-    let hooks = axum::Router::new().route(
-        "/{*path}",
-        axum::routing::post(
-            move |axum::extract::Path(path): axum::extract::Path<String>, axum::Json(v): axum::Json<Value>| {
-                let g = g.clone();
-                async move {
-                    g.lock().unwrap().push((path, v));
-                    "ok"
-                }
-            },
-        ),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hooks_addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, hooks).await.ok() });
+    let (hooks_addr, got) = crate::support::webhook_receiver().await;
 
     let target = Target::start().await;
     let mut app = TestApp::with(b, portolan_testkit::FakeGithubConfig::default(), |c| {

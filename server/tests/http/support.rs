@@ -391,3 +391,29 @@ impl TestApp {
         self.cookies.get(portolan_server::SESSION_COOKIE).cloned()
     }
 }
+
+/// What a [`webhook_receiver`] was sent: (path, JSON body), in order.
+pub type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>;
+
+/// A Slack-like webhook receiver on a free loopback port, recording every JSON body posted to it by path.
+pub async fn webhook_receiver() -> (std::net::SocketAddr, Received) {
+    let got: Received = Default::default();
+    let g = got.clone();
+    let hooks = Router::new().route(
+        "/{*path}",
+        axum::routing::post(
+            move |axum::extract::Path(path): axum::extract::Path<String>,
+                  axum::Json(v): axum::Json<serde_json::Value>| {
+                let g = g.clone();
+                async move {
+                    g.lock().unwrap().push((path, v));
+                    "ok"
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, hooks).await.ok() });
+    (addr, got)
+}
