@@ -499,8 +499,8 @@ pub fn DailyChart(days: Vec<(String, String)>, currency: String) -> impl IntoVie
     }
 }
 
-/// A service's cost over its last 30 days with data.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A service's cost over its last 30 days with data (all empty for entities that are not components).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntityCostData {
     /// Currency.
     pub currency: Option<String>,
@@ -534,19 +534,7 @@ pub async fn entity_cost(entity_ref: String) -> Result<EntityCostData, AppError>
     let db = &state.db;
     let fail = |e| crate::ssr::internal("reading cost", e);
     if !entity_ref.starts_with("component:") {
-        let none = String::new;
-        return Ok(EntityCostData {
-            currency: None,
-            from: none(),
-            to: none(),
-            total: none(),
-            previous_total: none(),
-            change: none(),
-            change_percent: None,
-            days: Vec::new(),
-            by_environment: Vec::new(),
-            by_service: Vec::new(),
-        });
+        return Ok(EntityCostData::default());
     }
     let last = cq::latest_day(db).await.map_err(fail)?.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let to = last.succ_opt().unwrap_or(last);

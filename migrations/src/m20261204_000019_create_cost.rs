@@ -179,7 +179,7 @@ enum CostTagsets {
     Reason,
 }
 
-#[derive(DeriveIden, Clone)]
+#[derive(DeriveIden)]
 enum CostDaily {
     Table,
     Id,

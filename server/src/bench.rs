@@ -142,6 +142,30 @@ pub(crate) struct Figures {
     pub(crate) max_ms: f64,
 }
 
+/// One load-test scenario as the deploy and cost benchmarks run it: a second of warm-up, then `o.duration` of
+/// load, with progress lines on stderr.
+pub(crate) async fn scenario(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    o: &BenchOptions,
+    name: &str,
+    path_for: PathFor,
+) -> Figures {
+    progress(&format!("{name}: {} connections for {:?}", o.connections, o.duration));
+    let warm = BenchOptions { duration: Duration::from_millis(1000), ..o.clone() };
+    load(client, base, token, &warm, path_for.clone()).await;
+    let f = load(client, base, token, o, path_for).await;
+    progress(&format!(
+        "  {} requests, {} errors, {:.1} req/s, p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
+        f.requests, f.errors, f.per_second, f.p50_ms, f.p95_ms, f.p99_ms
+    ));
+    if let Some(why) = &f.first_error {
+        progress(&format!("  WARNING: {} requests failed; the first because of {why}", f.errors));
+    }
+    f
+}
+
 pub(crate) async fn load(
     client: &reqwest::Client,
     base: &str,

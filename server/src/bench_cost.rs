@@ -17,7 +17,7 @@ use chrono::NaiveDate;
 use portolan_core::cost::formats::Format;
 use portolan_core::cost::generate;
 
-use crate::bench::{BenchError, BenchOptions, PathFor, free_port, load, progress, rss_mib};
+use crate::bench::{BenchError, BenchOptions, PathFor, free_port, progress, rss_mib, scenario};
 use crate::bench_deploys::{Work, prepare_catalog, start_server, step};
 
 /// What `bench cost` runs.
@@ -189,17 +189,7 @@ pub async fn cost(o: CostBenchOptions) -> Result<String, BenchError> {
             duration: o.duration,
         };
         for (name, path_for) in scenarios {
-            progress(&format!("{name}: {} connections for {:?}", o.connections, o.duration));
-            let warm = BenchOptions { duration: Duration::from_millis(1000), ..bench_options.clone() };
-            load(&client, &server.base, &token, &warm, path_for.clone()).await;
-            let f = load(&client, &server.base, &token, &bench_options, path_for).await;
-            progress(&format!(
-                "  {} requests, {} errors, {:.1} req/s, p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
-                f.requests, f.errors, f.per_second, f.p50_ms, f.p95_ms, f.p99_ms
-            ));
-            if let Some(why) = &f.first_error {
-                progress(&format!("  WARNING: {} requests failed; the first because of {why}", f.errors));
-            }
+            let f = scenario(&client, &server.base, &token, &bench_options, &name, path_for).await;
             let _ = writeln!(
                 report,
                 "| {backend}: {name} | p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms{} |",

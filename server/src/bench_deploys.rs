@@ -20,7 +20,7 @@ use chrono::Utc;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait};
 
 use crate::bench::{
-    BenchError, BenchOptions, PathFor, ServerChild, create_pg_database, free_port, load, progress, rss_mib,
+    BenchError, BenchOptions, PathFor, ServerChild, create_pg_database, free_port, progress, rss_mib, scenario,
     write_catalog,
 };
 
@@ -331,17 +331,7 @@ pub async fn deploys(o: DeploysBenchOptions) -> Result<String, BenchError> {
     let mut report = String::new();
     let _ = writeln!(report, "| {backend}: write {} deployments | {write_seconds:.1} s |", o.deployments);
     for (name, path_for) in scenarios {
-        progress(&format!("{name}: {} connections for {:?}", o.connections, o.duration));
-        let warm = BenchOptions { duration: Duration::from_millis(1000), ..bench_options.clone() };
-        load(&client, &server.base, &token, &warm, path_for.clone()).await;
-        let f = load(&client, &server.base, &token, &bench_options, path_for).await;
-        progress(&format!(
-            "  {} requests, {} errors, {:.1} req/s, p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
-            f.requests, f.errors, f.per_second, f.p50_ms, f.p95_ms, f.p99_ms
-        ));
-        if let Some(why) = &f.first_error {
-            progress(&format!("  WARNING: {} requests failed; the first because of {why}", f.errors));
-        }
+        let f = scenario(&client, &server.base, &token, &bench_options, &name, path_for).await;
         let _ = writeln!(
             report,
             "| {backend}: {name} | p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, {:.1} req/s{} |",

@@ -184,6 +184,7 @@ const CUR_OPTIONAL: [&str; 10] = [
     "savingsPlan/UsedCommitment",
 ];
 
+/// CUR 2.0's names of the legacy columns, in the legacy lists' order: the reader pairs them.
 const CUR2_REQUIRED: [&str; 6] = [
     "line_item_line_item_type",
     "line_item_usage_start_date",
@@ -192,7 +193,7 @@ const CUR2_REQUIRED: [&str; 6] = [
     "bill_billing_period_start_date",
     "bill_payer_account_id",
 ];
-const CUR2_OPTIONAL: [&str; 11] = [
+const CUR2_OPTIONAL: [&str; 10] = [
     "line_item_usage_account_id",
     "line_item_product_code",
     "product_product_name",
@@ -203,19 +204,7 @@ const CUR2_OPTIONAL: [&str; 11] = [
     "savings_plan_savings_plan_effective_cost",
     "savings_plan_total_commitment_to_date",
     "savings_plan_used_commitment",
-    "resource_tags",
 ];
-
-/// The CUR 2.0 names of the legacy columns, in the same order as `CUR_REQUIRED` then `CUR_OPTIONAL`, so one
-/// reader serves both.
-fn cur_name(format: Format, legacy: &'static str) -> &'static str {
-    if format == Format::Cur {
-        return legacy;
-    }
-    let legacy_all = CUR_REQUIRED.iter().chain(CUR_OPTIONAL.iter());
-    let new_all = CUR2_REQUIRED.iter().chain(CUR2_OPTIONAL.iter());
-    legacy_all.zip(new_all).find(|(l, _)| **l == legacy).map(|(_, n)| *n).unwrap_or(legacy)
-}
 
 impl Layout {
     /// Recognises the format from the header's column names (trimmed, a byte-order mark ignored; extra columns
@@ -224,27 +213,31 @@ impl Layout {
         let names: Vec<String> =
             header.into_iter().map(|h| h.trim_start_matches('\u{feff}').trim().to_owned()).collect();
         let position = |name: &str| names.iter().position(|n| n == name);
-        let (format, required, optional): (Format, &[&'static str], &[&'static str]) = if position("BilledCost")
-            .is_some()
-            || position("EffectiveCost").is_some()
-        {
-            (Format::Focus, &FOCUS_REQUIRED, &FOCUS_OPTIONAL)
+        // (the name the reader asks for, the name in this header): CUR 2.0 columns are read by their legacy
+        // names, so one reader serves both CUR formats.
+        let same = |list: &[&'static str]| list.iter().map(|n| (*n, *n)).collect::<Vec<_>>();
+        let (format, required, optional) = if position("BilledCost").is_some() || position("EffectiveCost").is_some() {
+            (Format::Focus, same(&FOCUS_REQUIRED), same(&FOCUS_OPTIONAL))
         } else if position("lineItem/LineItemType").is_some() {
-            (Format::Cur, &CUR_REQUIRED, &CUR_OPTIONAL)
+            (Format::Cur, same(&CUR_REQUIRED), same(&CUR_OPTIONAL))
         } else if position("line_item_line_item_type").is_some() {
-            (Format::Cur2, &CUR2_REQUIRED, &CUR2_OPTIONAL)
+            let required: Vec<_> = CUR_REQUIRED.into_iter().zip(CUR2_REQUIRED).collect();
+            // `resource_tags`, the last CUR 2.0 column, has no legacy twin and keeps its own name.
+            let mut optional: Vec<_> = CUR_OPTIONAL.into_iter().zip(CUR2_OPTIONAL).collect();
+            optional.push(("resource_tags", "resource_tags"));
+            (Format::Cur2, required, optional)
         } else {
             let start: Vec<&str> = names.iter().take(5).map(String::as_str).collect();
             return Err(HeaderError::Unknown(if start.is_empty() { "nothing".to_owned() } else { start.join(", ") }));
         };
         let mut cols = HashMap::new();
-        for &name in required {
+        for (key, name) in required {
             let at = position(name).ok_or(HeaderError::Missing { format: format_label(format), column: name })?;
-            cols.insert(name, at);
+            cols.insert(key, at);
         }
-        for &name in optional {
+        for (key, name) in optional {
             if let Some(at) = position(name) {
-                cols.insert(name, at);
+                cols.insert(key, at);
             }
         }
         let mut tag_columns = Vec::new();
@@ -277,10 +270,6 @@ impl Layout {
     }
 
     fn get<'r>(&self, record: &'r csv::StringRecord, name: &'static str) -> &'r str {
-        let name = match self.format {
-            Format::Focus => name,
-            f => cur_name(f, name),
-        };
         self.cols.get(name).and_then(|&i| record.get(i)).unwrap_or("")
     }
 
@@ -292,11 +281,9 @@ impl Layout {
         }
     }
 
-    fn err(&self, legacy: &'static str, message: String) -> FieldError {
-        let column = match self.format {
-            Format::Focus => legacy,
-            f => cur_name(f, legacy),
-        };
+    /// An error in the column read as `name`, named as this file's header names it.
+    fn err(&self, name: &'static str, message: String) -> FieldError {
+        let column = self.cols.get(name).map_or(name, |&i| self.column_name(i));
         FieldError { column: column.to_owned(), message }
     }
 
