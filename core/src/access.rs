@@ -37,6 +37,8 @@ pub enum Action {
     IncidentsWrite,
     /// Edit an entity's budgets.
     CostBudgetEdit,
+    /// Dismiss or snooze an entity's cost anomalies (shared and unallocated ones: administrators).
+    CostAnomalyTriage,
     /// Import billing files.
     CostImport,
     /// Grant and revoke rules; see and revoke everyone's tokens.
@@ -45,7 +47,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order the README and the rules page list them.
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 14] = [
         Action::CatalogEntityCreate,
         Action::CatalogEntityEdit,
         Action::CatalogEntityDelete,
@@ -57,6 +59,7 @@ impl Action {
         Action::DeploymentsWrite,
         Action::IncidentsWrite,
         Action::CostBudgetEdit,
+        Action::CostAnomalyTriage,
         Action::CostImport,
         Action::AccessAdmin,
     ];
@@ -75,6 +78,7 @@ impl Action {
             Action::DeploymentsWrite => "deployments.write",
             Action::IncidentsWrite => "incidents.write",
             Action::CostBudgetEdit => "cost.budget.edit",
+            Action::CostAnomalyTriage => "cost.anomaly.triage",
             Action::CostImport => "cost.import",
             Action::AccessAdmin => "access.admin",
         }
@@ -98,7 +102,7 @@ impl Action {
             Action::HealthEdit => "health:write",
             Action::DeploymentsWrite => "deployments:write",
             Action::IncidentsWrite => "incidents:write",
-            Action::CostBudgetEdit | Action::CostImport => "cost:write",
+            Action::CostBudgetEdit | Action::CostAnomalyTriage | Action::CostImport => "cost:write",
             Action::AccessAdmin => "admin",
         }
     }

@@ -132,6 +132,51 @@ pub struct Config {
     pub deploy_sync_seconds: u64,
     /// How health checks run and how long their results are kept; see [`HealthSettings`].
     pub health: HealthSettings,
+    /// Cost anomalies, engineer cost and the OpenCost pull; see [`CostSettings`].
+    pub cost: CostSettings,
+}
+
+/// Cost settings: anomaly detection, the "about N engineers" figure and the OpenCost pull.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CostSettings {
+    /// `PORTOLAN_COST_ANOMALY_MIN`: the least a day must exceed its trailing mean by to be an anomaly (in the
+    /// data's currency). Default `10`.
+    pub anomaly_min: crate::cost::Amount,
+    /// `PORTOLAN_COST_ANOMALY_DAYS`: the trailing window a day is compared with. Default 14.
+    pub anomaly_days: u32,
+    /// `PORTOLAN_COST_ANOMALY_Z`: the robust z-score (0.6745 (x - median) / MAD) a day must reach. Default `3.5`.
+    pub anomaly_z: crate::cost::Amount,
+    /// `PORTOLAN_COST_ENGINEER_YEARLY`: what an engineer costs a year, with its currency (`150000 USD`); when
+    /// set, a service's cost is also shown as "about N engineers".
+    pub engineer_yearly: Option<(crate::cost::Amount, String)>,
+    /// `PORTOLAN_OPENCOST_URL`: an OpenCost API (`http://opencost.opencost:9003`) whose `/allocation` is pulled.
+    pub opencost_url: Option<Url>,
+    /// `PORTOLAN_OPENCOST_CLUSTER`: the account name OpenCost's costs are kept under. Default `kubernetes`.
+    pub opencost_cluster: String,
+    /// `PORTOLAN_OPENCOST_AGGREGATE`: OpenCost's `aggregate` parameter. Default `namespace`; `label:app` and
+    /// lists (`namespace,label:team`) work too: each part becomes a tag the allocation rules read.
+    pub opencost_aggregate: String,
+    /// `PORTOLAN_OPENCOST_CURRENCY`: the currency OpenCost reports in. Default `USD`.
+    pub opencost_currency: String,
+    /// `PORTOLAN_OPENCOST_SYNC_SECONDS`: how often OpenCost is pulled (this month so far, and the last month
+    /// during a month's first three days). `0` turns it off. Default 86400 (daily).
+    pub opencost_sync_seconds: u64,
+}
+
+impl Default for CostSettings {
+    fn default() -> Self {
+        CostSettings {
+            anomaly_min: crate::cost::Amount::from_units(10),
+            anomaly_days: 14,
+            anomaly_z: crate::cost::Amount(3_500_000_000),
+            engineer_yearly: None,
+            opencost_url: None,
+            opencost_cluster: "kubernetes".to_owned(),
+            opencost_aggregate: "namespace".to_owned(),
+            opencost_currency: "USD".to_owned(),
+            opencost_sync_seconds: 86_400,
+        }
+    }
 }
 
 /// How health checks run and how long their results are kept.
@@ -364,6 +409,15 @@ struct RawConfig {
     health_webhook_url: Option<String>,
     #[serde(deserialize_with = "comma_list")]
     health_team_webhooks: Option<Vec<String>>,
+    cost_anomaly_min: Option<String>,
+    cost_anomaly_days: Option<u32>,
+    cost_anomaly_z: Option<String>,
+    cost_engineer_yearly: Option<String>,
+    opencost_url: Option<String>,
+    opencost_cluster: Option<String>,
+    opencost_aggregate: Option<String>,
+    opencost_currency: Option<String>,
+    opencost_sync_seconds: Option<u64>,
 }
 
 /// Accepts `["a", "b"]` in TOML and `a,b` in an environment variable.
@@ -537,6 +591,19 @@ impl RawConfig {
                 }
             },
         };
+        let cost = cost_settings(
+            CostRaw {
+                anomaly_min: self.cost_anomaly_min,
+                anomaly_days: self.cost_anomaly_days,
+                anomaly_z: self.cost_anomaly_z,
+                engineer_yearly: self.cost_engineer_yearly,
+                opencost_url: self.opencost_url,
+                opencost_cluster: self.opencost_cluster,
+                opencost_aggregate: self.opencost_aggregate,
+                opencost_currency: self.opencost_currency,
+                opencost_sync_seconds: self.opencost_sync_seconds,
+            },
+        )?;
         let mut deploy_workflows = Vec::new();
         for item in self.deploy_workflows.unwrap_or_default() {
             let Some((workflow, env)) = item.rsplit_once('=') else {
@@ -597,8 +664,83 @@ impl RawConfig {
             deploy_workflows,
             deploy_sync_seconds: self.deploy_sync_seconds.unwrap_or(900),
             health,
+            cost,
         })
     }
+}
+
+struct CostRaw {
+    anomaly_min: Option<String>,
+    anomaly_days: Option<u32>,
+    anomaly_z: Option<String>,
+    engineer_yearly: Option<String>,
+    opencost_url: Option<String>,
+    opencost_cluster: Option<String>,
+    opencost_aggregate: Option<String>,
+    opencost_currency: Option<String>,
+    opencost_sync_seconds: Option<u64>,
+}
+
+fn currency_code(setting: &'static str, text: &str) -> Result<String, ConfigError> {
+    let c = text.trim().to_ascii_uppercase();
+    if c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(c)
+    } else {
+        Err(ConfigError::Invalid { setting, reason: format!("`{text}` is not a three-letter currency code") })
+    }
+}
+
+fn cost_settings(raw: CostRaw) -> Result<CostSettings, ConfigError> {
+    use crate::cost::Amount;
+    let defaults = CostSettings::default();
+    let non_negative = |setting: &'static str, text: Option<String>, default: Amount| -> Result<Amount, ConfigError> {
+        match text.as_deref().map(str::trim) {
+            None | Some("") => Ok(default),
+            Some(t) => Amount::parse(t).ok().filter(|a| a.0 >= 0).ok_or_else(|| ConfigError::Invalid {
+                setting,
+                reason: format!("`{t}` is not a decimal number of zero or more"),
+            }),
+        }
+    };
+    let engineer_yearly = match raw.engineer_yearly.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(t) => {
+            let setting = "PORTOLAN_COST_ENGINEER_YEARLY";
+            let mut parts = t.split_whitespace();
+            let amount = parts.next().and_then(|a| Amount::parse(a).ok()).filter(|a| a.0 > 0).ok_or_else(|| {
+                ConfigError::Invalid { setting, reason: format!("`{t}` is not an amount above zero such as 150000 USD") }
+            })?;
+            let currency = currency_code(setting, parts.next().unwrap_or("USD"))?;
+            Some((amount, currency))
+        }
+    };
+    let aggregate = raw.opencost_aggregate.map(|a| a.trim().to_owned()).filter(|a| !a.is_empty());
+    if let Some(a) = &aggregate
+        && a.split(',').any(|p| p.trim().is_empty() || p.contains(['&', '=', '?', '#', ' ']))
+    {
+        return Err(ConfigError::Invalid {
+            setting: "PORTOLAN_OPENCOST_AGGREGATE",
+            reason: format!("`{a}` is not a list such as namespace or label:app,namespace"),
+        });
+    }
+    Ok(CostSettings {
+        anomaly_min: non_negative("PORTOLAN_COST_ANOMALY_MIN", raw.anomaly_min, defaults.anomaly_min)?,
+        anomaly_days: positive("PORTOLAN_COST_ANOMALY_DAYS", raw.anomaly_days, defaults.anomaly_days)?,
+        anomaly_z: non_negative("PORTOLAN_COST_ANOMALY_Z", raw.anomaly_z, defaults.anomaly_z)?,
+        engineer_yearly,
+        opencost_url: base_url("PORTOLAN_OPENCOST_URL", raw.opencost_url)?,
+        opencost_cluster: raw
+            .opencost_cluster
+            .map(|c| c.trim().to_owned())
+            .filter(|c| !c.is_empty())
+            .unwrap_or(defaults.opencost_cluster),
+        opencost_aggregate: aggregate.unwrap_or(defaults.opencost_aggregate),
+        opencost_currency: match raw.opencost_currency {
+            Some(c) if !c.trim().is_empty() => currency_code("PORTOLAN_OPENCOST_CURRENCY", &c)?,
+            _ => defaults.opencost_currency,
+        },
+        opencost_sync_seconds: raw.opencost_sync_seconds.unwrap_or(defaults.opencost_sync_seconds),
+    })
 }
 
 fn base_url(setting: &'static str, value: Option<String>) -> Result<Option<Url>, ConfigError> {

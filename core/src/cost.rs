@@ -2,6 +2,7 @@
 //! set, tag sets allocated to a component, shared or unallocated by ordered rules, and reports in fixed-point
 //! decimal, one currency at a time.
 
+pub mod anomalies;
 pub mod budgets;
 pub mod entity;
 pub mod formats;

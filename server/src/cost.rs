@@ -17,7 +17,7 @@ use portolan_core::auth::RequestViewer;
 use portolan_core::cost::import::{ImportSummary, Source};
 use portolan_core::cost::query::{CostQuery, GroupBy, Metric};
 use portolan_core::cost::{self, CostError, Rules};
-use portolan_types::cost::{BudgetInput, BudgetView, CostReport};
+use portolan_types::cost::{AnomalyList, AnomalyTriageInput, BudgetInput, BudgetView, CostReport};
 
 use crate::ServerState;
 use crate::access::authorize;
@@ -35,7 +35,10 @@ pub fn router() -> Router<ServerState> {
         .route("/api/v1/cost/imports", get(list_periods).post(import).layer(DefaultBodyLimit::max(MAX_UPLOAD)))
         .route("/api/v1/cost/rules", get(get_rules).put(put_rules))
         .route("/api/v1/cost/budgets", get(list_budgets).put(put_budget))
+        .route("/api/v1/cost/anomalies", get(list_anomalies))
+        .route("/api/v1/cost/anomalies/triage", axum::routing::post(triage_anomaly))
         .route("/cost/budgets", axum::routing::post(budget_form))
+        .route("/cost/anomalies", axum::routing::post(triage_form))
         .route("/cost/import", axum::routing::post(import_form).layer(DefaultBodyLimit::max(MAX_UPLOAD)))
 }
 
@@ -392,4 +395,153 @@ pub(crate) async fn budget_form(
     cost::budgets::apply(&state.app.db, &change, &viewer.login).await.map_err(cost_error)?;
     cost::budgets::notify(&state.app.db, &state.app.config).await;
     Ok(back("notice", &format!("Budget of {} saved.", cost::rules::short_name(&change.scope))))
+}
+
+/// Parameters of `GET /api/v1/cost/anomalies`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AnomalyParams {
+    /// First day judged, inclusive (default: 30 days before `to`).
+    pub from: Option<String>,
+    /// Last day judged, exclusive (default and latest: the day after the last complete day).
+    pub to: Option<String>,
+    /// Only this component (`component:default/payments-api` or a bare name).
+    pub component: Option<String>,
+    /// Only the components of this team (`group:default/payments` or a bare name).
+    pub team: Option<String>,
+    /// Only this currency.
+    pub currency: Option<String>,
+    /// `open`, `snoozed`, `dismissed` or `all` (the default).
+    pub status: Option<String>,
+    /// `effective` (the default) or `billed`.
+    pub metric: Option<String>,
+}
+
+/// Days whose spend stands out: over the trailing window's mean by at least the minimum amount, with a robust
+/// z-score over the threshold (see `settings`), per component, `shared` and `unallocated`, on complete days only.
+/// Each says whether it is open, snoozed or dismissed, and why.
+#[utoipa::path(get, path = "/api/v1/cost/anomalies", tag = "cost", params(AnomalyParams), responses(
+    (status = 200, description = "The anomalies, newest first", body = AnomalyList),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 422, description = "A parameter is wrong (`field` names it)", body = ErrorEnvelope)))]
+pub(crate) async fn list_anomalies(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiQuery(p): ApiQuery<AnomalyParams>,
+) -> Result<Json<AnomalyList>, ApiError> {
+    require(&viewer)?;
+    let day = |field: &'static str, text: Option<String>| -> Result<Option<NaiveDate>, ApiError> {
+        match text.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(t) => NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                .map(Some)
+                .map_err(|_| ApiError::unprocessable(field, format!("`{t}` is not a date (YYYY-MM-DD)"))),
+        }
+    };
+    let status = p.status.filter(|s| !s.is_empty());
+    if let Some(s) = &status
+        && !matches!(s.as_str(), "open" | "snoozed" | "dismissed" | "all")
+    {
+        return Err(ApiError::unprocessable("status", "must be open, snoozed, dismissed or all"));
+    }
+    let metric = match p.metric.as_deref() {
+        None | Some("") => None,
+        Some(m) => Some(Metric::parse(m).ok_or_else(|| ApiError::unprocessable("metric", "must be effective or billed"))?),
+    };
+    let q = cost::anomalies::AnomalyQuery {
+        from: day("from", p.from)?,
+        to: day("to", p.to)?,
+        component: p.component.filter(|c| !c.is_empty()).map(|c| cost::rules::entity_ref("component", &c)),
+        team: p.team.filter(|t| !t.is_empty()).map(|t| cost::rules::entity_ref("group", &t)),
+        currency: p.currency.filter(|c| !c.is_empty()).map(|c| c.trim().to_ascii_uppercase()),
+        status,
+        metric,
+    };
+    let list = cost::anomalies::list(&state.app.db, &state.app.config.cost, &q, cost::anomalies::today())
+        .await
+        .map_err(cost_error)?;
+    Ok(Json(list))
+}
+
+/// Dismisses (not a problem), snoozes (mutes the scope's anomalies through `until`) or reopens one anomaly, with
+/// a reason. Needs `cost.anomaly.triage` on the component (its owner's members; `shared` and `unallocated`:
+/// administrators; a token needs `cost:write`).
+#[utoipa::path(post, path = "/api/v1/cost/anomalies/triage", tag = "cost", request_body = AnomalyTriageInput,
+    responses(
+    (status = 200, description = "Recorded"),
+    (status = 400, description = "The body is not JSON of this shape", body = ErrorEnvelope),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 403, description = "cost.anomaly.triage refused", body = ErrorEnvelope),
+    (status = 422, description = "A field is wrong (the message names it)", body = ErrorEnvelope)))]
+pub(crate) async fn triage_anomaly(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiJson(body): ApiJson<AnomalyTriageInput>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let viewer = require(&viewer)?;
+    let (triage, owner) = cost::anomalies::validate(&state.app.db, &body).await.map_err(|e| match e {
+        CostError::Invalid { field, reason } => ApiError::unprocessable("anomaly", format!("{field}: {reason}")),
+        other => cost_error(other),
+    })?;
+    authorize(&state, viewer, Action::CostAnomalyTriage, &triage_target(&triage, owner)).await?;
+    cost::anomalies::apply(&state.app.db, &triage, &viewer.login).await.map_err(cost_error)?;
+    Ok(Json(serde_json::json!({
+        "scope": triage.scope, "currency": triage.currency, "day": triage.day.to_string(), "action": triage.action,
+    })))
+}
+
+fn triage_target(t: &cost::anomalies::Triage, owner: Option<String>) -> Target {
+    if t.scope.starts_with("component:") { Target::entity(t.scope.clone(), owner.as_deref()) } else { Target::global() }
+}
+
+/// Where a form may send the browser back to: a path of this site, else the cost page.
+fn local_path(back: Option<&String>) -> String {
+    match back {
+        Some(b) if b.starts_with('/') && !b.starts_with("//") && !b.contains(['\\', '\r', '\n']) => b.clone(),
+        _ => "/cost".to_owned(),
+    }
+}
+
+/// The anomaly forms (on the cost page and a component's page): `scope`, `currency`, `day`, `action`, `reason`,
+/// `until`, `back`. Decides like the API, then sends the browser back with the outcome.
+pub(crate) async fn triage_form(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    axum::Form(form): axum::Form<std::collections::HashMap<String, String>>,
+) -> Result<axum::response::Redirect, ApiError> {
+    let viewer = require(&viewer)?;
+    let path = local_path(form.get("back"));
+    let back = |key: &str, text: &str| {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        axum::response::Redirect::to(&format!("{path}{sep}{key}={}", portolan_types::encode_query_value(text)))
+    };
+    let get = |k: &str| form.get(k).cloned().unwrap_or_default();
+    let input = AnomalyTriageInput {
+        scope: get("scope"),
+        currency: get("currency"),
+        day: get("day"),
+        action: get("action"),
+        reason: form.get("reason").cloned(),
+        until: form.get("until").cloned(),
+    };
+    let (triage, owner) = match cost::anomalies::validate(&state.app.db, &input).await {
+        Ok(v) => v,
+        Err(CostError::Invalid { field, reason }) => {
+            return Ok(back("error", &format!("Anomaly not updated: {field} {reason}.")));
+        }
+        Err(e) => return Err(cost_error(e)),
+    };
+    if let Err(e) = authorize(&state, viewer, Action::CostAnomalyTriage, &triage_target(&triage, owner)).await {
+        return Ok(back("error", &format!("Anomaly not updated: {}", e.message())));
+    }
+    cost::anomalies::apply(&state.app.db, &triage, &viewer.login).await.map_err(cost_error)?;
+    let done = match triage.action.as_str() {
+        "dismiss" => "dismissed".to_owned(),
+        "snooze" => format!("snoozed through {}", triage.until.map(|u| u.to_string()).unwrap_or_default()),
+        _ => "reopened".to_owned(),
+    };
+    Ok(back(
+        "notice",
+        &format!("Anomaly of {} on {} {done}.", cost::rules::short_name(&triage.scope), triage.day),
+    ))
 }

@@ -94,6 +94,8 @@ use crate::http::escape_html as esc;
         crate::cost::put_rules,
         crate::cost::list_budgets,
         crate::cost::put_budget,
+        crate::cost::list_anomalies,
+        crate::cost::triage_anomaly,
     ),
     modifiers(&Bearer),
     security(("bearer" = [])),

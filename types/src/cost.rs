@@ -80,3 +80,84 @@ pub struct BudgetInput {
     #[serde(default)]
     pub currency: Option<String>,
 }
+
+/// The anomaly detector's settings, as configured.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnomalySettings {
+    /// The least a day must exceed its trailing mean by (decimal, in the anomaly's currency).
+    pub min_amount: String,
+    /// Days in the trailing window.
+    pub trailing_days: u32,
+    /// The robust z-score a day must reach (decimal).
+    pub z: String,
+}
+
+/// A day whose spend stands out from its own trailing window.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CostAnomaly {
+    /// A component's entity ref, `shared` or `unallocated`.
+    pub scope: String,
+    /// ISO currency code of the amounts.
+    pub currency: String,
+    /// The day (UTC).
+    pub day: String,
+    /// That day's spend (decimal).
+    pub amount: String,
+    /// The trailing window's mean.
+    pub expected: String,
+    /// `amount - expected`.
+    pub excess: String,
+    /// Robust z-score with one decimal; `null` when the window was perfectly flat.
+    pub z: Option<String>,
+    /// `open`, `snoozed` or `dismissed`.
+    pub status: String,
+    /// Why it was snoozed or dismissed.
+    pub reason: Option<String>,
+    /// Who decided.
+    pub decided_by: Option<String>,
+    /// When (UTC, RFC 3339).
+    pub decided_at: Option<String>,
+    /// A snooze's last muted day.
+    pub until: Option<String>,
+}
+
+/// `GET /api/v1/cost/anomalies`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnomalyList {
+    /// `effective` or `billed`.
+    pub metric: String,
+    /// The last complete day of imported cost (the latest day is usually partial and never judged).
+    pub complete_through: Option<String>,
+    /// First day judged (inclusive).
+    pub from: Option<String>,
+    /// Last day judged (exclusive).
+    pub to: Option<String>,
+    /// The detector's settings.
+    pub settings: AnomalySettings,
+    /// Newest first, then largest excess first.
+    pub anomalies: Vec<CostAnomaly>,
+}
+
+/// `POST /api/v1/cost/anomalies/triage`: dismiss, snooze or reopen one anomaly.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnomalyTriageInput {
+    /// The anomaly's scope: a component (`component:default/payments-api` or a bare name), `shared` or
+    /// `unallocated`.
+    pub scope: String,
+    /// Its currency.
+    pub currency: String,
+    /// Its day (`2026-11-02`).
+    pub day: String,
+    /// `dismiss` (not a problem), `snooze` (mute this scope's anomalies through `until`) or `reopen`.
+    pub action: String,
+    /// Why; required to dismiss or snooze.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// For `snooze`: the last day muted.
+    #[serde(default)]
+    pub until: Option<String>,
+}

@@ -210,3 +210,40 @@ pub mod cost_budget_alerts {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// `cost_anomaly_triage`: a dismissal or a snooze of one anomaly (migration 21).
+pub mod cost_anomaly_triage {
+    use sea_orm::entity::prelude::*;
+
+    /// What someone decided about an anomaly.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cost_anomaly_triage")]
+    pub struct Model {
+        /// Row id.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// The component's entity ref, `shared` or `unallocated`.
+        pub scope: String,
+        /// ISO currency code.
+        pub currency: String,
+        /// The anomalous day (UTC).
+        pub day: Date,
+        /// `dismissed` or `snoozed`.
+        pub status: String,
+        /// For a snooze: the last day whose anomalies of the same scope it mutes.
+        pub until: Option<Date>,
+        /// Why.
+        #[sea_orm(column_type = "Text")]
+        pub reason: String,
+        /// Who decided.
+        pub decided_by: String,
+        /// When.
+        pub decided_at: DateTimeUtc,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -31,6 +31,11 @@ impl Amount {
     /// Zero.
     pub const ZERO: Amount = Amount(0);
 
+    /// A whole number of currency units.
+    pub const fn from_units(units: i64) -> Amount {
+        Amount(units as i128 * 1_000_000_000)
+    }
+
     /// Parses decimal text: an optional sign, digits with an optional fraction, an optional exponent
     /// (`1.5E-7`, as some exports write tiny amounts). Surrounding spaces are ignored.
     pub fn parse(text: &str) -> Result<Amount, AmountError> {

@@ -114,11 +114,11 @@ pub struct CostQuery {
     pub currency: Option<String>,
 }
 
-fn sum(metric: Metric) -> Expr {
+pub(crate) fn sum(metric: Metric) -> Expr {
     Expr::cust(format!("CAST(SUM({}) AS BIGINT)", metric.column()))
 }
 
-fn filtered(q: &CostQuery) -> sea_orm::Select<cost_daily::Entity> {
+pub(crate) fn filtered(q: &CostQuery) -> sea_orm::Select<cost_daily::Entity> {
     let mut select = cost_daily::Entity::find()
         .join(JoinType::InnerJoin, cost_daily::Relation::Tagset.def())
         .filter(cost_daily::Column::Day.gte(q.from))

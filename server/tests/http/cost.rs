@@ -19,6 +19,7 @@ db_tests!(
     malformed_files_are_refused_with_line_and_column_and_change_nothing,
     changed_allocation_rules_apply_to_costs_already_imported,
     budgets_show_spend_and_forecast_and_are_announced_once_at_80_and_100_percent,
+    anomalies_are_found_on_complete_days_and_can_be_dismissed_or_snoozed,
 );
 
 fn spec(seed: u64, month: u32, lines: usize) -> generate::Spec {
@@ -391,4 +392,172 @@ async fn budgets_show_spend_and_forecast_and_are_announced_once_at_80_and_100_pe
     let res = member.send(put_as("payments")).await;
     assert_eq!(res.status, StatusCode::OK, "{res:?}");
     assert_eq!(res.json()[0]["amount"], "5.00");
+}
+
+/// A FOCUS file with one line per (day, service tag, amount); `None` leaves the line untagged.
+fn focus_days(lines: &[(NaiveDate, Option<&str>, Amount)]) -> Vec<u8> {
+    let mut out = String::from(
+        "BillingAccountId,SubAccountId,ProviderName,BillingPeriodStart,ChargePeriodStart,BillingCurrency,\
+         ServiceName,ChargeCategory,BilledCost,EffectiveCost,Tags\n",
+    );
+    for (day, service, amount) in lines {
+        let period = day.format("%Y-%m-01");
+        let tags = service.map(|s| format!("\"{{\"\"service\"\":\"\"{s}\"\"}}\"")).unwrap_or_default();
+        out.push_str(&format!(
+            "444455556666,444455556666,AWS,{period}T00:00:00Z,{day}T00:00:00Z,USD,Amazon EC2,Usage,{amount},{amount},{tags}\n"
+        ));
+    }
+    out.into_bytes()
+}
+
+async fn anomalies_are_found_on_complete_days_and_can_be_dismissed_or_snoozed(b: Backend) {
+    let mut app = TestApp::with_example_catalog(b).await;
+    let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
+    let a = |s: &str| Amount::parse(s).unwrap();
+    // storefront wobbles around 100 a day; payments-api is flat at 50; untagged spend is flat at 20.
+    let storefront = |day: NaiveDate| {
+        use chrono::Datelike;
+        a(["100", "102", "98", "101", "99", "103", "97"][day.ordinal() as usize % 7])
+    };
+    let mut lines = Vec::new();
+    for day in d(10, 1).iter_days().take_while(|x| *x <= d(11, 5)) {
+        let s = match day {
+            x if x == d(10, 20) => a("400"),
+            x if x == d(11, 5) => a("900"),
+            x => storefront(x),
+        };
+        lines.push((day, Some("storefront"), s));
+        // A rise of 8 on a flat series: unusual, but under the 10.00 minimum.
+        lines.push((day, Some("payments-api"), if day == d(10, 25) { a("58") } else { a("50") }));
+        lines.push((day, None, if day == d(10, 22) { a("200") } else { a("20") }));
+    }
+    let res = upload(&mut app, "oct-nov.csv", focus_days(&lines)).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+
+    let list = app.get_with_token("/api/v1/cost/anomalies", API_TOKEN).await;
+    assert_eq!(list.status, StatusCode::OK, "{list:?}");
+    let list = list.json();
+    // 5 November is the latest imported day, so partial: its spike is not judged yet.
+    assert_eq!(list["complete_through"], "2026-11-04");
+    assert_eq!(list["settings"], json!({"min_amount": "10.00", "trailing_days": 14, "z": "3.50"}));
+    let found: Vec<(&str, &str)> = list["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["scope"].as_str().unwrap(), x["day"].as_str().unwrap()))
+        .collect();
+    assert_eq!(found, [("unallocated", "2026-10-22"), ("component:default/storefront", "2026-10-20")]);
+    let spike = &list["anomalies"][1];
+    let window: Amount = d(10, 6).iter_days().take(14).map(storefront).sum();
+    let expected = Amount(window.0 / 14);
+    assert_eq!(spike["amount"], "400.00");
+    assert_eq!(spike["expected"], expected.to_cents_text());
+    assert_eq!(spike["excess"], (a("400") - expected).to_cents_text());
+    assert_eq!(spike["status"], "open");
+    assert!(spike["z"].as_str().unwrap().parse::<f64>().unwrap() > 3.5, "{spike}");
+    assert_eq!(list["anomalies"][0]["z"], Value::Null, "a flat window: any rise is infinitely unusual");
+
+    // Filters: one component, one team's components.
+    let one = app.get_with_token("/api/v1/cost/anomalies?component=storefront", API_TOKEN).await.json();
+    assert_eq!(one["anomalies"].as_array().unwrap().len(), 1);
+    let team = app.get_with_token("/api/v1/cost/anomalies?team=platform", API_TOKEN).await.json();
+    assert_eq!(team["anomalies"], json!([]));
+    let res = app.get_with_token("/api/v1/cost/anomalies?status=angry", API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Someone outside payments may not dismiss storefront's anomaly; a member of payments may, with a reason.
+    let triage = |body: Value| {
+        Request::post("/api/v1/cost/anomalies/triage")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let dismiss = json!({"scope": "storefront", "currency": "USD", "day": "2026-10-20", "action": "dismiss",
+        "reason": "Black-Friday load test"});
+    let mut other = app.replica().await;
+    other.cookies.clear();
+    other.login_as("hubot").await;
+    let res = other.send(triage(dismiss.clone())).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{res:?}");
+    assert!(res.body.contains("cost.anomaly.triage"), "{}", res.body);
+    let mut member = app.replica().await;
+    member.cookies.clear();
+    member.login_as("monalisa").await;
+    let mut no_reason = dismiss.clone();
+    no_reason["reason"] = json!(" ");
+    let res = member.send(triage(no_reason)).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.body.contains("reason"), "{}", res.body);
+    // The unallocated spend is nobody's component: only administrators decide about it.
+    let res = member
+        .send(triage(json!({"scope": "unallocated", "currency": "USD", "day": "2026-10-22", "action": "dismiss",
+            "reason": "mine"})))
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{res:?}");
+    let res = member.send(triage(dismiss)).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+
+    let list = app.get_with_token("/api/v1/cost/anomalies", API_TOKEN).await.json();
+    let spike = &list["anomalies"][1];
+    assert_eq!(spike["status"], "dismissed");
+    assert_eq!(spike["reason"], "Black-Friday load test");
+    assert_eq!(spike["decided_by"], "monalisa");
+    let open = app.get_with_token("/api/v1/cost/anomalies?status=open", API_TOKEN).await.json();
+    assert_eq!(open["anomalies"].as_array().unwrap().len(), 1);
+    assert_eq!(open["anomalies"][0]["scope"], "unallocated");
+
+    // A snooze mutes the scope's later anomalies up to its last day; the audit log has every decision.
+    let res = app
+        .post_json_with_token(
+            "/api/v1/cost/anomalies/triage",
+            &json!({"scope": "unallocated", "currency": "USD", "day": "2026-10-22", "action": "snooze",
+                "reason": "tagging sprint next week", "until": "2026-11-30"}),
+            API_TOKEN,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let list = app.get_with_token("/api/v1/cost/anomalies", API_TOKEN).await.json();
+    assert_eq!(list["anomalies"][0]["status"], "snoozed");
+    assert_eq!(list["anomalies"][0]["until"], "2026-11-30");
+    let res = app
+        .post_json_with_token(
+            "/api/v1/cost/anomalies/triage",
+            &json!({"scope": "unallocated", "currency": "USD", "day": "2026-10-22", "action": "snooze",
+                "reason": "x", "until": "2026-10-01"}),
+            API_TOKEN,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "a snooze ending before its anomaly");
+
+    // Reopening brings it back; a restated month that removes the spike removes the anomaly.
+    let res = app
+        .post_json_with_token(
+            "/api/v1/cost/anomalies/triage",
+            &json!({"scope": "storefront", "currency": "USD", "day": "2026-10-20", "action": "reopen"}),
+            API_TOKEN,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let list = app.get_with_token("/api/v1/cost/anomalies?status=open", API_TOKEN).await.json();
+    assert_eq!(list["anomalies"][0]["scope"], "component:default/storefront");
+    let october: Vec<_> = lines
+        .iter()
+        .filter(|l| l.0.format("%m").to_string() == "10")
+        .map(|(day, s, amount)| {
+            let fixed = *day == d(10, 20) && *s == Some("storefront");
+            (*day, *s, if fixed { storefront(*day) } else { *amount })
+        })
+        .collect();
+    assert_eq!(upload(&mut app, "oct-restated.csv", focus_days(&october)).await.status, StatusCode::CREATED);
+    let list = app.get_with_token("/api/v1/cost/anomalies", API_TOKEN).await.json();
+    let scopes: Vec<&str> = list["anomalies"].as_array().unwrap().iter().map(|x| x["scope"].as_str().unwrap()).collect();
+    assert_eq!(scopes, ["unallocated"]);
+    let audit = portolan_core::audit::recent(&app.state.app.db, 20).await.unwrap();
+    let decisions: Vec<(&str, &str)> = audit
+        .iter()
+        .filter(|e| e.action == "cost.anomaly.triage")
+        .map(|e| (e.actor.as_str(), e.target.as_deref().unwrap_or_default()))
+        .collect();
+    assert_eq!(decisions.len(), 3, "{audit:?}");
+    assert!(decisions.contains(&("monalisa", "component:default/storefront")), "{decisions:?}");
 }
