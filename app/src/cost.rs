@@ -101,6 +101,17 @@ pub struct CostPageData {
     pub can_import: bool,
     /// Budgets (of the team in view, or all), for the month of the latest imported cost.
     pub budgets: Vec<portolan_types::cost::BudgetView>,
+    /// Anomalies on the month's complete days (of the team in view, or all).
+    pub anomalies: Vec<AnomalyRow>,
+}
+
+/// An anomaly as a page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnomalyRow {
+    /// The anomaly.
+    pub anomaly: portolan_types::cost::CostAnomaly,
+    /// Whether the viewer may dismiss, snooze or reopen it.
+    pub can_triage: bool,
 }
 
 #[cfg(feature = "ssr")]
@@ -162,6 +173,34 @@ mod server {
     pub fn q(group_by: GroupBy, metric: Metric, from: NaiveDate, to: NaiveDate) -> CostQuery {
         CostQuery { group_by, metric, from, to, component: None, team: None, currency: None }
     }
+
+    /// Recent anomalies, each with whether the viewer may decide about it.
+    pub async fn anomaly_rows(
+        state: &portolan_core::AppState,
+        viewer: &portolan_types::Viewer,
+        q: portolan_core::cost::anomalies::AnomalyQuery,
+    ) -> Result<Vec<super::AnomalyRow>, crate::error::AppError> {
+        use portolan_core::access::Action;
+        use portolan_core::cost::anomalies;
+        let fail = |e| crate::ssr::internal("reading cost anomalies", e);
+        let list = anomalies::list(&state.db, &state.config.cost, &q, anomalies::today()).await.map_err(fail)?;
+        let mut may: std::collections::HashMap<String, bool> = Default::default();
+        let mut rows = Vec::with_capacity(list.anomalies.len());
+        for anomaly in list.anomalies {
+            let can_triage = match may.get(&anomaly.scope) {
+                Some(v) => *v,
+                None => {
+                    let owner = anomalies::owner_of(&state.db, &anomaly.scope).await.map_err(fail)?;
+                    let target = anomalies::target(&anomaly.scope, owner.as_deref());
+                    let v = crate::ssr::allowed(state, viewer, Action::CostAnomalyTriage, &target).await?;
+                    may.insert(anomaly.scope.clone(), v);
+                    v
+                }
+            };
+            rows.push(super::AnomalyRow { anomaly, can_triage });
+        }
+        Ok(rows)
+    }
 }
 
 /// The cost page's data for a month.
@@ -213,6 +252,17 @@ pub async fn cost_page(query: CostPageQuery) -> Result<CostPageData, AppError> {
         .into_iter()
         .filter(|b| team.as_ref().is_none_or(|t| &b.scope == t))
         .collect();
+    let anomalies = anomaly_rows(
+        &state,
+        &viewer,
+        portolan_core::cost::anomalies::AnomalyQuery {
+            from: Some(from),
+            to: Some(to),
+            team: team.clone(),
+            ..Default::default()
+        },
+    )
+    .await?;
     Ok(CostPageData {
         month: from.format("%Y-%m").to_string(),
         metric: metric.as_str().to_owned(),
@@ -235,6 +285,7 @@ pub async fn cost_page(query: CostPageQuery) -> Result<CostPageData, AppError> {
         days: by_day.groups.iter().map(|g| (g.key.clone(), g.amount.clone())).collect(),
         can_import,
         budgets,
+        anomalies,
     })
 }
 
@@ -324,6 +375,11 @@ fn CostBody(data: CostPageData) -> impl IntoView {
         </form>
         {data.can_import.then(|| view! { <ImportForm /> })}
         <Budgets budgets=data.budgets.clone() team=data.team.clone() />
+        <section class="card" aria-labelledby="anomalies-title">
+            <h2 id="anomalies-title">"Anomalies"</h2>
+            <p class="muted">"Complete days of the month whose spend is well above the days before them."</p>
+            <Anomalies rows=data.anomalies.clone() back="/cost".to_owned() />
+        </section>
         {if empty {
             view! { <p class="muted" id="cost-empty">"No cost imported for this month. Import a FOCUS, AWS CUR or CUR 2.0 file with `portolan cost import`, the API or the form above."</p> }.into_any()
         } else {
@@ -444,6 +500,76 @@ fn Budgets(budgets: Vec<portolan_types::cost::BudgetView>, team: Option<String>)
     }
 }
 
+/// A list of anomalies, with the forms to dismiss, snooze or reopen each (for those who may).
+#[component]
+pub fn Anomalies(rows: Vec<AnomalyRow>, back: String) -> impl IntoView {
+    if rows.is_empty() {
+        return view! { <p class="muted" id="cost-anomalies-none">"No anomaly."</p> }.into_any();
+    }
+    let status_class = |s: &str| match s {
+        "open" => "badge badge-error",
+        "snoozed" => "badge badge-warn",
+        _ => "badge",
+    };
+    view! {
+        <table class="table cost-anomalies" id="cost-anomalies">
+            <thead><tr><th>"Day"</th><th>"Where"</th><th class="num">"Spent"</th><th class="num">"Expected"</th><th class="num">"z"</th><th>"Status"</th></tr></thead>
+            <tbody>
+                {rows.into_iter().map(|row| {
+                    let a = row.anomaly;
+                    let scope_view = if a.scope.starts_with("component:") {
+                        view! { <a href=entity_path(&a.scope)>{short_ref(&a.scope)}</a> }.into_any()
+                    } else {
+                        view! { <span>{a.scope.clone()}</span> }.into_any()
+                    };
+                    let decided = a.reason.clone().map(|r| {
+                        let by = a.decided_by.clone().unwrap_or_default();
+                        let until = a.until.clone().map(|u| format!(" through {u}")).unwrap_or_default();
+                        view! { <p class="small muted">{format!("{}{until} by {by}: ", a.status)}<q>{r}</q></p> }
+                    });
+                    let form = row.can_triage.then(|| {
+                        let hidden = view! {
+                            <input type="hidden" name="scope" value=a.scope.clone() />
+                            <input type="hidden" name="currency" value=a.currency.clone() />
+                            <input type="hidden" name="day" value=a.day.clone() />
+                            <input type="hidden" name="back" value=back.clone() />
+                        };
+                        if a.status == "open" {
+                            view! {
+                                <form class="anomaly-triage" method="post" action="/cost/anomalies">
+                                    {hidden}
+                                    <label>"Reason " <input name="reason" required=true maxlength="500" placeholder="expected: load test" /></label>
+                                    <button class="button" type="submit" name="action" value="dismiss">"Dismiss"</button>
+                                    <label>"Snooze through " <input type="date" name="until" /></label>
+                                    <button class="button" type="submit" name="action" value="snooze">"Snooze"</button>
+                                </form>
+                            }.into_any()
+                        } else {
+                            view! {
+                                <form class="anomaly-triage" method="post" action="/cost/anomalies">
+                                    {hidden}
+                                    <button class="button" type="submit" name="action" value="reopen">"Reopen"</button>
+                                </form>
+                            }.into_any()
+                        }
+                    });
+                    view! {
+                        <tr data-scope=a.scope.clone() data-day=a.day.clone() data-status=a.status.clone()>
+                            <td>{a.day.clone()}</td>
+                            <td>{scope_view}</td>
+                            <td class="num">{format!("{} {}", a.amount, a.currency)}</td>
+                            <td class="num">{format!("{} {}", a.expected, a.currency)}</td>
+                            <td class="num">{a.z.clone().unwrap_or_else(|| "flat before".into())}</td>
+                            <td><span class=status_class(&a.status)>{a.status.clone()}</span>{decided}{form}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}
+
 #[component]
 fn ImportForm() -> impl IntoView {
     view! {
@@ -522,6 +648,14 @@ pub struct EntityCostData {
     pub by_environment: Vec<CostRow>,
     /// Per cloud service.
     pub by_service: Vec<CostRow>,
+    /// Its part of the shared costs over the same days (when there are shared costs).
+    pub shared_part: Option<String>,
+    /// The shared rules behind that part: (name, `even` or `proportional`).
+    pub shared_rules: Vec<(String, String)>,
+    /// Its cost (direct and shared) a year at this rate, in engineers at the configured yearly cost, one decimal.
+    pub engineers: Option<String>,
+    /// Its anomalies of the last 90 days.
+    pub anomalies: Vec<AnomalyRow>,
 }
 
 /// A component's effective cost for the 30 days up to the latest imported day.
@@ -529,7 +663,7 @@ pub struct EntityCostData {
 pub async fn entity_cost(entity_ref: String) -> Result<EntityCostData, AppError> {
     use portolan_core::cost::query::{self as cq, GroupBy, Metric};
     use server::*;
-    crate::ssr::require_viewer()?;
+    let viewer = crate::ssr::require_viewer()?;
     let state = crate::ssr::state()?;
     let db = &state.db;
     let fail = |e| crate::ssr::internal("reading cost", e);
@@ -563,7 +697,42 @@ pub async fn entity_cost(entity_ref: String) -> Result<EntityCostData, AppError>
             (key, a.to_cents_text())
         })
         .collect();
+    let (mut shared_part, mut shared_rules) = (None, Vec::new());
+    let mut with_shared = total;
+    if let Some(c) = &currency {
+        let rules = portolan_core::cost::load_rules(db).await.map_err(fail)?;
+        let component = entity_ref.to_lowercase();
+        let (part, per_rule) =
+            cq::shared_part(db, &rules, &component, Metric::Effective, (from, to), c).await.map_err(fail)?;
+        if !per_rule.is_empty() {
+            shared_part = Some(part.to_cents_text());
+            shared_rules = per_rule.into_iter().map(|(name, split, _)| (name, split)).collect();
+            with_shared += part;
+        }
+    }
+    let engineers = match (&state.config.cost.engineer_yearly, &currency) {
+        (Some((yearly, yc)), Some(c)) if yc == c && yearly.0 > 0 => {
+            // A year at the rate of these 30 days, in tenths of an engineer, rounded to the nearest.
+            let tenths = (with_shared.0 * 365 * 10 * 2 / (30 * yearly.0) + 1) / 2;
+            Some(format!("{}.{}", tenths / 10, (tenths % 10).abs()))
+        }
+        _ => None,
+    };
+    let anomalies = anomaly_rows(
+        &state,
+        &viewer,
+        portolan_core::cost::anomalies::AnomalyQuery {
+            from: Some(to - chrono::Duration::days(90)),
+            component: Some(entity_ref.to_lowercase()),
+            ..Default::default()
+        },
+    )
+    .await?;
     Ok(EntityCostData {
+        shared_part,
+        shared_rules,
+        engineers,
+        anomalies,
         currency,
         from: from.to_string(),
         to: last.to_string(),
@@ -593,11 +762,19 @@ impl EntityCostResource {
 #[component]
 pub fn EntityCost() -> impl IntoView {
     let data = expect_context::<EntityCostResource>().0;
+    let location = leptos_router::hooks::use_location();
+    let params = use_query_map();
+    let notice = move || params.read().get("notice");
+    let problem = move || params.read().get("error");
     view! {
         <section class="card" id="entity-cost" aria-labelledby="entity-cost-title">
             <h2 id="entity-cost-title">"Cost"</h2>
+            {move || notice().map(|n| view! { <p class="alert" role="status" id="entity-cost-notice">{n}</p> })}
+            {move || problem().map(|p| view! { <p class="alert alert-error" role="alert" id="entity-cost-error">{p}</p> })}
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
+                {move || {
+                    let back = location.pathname.get();
+                    Suspend::new(async move {
                     match data.await {
                         Ok(d) if d.currency.is_some() => {
                             let c = d.currency.clone().unwrap_or_default();
@@ -609,7 +786,16 @@ pub fn EntityCost() -> impl IntoView {
                                     {format!(" effective cost, {} to {} (UTC); ", d.from, d.to)}
                                     <span id="entity-cost-change">{format!("{} {c} ({}) against the 30 days before", d.change, d.change_percent.clone().map(|p| format!("{p}%")).unwrap_or_else(|| "new".into()))}</span>
                                 </p>
+                                {d.shared_part.clone().map(|p| {
+                                    let rules = d.shared_rules.iter().map(|(n, s)| format!("{n} ({s})")).collect::<Vec<_>>().join(", ");
+                                    view! { <p id="entity-cost-shared">{format!("Its part of shared costs: {p} {c} (split by {rules}).")}</p> }
+                                })}
+                                {d.engineers.clone().map(|n| view! { <p id="entity-cost-engineers" class="muted">{format!("A year at this rate is about {n} engineers.")}</p> })}
                                 <DailyChart days=d.days.clone() currency=c.clone() />
+                                {(!d.anomalies.is_empty()).then(|| view! {
+                                    <h3>"Anomalies"</h3>
+                                    <Anomalies rows=d.anomalies.clone() back=back.clone() />
+                                })}
                                 <div class="cost-tables">
                                     <table class="table" id="entity-cost-by-environment">
                                         <thead><tr><th>"Environment"</th><th class="num">"Amount"</th></tr></thead>
@@ -625,7 +811,7 @@ pub fn EntityCost() -> impl IntoView {
                         Ok(_) => view! { <p class="muted">"No cost is tied to this component yet (tag its resources with service, component or app)."</p> }.into_any(),
                         Err(e) => view! { <p class="alert alert-error">{e.to_string()}</p> }.into_any(),
                     }
-                })}
+                })}}
             </Suspense>
         </section>
     }

@@ -491,7 +491,7 @@ pub(crate) async fn triage_anomaly(
 }
 
 fn triage_target(t: &cost::anomalies::Triage, owner: Option<String>) -> Target {
-    if t.scope.starts_with("component:") { Target::entity(t.scope.clone(), owner.as_deref()) } else { Target::global() }
+    cost::anomalies::target(&t.scope, owner.as_deref())
 }
 
 /// Where a form may send the browser back to: a path of this site, else the cost page.

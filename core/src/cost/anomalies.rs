@@ -291,7 +291,6 @@ pub async fn validate(
     db: &DatabaseConnection,
     input: &AnomalyTriageInput,
 ) -> Result<(Triage, Option<String>), CostError> {
-    use crate::catalog::entity::entities;
     let invalid = |field: &str, reason: &str| CostError::Invalid { field: field.to_owned(), reason: reason.to_owned() };
     let scope = match input.scope.trim() {
         s @ ("shared" | "unallocated") => s.to_owned(),
@@ -328,16 +327,31 @@ pub async fn validate(
         }
         _ => None,
     };
-    let owner = if scope.starts_with("component:") {
-        entities::Entity::find()
-            .filter(entities::Column::EntityRef.eq(scope.as_str()))
-            .one(db)
-            .await?
-            .and_then(|e| e.owner_ref)
-    } else {
-        None
-    };
+    let owner = owner_of(db, &scope).await?;
     Ok((Triage { scope, currency, day, action, reason, until }, owner))
+}
+
+/// The owner whose members may decide about a scope's anomalies: a component's owner in the catalog; `None`
+/// for shared and unallocated costs and components the catalog does not know (administrators decide).
+pub async fn owner_of(db: &DatabaseConnection, scope: &str) -> Result<Option<String>, CostError> {
+    use crate::catalog::entity::entities;
+    if !scope.starts_with("component:") {
+        return Ok(None);
+    }
+    Ok(entities::Entity::find()
+        .filter(entities::Column::EntityRef.eq(scope))
+        .one(db)
+        .await?
+        .and_then(|e| e.owner_ref))
+}
+
+/// What a decision about a scope's anomalies is checked against.
+pub fn target(scope: &str, owner: Option<&str>) -> crate::access::Target {
+    if scope.starts_with("component:") {
+        crate::access::Target::entity(scope.to_owned(), owner)
+    } else {
+        crate::access::Target::global()
+    }
 }
 
 /// Stores a checked decision, with its audit entry.

@@ -247,6 +247,70 @@ pub async fn report(db: &DatabaseConnection, q: &CostQuery) -> Result<CostReport
     Ok(report)
 }
 
+/// A component's part of the shared costs in a range and currency: each shared rule's amount split evenly among
+/// the components with direct cost in the range, or in proportion to their direct cost, as the rule says.
+/// Returns the part and, per rule, (name, split, the rule's whole amount).
+pub async fn shared_part(
+    db: &DatabaseConnection,
+    rules: &super::Rules,
+    component: &str,
+    metric: Metric,
+    range: (NaiveDate, NaiveDate),
+    currency: &str,
+) -> Result<(Amount, Vec<(String, String, Amount)>), CostError> {
+    let q = CostQuery {
+        group_by: GroupBy::Component,
+        metric,
+        from: range.0,
+        to: range.1,
+        component: None,
+        team: None,
+        currency: Some(currency.to_owned()),
+    };
+    let rows: Vec<(String, Option<String>, String, i64)> = filtered(&q)
+        .filter(cost_daily::Column::Currency.eq(currency))
+        .filter(cost_tagsets::Column::Allocation.is_in(["shared", "component"]))
+        .select_only()
+        .column(cost_tagsets::Column::Allocation)
+        .column(cost_tagsets::Column::ComponentRef)
+        .column(cost_tagsets::Column::Reason)
+        .column_as(sum(metric), "amount")
+        .group_by(cost_tagsets::Column::Allocation)
+        .group_by(cost_tagsets::Column::ComponentRef)
+        .group_by(cost_tagsets::Column::Reason)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut direct: HashMap<String, Amount> = HashMap::new();
+    let mut shared: BTreeMap<String, Amount> = BTreeMap::new();
+    for (allocation, component_ref, reason, amount) in rows {
+        let amount = Amount(i128::from(amount));
+        if allocation == "shared" {
+            *shared.entry(reason).or_default() += amount;
+        } else if let Some(c) = component_ref {
+            *direct.entry(c).or_default() += amount;
+        }
+    }
+    direct.retain(|_, a| a.0 > 0);
+    let total_direct: i128 = direct.values().map(|a| a.0).sum();
+    let own = direct.get(component).copied().unwrap_or_default();
+    let mut part = Amount::ZERO;
+    let mut per_rule = Vec::new();
+    for (reason, amount) in shared {
+        // The reason names the rule (`shared rule `network``); a rule renamed since keeps an even split.
+        let name = reason.strip_prefix("shared rule `").and_then(|r| r.strip_suffix('`')).unwrap_or(&reason);
+        let split = rules.shared.iter().find(|r| r.name == name).map_or("even", |r| r.split.as_str()).to_owned();
+        if own.0 > 0 {
+            part += match split.as_str() {
+                "proportional" if total_direct > 0 => Amount(amount.0 * own.0 / total_direct),
+                _ => Amount(amount.0 / direct.len() as i128),
+            };
+        }
+        per_rule.push((name.to_owned(), split, amount));
+    }
+    Ok((part, per_rule))
+}
+
 /// Billed and effective totals per currency of the given periods, with the effective cost's allocation.
 pub async fn period_totals(db: &DatabaseConnection, period_ids: &[i64]) -> Result<Vec<CurrencyTotals>, CostError> {
     let mut by_currency: BTreeMap<String, CurrencyTotals> = BTreeMap::new();

@@ -20,6 +20,7 @@ db_tests!(
     changed_allocation_rules_apply_to_costs_already_imported,
     budgets_show_spend_and_forecast_and_are_announced_once_at_80_and_100_percent,
     anomalies_are_found_on_complete_days_and_can_be_dismissed_or_snoozed,
+    a_service_carries_its_part_of_shared_costs_and_shows_it_in_engineers,
 );
 
 fn spec(seed: u64, month: u32, lines: usize) -> generate::Spec {
@@ -394,7 +395,8 @@ async fn budgets_show_spend_and_forecast_and_are_announced_once_at_80_and_100_pe
     assert_eq!(res.json()[0]["amount"], "5.00");
 }
 
-/// A FOCUS file with one line per (day, service tag, amount); `None` leaves the line untagged.
+/// A FOCUS file with one line per (day, tag, amount): the tag is `key=value`, or a bare name for `service=name`;
+/// `None` leaves the line untagged.
 fn focus_days(lines: &[(NaiveDate, Option<&str>, Amount)]) -> Vec<u8> {
     let mut out = String::from(
         "BillingAccountId,SubAccountId,ProviderName,BillingPeriodStart,ChargePeriodStart,BillingCurrency,\
@@ -402,7 +404,12 @@ fn focus_days(lines: &[(NaiveDate, Option<&str>, Amount)]) -> Vec<u8> {
     );
     for (day, service, amount) in lines {
         let period = day.format("%Y-%m-01");
-        let tags = service.map(|s| format!("\"{{\"\"service\"\":\"\"{s}\"\"}}\"")).unwrap_or_default();
+        let tags = service
+            .map(|s| {
+                let (k, v) = s.split_once('=').unwrap_or(("service", s));
+                format!("\"{{\"\"{k}\"\":\"\"{v}\"\"}}\"")
+            })
+            .unwrap_or_default();
         out.push_str(&format!(
             "444455556666,444455556666,AWS,{period}T00:00:00Z,{day}T00:00:00Z,USD,Amazon EC2,Usage,{amount},{amount},{tags}\n"
         ));
@@ -560,4 +567,63 @@ async fn anomalies_are_found_on_complete_days_and_can_be_dismissed_or_snoozed(b:
         .collect();
     assert_eq!(decisions.len(), 3, "{audit:?}");
     assert!(decisions.contains(&("monalisa", "component:default/storefront")), "{decisions:?}");
+}
+
+async fn a_service_carries_its_part_of_shared_costs_and_shows_it_in_engineers(b: Backend) {
+    let mut app = TestApp::with(b, portolan_testkit::FakeGithubConfig::default(), |c| {
+        c.cost.engineer_yearly = Some((Amount::from_units(4964), "USD".into()));
+    })
+    .await;
+    let catalog = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/catalog");
+    let res = app.post_json_with_token("/api/v1/locations", &json!({"target": catalog}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::CREATED);
+    let rules = json!({"shared": [
+        {"name": "network", "tag": "shared=network", "split": "proportional"},
+        {"name": "support", "tag": "shared=support"},
+    ]});
+    let res = app
+        .send(
+            Request::put("/api/v1/cost/rules")
+                .header(header::AUTHORIZATION, format!("Bearer {API_TOKEN}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::COOKIE, "")
+                .body(Body::from(rules.to_string()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    // November: storefront 30 a day, payments-api 10, a network bill of 4 split by direct cost, support of 2 split
+    // evenly between the two.
+    let a = |s: &str| Amount::parse(s).unwrap();
+    let mut lines = Vec::new();
+    for day in NaiveDate::from_ymd_opt(2026, 11, 1).unwrap().iter_days().take(30) {
+        lines.push((day, Some("storefront"), a("30")));
+        lines.push((day, Some("payments-api"), a("10")));
+        lines.push((day, Some("shared=network"), a("4")));
+        lines.push((day, Some("shared=support"), a("2")));
+    }
+    assert_eq!(upload(&mut app, "nov.csv", focus_days(&lines)).await.status, StatusCode::CREATED);
+    let all = report(&mut app, "group_by=component&from=2026-11-01&to=2026-12-01").await;
+    assert_eq!(all["shared"], "180.00");
+
+    app.login_as("monalisa").await;
+    let cost_of = |name: &str| format!("entity_ref=component%3Adefault%2F{name}");
+    let res = app.post_form("/fn/entity_cost", &cost_of("storefront"), &[("accept", "application/json")]).await;
+    // A server function answers its JSON (with a redirect back for browsers posting a plain form).
+    assert!(matches!(res.status.as_u16(), 200 | 302), "{res:?}");
+    let sf = res.json();
+    assert_eq!(sf["total"], "900.00");
+    // network: 120 x 900 / 1200 = 90; support: 60 / 2 = 30.
+    assert_eq!(sf["shared_part"], "120.00");
+    assert_eq!(sf["shared_rules"], json!([["network", "proportional"], ["support", "even"]]));
+    // (900 + 120) over 30 days is 12,410 a year: 2.5 engineers at 4,964.
+    assert_eq!(sf["engineers"], "2.5");
+    let res = app.post_form("/fn/entity_cost", &cost_of("payments-api"), &[("accept", "application/json")]).await;
+    let pa = res.json();
+    assert_eq!(pa["shared_part"], "60.00", "30 of the network and 30 of support");
+    assert_eq!(
+        a(sf["shared_part"].as_str().unwrap()) + a(pa["shared_part"].as_str().unwrap()),
+        a("180"),
+        "the parts add up to the shared total"
+    );
 }
