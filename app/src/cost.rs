@@ -378,7 +378,7 @@ fn CostBody(data: CostPageData) -> impl IntoView {
         <section class="card" aria-labelledby="anomalies-title">
             <h2 id="anomalies-title">"Anomalies"</h2>
             <p class="muted">"Complete days of the month whose spend is well above the days before them."</p>
-            <Anomalies rows=data.anomalies.clone() back="/cost".to_owned() />
+            <Anomalies rows=data.anomalies.clone() back=format!("/cost?month={}&metric={}{}", data.month, data.metric, data.team.as_ref().map(|t| format!("&team={}", portolan_types::encode_query_value(t))).unwrap_or_default()) />
         </section>
         {if empty {
             view! { <p class="muted" id="cost-empty">"No cost imported for this month. Import a FOCUS, AWS CUR or CUR 2.0 file with `portolan cost import`, the API or the form above."</p> }.into_any()

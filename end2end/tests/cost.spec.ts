@@ -109,3 +109,36 @@ test('a team member sets a monthly budget and sees it against the spend and fore
   await form.getByRole('button', { name: 'Set budget' }).click();
   await expect(page.locator('#cost-error')).toContainText('cost.budget.edit');
 });
+
+// A FOCUS file for June 2026 (another account, so October's figures above stay as they are): storefront spends
+// about 5.00 a day and 60.00 on 25 June; untagged spend is 1.00 a day and 30.00 on 27 June.
+const SPIKE = path.join(__dirname, '..', 'fixtures', 'cost', 'focus-2026-06-spike.csv');
+
+test("a service's owner dismisses an anomaly with a reason and reopens it", async ({ page, request }) => {
+  const res = await request.post('/api/v1/cost/imports?name=focus-2026-06-spike.csv', {
+    data: fs.readFileSync(SPIKE),
+    headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'text/csv' },
+  });
+  expect(res.status(), await res.text()).toBe(201);
+  await signIn(page, 'monalisa');
+  await page.goto('/cost?month=2026-06');
+  const spike = page.locator('#cost-anomalies tr[data-scope="component:default/storefront"][data-day="2026-06-25"]');
+  await expect(spike).toContainText('60.00 USD');
+  await expect(spike).toHaveAttribute('data-status', 'open');
+  // Untagged spend is nobody's component: only administrators may decide about it.
+  const untagged = page.locator('#cost-anomalies tr[data-scope="unallocated"][data-day="2026-06-27"]');
+  await expect(untagged).toContainText('30.00 USD');
+  await expect(untagged.getByRole('button', { name: 'Dismiss' })).toHaveCount(0);
+
+  await spike.getByLabel('Reason').fill('quarterly load test');
+  await spike.getByRole('button', { name: 'Dismiss' }).click();
+  await expect(page.locator('#cost-notice')).toContainText('Anomaly of storefront on 2026-06-25 dismissed.');
+  const dismissed = page.locator('#cost-anomalies tr[data-scope="component:default/storefront"][data-day="2026-06-25"]');
+  await expect(dismissed).toHaveAttribute('data-status', 'dismissed');
+  await expect(dismissed).toContainText('by monalisa');
+  await expect(dismissed).toContainText('quarterly load test');
+
+  await dismissed.getByRole('button', { name: 'Reopen' }).click();
+  await expect(page.locator('#cost-notice')).toContainText('reopened');
+  await expect(page.locator('#cost-anomalies tr[data-day="2026-06-25"]')).toHaveAttribute('data-status', 'open');
+});

@@ -509,6 +509,18 @@ async fn anomalies_are_found_on_complete_days_and_can_be_dismissed_or_snoozed(b:
     assert_eq!(spike["status"], "dismissed");
     assert_eq!(spike["reason"], "Black-Friday load test");
     assert_eq!(spike["decided_by"], "monalisa");
+    // The component's page lists it, and its owner may decide about it there too.
+    let res = member
+        .post_form("/fn/entity_cost", "entity_ref=component%3Adefault%2Fstorefront", &[("accept", "application/json")])
+        .await;
+    let page = res.json();
+    assert_eq!(page["anomalies"][0]["anomaly"]["day"], "2026-10-20", "{page}");
+    assert_eq!(page["anomalies"][0]["anomaly"]["status"], "dismissed");
+    assert_eq!(page["anomalies"][0]["can_triage"], true);
+    let res = other
+        .post_form("/fn/entity_cost", "entity_ref=component%3Adefault%2Fstorefront", &[("accept", "application/json")])
+        .await;
+    assert_eq!(res.json()["anomalies"][0]["can_triage"], false);
     let open = app.get_with_token("/api/v1/cost/anomalies?status=open", API_TOKEN).await.json();
     assert_eq!(open["anomalies"].as_array().unwrap().len(), 1);
     assert_eq!(open["anomalies"][0]["scope"], "unallocated");
