@@ -9,6 +9,7 @@ pub mod formats;
 pub mod generate;
 pub mod import;
 pub mod money;
+pub mod opencost;
 pub mod query;
 pub mod rules;
 

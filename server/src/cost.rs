@@ -35,6 +35,7 @@ pub fn router() -> Router<ServerState> {
         .route("/api/v1/cost/imports", get(list_periods).post(import).layer(DefaultBodyLimit::max(MAX_UPLOAD)))
         .route("/api/v1/cost/rules", get(get_rules).put(put_rules))
         .route("/api/v1/cost/budgets", get(list_budgets).put(put_budget))
+        .route("/api/v1/cost/opencost/pull", axum::routing::post(pull_opencost))
         .route("/api/v1/cost/anomalies", get(list_anomalies))
         .route("/api/v1/cost/anomalies/triage", axum::routing::post(triage_anomaly))
         .route("/cost/budgets", axum::routing::post(budget_form))
@@ -544,4 +545,43 @@ pub(crate) async fn triage_form(
         "notice",
         &format!("Anomaly of {} on {} {done}.", cost::rules::short_name(&triage.scope), triage.day),
     ))
+}
+
+/// Pulls OpenCost now (`PORTOLAN_OPENCOST_URL`): this month so far, and the month before during a month's first
+/// three days, each month replaced whole. Needs `cost.import` (administrators; a token needs `cost:write`).
+#[utoipa::path(post, path = "/api/v1/cost/opencost/pull", tag = "cost", responses(
+    (status = 201, description = "Imported: rows, periods, totals per currency and the allocated share"),
+    (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
+    (status = 403, description = "cost.import refused", body = ErrorEnvelope),
+    (status = 409, description = "PORTOLAN_OPENCOST_URL is not set", body = ErrorEnvelope),
+    (status = 502, description = "OpenCost could not be reached, answered an error or malformed JSON (the message says which); nothing changed", body = ErrorEnvelope)))]
+pub(crate) async fn pull_opencost(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+) -> Result<(http::StatusCode, Json<ImportSummary>), ApiError> {
+    let viewer = require(&viewer)?;
+    authorize(&state, viewer, Action::CostImport, &Target::global()).await?;
+    if state.app.config.cost.opencost_url.is_none() {
+        return Err(ApiError::not_configured("PORTOLAN_OPENCOST_URL is not set"));
+    }
+    let summary = cost::opencost::pull(
+        &state.app.db,
+        &state.app.config,
+        &opencost_client(),
+        Utc::now().date_naive(),
+        &viewer.login,
+    )
+    .await
+    .map_err(|e| match e {
+        CostError::File { .. } => ApiError::bad_gateway(e.to_string()),
+        other => cost_error(other),
+    })?;
+    tracing::info!(by = %viewer.login, rows = summary.rows, periods = ?summary.periods, "OpenCost pulled");
+    cost::budgets::notify(&state.app.db, &state.app.config).await;
+    Ok((http::StatusCode::CREATED, Json(summary)))
+}
+
+/// The HTTP client OpenCost is read with.
+pub(crate) fn opencost_client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(std::time::Duration::from_secs(120)).build().unwrap_or_default()
 }

@@ -21,6 +21,33 @@ pub fn spawn_all(state: &ServerState) {
     spawn_docs_sync(state.app.clone());
     spawn_deploy_sync(state.app.clone());
     spawn_health_engine(state);
+    spawn_opencost_pull(state.app.clone());
+}
+
+/// Pulls OpenCost (`PORTOLAN_OPENCOST_URL`) on its period, 30 s after start-up first. Each pull replaces the months
+/// it covers, so replicas pulling the same day agree.
+pub fn spawn_opencost_pull(app: AppState) -> Option<JoinHandle<()>> {
+    let every = app.config.cost.opencost_sync_seconds;
+    if every == 0 || app.config.cost.opencost_url.is_none() {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        let http = crate::cost::opencost_client();
+        let mut tick =
+            tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(30), Duration::from_secs(every));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let today = chrono::Utc::now().date_naive();
+            match portolan_core::cost::opencost::pull(&app.db, &app.config, &http, today, "system").await {
+                Ok(s) => {
+                    tracing::info!(rows = s.rows, periods = ?s.periods, "OpenCost pulled");
+                    portolan_core::cost::budgets::notify(&app.db, &app.config).await;
+                }
+                Err(e) => tracing::warn!(error = %e, "OpenCost pull failed"),
+            }
+        }
+    }))
 }
 
 /// Runs the health probe engine (unless `PORTOLAN_HEALTH_PROBES=false`).

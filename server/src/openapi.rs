@@ -94,6 +94,7 @@ use crate::http::escape_html as esc;
         crate::cost::put_rules,
         crate::cost::list_budgets,
         crate::cost::put_budget,
+        crate::cost::pull_opencost,
         crate::cost::list_anomalies,
         crate::cost::triage_anomaly,
     ),

@@ -9,6 +9,7 @@
 //! them. Tests use it as a library; Playwright runs the `fake-github` binary.
 
 pub mod deploys;
+pub mod opencost;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::CostError;
 use super::entity::{cost_daily, cost_periods, cost_tagsets};
-use super::formats::{Category, Format, Layout};
+use super::formats::{Category, Layout};
 use super::money::Amount;
 use super::rules::{self, Rules};
 
@@ -91,7 +91,8 @@ impl Interner {
 /// Everything read from a set of files, summed.
 #[derive(Debug, Default)]
 pub struct Aggregate {
-    periods: Vec<(PeriodKey, Format, Vec<String>, i64)>,
+    /// Billing periods in order of appearance: key, format name, files, lines.
+    periods: Vec<(PeriodKey, &'static str, Vec<String>, i64)>,
     period_ids: HashMap<PeriodKey, u32>,
     /// Each distinct tag set once, numbered in order of appearance.
     tagset_ids: HashMap<TagsetKey, u32>,
@@ -207,7 +208,6 @@ impl Aggregate {
         let header = csv.headers().map_err(|e| file_err(1, None, csv_message(&e)))?.clone();
         let layout = Layout::from_header(header.iter()).map_err(|e| file_err(1, None, e.to_string()))?;
         let mut record = csv::StringRecord::new();
-        let mut seen_periods: Vec<u32> = Vec::new();
         loop {
             match csv.read_record(&mut record) {
                 Ok(true) => {}
@@ -219,49 +219,53 @@ impl Aggregate {
             }
             let line_no = record.position().map_or(0, |p| p.line());
             let line = layout.line(&record).map_err(|e| file_err(line_no, Some(e.column), e.message))?;
-            self.lines += 1;
-            let pkey = PeriodKey { provider: line.provider.clone(), account: line.account, start: line.period_start };
-            let period = match self.period_ids.get(&pkey) {
-                Some(&id) => id,
-                None => {
-                    let id = u32::try_from(self.periods.len()).unwrap_or(u32::MAX);
-                    self.period_ids.insert(pkey.clone(), id);
-                    self.periods.push((pkey, layout.format, Vec::new(), 0));
-                    id
-                }
-            };
-            if !seen_periods.contains(&period) {
-                seen_periods.push(period);
-                self.periods[period as usize].2.push(source.name.clone());
-            }
-            self.periods[period as usize].3 += 1;
-            let tkey = TagsetKey { provider: line.provider, sub_account: line.sub_account, tags: line.tags };
-            let next = u32::try_from(self.tagset_ids.len()).unwrap_or(u32::MAX);
-            let tagset = *self.tagset_ids.entry(tkey).or_insert(next);
-            let key = DayKey {
-                period,
-                day: line.day,
-                tagset,
-                currency: self.strings.id(&line.currency),
-                service: self.strings.id(&line.service),
-                category: line.category,
-            };
-            let sums = self.sums.entry(key).or_default();
-            sums.billed = sums
-                .billed
-                .checked_add(line.billed)
-                .ok_or_else(|| file_err(line_no, Some("billed cost".into()), "the sum grows too large".into()))?;
-            sums.effective = sums
-                .effective
-                .checked_add(line.effective)
-                .ok_or_else(|| file_err(line_no, Some("effective cost".into()), "the sum grows too large".into()))?;
-            sums.lines += 1;
+            self.add(line, layout.format.as_str(), &source.name)
+                .map_err(|column| file_err(line_no, Some(column.into()), "the sum grows too large".into()))?;
             if let Some(p) = progress
                 && self.lines.is_multiple_of(8192)
             {
                 p(counter.load(std::sync::atomic::Ordering::Relaxed), total);
             }
         }
+        Ok(())
+    }
+}
+
+impl Aggregate {
+    /// Adds one line read from `source` (a file of `format`, or `opencost`). Fails, naming the amount, when a sum
+    /// would outgrow its integer.
+    pub fn add(&mut self, line: super::formats::Line, format: &'static str, source: &str) -> Result<(), &'static str> {
+        self.lines += 1;
+        let pkey = PeriodKey { provider: line.provider.clone(), account: line.account, start: line.period_start };
+        let period = match self.period_ids.get(&pkey) {
+            Some(&id) => id,
+            None => {
+                let id = u32::try_from(self.periods.len()).unwrap_or(u32::MAX);
+                self.period_ids.insert(pkey.clone(), id);
+                self.periods.push((pkey, format, Vec::new(), 0));
+                id
+            }
+        };
+        let entry = &mut self.periods[period as usize];
+        if !entry.2.iter().any(|f| f == source) {
+            entry.2.push(source.to_owned());
+        }
+        entry.3 += 1;
+        let tkey = TagsetKey { provider: line.provider, sub_account: line.sub_account, tags: line.tags };
+        let next = u32::try_from(self.tagset_ids.len()).unwrap_or(u32::MAX);
+        let tagset = *self.tagset_ids.entry(tkey).or_insert(next);
+        let key = DayKey {
+            period,
+            day: line.day,
+            tagset,
+            currency: self.strings.id(&line.currency),
+            service: self.strings.id(&line.service),
+            category: line.category,
+        };
+        let sums = self.sums.entry(key).or_default();
+        sums.billed = sums.billed.checked_add(line.billed).ok_or("billed cost")?;
+        sums.effective = sums.effective.checked_add(line.effective).ok_or("effective cost")?;
+        sums.lines += 1;
         Ok(())
     }
 }
@@ -413,7 +417,7 @@ pub async fn store(
             provider: Set(key.provider.clone()),
             account: Set(key.account.clone()),
             period_start: Set(key.start),
-            format: Set(format.as_str().to_owned()),
+            format: Set((*format).to_owned()),
             files: Set(serde_json::to_string(files).unwrap_or_default()),
             rows: Set(*rows),
             totals: Set(serde_json::Value::Object(totals).to_string()),

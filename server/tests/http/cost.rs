@@ -21,6 +21,7 @@ db_tests!(
     budgets_show_spend_and_forecast_and_are_announced_once_at_80_and_100_percent,
     anomalies_are_found_on_complete_days_and_can_be_dismissed_or_snoozed,
     a_service_carries_its_part_of_shared_costs_and_shows_it_in_engineers,
+    opencost_is_pulled_a_day_per_step_with_its_idle_and_unallocated_buckets,
 );
 
 fn spec(seed: u64, month: u32, lines: usize) -> generate::Spec {
@@ -638,4 +639,123 @@ async fn a_service_carries_its_part_of_shared_costs_and_shows_it_in_engineers(b:
         a("180"),
         "the parts add up to the shared total"
     );
+}
+
+async fn opencost_is_pulled_a_day_per_step_with_its_idle_and_unallocated_buckets(b: Backend) {
+    use portolan_core::cost::opencost;
+    use portolan_testkit::opencost::{Allocation, FakeOpenCost};
+    let today = chrono::Utc::now().date_naive();
+    let (from, to) = opencost::window(today);
+    let days: Vec<NaiveDate> = from.iter_days().take_while(|d| *d < to).collect();
+    let n = days.len() as i128;
+    let allocations = |cpu: &str, total: &str| -> Vec<Allocation> {
+        let num = |s: &str| serde_json::from_str::<Value>(s).unwrap();
+        days.iter()
+            .flat_map(|d| {
+                let day = d.to_string();
+                [
+                    Allocation {
+                        day: day.clone(),
+                        name: "app=storefront".into(),
+                        costs: vec![("cpuCost", num(cpu)), ("ramCost", num("0.5")), ("ramCostAdjustment", num("-0.1"))],
+                        total: num(total),
+                    },
+                    Allocation {
+                        day: day.clone(),
+                        name: "app=ghost".into(),
+                        costs: vec![("cpuCost", num("0.3"))],
+                        total: num("0.3"),
+                    },
+                    Allocation {
+                        day: day.clone(),
+                        name: "__unallocated__".into(),
+                        costs: vec![("pvCost", num("0.25"))],
+                        total: num("0.25"),
+                    },
+                    // OpenCost's NaN arrives as null: it counts as zero, and a null total means the parts'.
+                    Allocation {
+                        day,
+                        name: "__idle__".into(),
+                        costs: vec![("cpuCost", Value::Null), ("ramCost", num("0.75"))],
+                        total: Value::Null,
+                    },
+                ]
+            })
+            .collect()
+    };
+    let fake = FakeOpenCost::start(allocations("1.5", "1.9")).await;
+    let url = fake.url();
+    let mut app = TestApp::with(b, portolan_testkit::FakeGithubConfig::default(), |c| {
+        c.cost.opencost_url = Some(url::Url::parse(&format!("{url}/")).unwrap());
+        c.cost.opencost_aggregate = "label:app".into();
+        c.cost.opencost_cluster = "prod-eu".into();
+    })
+    .await;
+    let catalog = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/catalog");
+    let res = app.post_json_with_token("/api/v1/locations", &json!({"target": catalog}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::CREATED);
+
+    let res = app.post_json_with_token("/api/v1/cost/opencost/pull", &json!({}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    let summary = res.json();
+    assert!(summary["periods"][0].as_str().unwrap().starts_with("OpenCost prod-eu "), "{summary}");
+    let asked = &fake.requests()[0];
+    let param = |k: &str| asked.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    assert_eq!(param("window"), Some(format!("{from}T00:00:00Z,{to}T00:00:00Z").as_str()));
+    assert_eq!(param("aggregate"), Some("label:app"));
+    assert_eq!(param("step"), Some("1d"));
+    assert_eq!(param("includeIdle"), Some("true"));
+
+    let range = format!("group_by=component&from={from}&to={to}");
+    let r = report(&mut app, &range).await;
+    let a = |s: &str| Amount::parse(s).unwrap();
+    assert_eq!(groups(&r)["component:default/storefront"], Amount(a("1.9").0 * n), "{r}");
+    // The unknown app, the unallocated bucket and idle capacity: 0.3 + 0.25 + 0.75 a day.
+    assert_eq!(amount(&r["unallocated"]), Amount(a("1.3").0 * n));
+    assert_eq!(amount(&r["total"]), Amount(a("3.2").0 * n));
+    let services = groups(&report(&mut app, &format!("group_by=service&from={from}&to={to}")).await);
+    assert_eq!(services["Kubernetes CPU"], Amount(a("1.8").0 * n));
+    assert_eq!(services["Kubernetes RAM"], Amount(a("1.15").0 * n));
+    assert_eq!(services["Kubernetes storage"], Amount(a("0.25").0 * n));
+
+    // A shared rule claims idle capacity; OpenCost's settled numbers replace the first pull's, not add to them.
+    let res = app
+        .send(
+            Request::put("/api/v1/cost/rules")
+                .header(header::AUTHORIZATION, format!("Bearer {API_TOKEN}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::COOKIE, "")
+                .body(Body::from(json!({"shared": [{"name": "idle", "tag": "opencost=idle"}]}).to_string()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    fake.set(allocations("2.5", "2.9"));
+    for _ in 0..2 {
+        let res = app.post_json_with_token("/api/v1/cost/opencost/pull", &json!({}), API_TOKEN).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    }
+    let r = report(&mut app, &range).await;
+    assert_eq!(groups(&r)["component:default/storefront"], Amount(a("2.9").0 * n));
+    assert_eq!(amount(&r["shared"]), Amount(a("0.75").0 * n));
+    assert_eq!(amount(&r["unallocated"]), Amount(a("0.55").0 * n));
+
+    // OpenCost's answer to a bad window (400, text then a JSON envelope) is reported with its first line.
+    let settings = app.state.app.config.cost.clone();
+    let err = opencost::fetch(&reqwest::Client::new(), &settings, to, from).await.unwrap_err().to_string();
+    assert!(err.contains("400 Bad Request: Invalid 'window' parameter"), "{err}");
+
+    // OpenCost out of reach: 502, nothing changed.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut other = TestApp::with(Backend::Sqlite, portolan_testkit::FakeGithubConfig::default(), |c| {
+        c.cost.opencost_url = Some(url::Url::parse(&format!("http://{closed}/")).unwrap());
+    })
+    .await;
+    let res = other.post_json_with_token("/api/v1/cost/opencost/pull", &json!({}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::BAD_GATEWAY, "{res:?}");
+    assert!(res.body.contains("cannot reach OpenCost"), "{}", res.body);
+    let periods = other.get_with_token("/api/v1/cost/imports", API_TOKEN).await.json();
+    assert_eq!(periods, json!([]));
+    let res = app.post_json_with_token("/api/v1/cost/opencost/pull", &json!({}), "wrong-token").await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
 }
