@@ -155,8 +155,13 @@ pub async fn catalog_import(config: &Config, paths: &[String]) -> Result<bool, S
 /// hold in one transaction, and prints the summary. Returns `false` when a file was refused (nothing changed).
 pub async fn cost_import(config: &Config, paths: &[String]) -> Result<bool, ServeError> {
     let state = open_state(config).await?;
-    let sources: Vec<portolan_core::cost::import::Source> =
-        paths.iter().map(portolan_core::cost::import::Source::file).collect();
+    let sources = match portolan_core::cost::import::expand_manifests(paths) {
+        Ok(s) => s,
+        Err(e) => {
+            println!("refused, nothing changed: {e}");
+            return Ok(false);
+        }
+    };
     let bar = progress::bar("importing".to_owned(), "MiB");
     let progress: Option<portolan_core::cost::import::Progress> = bar.map(|bar| {
         std::sync::Arc::new(move |done: u64, total: u64| {

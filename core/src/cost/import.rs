@@ -148,8 +148,26 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Opens a file, decompressing gzip (told by its magic bytes, not its name).
-fn open(path: &Path, counter: Arc<std::sync::atomic::AtomicU64>) -> std::io::Result<Box<dyn Read>> {
+impl<R: std::io::Seek> std::io::Seek for Counting<R> {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+/// What a file holds, told by its first bytes (never its name).
+enum Opened {
+    /// CSV, plain or gzip (decompressed here).
+    Csv(Box<dyn Read>),
+    /// A zip archive: its CSV entries are read in turn.
+    Zip(zip::ZipArchive<Counting<BufReader<std::fs::File>>>),
+}
+
+fn is_gzip(magic: &[u8]) -> bool {
+    magic.len() >= 2 && magic[..2] == [0x1f, 0x8b]
+}
+
+/// Opens a file: plain CSV, gzip or zip.
+fn open(path: &Path, counter: Arc<std::sync::atomic::AtomicU64>) -> std::io::Result<Opened> {
     let mut file = std::fs::File::open(path)?;
     let mut magic = [0u8; 4];
     let mut got = 0;
@@ -162,17 +180,78 @@ fn open(path: &Path, counter: Arc<std::sync::atomic::AtomicU64>) -> std::io::Res
     }
     use std::io::Seek;
     file.seek(std::io::SeekFrom::Start(0))?;
-    let counted = BufReader::with_capacity(256 * 1024, Counting { inner: file, read: counter });
-    if got >= 2 && magic[..2] == [0x1f, 0x8b] {
-        return Ok(Box::new(BufReader::with_capacity(256 * 1024, flate2::bufread::MultiGzDecoder::new(counted))));
-    }
     if got == 4 && magic == *b"PK\x03\x04" {
+        let counted = Counting { inner: BufReader::with_capacity(256 * 1024, file), read: counter };
+        let archive = zip::ZipArchive::new(counted)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not a readable zip archive: {e}")))?;
+        return Ok(Opened::Zip(archive));
+    }
+    if magic[..got].first() == Some(&b'{') {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
-            "zip archives are not read yet; unzip it and import the CSV inside",
+            "this is JSON, not a billing file; a CUR manifest is imported with `portolan cost import <manifest>.json`, \
+             which reads the report files it lists",
         ));
     }
-    Ok(Box::new(counted))
+    let counted = BufReader::with_capacity(256 * 1024, Counting { inner: file, read: counter });
+    if is_gzip(&magic[..got]) {
+        return Ok(Opened::Csv(Box::new(BufReader::with_capacity(
+            256 * 1024,
+            flate2::bufread::MultiGzDecoder::new(counted),
+        ))));
+    }
+    Ok(Opened::Csv(Box::new(counted)))
+}
+
+/// Expands AWS CUR manifests (`<report>-Manifest.json`) among `paths` into the report files they list, and keeps
+/// other paths as they are. A manifest names the current assembly's files by S3 key (`reportKeys`); with the
+/// bucket synced to disk, each key is found under the manifest's folder by the longest tail of the key that exists
+/// there (the manifest sits in the key's `<prefix>/<report>/<period>/` folder). Keys with `..` are refused.
+pub fn expand_manifests(paths: &[String]) -> Result<Vec<Source>, CostError> {
+    let mut out = Vec::new();
+    for p in paths {
+        let path = Path::new(p);
+        let looks_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        if !looks_json {
+            out.push(Source::file(path));
+            continue;
+        }
+        let bad = |message: String| CostError::File { file: p.clone(), line: 0, column: None, message };
+        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+        let manifest: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| bad(format!("not a CUR manifest (JSON): {e}")))?;
+        let keys = manifest
+            .get("reportKeys")
+            .and_then(serde_json::Value::as_array)
+            .ok_or_else(|| bad("not a CUR manifest: no `reportKeys` list".to_owned()))?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        for key in keys {
+            let key = key.as_str().ok_or_else(|| bad("`reportKeys` holds a non-string".to_owned()))?;
+            let parts: Vec<&str> = key.split('/').filter(|c| !c.is_empty()).collect();
+            if parts.iter().any(|c| *c == ".." || *c == "." || c.contains('\\')) {
+                return Err(bad(format!("report key `{key}` leaves the manifest's folder")));
+            }
+            let found = (0..parts.len())
+                .map(|skip| parts[skip..].iter().fold(dir.to_path_buf(), |acc, c| acc.join(c)))
+                .find(|candidate| candidate.is_file())
+                .ok_or_else(|| bad(format!("report file `{key}` is not under {}", dir.display())))?;
+            out.push(Source::file(found));
+        }
+    }
+    Ok(out)
+}
+
+/// The CSV entries of an archive, in order: files named `.csv` or `.csv.gz`, not folders or macOS metadata.
+fn csv_entries<R: Read + std::io::Seek>(archive: &zip::ZipArchive<R>) -> Vec<(usize, String)> {
+    (0..archive.len())
+        .filter_map(|i| archive.name_for_index(i).and_then(|n| n.ok()).map(|n| (i, n.into_owned())))
+        .filter(|(_, n)| {
+            let lower = n.to_ascii_lowercase();
+            !lower.ends_with('/')
+                && !lower.starts_with("__macosx/")
+                && (lower.ends_with(".csv") || lower.ends_with(".csv.gz"))
+        })
+        .collect()
 }
 
 impl Aggregate {
@@ -203,7 +282,44 @@ impl Aggregate {
             column,
             message,
         };
-        let reader = open(&source.path, counter.clone()).map_err(|e| file_err(0, None, e.to_string()))?;
+        match open(&source.path, counter.clone()).map_err(|e| file_err(0, None, e.to_string()))? {
+            Opened::Csv(reader) => self.read_csv(reader, &source.name, &source.name, counter, total, progress),
+            Opened::Zip(mut archive) => {
+                let entries = csv_entries(&archive);
+                if entries.is_empty() {
+                    return Err(file_err(0, None, "the zip archive holds no .csv or .csv.gz file".to_owned()));
+                }
+                for (i, entry) in entries {
+                    let name = format!("{}:{entry}", source.name);
+                    let file = archive.by_index(i).map_err(|e| file_err(0, None, format!("{entry}: {e}")))?;
+                    let reader: Box<dyn Read + '_> = if entry.to_ascii_lowercase().ends_with(".gz") {
+                        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(file)))
+                    } else {
+                        Box::new(BufReader::with_capacity(256 * 1024, file))
+                    };
+                    self.read_csv(reader, &name, &source.name, counter, total, progress)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Reads one CSV stream; errors name `name` (the file, or `archive.zip:entry.csv`); periods record `file`.
+    fn read_csv(
+        &mut self,
+        reader: impl Read,
+        name: &str,
+        file: &str,
+        counter: &Arc<std::sync::atomic::AtomicU64>,
+        total: u64,
+        progress: Option<&Progress>,
+    ) -> Result<(), CostError> {
+        let file_err = |line: u64, column: Option<String>, message: String| CostError::File {
+            file: name.to_owned(),
+            line,
+            column,
+            message,
+        };
         let mut csv = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(reader);
         let header = csv.headers().map_err(|e| file_err(1, None, csv_message(&e)))?.clone();
         let layout = Layout::from_header(header.iter()).map_err(|e| file_err(1, None, e.to_string()))?;
@@ -219,7 +335,7 @@ impl Aggregate {
             }
             let line_no = record.position().map_or(0, |p| p.line());
             let line = layout.line(&record).map_err(|e| file_err(line_no, Some(e.column), e.message))?;
-            self.add(line, layout.format.as_str(), &source.name)
+            self.add(line, layout.format.as_str(), file)
                 .map_err(|column| file_err(line_no, Some(column.into()), "the sum grows too large".into()))?;
             if let Some(p) = progress
                 && self.lines.is_multiple_of(8192)
@@ -515,4 +631,139 @@ pub async fn reallocate(db: &DatabaseConnection, config: &crate::Config, rules: 
     }
     txn.commit().await?;
     Ok(moved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cost::formats::Format;
+    use crate::cost::generate;
+    use std::io::Write;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("portolan-import-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn cur_file() -> (Vec<u8>, generate::Expected) {
+        let spec = generate::Spec {
+            seed: 3,
+            lines: 300,
+            period_start: NaiveDate::from_ymd_opt(2026, 9, 1).unwrap(),
+            days: 30,
+            account: "111122223333".into(),
+            currency: "USD".into(),
+            components: vec![("storefront".into(), "payments".into())],
+        };
+        let mut out = Vec::new();
+        let expected = generate::write(Format::Cur, &spec, &mut out).unwrap();
+        (out, expected)
+    }
+
+    fn totals(agg: &Aggregate) -> (u64, Amount, Amount) {
+        let billed = agg.sums.values().map(|s| s.billed).sum();
+        let effective = agg.sums.values().map(|s| s.effective).sum();
+        (agg.lines, billed, effective)
+    }
+
+    #[test]
+    fn a_zip_of_report_parts_reads_like_the_whole_file() {
+        let dir = scratch("zip");
+        let (plain, expected) = cur_file();
+        let text = String::from_utf8(plain.clone()).unwrap();
+        let (header, body) = text.split_once('\n').unwrap();
+        let lines: Vec<&str> = body.lines().collect();
+        let (first, second) = lines.split_at(lines.len() / 2);
+        let part = |rows: &[&str]| format!("{header}\n{}\n", rows.join("\n"));
+        let zipped = dir.join("report.zip");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&zipped).unwrap());
+        let deflated = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        zip.add_directory("report/", stored).unwrap();
+        zip.start_file("report/part-1.csv", deflated).unwrap();
+        zip.write_all(part(first).as_bytes()).unwrap();
+        zip.start_file("report/part-2.csv.gz", stored).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(part(second).as_bytes()).unwrap();
+        zip.write_all(&gz.finish().unwrap()).unwrap();
+        zip.start_file("__MACOSX/report/._part-1.csv", stored).unwrap();
+        zip.write_all(b"\x00\x05\x16\x07 not a csv").unwrap();
+        zip.finish().unwrap();
+        let whole = dir.join("report.csv");
+        std::fs::write(&whole, &plain).unwrap();
+
+        let from_zip = Aggregate::read(&[Source::file(&zipped)], None).unwrap();
+        let from_csv = Aggregate::read(&[Source::file(&whole)], None).unwrap();
+        assert_eq!(totals(&from_zip), totals(&from_csv));
+        assert_eq!(totals(&from_zip).1, expected.billed.total);
+        assert_eq!(from_zip.periods[0].2, [zipped.display().to_string()], "the period records the archive");
+
+        // A bad line inside the archive is named by archive, entry, line and column.
+        let broken = dir.join("broken.zip");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&broken).unwrap());
+        zip.start_file("part-1.csv", deflated).unwrap();
+        let mut rows: Vec<String> = first.iter().map(|r| (*r).to_owned()).collect();
+        rows[2] = rows[2].replacen("USD", "US$", 1);
+        zip.write_all(format!("{header}\n{}\n", rows.join("\n")).as_bytes()).unwrap();
+        zip.finish().unwrap();
+        let err = Aggregate::read(&[Source::file(&broken)], None).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("{}:part-1.csv: line 4", broken.display())), "{err}");
+
+        let empty = dir.join("empty.zip");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&empty).unwrap());
+        zip.start_file("readme.txt", stored).unwrap();
+        zip.finish().unwrap();
+        let err = Aggregate::read(&[Source::file(&empty)], None).unwrap_err().to_string();
+        assert!(err.contains("holds no .csv"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_manifest_lists_the_report_files_to_read() {
+        let dir = scratch("manifest");
+        let period = dir.join("cur/acme-daily/20261001-20261101");
+        std::fs::create_dir_all(period.join("0f1e2d3c")).unwrap();
+        std::fs::write(period.join("0f1e2d3c/acme-daily-00001.csv.gz"), b"x").unwrap();
+        std::fs::write(period.join("0f1e2d3c/acme-daily-00002.csv.gz"), b"x").unwrap();
+        // An older assembly of the same month, still in the bucket: not in the manifest, not read.
+        std::fs::create_dir_all(period.join("aaaa1111")).unwrap();
+        std::fs::write(period.join("aaaa1111/acme-daily-00001.csv.gz"), b"old").unwrap();
+        let manifest = period.join("acme-daily-Manifest.json");
+        let body = serde_json::json!({
+            "assemblyId": "0f1e2d3c", "account": "111122223333", "compression": "GZIP", "contentType": "text/csv",
+            "reportName": "acme-daily", "bucket": "acme-billing",
+            "billingPeriod": {"start": "20261001T000000.000Z", "end": "20261101T000000.000Z"},
+            "reportKeys": [
+                "cur/acme-daily/20261001-20261101/0f1e2d3c/acme-daily-00001.csv.gz",
+                "cur/acme-daily/20261001-20261101/0f1e2d3c/acme-daily-00002.csv.gz"
+            ]
+        });
+        std::fs::write(&manifest, body.to_string()).unwrap();
+        let m = manifest.display().to_string();
+        let sources = expand_manifests(std::slice::from_ref(&m)).unwrap();
+        let found: Vec<PathBuf> = sources.iter().map(|s| s.path.clone()).collect();
+        assert_eq!(
+            found,
+            [period.join("0f1e2d3c/acme-daily-00001.csv.gz"), period.join("0f1e2d3c/acme-daily-00002.csv.gz")]
+        );
+        // Other paths pass through.
+        assert_eq!(expand_manifests(&["a.csv".to_owned()]).unwrap()[0].path, PathBuf::from("a.csv"));
+
+        let mut escape = body.clone();
+        escape["reportKeys"] = serde_json::json!(["cur/../../../etc/passwd"]);
+        std::fs::write(&manifest, escape.to_string()).unwrap();
+        let err = expand_manifests(std::slice::from_ref(&m)).unwrap_err().to_string();
+        assert!(err.contains("leaves the manifest's folder"), "{err}");
+        let mut missing = body.clone();
+        missing["reportKeys"] = serde_json::json!(["cur/acme-daily/20261001-20261101/0f1e2d3c/acme-daily-00003.csv.gz"]);
+        std::fs::write(&manifest, missing.to_string()).unwrap();
+        let err = expand_manifests(std::slice::from_ref(&m)).unwrap_err().to_string();
+        assert!(err.contains("acme-daily-00003.csv.gz` is not under"), "{err}");
+        // A manifest given as a billing file says what to do.
+        let err = Aggregate::read(&[Source::file(&manifest)], None).unwrap_err().to_string();
+        assert!(err.contains("CUR manifest is imported with `portolan cost import"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
