@@ -348,6 +348,26 @@ impl Aggregate {
 }
 
 impl Aggregate {
+    /// Reads one CSV stream, already decompressed, named `name` in errors (the fuzz target's way in).
+    pub fn read_stream(reader: impl Read, name: &str) -> Result<Aggregate, CostError> {
+        let mut agg = Aggregate::default();
+        let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        agg.read_csv(reader, name, name, &counter, 0, None)?;
+        Ok(agg)
+    }
+
+    /// Checks the sums against the line counts: every line read is in exactly one period and one daily sum.
+    pub fn consistent(&self) -> bool {
+        let in_periods: i64 = self.periods.iter().map(|p| p.3).sum();
+        let in_sums: i64 = self.sums.values().map(|s| s.lines).sum();
+        u64::try_from(in_periods).ok() == Some(self.lines) && in_periods == in_sums
+    }
+
+    /// Billed and effective totals over everything read, every currency together (for checks, not reports).
+    pub fn grand_totals(&self) -> (Amount, Amount) {
+        (self.sums.values().map(|s| s.billed).sum(), self.sums.values().map(|s| s.effective).sum())
+    }
+
     /// Adds one line read from `source` (a file of `format`, or `opencost`). Fails, naming the amount, when a sum
     /// would outgrow its integer.
     pub fn add(&mut self, line: super::formats::Line, format: &'static str, source: &str) -> Result<(), &'static str> {
