@@ -591,19 +591,17 @@ impl RawConfig {
                 }
             },
         };
-        let cost = cost_settings(
-            CostRaw {
-                anomaly_min: self.cost_anomaly_min,
-                anomaly_days: self.cost_anomaly_days,
-                anomaly_z: self.cost_anomaly_z,
-                engineer_yearly: self.cost_engineer_yearly,
-                opencost_url: self.opencost_url,
-                opencost_cluster: self.opencost_cluster,
-                opencost_aggregate: self.opencost_aggregate,
-                opencost_currency: self.opencost_currency,
-                opencost_sync_seconds: self.opencost_sync_seconds,
-            },
-        )?;
+        let cost = cost_settings(CostRaw {
+            anomaly_min: self.cost_anomaly_min,
+            anomaly_days: self.cost_anomaly_days,
+            anomaly_z: self.cost_anomaly_z,
+            engineer_yearly: self.cost_engineer_yearly,
+            opencost_url: self.opencost_url,
+            opencost_cluster: self.opencost_cluster,
+            opencost_aggregate: self.opencost_aggregate,
+            opencost_currency: self.opencost_currency,
+            opencost_sync_seconds: self.opencost_sync_seconds,
+        })?;
         let mut deploy_workflows = Vec::new();
         for item in self.deploy_workflows.unwrap_or_default() {
             let Some((workflow, env)) = item.rsplit_once('=') else {
@@ -708,7 +706,10 @@ fn cost_settings(raw: CostRaw) -> Result<CostSettings, ConfigError> {
             let setting = "PORTOLAN_COST_ENGINEER_YEARLY";
             let mut parts = t.split_whitespace();
             let amount = parts.next().and_then(|a| Amount::parse(a).ok()).filter(|a| a.0 > 0).ok_or_else(|| {
-                ConfigError::Invalid { setting, reason: format!("`{t}` is not an amount above zero such as 150000 USD") }
+                ConfigError::Invalid {
+                    setting,
+                    reason: format!("`{t}` is not an amount above zero such as 150000 USD"),
+                }
             })?;
             let currency = currency_code(setting, parts.next().unwrap_or("USD"))?;
             Some((amount, currency))

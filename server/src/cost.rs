@@ -447,7 +447,9 @@ pub(crate) async fn list_anomalies(
     }
     let metric = match p.metric.as_deref() {
         None | Some("") => None,
-        Some(m) => Some(Metric::parse(m).ok_or_else(|| ApiError::unprocessable("metric", "must be effective or billed"))?),
+        Some(m) => {
+            Some(Metric::parse(m).ok_or_else(|| ApiError::unprocessable("metric", "must be effective or billed"))?)
+        }
     };
     let q = cost::anomalies::AnomalyQuery {
         from: day("from", p.from)?,
@@ -541,10 +543,7 @@ pub(crate) async fn triage_form(
         "snooze" => format!("snoozed through {}", triage.until.map(|u| u.to_string()).unwrap_or_default()),
         _ => "reopened".to_owned(),
     };
-    Ok(back(
-        "notice",
-        &format!("Anomaly of {} on {} {done}.", cost::rules::short_name(&triage.scope), triage.day),
-    ))
+    Ok(back("notice", &format!("Anomaly of {} on {} {done}.", cost::rules::short_name(&triage.scope), triage.day)))
 }
 
 /// Pulls OpenCost now (`PORTOLAN_OPENCOST_URL`): this month so far, and the month before during a month's first

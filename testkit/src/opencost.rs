@@ -82,11 +82,8 @@ fn parse_window(w: &str) -> Option<(String, String)> {
 
 fn next_day(day: &str) -> String {
     // Only ever used on well-formed days within a test's range.
-    let (y, m, d): (i32, u32, u32) = (
-        day[..4].parse().unwrap_or(2026),
-        day[5..7].parse().unwrap_or(1),
-        day[8..10].parse().unwrap_or(1),
-    );
+    let (y, m, d): (i32, u32, u32) =
+        (day[..4].parse().unwrap_or(2026), day[5..7].parse().unwrap_or(1), day[8..10].parse().unwrap_or(1));
     let days_in = |y: i32, m: u32| match m {
         2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
         2 => 28,
@@ -103,10 +100,7 @@ fn next_day(day: &str) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-async fn allocation(
-    State(inner): State<Arc<Inner>>,
-    Query(params): Query<Vec<(String, String)>>,
-) -> Response {
+async fn allocation(State(inner): State<Arc<Inner>>, Query(params): Query<Vec<(String, String)>>) -> Response {
     inner.requests.lock().expect("lock").push(params.clone());
     let get = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
     let window = get("window").unwrap_or_default();

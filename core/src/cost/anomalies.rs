@@ -187,7 +187,8 @@ pub async fn list(
         let mut series: BTreeMap<(String, String), Vec<Amount>> = BTreeMap::new();
         for (currency, allocation, component, day, amount) in rows {
             let Ok(i) = usize::try_from((day - start).num_days()) else { continue };
-            let s = series.entry((scope_of(&allocation, component), currency)).or_insert_with(|| vec![Amount::ZERO; span]);
+            let s =
+                series.entry((scope_of(&allocation, component), currency)).or_insert_with(|| vec![Amount::ZERO; span]);
             if let Some(slot) = s.get_mut(i) {
                 *slot += Amount(i128::from(amount));
             }
@@ -217,8 +218,7 @@ pub async fn list(
                     status: status.to_owned(),
                     reason: decision.map(|t| t.reason.clone()),
                     decided_by: decision.map(|t| t.decided_by.clone()),
-                    decided_at: decision
-                        .map(|t| t.decided_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                    decided_at: decision.map(|t| t.decided_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
                     until: decision.and_then(|t| t.until).map(|u| u.to_string()),
                 });
             }
@@ -338,11 +338,7 @@ pub async fn owner_of(db: &DatabaseConnection, scope: &str) -> Result<Option<Str
     if !scope.starts_with("component:") {
         return Ok(None);
     }
-    Ok(entities::Entity::find()
-        .filter(entities::Column::EntityRef.eq(scope))
-        .one(db)
-        .await?
-        .and_then(|e| e.owner_ref))
+    Ok(entities::Entity::find().filter(entities::Column::EntityRef.eq(scope)).one(db).await?.and_then(|e| e.owner_ref))
 }
 
 /// What a decision about a scope's anomalies is checked against.
@@ -452,10 +448,11 @@ mod tests {
 
     #[test]
     fn a_noisy_series_needs_a_bigger_jump() {
-        let noisy: Vec<Amount> = ["50", "150", "60", "140", "55", "145", "70", "130", "100", "100", "40", "160", "80", "120"]
-            .iter()
-            .map(|s| a(s))
-            .collect();
+        let noisy: Vec<Amount> =
+            ["50", "150", "60", "140", "55", "145", "70", "130", "100", "100", "40", "160", "80", "120"]
+                .iter()
+                .map(|s| a(s))
+                .collect();
         // 180 is 80 over the mean, but well inside what this series does.
         assert_eq!(detect(&noisy, a("180"), a("10"), a("3.5")), None);
         assert!(detect(&noisy, a("400"), a("10"), a("3.5")).is_some());

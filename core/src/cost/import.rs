@@ -182,8 +182,9 @@ fn open(path: &Path, counter: Arc<std::sync::atomic::AtomicU64>) -> std::io::Res
     file.seek(std::io::SeekFrom::Start(0))?;
     if got == 4 && magic == *b"PK\x03\x04" {
         let counted = Counting { inner: BufReader::with_capacity(256 * 1024, file), read: counter };
-        let archive = zip::ZipArchive::new(counted)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not a readable zip archive: {e}")))?;
+        let archive = zip::ZipArchive::new(counted).map_err(|e| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not a readable zip archive: {e}"))
+        })?;
         return Ok(Opened::Zip(archive));
     }
     if magic[..got].first() == Some(&b'{') {
@@ -777,7 +778,8 @@ mod tests {
         let err = expand_manifests(std::slice::from_ref(&m)).unwrap_err().to_string();
         assert!(err.contains("leaves the manifest's folder"), "{err}");
         let mut missing = body.clone();
-        missing["reportKeys"] = serde_json::json!(["cur/acme-daily/20261001-20261101/0f1e2d3c/acme-daily-00003.csv.gz"]);
+        missing["reportKeys"] =
+            serde_json::json!(["cur/acme-daily/20261001-20261101/0f1e2d3c/acme-daily-00003.csv.gz"]);
         std::fs::write(&manifest, missing.to_string()).unwrap();
         let err = expand_manifests(std::slice::from_ref(&m)).unwrap_err().to_string();
         assert!(err.contains("acme-daily-00003.csv.gz` is not under"), "{err}");

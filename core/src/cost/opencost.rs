@@ -46,11 +46,7 @@ fn failed(message: String) -> CostError {
 /// month's first three days (OpenCost's last days of a month settle late).
 pub fn window(today: NaiveDate) -> (NaiveDate, NaiveDate) {
     let first = today.with_day(1).unwrap_or(today);
-    let start = if today.day() <= 3 {
-        first.pred_opt().and_then(|d| d.with_day(1)).unwrap_or(first)
-    } else {
-        first
-    };
+    let start = if today.day() <= 3 { first.pred_opt().and_then(|d| d.with_day(1)).unwrap_or(first) } else { first };
     (start, today)
 }
 
@@ -132,8 +128,8 @@ pub fn tags_of(name: &str, aggregate: &str) -> Vec<(String, String)> {
 
 /// Reads an `/allocation` answer (`{"code": 200, "data": [{name: allocation}, ...]}`) into lines.
 pub fn lines(body: &str, settings: &CostSettings) -> Result<Vec<Line>, CostError> {
-    let doc: Value = serde_json::from_str(&sanitize(body))
-        .map_err(|e| failed(format!("the answer is not OpenCost's JSON: {e}")))?;
+    let doc: Value =
+        serde_json::from_str(&sanitize(body)).map_err(|e| failed(format!("the answer is not OpenCost's JSON: {e}")))?;
     if let Some(code) = doc.get("code").and_then(Value::as_i64)
         && code != 200
     {
@@ -261,7 +257,10 @@ mod tests {
             [("app".to_owned(), "storefront".to_owned()), ("namespace".to_owned(), "shop".to_owned())]
         );
         assert_eq!(tags_of("__unallocated__", "label:app"), []);
-        assert_eq!(tags_of("shop/__unallocated__", "namespace,label:app"), [("namespace".to_owned(), "shop".to_owned())]);
+        assert_eq!(
+            tags_of("shop/__unallocated__", "namespace,label:app"),
+            [("namespace".to_owned(), "shop".to_owned())]
+        );
         assert_eq!(tags_of("__idle__", "namespace"), [("opencost".to_owned(), "idle".to_owned())]);
         assert_eq!(tags_of("cluster-one/__idle__", "namespace"), [("opencost".to_owned(), "idle".to_owned())]);
         assert_eq!(tags_of("__unmounted__", "namespace"), [("opencost".to_owned(), "unmounted".to_owned())]);
@@ -304,8 +303,9 @@ mod tests {
 
     #[test]
     fn an_error_envelope_is_reported() {
-        let err = lines(r#"{"code":500,"status":"","data":null,"message":"Error: illegal window"}"#, &settings("namespace"))
-            .unwrap_err();
+        let err =
+            lines(r#"{"code":500,"status":"","data":null,"message":"Error: illegal window"}"#, &settings("namespace"))
+                .unwrap_err();
         assert!(err.to_string().contains("code 500: Error: illegal window"), "{err}");
     }
 

@@ -570,7 +570,8 @@ async fn anomalies_are_found_on_complete_days_and_can_be_dismissed_or_snoozed(b:
         .collect();
     assert_eq!(upload(&mut app, "oct-restated.csv", focus_days(&october)).await.status, StatusCode::CREATED);
     let list = app.get_with_token("/api/v1/cost/anomalies", API_TOKEN).await.json();
-    let scopes: Vec<&str> = list["anomalies"].as_array().unwrap().iter().map(|x| x["scope"].as_str().unwrap()).collect();
+    let scopes: Vec<&str> =
+        list["anomalies"].as_array().unwrap().iter().map(|x| x["scope"].as_str().unwrap()).collect();
     assert_eq!(scopes, ["unallocated"]);
     let audit = portolan_core::audit::recent(&app.state.app.db, 20).await.unwrap();
     let decisions: Vec<(&str, &str)> = audit
