@@ -256,13 +256,7 @@ async fn changed_allocation_rules_apply_to_costs_already_imported(b: Backend) {
     // lines to the platform team.
     let mut new_rules = rules.clone();
     new_rules["shared"] = json!([{"name": "ghost", "tag": "service=ghost-service", "split": "even"}]);
-    let req = Request::put("/api/v1/cost/rules")
-        .header(header::AUTHORIZATION, format!("Bearer {API_TOKEN}"))
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::COOKIE, "")
-        .body(Body::from(new_rules.to_string()))
-        .unwrap();
-    let res = app.send(req).await;
+    let res = put_rules(&mut app, &new_rules).await;
     assert_eq!(res.status, StatusCode::OK, "{res:?}");
     assert!(res.json()["moved"].as_u64().unwrap() > 0);
 
@@ -276,13 +270,7 @@ async fn changed_allocation_rules_apply_to_costs_already_imported(b: Backend) {
     // A bad rule is refused and names itself; the rules in force stay.
     let mut bad = rules.clone();
     bad["shared"] = json!([{"name": "x", "tag": "no-equals-sign"}]);
-    let req = Request::put("/api/v1/cost/rules")
-        .header(header::AUTHORIZATION, format!("Bearer {API_TOKEN}"))
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::COOKIE, "")
-        .body(Body::from(bad.to_string()))
-        .unwrap();
-    let res = app.send(req).await;
+    let res = put_rules(&mut app, &bad).await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.body.contains("shared[0].tag"), "{}", res.body);
     assert_eq!(report(&mut app, range).await, after);
@@ -394,6 +382,22 @@ async fn budgets_show_spend_and_forecast_and_are_announced_once_at_80_and_100_pe
     let res = member.send(put_as("payments")).await;
     assert_eq!(res.status, StatusCode::OK, "{res:?}");
     assert_eq!(res.json()[0]["amount"], "5.00");
+}
+
+/// Dismisses, snoozes or reopens an anomaly with the admin token.
+async fn triage_as_admin(app: &mut TestApp, body: Value) -> TestResponse {
+    app.post_json_with_token("/api/v1/cost/anomalies/triage", &body, API_TOKEN).await
+}
+
+/// Replaces the allocation rules with the admin token.
+async fn put_rules(app: &mut TestApp, rules: &Value) -> TestResponse {
+    let req = Request::put("/api/v1/cost/rules")
+        .header(header::AUTHORIZATION, format!("Bearer {API_TOKEN}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::COOKIE, "")
+        .body(Body::from(rules.to_string()))
+        .unwrap();
+    app.send(req).await
 }
 
 /// A FOCUS file with one line per (day, tag, amount): the tag is `key=value`, or a bare name for `service=name`;
@@ -527,36 +531,30 @@ async fn anomalies_are_found_on_complete_days_and_can_be_dismissed_or_snoozed(b:
     assert_eq!(open["anomalies"][0]["scope"], "unallocated");
 
     // A snooze mutes the scope's later anomalies up to its last day; the audit log has every decision.
-    let res = app
-        .post_json_with_token(
-            "/api/v1/cost/anomalies/triage",
-            &json!({"scope": "unallocated", "currency": "USD", "day": "2026-10-22", "action": "snooze",
+    let res = triage_as_admin(
+        &mut app,
+        json!({"scope": "unallocated", "currency": "USD", "day": "2026-10-22", "action": "snooze",
                 "reason": "tagging sprint next week", "until": "2026-11-30"}),
-            API_TOKEN,
-        )
-        .await;
+    )
+    .await;
     assert_eq!(res.status, StatusCode::OK, "{res:?}");
     let list = app.get_with_token("/api/v1/cost/anomalies", API_TOKEN).await.json();
     assert_eq!(list["anomalies"][0]["status"], "snoozed");
     assert_eq!(list["anomalies"][0]["until"], "2026-11-30");
-    let res = app
-        .post_json_with_token(
-            "/api/v1/cost/anomalies/triage",
-            &json!({"scope": "unallocated", "currency": "USD", "day": "2026-10-22", "action": "snooze",
+    let res = triage_as_admin(
+        &mut app,
+        json!({"scope": "unallocated", "currency": "USD", "day": "2026-10-22", "action": "snooze",
                 "reason": "x", "until": "2026-10-01"}),
-            API_TOKEN,
-        )
-        .await;
+    )
+    .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "a snooze ending before its anomaly");
 
     // Reopening brings it back; a restated month that removes the spike removes the anomaly.
-    let res = app
-        .post_json_with_token(
-            "/api/v1/cost/anomalies/triage",
-            &json!({"scope": "storefront", "currency": "USD", "day": "2026-10-20", "action": "reopen"}),
-            API_TOKEN,
-        )
-        .await;
+    let res = triage_as_admin(
+        &mut app,
+        json!({"scope": "storefront", "currency": "USD", "day": "2026-10-20", "action": "reopen"}),
+    )
+    .await;
     assert_eq!(res.status, StatusCode::OK);
     let list = app.get_with_token("/api/v1/cost/anomalies?status=open", API_TOKEN).await.json();
     assert_eq!(list["anomalies"][0]["scope"], "component:default/storefront");
@@ -595,16 +593,7 @@ async fn a_service_carries_its_part_of_shared_costs_and_shows_it_in_engineers(b:
         {"name": "network", "tag": "shared=network", "split": "proportional"},
         {"name": "support", "tag": "shared=support"},
     ]});
-    let res = app
-        .send(
-            Request::put("/api/v1/cost/rules")
-                .header(header::AUTHORIZATION, format!("Bearer {API_TOKEN}"))
-                .header(header::CONTENT_TYPE, "application/json")
-                .header(header::COOKIE, "")
-                .body(Body::from(rules.to_string()))
-                .unwrap(),
-        )
-        .await;
+    let res = put_rules(&mut app, &rules).await;
     assert_eq!(res.status, StatusCode::OK, "{res:?}");
     // November: storefront 30 a day, payments-api 10, a network bill of 4 split by direct cost, support of 2 split
     // evenly between the two.
@@ -720,16 +709,7 @@ async fn opencost_is_pulled_a_day_per_step_with_its_idle_and_unallocated_buckets
     assert_eq!(services["Kubernetes storage"], Amount(a("0.25").0 * n));
 
     // A shared rule claims idle capacity; OpenCost's settled numbers replace the first pull's, not add to them.
-    let res = app
-        .send(
-            Request::put("/api/v1/cost/rules")
-                .header(header::AUTHORIZATION, format!("Bearer {API_TOKEN}"))
-                .header(header::CONTENT_TYPE, "application/json")
-                .header(header::COOKIE, "")
-                .body(Body::from(json!({"shared": [{"name": "idle", "tag": "opencost=idle"}]}).to_string()))
-                .unwrap(),
-        )
-        .await;
+    let res = put_rules(&mut app, &json!({"shared": [{"name": "idle", "tag": "opencost=idle"}]})).await;
     assert_eq!(res.status, StatusCode::OK, "{res:?}");
     fake.set(allocations("2.5", "2.9"));
     for _ in 0..2 {
