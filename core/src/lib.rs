@@ -14,6 +14,7 @@ pub mod deploys;
 pub mod docs;
 pub mod github;
 pub mod health;
+pub mod scaffold;
 pub mod search;
 pub mod state;
 pub mod webhooks;

@@ -117,6 +117,17 @@ pub async fn find_location<C: ConnectionTrait>(db: &C, target: &str) -> Result<O
     locations::Entity::find().filter(locations::Column::Target.eq(target)).one(db).await
 }
 
+/// The reference of the first entity (components before other kinds) a location declares, if any.
+pub async fn first_entity_of_location<C: ConnectionTrait>(db: &C, location_id: i64) -> Result<Option<String>, DbErr> {
+    let rows = entities::Entity::find()
+        .filter(entities::Column::LocationId.eq(location_id))
+        .order_by_asc(entities::Column::CreatedAt)
+        .all(db)
+        .await?;
+    let first = rows.iter().find(|r| r.kind == "component").or_else(|| rows.first());
+    Ok(first.map(|r| r.entity_ref.clone()))
+}
+
 /// Every registered location, oldest first.
 pub async fn list_locations(db: &DatabaseConnection) -> Result<Vec<locations::Model>, DbErr> {
     locations::Entity::find().order_by_asc(locations::Column::Id).all(db).await
