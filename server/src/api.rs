@@ -103,6 +103,6 @@ pub(crate) async fn person(
     }
 }
 
-async fn api_not_found() -> ApiError {
+pub(crate) async fn api_not_found() -> ApiError {
     ApiError::not_found("no such API endpoint")
 }

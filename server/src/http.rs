@@ -37,6 +37,7 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     field: Option<&'static str>,
+    fields: Vec<portolan_types::scaffold::FieldProblem>,
 }
 
 /// Every error the JSON API answers: `{"error": {"code": "...", "message": "..."}}`.
@@ -57,27 +58,54 @@ pub struct ErrorBody {
     /// For `unprocessable`: the request field at fault.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// For `unprocessable` form values (scaffolder templates): every field at fault.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<portolan_types::scaffold::FieldProblem>,
 }
 
 impl ApiError {
     /// 401: no or bad credentials.
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::UNAUTHORIZED, code: "unauthorized", message: message.into(), field: None }
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "unauthorized",
+            message: message.into(),
+            field: None,
+            fields: Vec::new(),
+        }
     }
 
     /// 403: authenticated, but not allowed.
     pub fn forbidden(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::FORBIDDEN, code: "forbidden", message: message.into(), field: None }
+        ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "forbidden",
+            message: message.into(),
+            field: None,
+            fields: Vec::new(),
+        }
     }
 
     /// 400: the request itself is wrong.
     pub fn bad_request(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::BAD_REQUEST, code: "bad_request", message: message.into(), field: None }
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: "bad_request",
+            message: message.into(),
+            field: None,
+            fields: Vec::new(),
+        }
     }
 
     /// 404.
     pub fn not_found(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::NOT_FOUND, code: "not_found", message: message.into(), field: None }
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            code: "not_found",
+            message: message.into(),
+            field: None,
+            fields: Vec::new(),
+        }
     }
 
     /// 500: logs the cause, shows nothing of it.
@@ -88,17 +116,30 @@ impl ApiError {
             code: "internal",
             message: "internal error; see the server log for this request id".to_owned(),
             field: None,
+            fields: Vec::new(),
         }
     }
 
     /// 429: the client sent too much; the caller adds `Retry-After`.
     pub fn too_many_requests(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::TOO_MANY_REQUESTS, code: "rate_limited", message: message.into(), field: None }
+        ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: "rate_limited",
+            message: message.into(),
+            field: None,
+            fields: Vec::new(),
+        }
     }
 
     /// 413: the body is larger than this route takes.
     pub fn too_large(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::PAYLOAD_TOO_LARGE, code: "too_large", message: message.into(), field: None }
+        ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "too_large",
+            message: message.into(),
+            field: None,
+            fields: Vec::new(),
+        }
     }
 
     /// The sentence for people.
@@ -113,27 +154,58 @@ impl ApiError {
             code: "unprocessable",
             message: format!("{field}: {}", message.into()),
             field: Some(field),
+            fields: Vec::new(),
         }
+    }
+
+    /// 422: form values that do not satisfy a form, every field named in `fields`.
+    pub fn invalid_fields(fields: Vec<portolan_types::scaffold::FieldProblem>) -> Self {
+        let message = fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ");
+        ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, code: "unprocessable", message, field: None, fields }
     }
 
     /// 502: a system the portal relies on (GitHub) failed.
     pub fn bad_gateway(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::BAD_GATEWAY, code: "bad_gateway", message: message.into(), field: None }
+        ApiError {
+            status: StatusCode::BAD_GATEWAY,
+            code: "bad_gateway",
+            message: message.into(),
+            field: None,
+            fields: Vec::new(),
+        }
     }
 
     /// 409: the request needs something this portal has not been set up with (a GitHub token, say).
     pub fn not_configured(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::CONFLICT, code: "not_configured", message: message.into(), field: None }
+        ApiError {
+            status: StatusCode::CONFLICT,
+            code: "not_configured",
+            message: message.into(),
+            field: None,
+            fields: Vec::new(),
+        }
     }
 
     /// 409: the request conflicts with how the thing is managed (a check declared in git, say).
     pub fn conflict(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::CONFLICT, code: "conflict", message: message.into(), field: None }
+        ApiError {
+            status: StatusCode::CONFLICT,
+            code: "conflict",
+            message: message.into(),
+            field: None,
+            fields: Vec::new(),
+        }
     }
 
     /// 503.
     pub fn unavailable(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::SERVICE_UNAVAILABLE, code: "unavailable", message: message.into(), field: None }
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "unavailable",
+            message: message.into(),
+            field: None,
+            fields: Vec::new(),
+        }
     }
 }
 
@@ -144,6 +216,7 @@ impl IntoResponse for ApiError {
                 code: self.code.to_owned(),
                 message: self.message,
                 field: self.field.map(str::to_owned),
+                fields: self.fields,
             },
         };
         (self.status, Json(body)).into_response()

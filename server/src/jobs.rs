@@ -22,6 +22,24 @@ pub fn spawn_all(state: &ServerState) {
     spawn_deploy_sync(state.app.clone());
     spawn_health_engine(state);
     spawn_opencost_pull(state.app.clone());
+    spawn_scaffold_recovery(state.app.clone());
+}
+
+/// Every minute, marks scaffolder tasks whose runner stopped beating (its process ended) as failed, so the page
+/// says so and they can be retried.
+pub fn spawn_scaffold_recovery(app: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match portolan_core::scaffold::tasks::recover_stale(&app.db).await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(tasks = n, "scaffolder tasks whose runner stopped were marked failed"),
+                Err(e) => tracing::warn!(error = %e, "checking scaffolder tasks failed"),
+            }
+        }
+    })
 }
 
 /// Pulls OpenCost (`PORTOLAN_OPENCOST_URL`) on its period, 30 s after start-up first. Each pull replaces the months

@@ -19,6 +19,7 @@ pub mod http;
 pub mod jobs;
 pub mod openapi;
 pub mod progress;
+pub mod scaffold;
 pub mod search;
 pub mod telemetry;
 pub mod webhooks;
@@ -342,6 +343,7 @@ pub fn router(state: ServerState) -> Router {
         .merge(health::router())
         .merge(attachments::router())
         .merge(search::router())
+        .merge(scaffold::router())
         .merge(auth::router(&config))
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(leptos.clone()))
         .fallback(file_and_error_handler_with_context::<ServerState, _>(context, shell))

@@ -440,3 +440,6 @@ async fn the_openapi_document_and_its_reference_page_are_public(b: Backend) {
     let home = app.get("/").await;
     assert!(home.body.contains("href=\"/api/docs\""), "{}", home.body);
 }
+
+#[path = "http/scaffold.rs"]
+mod scaffold;

@@ -10,6 +10,7 @@
 
 pub mod deploys;
 pub mod opencost;
+pub mod scaffold;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -169,6 +170,12 @@ struct Inner {
     repo_not_modified: AtomicUsize,
     /// Deployments, runs, pull requests and the git repositories behind them.
     deploys: Mutex<deploys::DeployState>,
+    /// Where repositories created through the API keep their bare git repositories.
+    git_root: std::path::PathBuf,
+    /// Repositories created through the API.
+    created: Mutex<HashMap<String, scaffold::CreatedRepo>>,
+    /// Pushes to refuse (with 500) before accepting again, and how long each push waits first.
+    push_faults: Mutex<(usize, u64)>,
 }
 
 type Shared = Arc<Inner>;
@@ -205,6 +212,9 @@ impl FakeGithub {
             repo_full: AtomicUsize::new(0),
             repo_not_modified: AtomicUsize::new(0),
             deploys: Mutex::default(),
+            git_root: std::env::temp_dir().join(format!("fake-github-{}-{}", std::process::id(), addr.port())),
+            created: Mutex::default(),
+            push_faults: Mutex::default(),
             config,
         });
         let app = router(inner.clone());
@@ -284,6 +294,21 @@ impl FakeGithub {
         d.retry_after = seconds;
     }
 
+    /// A repository created through the API (`owner/name`), with its bare git directory.
+    pub fn created_repo(&self, repo: &str) -> Option<scaffold::CreatedRepo> {
+        self.inner.created.lock().expect("lock").get(repo).cloned()
+    }
+
+    /// Refuses the next `n` pushes with a server error.
+    pub fn refuse_next_pushes(&self, n: usize) {
+        self.inner.push_faults.lock().expect("lock").0 = n;
+    }
+
+    /// Makes every push wait this long before it is handled.
+    pub fn slow_pushes(&self, millis: u64) {
+        self.inner.push_faults.lock().expect("lock").1 = millis;
+    }
+
     /// Issues an access token for a fixture person directly, for API-level tests.
     pub fn issue_token(&self, login: &str) -> String {
         let token = random_string("gho_", 36);
@@ -300,9 +325,10 @@ fn router(inner: Shared) -> Router {
         .route("/user", get(user))
         .route("/user/orgs", get(user_orgs))
         .route("/user/teams", get(user_teams))
-        .route("/orgs/{org}/repos", get(org_repos))
+        .route("/orgs/{org}/repos", get(org_repos).post(scaffold::create_in_org))
         .route("/repos/{owner}/{repo}/contents/{*path}", get(contents))
         .merge(deploys::routes())
+        .merge(scaffold::routes())
         .with_state(inner)
 }
 
@@ -768,6 +794,15 @@ async fn contents(
     }
     let full = format!("{owner}/{repo}");
     let path = path.trim_end_matches('/').to_owned();
+    // A repository created through the API serves what was pushed to it.
+    let created = s.created.lock().expect("lock").get(&full).map(|c| c.dir.clone());
+    if let Some(dir) = created {
+        let files = tokio::task::spawn_blocking(move || scaffold::files_of(&dir)).await.unwrap_or_default();
+        let mut repos = s.repos.lock().expect("lock");
+        if let Some(r) = repos.iter_mut().find(|r| r.full_name() == full) {
+            r.files = files.into_iter().collect();
+        }
+    }
     let (found, listing, branch) = {
         let repos = s.repos.lock().expect("lock");
         let repo = repos.iter().find(|r| r.full_name() == full);

@@ -9,6 +9,7 @@ pub mod cost;
 pub mod deploys;
 pub mod docs;
 pub mod health;
+pub mod scaffold;
 pub mod search;
 
 use serde::{Deserialize, Serialize};

@@ -7,11 +7,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{LazyLock, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
+use portolan_types::scaffold::{Task, TaskEvent, TaskEventBody, TaskStep};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
-use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::run::{self, Outcome, Plan, Sink, StepState};
@@ -115,56 +115,30 @@ static SECRETS: LazyLock<Mutex<HashMap<String, Map<String, Value>>>> = LazyLock:
 /// Tasks this process is running.
 static RUNNING: LazyLock<Mutex<HashSet<String>>> = LazyLock::new(Mutex::default);
 
-/// A task as the API shows it (Backstage's shape, plus the steps' states).
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TaskView {
-    /// Id.
-    pub id: String,
-    /// `{apiVersion, templateInfo: {entityRef}, parameters, steps, output, user: {ref}}`.
-    pub spec: Value,
-    /// Status.
-    pub status: String,
-    /// Created.
-    pub created_at: DateTime<Utc>,
-    /// Last heartbeat.
-    pub last_heartbeat_at: Option<DateTime<Utc>>,
-    /// Ended.
-    pub finished_at: Option<DateTime<Utc>>,
-    /// `user:default/<login>`.
-    pub created_by: String,
-    /// Steps with status, timing and output.
-    pub steps: Vec<StepState>,
-    /// The evaluated output (`links`, `text`), once completed.
-    pub output: Option<Value>,
-    /// Why it failed.
-    pub error: Option<String>,
-    /// Whether a cancel was asked for.
-    pub cancel_requested: bool,
+fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// One event as the API shows it (Backstage's `SerializedTaskEvent`).
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EventView {
-    /// Order, usable as `after`.
-    pub id: i64,
-    /// Task.
-    pub task_id: String,
-    /// `{message, stepId?, status?}`.
-    pub body: Value,
-    /// `log` or `completion`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// When.
-    pub created_at: DateTime<Utc>,
+/// A step's wire form (its memo stays inside).
+pub fn step_view(s: &StepState) -> TaskStep {
+    TaskStep {
+        id: s.id.clone(),
+        name: s.name.clone(),
+        action: s.action.clone(),
+        status: s.status.clone(),
+        started_at: s.started_at.map(time),
+        ended_at: s.ended_at.map(time),
+        output: s.output.clone(),
+        error: s.error.clone(),
+    }
 }
 
-fn view(row: tasks::Model) -> TaskView {
+fn view(row: tasks::Model) -> Task {
     let spec: Value = serde_json::from_str(&row.spec).unwrap_or(Value::Null);
     let values: Value = serde_json::from_str(&row.values).unwrap_or(json!({}));
     let steps: Vec<StepState> = serde_json::from_str(&row.steps).unwrap_or_default();
     let tpl = &spec["template"];
+    let title = tpl["metadata"]["title"].as_str().or(tpl["metadata"]["name"].as_str()).unwrap_or_default().to_owned();
     let public_spec = json!({
         "apiVersion": tpl["apiVersion"],
         "templateInfo": {"entityRef": row.template_ref, "entity": {"metadata": tpl["metadata"]}},
@@ -173,30 +147,31 @@ fn view(row: tasks::Model) -> TaskView {
         "output": tpl["spec"]["output"],
         "user": {"ref": format!("user:default/{}", row.created_by)},
     });
-    TaskView {
+    Task {
         id: row.id,
         spec: public_spec,
         status: row.status,
-        created_at: row.created_at,
-        last_heartbeat_at: row.heartbeat_at,
-        finished_at: row.finished_at,
+        created_at: time(row.created_at),
+        last_heartbeat_at: row.heartbeat_at.map(time),
+        finished_at: row.finished_at.map(time),
         created_by: format!("user:default/{}", row.created_by),
-        steps,
+        template_ref: row.template_ref,
+        template_title: title,
+        steps: steps.iter().map(step_view).collect(),
         output: row.output.and_then(|o| serde_json::from_str(&o).ok()),
         error: row.error,
         cancel_requested: row.cancel_requested,
     }
 }
 
-fn event_view(e: events::Model) -> EventView {
-    let mut body = json!({"message": e.message});
-    if let Some(s) = e.step_id {
-        body["stepId"] = json!(s);
+fn event_view(e: events::Model) -> TaskEvent {
+    TaskEvent {
+        id: e.id,
+        task_id: e.task_id,
+        body: TaskEventBody { message: e.message, step_id: e.step_id, status: e.status },
+        kind: e.kind,
+        created_at: time(e.created_at),
     }
-    if let Some(s) = e.status {
-        body["status"] = json!(s);
-    }
-    EventView { id: e.id, task_id: e.task_id, body, kind: e.kind, created_at: e.created_at }
 }
 
 /// Creates a task and starts it on this replica. `values` were validated; `secrets` hold the secret fields'
@@ -417,7 +392,8 @@ fn heartbeat(db: DatabaseConnection, id: String) -> tokio::task::JoinHandle<()> 
     })
 }
 
-async fn user_context(state: &AppState, login: &str) -> Result<Value, DbErr> {
+/// `user` as templates see it: `{entity, ref}` of the person running the template.
+pub async fn user_context(state: &AppState, login: &str) -> Result<Value, DbErr> {
     let entity_ref = crate::catalog::model::EntityRef::new("user", "default", &login.to_lowercase());
     let entity = match crate::catalog::store::find(&state.db, &entity_ref).await? {
         Some(row) => serde_json::from_str(&row.body).unwrap_or(Value::Null),
@@ -464,21 +440,23 @@ async fn finish(
 }
 
 /// One task.
-pub async fn get(db: &DatabaseConnection, id: &str) -> Result<Option<TaskView>, DbErr> {
+pub async fn get(db: &DatabaseConnection, id: &str) -> Result<Option<Task>, DbErr> {
     Ok(tasks::Entity::find_by_id(id.to_owned()).one(db).await?.map(view))
 }
 
-/// Recent tasks, newest first, optionally of one person.
-pub async fn list(db: &DatabaseConnection, created_by: Option<&str>, limit: u64) -> Result<Vec<TaskView>, DbErr> {
-    let mut q = tasks::Entity::find().order_by_desc(tasks::Column::CreatedAt).limit(limit);
+/// Recent tasks, newest first, optionally of one person, with how many there are in all.
+pub async fn list(db: &DatabaseConnection, created_by: Option<&str>, limit: u64) -> Result<(Vec<Task>, u64), DbErr> {
+    use sea_orm::PaginatorTrait;
+    let mut q = tasks::Entity::find().order_by_desc(tasks::Column::CreatedAt);
     if let Some(login) = created_by {
         q = q.filter(tasks::Column::CreatedBy.eq(login.to_owned()));
     }
-    Ok(q.all(db).await?.into_iter().map(view).collect())
+    let total = q.clone().count(db).await?;
+    Ok((q.limit(limit).all(db).await?.into_iter().map(view).collect(), total))
 }
 
 /// Events after `after` (an event id), in order.
-pub async fn events_after(db: &DatabaseConnection, id: &str, after: i64) -> Result<Vec<EventView>, DbErr> {
+pub async fn events_after(db: &DatabaseConnection, id: &str, after: i64) -> Result<Vec<TaskEvent>, DbErr> {
     Ok(events::Entity::find()
         .filter(events::Column::TaskId.eq(id.to_owned()))
         .filter(events::Column::Id.gt(after))
@@ -492,7 +470,7 @@ pub async fn events_after(db: &DatabaseConnection, id: &str, after: i64) -> Resu
 }
 
 /// Asks a task to stop before its next step. A task no runner holds any more is cancelled at once.
-pub async fn cancel(state: &AppState, id: &str, actor: &str) -> Result<TaskView, ScaffoldError> {
+pub async fn cancel(state: &AppState, id: &str, actor: &str) -> Result<Task, ScaffoldError> {
     let row = tasks::Entity::find_by_id(id.to_owned()).one(&state.db).await?.ok_or(ScaffoldError::NotFound)?;
     if !matches!(row.status.as_str(), "open" | "processing") {
         return Err(ScaffoldError::Conflict(format!(
@@ -514,7 +492,7 @@ pub async fn cancel(state: &AppState, id: &str, actor: &str) -> Result<TaskView,
 }
 
 /// Runs a failed or cancelled task again from the step that did not finish.
-pub async fn retry(state: &AppState, id: &str, actor: &str) -> Result<TaskView, ScaffoldError> {
+pub async fn retry(state: &AppState, id: &str, actor: &str) -> Result<Task, ScaffoldError> {
     let row = tasks::Entity::find_by_id(id.to_owned()).one(&state.db).await?.ok_or(ScaffoldError::NotFound)?;
     if !matches!(row.status.as_str(), "failed" | "cancelled") {
         return Err(ScaffoldError::Conflict(format!(

@@ -114,6 +114,17 @@ pub fn parse(entity: &Value) -> Result<Template, String> {
     })
 }
 
+/// A template given as JSON, or as YAML text (the way template authors write it).
+pub fn document(value: &Value) -> Result<Value, String> {
+    match value {
+        Value::String(text) => {
+            serde_yaml_ng::from_str::<Value>(text).map_err(|e| format!("the template is not valid YAML: {e}"))
+        }
+        Value::Object(_) => Ok(value.clone()),
+        _ => Err("the template must be an object or YAML text".to_owned()),
+    }
+}
+
 fn form_step(i: usize, s: &Value) -> Result<FormStep, String> {
     if !s.is_object() {
         return Err(format!("spec.parameters[{i}] must be an object"));
