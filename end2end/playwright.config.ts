@@ -48,7 +48,12 @@ export default defineConfig({
       // `/user` answers 401 without a token: any answer means the fake is up.
       reuseExistingServer: false,
       timeout: 30_000,
-      env: { FAKE_GITHUB_CLIENT_ID: 'e2e-client', FAKE_GITHUB_CLIENT_SECRET: 'e2e-secret' },
+      env: {
+        FAKE_GITHUB_CLIENT_ID: 'e2e-client',
+        FAKE_GITHUB_CLIENT_SECRET: 'e2e-secret',
+        // The portal's own token (PORTOLAN_GITHUB_TOKEN below): scaffolding creates repositories with it.
+        FAKE_GITHUB_TOKENS: 'e2e-portal-github-token:octocat',
+      },
     },
     {
       // A fresh database with the example catalog imported through the CLI; then a location whose file goes
@@ -56,6 +61,7 @@ export default defineConfig({
       command: [
         `rm -rf "${dataDir}" && mkdir -p "${dataDir}"`,
         `"${portolan}" catalog import examples/catalog`,
+        `"${portolan}" catalog import end2end/fixtures/templates/service/template.yaml`,
         `cp -r end2end/fixtures/retired "${dataDir}/retired"`,
         `"${portolan}" catalog import "${dataDir}/retired"`,
         `rm "${dataDir}/retired/legacy.yaml"`,
@@ -84,6 +90,10 @@ export default defineConfig({
         // Every journey signs in from 127.0.0.1, many times a minute: one client address standing for a whole
         // office. The login limit's own behaviour is covered by the HTTP tests.
         PORTOLAN_RATE_LIMIT_LOGIN: '1000',
+        // Scaffolding publishes to the fake GitHub with this token; deploy sync stays off so that journeys see only
+        // the deployments they record.
+        PORTOLAN_GITHUB_TOKEN: 'e2e-portal-github-token',
+        PORTOLAN_DEPLOY_SYNC_SECONDS: '0',
       },
     },
   ],

@@ -17,6 +17,7 @@ struct NavItem {
 const NAV: &[NavItem] = &[
     NavItem { label: "Home", href: "/" },
     NavItem { label: "Catalog", href: "/catalog" },
+    NavItem { label: "Create", href: "/create" },
     NavItem { label: "Docs", href: "/docs" },
     NavItem { label: "Deploys", href: "/deploys" },
     NavItem { label: "DORA", href: "/dora" },

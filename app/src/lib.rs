@@ -10,6 +10,7 @@ pub mod access;
 pub mod auth;
 pub mod catalog;
 pub mod cost;
+pub mod create;
 pub mod deploys;
 pub mod docs;
 pub mod error;
@@ -107,6 +108,13 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/dora/how") view=deploys::DoraHowPage ssr=SsrMode::Async />
                     <Route path=path!("/health") view=health::HealthPage ssr=SsrMode::Async />
                     <Route path=path!("/cost") view=cost::CostPage ssr=SsrMode::Async />
+                    <Route path=path!("/create") view=create::CreatePage ssr=SsrMode::Async />
+                    <Route
+                        path=path!("/create/templates/:namespace/:name")
+                        view=create::WizardRoute
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=path!("/create/tasks/:id") view=create::TaskRoute ssr=SsrMode::Async />
                     <Route path=path!("/docs/new") view=docs::NewDocPage ssr=SsrMode::Async />
                     <Route path=path!("/docs/:space/:slug") view=docs::DocPageRoute ssr=SsrMode::Async />
                     <Route path=path!("/docs/:space/:slug/edit") view=docs::EditPageRoute ssr=SsrMode::Async />

@@ -11,6 +11,7 @@ pub mod run;
 pub mod schema;
 pub mod tasks;
 pub mod template;
+pub mod wizard;
 pub mod workspace;
 
 use sea_orm::{DatabaseConnection, DbErr};

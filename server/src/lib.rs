@@ -43,6 +43,10 @@ use portolan_core::{AppState, Config};
 /// The example catalog imported with the demo data, relative to the working directory.
 pub const DEMO_CATALOG: &str = "examples/catalog";
 
+/// The example scaffolder template, imported with the demo data (the file, not its directory: the skeleton next to
+/// it holds a `catalog-info.yaml` with expressions that is not an entity).
+pub const DEMO_TEMPLATE: &str = "examples/templates/rust-service/template.yaml";
+
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "portolan_session";
 
@@ -377,6 +381,11 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
                 Ok((_, s)) => tracing::info!(added = s.added, errors = s.errors.len(), "demo catalog imported"),
                 Err(e) => tracing::warn!(error = %e, "demo catalog import failed"),
             }
+        }
+        if std::path::Path::new(DEMO_TEMPLATE).is_file()
+            && let Err(e) = portolan_core::catalog::import(&state.app, DEMO_TEMPLATE, "demo").await
+        {
+            tracing::warn!(error = %e, "demo templates import failed");
         }
         if let Err(e) = portolan_core::demo::seed_deploys(&state.app.db, &state.app.config).await {
             tracing::warn!(error = %e, "demo deployments could not be loaded");

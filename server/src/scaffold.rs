@@ -39,6 +39,9 @@ pub fn router() -> Router<ServerState> {
         .route("/api/scaffolder/v2/tasks/{id}/retry", post(retry_task))
         .route("/api/scaffolder/v2/dry-run", post(dry_run))
         .route("/api/scaffolder/{*rest}", axum::routing::any(crate::api::api_not_found))
+        .route("/create/wizard", post(wizard_form))
+        .route("/create/tasks/{id}/cancel", post(cancel_form))
+        .route("/create/tasks/{id}/retry", post(retry_form))
 }
 
 /// Maps a scaffolder error to the API's.
@@ -398,4 +401,192 @@ pub fn dry_run_result(r: scaffold::DryRun) -> DryRunResult {
         steps: r.steps.iter().map(tasks::step_view).collect(),
         error: r.error,
     }
+}
+
+fn see_other(to: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(http::header::LOCATION, to.to_owned())]).into_response()
+}
+
+fn with_message(path: &str, key: &str, text: &str) -> String {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    format!("{path}{sep}{key}={}", portolan_types::encode_query_value(text))
+}
+
+/// The wizard's URL for a template and step (`review` after the last form step).
+pub fn wizard_url(template_ref: &str, step: usize, steps: usize) -> String {
+    let (ns, name) =
+        template_ref.strip_prefix("template:").and_then(|r| r.split_once('/')).unwrap_or(("default", template_ref));
+    let step = if step >= steps { "review".to_owned() } else { step.to_string() };
+    format!(
+        "/create/templates/{}/{}?step={step}",
+        portolan_types::encode_query_value(ns),
+        portolan_types::encode_query_value(name)
+    )
+}
+
+/// The wizard as plain forms: every button posts here with the step's fields; the values are kept in the
+/// session (passwords in memory), the step is checked with the template's schema, and the browser is sent to the
+/// next step, back to this one with the problems shown, the review, a dry-run or the new task.
+pub(crate) async fn wizard_form(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    session: tower_sessions::Session,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    let Some(viewer) = viewer.0.clone() else { return see_other("/login") };
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let template_ref = get("__template");
+    let loaded = match scaffold::load(&state.app.db, &template_ref).await {
+        Ok(l) => l,
+        Err(_) => return see_other(&with_message("/create", "error", "That template is not in the catalog.")),
+    };
+    let tpl = &loaded.template;
+    let template_ref = tpl.entity_ref.clone();
+    let n = tpl.parameters.len();
+    let step: usize = get("__step").parse().unwrap_or(n).min(n);
+    let nav = get("__nav");
+    let here = wizard_url(&template_ref, step, n);
+    if let Err(e) = authorize(&state, &viewer, Action::ScaffoldRun, &Target::for_row(&loaded.row)).await {
+        return see_other(&with_message(&here, "error", e.message()));
+    }
+    let mut drafts: scaffold::wizard::Drafts =
+        session.get(scaffold::wizard::SESSION_KEY).await.ok().flatten().unwrap_or_default();
+    let mut draft = drafts.remove(&template_ref).unwrap_or_default();
+    let secret_fields = tpl.secret_fields();
+    if step < n {
+        let form = &tpl.parameters[step];
+        let mut fields: Vec<(String, String)> = Vec::new();
+        let (props, _) = scaffold::schema::effective(&form.schema, &draft.values);
+        for (k, v) in &pairs {
+            if k.starts_with("__") {
+                continue;
+            }
+            if secret_fields.contains(k) {
+                if !v.is_empty() {
+                    scaffold::wizard::keep_secret(&viewer.login, &template_ref, k, v);
+                }
+                continue;
+            }
+            if let Some((_, part)) = k.rsplit_once('.')
+                && matches!(part, "host" | "owner" | "repo")
+            {
+                continue;
+            }
+            fields.push((k.clone(), v.clone()));
+        }
+        // A repository field arrives as three inputs.
+        let mut names: Vec<String> = props.keys().cloned().collect();
+        for map in template::property_maps(&form.schema) {
+            names.extend(map.keys().cloned());
+        }
+        for name in names {
+            let host = get(&format!("{name}.host"));
+            let owner = get(&format!("{name}.owner"));
+            let repo = get(&format!("{name}.repo"));
+            if pairs.iter().any(|(k, _)| k == &format!("{name}.repo")) && !fields.iter().any(|(k, _)| k == &name) {
+                let value = if owner.trim().is_empty() && repo.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "{}?owner={}&repo={}",
+                        host.trim(),
+                        portolan_types::encode_query_value(owner.trim()),
+                        portolan_types::encode_query_value(repo.trim())
+                    )
+                };
+                fields.push((name, value));
+            }
+        }
+        draft.values = scaffold::schema::from_form(&form.schema, &fields, &draft.values);
+        for name in &secret_fields {
+            draft.values.remove(name);
+        }
+    }
+    let secrets = scaffold::wizard::secrets(&viewer.login, &template_ref);
+    let mut all = draft.values.clone();
+    all.extend(secrets.clone());
+    let redirect = match nav.as_str() {
+        "back" => {
+            draft.errors.clear();
+            wizard_url(&template_ref, step.saturating_sub(1), n)
+        }
+        "dry-run" => format!("{}&dry=1", wizard_url(&template_ref, n, n)),
+        "create" | "next" | "review" => {
+            let upto = if nav == "create" { None } else { Some(step) };
+            match scaffold::validate(&state.app.db, tpl, &mut all, upto).await {
+                Err(e) => {
+                    tracing::error!(error = %e, "checking wizard values failed");
+                    with_message(&here, "error", "The values could not be checked; try again.")
+                }
+                Ok(errors) if !errors.is_empty() => {
+                    let first = errors.iter().filter_map(|e| tpl.step_of(&e.field)).min().unwrap_or(step);
+                    draft.errors = problems(errors);
+                    wizard_url(&template_ref, first, n)
+                }
+                Ok(_) => {
+                    draft.errors.clear();
+                    for (k, v) in &all {
+                        if !secret_fields.contains(k) {
+                            draft.values.insert(k.clone(), v.clone());
+                        }
+                    }
+                    if nav == "create" {
+                        match start(&state, &viewer, &template_ref, all, Map::new()).await {
+                            Ok(id) => {
+                                scaffold::wizard::forget_secrets(&viewer.login, &template_ref);
+                                let _ = session.insert(scaffold::wizard::SESSION_KEY, &drafts).await;
+                                return see_other(&format!("/create/tasks/{id}"));
+                            }
+                            Err(e) => with_message(&wizard_url(&template_ref, n, n), "error", e.message()),
+                        }
+                    } else {
+                        wizard_url(&template_ref, step + 1, n)
+                    }
+                }
+            }
+        }
+        _ => here.clone(),
+    };
+    drafts.insert(template_ref, draft);
+    if let Err(e) = session.insert(scaffold::wizard::SESSION_KEY, &drafts).await {
+        tracing::warn!(error = %e, "keeping the wizard's values failed");
+    }
+    see_other(&redirect)
+}
+
+async fn task_form(state: &ServerState, viewer: &RequestViewer, id: &str, retry: bool) -> Response {
+    let page = format!("/create/tasks/{}", portolan_types::encode_query_value(id));
+    let Some(viewer) = viewer.0.clone() else { return see_other("/login") };
+    if let Err(e) = may_manage(state, &viewer, id, if retry { "retry" } else { "cancel" }).await {
+        return see_other(&with_message(&page, "error", e.message()));
+    }
+    let result = if retry {
+        tasks::retry(&state.app, id, &viewer.login).await.map(|_| "Retrying from the step that did not finish.")
+    } else {
+        tasks::cancel(&state.app, id, &viewer.login)
+            .await
+            .map(|_| "Cancel requested: the task stops before its next step.")
+    };
+    match result {
+        Ok(text) => see_other(&with_message(&page, "notice", text)),
+        Err(e) => see_other(&with_message(&page, "error", scaffold_error(e).message())),
+    }
+}
+
+/// The task page's Cancel button.
+pub(crate) async fn cancel_form(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiPath(id): ApiPath<String>,
+) -> Response {
+    task_form(&state, &viewer, &id, false).await
+}
+
+/// The task page's Retry button.
+pub(crate) async fn retry_form(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    ApiPath(id): ApiPath<String>,
+) -> Response {
+    task_form(&state, &viewer, &id, true).await
 }

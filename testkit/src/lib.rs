@@ -309,6 +309,11 @@ impl FakeGithub {
         self.inner.push_faults.lock().expect("lock").1 = millis;
     }
 
+    /// Accepts a token chosen by the caller as a fixture person's (the portal's configured token in browser tests).
+    pub fn add_token(&self, token: &str, login: &str) {
+        self.inner.tokens.lock().expect("lock").insert(token.to_owned(), login.to_owned());
+    }
+
     /// Issues an access token for a fixture person directly, for API-level tests.
     pub fn issue_token(&self, login: &str) -> String {
         let token = random_string("gho_", 36);

@@ -241,3 +241,164 @@ pub struct FieldProblem {
     /// What is wrong.
     pub message: String,
 }
+
+/// A template as the "Create" page lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateCard {
+    /// `template:default/name`.
+    pub entity_ref: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Owner reference.
+    pub owner: Option<String>,
+    /// `spec.type` (`service`, `website`).
+    pub kind: Option<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Why it cannot run, when it cannot.
+    pub problem: Option<String>,
+}
+
+/// The "Create" page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CreateHome {
+    /// Every template.
+    pub templates: Vec<TemplateCard>,
+    /// The viewer's recent tasks.
+    pub tasks: Vec<Task>,
+}
+
+/// The parts of a repository field (`RepoUrlPicker`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepoField {
+    /// Hosts to choose from.
+    pub hosts: Vec<String>,
+    /// Owners to choose from (empty: any, typed).
+    pub owners: Vec<String>,
+    /// Chosen host.
+    pub host: String,
+    /// Chosen owner.
+    pub owner: String,
+    /// Repository name.
+    pub repo: String,
+}
+
+/// One field of a wizard step, with what the browser needs to check it too.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WizardField {
+    /// Form field name.
+    pub name: String,
+    /// Label.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// `ui:help`.
+    pub help: Option<String>,
+    /// `text`, `textarea`, `password`, `number`, `checkbox`, `select`, `multiselect`, `list` or `repo`.
+    pub widget: String,
+    /// Required.
+    pub required: bool,
+    /// Current value, as text.
+    pub value: String,
+    /// Current values (lists, multiple choice).
+    pub values: Vec<String>,
+    /// Choices `(value, label)`.
+    pub options: Vec<(String, String)>,
+    /// `pattern`.
+    pub pattern: Option<String>,
+    /// `minLength`.
+    pub min_length: Option<u64>,
+    /// `maxLength`.
+    pub max_length: Option<u64>,
+    /// `minimum`.
+    pub minimum: Option<f64>,
+    /// `maximum`.
+    pub maximum: Option<f64>,
+    /// Whole numbers only.
+    pub integer: bool,
+    /// `ui:autofocus`.
+    pub autofocus: bool,
+    /// A password was already entered (it is never sent back).
+    pub secret_set: bool,
+    /// The server's objection.
+    pub error: Option<String>,
+    /// For `repo`.
+    pub repo: Option<RepoField>,
+}
+
+/// One line of the review step.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewRow {
+    /// The form step.
+    pub step: String,
+    /// The field's label.
+    pub label: String,
+    /// Its value as shown (passwords masked).
+    pub value: String,
+}
+
+/// A file of a dry-run, as the page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviewFile {
+    /// Path.
+    pub path: String,
+    /// Text, when it is text.
+    pub text: Option<String>,
+    /// Size.
+    pub bytes: usize,
+}
+
+/// A dry-run on the review step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DryRunView {
+    /// The files the run would publish.
+    pub files: Vec<PreviewFile>,
+    /// What each step would do.
+    pub log: Vec<String>,
+    /// Why it stopped.
+    pub error: Option<String>,
+    /// Output links `(title, url or entity ref)`.
+    pub links: Vec<(String, String)>,
+}
+
+/// The wizard page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WizardPage {
+    /// `template:default/name`.
+    pub template_ref: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// The titles of the form steps.
+    pub steps: Vec<String>,
+    /// The current step; `steps.len()` is the review.
+    pub step: usize,
+    /// The current step's fields.
+    pub fields: Vec<WizardField>,
+    /// The review.
+    pub review: Vec<ReviewRow>,
+    /// A dry-run, when asked for.
+    pub dry_run: Option<DryRunView>,
+    /// Why the viewer may not run it.
+    pub refusal: Option<String>,
+    /// Problems of the template itself.
+    pub problems: Vec<String>,
+}
+
+/// The task page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskPage {
+    /// The task.
+    pub task: Task,
+    /// Its whole log.
+    pub events: Vec<TaskEvent>,
+    /// Whether the viewer may cancel or retry it.
+    pub can_manage: bool,
+}

@@ -400,3 +400,51 @@ mod tests {
         assert!(!problems.iter().any(|p| p.starts_with("step d")), "{problems:?}");
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+    use crate::scaffold::template;
+
+    /// The example template shipped in `examples/templates` renders a catalog file the catalog accepts, with and
+    /// without the optional system.
+    #[tokio::test]
+    async fn the_example_template_renders_a_valid_catalog_file() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/templates/rust-service");
+        let text = std::fs::read_to_string(dir.join("template.yaml")).unwrap();
+        let doc = template::document(&Value::String(text)).unwrap();
+        let t = template::parse(&doc).unwrap();
+        assert_eq!(preflight(&t), Vec::<String>::new());
+        for system in [Some("system:default/shop"), None] {
+            let mut values = json!({"name": "orders", "owner": "group:default/payments", "port": 9000,
+                "repoUrl": "github.com?owner=acme&repo=orders"})
+            .as_object()
+            .cloned()
+            .unwrap();
+            if let Some(s) = system {
+                values.insert("system".into(), json!(s));
+            }
+            let plan = Plan {
+                template: &t,
+                values: &values,
+                secrets: &Map::new(),
+                user: &json!({}),
+                source: &Source::Dir(dir.clone()),
+                dry_run: true,
+                state: None,
+                publisher: None,
+                actor: "x",
+            };
+            let mut steps = StepState::initial(&t);
+            let (outcome, files) = execute(&plan, &mut steps, &mut MemorySink::default()).await;
+            assert!(matches!(outcome, Outcome::Completed(_)), "{outcome:?}");
+            let catalog = String::from_utf8(files["catalog-info.yaml"].bytes.clone()).unwrap();
+            let parsed = crate::catalog::parse::parse_documents("catalog-info.yaml", &catalog);
+            let entity = parsed[0].result.as_ref().unwrap_or_else(|e| panic!("{e}\n{catalog}"));
+            assert_eq!(entity.spec_str("owner"), Some("group:default/payments"));
+            assert_eq!(entity.spec_str("system"), system, "{catalog}");
+            assert!(String::from_utf8_lossy(&files["src/main.rs"].bytes).contains("0.0.0.0:9000"));
+            assert!(files.contains_key(".github/workflows/ci.yaml"));
+        }
+    }
+}
