@@ -153,6 +153,7 @@ fn CreateList() -> impl IntoView {
     view! {
         <div class="page-heading">
             <h1>"Create"</h1>
+            <a class="button" href="/create/edit">"Template editor"</a>
         </div>
         <p class="muted">"Start a new service, library or website from a template your platform team maintains."</p>
         {move || problem().map(|p| view! { <p class="alert alert-error" role="alert">{p}</p> })}
@@ -628,5 +629,142 @@ fn follow_task(id: String, reload: impl Fn() + Clone + 'static) {
                 source.close();
             }
         });
+    }
+}
+
+/// What a new editor starts with: a small template and its skeleton, ready to preview.
+pub const SAMPLE_TEMPLATE: &str = "apiVersion: scaffolder.backstage.io/v1beta3
+kind: Template
+metadata:
+  name: my-template
+  title: My template
+spec:
+  owner: group:platform
+  type: service
+  parameters:
+    - title: About
+      required: [name]
+      properties:
+        name:
+          type: string
+          pattern: '^[a-z][a-z0-9-]*$'
+  steps:
+    - id: fetch
+      name: Fetch skeleton
+      action: fetch:template
+      input:
+        url: ./skeleton
+        values:
+          name: ${{ parameters.name }}
+    - id: publish
+      name: Publish
+      action: publish:github
+      input:
+        repoUrl: github.com?owner=acme&repo=${{ parameters.name }}
+";
+
+/// The sample skeleton, in the editor's `=== path` format.
+pub const SAMPLE_FILES: &str = "=== skeleton/README.md
+# ${{ values.name }}
+
+Made from my template.
+=== skeleton/catalog-info.yaml
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: ${{ values.name }}
+spec:
+  type: service
+  lifecycle: experimental
+  owner: group:platform
+";
+
+/// The editor's state: what was pasted last and its preview, or the sample.
+#[server(prefix = "/fn", endpoint = "template_editor")]
+pub async fn load_editor() -> Result<portolan_types::scaffold::EditorState, AppError> {
+    crate::ssr::require_viewer()?;
+    let kept = match crate::ssr::session() {
+        Some(s) => s.get::<portolan_types::scaffold::EditorState>("scaffold_editor").await.ok().flatten(),
+        None => None,
+    };
+    Ok(kept.unwrap_or_else(|| portolan_types::scaffold::EditorState {
+        template: SAMPLE_TEMPLATE.to_owned(),
+        files: SAMPLE_FILES.to_owned(),
+        values: "{\"name\": \"orders\"}".to_owned(),
+        problems: Vec::new(),
+        result: None,
+    }))
+}
+
+/// `/create/edit`: paste a template and a skeleton, preview what it would make.
+#[component]
+pub fn EditorRoute() -> impl IntoView {
+    view! {
+        <Title text="Template editor · Create" />
+        <RequireViewer signed_in=|_: Viewer| view! { <Editor /> } />
+    }
+}
+
+#[component]
+fn Editor() -> impl IntoView {
+    let query = use_query_map();
+    let problem = move || query.read().get("error");
+    let data = Resource::new(|| (), |_| load_editor());
+    view! {
+        <p class="muted small"><a href="/create">"Create"</a>" / template editor"</p>
+        <h1>"Template editor"</h1>
+        <p class="muted">
+            "Paste a template and its files, then preview: the files it would write and what each step would do. "
+            "Nothing is created. Files start with a line "<code>"=== path"</code>"; "
+            <code>"url: ./skeleton"</code>" reads the files under "<code>"skeleton/"</code>"."
+        </p>
+        {move || problem().map(|p| view! { <p class="alert alert-error" role="alert">{p}</p> })}
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(e) => view! {
+                        <form class="card editor-form" method="post" action="/create/edit" id="editor-form">
+                            <label for="editor-template">"Template (YAML)"</label>
+                            <textarea id="editor-template" name="template" rows="18" spellcheck="false">{e.template.clone()}</textarea>
+                            <label for="editor-files">"Files"</label>
+                            <textarea id="editor-files" name="files" rows="12" spellcheck="false">{e.files.clone()}</textarea>
+                            <label for="editor-values">"Values (JSON or YAML)"</label>
+                            <textarea id="editor-values" name="values" rows="4" spellcheck="false">{e.values.clone()}</textarea>
+                            <div class="actions">
+                                <button class="button button-primary" type="submit" id="preview-template">"Preview"</button>
+                            </div>
+                        </form>
+                        <section id="preview" aria-labelledby="preview-title">
+                            {(!e.problems.is_empty()).then(|| view! {
+                                <div class="alert alert-error" role="alert" id="editor-problems">
+                                    <ul>{e.problems.iter().map(|p| view! { <li>{p.clone()}</li> }).collect_view()}</ul>
+                                </div>
+                            })}
+                            {e.result.clone().map(|d| view! {
+                                <div class="card" id="editor-result">
+                                    <h2 id="preview-title">"Preview"</h2>
+                                    {d.error.clone().map(|x| view! { <p class="alert alert-error" role="alert">{x}</p> })}
+                                    <ol class="log">{d.log.iter().map(|l| view! { <li>{l.clone()}</li> }).collect_view()}</ol>
+                                    <ul class="file-tree" id="editor-files-out">
+                                        {d.files.iter().map(|f| view! {
+                                            <li>
+                                                <details open=true>
+                                                    <summary><code>{f.path.clone()}</code></summary>
+                                                    {match f.text.clone() {
+                                                        Some(t) => view! { <pre class="file-content">{t}</pre> }.into_any(),
+                                                        None => view! { <p class="muted small">"Binary file."</p> }.into_any(),
+                                                    }}
+                                                </details>
+                                            </li>
+                                        }).collect_view()}
+                                    </ul>
+                                </div>
+                            })}
+                        </section>
+                    }.into_any(),
+                    Err(e) => view! { <ErrorPage error=e /> }.into_any(),
+                }
+            })}
+        </Suspense>
     }
 }

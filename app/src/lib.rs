@@ -109,6 +109,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/health") view=health::HealthPage ssr=SsrMode::Async />
                     <Route path=path!("/cost") view=cost::CostPage ssr=SsrMode::Async />
                     <Route path=path!("/create") view=create::CreatePage ssr=SsrMode::Async />
+                    <Route path=path!("/create/edit") view=create::EditorRoute ssr=SsrMode::Async />
                     <Route
                         path=path!("/create/templates/:namespace/:name")
                         view=create::WizardRoute

@@ -10,6 +10,7 @@ pub mod bench_cost;
 pub mod bench_deploys;
 pub mod bench_docs;
 pub mod bench_health;
+pub mod bench_scaffold;
 pub mod catalog;
 pub mod cost;
 pub mod deploys;

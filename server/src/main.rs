@@ -125,6 +125,15 @@ enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         seconds: u64,
     },
+    /// Read and render a 200-file skeleton as a template run does (a dry-run), many times, and report the time.
+    Scaffold {
+        /// Files in the skeleton.
+        #[arg(long, default_value_t = 200)]
+        files: usize,
+        /// Runs measured.
+        #[arg(long, default_value_t = 50)]
+        runs: usize,
+    },
     /// Import a generated 1,000,000-line AWS CUR .csv.gz (time and peak memory of `portolan cost import`), then a
     /// year of daily data for 1,000 services, and load-test a service's cost and the organisation's cost page.
     Cost {
@@ -329,6 +338,17 @@ fn main() -> ExitCode {
                     duration: std::time::Duration::from_secs(seconds.max(1)),
                 };
                 match portolan_server::bench_cost::cost(options).await {
+                    Ok(_) => Ok(true),
+                    Err(e) => {
+                        eprintln!("portolan bench: {e}");
+                        Ok(false)
+                    }
+                }
+            }
+            Command::Bench { command: BenchCommand::Scaffold { files, runs } } => {
+                let options =
+                    portolan_server::bench_scaffold::ScaffoldBenchOptions { files: files.max(1), runs: runs.max(1) };
+                match portolan_server::bench_scaffold::scaffold(options).await {
                     Ok(_) => Ok(true),
                     Err(e) => {
                         eprintln!("portolan bench: {e}");

@@ -40,6 +40,7 @@ pub fn router() -> Router<ServerState> {
         .route("/api/scaffolder/v2/dry-run", post(dry_run))
         .route("/api/scaffolder/{*rest}", axum::routing::any(crate::api::api_not_found))
         .route("/create/wizard", post(wizard_form))
+        .route("/create/edit", post(editor_form))
         .route("/create/tasks/{id}/cancel", post(cancel_form))
         .route("/create/tasks/{id}/retry", post(retry_form))
 }
@@ -589,4 +590,120 @@ pub(crate) async fn retry_form(
     ApiPath(id): ApiPath<String>,
 ) -> Response {
     task_form(&state, &viewer, &id, true).await
+}
+
+/// Session key of the template editor's state.
+pub const EDITOR_KEY: &str = "scaffold_editor";
+
+/// The largest template editor input kept (template, files and values together).
+const EDITOR_MAX_BYTES: usize = 512 * 1024;
+
+/// Splits the editor's skeleton text into files: each `=== path` line starts one.
+pub fn editor_files(text: &str) -> Result<workspace::Files, String> {
+    let mut files = workspace::Files::new();
+    let mut current: Option<(String, String)> = None;
+    for line in text.split_inclusive('\n') {
+        if let Some(path) = line.strip_prefix("=== ") {
+            if let Some((p, body)) = current.take() {
+                files.insert(p, workspace::File { bytes: body.into_bytes(), executable: false });
+            }
+            let path = workspace::safe_relative(path.trim()).map_err(|e| format!("file {e}"))?;
+            if path.is_empty() {
+                return Err("a `===` line needs a file path".to_owned());
+            }
+            current = Some((path, String::new()));
+        } else if let Some((_, body)) = current.as_mut() {
+            body.push_str(line);
+        } else if !line.trim().is_empty() {
+            return Err("the files must start with a line `=== path/of/the/file`".to_owned());
+        }
+    }
+    if let Some((p, body)) = current {
+        files.insert(p, workspace::File { bytes: body.into_bytes(), executable: false });
+    }
+    Ok(files)
+}
+
+/// The template editor's Preview button: dry-runs the pasted template with the pasted skeleton and values, keeps
+/// all of it in the session and shows the editor again with the result.
+pub(crate) async fn editor_form(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    session: tower_sessions::Session,
+    axum::Form(form): axum::Form<std::collections::HashMap<String, String>>,
+) -> Response {
+    let Some(viewer) = viewer.0.clone() else { return see_other("/login") };
+    let get = |k: &str| form.get(k).cloned().unwrap_or_default();
+    let mut editor = portolan_types::scaffold::EditorState {
+        template: get("template"),
+        files: get("files"),
+        values: get("values"),
+        problems: Vec::new(),
+        result: None,
+    };
+    if editor.template.len() + editor.files.len() + editor.values.len() > EDITOR_MAX_BYTES {
+        return see_other(&with_message(
+            "/create/edit",
+            "error",
+            "The template, files and values together may be at most 512 KB.",
+        ));
+    }
+    if let Err(e) = authorize(&state, &viewer, Action::ScaffoldRun, &Target::global()).await {
+        return see_other(&with_message("/create/edit", "error", e.message()));
+    }
+    editor.problems = preview(&state, &viewer, &mut editor).await;
+    if let Err(e) = session.insert(EDITOR_KEY, &editor).await {
+        tracing::warn!(error = %e, "keeping the template editor's state failed");
+    }
+    see_other("/create/edit#preview")
+}
+
+async fn preview(
+    state: &ServerState,
+    viewer: &Viewer,
+    editor: &mut portolan_types::scaffold::EditorState,
+) -> Vec<String> {
+    let files = match editor_files(&editor.files) {
+        Ok(f) => f,
+        Err(e) => return vec![format!("Files: {e}")],
+    };
+    let doc = match template::document(&Value::String(editor.template.clone())) {
+        Ok(d) => d,
+        Err(e) => return vec![format!("Template: {e}")],
+    };
+    let tpl = match template::parse(&doc) {
+        Ok(t) => t,
+        Err(e) => return vec![format!("Template: {e}")],
+    };
+    let problems = run::preflight(&tpl);
+    if !problems.is_empty() {
+        return problems.into_iter().map(|p| format!("Template: {p}")).collect();
+    }
+    let values_text = if editor.values.trim().is_empty() { "{}".to_owned() } else { editor.values.clone() };
+    let mut values = match template::document(&Value::String(values_text)) {
+        Ok(Value::Object(m)) => m,
+        Ok(_) => return vec!["Values: must be an object (JSON or YAML)".to_owned()],
+        Err(e) => return vec![format!("Values: {}", e.replace("the template", "the values"))],
+    };
+    match scaffold::validate(&state.app.db, &tpl, &mut values, None).await {
+        Ok(errors) if !errors.is_empty() => {
+            return errors.into_iter().map(|e| format!("Values: {}: {}", e.field, e.message)).collect();
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::error!(error = %e, "checking template values failed");
+            return vec!["Values could not be checked; try again.".to_owned()];
+        }
+    }
+    let secrets = scaffold::split_secrets(&tpl, &values, Map::new());
+    let user = match tasks::user_context(&state.app, &viewer.login).await {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::error!(error = %e, "reading the user failed");
+            return vec!["The preview could not run; try again.".to_owned()];
+        }
+    };
+    let result = scaffold::dry_run(&tpl, &workspace::Source::Files(files), &values, &secrets, &user).await;
+    editor.result = Some(scaffold::wizard::dry_run_view(&result));
+    Vec::new()
 }

@@ -402,3 +402,18 @@ pub struct TaskPage {
     /// Whether the viewer may cancel or retry it.
     pub can_manage: bool,
 }
+
+/// The template editor: what was pasted and what the last preview did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EditorState {
+    /// The template (YAML).
+    pub template: String,
+    /// The skeleton, one file after each `=== path` line.
+    pub files: String,
+    /// The form values (JSON or YAML).
+    pub values: String,
+    /// Problems with the input or the template (nothing ran).
+    pub problems: Vec<String>,
+    /// The preview.
+    pub result: Option<DryRunView>,
+}

@@ -17,7 +17,13 @@ db_tests!(
     a_failed_push_is_retried_without_creating_the_repository_twice,
     a_cancelled_task_stops_before_its_next_step_and_can_resume,
     a_dry_run_renders_everything_and_changes_nothing,
+    the_wizard_works_as_plain_forms_and_keeps_what_was_typed,
+    the_template_editor_previews_a_pasted_template,
 );
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
+}
 
 struct Dir(PathBuf);
 
@@ -488,4 +494,151 @@ async fn a_dry_run_renders_everything_and_changes_nothing(b: Backend) {
     let r = app.post_json("/api/scaffolder/v2/dry-run", &sneaky).await.json();
     assert!(r["error"].as_str().unwrap().contains("leaves the workspace"), "{r:#}");
     assert_eq!(r["directoryContents"], json!([]));
+}
+
+async fn the_wizard_works_as_plain_forms_and_keeps_what_was_typed(b: Backend) {
+    let (mut app, _dir) = setup(b, "rust-service", None).await;
+    let base = "/create/templates/default/rust-service";
+    let page = app.get(&format!("{base}?step=0")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("About the service"), "{}", page.body);
+    assert!(page.body.contains("pattern=\"^[a-z][a-z0-9-]*$\""), "the browser checks the anchored pattern too");
+
+    // A bad name comes back to the same step with the server's objection next to the field.
+    let t = "template:default/rust-service";
+    let res = app
+        .post_form(
+            "/create/wizard",
+            &form(&[
+                ("__template", t),
+                ("__step", "0"),
+                ("__nav", "next"),
+                ("name", "Bad Name"),
+                ("owner", "group:default/payments"),
+                ("deployToken", "tok-wizard-secret"),
+            ]),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{res:?}");
+    assert_eq!(res.location(), format!("{base}?step=0"));
+    let page = app.get(&res.location()).await;
+    assert!(page.body.contains("must match the pattern"), "{}", page.body);
+    assert!(page.body.contains("value=\"Bad Name\""), "what was typed is kept");
+    assert!(!page.body.contains("tok-wizard-secret"), "a password is never sent back");
+
+    let res = app
+        .post_form(
+            "/create/wizard",
+            &form(&[
+                ("__template", t),
+                ("__step", "0"),
+                ("__nav", "next"),
+                ("name", "orders"),
+                ("owner", "group:default/payments"),
+            ]),
+            &[],
+        )
+        .await;
+    assert_eq!(res.location(), format!("{base}?step=1"));
+    // Back keeps step 1's values too.
+    let res = app
+        .post_form(
+            "/create/wizard",
+            &form(&[
+                ("__template", t),
+                ("__step", "1"),
+                ("__nav", "back"),
+                ("repoUrl.host", &host(&app)),
+                ("repoUrl.owner", "acme"),
+                ("repoUrl.repo", "orders"),
+            ]),
+            &[],
+        )
+        .await;
+    assert_eq!(res.location(), format!("{base}?step=0"));
+    assert!(app.get(&res.location()).await.body.contains("value=\"orders\""));
+    let step1 = app.get(&format!("{base}?step=1")).await;
+    assert!(step1.body.contains("name=\"repoUrl.repo\"") && step1.body.contains("value=\"orders\""), "{}", step1.body);
+    let res = app
+        .post_form(
+            "/create/wizard",
+            &form(&[
+                ("__template", t),
+                ("__step", "1"),
+                ("__nav", "next"),
+                ("repoUrl.host", &host(&app)),
+                ("repoUrl.owner", "acme"),
+                ("repoUrl.repo", "orders"),
+                ("visibility", "public"),
+            ]),
+            &[],
+        )
+        .await;
+    assert_eq!(res.location(), format!("{base}?step=review"));
+    let review = app.get(&res.location()).await;
+    assert!(review.body.contains("owner=acme&amp;repo=orders"), "{}", review.body);
+    assert!(review.body.contains("••••••••"), "the password entered at the first try is kept, masked");
+
+    // Dry-run on the review, then create.
+    let res =
+        app.post_form("/create/wizard", &form(&[("__template", t), ("__step", "2"), ("__nav", "dry-run")]), &[]).await;
+    assert_eq!(res.location(), format!("{base}?step=review&dry=1"));
+    let dry = app.get(&res.location()).await;
+    assert!(dry.body.contains("Would create the public repository acme/orders"), "{}", dry.body);
+    assert!(dry.body.contains("src/orders.rs"));
+    assert!(app.github.created_repo("acme/orders").is_none());
+    let res =
+        app.post_form("/create/wizard", &form(&[("__template", t), ("__step", "2"), ("__nav", "create")]), &[]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let id = res.location().strip_prefix("/create/tasks/").expect("the task page").to_owned();
+    let task = wait_for(&mut app, &id, &["completed", "failed"]).await;
+    assert_eq!(task["status"], "completed", "{task:#}");
+    let evs = events(&mut app, &id).await;
+    assert!(evs.iter().any(|e| e["body"]["message"] == "deploying with ***"), "{evs:?}");
+    assert!(!format!("{evs:?}").contains("tok-wizard-secret"));
+    let page = app.get(&format!("/create/tasks/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Pushed 5 files to acme/orders"), "{}", page.body);
+    assert!(page.body.contains("href=\"/catalog/default/component/orders\""), "{}", page.body);
+    // The draft is gone: the wizard starts empty again.
+    assert!(!app.get(&format!("{base}?step=0")).await.body.contains("value=\"orders\""));
+    // Someone else sees the task but gets no buttons, and the forms refuse them.
+    let mut monalisa = app.replica().await;
+    monalisa.cookies.clear();
+    monalisa.login_as("monalisa").await;
+    let res = monalisa.post_form(&format!("/create/tasks/{id}/retry"), "", &[]).await;
+    assert!(res.location().contains("error="), "{res:?}");
+}
+
+async fn the_template_editor_previews_a_pasted_template(b: Backend) {
+    let (mut app, _dir) = setup(b, "rust-service", None).await;
+    let page = app.get("/create/edit").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("=== skeleton/README.md"), "a sample to start from");
+    let template = "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata:\n  name: t\nspec:\n  parameters:\n    - required: [name]\n      properties:\n        name: {type: string}\n  steps:\n    - id: f\n      action: fetch:template\n      input:\n        url: ./skeleton\n        values:\n          name: ${{ parameters.name }}\n";
+    let files = "=== skeleton/README.md\n# ${{ values.name }}\n=== skeleton/${{ values.name }}.txt\nhello\n";
+    let res = app
+        .post_form("/create/edit", &form(&[("template", template), ("files", files), ("values", "name: ledger")]), &[])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{res:?}");
+    let page = app.get("/create/edit").await;
+    assert!(page.body.contains("id=\"editor-result\""), "{}", page.body);
+    assert!(page.body.contains("ledger.txt"), "{}", page.body);
+    assert!(page.body.contains("# ledger"), "{}", page.body);
+    // Problems are named and nothing runs.
+    let res = app
+        .post_form(
+            "/create/edit",
+            &form(&[("template", template), ("files", "=== ../escape\nx\n"), ("values", "{}")]),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let page = app.get("/create/edit").await;
+    assert!(page.body.contains("leaves the workspace"), "{}", page.body);
+    let res =
+        app.post_form("/create/edit", &form(&[("template", template), ("files", files), ("values", "{}")]), &[]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert!(app.get("/create/edit").await.body.contains("Values: name: name is required"));
 }
