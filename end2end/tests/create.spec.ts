@@ -23,7 +23,7 @@ test('a new service from a template: wizard, dry-run, live log, catalog', async 
   await expect(page.getByRole('heading', { name: 'About the service' })).toBeVisible();
   await expect(page.getByLabel('Description')).toHaveValue('Created from the E2E template');
   await page.getByLabel('Name *').fill(name);
-  await page.getByLabel('Owner *').selectOption('group:default/payments');
+  await page.getByLabel('Owner *').selectOption('group:default/engineering');
   await page.locator('#next').click();
 
   // Step 2: a repository name GitHub would refuse; the server says so next to the field.
@@ -44,7 +44,7 @@ test('a new service from a template: wizard, dry-run, live log, catalog', async 
   // Review, then a dry-run that shows the rendered files and creates nothing.
   const review = page.locator('#review');
   await expect(review).toContainText(name);
-  await expect(review).toContainText('group:default/payments');
+  await expect(review).toContainText('group:default/engineering');
   await page.locator('#dry-run').click();
   const dry = page.locator('#dry-run-result');
   await expect(dry).toContainText('Would create the private repository acme/' + name);
