@@ -38,7 +38,7 @@ pub async fn load_wizard(namespace: String, name: String, step: String, dry: boo
     use portolan_core::scaffold::{self, wizard};
     let viewer = crate::ssr::require_viewer()?;
     let state = crate::ssr::state()?;
-    let loaded = match scaffold::load(&state.db, &format!("template:{namespace}/{name}")).await {
+    let loaded = match scaffold::load(&state, &format!("template:{namespace}/{name}")).await {
         Ok(l) => l,
         Err(scaffold::ScaffoldError::Db(e)) => return Err(crate::ssr::internal("reading a template", e)),
         Err(scaffold::ScaffoldError::Template(p)) => return Err(AppError::Invalid(p.join("; "))),
@@ -80,7 +80,7 @@ pub async fn load_wizard(namespace: String, name: String, step: String, dry: boo
         let user = scaffold::tasks::user_context(&state, &viewer.login)
             .await
             .map_err(|e| crate::ssr::internal("reading the user", e))?;
-        let result = scaffold::dry_run(tpl, &loaded.source, &all, &secrets, &user).await;
+        let result = scaffold::dry_run(tpl, &loaded.source, &all, &secrets, &user, Some(&state.github_sync)).await;
         Some(wizard::dry_run_view(&result))
     } else {
         None

@@ -315,15 +315,28 @@ impl GithubSync {
 
     /// A file's text through the contents API, `Ok(None)` when the repository or the file does not exist.
     pub async fn file(&self, blob: &BlobUrl) -> Result<Option<String>, GithubSyncError> {
-        let (owner, name) = blob.repo.split_once('/').unwrap_or((&blob.repo, ""));
-        let path: Vec<String> = blob.path.split('/').map(encode_segment).collect();
-        let request = format!(
+        let Some(bytes) = self.file_bytes(blob).await? else { return Ok(None) };
+        String::from_utf8(bytes).map(Some).map_err(|_| GithubSyncError::Failed {
+            path: format!("{}/{}", blob.repo, blob.path),
+            message: format!("{} is not UTF-8 text", blob.path),
+        })
+    }
+
+    fn contents_request(repo: &str, git_ref: &str, path: &str) -> String {
+        let (owner, name) = repo.split_once('/').unwrap_or((repo, ""));
+        let path: Vec<String> = path.split('/').filter(|p| !p.is_empty()).map(encode_segment).collect();
+        format!(
             "/repos/{}/{}/contents/{}?ref={}",
             encode_segment(owner),
             encode_segment(name),
             path.join("/"),
-            encode_segment(&blob.git_ref)
-        );
+            encode_segment(git_ref)
+        )
+    }
+
+    /// A file's bytes, text or not. `Ok(None)` when it does not exist.
+    pub async fn file_bytes(&self, blob: &BlobUrl) -> Result<Option<Vec<u8>>, GithubSyncError> {
+        let request = Self::contents_request(&blob.repo, &blob.git_ref, &blob.path);
         let Some(fetched) = self.get(&request).await? else { return Ok(None) };
         let failed = |message: String| GithubSyncError::Failed { path: request.clone(), message };
         let file: ContentFile =
@@ -332,20 +345,19 @@ impl GithubSync {
             return Err(failed(format!("{} is a {}, not a file", blob.path, file.kind)));
         }
         let content = file.content.unwrap_or_default();
-        let text = match file.encoding.as_deref() {
+        match file.encoding.as_deref() {
             Some("base64") => {
                 let compact: String = content.chars().filter(|c| !c.is_whitespace()).collect();
-                let bytes = base64::engine::general_purpose::STANDARD
+                base64::engine::general_purpose::STANDARD
                     .decode(compact)
-                    .map_err(|e| failed(format!("bad base64 content: {e}")))?;
-                String::from_utf8(bytes).map_err(|_| failed(format!("{} is not UTF-8 text", blob.path)))?
+                    .map(Some)
+                    .map_err(|e| failed(format!("bad base64 content: {e}")))
             }
             Some("none") | None if content.is_empty() => {
-                return Err(failed(format!("{} is too large for the contents API (over 1 MB)", blob.path)));
+                Err(failed(format!("{} is too large for the contents API (over 1 MB)", blob.path)))
             }
-            _ => content,
-        };
-        Ok(Some(text))
+            _ => Ok(Some(content.into_bytes())),
+        }
     }
 }
 

@@ -57,7 +57,8 @@ pub struct Loaded {
 }
 
 /// Reads a Template entity by reference (`template:default/name`, or just `name`).
-pub async fn load(db: &DatabaseConnection, reference: &str) -> Result<Loaded, ScaffoldError> {
+pub async fn load(state: &crate::AppState, reference: &str) -> Result<Loaded, ScaffoldError> {
+    let db = &state.db;
     let entity_ref = EntityRef::parse(reference, Some("template"), "default").map_err(|_| ScaffoldError::NotFound)?;
     if entity_ref.kind != "template" {
         return Err(ScaffoldError::NotFound);
@@ -65,17 +66,25 @@ pub async fn load(db: &DatabaseConnection, reference: &str) -> Result<Loaded, Sc
     let row = crate::catalog::store::find(db, &entity_ref).await?.ok_or(ScaffoldError::NotFound)?;
     let json: Value = serde_json::from_str(&row.body).unwrap_or(Value::Null);
     let template = template::parse(&json).map_err(|e| ScaffoldError::Template(vec![e]))?;
-    let source = source_of(&row);
+    let source = source_of(&row, &state.github_sync);
     Ok(Loaded { row, json, template, source })
 }
 
 /// Where a catalog template's skeleton lives: the directory of the file that declared it.
-pub fn source_of(row: &entities::Model) -> Source {
+pub fn source_of(row: &entities::Model, github: &crate::github::GithubSync) -> Source {
     match row.source_path.as_deref() {
-        Some(p) if p.starts_with("http://") || p.starts_with("https://") => Source::None(
-            "this template was read from a URL; Portolan reads skeletons next to templates registered from files"
-                .to_owned(),
-        ),
+        Some(p) if p.starts_with("http://") || p.starts_with("https://") => match github.parse_blob_url(p) {
+            Some(blob) => Source::Github {
+                repo: blob.repo,
+                git_ref: blob.git_ref,
+                dir: blob.path.rsplit_once('/').map(|(dir, _)| dir.to_owned()).unwrap_or_default(),
+            },
+            None => Source::None(
+                "this template was read from a URL outside the configured GitHub; Portolan reads skeletons next \
+                 to templates in files or in repositories of that GitHub"
+                    .to_owned(),
+            ),
+        },
         Some(p) => match std::path::Path::new(p).parent() {
             Some(dir) => Source::Dir(dir.to_path_buf()),
             None => Source::None("the template file has no directory".to_owned()),
@@ -244,6 +253,7 @@ pub async fn dry_run(
     values: &Map<String, Value>,
     secrets: &Map<String, Value>,
     user: &Value,
+    github: Option<&crate::github::GithubSync>,
 ) -> DryRun {
     let mut sink = run::MemorySink {
         secrets: secrets.values().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
@@ -257,6 +267,7 @@ pub async fn dry_run(
         source,
         dry_run: true,
         state: None,
+        github,
         publisher: None,
         actor: user["ref"].as_str().unwrap_or_default(),
     };

@@ -97,7 +97,7 @@ pub async fn scaffold(o: ScaffoldBenchOptions) -> Result<ScaffoldFigures, BenchE
     let mut written = 0;
     for run in 0..o.runs.max(1) + 1 {
         let started = Instant::now();
-        let result = scaffold::dry_run(&tpl, &source, &values, &Map::new(), &user).await;
+        let result = scaffold::dry_run(&tpl, &source, &values, &Map::new(), &user, None).await;
         let elapsed = started.elapsed().as_secs_f64() * 1000.0;
         if let Some(e) = result.error {
             return Err(BenchError::Step(format!("the run failed: {e}")));

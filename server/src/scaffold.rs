@@ -94,8 +94,7 @@ pub(crate) async fn parameter_schema(
     if !kind.eq_ignore_ascii_case("template") {
         return Err(ApiError::not_found("no such template"));
     }
-    let loaded =
-        scaffold::load(&state.app.db, &format!("template:{namespace}/{name}")).await.map_err(scaffold_error)?;
+    let loaded = scaffold::load(&state.app, &format!("template:{namespace}/{name}")).await.map_err(scaffold_error)?;
     let t = loaded.template;
     Ok(Json(ParameterSchema {
         title: t.title,
@@ -145,7 +144,7 @@ pub async fn start(
     mut values: Map<String, Value>,
     extra_secrets: Map<String, Value>,
 ) -> Result<String, ApiError> {
-    let loaded = scaffold::load(&state.app.db, template_ref).await.map_err(scaffold_error)?;
+    let loaded = scaffold::load(&state.app, template_ref).await.map_err(scaffold_error)?;
     authorize(state, viewer, Action::ScaffoldRun, &Target::for_row(&loaded.row)).await?;
     let problems = run::preflight(&loaded.template);
     if !problems.is_empty() {
@@ -377,7 +376,7 @@ pub(crate) async fn dry_run(
     let secrets = scaffold::split_secrets(&tpl, &values, object(input.secrets.unwrap_or_default())?);
     let user =
         tasks::user_context(&state.app, &viewer.login).await.map_err(|e| ApiError::internal("reading the user", e))?;
-    let result = scaffold::dry_run(&tpl, &workspace::Source::Files(files), &values, &secrets, &user).await;
+    let result = scaffold::dry_run(&tpl, &workspace::Source::Files(files), &values, &secrets, &user, None).await;
     Ok(Json(dry_run_result(result)))
 }
 
@@ -437,7 +436,7 @@ pub(crate) async fn wizard_form(
     let Some(viewer) = viewer.0.clone() else { return see_other("/login") };
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
     let template_ref = get("__template");
-    let loaded = match scaffold::load(&state.app.db, &template_ref).await {
+    let loaded = match scaffold::load(&state.app, &template_ref).await {
         Ok(l) => l,
         Err(_) => return see_other(&with_message("/create", "error", "That template is not in the catalog.")),
     };
@@ -703,7 +702,7 @@ async fn preview(
             return vec!["The preview could not run; try again.".to_owned()];
         }
     };
-    let result = scaffold::dry_run(&tpl, &workspace::Source::Files(files), &values, &secrets, &user).await;
+    let result = scaffold::dry_run(&tpl, &workspace::Source::Files(files), &values, &secrets, &user, None).await;
     editor.result = Some(scaffold::wizard::dry_run_view(&result));
     Vec::new()
 }

@@ -155,6 +155,8 @@ pub struct ActionEnv<'a> {
     pub dry_run: bool,
     /// The portal, for real runs.
     pub state: Option<&'a AppState>,
+    /// GitHub, to read skeletons of templates kept in repositories.
+    pub github: Option<&'a crate::github::GithubSync>,
     /// GitHub, for real runs (None when no token is configured).
     pub publisher: Option<&'a Publisher>,
     /// Who runs the task.
@@ -169,7 +171,7 @@ pub struct ActionEnv<'a> {
 pub async fn run(action: &str, input: &Value, env: ActionEnv<'_>) -> Result<Value, String> {
     check_input(action, input)?;
     match action {
-        "fetch:template" | "fetch:plain" => fetch(action, input, env),
+        "fetch:template" | "fetch:plain" => fetch(action, input, env).await,
         "debug:log" => {
             if let Some(m) = input.get("message") {
                 env.log.push(m.as_str().map_or_else(|| m.to_string(), str::to_owned));
@@ -193,10 +195,10 @@ pub async fn run(action: &str, input: &Value, env: ActionEnv<'_>) -> Result<Valu
     }
 }
 
-fn fetch(action: &str, input: &Value, env: ActionEnv<'_>) -> Result<Value, String> {
+async fn fetch(action: &str, input: &Value, env: ActionEnv<'_>) -> Result<Value, String> {
     let url = input["url"].as_str().unwrap_or_default();
     let target = input.get("targetPath").and_then(Value::as_str).unwrap_or(".");
-    let files = env.source.read(url)?;
+    let files = env.source.read(url, env.github).await?;
     let written = if action == "fetch:plain" {
         workspace::copy_into(&files, target, env.workspace)?
     } else {
@@ -344,6 +346,7 @@ mod tests {
             workspace: &mut ws,
             dry_run: true,
             state: None,
+            github: None,
             publisher: None,
             actor: "octocat",
             memo: &mut memo,

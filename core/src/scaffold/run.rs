@@ -88,6 +88,8 @@ pub struct Plan<'a> {
     pub dry_run: bool,
     /// The portal (real runs).
     pub state: Option<&'a AppState>,
+    /// GitHub, for skeletons kept in repositories (dry-runs read them too).
+    pub github: Option<&'a crate::github::GithubSync>,
     /// GitHub (real runs with a token).
     pub publisher: Option<&'a Publisher>,
     /// Who runs it.
@@ -218,6 +220,7 @@ pub async fn execute(plan: &Plan<'_>, steps: &mut Vec<StepState>, sink: &mut dyn
             workspace: &mut workspace,
             dry_run: plan.dry_run,
             state: plan.state,
+            github: plan.github,
             publisher: plan.publisher,
             actor: plan.actor,
             memo: &mut memo,
@@ -340,6 +343,7 @@ mod tests {
             source: &source(),
             dry_run: true,
             state: None,
+            github: None,
             publisher: None,
             actor: "octocat",
         };
@@ -370,6 +374,7 @@ mod tests {
             source: &Source::Files(Files::new()),
             dry_run: true,
             state: None,
+            github: None,
             publisher: None,
             actor: "x",
         };
@@ -432,6 +437,7 @@ mod example_tests {
                 source: &Source::Dir(dir.clone()),
                 dry_run: true,
                 state: None,
+                github: None,
                 publisher: None,
                 actor: "x",
             };

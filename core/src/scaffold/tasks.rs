@@ -192,6 +192,7 @@ pub async fn create(
         .collect();
     let source_dir = match source {
         Source::Dir(d) => json!(d.display().to_string()),
+        Source::Github { repo, git_ref, dir } => json!({"repo": repo, "ref": git_ref, "dir": dir}),
         _ => Value::Null,
     };
     let now = Utc::now();
@@ -314,9 +315,14 @@ async fn drive(state: &AppState, id: &str) -> Result<(), DbErr> {
         Ok(t) => t,
         Err(e) => return finish(&state.db, id, "failed", None, Some(e)).await,
     };
-    let source = match spec["source"].as_str() {
-        Some(d) => Source::Dir(d.into()),
-        None => Source::None("the template has no skeleton directory".to_owned()),
+    let source = match &spec["source"] {
+        Value::String(d) => Source::Dir(d.into()),
+        Value::Object(g) => Source::Github {
+            repo: g.get("repo").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            git_ref: g.get("ref").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            dir: g.get("dir").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        },
+        _ => Source::None("the template has no skeleton directory".to_owned()),
     };
     let stored: Map<String, Value> = serde_json::from_str(&row.values).unwrap_or_default();
     let values =
@@ -354,6 +360,7 @@ async fn drive(state: &AppState, id: &str) -> Result<(), DbErr> {
         source: &source,
         dry_run: false,
         state: Some(state),
+        github: Some(&state.github_sync),
         publisher: publisher.as_ref(),
         actor: &row.created_by,
     };

@@ -63,13 +63,23 @@ pub enum Source {
     Dir(PathBuf),
     /// Files sent with a dry-run, the template at their root.
     Files(Files),
+    /// A directory of a repository on the configured GitHub, read through its contents API.
+    Github {
+        /// `owner/repo`.
+        repo: String,
+        /// Branch, tag or commit.
+        git_ref: String,
+        /// The directory holding the template file, inside the repository.
+        dir: String,
+    },
     /// A template with no files (pasted without a skeleton, or read from a URL Portolan cannot list).
     None(String),
 }
 
 impl Source {
     /// The files under `url` (a path relative to the template, such as `./skeleton`), by path relative to it.
-    pub fn read(&self, url: &str) -> Result<Files, String> {
+    /// `github` reads repository sources.
+    pub async fn read(&self, url: &str, github: Option<&crate::github::GithubSync>) -> Result<Files, String> {
         if url.starts_with("http://") || url.starts_with("https://") {
             return Err(format!(
                 "`{url}`: skeletons are read next to the template; give a relative path such as ./skeleton"
@@ -89,9 +99,68 @@ impl Source {
                 }
                 Ok(out)
             }
+            Source::Github { repo, git_ref, dir } => {
+                let github = github.ok_or_else(|| format!("`{url}`: GitHub is not available here"))?;
+                let root = [dir.as_str(), sub.as_str()]
+                    .iter()
+                    .filter(|p| !p.is_empty())
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join("/");
+                read_github(github, repo, git_ref, &root).await.map_err(|e| format!("`{url}` in {repo}@{git_ref}: {e}"))
+            }
             Source::None(why) => Err(format!("`{url}`: {why}")),
         }
     }
+}
+
+/// Reads every file under a repository directory through the contents API (symbolic links and submodules are
+/// refused, as on disk).
+async fn read_github(
+    github: &crate::github::GithubSync,
+    repo: &str,
+    git_ref: &str,
+    root: &str,
+) -> Result<Files, String> {
+    let mut out = Files::new();
+    let mut dirs = vec![root.to_owned()];
+    let prefix = if root.is_empty() { String::new() } else { format!("{root}/") };
+    while let Some(dir) = dirs.pop() {
+        let entries = github
+            .dir(repo, git_ref, &dir)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{} is not a directory", if dir.is_empty() { "/" } else { &dir }))?;
+        for entry in entries {
+            let (kind, path) = (entry.kind, entry.path);
+            let rel = path.strip_prefix(&prefix).unwrap_or(&path).to_owned();
+            let rel = safe_relative(&rel)?;
+            match kind.as_str() {
+                "dir" => dirs.push(path),
+                "file" => {
+                    let blob = crate::github::BlobUrl {
+                        repo: repo.to_owned(),
+                        git_ref: git_ref.to_owned(),
+                        path: path.clone(),
+                    };
+                    let bytes = github
+                        .file_bytes(&blob)
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .ok_or_else(|| format!("{path} went away"))?;
+                    if bytes.len() > MAX_FILE_BYTES {
+                        return Err(format!("{rel}: larger than {} MB", MAX_FILE_BYTES / 1024 / 1024));
+                    }
+                    out.insert(rel, File { bytes, executable: false });
+                    if out.len() > MAX_FILES {
+                        return Err(format!("more than {MAX_FILES} files"));
+                    }
+                }
+                other => return Err(format!("{rel}: is a {other}, which skeletons may not contain")),
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Reads every file under a directory. Symbolic links are refused (they could point anywhere), as are files
@@ -341,19 +410,19 @@ mod tests {
         assert_eq!(out["keep.txt"].bytes, b"{{ cookiecutter.name }}");
     }
 
-    #[test]
-    fn skeleton_directories_refuse_symlinks() {
+    #[tokio::test]
+    async fn skeleton_directories_refuse_symlinks() {
         let dir = std::env::temp_dir().join(format!("portolan-skel-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("skeleton/src")).unwrap();
         std::fs::write(dir.join("skeleton/src/lib.rs"), "x").unwrap();
-        let files = Source::Dir(dir.clone()).read("./skeleton").unwrap();
+        let files = Source::Dir(dir.clone()).read("./skeleton", None).await.unwrap();
         assert_eq!(files.keys().collect::<Vec<_>>(), vec!["src/lib.rs"]);
-        assert!(Source::Dir(dir.clone()).read("../x").unwrap_err().contains("leaves"));
+        assert!(Source::Dir(dir.clone()).read("../x", None).await.unwrap_err().contains("leaves"));
         #[cfg(unix)]
         {
             std::os::unix::fs::symlink("/etc/passwd", dir.join("skeleton/passwd")).unwrap();
-            let err = Source::Dir(dir.clone()).read("skeleton").unwrap_err();
+            let err = Source::Dir(dir.clone()).read("skeleton", None).await.unwrap_err();
             assert!(err.contains("symbolic link"), "{err}");
         }
         std::fs::remove_dir_all(&dir).unwrap();

@@ -19,6 +19,7 @@ db_tests!(
     a_dry_run_renders_everything_and_changes_nothing,
     the_wizard_works_as_plain_forms_and_keeps_what_was_typed,
     the_template_editor_previews_a_pasted_template,
+    a_template_in_a_github_repository_reads_its_skeleton_from_there,
 );
 
 fn form(pairs: &[(&str, &str)]) -> String {
@@ -641,4 +642,58 @@ async fn the_template_editor_previews_a_pasted_template(b: Backend) {
         app.post_form("/create/edit", &form(&[("template", template), ("files", files), ("values", "{}")]), &[]).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     assert!(app.get("/create/edit").await.body.contains("Values: name: name is required"));
+}
+
+async fn a_template_in_a_github_repository_reads_its_skeleton_from_there(b: Backend) {
+    // The same template and text skeleton, kept in a repository of the (fake) GitHub instead of on disk.
+    let local = template_dir("placeholder", "repo-service", None);
+    let mut files = Vec::new();
+    for rel in
+        ["template.yaml", "skeleton/catalog-info.yaml", "skeleton/README.md", "skeleton/src/${{ values.name }}.rs"]
+    {
+        files.push((format!("templates/rust/{rel}"), std::fs::read_to_string(local.0.join(rel)).unwrap()));
+    }
+    let mut fake = portolan_testkit::FakeGithubConfig::default();
+    let borrowed: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+    fake.repos.push(portolan_testkit::FakeRepo::new("acme", "service-templates", &borrowed));
+    let mut app = TestApp::with(b, fake, |_| {}).await;
+    let catalog = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/catalog");
+    let res = app.post_json_with_token("/api/v1/locations", &json!({"target": catalog}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    // The template allows the fake's host; the placeholder above only stood in while reading the files.
+    let target = format!("{}/acme/service-templates/blob/main/templates/rust/template.yaml", app.github.url());
+    let res = app.post_json_with_token("/api/v1/locations", &json!({"target": target}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    assert_eq!(res.json()["errors"], json!([]), "{res:?}");
+    app.login_as("octocat").await;
+
+    let mut v = values(&app, "from-repo");
+    v["repoUrl"] = json!(format!("{}?owner=acme&repo=from-repo", host(&app)));
+    let res = app.post_json("/api/scaffolder/v2/tasks", &json!({"templateRef": "repo-service", "values": v})).await;
+    // The template names `allowedHosts: [placeholder]`, so the fake's host is refused: the check is real.
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{res:?}");
+    assert!(res.body.contains("repoUrl"), "{}", res.body);
+
+    // With the host allowed (a second revision of the template in the repository), the run reads the skeleton
+    // from the repository, renders it and pushes it.
+    let fixed = files[0].1.replace("allowedHosts: ['placeholder']", &format!("allowedHosts: ['{}']", host(&app)));
+    app.github.set_file("acme/service-templates", "templates/rust/template.yaml", &fixed);
+    let refresh = app.post_json_with_token("/api/v1/locations", &json!({"target": target}), API_TOKEN).await;
+    assert!(refresh.status.is_success(), "{refresh:?}");
+    let res = app.post_json("/api/scaffolder/v2/tasks", &json!({"templateRef": "repo-service", "values": v})).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    let id = res.json()["id"].as_str().unwrap().to_owned();
+    let task = wait_for(&mut app, &id, &["completed", "failed"]).await;
+    assert_eq!(task["status"], "completed", "{task:#}");
+    let created = app.github.created_repo("acme/from-repo").expect("the repository was created");
+    let work = clone(&created.dir);
+    let root = work.0.join("work");
+    assert_eq!(std::fs::read_to_string(root.join("README.md")).unwrap(), "# from-repo\n\nStarted by octocat.\n");
+    assert_eq!(
+        std::fs::read_to_string(root.join("src/from-repo.rs")).unwrap(),
+        "pub const NAME: &str = \"from-repo\";\n"
+    );
+    let messages: Vec<String> =
+        events(&mut app, &id).await.iter().map(|e| e["body"]["message"].as_str().unwrap().to_owned()).collect();
+    assert!(messages.iter().any(|m| m.starts_with("Pushed 3 files to acme/from-repo")), "{messages:?}");
 }
