@@ -371,6 +371,7 @@ fn Field(field: WizardField) -> impl IntoView {
         secret_set,
         error,
         repo,
+        controls,
     } = field;
     // HTML anchors `pattern` to the whole value; JSON Schema does not, so only anchored patterns go to the browser.
     let html_pattern = pattern.filter(|p| p.starts_with('^') && p.ends_with('$'));
@@ -449,13 +450,39 @@ fn Field(field: WizardField) -> impl IntoView {
         }.into_any(),
     };
     view! {
-        <div class="field" data-field=name.clone()>
+        <div class="field" data-field=name.clone() data-controls=controls.then_some("true") on:change=move |ev| {
+            if controls {
+                show_dependent_fields(&ev);
+            }
+        }>
             <label for=id.clone()>{title}{required.then_some(" *")}</label>
             {description.map(|d| view! { <p class="muted small">{d}</p> })}
             {control}
+            {controls.then(|| view! {
+                <button class="button button-quiet field-update" type="submit" name="__nav" value="update"
+                    formnovalidate=true>"Show the fields for this choice"</button>
+            })}
             {help.map(|h| view! { <p class="muted small">{h}</p> })}
             {error.map(|e| view! { <p class="field-error" id=format!("{id}-error") role="alert">{e}</p> })}
         </div>
+    }
+}
+
+/// A field that decides which others a step shows changed: send the form back to the same step (the field's own
+/// "Show the fields for this choice" button), so the server lays the step out again with what was typed kept.
+#[cfg_attr(not(feature = "hydrate"), expect(unused_variables, reason = "only the browser sends forms"))]
+fn show_dependent_fields(ev: &leptos::ev::Event) {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::wasm_bindgen::JsCast;
+        let button = ev
+            .current_target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|field| field.query_selector("button.field-update").ok().flatten())
+            .and_then(|b| b.dyn_into::<web_sys::HtmlElement>().ok());
+        if let Some(button) = button {
+            button.click();
+        }
     }
 }
 
@@ -473,7 +500,12 @@ fn TaskView() -> impl IntoView {
     let data = Resource::new(id, load_task);
     let notice = move || query.read().get("notice");
     let problem = move || query.read().get("error");
-    follow_task(id(), move || data.refetch());
+    let running = move || {
+        data.get_untracked()
+            .and_then(Result::ok)
+            .is_some_and(|p: TaskPage| matches!(p.task.status.as_str(), "open" | "processing"))
+    };
+    follow_task(id(), move || data.refetch(), running);
     view! {
         <Title text="Task · Create" />
         {move || notice().map(|n| view! { <p class="alert" role="status" id="task-notice">{n}</p> })}
@@ -586,9 +618,11 @@ fn TaskBody(page: TaskPage) -> impl IntoView {
 }
 
 /// Follows a task's event stream in the browser and reloads the page's data when something happens (at most
-/// every 300 ms), until the task completes. Without JavaScript the page shows the state when it was loaded.
+/// every 300 ms), until the task completes; while the page shows the task running it also reloads every 2 s, so a
+/// stream cut by a proxy or a missed event cannot leave the page behind. Without JavaScript the page shows the
+/// state when it was loaded.
 #[cfg_attr(not(feature = "hydrate"), expect(unused_variables, reason = "live updates need a browser"))]
-fn follow_task(id: String, reload: impl Fn() + Clone + 'static) {
+fn follow_task(id: String, reload: impl Fn() + Clone + 'static, running: impl Fn() -> bool + 'static) {
     #[cfg(feature = "hydrate")]
     {
         use leptos::wasm_bindgen::JsCast;
@@ -606,25 +640,30 @@ fn follow_task(id: String, reload: impl Fn() + Clone + 'static) {
                 if close {
                     source.close();
                 }
-                if pending.replace(true) {
-                    return;
-                }
-                let (pending, reload) = (pending.clone(), reload.clone());
-                set_timeout(
-                    move || {
-                        pending.set(false);
-                        reload();
-                    },
-                    std::time::Duration::from_millis(300),
-                );
+                crate::reload_soon(&pending, reload.clone());
             })
         };
         let on_log = make(false);
         let on_done = make(true);
         let _ = source.add_event_listener_with_callback("log", on_log.as_ref().unchecked_ref());
         let _ = source.add_event_listener_with_callback("completion", on_done.as_ref().unchecked_ref());
+        let poll = {
+            let reload = reload.clone();
+            set_interval_with_handle(
+                move || {
+                    if running() {
+                        reload();
+                    }
+                },
+                std::time::Duration::from_secs(2),
+            )
+            .ok()
+        };
         let kept = StoredValue::new_local(Some((source, on_log, on_done)));
         on_cleanup(move || {
+            if let Some(poll) = poll {
+                poll.clear();
+            }
             if let Some(Some((source, _a, _b))) = kept.try_update_value(Option::take) {
                 source.close();
             }

@@ -419,17 +419,7 @@ fn follow_state_changes(entity: Option<String>, reload: impl Fn() + Clone + 'sta
                 }
             }
             // A burst of changes (an outage reaching several checks) reloads once.
-            if pending.replace(true) {
-                return;
-            }
-            let (pending, reload) = (pending.clone(), reload.clone());
-            set_timeout(
-                move || {
-                    pending.set(false);
-                    reload();
-                },
-                std::time::Duration::from_millis(300),
-            );
+            crate::reload_soon(&pending, reload.clone());
         });
         let _ = source.add_event_listener_with_callback("state", on_state.as_ref().unchecked_ref());
         let kept = StoredValue::new_local(Some((source, on_state)));

@@ -34,6 +34,23 @@ pub fn utc(rfc3339: &str) -> String {
     rfc3339.replace('T', " ").replace('Z', " UTC")
 }
 
+/// Calls `reload` in 300 ms unless a call is already waiting, so that a burst of live events reloads once.
+/// `pending` is shared by the events of one stream.
+#[cfg(feature = "hydrate")]
+pub(crate) fn reload_soon(pending: &std::rc::Rc<std::cell::Cell<bool>>, reload: impl Fn() + 'static) {
+    if pending.replace(true) {
+        return;
+    }
+    let pending = pending.clone();
+    set_timeout(
+        move || {
+            pending.set(false);
+            reload();
+        },
+        std::time::Duration::from_millis(300),
+    );
+}
+
 /// Page titles come from people's text (an entity's title). leptos_meta writes the server-rendered `<title>`
 /// without escaping it, so the server escapes it here; in the browser the title is set as plain text.
 fn title_text(text: &str) -> String {

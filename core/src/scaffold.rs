@@ -156,6 +156,7 @@ pub async fn validate(
     Ok(errors)
 }
 
+/// The entity kinds an entity picker offers: `allowedKinds`, plus the kinds of `catalogFilter`, else `default`.
 fn allowed_kinds(options: &Value, default: &[&str]) -> Vec<String> {
     let mut kinds: Vec<String> = options
         .get("allowedKinds")

@@ -24,6 +24,17 @@ test('a new service from a template: wizard, dry-run, live log, catalog', async 
   await expect(page.getByLabel('Description')).toHaveValue('Created from the E2E template');
   await page.getByLabel('Name *').fill(name);
   await page.getByLabel('Owner *').selectOption('group:default/engineering');
+
+  // A choice that decides the next field: hydrated, the step is laid out again as soon as it changes; without
+  // JavaScript, the field's own button does it. What was typed stays.
+  await expect(page.getByLabel('Rust edition')).toHaveValue('2024');
+  await page.getByLabel('Language').selectOption('go');
+  if (info.project.name === 'no-js') await page.getByRole('button', { name: 'Show the fields for this choice' }).click();
+  await expect(page.getByLabel('Go version *')).toBeVisible();
+  await expect(page.getByLabel('Rust edition')).toHaveCount(0);
+  await expect(page.getByLabel('Name *')).toHaveValue(name);
+  await expect(page.getByLabel('Language')).toHaveValue('go');
+  await page.getByLabel('Go version *').fill('1.23');
   await page.locator('#next').click();
 
   // Step 2: a repository name GitHub would refuse; the server says so next to the field.
@@ -63,7 +74,8 @@ test('a new service from a template: wizard, dry-run, live log, catalog', async 
       await page.reload();
     }
   }
-  await expect(status).toHaveAttribute('data-status', 'completed');
+  // A busy machine may take a while to create and push the repository.
+  await expect(status).toHaveAttribute('data-status', 'completed', { timeout: 30_000 });
   await expect(page.locator('#task-log')).toContainText(`Pushed 3 files to acme/${name}`);
   await expect(page.locator('#task-steps li[data-status="completed"]')).toHaveCount(3);
 

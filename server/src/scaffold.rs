@@ -511,6 +511,11 @@ pub(crate) async fn wizard_form(
             wizard_url(&template_ref, step.saturating_sub(1), n)
         }
         "dry-run" => format!("{}&dry=1", wizard_url(&template_ref, n, n)),
+        // A field that decides which others show changed: the same step again, laid out for the new values.
+        "update" => {
+            draft.errors.clear();
+            here.clone()
+        }
         "create" | "next" | "review" => {
             let upto = if nav == "create" { None } else { Some(step) };
             match scaffold::validate(&state.app.db, tpl, &mut all, upto).await {

@@ -330,6 +330,10 @@ pub struct WizardField {
     pub error: Option<String>,
     /// For `repo`.
     pub repo: Option<RepoField>,
+    /// Its value decides which other fields the step shows (a key of the step's `dependencies`): the form is
+    /// sent back to the same step when it changes.
+    #[serde(default)]
+    pub controls: bool,
 }
 
 /// One line of the review step.

@@ -110,6 +110,7 @@ pub async fn fields(
         }
     }
     let secret_fields = tpl.secret_fields();
+    let controlling = form.schema.get("dependencies").and_then(Value::as_object);
     let mut out = Vec::new();
     for name in order {
         let prop = &props[&name];
@@ -170,6 +171,7 @@ pub async fn fields(
                 .find(|e| e.field == name || e.field.starts_with(&format!("{name}[")))
                 .map(|e| e.message.clone()),
             repo: None,
+            controls: controlling.is_some_and(|d| d.contains_key(&name)),
         };
         match (ui_field, ui_widget, ty) {
             (Some("RepoUrlPicker"), _, _) => {
@@ -199,7 +201,7 @@ pub async fn fields(
             (Some("OwnerPicker"), _, _) | (Some("EntityPicker"), _, _) => {
                 field.widget = "select".to_owned();
                 let default: &[&str] = if ui_field == Some("OwnerPicker") { &["group", "user"] } else { &[] };
-                field.options = entity_options(db, &picker_kinds(&options_json, default)).await?;
+                field.options = entity_options(db, &super::allowed_kinds(&options_json, default)).await?;
                 if !text.is_empty() && !field.options.iter().any(|(v, _)| v == &text) {
                     field.options.insert(0, (text.clone(), text.clone()));
                 }
@@ -235,27 +237,6 @@ pub async fn fields(
         out.push(field);
     }
     Ok(out)
-}
-
-fn picker_kinds(options: &Value, default: &[&str]) -> Vec<String> {
-    let mut kinds: Vec<String> = options
-        .get("allowedKinds")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|k| k.as_str().map(str::to_lowercase)).collect())
-        .unwrap_or_default();
-    if let Some(filter) = options.get("catalogFilter") {
-        for f in filter.as_array().cloned().unwrap_or_else(|| vec![filter.clone()]) {
-            match f.get("kind") {
-                Some(Value::String(k)) => kinds.push(k.to_lowercase()),
-                Some(Value::Array(a)) => kinds.extend(a.iter().filter_map(|k| k.as_str().map(str::to_lowercase))),
-                _ => {}
-            }
-        }
-    }
-    if kinds.is_empty() {
-        kinds = default.iter().map(|k| (*k).to_owned()).collect();
-    }
-    kinds
 }
 
 async fn entity_options(db: &DatabaseConnection, kinds: &[String]) -> Result<Vec<(String, String)>, DbErr> {
