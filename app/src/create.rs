@@ -489,23 +489,25 @@ fn show_dependent_fields(ev: &leptos::ev::Event) {
 /// `/create/tasks/:id`.
 #[component]
 pub fn TaskRoute() -> impl IntoView {
-    view! { <RequireViewer signed_in=|_: Viewer| view! { <TaskView /> } /> }
-}
-
-#[component]
-fn TaskView() -> impl IntoView {
+    // The task and its live updates belong to the route, not to the signed-in view inside a suspense, whose
+    // contents are built again when the viewer resolves (which would drop the stream's owner).
     let params = use_params_map();
-    let query = use_query_map();
     let id = move || params.read().get("id").unwrap_or_default();
     let data = Resource::new(id, load_task);
-    let notice = move || query.read().get("notice");
-    let problem = move || query.read().get("error");
     let running = move || {
         data.get_untracked()
             .and_then(Result::ok)
             .is_some_and(|p: TaskPage| matches!(p.task.status.as_str(), "open" | "processing"))
     };
     follow_task(id(), move || data.refetch(), running);
+    view! { <RequireViewer signed_in=move |_: Viewer| view! { <TaskView data /> } /> }
+}
+
+#[component]
+fn TaskView(data: Resource<Result<TaskPage, AppError>>) -> impl IntoView {
+    let query = use_query_map();
+    let notice = move || query.read().get("notice");
+    let problem = move || query.read().get("error");
     view! {
         <Title text="Task · Create" />
         {move || notice().map(|n| view! { <p class="alert" role="status" id="task-notice">{n}</p> })}
