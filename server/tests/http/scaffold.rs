@@ -26,6 +26,11 @@ fn form(pairs: &[(&str, &str)]) -> String {
     url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
 }
 
+/// Sends one wizard form, as the browser does.
+async fn wizard(app: &mut TestApp, pairs: &[(&str, &str)]) -> crate::support::TestResponse {
+    app.post_form("/create/wizard", &form(pairs), &[]).await
+}
+
 struct Dir(PathBuf);
 
 impl Dir {
@@ -499,6 +504,7 @@ async fn a_dry_run_renders_everything_and_changes_nothing(b: Backend) {
 
 async fn the_wizard_works_as_plain_forms_and_keeps_what_was_typed(b: Backend) {
     let (mut app, _dir) = setup(b, "rust-service", None).await;
+    let fake_host = host(&app);
     let base = "/create/templates/default/rust-service";
     let page = app.get(&format!("{base}?step=0")).await;
     assert_eq!(page.status, StatusCode::OK);
@@ -507,20 +513,18 @@ async fn the_wizard_works_as_plain_forms_and_keeps_what_was_typed(b: Backend) {
 
     // A bad name comes back to the same step with the server's objection next to the field.
     let t = "template:default/rust-service";
-    let res = app
-        .post_form(
-            "/create/wizard",
-            &form(&[
-                ("__template", t),
-                ("__step", "0"),
-                ("__nav", "next"),
-                ("name", "Bad Name"),
-                ("owner", "group:default/payments"),
-                ("deployToken", "tok-wizard-secret"),
-            ]),
-            &[],
-        )
-        .await;
+    let res = wizard(
+        &mut app,
+        &[
+            ("__template", t),
+            ("__step", "0"),
+            ("__nav", "next"),
+            ("name", "Bad Name"),
+            ("owner", "group:default/payments"),
+            ("deployToken", "tok-wizard-secret"),
+        ],
+    )
+    .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{res:?}");
     assert_eq!(res.location(), format!("{base}?step=0"));
     let page = app.get(&res.location()).await;
@@ -528,69 +532,61 @@ async fn the_wizard_works_as_plain_forms_and_keeps_what_was_typed(b: Backend) {
     assert!(page.body.contains("value=\"Bad Name\""), "what was typed is kept");
     assert!(!page.body.contains("tok-wizard-secret"), "a password is never sent back");
 
-    let res = app
-        .post_form(
-            "/create/wizard",
-            &form(&[
-                ("__template", t),
-                ("__step", "0"),
-                ("__nav", "next"),
-                ("name", "orders"),
-                ("owner", "group:default/payments"),
-            ]),
-            &[],
-        )
-        .await;
+    let res = wizard(
+        &mut app,
+        &[
+            ("__template", t),
+            ("__step", "0"),
+            ("__nav", "next"),
+            ("name", "orders"),
+            ("owner", "group:default/payments"),
+        ],
+    )
+    .await;
     assert_eq!(res.location(), format!("{base}?step=1"));
     // Back keeps step 1's values too.
-    let res = app
-        .post_form(
-            "/create/wizard",
-            &form(&[
-                ("__template", t),
-                ("__step", "1"),
-                ("__nav", "back"),
-                ("repoUrl.host", &host(&app)),
-                ("repoUrl.owner", "acme"),
-                ("repoUrl.repo", "orders"),
-            ]),
-            &[],
-        )
-        .await;
+    let res = wizard(
+        &mut app,
+        &[
+            ("__template", t),
+            ("__step", "1"),
+            ("__nav", "back"),
+            ("repoUrl.host", &fake_host),
+            ("repoUrl.owner", "acme"),
+            ("repoUrl.repo", "orders"),
+        ],
+    )
+    .await;
     assert_eq!(res.location(), format!("{base}?step=0"));
     assert!(app.get(&res.location()).await.body.contains("value=\"orders\""));
     let step1 = app.get(&format!("{base}?step=1")).await;
     assert!(step1.body.contains("name=\"repoUrl.repo\"") && step1.body.contains("value=\"orders\""), "{}", step1.body);
-    let res = app
-        .post_form(
-            "/create/wizard",
-            &form(&[
-                ("__template", t),
-                ("__step", "1"),
-                ("__nav", "next"),
-                ("repoUrl.host", &host(&app)),
-                ("repoUrl.owner", "acme"),
-                ("repoUrl.repo", "orders"),
-                ("visibility", "public"),
-            ]),
-            &[],
-        )
-        .await;
+    let res = wizard(
+        &mut app,
+        &[
+            ("__template", t),
+            ("__step", "1"),
+            ("__nav", "next"),
+            ("repoUrl.host", &fake_host),
+            ("repoUrl.owner", "acme"),
+            ("repoUrl.repo", "orders"),
+            ("visibility", "public"),
+        ],
+    )
+    .await;
     assert_eq!(res.location(), format!("{base}?step=review"));
     let review = app.get(&res.location()).await;
     assert!(review.body.contains("owner=acme&amp;repo=orders"), "{}", review.body);
     assert!(review.body.contains("••••••••"), "the password entered at the first try is kept, masked");
 
     // Dry-run on the review, then create.
-    let res =
-        app.post_form("/create/wizard", &form(&[("__template", t), ("__step", "2"), ("__nav", "dry-run")]), &[]).await;
+    let res = wizard(&mut app, &[("__template", t), ("__step", "2"), ("__nav", "dry-run")]).await;
     assert_eq!(res.location(), format!("{base}?step=review&dry=1"));
     let dry = app.get(&res.location()).await;
     assert!(dry.body.contains("Would create the public repository acme/orders"), "{}", dry.body);
     assert!(dry.body.contains("src/orders.rs"));
     assert!(app.github.created_repo("acme/orders").is_none());
-    let res =
-        app.post_form("/create/wizard", &form(&[("__template", t), ("__step", "2"), ("__nav", "create")]), &[]).await;
+    let res = wizard(&mut app, &[("__template", t), ("__step", "2"), ("__nav", "create")]).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     let id = res.location().strip_prefix("/create/tasks/").expect("the task page").to_owned();
     let task = wait_for(&mut app, &id, &["completed", "failed"]).await;
