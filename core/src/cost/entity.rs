@@ -126,6 +126,79 @@ pub mod cost_daily {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// `cost_monthly`: sums per billing period, month, currency, tag set and cloud service, written with the period's
+/// daily sums (migration 23), for reports over whole months.
+pub mod cost_monthly {
+    use sea_orm::entity::prelude::*;
+
+    /// One monthly sum.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cost_monthly")]
+    pub struct Model {
+        /// Row id.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// The billing period it belongs to (replaced with it).
+        pub period_id: i64,
+        /// The first day of the month the charges fell in (UTC).
+        pub month: Date,
+        /// ISO currency code.
+        pub currency: String,
+        /// The tag set.
+        pub tagset_id: i64,
+        /// Cloud service.
+        pub service: String,
+        /// Billed cost in nano-units.
+        pub billed: i64,
+        /// Effective (amortised) cost in nano-units.
+        pub effective: i64,
+    }
+
+    /// Each sum belongs to a tag set.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        /// The tag set.
+        #[sea_orm(
+            belongs_to = "super::cost_tagsets::Entity",
+            from = "Column::TagsetId",
+            to = "super::cost_tagsets::Column::Id"
+        )]
+        Tagset,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `cost_days`: each day's whole per billing period and currency (migration 23), for the organisation's chart.
+pub mod cost_days {
+    use sea_orm::entity::prelude::*;
+
+    /// One day's whole.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cost_days")]
+    pub struct Model {
+        /// Row id.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// The billing period it belongs to (replaced with it).
+        pub period_id: i64,
+        /// The day (UTC).
+        pub day: Date,
+        /// ISO currency code.
+        pub currency: String,
+        /// Billed cost in nano-units.
+        pub billed: i64,
+        /// Effective (amortised) cost in nano-units.
+        pub effective: i64,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 /// `cost_rules`: the allocation rules (one row, id 1), JSON.
 pub mod cost_rules {
     use sea_orm::entity::prelude::*;

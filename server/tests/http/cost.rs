@@ -22,6 +22,7 @@ db_tests!(
     anomalies_are_found_on_complete_days_and_can_be_dismissed_or_snoozed,
     a_service_carries_its_part_of_shared_costs_and_shows_it_in_engineers,
     opencost_is_pulled_a_day_per_step_with_its_idle_and_unallocated_buckets,
+    random_imports_add_up_and_importing_again_changes_nothing,
 );
 
 fn spec(seed: u64, month: u32, lines: usize) -> generate::Spec {
@@ -113,6 +114,31 @@ async fn check_view(app: &mut TestApp, month: u32, metric: &str, want: &Totals, 
     assert_eq!(days, sorted, "{label}: days in date order");
     let by_month = report(app, &format!("group_by=month&{range}")).await;
     assert_eq!(groups(&by_month).into_iter().collect::<Vec<_>>(), [(format!("2026-{month:02}"), want.total)]);
+
+    // A whole month is read from the monthly roll-up, any other range from the daily sums: the month's two halves
+    // must add up to the same figures in every grouping.
+    for group_by in ["component", "team", "environment", "service", "day"] {
+        let whole = report(app, &format!("group_by={group_by}&{range}")).await;
+        let mut halves = std::collections::BTreeMap::<String, Amount>::new();
+        let (mut total, mut shared, mut unallocated) = (Amount::ZERO, Amount::ZERO, Amount::ZERO);
+        for half in [
+            format!("from=2026-{month:02}-01&to=2026-{month:02}-16"),
+            format!("from=2026-{month:02}-16&to=2026-{:02}-01", month + 1),
+        ] {
+            let r = report(app, &format!("group_by={group_by}&{half}&metric={metric}")).await;
+            for (k, a) in groups(&r) {
+                *halves.entry(k).or_default() += a;
+            }
+            total += amount(&r["total"]);
+            shared += amount(&r["shared"]);
+            unallocated += amount(&r["unallocated"]);
+        }
+        let label = format!("{label}: {group_by}, whole month against its halves");
+        assert_eq!(nonzero(&groups(&whole)), nonzero(&halves), "{label}");
+        assert_eq!(amount(&whole["total"]), total, "{label}: total");
+        assert_eq!(amount(&whole["shared"]), shared, "{label}: shared");
+        assert_eq!(amount(&whole["unallocated"]), unallocated, "{label}: unallocated");
+    }
 }
 
 async fn generated_files_of_every_format_import_exactly_in_both_views(b: Backend) {
@@ -739,4 +765,92 @@ async fn opencost_is_pulled_a_day_per_step_with_its_idle_and_unallocated_buckets
     assert_eq!(periods, json!([]));
     let res = app.post_json_with_token("/api/v1/cost/opencost/pull", &json!({}), "wrong-token").await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+}
+
+/// Property test over seeded random cases: billing files of random formats, months, sizes and compression, under
+/// random allocation rules. In every grouping, metric and range (whole months, read from the monthly roll-up, and
+/// ranges cut anywhere, read from the daily sums), allocated + shared + unallocated = total and every grouping
+/// has the same total; importing the same files again, in another order, changes no report.
+async fn random_imports_add_up_and_importing_again_changes_nothing(b: Backend) {
+    use rand::seq::SliceRandom;
+    use rand::{Rng, SeedableRng};
+    for seed in 0..3u64 {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut app = TestApp::with_example_catalog(b).await;
+        if rng.gen_bool(0.7) {
+            let mut rules = app.get_with_token("/api/v1/cost/rules", API_TOKEN).await.json();
+            let split = if rng.gen_bool(0.5) { "even" } else { "proportional" };
+            rules["shared"] = json!([{"name": "ghost", "tag": "service=ghost-service", "split": split}]);
+            assert_eq!(put_rules(&mut app, &rules).await.status, StatusCode::OK);
+        }
+        let mut months: Vec<u32> = (6..=9).filter(|_| rng.gen_bool(0.6)).collect();
+        if months.is_empty() {
+            months.push(rng.gen_range(6..=9));
+        }
+        let mut files = Vec::new();
+        for &month in &months {
+            let format = [Format::Cur, Format::Cur2, Format::Focus][rng.gen_range(0..3)];
+            let (bytes, _) = file(format, &spec(rng.r#gen(), month, rng.gen_range(50..600)), rng.gen_bool(0.5));
+            files.push((format!("{}-{month}.csv", format.as_str()), bytes));
+        }
+        for (name, bytes) in &files {
+            let res = upload(&mut app, name, bytes.clone()).await;
+            assert_eq!(res.status, StatusCode::CREATED, "seed {seed}: {res:?}");
+        }
+
+        let day = |d: i64| NaiveDate::from_ymd_opt(2026, 6, 1).unwrap() + chrono::Duration::days(d);
+        let mut ranges: Vec<(NaiveDate, NaiveDate)> = months
+            .iter()
+            .map(|&m| (NaiveDate::from_ymd_opt(2026, m, 1).unwrap(), NaiveDate::from_ymd_opt(2026, m + 1, 1).unwrap()))
+            .collect();
+        ranges.push((day(0), day(122)));
+        for _ in 0..4 {
+            let from = rng.gen_range(0..120);
+            ranges.push((day(from), day(from + rng.gen_range(1..70))));
+        }
+        let mut snapshot = Vec::new();
+        for (from, to) in &ranges {
+            for metric in ["effective", "billed"] {
+                let mut totals = Vec::new();
+                for group_by in ["component", "team", "environment", "service", "day", "month"] {
+                    let query = format!("group_by={group_by}&metric={metric}&from={from}&to={to}");
+                    let r = report(&mut app, &query).await;
+                    let grouped: Amount = groups(&r).values().copied().sum();
+                    let total = amount(&r["total"]);
+                    let label = format!("seed {seed}, {query}");
+                    if matches!(group_by, "component" | "team") {
+                        assert_eq!(
+                            grouped + amount(&r["shared"]) + amount(&r["unallocated"]),
+                            total,
+                            "{label}: allocated + shared + unallocated = total"
+                        );
+                    } else {
+                        assert_eq!(grouped, total, "{label}: the groups add up to the total");
+                    }
+                    totals.push((total, r["shared"].clone(), r["unallocated"].clone()));
+                    snapshot.push(r);
+                }
+                assert!(
+                    totals.windows(2).all(|w| w[0] == w[1]),
+                    "seed {seed}: every grouping has one total: {totals:?}"
+                );
+            }
+        }
+        assert!(snapshot.iter().any(|r| amount(&r["total"]) != Amount::ZERO), "seed {seed}: nothing was read");
+
+        files.shuffle(&mut rng);
+        for (name, bytes) in &files {
+            assert_eq!(upload(&mut app, name, bytes.clone()).await.status, StatusCode::CREATED);
+        }
+        let mut again = Vec::new();
+        for (from, to) in &ranges {
+            for metric in ["effective", "billed"] {
+                for group_by in ["component", "team", "environment", "service", "day", "month"] {
+                    let query = format!("group_by={group_by}&metric={metric}&from={from}&to={to}");
+                    again.push(report(&mut app, &query).await);
+                }
+            }
+        }
+        assert_eq!(again, snapshot, "seed {seed}: importing the same files again changed a report");
+    }
 }

@@ -1,0 +1,159 @@
+//! Cost roll-ups for the organisation's reports. A month of daily sums is about a hundred thousand rows at a
+//! thousand services; the organisation's cost page runs several reports over it. Two tables, each kept per billing
+//! period (written with the period's daily sums and replaced with them), so a report over whole months reads a few
+//! thousand rows:
+//!
+//! - `cost_monthly`: sums per (period, month, currency, tag set, cloud service). Keyed by tag set, not by where the
+//!   tag set is allocated, so a change of the allocation rules leaves it valid.
+//! - `cost_days`: the whole of each day per (period, currency), for the organisation's daily chart.
+//!
+//! Existing daily sums are rolled up here once.
+
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
+use sea_orm_migration::{prelude::*, schema::*};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(CostMonthly::Table)
+                    .col(big_pk_auto(CostMonthly::Id))
+                    .col(big_integer(CostMonthly::PeriodId))
+                    .col(date(CostMonthly::Month))
+                    .col(string(CostMonthly::Currency))
+                    .col(big_integer(CostMonthly::TagsetId))
+                    .col(string(CostMonthly::Service))
+                    .col(big_integer(CostMonthly::Billed))
+                    .col(big_integer(CostMonthly::Effective))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_cost_monthly_period")
+                            .from(CostMonthly::Table, CostMonthly::PeriodId)
+                            .to(CostPeriods::Table, CostPeriods::Id),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_cost_monthly_tagset")
+                            .from(CostMonthly::Table, CostMonthly::TagsetId)
+                            .to(CostTagsets::Table, CostTagsets::Id),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        // Reports read a range of months: the index holds everything they read.
+        let by_month = vec![
+            CostMonthly::Month,
+            CostMonthly::Currency,
+            CostMonthly::TagsetId,
+            CostMonthly::Service,
+            CostMonthly::Effective,
+            CostMonthly::Billed,
+        ];
+        for (name, cols) in
+            [("ix_cost_monthly_period", vec![CostMonthly::PeriodId]), ("ix_cost_monthly_month", by_month)]
+        {
+            let mut index = Index::create();
+            index.name(name).table(CostMonthly::Table);
+            for c in cols {
+                index.col(c);
+            }
+            manager.create_index(index.to_owned()).await?;
+        }
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(CostDays::Table)
+                    .col(big_pk_auto(CostDays::Id))
+                    .col(big_integer(CostDays::PeriodId))
+                    .col(date(CostDays::Day))
+                    .col(string(CostDays::Currency))
+                    .col(big_integer(CostDays::Billed))
+                    .col(big_integer(CostDays::Effective))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_cost_days_period")
+                            .from(CostDays::Table, CostDays::PeriodId)
+                            .to(CostPeriods::Table, CostPeriods::Id),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        let by_day = vec![CostDays::Day, CostDays::Currency, CostDays::Effective, CostDays::Billed];
+        for (name, cols) in [("ix_cost_days_period", vec![CostDays::PeriodId]), ("ix_cost_days_day", by_day)] {
+            let mut index = Index::create();
+            index.name(name).table(CostDays::Table);
+            for c in cols {
+                index.col(c);
+            }
+            manager.create_index(index.to_owned()).await?;
+        }
+
+        // Roll up what is there (the same statements the import runs for the periods it writes).
+        let db = manager.get_connection();
+        let month = match db.get_database_backend() {
+            DbBackend::Postgres => "CAST(date_trunc('month', day) AS DATE)",
+            _ => "date(day, 'start of month')",
+        };
+        db.execute_unprepared(&format!(
+            "INSERT INTO cost_monthly (period_id, month, currency, tagset_id, service, billed, effective) \
+             SELECT period_id, {month}, currency, tagset_id, service, SUM(billed), SUM(effective) FROM cost_daily \
+             GROUP BY period_id, {month}, currency, tagset_id, service"
+        ))
+        .await?;
+        db.execute_unprepared(
+            "INSERT INTO cost_days (period_id, day, currency, billed, effective) \
+             SELECT period_id, day, currency, SUM(billed), SUM(effective) FROM cost_daily \
+             GROUP BY period_id, day, currency",
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table(CostDays::Table).to_owned()).await?;
+        manager.drop_table(Table::drop().table(CostMonthly::Table).to_owned()).await?;
+        Ok(())
+    }
+}
+
+#[derive(DeriveIden)]
+enum CostMonthly {
+    Table,
+    Id,
+    PeriodId,
+    Month,
+    Currency,
+    TagsetId,
+    Service,
+    Billed,
+    Effective,
+}
+
+#[derive(DeriveIden)]
+enum CostDays {
+    Table,
+    Id,
+    PeriodId,
+    Day,
+    Currency,
+    Billed,
+    Effective,
+}
+
+#[derive(DeriveIden)]
+enum CostPeriods {
+    Table,
+    Id,
+}
+
+#[derive(DeriveIden)]
+enum CostTagsets {
+    Table,
+    Id,
+}
