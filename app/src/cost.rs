@@ -105,6 +105,39 @@ pub struct CostPageData {
     pub anomalies: Vec<AnomalyRow>,
 }
 
+/// The allocation rules editor of the cost page (administrators).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RulesEditorData {
+    /// The text in the editor: a refused draft, else the rules in force as YAML.
+    pub text: String,
+    /// The version the text was opened at (sent back with the save).
+    pub base: String,
+    /// The version in force (`<time> by <login>`; empty for the defaults).
+    pub current: String,
+    /// Whether the text is a refused draft.
+    pub draft: bool,
+}
+
+/// The rules editor's text and version; `None` for people who may not change the rules.
+#[server(prefix = "/fn", endpoint = "cost_rules_editor", input = server_fn::codec::Json)]
+pub async fn cost_rules_editor(
+    draft: Option<String>,
+    base: Option<String>,
+) -> Result<Option<RulesEditorData>, AppError> {
+    use portolan_core::access::{Action, Target};
+    let viewer = crate::ssr::require_viewer()?;
+    let state = crate::ssr::state()?;
+    if !crate::ssr::allowed(&state, &viewer, Action::CostImport, &Target::global()).await? {
+        return Ok(None);
+    }
+    let fail = |e| crate::ssr::internal("reading the cost rules", e);
+    let (text, version) = portolan_core::cost::rules_for_editing(&state.db).await.map_err(fail)?;
+    Ok(Some(match draft {
+        Some(d) => RulesEditorData { text: d, base: base.unwrap_or_default(), current: version, draft: true },
+        None => RulesEditorData { text, base: version.clone(), current: version, draft: false },
+    }))
+}
+
 /// An anomaly as a page shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnomalyRow {
@@ -308,6 +341,11 @@ fn Cost() -> impl IntoView {
     let notice = move || params.read().get("notice");
     let problem = move || params.read().get("error");
     let data = Resource::new(move || query.get(), cost_page);
+    let rules_input = Memo::new(move |_| {
+        let m = params.read();
+        (m.get("rules_draft"), m.get("rules_base"))
+    });
+    let rules = Resource::new(move || rules_input.get(), |(draft, base)| cost_rules_editor(draft, base));
     view! {
         <div class="page-heading">
             <h1>"Cost"</h1>
@@ -322,6 +360,46 @@ fn Cost() -> impl IntoView {
                 }
             })}
         </Suspense>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match rules.await {
+                    Ok(Some(editor)) => view! { <RulesEditor editor=editor /> }.into_any(),
+                    _ => ().into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// The allocation rules as YAML in a form: saving re-allocates every imported cost. A refused save comes back
+/// with the text as typed.
+#[component]
+fn RulesEditor(editor: RulesEditorData) -> impl IntoView {
+    let current = if editor.current.is_empty() {
+        "The default rules are in force.".to_owned()
+    } else {
+        format!("Saved {}.", editor.current)
+    };
+    let lines = editor.text.lines().count().clamp(8, 40);
+    view! {
+        <details class="card" id="rules" open=editor.draft>
+            <summary><h2>"Allocation rules"</h2></summary>
+            <p class="muted">
+                "Which tag keys name a component, a team and an environment, which accounts belong to a team, which "
+                "Kubernetes namespaces belong to a component, and which costs are shared (split "<code>"even"</code>
+                " or "<code>"proportional"</code>" to direct cost). Shared rules apply first, then the component "
+                "tags in order, then the namespaces. Saving applies the rules to every imported month. "
+                {current}
+            </p>
+            <form method="post" action="/cost/rules" id="rules-form">
+                <input type="hidden" name="base" value=editor.base />
+                <label for="rules-text">"Rules (YAML)"</label>
+                <textarea id="rules-text" name="rules" rows=lines.to_string() spellcheck="false" class="code">
+                    {editor.text}
+                </textarea>
+                <button class="button button-primary" type="submit">"Save and re-allocate"</button>
+            </form>
+        </details>
     }
 }
 

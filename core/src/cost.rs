@@ -43,6 +43,12 @@ pub enum CostError {
         /// What is wrong.
         reason: String,
     },
+    /// Someone saved since the edit began; nothing was saved.
+    #[error("the rules were saved {current} since you opened them")]
+    Conflict {
+        /// The version now stored.
+        current: String,
+    },
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbErr),
@@ -55,6 +61,60 @@ pub async fn load_rules(db: &DatabaseConnection) -> Result<Rules, CostError> {
             .map_err(|e| CostError::Db(DbErr::Custom(format!("the stored cost rules do not parse: {e}")))),
         None => Ok(Rules::default()),
     }
+}
+
+/// The rules as an editor shows them: YAML text, and the version it was read at (who saved it and when, empty
+/// for the defaults), which a save from the editor must still match.
+pub async fn rules_for_editing(db: &DatabaseConnection) -> Result<(String, String), CostError> {
+    let rules = load_rules(db).await?;
+    let version = rules_version(db).await?;
+    Ok((rules_to_yaml(&rules), version))
+}
+
+/// The version of the stored rules: `<updated_at> by <login>`, or empty while the defaults are in force.
+pub async fn rules_version(db: &DatabaseConnection) -> Result<String, CostError> {
+    Ok(cost_rules::Entity::find_by_id(1)
+        .one(db)
+        .await?
+        .map(|row| {
+            format!("{} by {}", row.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true), row.updated_by)
+        })
+        .unwrap_or_default())
+}
+
+/// The rules as YAML, the editor's text.
+pub fn rules_to_yaml(rules: &Rules) -> String {
+    serde_yaml_ng::to_string(rules).unwrap_or_default()
+}
+
+/// Reads an editor's text (YAML, so JSON too); a mistake names its line and column, or the field and the rule.
+pub fn rules_from_yaml(text: &str) -> Result<Rules, CostError> {
+    serde_yaml_ng::from_str::<Rules>(text).map_err(|e| {
+        let reason = e.to_string();
+        match e.location() {
+            Some(l) => CostError::Invalid {
+                field: format!("line {}, column {}", l.line(), l.column()),
+                reason: reason.split(" at line ").next().unwrap_or(&reason).to_owned(),
+            },
+            None => CostError::Invalid { field: "rules".into(), reason },
+        }
+    })
+}
+
+/// Saves rules edited from `base` (see [`rules_version`]). When someone saved in between, nothing is saved and the
+/// answer is [`CostError::Conflict`] naming who and when. Returns how many tag sets moved.
+pub async fn save_rules_from(
+    db: &DatabaseConnection,
+    config: &crate::Config,
+    rules: &Rules,
+    base: &str,
+    by: &str,
+) -> Result<u64, CostError> {
+    let current = rules_version(db).await?;
+    if current != base {
+        return Err(CostError::Conflict { current });
+    }
+    save_rules(db, config, rules, by).await
 }
 
 /// Saves new rules and applies them to every imported cost. Returns how many tag sets moved.

@@ -39,6 +39,7 @@ pub fn router() -> Router<ServerState> {
         .route("/api/v1/cost/anomalies", get(list_anomalies))
         .route("/api/v1/cost/anomalies/triage", axum::routing::post(triage_anomaly))
         .route("/cost/budgets", axum::routing::post(budget_form))
+        .route("/cost/rules", axum::routing::post(rules_form))
         .route("/cost/anomalies", axum::routing::post(triage_form))
         .route("/cost/import", axum::routing::post(import_form).layer(DefaultBodyLimit::max(MAX_UPLOAD)))
 }
@@ -47,6 +48,7 @@ pub(crate) fn cost_error(e: CostError) -> ApiError {
     match e {
         CostError::File { .. } => ApiError::unprocessable("file", e.to_string()),
         CostError::Invalid { field, reason } => ApiError::unprocessable("rules", format!("{field}: {reason}")),
+        CostError::Conflict { .. } => ApiError::conflict(e.to_string()),
         CostError::Db(e) => ApiError::internal("cost", e),
     }
 }
@@ -328,6 +330,52 @@ pub(crate) async fn put_rules(
     authorize(&state, viewer, Action::CostImport, &Target::global()).await?;
     let moved = cost::save_rules(&state.app.db, &state.app.config, &rules, &viewer.login).await.map_err(cost_error)?;
     Ok(Json(serde_json::json!({"moved": moved})))
+}
+
+/// Drafts longer than this are not carried back in the URL after a refused save (the editor then shows the rules
+/// in force and says so).
+const MAX_DRAFT_IN_URL: usize = 16 * 1024;
+
+/// The rules editor of the cost page (`rules`: YAML or JSON text, `base`: the version it was opened at). Saves and
+/// re-allocates like `PUT /api/v1/cost/rules`; a mistake or a save by someone else in between saves nothing and
+/// sends the text back to the editor with the reason, so no edit is lost.
+pub(crate) async fn rules_form(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    axum::Form(form): axum::Form<std::collections::HashMap<String, String>>,
+) -> Result<axum::response::Redirect, ApiError> {
+    let viewer = require(&viewer)?;
+    let text = form.get("rules").cloned().unwrap_or_default();
+    let base = form.get("base").cloned().unwrap_or_default();
+    let refused = |why: String| {
+        let draft = if text.len() <= MAX_DRAFT_IN_URL {
+            let (t, b) = (portolan_types::encode_query_value(&text), portolan_types::encode_query_value(&base));
+            format!("&rules_draft={t}&rules_base={b}")
+        } else {
+            String::new()
+        };
+        axum::response::Redirect::to(&format!("/cost?error={}{draft}#rules", portolan_types::encode_query_value(&why)))
+    };
+    if let Err(e) = authorize(&state, viewer, Action::CostImport, &Target::global()).await {
+        return Ok(refused(format!("Rules not saved: {}", e.message())));
+    }
+    let rules = match cost::rules_from_yaml(&text) {
+        Ok(r) => r,
+        Err(e) => return Ok(refused(format!("Rules not saved, nothing changed: {e}."))),
+    };
+    match cost::save_rules_from(&state.app.db, &state.app.config, &rules, &base, &viewer.login).await {
+        Ok(moved) => {
+            tracing::info!(by = %viewer.login, moved, "cost allocation rules saved from the editor");
+            let text = format!("Allocation rules saved; {moved} tag sets changed place.");
+            Ok(axum::response::Redirect::to(&format!("/cost?notice={}", portolan_types::encode_query_value(&text))))
+        }
+        Err(CostError::Db(e)) => Err(ApiError::internal("saving cost rules", e)),
+        Err(CostError::Conflict { current }) => Ok(refused(format!(
+            "Rules not saved: they were saved {current} after you opened them. Your text is below; compare it with \
+             the rules in force (GET /api/v1/cost/rules) and save again."
+        ))),
+        Err(e) => Ok(refused(format!("Rules not saved, nothing changed: {e}."))),
+    }
 }
 
 /// Every budget with this month's spend, forecast and status (the month of the latest imported cost).

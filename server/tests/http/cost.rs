@@ -23,6 +23,7 @@ db_tests!(
     a_service_carries_its_part_of_shared_costs_and_shows_it_in_engineers,
     opencost_is_pulled_a_day_per_step_with_its_idle_and_unallocated_buckets,
     random_imports_add_up_and_importing_again_changes_nothing,
+    the_rules_editor_saves_refuses_mistakes_and_stale_edits_and_keeps_the_text,
 );
 
 fn spec(seed: u64, month: u32, lines: usize) -> generate::Spec {
@@ -853,4 +854,91 @@ async fn random_imports_add_up_and_importing_again_changes_nothing(b: Backend) {
         }
         assert_eq!(again, snapshot, "seed {seed}: importing the same files again changed a report");
     }
+}
+
+/// The cost page's rules editor as a browser without JavaScript uses it: an administrator's save re-allocates past
+/// costs; a mistake names its line and comes back with the text as typed; a save from a version someone else has
+/// replaced since is refused with the text kept; a non-administrator may not save. Refusals change nothing.
+async fn the_rules_editor_saves_refuses_mistakes_and_stale_edits_and_keeps_the_text(b: Backend) {
+    let mut app = TestApp::with_example_catalog(b).await;
+    let (bytes, want) = file(Format::Cur2, &spec(9, 7, 1000), false);
+    assert_eq!(upload(&mut app, "july.csv", bytes).await.status, StatusCode::CREATED);
+    let range = "group_by=component&from=2026-07-01&to=2026-08-01";
+    let before = report(&mut app, range).await;
+    assert_eq!(amount(&before["shared"]), Amount::ZERO);
+
+    let form = |rules: &str, base: &str| {
+        url::form_urlencoded::Serializer::new(String::new()).append_pair("rules", rules).append_pair("base", base).finish()
+    };
+    let location = |res: &TestResponse| {
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{res:?}");
+        let l = res.headers.get(header::LOCATION).unwrap().to_str().unwrap().to_owned();
+        url::Url::parse("http://portal").unwrap().join(&l).unwrap()
+    };
+    let param = |u: &url::Url, key: &str| u.query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned());
+
+    let mut admin = app.replica().await;
+    admin.cookies.clear();
+    admin.login_as("octocat").await;
+    let editor = admin.post_json("/fn/cost_rules_editor", &json!({"draft": null, "base": null})).await;
+    assert_eq!(editor.status, StatusCode::OK, "{editor:?}");
+    let editor = editor.json();
+    let text = editor["text"].as_str().unwrap().to_owned();
+    assert!(text.contains("component_tags:") && text.contains("shared: []"), "{text}");
+    assert_eq!(editor["base"], "", "the defaults are in force");
+    let edited = text.replace("shared: []", "shared:\n- name: ghost\n  tag: service=ghost-service\n  split: even");
+
+    // A YAML mistake: refused with its line, the text sent back, nothing saved.
+    let broken = format!("{edited}\naccounts: [unclosed\n");
+    let res = admin.post_form("/cost/rules", &form(&broken, ""), &[]).await;
+    let back = location(&res);
+    assert!(param(&back, "error").unwrap().contains("line"), "{back}");
+    assert_eq!(param(&back, "rules_draft").as_deref(), Some(broken.as_str()), "the text comes back as typed");
+    assert_eq!(report(&mut app, range).await, before);
+    // The editor shows the draft, not the rules in force.
+    let draft = admin.post_json("/fn/cost_rules_editor", &json!({"draft": broken, "base": ""})).await.json();
+    assert_eq!(draft["text"], broken);
+    assert_eq!(draft["draft"], true);
+
+    // A rule that breaks a rule of the rules: named.
+    let res = admin.post_form("/cost/rules", &form(&text.replace("shared: []", "shared:\n- name: x\n  tag: nothing"), ""), &[]).await;
+    assert!(param(&location(&res), "error").unwrap().contains("shared[0].tag"));
+
+    // Someone without cost.import may not save.
+    let mut other = app.replica().await;
+    other.cookies.clear();
+    other.login_as("hubot").await;
+    let res = other.post_form("/cost/rules", &form(&edited, ""), &[]).await;
+    let refused = location(&res);
+    assert!(param(&refused, "error").unwrap().contains("cost.import"), "{refused}");
+    assert_eq!(report(&mut app, range).await, before);
+
+    // The administrator's save: applied to July, which was imported before.
+    let res = admin.post_form("/cost/rules", &form(&edited, ""), &[]).await;
+    let saved = location(&res);
+    assert!(param(&saved, "notice").unwrap().starts_with("Allocation rules saved"), "{saved}");
+    let after = report(&mut app, range).await;
+    assert!(amount(&after["shared"]) > Amount::ZERO);
+    assert_eq!(amount(&after["shared"]) + amount(&after["unallocated"]), want.effective.unallocated);
+    let rules = app.get_with_token("/api/v1/cost/rules", API_TOKEN).await.json();
+    assert_eq!(rules["shared"][0]["name"], "ghost");
+
+    // A second editor opened before that save: refused, its text kept, the saved rules stay.
+    let stale = text.replace("shared: []", "shared:\n- name: other\n  tag: service=storefront");
+    let res = admin.post_form("/cost/rules", &form(&stale, ""), &[]).await;
+    let conflict = location(&res);
+    assert!(param(&conflict, "error").unwrap().contains("after you opened them"), "{conflict}");
+    assert_eq!(param(&conflict, "rules_draft").as_deref(), Some(stale.as_str()));
+    let rules = app.get_with_token("/api/v1/cost/rules", API_TOKEN).await.json();
+    assert_eq!(rules["shared"][0]["name"], "ghost", "the stale save changed nothing");
+    assert_eq!(report(&mut app, range).await, after);
+
+    // Reopened, the editor carries the new version, and a save from it goes through.
+    let editor = admin.post_json("/fn/cost_rules_editor", &json!({"draft": null, "base": null})).await.json();
+    let base = editor["base"].as_str().unwrap().to_owned();
+    assert!(base.ends_with("by octocat"), "{base}");
+    assert!(editor["text"].as_str().unwrap().contains("ghost-service"));
+    let res = admin.post_form("/cost/rules", &form(&text, &base), &[]).await;
+    assert!(param(&location(&res), "notice").is_some());
+    assert_eq!(report(&mut app, range).await, before, "back to the defaults");
 }
