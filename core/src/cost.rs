@@ -10,6 +10,7 @@ pub mod generate;
 pub mod import;
 pub mod money;
 pub mod opencost;
+mod parquet_rows;
 pub mod query;
 pub mod rules;
 

@@ -1,5 +1,5 @@
-//! Importing billing files: each file is streamed (plain or gzip, told apart by its first bytes) through a CSV
-//! reader, every line summed into (billing period, day, tag set, service, category, currency) in memory that
+//! Importing billing files: each file is streamed (plain CSV, gzip, zip or Parquet, told apart by its first bytes)
+//! through a CSV reader, or row by row through the Parquet reader ([`super::parquet_rows`]), every line summed into (billing period, day, tag set, service, category, currency) in memory that
 //! grows with those distinct keys and never with the file, and only when every file read cleanly are the billing
 //! periods they cover replaced, in one transaction. A bad file changes nothing.
 
@@ -17,6 +17,7 @@ use super::CostError;
 use super::entity::{cost_daily, cost_periods, cost_tagsets};
 use super::formats::{Category, Layout};
 use super::money::Amount;
+use super::parquet_rows::{self, ParquetFile};
 use super::rules::{self, Rules};
 
 /// A progress callback: `(bytes read, bytes in all)`.
@@ -160,13 +161,15 @@ enum Opened {
     Csv(Box<dyn Read>),
     /// A zip archive: its CSV entries are read in turn.
     Zip(zip::ZipArchive<Counting<BufReader<std::fs::File>>>),
+    /// A Parquet file (`PAR1` first): read through its footer, so from the file itself.
+    Parquet(std::fs::File),
 }
 
 fn is_gzip(magic: &[u8]) -> bool {
     magic.len() >= 2 && magic[..2] == [0x1f, 0x8b]
 }
 
-/// Opens a file: plain CSV, gzip or zip.
+/// Opens a file: plain CSV, gzip, zip or Parquet.
 fn open(path: &Path, counter: Arc<std::sync::atomic::AtomicU64>) -> std::io::Result<Opened> {
     let mut file = std::fs::File::open(path)?;
     let mut magic = [0u8; 4];
@@ -186,6 +189,9 @@ fn open(path: &Path, counter: Arc<std::sync::atomic::AtomicU64>) -> std::io::Res
             std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not a readable zip archive: {e}"))
         })?;
         return Ok(Opened::Zip(archive));
+    }
+    if got == 4 && magic == *parquet_rows::MAGIC {
+        return Ok(Opened::Parquet(file));
     }
     if magic[..got].first() == Some(&b'{') {
         return Err(std::io::Error::new(
@@ -302,7 +308,59 @@ impl Aggregate {
                 }
                 Ok(())
             }
+            Opened::Parquet(file) => {
+                // The parquet crate refuses bad input with errors, but a few of its conversions still panic on
+                // types a corrupt schema can declare: such a file is refused like any other unreadable one.
+                let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    self.read_parquet(file, &source.name, counter, total, progress)
+                }));
+                read.unwrap_or_else(|panic| {
+                    let why = panic
+                        .downcast_ref::<String>()
+                        .map(String::as_str)
+                        .or_else(|| panic.downcast_ref::<&str>().copied())
+                        .unwrap_or("no reason given");
+                    Err(file_err(0, None, format!("the Parquet reader failed on this file: {why}")))
+                })
+            }
         }
+    }
+
+    /// Reads one Parquet file row by row; errors name `name` and say `row N` (the 1-based data row) and the
+    /// column.
+    fn read_parquet(
+        &mut self,
+        file: std::fs::File,
+        name: &str,
+        counter: &Arc<std::sync::atomic::AtomicU64>,
+        total: u64,
+        progress: Option<&Progress>,
+    ) -> Result<(), CostError> {
+        let file_err = |message: String| CostError::File { file: name.to_owned(), line: 0, column: None, message };
+        let parquet = ParquetFile::open(file)
+            .map_err(|e| file_err(format!("not a readable Parquet file (truncated or corrupt?): {e}")))?;
+        let layout = Layout::from_header(parquet.header().iter().map(String::as_str))
+            .map_err(|e| file_err(format!("its Parquet schema: {e}")))?;
+        let format = layout.format.as_str();
+        parquet.rows(
+            name,
+            &layout.columns_read(),
+            |row, record| {
+                let line =
+                    layout.line(record).map_err(|e| parquet_rows::row_error(name, row, &e.column, &e.message))?;
+                self.add(line, format, name)
+                    .map_err(|column| parquet_rows::row_error(name, row, column, "the sum grows too large"))?;
+                if let Some(p) = progress
+                    && self.lines.is_multiple_of(8192)
+                {
+                    p(counter.load(std::sync::atomic::Ordering::Relaxed), total);
+                }
+                Ok(())
+            },
+            |bytes| {
+                counter.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+            },
+        )
     }
 
     /// Reads one CSV stream; errors name `name` (the file, or `archive.zip:entry.csv`); periods record `file`.
