@@ -799,6 +799,94 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// Everything an import sums, keyed by names rather than the aggregate's numbering: two imports of the same
+    /// lines give the same list.
+    fn sums(agg: &Aggregate) -> Vec<String> {
+        let periods: HashMap<u32, &PeriodKey> = agg.period_ids.iter().map(|(k, id)| (*id, k)).collect();
+        let tagsets: HashMap<u32, &TagsetKey> = agg.tagset_ids.iter().map(|(k, id)| (*id, k)).collect();
+        let mut out: Vec<String> = agg
+            .sums
+            .iter()
+            .map(|(k, s)| {
+                format!(
+                    "{:?} {} {:?} {} {} {:?}: {} {} {}",
+                    periods[&k.period],
+                    k.day,
+                    tagsets[&k.tagset],
+                    agg.strings.names[k.currency as usize],
+                    agg.strings.names[k.service as usize],
+                    k.category,
+                    s.billed,
+                    s.effective,
+                    s.lines
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn by_day(agg: &Aggregate) -> std::collections::BTreeMap<NaiveDate, (Amount, Amount)> {
+        let mut days = std::collections::BTreeMap::new();
+        for (k, s) in &agg.sums {
+            let d: &mut (Amount, Amount) = days.entry(k.day).or_default();
+            d.0 += s.billed;
+            d.1 += s.effective;
+        }
+        days
+    }
+
+    #[test]
+    fn parquet_from_the_generator_imports_like_its_csv_to_the_nano_unit() {
+        use ::parquet::basic::{Compression, GzipLevel, ZstdLevel};
+        let dir = scratch("parquet-generated");
+        let spec = generate::Spec {
+            seed: 11,
+            // Over 256 rows: several row groups.
+            lines: 700,
+            period_start: NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(),
+            days: 31,
+            account: "111122223333".into(),
+            currency: "EUR".into(),
+            components: vec![("payments-api".into(), "payments".into()), ("storefront".into(), "web".into())],
+        };
+        for (format, compression) in [
+            (Format::Focus, Compression::SNAPPY),
+            (Format::Cur2, Compression::SNAPPY),
+            (Format::Cur2, Compression::GZIP(GzipLevel::default())),
+            (Format::Cur2, Compression::ZSTD(ZstdLevel::default())),
+            (Format::Cur, Compression::UNCOMPRESSED),
+        ] {
+            let what = format!("{} {compression}", format.as_str());
+            let csv = dir.join(format!("{}.csv", format.as_str()));
+            let pq = dir.join(format!("{}-{compression}.parquet", format.as_str()));
+            let mut text = Vec::new();
+            let from_csv_expected = generate::write(format, &spec, &mut text).unwrap();
+            std::fs::write(&csv, &text).unwrap();
+            let mut bytes = Vec::new();
+            let expected = generate::write_parquet(format, &spec, compression, &mut bytes).unwrap();
+            std::fs::write(&pq, &bytes).unwrap();
+            assert_eq!(expected, from_csv_expected, "{what}: the same rows");
+            assert_eq!(&bytes[..4], b"PAR1");
+
+            let from_pq = Aggregate::read(&[Source::file(&pq)], None).unwrap();
+            let from_csv = Aggregate::read(&[Source::file(&csv)], None).unwrap();
+            assert!(from_pq.consistent(), "{what}");
+            assert_eq!(from_pq.lines, expected.lines, "{what}");
+            assert_eq!(from_pq.grand_totals(), (expected.billed.total, expected.effective.total), "{what}");
+            let days = by_day(&from_pq);
+            for (day, billed) in &expected.billed.by_day {
+                assert_eq!(days[day].0, *billed, "{what}: billed on {day}");
+                assert_eq!(days[day].1, expected.effective.by_day[day], "{what}: effective on {day}");
+            }
+            // Every sum (period, day, tag set, currency, service, category) as the CSV gives it.
+            assert_eq!(sums(&from_pq), sums(&from_csv), "{what}");
+            assert_eq!(from_pq.periods[0].1, format.as_str());
+            assert_eq!(from_pq.periods[0].2, [pq.display().to_string()]);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn a_manifest_lists_the_report_files_to_read() {
         let dir = scratch("manifest");
