@@ -887,6 +887,186 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cost/testdata").join(name)
+    }
+
+    #[test]
+    fn pyarrow_fixtures_import_to_hand_computed_totals() {
+        // Written by pyarrow (testdata/make_parquet.py): snappy, dictionaries, row groups of 3, MAP tags,
+        // timestamps in ms/us/ns with UTC and without, decimal128 and double amounts, NULLs.
+        let a = |s: &str| Amount::parse(s).unwrap();
+        let day = |d: u32| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+
+        let focus = Aggregate::read(&[Source::file(fixture("focus-small.parquet"))], None).unwrap();
+        assert_eq!(focus.lines, 6);
+        assert_eq!(focus.periods[0].1, "focus");
+        // Billed: 12.5 + 0.0000000417 (nine decimals, half to even: 0.000000042) − 3.1 + 7.77 + 100 + NULL.
+        // Effective: 10.25 + 0.000000042 − 3.1 + 7.77 + 0 + 1.0000000001 (1.000000000).
+        assert_eq!(focus.grand_totals(), (a("117.170000042"), a("15.920000042")));
+        let days = by_day(&focus);
+        assert_eq!(days[&day(1)], (a("100"), a("0")));
+        // 23:59:59.999999 UTC is still the 3rd.
+        assert_eq!(days[&day(3)], (a("12.500000042"), a("10.250000042")));
+        // 20:00 in New York on the 3rd is the 4th in UTC.
+        assert_eq!(days[&day(4)], (a("4.67"), a("4.67")));
+        assert_eq!(days[&day(5)], (a("0"), a("1")));
+        let tags: std::collections::BTreeSet<(String, Vec<(String, String)>)> =
+            focus.tagset_ids.keys().map(|k| (k.sub_account.clone(), k.tags.clone())).collect();
+        let t = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let expected: std::collections::BTreeSet<(String, Vec<(String, String)>)> = [
+            ("111122223333-dev", t(&[("service", "payments-api"), ("team", "payments")])),
+            ("111122223333", t(&[])),
+            ("111122223333-dev", t(&[])),
+            ("111122223333-dev", t(&[("team", "payments")])),
+            // `user:Team` loses its prefix; a NULL value is no tag.
+            ("111122223333", t(&[("team", "platform")])),
+            ("111122223333-dev", t(&[("service", "storefront")])),
+        ]
+        .into_iter()
+        .map(|(s, t)| (s.to_owned(), t))
+        .collect();
+        assert_eq!(tags, expected);
+
+        let cur2 = Aggregate::read(&[Source::file(fixture("cur2-small.parquet"))], None).unwrap();
+        assert_eq!(cur2.lines, 7);
+        assert_eq!(cur2.periods[0].1, "cur2");
+        assert_eq!(cur2.periods[0].0.start, day(1), "a timestamp without a time zone is read as UTC");
+        // Billed (unblended, DOUBLE): 1.2345 + 2 − 2 + 0 + 0.1 + 0.2 + 10, exactly (0.1 + 0.2 is 0.3 here).
+        // Effective: 1.2345 + 1.5 (plan rate) + 0 (negation) + 0.7 (reservation) + 0.1 + 0.2 + (10 − 7.5).
+        assert_eq!(cur2.grand_totals(), (a("11.5345"), a("6.2345")));
+        let days = by_day(&cur2);
+        assert_eq!(days[&day(1)], (a("10.1"), a("2.6")));
+        assert_eq!(days[&day(2)], (a("1.2345"), a("2.7345")));
+        assert_eq!(days[&day(3)], (a("0.2"), a("0.9")));
+        let tags: std::collections::BTreeSet<Vec<(String, String)>> =
+            cur2.tagset_ids.keys().map(|k| k.tags.clone()).collect();
+        assert!(tags.contains(&t(&[("env", "prod"), ("team", "payments")])), "{tags:?}");
+        assert!(tags.contains(&t(&[("service", "storefront")])), "{tags:?}");
+        assert!(cur2.tagset_ids.keys().any(|k| k.sub_account == "111122223333"), "a NULL usage account: the payer");
+    }
+
+    /// A Parquet file of text columns (`None` is NULL), written with the crate's own writer.
+    fn text_parquet(path: &Path, header: &[&str], rows: &[Vec<Option<&str>>]) {
+        use ::parquet::data_type::{ByteArray, ByteArrayType};
+        let message = format!(
+            "message schema {{ {} }}",
+            header.iter().map(|h| format!("optional binary {h} (STRING);")).collect::<String>()
+        );
+        let schema = Arc::new(::parquet::schema::parser::parse_message_type(&message).unwrap());
+        let props = Arc::new(::parquet::file::properties::WriterProperties::builder().build());
+        let mut writer =
+            ::parquet::file::writer::SerializedFileWriter::new(std::fs::File::create(path).unwrap(), schema, props)
+                .unwrap();
+        let mut group = writer.next_row_group().unwrap();
+        for c in 0..header.len() {
+            let values: Vec<ByteArray> = rows.iter().filter_map(|r| r[c]).map(ByteArray::from).collect();
+            let defs: Vec<i16> = rows.iter().map(|r| i16::from(r[c].is_some())).collect();
+            let mut col = group.next_column().unwrap().unwrap();
+            col.typed::<ByteArrayType>().write_batch(&values, Some(&defs), None).unwrap();
+            col.close().unwrap();
+        }
+        group.close().unwrap();
+        writer.close().unwrap();
+    }
+
+    #[test]
+    fn bad_parquet_files_are_refused_naming_the_file_row_and_column() {
+        let dir = scratch("parquet-bad");
+        let read = |path: &Path| Aggregate::read(&[Source::file(path)], None).map(|a| a.lines);
+
+        // A bad value: named by row (the first data row is row 1) and column, as `line N+1` would be in CSV.
+        let header = [
+            "BillingAccountId",
+            "BillingPeriodStart",
+            "ChargePeriodStart",
+            "BilledCost",
+            "EffectiveCost",
+            "BillingCurrency",
+        ];
+        let good = vec![Some("1"), Some("2026-11-01"), Some("2026-11-02T00:00:00Z"), Some("1.5"), None, Some("USD")];
+        let mut bad = good.clone();
+        bad[3] = Some("12,5");
+        let path = dir.join("bad-value.parquet");
+        text_parquet(&path, &header, &[good.clone(), good.clone(), bad]);
+        let err = read(&path).unwrap_err().to_string();
+        assert_eq!(err, format!("{}: row 3, column BilledCost: `12,5` is not a decimal number", path.display()));
+        let path = dir.join("good.parquet");
+        text_parquet(&path, &header, &[good.clone(), good]);
+        assert_eq!(read(&path).unwrap(), 2);
+
+        // No known format's columns.
+        let path = dir.join("unknown.parquet");
+        text_parquet(&path, &["date", "amount"], &[vec![Some("2026-11-01"), Some("3.5")]]);
+        let err = read(&path).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("{}: its Parquet schema: the header is not FOCUS", path.display())), "{err}");
+        assert!(err.contains("it starts with date, amount"), "{err}");
+
+        // Truncated: the footer is gone.
+        let spec = generate::Spec {
+            seed: 5,
+            lines: 600,
+            period_start: NaiveDate::from_ymd_opt(2026, 9, 1).unwrap(),
+            days: 30,
+            account: "111122223333".into(),
+            currency: "USD".into(),
+            components: vec![("storefront".into(), "web".into())],
+        };
+        let mut bytes = Vec::new();
+        generate::write_parquet(Format::Cur2, &spec, ::parquet::basic::Compression::SNAPPY, &mut bytes).unwrap();
+        let path = dir.join("truncated.parquet");
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        let err = read(&path).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("{}: not a readable Parquet file (truncated or corrupt?)", path.display())),
+            "{err}"
+        );
+        std::fs::write(&path, b"PAR1").unwrap();
+        let err = read(&path).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("{}: not a readable Parquet file", path.display())), "{err}");
+
+        // Pages overwritten with garbage, the footer intact: refused, no panic.
+        for (i, fill) in [0x00u8, 0xff, 0x5a].into_iter().enumerate() {
+            let mut corrupt = bytes.clone();
+            let (from, to) = (corrupt.len() / 5, corrupt.len() / 2);
+            corrupt[from..to].iter_mut().enumerate().for_each(|(j, b)| *b = fill ^ (j as u8));
+            let path = dir.join(format!("corrupt-{i}.parquet"));
+            std::fs::write(&path, &corrupt).unwrap();
+            let err = read(&path).unwrap_err().to_string();
+            assert!(err.starts_with(&path.display().to_string()), "{err}");
+        }
+        // One byte of a page header zeroed: parquet 60 panics on it (`assertion failed: size <= src.len()`), and
+        // the reader turns that into a refusal.
+        let mut zeroed = std::fs::read(fixture("focus-small.parquet")).unwrap();
+        zeroed[7] = 0;
+        let path = dir.join("zeroed.parquet");
+        std::fs::write(&path, &zeroed).unwrap();
+        let err = read(&path).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("{}: ", path.display())), "{err}");
+        // More files with bytes changed here and there: read or refused, never a panic that escapes.
+        let fixture_bytes = std::fs::read(fixture("cur2-small.parquet")).unwrap();
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let path = dir.join("changed.parquet");
+        for i in 0..120 {
+            let mut changed = if i % 4 == 0 { bytes.clone() } else { fixture_bytes.clone() };
+            for _ in 0..1 + next() % 4 {
+                let at = usize::try_from(next() % changed.len() as u64).unwrap();
+                changed[at] = next() as u8;
+            }
+            std::fs::write(&path, &changed).unwrap();
+            if let Err(e) = read(&path) {
+                assert!(e.to_string().starts_with(&path.display().to_string()), "{e}");
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn a_manifest_lists_the_report_files_to_read() {
         let dir = scratch("manifest");
