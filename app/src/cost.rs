@@ -653,8 +653,8 @@ fn ImportForm() -> impl IntoView {
     view! {
         <form class="card" id="cost-import" method="post" action="/cost/import" enctype="multipart/form-data">
             <h2>"Import a billing file"</h2>
-            <p class="muted">"FOCUS 1.0–1.3, AWS CUR or CUR 2.0, as CSV, gzipped CSV or a zip of CSV files. Each billing period in the file replaces what was imported for it before."</p>
-            <label>"Billing file " <input type="file" name="file" required=true accept=".csv,.gz,.zip,text/csv,application/gzip,application/zip" /></label>
+            <p class="muted">"FOCUS 1.0–1.3, AWS CUR or CUR 2.0, as CSV, gzipped CSV, a zip of CSV files or Parquet. Each billing period in the file replaces what was imported for it before."</p>
+            <label>"Billing file " <input type="file" name="file" required=true accept=".csv,.gz,.zip,.parquet,text/csv,application/gzip,application/zip,application/vnd.apache.parquet" /></label>
             <button class="button button-primary" type="submit">"Import"</button>
         </form>
     }

@@ -10,6 +10,7 @@ pub mod generate;
 pub mod import;
 pub mod money;
 pub mod opencost;
+mod parquet_rows;
 pub mod query;
 pub mod rules;
 
@@ -28,7 +29,8 @@ pub enum CostError {
     File {
         /// The file as named by the caller.
         file: String,
-        /// 1-based line (0 when the whole file is at fault).
+        /// 1-based line of a CSV file (0 when the whole file is at fault, and for a Parquet file, whose errors
+        /// say `row N, column C` in the message: N is the 1-based data row, `line N+1` in CSV's counting).
         line: u64,
         /// Column name.
         column: Option<String>,

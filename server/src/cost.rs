@@ -170,10 +170,10 @@ pub struct ImportParams {
     pub name: Option<String>,
 }
 
-/// Imports one billing file sent as the request body (FOCUS, AWS CUR or CUR 2.0 CSV, plain or gzip: the format
-/// is read from the header, the compression from the first bytes). Every billing period in it replaces what was
-/// imported before for the same provider and account, atomically; a malformed file changes nothing and the
-/// answer names the line and column. Needs `cost.import` (administrators; a token needs `cost:write`).
+/// Imports one billing file sent as the request body (FOCUS, AWS CUR or CUR 2.0 as CSV, plain, gzip or zipped,
+/// or as Parquet: the format is read from the header or schema, the container from the first bytes). Every
+/// billing period in it replaces what was imported before for the same provider and account, atomically; a
+/// malformed file changes nothing and the answer names the line (a Parquet file: the row) and column. Needs `cost.import` (administrators; a token needs `cost:write`).
 #[utoipa::path(post, path = "/api/v1/cost/imports", tag = "cost", params(ImportParams),
     request_body(content = String, content_type = "text/csv"),
     responses(

@@ -170,9 +170,10 @@ enum BenchCommand {
 
 #[derive(Debug, Subcommand)]
 enum CostCommand {
-    /// Import billing files (FOCUS 1.0-1.3, AWS CUR or CUR 2.0 CSV, plain or gzip). Every billing period in them
-    /// replaces what was imported before for the same account, in one transaction; a malformed file is refused
-    /// with its line and column, and nothing changes. Exits with 1 when refused.
+    /// Import billing files (FOCUS 1.0-1.3, AWS CUR or CUR 2.0: CSV, plain, gzip or zipped, or Parquet). Every
+    /// billing period in them replaces what was imported before for the same account, in one transaction; a
+    /// malformed file is refused with its line (a Parquet file: its row) and column, and nothing changes. Exits
+    /// with 1 when refused.
     Import {
         /// Files.
         #[arg(required = true)]

@@ -269,6 +269,16 @@ impl Layout {
         self.names.get(i).map_or("?", String::as_str)
     }
 
+    /// The positions of the columns [`Layout::line`] reads, in order and each once: a columnar reader (Parquet)
+    /// decodes only these and leaves the others empty.
+    pub fn columns_read(&self) -> Vec<usize> {
+        let mut read: Vec<usize> =
+            self.cols.values().copied().chain(self.tag_columns.iter().map(|(i, _)| *i)).chain(self.tags_json).collect();
+        read.sort_unstable();
+        read.dedup();
+        read
+    }
+
     fn get<'r>(&self, record: &'r csv::StringRecord, name: &'static str) -> &'r str {
         self.cols.get(name).and_then(|&i| record.get(i)).unwrap_or("")
     }

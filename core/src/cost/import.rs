@@ -1,5 +1,5 @@
-//! Importing billing files: each file is streamed (plain or gzip, told apart by its first bytes) through a CSV
-//! reader, every line summed into (billing period, day, tag set, service, category, currency) in memory that
+//! Importing billing files: each file is streamed (plain CSV, gzip, zip or Parquet, told apart by its first bytes)
+//! through a CSV reader, or row by row through the Parquet reader ([`super::parquet_rows`]), every line summed into (billing period, day, tag set, service, category, currency) in memory that
 //! grows with those distinct keys and never with the file, and only when every file read cleanly are the billing
 //! periods they cover replaced, in one transaction. A bad file changes nothing.
 
@@ -17,6 +17,7 @@ use super::CostError;
 use super::entity::{cost_daily, cost_periods, cost_tagsets};
 use super::formats::{Category, Layout};
 use super::money::Amount;
+use super::parquet_rows::{self, ParquetFile};
 use super::rules::{self, Rules};
 
 /// A progress callback: `(bytes read, bytes in all)`.
@@ -160,13 +161,15 @@ enum Opened {
     Csv(Box<dyn Read>),
     /// A zip archive: its CSV entries are read in turn.
     Zip(zip::ZipArchive<Counting<BufReader<std::fs::File>>>),
+    /// A Parquet file (`PAR1` first): read through its footer, so from the file itself.
+    Parquet(std::fs::File),
 }
 
 fn is_gzip(magic: &[u8]) -> bool {
     magic.len() >= 2 && magic[..2] == [0x1f, 0x8b]
 }
 
-/// Opens a file: plain CSV, gzip or zip.
+/// Opens a file: plain CSV, gzip, zip or Parquet.
 fn open(path: &Path, counter: Arc<std::sync::atomic::AtomicU64>) -> std::io::Result<Opened> {
     let mut file = std::fs::File::open(path)?;
     let mut magic = [0u8; 4];
@@ -186,6 +189,9 @@ fn open(path: &Path, counter: Arc<std::sync::atomic::AtomicU64>) -> std::io::Res
             std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not a readable zip archive: {e}"))
         })?;
         return Ok(Opened::Zip(archive));
+    }
+    if got == 4 && magic == *parquet_rows::MAGIC {
+        return Ok(Opened::Parquet(file));
     }
     if magic[..got].first() == Some(&b'{') {
         return Err(std::io::Error::new(
@@ -302,7 +308,59 @@ impl Aggregate {
                 }
                 Ok(())
             }
+            Opened::Parquet(file) => {
+                // The parquet crate refuses bad input with errors, but a few of its conversions still panic on
+                // types a corrupt schema can declare: such a file is refused like any other unreadable one.
+                let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    self.read_parquet(file, &source.name, counter, total, progress)
+                }));
+                read.unwrap_or_else(|panic| {
+                    let why = panic
+                        .downcast_ref::<String>()
+                        .map(String::as_str)
+                        .or_else(|| panic.downcast_ref::<&str>().copied())
+                        .unwrap_or("no reason given");
+                    Err(file_err(0, None, format!("the Parquet reader failed on this file: {why}")))
+                })
+            }
         }
+    }
+
+    /// Reads one Parquet file row by row; errors name `name` and say `row N` (the 1-based data row) and the
+    /// column.
+    fn read_parquet(
+        &mut self,
+        file: std::fs::File,
+        name: &str,
+        counter: &Arc<std::sync::atomic::AtomicU64>,
+        total: u64,
+        progress: Option<&Progress>,
+    ) -> Result<(), CostError> {
+        let file_err = |message: String| CostError::File { file: name.to_owned(), line: 0, column: None, message };
+        let parquet = ParquetFile::open(file)
+            .map_err(|e| file_err(format!("not a readable Parquet file (truncated or corrupt?): {e}")))?;
+        let layout = Layout::from_header(parquet.header().iter().map(String::as_str))
+            .map_err(|e| file_err(format!("its Parquet schema: {e}")))?;
+        let format = layout.format.as_str();
+        parquet.rows(
+            name,
+            &layout.columns_read(),
+            |row, record| {
+                let line =
+                    layout.line(record).map_err(|e| parquet_rows::row_error(name, row, &e.column, &e.message))?;
+                self.add(line, format, name)
+                    .map_err(|column| parquet_rows::row_error(name, row, column, "the sum grows too large"))?;
+                if let Some(p) = progress
+                    && self.lines.is_multiple_of(8192)
+                {
+                    p(counter.load(std::sync::atomic::Ordering::Relaxed), total);
+                }
+                Ok(())
+            },
+            |bytes| {
+                counter.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+            },
+        )
     }
 
     /// Reads one CSV stream; errors name `name` (the file, or `archive.zip:entry.csv`); periods record `file`.
@@ -823,6 +881,274 @@ mod tests {
         zip.finish().unwrap();
         let err = Aggregate::read(&[Source::file(&empty)], None).unwrap_err().to_string();
         assert!(err.contains("holds no .csv"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Everything an import sums, keyed by names rather than the aggregate's numbering: two imports of the same
+    /// lines give the same list.
+    fn sums(agg: &Aggregate) -> Vec<String> {
+        let periods: HashMap<u32, &PeriodKey> = agg.period_ids.iter().map(|(k, id)| (*id, k)).collect();
+        let tagsets: HashMap<u32, &TagsetKey> = agg.tagset_ids.iter().map(|(k, id)| (*id, k)).collect();
+        let mut out: Vec<String> = agg
+            .sums
+            .iter()
+            .map(|(k, s)| {
+                format!(
+                    "{:?} {} {:?} {} {} {:?}: {} {} {}",
+                    periods[&k.period],
+                    k.day,
+                    tagsets[&k.tagset],
+                    agg.strings.names[k.currency as usize],
+                    agg.strings.names[k.service as usize],
+                    k.category,
+                    s.billed,
+                    s.effective,
+                    s.lines
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn by_day(agg: &Aggregate) -> std::collections::BTreeMap<NaiveDate, (Amount, Amount)> {
+        let mut days = std::collections::BTreeMap::new();
+        for (k, s) in &agg.sums {
+            let d: &mut (Amount, Amount) = days.entry(k.day).or_default();
+            d.0 += s.billed;
+            d.1 += s.effective;
+        }
+        days
+    }
+
+    #[test]
+    fn parquet_from_the_generator_imports_like_its_csv_to_the_nano_unit() {
+        use ::parquet::basic::{Compression, GzipLevel, ZstdLevel};
+        let dir = scratch("parquet-generated");
+        let spec = generate::Spec {
+            seed: 11,
+            // Over 256 rows: several row groups.
+            lines: 700,
+            period_start: NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(),
+            days: 31,
+            account: "111122223333".into(),
+            currency: "EUR".into(),
+            components: vec![("payments-api".into(), "payments".into()), ("storefront".into(), "web".into())],
+        };
+        for (format, compression) in [
+            (Format::Focus, Compression::SNAPPY),
+            (Format::Cur2, Compression::SNAPPY),
+            (Format::Cur2, Compression::GZIP(GzipLevel::default())),
+            (Format::Cur2, Compression::ZSTD(ZstdLevel::default())),
+            (Format::Cur, Compression::UNCOMPRESSED),
+        ] {
+            let what = format!("{} {compression}", format.as_str());
+            let csv = dir.join(format!("{}.csv", format.as_str()));
+            let pq = dir.join(format!("{}-{compression}.parquet", format.as_str()));
+            let mut text = Vec::new();
+            let from_csv_expected = generate::write(format, &spec, &mut text).unwrap();
+            std::fs::write(&csv, &text).unwrap();
+            let mut bytes = Vec::new();
+            let expected = generate::write_parquet(format, &spec, compression, &mut bytes).unwrap();
+            std::fs::write(&pq, &bytes).unwrap();
+            assert_eq!(expected, from_csv_expected, "{what}: the same rows");
+            assert_eq!(&bytes[..4], b"PAR1");
+
+            let from_pq = Aggregate::read(&[Source::file(&pq)], None).unwrap();
+            let from_csv = Aggregate::read(&[Source::file(&csv)], None).unwrap();
+            assert!(from_pq.consistent(), "{what}");
+            assert_eq!(from_pq.lines, expected.lines, "{what}");
+            assert_eq!(from_pq.grand_totals(), (expected.billed.total, expected.effective.total), "{what}");
+            let days = by_day(&from_pq);
+            for (day, billed) in &expected.billed.by_day {
+                assert_eq!(days[day].0, *billed, "{what}: billed on {day}");
+                assert_eq!(days[day].1, expected.effective.by_day[day], "{what}: effective on {day}");
+            }
+            // Every sum (period, day, tag set, currency, service, category) as the CSV gives it.
+            assert_eq!(sums(&from_pq), sums(&from_csv), "{what}");
+            assert_eq!(from_pq.periods[0].1, format.as_str());
+            assert_eq!(from_pq.periods[0].2, [pq.display().to_string()]);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cost/testdata").join(name)
+    }
+
+    #[test]
+    fn pyarrow_fixtures_import_to_hand_computed_totals() {
+        // Written by pyarrow (testdata/make_parquet.py): snappy, dictionaries, row groups of 3, MAP tags,
+        // timestamps in ms/us/ns with UTC and without, decimal128 and double amounts, NULLs.
+        let a = |s: &str| Amount::parse(s).unwrap();
+        let day = |d: u32| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+
+        let focus = Aggregate::read(&[Source::file(fixture("focus-small.parquet"))], None).unwrap();
+        assert_eq!(focus.lines, 6);
+        assert_eq!(focus.periods[0].1, "focus");
+        // Billed: 12.5 + 0.0000000417 (nine decimals, half to even: 0.000000042) − 3.1 + 7.77 + 100 + NULL.
+        // Effective: 10.25 + 0.000000042 − 3.1 + 7.77 + 0 + 1.0000000001 (1.000000000).
+        assert_eq!(focus.grand_totals(), (a("117.170000042"), a("15.920000042")));
+        let days = by_day(&focus);
+        assert_eq!(days[&day(1)], (a("100"), a("0")));
+        // 23:59:59.999999 UTC is still the 3rd.
+        assert_eq!(days[&day(3)], (a("12.500000042"), a("10.250000042")));
+        // 20:00 in New York on the 3rd is the 4th in UTC.
+        assert_eq!(days[&day(4)], (a("4.67"), a("4.67")));
+        assert_eq!(days[&day(5)], (a("0"), a("1")));
+        let tags: std::collections::BTreeSet<(String, Vec<(String, String)>)> =
+            focus.tagset_ids.keys().map(|k| (k.sub_account.clone(), k.tags.clone())).collect();
+        let t = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let expected: std::collections::BTreeSet<(String, Vec<(String, String)>)> = [
+            ("111122223333-dev", t(&[("service", "payments-api"), ("team", "payments")])),
+            ("111122223333", t(&[])),
+            ("111122223333-dev", t(&[])),
+            ("111122223333-dev", t(&[("team", "payments")])),
+            // `user:Team` loses its prefix; a NULL value is no tag.
+            ("111122223333", t(&[("team", "platform")])),
+            ("111122223333-dev", t(&[("service", "storefront")])),
+        ]
+        .into_iter()
+        .map(|(s, t)| (s.to_owned(), t))
+        .collect();
+        assert_eq!(tags, expected);
+
+        let cur2 = Aggregate::read(&[Source::file(fixture("cur2-small.parquet"))], None).unwrap();
+        assert_eq!(cur2.lines, 7);
+        assert_eq!(cur2.periods[0].1, "cur2");
+        assert_eq!(cur2.periods[0].0.start, day(1), "a timestamp without a time zone is read as UTC");
+        // Billed (unblended, DOUBLE): 1.2345 + 2 − 2 + 0 + 0.1 + 0.2 + 10, exactly (0.1 + 0.2 is 0.3 here).
+        // Effective: 1.2345 + 1.5 (plan rate) + 0 (negation) + 0.7 (reservation) + 0.1 + 0.2 + (10 − 7.5).
+        assert_eq!(cur2.grand_totals(), (a("11.5345"), a("6.2345")));
+        let days = by_day(&cur2);
+        assert_eq!(days[&day(1)], (a("10.1"), a("2.6")));
+        assert_eq!(days[&day(2)], (a("1.2345"), a("2.7345")));
+        assert_eq!(days[&day(3)], (a("0.2"), a("0.9")));
+        let tags: std::collections::BTreeSet<Vec<(String, String)>> =
+            cur2.tagset_ids.keys().map(|k| k.tags.clone()).collect();
+        assert!(tags.contains(&t(&[("env", "prod"), ("team", "payments")])), "{tags:?}");
+        assert!(tags.contains(&t(&[("service", "storefront")])), "{tags:?}");
+        assert!(cur2.tagset_ids.keys().any(|k| k.sub_account == "111122223333"), "a NULL usage account: the payer");
+    }
+
+    /// A Parquet file of text columns (`None` is NULL), written with the crate's own writer.
+    fn text_parquet(path: &Path, header: &[&str], rows: &[Vec<Option<&str>>]) {
+        use ::parquet::data_type::{ByteArray, ByteArrayType};
+        let message = format!(
+            "message schema {{ {} }}",
+            header.iter().map(|h| format!("optional binary {h} (STRING);")).collect::<String>()
+        );
+        let schema = Arc::new(::parquet::schema::parser::parse_message_type(&message).unwrap());
+        let props = Arc::new(::parquet::file::properties::WriterProperties::builder().build());
+        let mut writer =
+            ::parquet::file::writer::SerializedFileWriter::new(std::fs::File::create(path).unwrap(), schema, props)
+                .unwrap();
+        let mut group = writer.next_row_group().unwrap();
+        for c in 0..header.len() {
+            let values: Vec<ByteArray> = rows.iter().filter_map(|r| r[c]).map(ByteArray::from).collect();
+            let defs: Vec<i16> = rows.iter().map(|r| i16::from(r[c].is_some())).collect();
+            let mut col = group.next_column().unwrap().unwrap();
+            col.typed::<ByteArrayType>().write_batch(&values, Some(&defs), None).unwrap();
+            col.close().unwrap();
+        }
+        group.close().unwrap();
+        writer.close().unwrap();
+    }
+
+    #[test]
+    fn bad_parquet_files_are_refused_naming_the_file_row_and_column() {
+        let dir = scratch("parquet-bad");
+        let read = |path: &Path| Aggregate::read(&[Source::file(path)], None).map(|a| a.lines);
+
+        // A bad value: named by row (the first data row is row 1) and column, as `line N+1` would be in CSV.
+        let header = [
+            "BillingAccountId",
+            "BillingPeriodStart",
+            "ChargePeriodStart",
+            "BilledCost",
+            "EffectiveCost",
+            "BillingCurrency",
+        ];
+        let good = vec![Some("1"), Some("2026-11-01"), Some("2026-11-02T00:00:00Z"), Some("1.5"), None, Some("USD")];
+        let mut bad = good.clone();
+        bad[3] = Some("12,5");
+        let path = dir.join("bad-value.parquet");
+        text_parquet(&path, &header, &[good.clone(), good.clone(), bad]);
+        let err = read(&path).unwrap_err().to_string();
+        assert_eq!(err, format!("{}: row 3, column BilledCost: `12,5` is not a decimal number", path.display()));
+        let path = dir.join("good.parquet");
+        text_parquet(&path, &header, &[good.clone(), good]);
+        assert_eq!(read(&path).unwrap(), 2);
+
+        // No known format's columns.
+        let path = dir.join("unknown.parquet");
+        text_parquet(&path, &["date", "amount"], &[vec![Some("2026-11-01"), Some("3.5")]]);
+        let err = read(&path).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("{}: its Parquet schema: the header is not FOCUS", path.display())), "{err}");
+        assert!(err.contains("it starts with date, amount"), "{err}");
+
+        // Truncated: the footer is gone.
+        let spec = generate::Spec {
+            seed: 5,
+            lines: 600,
+            period_start: NaiveDate::from_ymd_opt(2026, 9, 1).unwrap(),
+            days: 30,
+            account: "111122223333".into(),
+            currency: "USD".into(),
+            components: vec![("storefront".into(), "web".into())],
+        };
+        let mut bytes = Vec::new();
+        generate::write_parquet(Format::Cur2, &spec, ::parquet::basic::Compression::SNAPPY, &mut bytes).unwrap();
+        let path = dir.join("truncated.parquet");
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        let err = read(&path).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("{}: not a readable Parquet file (truncated or corrupt?)", path.display())),
+            "{err}"
+        );
+        std::fs::write(&path, b"PAR1").unwrap();
+        let err = read(&path).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("{}: not a readable Parquet file", path.display())), "{err}");
+
+        // Pages overwritten with garbage, the footer intact: refused, no panic.
+        for (i, fill) in [0x00u8, 0xff, 0x5a].into_iter().enumerate() {
+            let mut corrupt = bytes.clone();
+            let (from, to) = (corrupt.len() / 5, corrupt.len() / 2);
+            corrupt[from..to].iter_mut().enumerate().for_each(|(j, b)| *b = fill ^ (j as u8));
+            let path = dir.join(format!("corrupt-{i}.parquet"));
+            std::fs::write(&path, &corrupt).unwrap();
+            let err = read(&path).unwrap_err().to_string();
+            assert!(err.starts_with(&path.display().to_string()), "{err}");
+        }
+        // One byte of a page header zeroed: parquet 60 panics on it (`assertion failed: size <= src.len()`), and
+        // the reader turns that into a refusal.
+        let mut zeroed = std::fs::read(fixture("focus-small.parquet")).unwrap();
+        zeroed[7] = 0;
+        let path = dir.join("zeroed.parquet");
+        std::fs::write(&path, &zeroed).unwrap();
+        let err = read(&path).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("{}: ", path.display())), "{err}");
+        // More files with bytes changed here and there: read or refused, never a panic that escapes.
+        let fixture_bytes = std::fs::read(fixture("cur2-small.parquet")).unwrap();
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let path = dir.join("changed.parquet");
+        for i in 0..120 {
+            let mut changed = if i % 4 == 0 { bytes.clone() } else { fixture_bytes.clone() };
+            for _ in 0..1 + next() % 4 {
+                let at = usize::try_from(next() % changed.len() as u64).unwrap();
+                changed[at] = next() as u8;
+            }
+            std::fs::write(&path, &changed).unwrap();
+            if let Err(e) = read(&path) {
+                assert!(e.to_string().starts_with(&path.display().to_string()), "{e}");
+            }
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 
