@@ -6,6 +6,11 @@
 //! - `cost_monthly`: sums per (period, month, currency, tag set, cloud service). Keyed by tag set, not by where the
 //!   tag set is allocated, so a change of the allocation rules leaves it valid.
 //! - `cost_days`: the whole of each day per (period, currency), for the organisation's daily chart.
+//! - `cost_month_groups`: the organisation's month per allocation in three dimensions (`component`: component and
+//!   team; `environment`; `service`), a few thousand rows a month, for the organisation's reports.
+//! - `cost_day_components`: each day per allocation and component, for anomaly detection over the organisation.
+//!
+//! The last two depend on where tag sets are allocated, so saving the rules rebuilds them.
 //!
 //! Existing daily sums are rolled up here once.
 
@@ -94,6 +99,80 @@ impl MigrationTrait for Migration {
             manager.create_index(index.to_owned()).await?;
         }
 
+        manager
+            .create_table(
+                Table::create()
+                    .table(CostMonthGroups::Table)
+                    .col(big_pk_auto(CostMonthGroups::Id))
+                    .col(big_integer(CostMonthGroups::PeriodId))
+                    .col(date(CostMonthGroups::Month))
+                    .col(string(CostMonthGroups::Currency))
+                    .col(string(CostMonthGroups::Dim))
+                    .col(string(CostMonthGroups::Allocation))
+                    .col(string_null(CostMonthGroups::K1))
+                    .col(string_null(CostMonthGroups::K2))
+                    .col(big_integer(CostMonthGroups::Billed))
+                    .col(big_integer(CostMonthGroups::Effective))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_cost_month_groups_period")
+                            .from(CostMonthGroups::Table, CostMonthGroups::PeriodId)
+                            .to(CostPeriods::Table, CostPeriods::Id),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(CostDayComponents::Table)
+                    .col(big_pk_auto(CostDayComponents::Id))
+                    .col(big_integer(CostDayComponents::PeriodId))
+                    .col(date(CostDayComponents::Day))
+                    .col(string(CostDayComponents::Currency))
+                    .col(string(CostDayComponents::Allocation))
+                    .col(string_null(CostDayComponents::ComponentRef))
+                    .col(big_integer(CostDayComponents::Billed))
+                    .col(big_integer(CostDayComponents::Effective))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_cost_day_components_period")
+                            .from(CostDayComponents::Table, CostDayComponents::PeriodId)
+                            .to(CostPeriods::Table, CostPeriods::Id),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        for (name, table, cols) in [
+            (
+                "ix_cost_month_groups_period",
+                CostMonthGroups::Table.into_iden(),
+                vec![CostMonthGroups::PeriodId.into_iden()],
+            ),
+            (
+                "ix_cost_month_groups_month",
+                CostMonthGroups::Table.into_iden(),
+                vec![CostMonthGroups::Dim.into_iden(), CostMonthGroups::Month.into_iden()],
+            ),
+            (
+                "ix_cost_day_components_period",
+                CostDayComponents::Table.into_iden(),
+                vec![CostDayComponents::PeriodId.into_iden()],
+            ),
+            (
+                "ix_cost_day_components_day",
+                CostDayComponents::Table.into_iden(),
+                vec![CostDayComponents::Day.into_iden()],
+            ),
+        ] {
+            let mut index = Index::create();
+            index.name(name).table(table);
+            for c in cols {
+                index.col(c);
+            }
+            manager.create_index(index.to_owned()).await?;
+        }
+
         // Roll up what is there (the same statements the import runs for the periods it writes).
         let db = manager.get_connection();
         let month = match db.get_database_backend() {
@@ -112,10 +191,34 @@ impl MigrationTrait for Migration {
              GROUP BY period_id, day, currency",
         )
         .await?;
+        for (dim, k1, k2) in [
+            ("component", "t.component_ref", Some("t.team_ref")),
+            ("environment", "t.environment", None),
+            ("service", "m.service", None),
+        ] {
+            let group_k2 = k2.map(|k| format!(", {k}")).unwrap_or_default();
+            let k2 = k2.unwrap_or("NULL");
+            db.execute_unprepared(&format!(
+                "INSERT INTO cost_month_groups (period_id, month, currency, dim, allocation, k1, k2, billed, effective) \
+                 SELECT m.period_id, m.month, m.currency, '{dim}', t.allocation, {k1}, {k2}, SUM(m.billed), \
+                 SUM(m.effective) FROM cost_monthly m JOIN cost_tagsets t ON t.id = m.tagset_id \
+                 GROUP BY m.period_id, m.month, m.currency, t.allocation, {k1}{group_k2}"
+            ))
+            .await?;
+        }
+        db.execute_unprepared(
+            "INSERT INTO cost_day_components (period_id, day, currency, allocation, component_ref, billed, effective) \
+             SELECT d.period_id, d.day, d.currency, t.allocation, t.component_ref, SUM(d.billed), SUM(d.effective) \
+             FROM cost_daily d JOIN cost_tagsets t ON t.id = d.tagset_id \
+             GROUP BY d.period_id, d.day, d.currency, t.allocation, t.component_ref",
+        )
+        .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table(CostDayComponents::Table).to_owned()).await?;
+        manager.drop_table(Table::drop().table(CostMonthGroups::Table).to_owned()).await?;
         manager.drop_table(Table::drop().table(CostDays::Table).to_owned()).await?;
         manager.drop_table(Table::drop().table(CostMonthly::Table).to_owned()).await?;
         Ok(())
@@ -142,6 +245,34 @@ enum CostDays {
     PeriodId,
     Day,
     Currency,
+    Billed,
+    Effective,
+}
+
+#[derive(DeriveIden)]
+enum CostMonthGroups {
+    Table,
+    Id,
+    PeriodId,
+    Month,
+    Currency,
+    Dim,
+    Allocation,
+    K1,
+    K2,
+    Billed,
+    Effective,
+}
+
+#[derive(DeriveIden)]
+enum CostDayComponents {
+    Table,
+    Id,
+    PeriodId,
+    Day,
+    Currency,
+    Allocation,
+    ComponentRef,
     Billed,
     Effective,
 }

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Datelike, NaiveDate, Utc};
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
 };
@@ -164,24 +164,33 @@ pub async fn list(
             team: q.team.clone(),
             currency: q.currency.clone(),
         };
-        let mut select = query::filtered(&cq)
-            .select_only()
-            .column(cost_daily::Column::Currency)
-            .column(cost_tagsets::Column::Allocation)
-            .column(cost_tagsets::Column::ComponentRef)
-            .column(cost_daily::Column::Day)
-            .column_as(query::sum(metric), "amount")
-            .group_by(cost_daily::Column::Currency)
-            .group_by(cost_tagsets::Column::Allocation)
-            .group_by(cost_tagsets::Column::ComponentRef)
-            .group_by(cost_daily::Column::Day);
-        if let Some(c) = &q.currency {
-            select = select.filter(cost_daily::Column::Currency.eq(c.as_str()));
-        }
-        if q.component.is_some() || q.team.is_some() {
-            select = select.filter(cost_tagsets::Column::Allocation.eq("component"));
-        }
-        let rows: Vec<(String, String, Option<String>, NaiveDate, i64)> = select.into_tuple().all(db).await?;
+        let rows: Vec<(String, String, Option<String>, NaiveDate, i64)> = if q.component.is_none() && q.team.is_none() {
+            // The whole organisation: from the per-component day roll-up, not the daily sums of every tag set.
+            use super::entity::cost_day_components as d;
+            let metric = match metric {
+                Metric::Effective => "cost_day_components.effective",
+                Metric::Billed => "cost_day_components.billed",
+            };
+            let mut select = d::Entity::find()
+                .filter(d::Column::Day.gte(start))
+                .filter(d::Column::Day.lt(to))
+                .select_only()
+                .column(d::Column::Currency)
+                .column(d::Column::Allocation)
+                .column(d::Column::ComponentRef)
+                .column(d::Column::Day)
+                .column_as(Expr::cust(format!("CAST(SUM({metric}) AS BIGINT)")), "amount")
+                .group_by(d::Column::Currency)
+                .group_by(d::Column::Allocation)
+                .group_by(d::Column::ComponentRef)
+                .group_by(d::Column::Day);
+            if let Some(c) = &q.currency {
+                select = select.filter(d::Column::Currency.eq(c.as_str()));
+            }
+            select.into_tuple().all(db).await?
+        } else {
+            components_days(db, &cq, q).await?
+        };
         // (scope, currency) -> day offset from `start` -> amount.
         let span = usize::try_from((to - start).num_days()).unwrap_or(0);
         let mut series: BTreeMap<(String, String), Vec<Amount>> = BTreeMap::new();
@@ -239,6 +248,30 @@ pub async fn list(
         settings: view_settings,
         anomalies,
     })
+}
+
+/// A component's or a team's days per allocation and component, from the daily sums of their tag sets.
+async fn components_days(
+    db: &DatabaseConnection,
+    cq: &CostQuery,
+    q: &AnomalyQuery,
+) -> Result<Vec<(String, String, Option<String>, NaiveDate, i64)>, CostError> {
+    let mut select = query::filtered(cq)
+        .select_only()
+        .column(cost_daily::Column::Currency)
+        .column(cost_tagsets::Column::Allocation)
+        .column(cost_tagsets::Column::ComponentRef)
+        .column(cost_daily::Column::Day)
+        .column_as(query::sum(cq.metric), "amount")
+        .group_by(cost_daily::Column::Currency)
+        .group_by(cost_tagsets::Column::Allocation)
+        .group_by(cost_tagsets::Column::ComponentRef)
+        .group_by(cost_daily::Column::Day)
+        .filter(cost_tagsets::Column::Allocation.eq("component"));
+    if let Some(c) = &q.currency {
+        select = select.filter(cost_daily::Column::Currency.eq(c.as_str()));
+    }
+    Ok(select.into_tuple().all(db).await?)
 }
 
 type TriageMap = HashMap<(String, String), Vec<cost_anomaly_triage::Model>>;

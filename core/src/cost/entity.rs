@@ -199,6 +199,79 @@ pub mod cost_days {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// `cost_month_groups`: the organisation's month per allocation in one dimension (migration 23): `dim` is
+/// `component` (`k1` the component, `k2` the team tag), `environment` (`k1`) or `service` (`k1`).
+pub mod cost_month_groups {
+    use sea_orm::entity::prelude::*;
+
+    /// One group's month.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cost_month_groups")]
+    pub struct Model {
+        /// Row id.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// The billing period it belongs to (replaced with it).
+        pub period_id: i64,
+        /// The first day of the month.
+        pub month: Date,
+        /// ISO currency code.
+        pub currency: String,
+        /// `component`, `environment` or `service`.
+        pub dim: String,
+        /// `component`, `shared` or `unallocated`.
+        pub allocation: String,
+        /// The group's first key.
+        pub k1: Option<String>,
+        /// The group's second key.
+        pub k2: Option<String>,
+        /// Billed cost in nano-units.
+        pub billed: i64,
+        /// Effective (amortised) cost in nano-units.
+        pub effective: i64,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `cost_day_components`: each day per allocation and component (migration 23), for anomaly detection.
+pub mod cost_day_components {
+    use sea_orm::entity::prelude::*;
+
+    /// One component's day.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cost_day_components")]
+    pub struct Model {
+        /// Row id.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// The billing period it belongs to (replaced with it).
+        pub period_id: i64,
+        /// The day (UTC).
+        pub day: Date,
+        /// ISO currency code.
+        pub currency: String,
+        /// `component`, `shared` or `unallocated`.
+        pub allocation: String,
+        /// The component, when allocated.
+        pub component_ref: Option<String>,
+        /// Billed cost in nano-units.
+        pub billed: i64,
+        /// Effective (amortised) cost in nano-units.
+        pub effective: i64,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 /// `cost_rules`: the allocation rules (one row, id 1), JSON.
 pub mod cost_rules {
     use sea_orm::entity::prelude::*;

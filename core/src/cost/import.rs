@@ -655,6 +655,7 @@ pub async fn store(
         }
     }
     roll_up(&txn, &period_db_ids).await?;
+    roll_up_allocations(&txn, Some(&period_db_ids)).await?;
     txn.commit().await?;
 
     // The summary, allocation included, read back from what was stored.
@@ -744,9 +745,50 @@ async fn roll_up(txn: &sea_orm::DatabaseTransaction, period_ids: &[i64]) -> Resu
 /// Removes the roll-ups of periods about to be replaced.
 async fn drop_roll_ups(txn: &sea_orm::DatabaseTransaction, period_ids: &[i64]) -> Result<(), CostError> {
     let ids = period_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-    for table in ["cost_monthly", "cost_days"] {
+    for table in ["cost_monthly", "cost_days", "cost_month_groups", "cost_day_components"] {
         txn.execute_unprepared(&format!("DELETE FROM {table} WHERE period_id IN ({ids})")).await?;
     }
+    Ok(())
+}
+
+/// (Re)writes the roll-ups that depend on where tag sets are allocated (`cost_month_groups`,
+/// `cost_day_components`; migration 23 says why) for the given periods, or for all when `None` (after the rules
+/// changed). Reads `cost_monthly` and `cost_daily`, so runs after [`roll_up`].
+async fn roll_up_allocations(txn: &sea_orm::DatabaseTransaction, period_ids: Option<&[i64]>) -> Result<(), CostError> {
+    let only = |alias: &str| match period_ids {
+        Some(ids) => {
+            let ids = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+            format!("WHERE {alias}.period_id IN ({})", if ids.is_empty() { "NULL".to_owned() } else { ids })
+        }
+        None => String::new(),
+    };
+    for table in ["cost_month_groups", "cost_day_components"] {
+        txn.execute_unprepared(&format!("DELETE FROM {table} {}", only(table))).await?;
+    }
+    for (dim, k1, k2) in [
+        ("component", "t.component_ref", Some("t.team_ref")),
+        ("environment", "t.environment", None),
+        ("service", "m.service", None),
+    ] {
+        let group_k2 = k2.map(|k| format!(", {k}")).unwrap_or_default();
+        let k2 = k2.unwrap_or("NULL");
+        txn.execute_unprepared(&format!(
+            "INSERT INTO cost_month_groups (period_id, month, currency, dim, allocation, k1, k2, billed, effective) \
+             SELECT m.period_id, m.month, m.currency, '{dim}', t.allocation, {k1}, {k2}, SUM(m.billed), \
+             SUM(m.effective) FROM cost_monthly m JOIN cost_tagsets t ON t.id = m.tagset_id {} \
+             GROUP BY m.period_id, m.month, m.currency, t.allocation, {k1}{group_k2}",
+            only("m")
+        ))
+        .await?;
+    }
+    txn.execute_unprepared(&format!(
+        "INSERT INTO cost_day_components (period_id, day, currency, allocation, component_ref, billed, effective) \
+         SELECT d.period_id, d.day, d.currency, t.allocation, t.component_ref, SUM(d.billed), SUM(d.effective) \
+         FROM cost_daily d JOIN cost_tagsets t ON t.id = d.tagset_id {} \
+         GROUP BY d.period_id, d.day, d.currency, t.allocation, t.component_ref",
+        only("d")
+    ))
+    .await?;
     Ok(())
 }
 
@@ -792,6 +834,9 @@ pub async fn reallocate(db: &DatabaseConnection, config: &crate::Config, rules: 
         m.environment = Set(a.environment);
         m.reason = Set(a.reason);
         cost_tagsets::Entity::update(m).exec(&txn).await?;
+    }
+    if moved > 0 {
+        roll_up_allocations(&txn, None).await?;
     }
     txn.commit().await?;
     Ok(moved)

@@ -195,7 +195,40 @@ async fn grouped(
         }
         select
     }
-    if whole_months(q) {
+    if whole_months(q) && q.component.is_none() && q.team.is_none() {
+        // The organisation's whole months: a few thousand groups a month, already summed per allocation.
+        use super::entity::cost_month_groups as g;
+        let (dim, k1, k2) = match q.group_by {
+            GroupBy::Environment => ("environment", "cost_month_groups.k1", None),
+            GroupBy::Service => ("service", "cost_month_groups.k1", None),
+            GroupBy::Month => ("component", "cost_month_groups.month", None),
+            GroupBy::Day => ("component", "cost_month_groups.allocation", None),
+            GroupBy::Component => ("component", "cost_month_groups.k1", None),
+            GroupBy::Team => ("component", "cost_month_groups.k1", Some("cost_month_groups.k2")),
+        };
+        let select = g::Entity::find()
+            .filter(g::Column::Dim.eq(dim))
+            .filter(g::Column::Month.gte(q.from))
+            .filter(g::Column::Month.lt(q.to));
+        let metric = match q.metric {
+            Metric::Effective => "cost_month_groups.effective",
+            Metric::Billed => "cost_month_groups.billed",
+        };
+        let mut select = select
+            .select_only()
+            .column(g::Column::Currency)
+            .column(g::Column::Allocation)
+            .column_as(Expr::cust(format!("CAST({k1} AS TEXT)")), "k1")
+            .column_as(Expr::cust(k2.map_or("CAST(NULL AS TEXT)".to_owned(), |c| format!("CAST({c} AS TEXT)"))), "k2")
+            .column_as(Expr::cust(format!("CAST(SUM({metric}) AS BIGINT)")), "amount")
+            .group_by(g::Column::Currency)
+            .group_by(g::Column::Allocation)
+            .group_by(Expr::cust(k1));
+        if let Some(k2) = k2 {
+            select = select.group_by(Expr::cust(k2));
+        }
+        select.into_tuple().all(db).await
+    } else if whole_months(q) {
         use super::entity::cost_monthly;
         let select = cost_monthly::Entity::find()
             .join(JoinType::InnerJoin, cost_monthly::Relation::Tagset.def())

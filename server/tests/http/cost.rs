@@ -868,7 +868,10 @@ async fn the_rules_editor_saves_refuses_mistakes_and_stale_edits_and_keeps_the_t
     assert_eq!(amount(&before["shared"]), Amount::ZERO);
 
     let form = |rules: &str, base: &str| {
-        url::form_urlencoded::Serializer::new(String::new()).append_pair("rules", rules).append_pair("base", base).finish()
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("rules", rules)
+            .append_pair("base", base)
+            .finish()
     };
     let location = |res: &TestResponse| {
         assert_eq!(res.status, StatusCode::SEE_OTHER, "{res:?}");
@@ -901,7 +904,9 @@ async fn the_rules_editor_saves_refuses_mistakes_and_stale_edits_and_keeps_the_t
     assert_eq!(draft["draft"], true);
 
     // A rule that breaks a rule of the rules: named.
-    let res = admin.post_form("/cost/rules", &form(&text.replace("shared: []", "shared:\n- name: x\n  tag: nothing"), ""), &[]).await;
+    let res = admin
+        .post_form("/cost/rules", &form(&text.replace("shared: []", "shared:\n- name: x\n  tag: nothing"), ""), &[])
+        .await;
     assert!(param(&location(&res), "error").unwrap().contains("shared[0].tag"));
 
     // Someone without cost.import may not save.
