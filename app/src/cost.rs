@@ -101,9 +101,17 @@ pub struct CostPageData {
     pub can_import: bool,
     /// Budgets (of the team in view, or all), for the month of the latest imported cost.
     pub budgets: Vec<portolan_types::cost::BudgetView>,
-    /// Anomalies on the month's complete days (of the team in view, or all).
+    /// Anomalies on the month's complete days (of the team in view, or all), the newest [`PAGE_ROWS`].
     pub anomalies: Vec<AnomalyRow>,
+    /// Anomalies beyond those shown (all are in `GET /api/v1/cost/anomalies`).
+    pub anomalies_left_out: usize,
+    /// Rows beyond the largest [`PAGE_ROWS`] of each table, by its grouping (all are in its CSV download).
+    pub rows_left_out: Vec<(String, usize)>,
 }
+
+/// The most rows a table of the cost page shows: the largest groups; the CSV download has every one. A thousand
+/// services make a page of over a megabyte that nobody reads to the end.
+pub const PAGE_ROWS: usize = 100;
 
 /// The allocation rules editor of the cost page (administrators).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -218,13 +226,15 @@ mod server {
         let fail = |e| crate::ssr::internal("reading cost anomalies", e);
         let list = anomalies::list(&state.db, &state.config.cost, &q, anomalies::today()).await.map_err(fail)?;
         let mut may: std::collections::HashMap<String, bool> = Default::default();
+        let scopes: Vec<&str> = list.anomalies.iter().map(|a| a.scope.as_str()).collect();
+        let owners = anomalies::owners_of(&state.db, &scopes).await.map_err(fail)?;
         let mut rows = Vec::with_capacity(list.anomalies.len());
         for anomaly in list.anomalies {
             let can_triage = match may.get(&anomaly.scope) {
                 Some(v) => *v,
                 None => {
-                    let owner = anomalies::owner_of(&state.db, &anomaly.scope).await.map_err(fail)?;
-                    let target = anomalies::target(&anomaly.scope, owner.as_deref());
+                    let owner = owners.get(&anomaly.scope);
+                    let target = anomalies::target(&anomaly.scope, owner.map(String::as_str));
                     let v = crate::ssr::allowed(state, viewer, Action::CostAnomalyTriage, &target).await?;
                     may.insert(anomaly.scope.clone(), v);
                     v
@@ -296,7 +306,27 @@ pub async fn cost_page(query: CostPageQuery) -> Result<CostPageData, AppError> {
         },
     )
     .await?;
+    let mut anomalies = anomalies;
+    let anomalies_left_out = anomalies.len().saturating_sub(PAGE_ROWS);
+    anomalies.truncate(PAGE_ROWS);
+    let mut rows_left_out = Vec::new();
+    let mut table = |group_by: &str, report: &portolan_types::cost::CostReport, entities: bool| {
+        let mut all = rows(report, entities);
+        if all.len() > PAGE_ROWS {
+            rows_left_out.push((group_by.to_owned(), all.len() - PAGE_ROWS));
+            all.truncate(PAGE_ROWS);
+        }
+        all
+    };
+    let (by_team, by_component_rows, by_environment, by_service_rows) = (
+        table("team", &by_team, true),
+        table("component", &by_component, true),
+        table("environment", &by_env, false),
+        table("service", &by_service, false),
+    );
     Ok(CostPageData {
+        anomalies_left_out,
+        rows_left_out,
         month: from.format("%Y-%m").to_string(),
         metric: metric.as_str().to_owned(),
         team,
@@ -310,11 +340,11 @@ pub async fn cost_page(query: CostPageQuery) -> Result<CostPageData, AppError> {
         allocated_percent: cq::percent(allocated, total),
         shared: amount(&by_component.shared).to_cents_text(),
         unallocated: amount(&by_component.unallocated).to_cents_text(),
-        by_team: rows(&by_team, true),
+        by_team,
         movers: movers(&by_component, &before),
-        by_component: rows(&by_component, true),
-        by_environment: rows(&by_env, false),
-        by_service: rows(&by_service, false),
+        by_component: by_component_rows,
+        by_environment,
+        by_service: by_service_rows,
         days: by_day.groups.iter().map(|g| (g.key.clone(), g.amount.clone())).collect(),
         can_import,
         budgets,
@@ -457,6 +487,9 @@ fn CostBody(data: CostPageData) -> impl IntoView {
             <h2 id="anomalies-title">"Anomalies"</h2>
             <p class="muted">"Complete days of the month whose spend is well above the days before them."</p>
             <Anomalies rows=data.anomalies.clone() back=format!("/cost?month={}&metric={}{}", data.month, data.metric, data.team.as_ref().map(|t| format!("&team={}", portolan_types::encode_query_value(t))).unwrap_or_default()) />
+            {(data.anomalies_left_out > 0).then(|| view! {
+                <p class="small muted" id="cost-anomalies-more">{format!("The newest {PAGE_ROWS} shown; {} older ones in ", data.anomalies_left_out)}<code>"GET /api/v1/cost/anomalies"</code>"."</p>
+            })}
         </section>
         {if empty {
             view! { <p class="muted" id="cost-empty">"No cost imported for this month. Import a FOCUS, AWS CUR or CUR 2.0 file with `portolan cost import`, the API or the form above."</p> }.into_any()
@@ -521,6 +554,9 @@ fn CostBody(data: CostPageData) -> impl IntoView {
                                         }).collect_view()}
                                     </tbody>
                                 </table>
+                                {d.rows_left_out.iter().find(|(g, _)| g == group_by).map(|(_, n)| view! {
+                                    <p class="small muted">{format!("The largest {PAGE_ROWS} shown; {n} more in the CSV download.")}</p>
+                                })}
                                 <a class="small" rel="external" href=csv_link(&d, group_by)>"Download CSV"</a>
                             </section>
                         }

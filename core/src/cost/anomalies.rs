@@ -364,6 +364,27 @@ pub async fn validate(
     Ok((Triage { scope, currency, day, action, reason, until }, owner))
 }
 
+/// The owners of several scopes at once (component refs; `shared` and `unallocated` have none).
+pub async fn owners_of(db: &DatabaseConnection, scopes: &[&str]) -> Result<HashMap<String, String>, CostError> {
+    use crate::catalog::entity::entities;
+    let mut wanted: Vec<&str> = scopes.iter().copied().filter(|s| s.contains(':')).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut owners = HashMap::new();
+    for chunk in wanted.chunks(500) {
+        let rows: Vec<(String, Option<String>)> = entities::Entity::find()
+            .select_only()
+            .column(entities::Column::EntityRef)
+            .column(entities::Column::OwnerRef)
+            .filter(entities::Column::EntityRef.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        owners.extend(rows.into_iter().filter_map(|(r, o)| o.map(|o| (r, o))));
+    }
+    Ok(owners)
+}
+
 /// The owner whose members may decide about a scope's anomalies: a component's owner in the catalog; `None`
 /// for shared and unallocated costs and components the catalog does not know (administrators decide).
 pub async fn owner_of(db: &DatabaseConnection, scope: &str) -> Result<Option<String>, CostError> {

@@ -1,7 +1,8 @@
 //! Importing billing files: each file is streamed (plain CSV, gzip, zip or Parquet, told apart by its first bytes)
-//! through a CSV reader, or row by row through the Parquet reader ([`super::parquet_rows`]), every line summed into (billing period, day, tag set, service, category, currency) in memory that
-//! grows with those distinct keys and never with the file, and only when every file read cleanly are the billing
-//! periods they cover replaced, in one transaction. A bad file changes nothing.
+//! through a CSV reader, or row by row through the Parquet reader ([`super::parquet_rows`]), every line summed
+//! into (billing period, day, tag set, service, category, currency) in memory that grows with those distinct keys
+//! and never with the file, and only when every file read cleanly are the billing periods they cover replaced, in
+//! one transaction, with their roll-ups. A bad file changes nothing.
 
 use std::collections::HashMap;
 use std::io::{BufReader, Read};

@@ -228,7 +228,8 @@ async fn grouped(
             select = select.group_by(Expr::cust(k2));
         }
         select.into_tuple().all(db).await
-    } else if whole_months(q) {
+    } else if whole_months(q) && q.group_by != GroupBy::Day {
+        // A component's or a team's whole months (by day, they need the days themselves).
         use super::entity::cost_monthly;
         let select = cost_monthly::Entity::find()
             .join(JoinType::InnerJoin, cost_monthly::Relation::Tagset.def())

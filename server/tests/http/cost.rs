@@ -174,6 +174,10 @@ async fn generated_files_of_every_format_import_exactly_in_both_views(b: Backend
     let payments_api = groups(&all)["component:default/payments-api"];
     let one = report(&mut app, &format!("group_by=day&component=payments-api&{range}")).await;
     assert_eq!(amount(&one["total"]), payments_api);
+    let days = groups(&one);
+    assert!(days.len() > 20, "a component's whole month by day has its days: {days:?}");
+    assert!(days.keys().all(|d| d.len() == 10 && d.starts_with("2026-07-")), "{days:?}");
+    assert_eq!(days.values().copied().sum::<Amount>(), payments_api);
     let team = report(&mut app, &format!("group_by=component&team=platform&{range}")).await;
     assert_eq!(groups(&team).keys().collect::<Vec<_>>(), ["component:default/fraud-scorer"]);
 
