@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Datelike, NaiveDate, Utc};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
 };
@@ -167,10 +167,6 @@ pub async fn list(
         let rows: Vec<(String, String, Option<String>, NaiveDate, i64)> = if q.component.is_none() && q.team.is_none() {
             // The whole organisation: from the per-component day roll-up, not the daily sums of every tag set.
             use super::entity::cost_day_components as d;
-            let metric = match metric {
-                Metric::Effective => "cost_day_components.effective",
-                Metric::Billed => "cost_day_components.billed",
-            };
             let mut select = d::Entity::find()
                 .filter(d::Column::Day.gte(start))
                 .filter(d::Column::Day.lt(to))
@@ -179,7 +175,7 @@ pub async fn list(
                 .column(d::Column::Allocation)
                 .column(d::Column::ComponentRef)
                 .column(d::Column::Day)
-                .column_as(Expr::cust(format!("CAST(SUM({metric}) AS BIGINT)")), "amount")
+                .column_as(metric.sum_of("cost_day_components"), "amount")
                 .group_by(d::Column::Currency)
                 .group_by(d::Column::Allocation)
                 .group_by(d::Column::ComponentRef)

@@ -629,7 +629,6 @@ pub async fn store(
     }
 
     // Daily sums.
-    let too_big = || CostError::Invalid { field: "amount".into(), reason: "a daily sum exceeds ±9.2 billion".into() };
     if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
         insert_daily_postgres(&txn, agg, &period_db_ids, &tagset_id).await?;
     } else {
@@ -642,8 +641,8 @@ pub async fn store(
                 currency: Set(agg.strings.names[key.currency as usize].clone()),
                 service: Set(agg.strings.names[key.service as usize].clone()),
                 category: Set(key.category.as_str().to_owned()),
-                billed: Set(sums.billed.to_db().ok_or_else(too_big)?),
-                effective: Set(sums.effective.to_db().ok_or_else(too_big)?),
+                billed: Set(sums.billed.to_db().ok_or_else(sum_too_big)?),
+                effective: Set(sums.effective.to_db().ok_or_else(sum_too_big)?),
                 lines: Set(sums.lines),
                 ..Default::default()
             });
@@ -674,6 +673,11 @@ pub async fn store(
     Ok(summary)
 }
 
+/// A daily sum that does not fit the database's 64-bit nano-units.
+fn sum_too_big() -> CostError {
+    CostError::Invalid { field: "amount".into(), reason: "a daily sum exceeds ±9.2 billion".into() }
+}
+
 /// PostgreSQL: the daily sums go in as JSON documents of 10,000 rows each, one statement per document. Row
 /// values in a multi-row `INSERT` would need 500-row statements (a bind parameter each), and every statement
 /// larger than one socket write waits for the server's delayed ACK (the driver does not set `TCP_NODELAY`):
@@ -688,7 +692,6 @@ async fn insert_daily_postgres(
     const SQL: &str = "INSERT INTO cost_daily (period_id, day, tagset_id, currency, service, category, billed, \
                        effective, lines) SELECT p, d, t, c, s, k, b, e, l FROM json_to_recordset($1::json) AS \
                        r(p bigint, d date, t bigint, c text, s text, k text, b bigint, e bigint, l bigint)";
-    let too_big = || CostError::Invalid { field: "amount".into(), reason: "a daily sum exceeds ±9.2 billion".into() };
     let mut rows = Vec::with_capacity(10_000);
     let mut sums = agg.sums.iter().peekable();
     while let Some((key, sum)) = sums.next() {
@@ -699,8 +702,8 @@ async fn insert_daily_postgres(
             "c": agg.strings.names[key.currency as usize],
             "s": agg.strings.names[key.service as usize],
             "k": key.category.as_str(),
-            "b": sum.billed.to_db().ok_or_else(too_big)?,
-            "e": sum.effective.to_db().ok_or_else(too_big)?,
+            "b": sum.billed.to_db().ok_or_else(sum_too_big)?,
+            "e": sum.effective.to_db().ok_or_else(sum_too_big)?,
             "l": sum.lines,
         }));
         if rows.len() == 10_000 || sums.peek().is_none() {

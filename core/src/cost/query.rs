@@ -87,11 +87,11 @@ impl Metric {
         }
     }
 
-    fn column(self) -> &'static str {
-        match self {
-            Metric::Effective => "cost_daily.effective",
-            Metric::Billed => "cost_daily.billed",
-        }
+    /// `CAST(SUM(<table>.effective|billed) AS BIGINT)`: the metric's sum over any of the cost tables (the daily
+    /// sums and every roll-up name the two amounts alike).
+    pub(crate) fn sum_of(self, table: &str) -> Expr {
+        // The parameter's spelling is the column's name.
+        Expr::cust(format!("CAST(SUM({table}.{}) AS BIGINT)", self.as_str()))
     }
 }
 
@@ -115,7 +115,7 @@ pub struct CostQuery {
 }
 
 pub(crate) fn sum(metric: Metric) -> Expr {
-    Expr::cust(format!("CAST(SUM({}) AS BIGINT)", metric.column()))
+    metric.sum_of("cost_daily")
 }
 
 /// The tag sets a query keeps: its component, or what its team is tagged with and its components' untagged costs.
@@ -183,10 +183,7 @@ async fn grouped(
                 Expr::cust(k2.as_ref().map_or("CAST(NULL AS TEXT)".to_owned(), |c| format!("CAST({c} AS TEXT)"))),
                 "k2",
             )
-            .column_as(
-                Expr::cust(format!("CAST(SUM({t}.{}) AS BIGINT)", metric.column().trim_start_matches("cost_daily."))),
-                "amount",
-            )
+            .column_as(metric.sum_of(t), "amount")
             .group_by(Expr::cust(format!("{t}.currency")))
             .group_by(cost_tagsets::Column::Allocation)
             .group_by(Expr::cust(k1));
@@ -210,17 +207,13 @@ async fn grouped(
             .filter(g::Column::Dim.eq(dim))
             .filter(g::Column::Month.gte(q.from))
             .filter(g::Column::Month.lt(q.to));
-        let metric = match q.metric {
-            Metric::Effective => "cost_month_groups.effective",
-            Metric::Billed => "cost_month_groups.billed",
-        };
         let mut select = select
             .select_only()
             .column(g::Column::Currency)
             .column(g::Column::Allocation)
             .column_as(Expr::cust(format!("CAST({k1} AS TEXT)")), "k1")
             .column_as(Expr::cust(k2.map_or("CAST(NULL AS TEXT)".to_owned(), |c| format!("CAST({c} AS TEXT)"))), "k2")
-            .column_as(Expr::cust(format!("CAST(SUM({metric}) AS BIGINT)")), "amount")
+            .column_as(q.metric.sum_of("cost_month_groups"), "amount")
             .group_by(g::Column::Currency)
             .group_by(g::Column::Allocation)
             .group_by(Expr::cust(k1));
@@ -249,14 +242,10 @@ async fn day_totals(
     currency: &str,
 ) -> Result<Vec<(String, i64)>, sea_orm::DbErr> {
     use super::entity::cost_days;
-    let metric = match q.metric {
-        Metric::Effective => "cost_days.effective",
-        Metric::Billed => "cost_days.billed",
-    };
     cost_days::Entity::find()
         .select_only()
         .column_as(Expr::cust("CAST(cost_days.day AS TEXT)"), "day")
-        .column_as(Expr::cust(format!("CAST(SUM({metric}) AS BIGINT)")), "amount")
+        .column_as(q.metric.sum_of("cost_days"), "amount")
         .filter(cost_days::Column::Day.gte(q.from))
         .filter(cost_days::Column::Day.lt(q.to))
         .filter(cost_days::Column::Currency.eq(currency))
