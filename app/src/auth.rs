@@ -47,30 +47,31 @@ where
 {
     let viewer = use_viewer();
     let location = leptos_router::hooks::use_location();
+    // Come back here after signing in.
+    let search = location.search.get_untracked();
+    let here = if search.is_empty() {
+        location.pathname.get_untracked()
+    } else {
+        format!("{}?{}", location.pathname.get_untracked(), search.trim_start_matches('?'))
+    };
+    let login = if here == "/" {
+        "/login".to_owned()
+    } else {
+        format!("/login?next={}", portolan_types::encode_query_value(&here))
+    };
+    // One `Suspend`, not a closure making one: on the server `<Suspense>` walks its children up to three times
+    // (to find their resources, to check again, to render), and a closure would build the page, with every
+    // resource it fetches, each time. A `Suspend` keeps what it resolved to, so the page is built once. The
+    // viewer never changes under a mounted page (signing in or out loads a new one).
     view! {
         <Suspense>
-            {move || {
-                let signed_in = signed_in.clone();
-                // Come back here after signing in.
-                let search = location.search.get_untracked();
-                let here = if search.is_empty() {
-                    location.pathname.get_untracked()
-                } else {
-                    format!("{}?{}", location.pathname.get_untracked(), search.trim_start_matches('?'))
-                };
-                let login = if here == "/" {
-                    "/login".to_owned()
-                } else {
-                    format!("/login?next={}", portolan_types::encode_query_value(&here))
-                };
-                Suspend::new(async move {
-                    match viewer.await {
-                        Ok(Some(v)) => signed_in(v).into_any(),
-                        Ok(None) | Err(AppError::Unauthorized) => view! { <Redirect path=login /> }.into_any(),
-                        Err(e) => view! { <crate::error::ErrorPage error=e /> }.into_any(),
-                    }
-                })
-            }}
+            {Suspend::new(async move {
+                match viewer.await {
+                    Ok(Some(v)) => signed_in(v).into_any(),
+                    Ok(None) | Err(AppError::Unauthorized) => view! { <Redirect path=login /> }.into_any(),
+                    Err(e) => view! { <crate::error::ErrorPage error=e /> }.into_any(),
+                }
+            })}
         </Suspense>
     }
 }

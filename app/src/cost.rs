@@ -215,34 +215,34 @@ mod server {
         CostQuery { group_by, metric, from, to, component: None, team: None, currency: None }
     }
 
-    /// Recent anomalies, each with whether the viewer may decide about it.
+    /// Recent anomalies, newest first, at most `limit` of them, each with whether the viewer may decide about it;
+    /// and how many more there were.
     pub async fn anomaly_rows(
         state: &portolan_core::AppState,
         viewer: &portolan_types::Viewer,
         q: portolan_core::cost::anomalies::AnomalyQuery,
-    ) -> Result<Vec<super::AnomalyRow>, crate::error::AppError> {
-        use portolan_core::access::Action;
+        limit: usize,
+    ) -> Result<(Vec<super::AnomalyRow>, usize), crate::error::AppError> {
+        use portolan_core::access::{Action, Checker};
         use portolan_core::cost::anomalies;
         let fail = |e| crate::ssr::internal("reading cost anomalies", e);
-        let list = anomalies::list(&state.db, &state.config.cost, &q, anomalies::today()).await.map_err(fail)?;
-        let mut may: std::collections::HashMap<String, bool> = Default::default();
+        let mut list = anomalies::list(&state.db, &state.config.cost, &q, anomalies::today()).await.map_err(fail)?;
+        let left_out = list.anomalies.len().saturating_sub(limit);
+        list.anomalies.truncate(limit);
         let scopes: Vec<&str> = list.anomalies.iter().map(|a| a.scope.as_str()).collect();
         let owners = anomalies::owners_of(&state.db, &scopes).await.map_err(fail)?;
-        let mut rows = Vec::with_capacity(list.anomalies.len());
-        for anomaly in list.anomalies {
-            let can_triage = match may.get(&anomaly.scope) {
-                Some(v) => *v,
-                None => {
-                    let owner = owners.get(&anomaly.scope);
-                    let target = anomalies::target(&anomaly.scope, owner.map(String::as_str));
-                    let v = crate::ssr::allowed(state, viewer, Action::CostAnomalyTriage, &target).await?;
-                    may.insert(anomaly.scope.clone(), v);
-                    v
-                }
-            };
-            rows.push(super::AnomalyRow { anomaly, can_triage });
-        }
-        Ok(rows)
+        let checker =
+            Checker::load(&state.db, viewer).await.map_err(|e| crate::ssr::internal("deciding a permission", e))?;
+        let rows = list
+            .anomalies
+            .into_iter()
+            .map(|anomaly| {
+                let target = anomalies::target(&anomaly.scope, owners.get(&anomaly.scope).map(String::as_str));
+                let can_triage = checker.allows(Action::CostAnomalyTriage, &target);
+                super::AnomalyRow { anomaly, can_triage }
+            })
+            .collect();
+        Ok((rows, left_out))
     }
 }
 
@@ -295,7 +295,7 @@ pub async fn cost_page(query: CostPageQuery) -> Result<CostPageData, AppError> {
         .into_iter()
         .filter(|b| team.as_ref().is_none_or(|t| &b.scope == t))
         .collect();
-    let anomalies = anomaly_rows(
+    let (anomalies, anomalies_left_out) = anomaly_rows(
         &state,
         &viewer,
         portolan_core::cost::anomalies::AnomalyQuery {
@@ -304,11 +304,9 @@ pub async fn cost_page(query: CostPageQuery) -> Result<CostPageData, AppError> {
             team: team.clone(),
             ..Default::default()
         },
+        PAGE_ROWS,
     )
     .await?;
-    let mut anomalies = anomalies;
-    let anomalies_left_out = anomalies.len().saturating_sub(PAGE_ROWS);
-    anomalies.truncate(PAGE_ROWS);
     let mut rows_left_out = Vec::new();
     let mut table = |group_by: &str, report: &portolan_types::cost::CostReport, entities: bool| {
         let mut all = rows(report, entities);
@@ -832,7 +830,7 @@ pub async fn entity_cost(entity_ref: String) -> Result<EntityCostData, AppError>
         }
         _ => None,
     };
-    let anomalies = anomaly_rows(
+    let (anomalies, _) = anomaly_rows(
         &state,
         &viewer,
         portolan_core::cost::anomalies::AnomalyQuery {
@@ -840,6 +838,7 @@ pub async fn entity_cost(entity_ref: String) -> Result<EntityCostData, AppError>
             component: Some(entity_ref.to_lowercase()),
             ..Default::default()
         },
+        usize::MAX,
     )
     .await?;
     Ok(EntityCostData {

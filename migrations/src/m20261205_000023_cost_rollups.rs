@@ -20,6 +20,21 @@ use sea_orm_migration::{prelude::*, schema::*};
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
+/// Creates the index `name` on `table`'s `cols`, in order.
+async fn index<T: IntoIden, C: IntoIden>(
+    manager: &SchemaManager<'_>,
+    name: &str,
+    table: T,
+    cols: impl IntoIterator<Item = C>,
+) -> Result<(), DbErr> {
+    let mut index = Index::create();
+    index.name(name).table(table);
+    for c in cols {
+        index.col(c);
+    }
+    manager.create_index(index.to_owned()).await
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -59,16 +74,8 @@ impl MigrationTrait for Migration {
             CostMonthly::Effective,
             CostMonthly::Billed,
         ];
-        for (name, cols) in
-            [("ix_cost_monthly_period", vec![CostMonthly::PeriodId]), ("ix_cost_monthly_month", by_month)]
-        {
-            let mut index = Index::create();
-            index.name(name).table(CostMonthly::Table);
-            for c in cols {
-                index.col(c);
-            }
-            manager.create_index(index.to_owned()).await?;
-        }
+        index(manager, "ix_cost_monthly_period", CostMonthly::Table, [CostMonthly::PeriodId]).await?;
+        index(manager, "ix_cost_monthly_month", CostMonthly::Table, by_month).await?;
 
         manager
             .create_table(
@@ -90,14 +97,8 @@ impl MigrationTrait for Migration {
             )
             .await?;
         let by_day = vec![CostDays::Day, CostDays::Currency, CostDays::Effective, CostDays::Billed];
-        for (name, cols) in [("ix_cost_days_period", vec![CostDays::PeriodId]), ("ix_cost_days_day", by_day)] {
-            let mut index = Index::create();
-            index.name(name).table(CostDays::Table);
-            for c in cols {
-                index.col(c);
-            }
-            manager.create_index(index.to_owned()).await?;
-        }
+        index(manager, "ix_cost_days_period", CostDays::Table, [CostDays::PeriodId]).await?;
+        index(manager, "ix_cost_days_day", CostDays::Table, by_day).await?;
 
         manager
             .create_table(
@@ -143,35 +144,17 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        for (name, table, cols) in [
-            (
-                "ix_cost_month_groups_period",
-                CostMonthGroups::Table.into_iden(),
-                vec![CostMonthGroups::PeriodId.into_iden()],
-            ),
-            (
-                "ix_cost_month_groups_month",
-                CostMonthGroups::Table.into_iden(),
-                vec![CostMonthGroups::Dim.into_iden(), CostMonthGroups::Month.into_iden()],
-            ),
-            (
-                "ix_cost_day_components_period",
-                CostDayComponents::Table.into_iden(),
-                vec![CostDayComponents::PeriodId.into_iden()],
-            ),
-            (
-                "ix_cost_day_components_day",
-                CostDayComponents::Table.into_iden(),
-                vec![CostDayComponents::Day.into_iden()],
-            ),
-        ] {
-            let mut index = Index::create();
-            index.name(name).table(table);
-            for c in cols {
-                index.col(c);
-            }
-            manager.create_index(index.to_owned()).await?;
-        }
+        index(manager, "ix_cost_month_groups_period", CostMonthGroups::Table, [CostMonthGroups::PeriodId]).await?;
+        index(
+            manager,
+            "ix_cost_month_groups_month",
+            CostMonthGroups::Table,
+            [CostMonthGroups::Dim, CostMonthGroups::Month],
+        )
+        .await?;
+        index(manager, "ix_cost_day_components_period", CostDayComponents::Table, [CostDayComponents::PeriodId])
+            .await?;
+        index(manager, "ix_cost_day_components_day", CostDayComponents::Table, [CostDayComponents::Day]).await?;
 
         // Roll up what is there (the same statements the import runs for the periods it writes).
         let db = manager.get_connection();
