@@ -23,6 +23,7 @@ db_tests!(
     backstage_by_query_and_facets,
     relation_graph_is_server_rendered_svg,
     portal_managed_entities_are_created_edited_and_deleted_by_their_owners,
+    signed_in_pages_fetch_their_data_once,
 );
 
 fn form_body(etag: &str, fields: &[(&str, &str)]) -> String {
@@ -668,4 +669,39 @@ async fn group_and_user_pages_show_where_they_sit_who_is_in_them_and_what_they_o
     let person = app.get("/catalog/default/user/grace").await;
     assert!(person.body.contains(">Person</h2>"));
     assert!(section(&person.body, "Member of").contains("/catalog/default/group/payments"));
+}
+
+/// The data a server-rendered page fetched, as the hydration scripts carry it: one payload per resource.
+fn resource_payloads(html: &str) -> Vec<&str> {
+    html.split("__RESOLVED_RESOURCES[")
+        .skip(1)
+        .filter_map(|chunk| chunk.split_once("] = ").map(|(_, rest)| rest))
+        .map(|rest| rest.split("\";").next().unwrap_or(rest))
+        .collect()
+}
+
+/// Every page behind sign-in builds its body once on the server: each of its data reads runs once and reaches the
+/// browser once (the page's suspense used to run it three times, tripling the work and the payload).
+async fn signed_in_pages_fetch_their_data_once(b: Backend) {
+    let mut app = TestApp::with_example_catalog(b).await;
+    app.login_as("octocat").await;
+    for path in [
+        "/catalog",
+        "/catalog/default/component/payments-api",
+        "/docs",
+        "/cost",
+        "/deploys",
+        "/health",
+        "/settings/access",
+    ] {
+        let page = app.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}: {page:?}");
+        let payloads = resource_payloads(&page.body);
+        assert!(payloads.len() >= 2, "{path}: the viewer and the page's own data are sent: {payloads:?}");
+        let mut seen = std::collections::HashSet::new();
+        // Short answers (an empty list, nothing) may well come from two different reads.
+        for p in payloads.iter().filter(|p| p.len() > 64) {
+            assert!(seen.insert(*p), "{path}: the same data was fetched and sent twice: {p}");
+        }
+    }
 }
