@@ -170,6 +170,10 @@ test('someone outside the owning team reads a runbook but cannot edit it', async
   const title = uniqueTitle('Payments refunds');
   const [monaContext, mona] = await signedInContext(browser, 'monalisa');
   await newRunbook(mona, title, '# Refunds\n\nOnly payments edits this.\n');
+  // What the edit form would post, read from the owner's own editor.
+  await mona.goto(`/docs/payments/${slugOf(title)}/edit`);
+  const pageId = await mona.locator('input[name="page_id"]').first().inputValue();
+  const baseRevision = await mona.locator('input[name="base_revision"]').first().inputValue();
   await monaContext.close();
 
   await signInAs(page, 'hubot');
@@ -181,6 +185,17 @@ test('someone outside the owning team reads a runbook but cannot edit it', async
   expect(res?.status()).toBe(403);
   await expect(page.getByText(/You may not docs\.edit/)).toBeVisible();
   await expect(page.getByLabel('Markdown')).toHaveCount(0);
+
+  // Posting the edit form directly, from this origin with hubot's session, is refused too, and changes nothing.
+  const posted = await page.request.post('/fn/docs_save', {
+    headers: { Origin: new URL(page.url()).origin },
+    form: { page_id: pageId, base_revision: baseRevision, title, markdown: '# Refunds\n\nHubot was here.\n', summary: 'x' },
+  });
+  expect(posted.status()).toBe(403);
+  expect(await posted.text()).toContain('docs.edit');
+  await page.goto(`/docs/payments/${slugOf(title)}`);
+  await expect(page.getByText('Only payments edits this.')).toBeVisible();
+  await expect(page.getByText('Hubot was here.')).toHaveCount(0);
 });
 
 test('leaving the editor with unsaved text asks first', async ({ page }) => {
