@@ -42,7 +42,7 @@ pub fn use_viewer() -> ViewerResource {
 #[component]
 pub fn RequireViewer<F, V>(signed_in: F) -> impl IntoView
 where
-    F: Fn(Viewer) -> V + Send + Sync + Clone + 'static,
+    F: FnOnce(Viewer) -> V + Send + Sync + 'static,
     V: IntoView + 'static,
 {
     let viewer = use_viewer();

@@ -319,9 +319,7 @@ pub async fn check(
     action: Action,
     target: &Target,
 ) -> Result<Decision, DbErr> {
-    let subject = subject_for(db, viewer).await?;
-    let rules = if subject.is_admin { Vec::new() } else { list_rules(db).await? };
-    let decision = decide(&subject, action, target, &rules);
+    let decision = Checker::load(db, viewer).await?.decide(action, target);
     if !decision.allowed {
         tracing::info!(
             login = %viewer.login,
@@ -335,8 +333,8 @@ pub async fn check(
 }
 
 /// A viewer's subject and the granted rules, loaded once, for deciding many targets (a list of rows, each with a
-/// control the viewer may or may not use). Decides exactly as [`check`]; nothing is logged, since hiding a control
-/// refuses no request.
+/// control the viewer may or may not use). [`check`] decides through it and logs refusals; [`Checker::allows`]
+/// logs nothing, since hiding a control refuses no request.
 #[derive(Clone, Debug)]
 pub struct Checker {
     subject: Subject,
@@ -351,9 +349,14 @@ impl Checker {
         Ok(Checker { subject, rules })
     }
 
+    /// The decision on `action` on `target`, with its reason.
+    pub fn decide(&self, action: Action, target: &Target) -> Decision {
+        decide(&self.subject, action, target, &self.rules)
+    }
+
     /// Whether the viewer may do `action` on `target`.
     pub fn allows(&self, action: Action, target: &Target) -> bool {
-        decide(&self.subject, action, target, &self.rules).allowed
+        self.decide(action, target).allowed
     }
 }
 
@@ -560,10 +563,9 @@ pub async fn explain(
             Target::for_row(&row)
         }
     };
-    let subject = subject_for(db, &subject_viewer).await?;
-    let rules = list_rules(db).await?;
-    let decisions = Action::ALL.iter().map(|a| decide(&subject, *a, &target, &rules)).collect();
-    Ok(Explanation { login: subject.login, entity: target.entity_ref, decisions })
+    let checker = Checker::load(db, &subject_viewer).await?;
+    let decisions = Action::ALL.iter().map(|a| checker.decide(*a, &target)).collect();
+    Ok(Explanation { login: checker.subject.login, entity: target.entity_ref, decisions })
 }
 
 /// Revokes a rule; `false` when there was none.
