@@ -161,6 +161,10 @@ pub struct CostSettings {
     /// `PORTOLAN_OPENCOST_SYNC_SECONDS`: how often OpenCost is pulled (this month so far, and the last month
     /// during a month's first three days). `0` turns it off. Default 86400 (daily).
     pub opencost_sync_seconds: u64,
+    /// `PORTOLAN_COST_IMPORT_SUMS`: how many daily sums an import keeps in memory before it writes them, sorted,
+    /// to a scratch file under `TMPDIR` (merged back when it stores). Bounds an import's memory whatever the file
+    /// holds. Default 229000 (about 20 MiB).
+    pub import_sums: u32,
 }
 
 impl Default for CostSettings {
@@ -175,6 +179,7 @@ impl Default for CostSettings {
             opencost_aggregate: "namespace".to_owned(),
             opencost_currency: "USD".to_owned(),
             opencost_sync_seconds: 86_400,
+            import_sums: 229_000,
         }
     }
 }
@@ -418,6 +423,7 @@ struct RawConfig {
     opencost_aggregate: Option<String>,
     opencost_currency: Option<String>,
     opencost_sync_seconds: Option<u64>,
+    cost_import_sums: Option<u32>,
 }
 
 /// Accepts `["a", "b"]` in TOML and `a,b` in an environment variable.
@@ -601,6 +607,7 @@ impl RawConfig {
             opencost_aggregate: self.opencost_aggregate,
             opencost_currency: self.opencost_currency,
             opencost_sync_seconds: self.opencost_sync_seconds,
+            import_sums: self.cost_import_sums,
         })?;
         let mut deploy_workflows = Vec::new();
         for item in self.deploy_workflows.unwrap_or_default() {
@@ -677,6 +684,7 @@ struct CostRaw {
     opencost_aggregate: Option<String>,
     opencost_currency: Option<String>,
     opencost_sync_seconds: Option<u64>,
+    import_sums: Option<u32>,
 }
 
 fn currency_code(setting: &'static str, text: &str) -> Result<String, ConfigError> {
@@ -741,6 +749,7 @@ fn cost_settings(raw: CostRaw) -> Result<CostSettings, ConfigError> {
             _ => defaults.opencost_currency,
         },
         opencost_sync_seconds: raw.opencost_sync_seconds.unwrap_or(defaults.opencost_sync_seconds),
+        import_sums: positive("PORTOLAN_COST_IMPORT_SUMS", raw.import_sums, defaults.import_sums)?,
     })
 }
 

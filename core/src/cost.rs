@@ -13,6 +13,7 @@ pub mod opencost;
 mod parquet_rows;
 pub mod query;
 pub mod rules;
+mod spill;
 
 use chrono::Utc;
 use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait};
@@ -54,6 +55,9 @@ pub enum CostError {
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbErr),
+    /// An import's scratch file (where its daily sums wait, sorted, while a big file is read) failed.
+    #[error("the import's scratch file: {0}")]
+    Scratch(#[source] std::io::Error),
 }
 
 /// The allocation rules in force: as last saved, else the defaults.

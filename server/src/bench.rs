@@ -9,8 +9,8 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// What to run.
@@ -126,6 +126,41 @@ pub(crate) fn rss_mib(pid: u32) -> Option<(f64, f64)> {
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
+/// What sends a scenario's requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadGenerator {
+    /// `wrk` (Debian's package): a C event loop, little CPU taken from the server on a small machine.
+    Wrk,
+    /// The benchmark's own reqwest client: no install needed, but it takes more of the CPU it shares.
+    Builtin,
+}
+
+static LOAD_GENERATOR: OnceLock<LoadGenerator> = OnceLock::new();
+
+/// Chooses the load generator for this run: `wrk`, `builtin`, or (`None`) wrk when it is installed.
+pub fn choose_load_generator(choice: Option<&str>) -> Result<LoadGenerator, BenchError> {
+    let wrk_installed = || Command::new("wrk").arg("--version").output().is_ok();
+    let chosen = match choice {
+        Some("wrk") if wrk_installed() => LoadGenerator::Wrk,
+        Some("wrk") => return Err(BenchError::Step("wrk is not installed (apt-get install wrk)".into())),
+        Some("builtin") => LoadGenerator::Builtin,
+        Some(other) => return Err(BenchError::Step(format!("--load {other}: wrk or builtin"))),
+        None if wrk_installed() => LoadGenerator::Wrk,
+        None => LoadGenerator::Builtin,
+    };
+    let _ = LOAD_GENERATOR.set(chosen);
+    progress(&format!("load generator: {}", load_generator_name()));
+    Ok(chosen)
+}
+
+/// The load generator's name for reports.
+pub(crate) fn load_generator_name() -> &'static str {
+    match LOAD_GENERATOR.get() {
+        Some(LoadGenerator::Wrk) => "wrk 4.1 (2 threads)",
+        _ => "the built-in reqwest client",
+    }
+}
+
 /// Builds the request path for the n-th request of a scenario.
 pub(crate) type PathFor = Arc<dyn Fn(usize) -> String + Send + Sync>;
 
@@ -167,6 +202,136 @@ pub(crate) async fn scenario(
 }
 
 pub(crate) async fn load(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    o: &BenchOptions,
+    path_for: PathFor,
+) -> Figures {
+    // wrk counts whole seconds; warm-ups shorter than that use the built-in client.
+    if LOAD_GENERATOR.get() == Some(&LoadGenerator::Wrk) && o.duration >= Duration::from_secs(1) {
+        let (base, token, o) = (base.to_owned(), token.to_owned(), o.clone());
+        let run = tokio::task::spawn_blocking(move || wrk(&base, &token, &o, &path_for)).await;
+        return match run {
+            Ok(Ok(figures)) => figures,
+            Ok(Err(e)) => failed_run(e.to_string()),
+            Err(e) => failed_run(e.to_string()),
+        };
+    }
+    builtin_load(client, base, token, o, path_for).await
+}
+
+fn failed_run(why: String) -> Figures {
+    Figures {
+        requests: 0,
+        errors: 1,
+        first_error: Some(why),
+        per_second: 0.0,
+        p50_ms: 0.0,
+        p95_ms: 0.0,
+        p99_ms: 0.0,
+        max_ms: 0.0,
+    }
+}
+
+/// Lua text of a string (double-quoted, escaped).
+fn lua_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' => out.push_str("\\n"),
+            c if c.is_ascii_control() => {
+                let _ = write!(out, "\\{:03}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Runs wrk for `o.duration` over `o.connections` connections: each thread walks the scenario's paths (the first
+/// 20,000 of them, in order, from its own starting point) with the bearer token, and the script's `done` prints
+/// the figures in one line this reads back. Latencies are wrk's, over every response.
+fn wrk(base: &str, token: &str, o: &BenchOptions, path_for: &PathFor) -> Result<Figures, BenchError> {
+    let count = 20_000;
+    let mut script = String::from("local paths = {\n");
+    for i in 0..count {
+        let _ = writeln!(script, "{},", lua_string(&path_for(i)));
+    }
+    let _ = write!(
+        script,
+        r#"}}
+local headers = {{ ["Authorization"] = {auth} }}
+local threads = 0
+function setup(thread)
+  thread:set("first", threads * 7919)
+  threads = threads + 1
+end
+function init(args)
+  n = first or 0
+end
+function request()
+  n = n + 1
+  return wrk.format("GET", paths[(n % #paths) + 1], headers)
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("PORTOLAN-WRK %d %d %d %d %d %d\n", summary.requests,
+    e.connect + e.read + e.write + e.status + e.timeout, summary.duration,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+  io.write(string.format("PORTOLAN-WRK-MAX %d\n", latency.max))
+end
+"#,
+        auth = lua_string(&format!("Bearer {token}"))
+    );
+    let path = std::env::temp_dir().join(format!("portolan-bench-wrk-{}.lua", std::process::id()));
+    std::fs::write(&path, script)?;
+    let connections = o.connections.max(1);
+    let out = Command::new("wrk")
+        .arg(format!("-t{}", connections.min(2)))
+        .arg(format!("-c{connections}"))
+        .arg(format!("-d{}s", o.duration.as_secs().max(1)))
+        .args(["--timeout", "10s", "-s"])
+        .arg(&path)
+        .arg(base)
+        .output();
+    let _ = std::fs::remove_file(&path);
+    let out = out?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let numbers = |tag: &str| -> Option<Vec<f64>> {
+        let line = text.lines().find(|l| l.split_whitespace().next() == Some(tag))?;
+        line.split_whitespace().skip(1).map(|n| n.parse().ok()).collect()
+    };
+    let (Some(main), Some(max)) = (numbers("PORTOLAN-WRK"), numbers("PORTOLAN-WRK-MAX")) else {
+        return Err(BenchError::Step(format!(
+            "wrk printed no figures: {}{}",
+            text.trim(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    };
+    let [requests, errors, micros, p50, p95, p99] = main[..] else {
+        return Err(BenchError::Step(format!("wrk's figures do not parse: {main:?}")));
+    };
+    Ok(Figures {
+        requests: requests as usize,
+        errors: errors as usize,
+        first_error: (errors > 0.0).then(|| "see the warm-up's first failure".to_owned()),
+        per_second: (requests - errors) / (micros / 1e6).max(1e-9),
+        p50_ms: p50 / 1000.0,
+        p95_ms: p95 / 1000.0,
+        p99_ms: p99 / 1000.0,
+        max_ms: max.first().copied().unwrap_or(0.0) / 1000.0,
+    })
+}
+
+/// The built-in load: `o.connections` tasks sending requests one after another until the time is up.
+async fn builtin_load(
     client: &reqwest::Client,
     base: &str,
     token: &str,

@@ -50,6 +50,7 @@ pub(crate) fn cost_error(e: CostError) -> ApiError {
         CostError::Invalid { field, reason } => ApiError::unprocessable("rules", format!("{field}: {reason}")),
         CostError::Conflict { .. } => ApiError::conflict(e.to_string()),
         CostError::Db(e) => ApiError::internal("cost", e),
+        CostError::Scratch(e) => ApiError::internal("cost", e),
     }
 }
 
@@ -285,6 +286,7 @@ pub(crate) async fn import_form(
             )))
         }
         Err(CostError::Db(e)) => Err(ApiError::internal("importing cost", e)),
+        Err(CostError::Scratch(e)) => Err(ApiError::internal("importing cost", e)),
         Err(e) => Ok(back("error", &format!("Refused, nothing changed: {e}"))),
     }
 }

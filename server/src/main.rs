@@ -32,6 +32,10 @@ enum Command {
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+        /// What sends the load: `wrk` (Debian's package) or `builtin` (the benchmark's own HTTP client). Default:
+        /// wrk when it is installed.
+        #[arg(long, global = true)]
+        load: Option<String>,
     },
 }
 
@@ -233,6 +237,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(Command::Bench { load, .. }) = &cli.command
+        && let Err(e) = portolan_server::bench::choose_load_generator(load.as_deref())
+    {
+        eprintln!("portolan bench: {e}");
+        return ExitCode::from(2);
+    }
     let result = runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => portolan_server::serve(config).await.map(|()| true),
@@ -254,6 +264,7 @@ fn main() -> ExitCode {
             }
             Command::Catalog { command: CatalogCommand::Refresh } => portolan_server::catalog_refresh(&config).await,
             Command::Bench {
+                load: _,
                 command: BenchCommand::Catalog { components, groups, systems, postgres, connections, seconds },
             } => {
                 let options = portolan_server::bench::BenchOptions {
@@ -272,7 +283,10 @@ fn main() -> ExitCode {
                     }
                 }
             }
-            Command::Bench { command: BenchCommand::Docs { pages, revisions, postgres, connections, seconds } } => {
+            Command::Bench {
+                load: _,
+                command: BenchCommand::Docs { pages, revisions, postgres, connections, seconds },
+            } => {
                 let options = portolan_server::bench_docs::DocsBenchOptions {
                     pages: pages.max(1),
                     revisions: revisions.max(1),
@@ -289,6 +303,7 @@ fn main() -> ExitCode {
                 }
             }
             Command::Bench {
+                load: _,
                 command: BenchCommand::Deploys { deployments, components, teams, postgres, connections, seconds },
             } => {
                 let options = portolan_server::bench_deploys::DeploysBenchOptions {
@@ -308,6 +323,7 @@ fn main() -> ExitCode {
                 }
             }
             Command::Bench {
+                load: _,
                 command: BenchCommand::Health { checks, components, interval, minutes, postgres, connections, seconds },
             } => {
                 let options = portolan_server::bench_health::HealthBenchOptions {
@@ -328,6 +344,7 @@ fn main() -> ExitCode {
                 }
             }
             Command::Bench {
+                load: _,
                 command: BenchCommand::Cost { lines, services, months, postgres, connections, seconds },
             } => {
                 let options = portolan_server::bench_cost::CostBenchOptions {
@@ -346,7 +363,7 @@ fn main() -> ExitCode {
                     }
                 }
             }
-            Command::Bench { command: BenchCommand::Scaffold { files, runs } } => {
+            Command::Bench { load: _, command: BenchCommand::Scaffold { files, runs } } => {
                 let options =
                     portolan_server::bench_scaffold::ScaffoldBenchOptions { files: files.max(1), runs: runs.max(1) };
                 match portolan_server::bench_scaffold::scaffold(options).await {
@@ -357,7 +374,7 @@ fn main() -> ExitCode {
                     }
                 }
             }
-            Command::Bench { command: BenchCommand::Webhooks { connections, seconds } } => {
+            Command::Bench { load: _, command: BenchCommand::Webhooks { connections, seconds } } => {
                 let options = portolan_server::bench_deploys::WebhooksBenchOptions {
                     connections: connections.max(1),
                     seconds: seconds.max(1),

@@ -1,7 +1,8 @@
 //! Importing billing files: each file is streamed (plain CSV, gzip, zip or Parquet, told apart by its first bytes)
 //! through a CSV reader, or row by row through the Parquet reader ([`super::parquet_rows`]), every line summed
-//! into (billing period, day, tag set, service, category, currency) in memory that grows with those distinct keys
-//! and never with the file, and only when every file read cleanly are the billing periods they cover replaced, in
+//! into (billing period, day, tag set, service, category, currency). Those sums stay in memory up to a limit and
+//! then go, sorted, to scratch files that storing merges back ([`super::spill`]), so memory follows neither the
+//! file nor its distinct keys. Only when every file read cleanly are the billing periods they cover replaced, in
 //! one transaction, with their roll-ups. A bad file changes nothing.
 
 use std::collections::HashMap;
@@ -16,10 +17,11 @@ use sha2::{Digest, Sha256};
 
 use super::CostError;
 use super::entity::{cost_daily, cost_periods, cost_tagsets};
-use super::formats::{Category, Layout};
+use super::formats::Layout;
 use super::money::Amount;
 use super::parquet_rows::{self, ParquetFile};
 use super::rules::{self, Rules};
+use super::spill::{DayKey, MergeError, Merged, Runs, SPILL_AT, Sums};
 
 /// A progress callback: `(bytes read, bytes in all)`.
 pub type Progress = Arc<dyn Fn(u64, u64) + Send + Sync>;
@@ -55,23 +57,6 @@ struct TagsetKey {
     tags: Vec<(String, String)>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct DayKey {
-    period: u32,
-    day: NaiveDate,
-    tagset: u32,
-    currency: u32,
-    service: u32,
-    category: Category,
-}
-
-#[derive(Clone, Copy, Debug, Default)]
-struct Sums {
-    billed: Amount,
-    effective: Amount,
-    lines: i64,
-}
-
 #[derive(Debug, Default)]
 struct Interner {
     ids: HashMap<String, u32>,
@@ -91,7 +76,7 @@ impl Interner {
 }
 
 /// Everything read from a set of files, summed.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Aggregate {
     /// Billing periods in order of appearance: key, format name, files, lines.
     periods: Vec<(PeriodKey, &'static str, Vec<String>, i64)>,
@@ -99,9 +84,22 @@ pub struct Aggregate {
     /// Each distinct tag set once, numbered in order of appearance.
     tagset_ids: HashMap<TagsetKey, u32>,
     strings: Interner,
+    /// Daily sums not yet spilled.
     sums: HashMap<DayKey, Sums>,
+    /// Daily sums spilled to scratch files, each run sorted.
+    runs: Runs,
+    /// How many daily sums `sums` may hold before they are spilled.
+    spill_at: usize,
+    /// Per period (by number) and currency (by number): billed and effective totals.
+    period_totals: Vec<HashMap<u32, (Amount, Amount)>>,
     /// Lines read.
     pub lines: u64,
+}
+
+impl Default for Aggregate {
+    fn default() -> Aggregate {
+        Aggregate::spilling_at(SPILL_AT)
+    }
 }
 
 /// The outcome of an import.
@@ -265,12 +263,18 @@ fn csv_entries<R: Read + std::io::Seek>(archive: &zip::ZipArchive<R>) -> Vec<(us
 impl Aggregate {
     /// Reads every file in turn; stops at the first error, which names the file, the line and the column.
     pub fn read(sources: &[Source], progress: Option<Progress>) -> Result<Aggregate, CostError> {
+        Aggregate::default().read_all(sources, progress)
+    }
+
+    /// [`Aggregate::read`] into this (empty) aggregate, which says when to spill.
+    pub fn read_all(self, sources: &[Source], progress: Option<Progress>) -> Result<Aggregate, CostError> {
         let total: u64 = sources.iter().filter_map(|s| std::fs::metadata(&s.path).ok()).map(|m| m.len()).sum();
         let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let mut agg = Aggregate::default();
+        let mut agg = self;
         for source in sources {
             agg.read_one(source, &counter, total, progress.as_ref())?;
         }
+        agg.finish().map_err(CostError::Scratch)?;
         if let Some(p) = &progress {
             p(total, total);
         }
@@ -351,6 +355,7 @@ impl Aggregate {
                     layout.line(record).map_err(|e| parquet_rows::row_error(name, row, &e.column, &e.message))?;
                 self.add(line, format, name)
                     .map_err(|column| parquet_rows::row_error(name, row, column, "the sum grows too large"))?;
+                self.spill_if_full().map_err(|e| file_err(format!("cannot write the import's scratch file: {e}")))?;
                 if let Some(p) = progress
                     && self.lines.is_multiple_of(8192)
                 {
@@ -397,6 +402,8 @@ impl Aggregate {
             let line = layout.line(&record).map_err(|e| file_err(line_no, Some(e.column), e.message))?;
             self.add(line, layout.format.as_str(), file)
                 .map_err(|column| file_err(line_no, Some(column.into()), "the sum grows too large".into()))?;
+            self.spill_if_full()
+                .map_err(|e| file_err(line_no, None, format!("cannot write the import's scratch file: {e}")))?;
             if let Some(p) = progress
                 && self.lines.is_multiple_of(8192)
             {
@@ -413,19 +420,96 @@ impl Aggregate {
         let mut agg = Aggregate::default();
         let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
         agg.read_csv(reader, name, name, &counter, 0, None)?;
+        agg.finish().map_err(CostError::Scratch)?;
         Ok(agg)
     }
 
-    /// Checks the sums against the line counts: every line read is in exactly one period and one daily sum.
+    /// An aggregate that spills its daily sums to scratch files whenever it holds `limit` of them.
+    pub fn spilling_at(limit: usize) -> Aggregate {
+        Aggregate {
+            periods: Vec::new(),
+            period_ids: HashMap::new(),
+            tagset_ids: HashMap::new(),
+            strings: Interner::default(),
+            sums: HashMap::new(),
+            runs: Runs::default(),
+            spill_at: limit.max(1),
+            period_totals: Vec::new(),
+            lines: 0,
+        }
+    }
+
+    /// How many times the daily sums were spilled to scratch files.
+    pub fn spills(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// Writes the daily sums in memory to a new run when there are `spill_at` of them.
+    fn spill_if_full(&mut self) -> std::io::Result<()> {
+        if self.sums.len() < self.spill_at {
+            return Ok(());
+        }
+        self.spill()
+    }
+
+    fn spill(&mut self) -> std::io::Result<()> {
+        let mut sorted: Vec<(&DayKey, &Sums)> = self.sums.iter().collect();
+        sorted.sort_unstable_by_key(|(k, _)| k.order());
+        self.runs.write(sorted.into_iter())?;
+        // The table keeps its capacity: it fills to the same size again.
+        self.sums.clear();
+        Ok(())
+    }
+
+    /// After the last line: once anything was spilled, the rest goes too and the table's memory is given back, so
+    /// storing merges runs only.
+    fn finish(&mut self) -> std::io::Result<()> {
+        if self.runs.len() > 0 && !self.sums.is_empty() {
+            self.spill()?;
+        }
+        if self.runs.len() > 0 {
+            self.sums = HashMap::new();
+        }
+        Ok(())
+    }
+
+    /// Every daily sum, in (period, tag set, day, …) order, each key once.
+    fn sorted_sums(&self) -> Result<Merged, CostError> {
+        let mut memory: Vec<(DayKey, Sums)> = self.sums.iter().map(|(k, s)| (*k, *s)).collect();
+        memory.sort_unstable_by_key(|(k, _)| k.order());
+        self.runs.merge(memory).map_err(CostError::Scratch)
+    }
+
+    /// Adds up every daily sum: (lines, billed, effective); `None` when a scratch file cannot be read back.
+    fn sum_of_sums(&self) -> Option<(i64, Amount, Amount)> {
+        let mut total = (0i64, Amount::ZERO, Amount::ZERO);
+        for item in self.sorted_sums().ok()? {
+            let (_, s) = item.ok()?;
+            total.0 += s.lines;
+            total.1 += s.billed;
+            total.2 += s.effective;
+        }
+        Some(total)
+    }
+
+    /// Checks the sums against the line counts: every line read is in exactly one period and one daily sum, and
+    /// the periods' totals are the daily sums' totals.
     pub fn consistent(&self) -> bool {
         let in_periods: i64 = self.periods.iter().map(|p| p.3).sum();
-        let in_sums: i64 = self.sums.values().map(|s| s.lines).sum();
-        u64::try_from(in_periods).ok() == Some(self.lines) && in_periods == in_sums
+        let Some((in_sums, billed, effective)) = self.sum_of_sums() else { return false };
+        let (period_billed, period_effective) = self
+            .period_totals
+            .iter()
+            .flat_map(|p| p.values())
+            .fold((Amount::ZERO, Amount::ZERO), |(b, e), (pb, pe)| (b + *pb, e + *pe));
+        u64::try_from(in_periods).ok() == Some(self.lines)
+            && in_periods == in_sums
+            && (billed, effective) == (period_billed, period_effective)
     }
 
     /// Billed and effective totals over everything read, every currency together (for checks, not reports).
     pub fn grand_totals(&self) -> (Amount, Amount) {
-        (self.sums.values().map(|s| s.billed).sum(), self.sums.values().map(|s| s.effective).sum())
+        self.sum_of_sums().map(|(_, b, e)| (b, e)).unwrap_or_default()
     }
 
     /// Adds one line read from `source` (a file of `format`, or `opencost`). Fails, naming the amount, when a sum
@@ -439,6 +523,7 @@ impl Aggregate {
                 let id = u32::try_from(self.periods.len()).unwrap_or(u32::MAX);
                 self.period_ids.insert(pkey.clone(), id);
                 self.periods.push((pkey, format, Vec::new(), 0));
+                self.period_totals.push(HashMap::new());
                 id
             }
         };
@@ -462,6 +547,9 @@ impl Aggregate {
         sums.billed = sums.billed.checked_add(line.billed).ok_or("billed cost")?;
         sums.effective = sums.effective.checked_add(line.effective).ok_or("effective cost")?;
         sums.lines += 1;
+        let total = self.period_totals[period as usize].entry(key.currency).or_default();
+        total.0 = total.0.checked_add(line.billed).ok_or("billed cost")?;
+        total.1 = total.1.checked_add(line.effective).ok_or("effective cost")?;
         Ok(())
     }
 }
@@ -583,12 +671,7 @@ pub async fn store(
 
     // Billing periods: each replaced whole.
     let mut period_db_ids = Vec::with_capacity(agg.periods.len());
-    let mut period_totals: Vec<HashMap<u32, (Amount, Amount)>> = vec![HashMap::new(); agg.periods.len()];
-    for (key, sums) in &agg.sums {
-        let t = period_totals[key.period as usize].entry(key.currency).or_default();
-        t.0 += sums.billed;
-        t.1 += sums.effective;
-    }
+    let period_totals = &agg.period_totals;
     for (i, (key, format, files, rows)) in agg.periods.iter().enumerate() {
         let old: Vec<i64> = {
             use sea_orm::QuerySelect;
@@ -636,16 +719,16 @@ pub async fn store(
 
     // Daily sums, in (period, tag set, day) order: the (tag set, day) index then grows leaf by leaf instead of at
     // random places all over a table that may already hold years.
-    let mut sums: Vec<(&DayKey, &Sums)> = agg.sums.iter().collect();
-    sums.sort_unstable_by_key(|(k, _)| (k.period, k.tagset, k.day, k.currency, k.service, k.category));
+    let sums = agg.sorted_sums()?.map(|item| item.map_err(merge_error));
     if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
-        insert_daily_postgres(&txn, agg, &sums, &period_db_ids, &tagset_id).await?;
+        insert_daily_postgres(&txn, agg, sums, &period_db_ids, &tagset_id).await?;
     } else {
         // A large import touches more index pages than SQLite's default 2 MB page cache holds; this connection
         // keeps up to 16 MiB of them (a cache fills only as pages are read; 64 MiB cost 120 MB of peak memory).
         txn.execute_unprepared("PRAGMA cache_size = -16384").await?;
         let mut batch = Vec::with_capacity(500);
-        for (key, sums) in sums {
+        for item in sums {
+            let (key, sums) = item?;
             batch.push(cost_daily::ActiveModel {
                 period_id: Set(period_db_ids[key.period as usize]),
                 day: Set(key.day),
@@ -689,6 +772,14 @@ pub async fn store(
     Ok(summary)
 }
 
+/// Why the merge of the daily sums stopped, as an import error.
+fn merge_error(e: MergeError) -> CostError {
+    match e {
+        MergeError::Io(e) => CostError::Scratch(e),
+        MergeError::TooBig => sum_too_big(),
+    }
+}
+
 /// A daily sum that does not fit the database's 64-bit nano-units.
 fn sum_too_big() -> CostError {
     CostError::Invalid { field: "amount".into(), reason: "a daily sum exceeds ±9.2 billion".into() }
@@ -701,7 +792,7 @@ fn sum_too_big() -> CostError {
 async fn insert_daily_postgres(
     txn: &sea_orm::DatabaseTransaction,
     agg: &Aggregate,
-    sums: &[(&DayKey, &Sums)],
+    sums: impl Iterator<Item = Result<(DayKey, Sums), CostError>>,
     period_db_ids: &[i64],
     tagset_id: &impl Fn(u32) -> Result<i64, CostError>,
 ) -> Result<(), CostError> {
@@ -710,8 +801,9 @@ async fn insert_daily_postgres(
                        effective, lines) SELECT p, d, t, c, s, k, b, e, l FROM json_to_recordset($1::json) AS \
                        r(p bigint, d date, t bigint, c text, s text, k text, b bigint, e bigint, l bigint)";
     let mut rows = Vec::with_capacity(10_000);
-    let mut sums = sums.iter().peekable();
-    while let Some((key, sum)) = sums.next() {
+    let mut sums = sums.peekable();
+    while let Some(item) = sums.next() {
+        let (key, sum) = item?;
         rows.push(serde_json::json!({
             "p": period_db_ids[key.period as usize],
             "d": key.day.to_string(),
@@ -822,7 +914,8 @@ pub async fn import(
     progress: Option<Progress>,
 ) -> Result<ImportSummary, CostError> {
     let for_read = sources.clone();
-    let agg = tokio::task::spawn_blocking(move || Aggregate::read(&for_read, progress))
+    let spill_at = usize::try_from(config.cost.import_sums).unwrap_or(SPILL_AT);
+    let agg = tokio::task::spawn_blocking(move || Aggregate::spilling_at(spill_at).read_all(&for_read, progress))
         .await
         .map_err(|e| CostError::Db(sea_orm::DbErr::Custom(format!("the reader stopped: {e}"))))??;
     store(db, config, &agg, &sources, by).await
@@ -893,9 +986,12 @@ mod tests {
     }
 
     fn totals(agg: &Aggregate) -> (u64, Amount, Amount) {
-        let billed = agg.sums.values().map(|s| s.billed).sum();
-        let effective = agg.sums.values().map(|s| s.effective).sum();
+        let (billed, effective) = agg.grand_totals();
         (agg.lines, billed, effective)
+    }
+
+    fn all_sums(agg: &Aggregate) -> Vec<(DayKey, Sums)> {
+        agg.sorted_sums().unwrap().map(|item| item.map_err(merge_error).unwrap()).collect()
     }
 
     #[test]
@@ -950,13 +1046,34 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    #[test]
+    fn sums_spilled_to_scratch_runs_merge_to_what_memory_alone_sums() {
+        let dir = scratch("spill");
+        let (plain, expected) = cur_file();
+        let path = dir.join("cur.csv");
+        std::fs::write(&path, &plain).unwrap();
+        let in_memory = Aggregate::read(&[Source::file(&path)], None).unwrap();
+        assert_eq!(in_memory.spills(), 0);
+        for limit in [1, 7, 64] {
+            let spilled = Aggregate::spilling_at(limit).read_all(&[Source::file(&path)], None).unwrap();
+            assert!(spilled.spills() > 1, "limit {limit}: {} runs", spilled.spills());
+            assert!(spilled.sums.is_empty(), "limit {limit}: what is left after the last line goes to a run");
+            assert!(spilled.consistent(), "limit {limit}");
+            assert_eq!(sums(&spilled), sums(&in_memory), "limit {limit}");
+            assert_eq!(totals(&spilled), (expected.lines, expected.billed.total, expected.effective.total));
+            // Every key once, in storing order.
+            let keys: Vec<_> = all_sums(&spilled).iter().map(|(k, _)| k.order()).collect();
+            assert!(keys.windows(2).all(|w| w[0] < w[1]), "limit {limit}: keys out of order or repeated");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// Everything an import sums, keyed by names rather than the aggregate's numbering: two imports of the same
     /// lines give the same list.
     fn sums(agg: &Aggregate) -> Vec<String> {
         let periods: HashMap<u32, &PeriodKey> = agg.period_ids.iter().map(|(k, id)| (*id, k)).collect();
         let tagsets: HashMap<u32, &TagsetKey> = agg.tagset_ids.iter().map(|(k, id)| (*id, k)).collect();
-        let mut out: Vec<String> = agg
-            .sums
+        let mut out: Vec<String> = all_sums(agg)
             .iter()
             .map(|(k, s)| {
                 format!(
@@ -979,7 +1096,7 @@ mod tests {
 
     fn by_day(agg: &Aggregate) -> std::collections::BTreeMap<NaiveDate, (Amount, Amount)> {
         let mut days = std::collections::BTreeMap::new();
-        for (k, s) in &agg.sums {
+        for (k, s) in all_sums(agg) {
             let d: &mut (Amount, Amount) = days.entry(k.day).or_default();
             d.0 += s.billed;
             d.1 += s.effective;

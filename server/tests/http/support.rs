@@ -174,7 +174,12 @@ pub const WEBHOOK_SECRET: &str = "test-webhook-secret-0123456789";
 impl TestApp {
     /// A portal on `backend` with the example catalog registered as a location.
     pub async fn with_example_catalog(backend: Backend) -> TestApp {
-        let mut app = TestApp::new(backend).await;
+        Self::with_example_catalog_and(backend, |_| {}).await
+    }
+
+    /// [`TestApp::with_example_catalog`] with its configuration adjusted.
+    pub async fn with_example_catalog_and(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let mut app = TestApp::with(backend, FakeGithubConfig::default(), adjust).await;
         let catalog = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/catalog");
         let body = serde_json::json!({"target": catalog});
         let res = app.post_json_with_token("/api/v1/locations", &body, API_TOKEN).await;
