@@ -98,12 +98,87 @@ pub fn backend_name(db: &DatabaseConnection) -> &'static str {
 /// Starts a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: it waits for the write lock up front
 /// (within the busy timeout) instead of starting as a reader and failing with "database is locked" when another
 /// connection wrote in between, which a deferred transaction cannot wait out. Elsewhere it is a plain `BEGIN`.
-pub async fn begin_write<C: sea_orm::TransactionTrait>(db: &C) -> Result<C::Transaction, DbErr> {
-    db.begin_with_options(sea_orm::TransactionOptions {
-        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
-        ..Default::default()
-    })
-    .await
+///
+/// On SQLite the writers of this process also queue, first come first served, on one gate per database file,
+/// held until the transaction ends. SQLite admits one writer at a time anyway, and a writer that finds the lock
+/// taken waits in its busy handler, which sleeps in growing steps (up to 100 ms) and lets late comers overtake:
+/// eight connections saving at once waited up to 240 ms each that way. Writers of other processes (a CLI import
+/// beside the server) still meet the busy handler.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
+    use sea_orm::TransactionTrait;
+    let gate = match db.get_database_backend() {
+        DbBackend::Sqlite => Some(sqlite_gate(db).lock_owned().await),
+        _ => None,
+    };
+    let txn = db
+        .begin_with_options(sea_orm::TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await?;
+    Ok(WriteTxn { txn, _gate: gate })
+}
+
+/// The write gate of the SQLite database behind `db`, shared by every pool of this process on the same file.
+fn sqlite_gate(db: &DatabaseConnection) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static GATES: OnceLock<Mutex<HashMap<std::path::PathBuf, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+    let file = db.get_sqlite_connection_pool().connect_options().get_filename().to_path_buf();
+    let file = std::fs::canonicalize(&file).unwrap_or(file);
+    let mut gates = GATES.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    gates.entry(file).or_default().clone()
+}
+
+/// A transaction from [`begin_write`]: used like a [`sea_orm::DatabaseTransaction`] (it is a connection, and
+/// derefs to one), ended by [`WriteTxn::commit`] or, when dropped, rolled back. It holds the SQLite write gate
+/// until then.
+pub struct WriteTxn {
+    // Declared first, so dropped (rolled back) before the gate opens.
+    txn: sea_orm::DatabaseTransaction,
+    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTxn {
+    /// Commits, then lets the next writer in.
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+
+    /// Rolls back, then lets the next writer in.
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.txn.rollback().await
+    }
+}
+
+impl std::ops::Deref for WriteTxn {
+    type Target = sea_orm::DatabaseTransaction;
+    fn deref(&self) -> &sea_orm::DatabaseTransaction {
+        &self.txn
+    }
+}
+
+#[async_trait::async_trait]
+impl sea_orm::ConnectionTrait for WriteTxn {
+    fn get_database_backend(&self) -> DbBackend {
+        sea_orm::ConnectionTrait::get_database_backend(&self.txn)
+    }
+
+    async fn execute_raw(&self, stmt: sea_orm::Statement) -> Result<sea_orm::ExecResult, DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<sea_orm::ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: sea_orm::Statement) -> Result<Option<sea_orm::QueryResult>, DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: sea_orm::Statement) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
 }
 
 /// Reads the rows of `select` as one JSON document: `columns` of each row as a JSON array, all rows aggregated
@@ -237,6 +312,55 @@ mod tests {
         assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 1);
         assert!(pool_stats(&db).size >= 1);
         drop(db);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// With no busy timeout at all, a writer that met another's lock would fail at once with "database is
+    /// locked": every one of eight concurrent writers succeeding shows they queue on the gate instead, in two
+    /// pools on one file (as replicas in one process would), and in the order they arrived.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_sqlite_writers_queue_on_the_gate_in_arrival_order() {
+        let dir = std::env::temp_dir().join(format!("portolan-db-gate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}/p.db?mode=rwc", dir.display());
+        let pool = || async {
+            let mut options = ConnectOptions::new(url.clone());
+            options.sqlx_logging(false).max_connections(8).map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(SqliteJournalMode::Wal).busy_timeout(Duration::ZERO).create_if_missing(true)
+            });
+            Database::connect(options).await.unwrap()
+        };
+        let (a, b) = (pool().await, pool().await);
+        a.execute_unprepared("CREATE TABLE t (n INTEGER)").await.unwrap();
+        let mut tasks = Vec::new();
+        for n in 0..8i64 {
+            let db = if n % 2 == 0 { a.clone() } else { b.clone() };
+            tasks.push(tokio::spawn(async move {
+                let txn = begin_write(&db).await?;
+                txn.execute_unprepared(&format!("INSERT INTO t (n) VALUES ({n})")).await?;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                txn.commit().await
+            }));
+            // Arrivals 5 ms apart: each is queued before the one ahead of it is done.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        for t in tasks {
+            t.await.unwrap().expect("a writer waited its turn instead of failing");
+        }
+        let rows = a.query_all_raw(Statement::from_string(DbBackend::Sqlite, "SELECT n FROM t ORDER BY rowid")).await;
+        let order: Vec<i64> = rows.unwrap().iter().map(|r| r.try_get_by_index::<i64>(0).unwrap()).collect();
+        assert_eq!(order, (0..8).collect::<Vec<_>>());
+
+        // A transaction dropped without commit rolls back and lets the next writer in.
+        let txn = begin_write(&b).await.unwrap();
+        txn.execute_unprepared("INSERT INTO t (n) VALUES (99)").await.unwrap();
+        drop(txn);
+        let txn = begin_write(&a).await.unwrap();
+        let left = txn.query_one_raw(Statement::from_string(DbBackend::Sqlite, "SELECT COUNT(*) FROM t")).await;
+        assert_eq!(left.unwrap().unwrap().try_get_by_index::<i64>(0).unwrap(), 8);
+        txn.commit().await.unwrap();
+        drop((a, b));
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -19,7 +19,7 @@ pub struct AppState {
     /// GitHub's REST API as the signed-in person (a fake in tests).
     pub github: Arc<dyn GithubApi>,
     /// GitHub's REST API with the portal's own token: discovery, URL locations, sync.
-    pub github_sync: GithubSync,
+    pub github_sync: Arc<GithubSync>,
     /// Reads URL locations.
     pub urls: Arc<HttpUrlReader>,
     /// The health grid's settled sums.
@@ -34,7 +34,7 @@ impl AppState {
         Ok(AppState {
             github: Arc::new(OctocrabGithub::new(&config.github_api_url)),
             urls: Arc::new(HttpUrlReader::new(github_sync.clone())),
-            github_sync,
+            github_sync: Arc::new(github_sync),
             grid_cache: Arc::default(),
             db,
             config,
