@@ -5,7 +5,7 @@
 //! is right after edits, restores, renames and deletions, and for every replica sharing the database.
 
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect};
 
 use portolan_types::catalog::EntityQuery;
 use portolan_types::docs::PAGE_KINDS;
@@ -17,12 +17,13 @@ use crate::docs::pages::{self, page_rows, revisions};
 
 /// Words searched for at most.
 const MAX_WORDS: usize = 8;
-/// Pages read from the index before ranking.
+/// Pages read before ranking: up to this many whose title holds a word, and as many more from the index.
 const CANDIDATES: u64 = 60;
 
 /// What ranking reads of a page.
 #[derive(Debug, sea_orm::FromQueryResult)]
 struct Candidate {
+    id: i64,
     space: String,
     slug: String,
     title: String,
@@ -79,6 +80,7 @@ async fn search_pages(
     let mut select = page_rows::Entity::find()
         .select_only()
         .columns([
+            page_rows::Column::Id,
             page_rows::Column::Space,
             page_rows::Column::Slug,
             page_rows::Column::Title,
@@ -98,36 +100,39 @@ async fn search_pages(
             _ => return Ok(Vec::new()),
         }
     }
+    // Ranking favours titles, so the pages whose title holds a word are candidates whatever the index says: a
+    // scan of titles only, checked for every word in Rust below.
+    let title =
+        || Expr::expr(sea_orm::sea_query::Func::lower(Expr::col((page_rows::Entity, page_rows::Column::Title))));
+    let mut in_title = sea_orm::Condition::any();
+    for word in words {
+        in_title = in_title.add(title().like(LikeExpr::new(like_pattern(word)).escape('\\')));
+    }
+    let by_title = select.clone().filter(in_title).limit(CANDIDATES);
+    // The other candidates come from the index: the first it finds holding every word, unranked. Ranking them in
+    // the index (bm25) meant testing every page that matches, and common words match nearly all of them; the
+    // ranking below caps a word's count at five anyway.
     let sqlite = db.get_database_backend() == sea_orm::DbBackend::Sqlite;
     let mut phrases = Vec::new();
+    let mut by_body = select;
     for word in words {
         if sqlite && word.chars().count() >= 3 {
             phrases.push(format!("\"{}\"", word.replace('"', "\"\"")));
         } else {
-            select = select.filter(search_text().like(LikeExpr::new(like_pattern(word)).escape('\\')));
+            by_body = by_body.filter(search_text().like(LikeExpr::new(like_pattern(word)).escape('\\')));
         }
     }
     if !phrases.is_empty() {
-        // The index ranks (bm25) and hands over the best candidates only.
-        select = select.filter(Expr::cust_with_values(
-            "\"doc_pages\".\"id\" IN (SELECT rowid FROM doc_pages_fts WHERE doc_pages_fts MATCH ? ORDER BY rank LIMIT ?)",
+        by_body = by_body.filter(Expr::cust_with_values(
+            "\"doc_pages\".\"id\" IN (SELECT rowid FROM doc_pages_fts WHERE doc_pages_fts MATCH ? LIMIT ?)",
             [sea_orm::Value::from(phrases.join(" AND ")), sea_orm::Value::from(CANDIDATES as i64)],
         ));
     }
-    // Pages whose title holds the first word come first among the candidates.
-    let title_first = sea_orm::sea_query::CaseStatement::new()
-        .case(
-            Expr::expr(sea_orm::sea_query::Func::lower(Expr::col((page_rows::Entity, page_rows::Column::Title))))
-                .like(LikeExpr::new(like_pattern(&words[0])).escape('\\')),
-            0,
-        )
-        .finally(1);
-    let rows: Vec<Candidate> = select
-        .order_by(Expr::expr(title_first), sea_orm::Order::Asc)
-        .limit(CANDIDATES)
-        .into_model::<Candidate>()
-        .all(db)
-        .await?;
+    let mut rows: Vec<Candidate> = by_title.into_model::<Candidate>().all(db).await?;
+    rows.retain(|p| words.iter().all(|w| p.search_text.contains(w.as_str())));
+    let seen: std::collections::HashSet<i64> = rows.iter().map(|p| p.id).collect();
+    let body_rows = by_body.limit(CANDIDATES).into_model::<Candidate>().all(db).await?;
+    rows.extend(body_rows.into_iter().filter(|p| !seen.contains(&p.id)));
     let mut ranked: Vec<(u32, Candidate)> = rows
         .into_iter()
         .map(|p| {

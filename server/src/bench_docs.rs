@@ -419,7 +419,13 @@ pub async fn docs(o: DocsBenchOptions) -> Result<String, BenchError> {
     ));
     let save_ids: Vec<i64> = (0..o.connections).map(|c| first + i64::try_from(c % count).unwrap_or(0)).collect();
     let f = save_load(&client, &base_url, &token, &o, &save_ids).await;
-    row(&mut report, "save a revision (`PUT /api/v1/pages/{id}`)", &f);
+    row(&mut report, &format!("save a revision (`PUT /api/v1/pages/{{id}}`), {} editors at once", o.connections), &f);
+    // The same with one editor: what a save costs when it does not queue behind others (SQLite takes one writer
+    // at a time, so with many the figure above is mostly the queue).
+    progress(&format!("save a revision, one editor: 1 connection for {:?}", o.duration));
+    let one = DocsBenchOptions { connections: 1, ..o.clone() };
+    let f = save_load(&client, &base_url, &token, &one, &save_ids[..1]).await;
+    row(&mut report, "save a revision, one editor at a time", &f);
     if let Some((now, peak)) = rss_mib(pid) {
         let _ = writeln!(report, "| {backend}: server memory (RSS) | {now:.1} MiB after load, peak {peak:.1} MiB |");
     }

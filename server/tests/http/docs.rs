@@ -20,6 +20,7 @@ db_tests!(
     history_compares_revisions_side_by_side,
     wiki_links_resolve_show_backlinks_and_break_visibly,
     search_finds_pages_and_entities_and_follows_every_change,
+    search_ranks_title_matches_first_when_most_pages_match,
     overdue_runbooks_are_flagged_until_reviewed,
     moved_pages_keep_their_old_addresses,
     onboarding_guides_track_each_persons_steps_across_edits,
@@ -535,6 +536,38 @@ async fn search_finds_pages_and_entities_and_follows_every_change(b: Backend) {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("<mark>oncall</mark>"), "{}", page.body);
     assert!(app.get_with_token("/api/v1/search?q=", API_TOKEN).await.json()["hits"].as_array().unwrap().is_empty());
+}
+
+/// More pages hold the words than search reads before ranking: the pages whose title holds them still come
+/// first, and only pages holding every word are hits.
+async fn search_ranks_title_matches_first_when_most_pages_match(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    let create = |title: String, markdown: &str| {
+        let mut body = runbook();
+        body["title"] = json!(title);
+        body["entities"] = json!([]);
+        body["markdown"] = json!(markdown);
+        body
+    };
+    for n in 0..90 {
+        let page =
+            create(format!("Note {n}"), "Before the failover, rehearse the rollback. The rollback plan is here.\n");
+        assert_eq!(app.post_json_with_token("/api/v1/pages", &page, API_TOKEN).await.status, StatusCode::CREATED);
+    }
+    let only_one_word = create("Failover drill".to_owned(), "Nothing else here.\n");
+    app.post_json_with_token("/api/v1/pages", &only_one_word, API_TOKEN).await;
+    let titled = create("Rollback checklist".to_owned(), "Check the failover first.\n");
+    app.post_json_with_token("/api/v1/pages", &titled, API_TOKEN).await;
+
+    let r = app.get_with_token("/api/v1/search?q=rollback+failover&limit=20", API_TOKEN).await.json();
+    let titles: Vec<&str> = r["hits"].as_array().unwrap().iter().map(|h| h["title"].as_str().unwrap()).collect();
+    assert_eq!(titles.len(), 20, "{titles:?}");
+    assert_eq!(titles[0], "Rollback checklist", "{titles:?}");
+    assert!(!titles.contains(&"Failover drill"), "a page without every word is no hit: {titles:?}");
+    assert!(titles[1..].iter().all(|t| t.starts_with("Note ")), "{titles:?}");
+    // One word, in a title and in ninety bodies.
+    let r = app.get_with_token("/api/v1/search?q=failov", API_TOKEN).await.json();
+    assert_eq!(r["hits"][0]["title"], "Failover drill", "{r}");
 }
 
 async fn overdue_runbooks_are_flagged_until_reviewed(b: Backend) {
