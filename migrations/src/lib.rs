@@ -28,6 +28,7 @@ mod m20261204_000020_cost_budgets;
 mod m20261205_000021_cost_anomaly_triage;
 mod m20261205_000022_scaffold_tasks;
 mod m20261205_000023_cost_rollups;
+mod m20261205_000024_drop_stat4_samples;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -59,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000021_cost_anomaly_triage::Migration),
             Box::new(m20261205_000022_scaffold_tasks::Migration),
             Box::new(m20261205_000023_cost_rollups::Migration),
+            Box::new(m20261205_000024_drop_stat4_samples::Migration),
         ]
     }
 }

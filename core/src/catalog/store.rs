@@ -38,12 +38,28 @@ const ENTITY_CHUNK: usize = 1_000;
 /// whole kind index for an owner filter instead of using the owner index.
 const ANALYZE_AFTER: usize = 500;
 
+/// Refreshes the planner's statistics of the catalog's tables. On SQLite only the per-index averages are kept
+/// (`sqlite_stat1`): with per-value samples (`sqlite_stat4`) SQLite parses and plans a cached statement again
+/// whenever one of its bound values changes, which took most of a search's time (migration 24).
 async fn refresh_statistics(db: &DatabaseConnection) -> Result<(), DbErr> {
-    let sql = match db.get_database_backend() {
-        sea_orm::DbBackend::Sqlite => "ANALYZE",
-        _ => "ANALYZE entities, relations",
-    };
-    db.execute_unprepared(sql).await.map(|_| ())
+    match db.get_database_backend() {
+        sea_orm::DbBackend::Sqlite => {
+            db.execute_unprepared("ANALYZE entities").await?;
+            db.execute_unprepared("ANALYZE relations").await?;
+            let samples = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Sqlite,
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat4'",
+                ))
+                .await?;
+            if samples.is_some() {
+                db.execute_unprepared("DELETE FROM sqlite_stat4").await?;
+            }
+            // Loads what is left into this connection's planner; the others read it when they next load the schema.
+            db.execute_unprepared("ANALYZE sqlite_schema").await.map(|_| ())
+        }
+        _ => db.execute_unprepared("ANALYZE entities, relations").await.map(|_| ()),
+    }
 }
 
 /// What an import did.
@@ -1136,4 +1152,33 @@ pub async fn owner_options(db: &DatabaseConnection) -> Result<Vec<(String, Strin
         .all(db)
         .await?;
     Ok(rows.into_iter().map(|e| (e.entity_ref, e.title.unwrap_or(e.name))).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
+        let row = db.query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, sql)).await.unwrap();
+        row.unwrap().try_get_by_index::<i64>(0).unwrap()
+    }
+
+    /// Per-value samples made SQLite re-plan cached statements on every new bound value; the refresh keeps the
+    /// per-index averages and drops the samples, including those an earlier full `ANALYZE` wrote.
+    #[tokio::test]
+    async fn statistics_keep_index_averages_without_per_value_samples() {
+        let dir = std::env::temp_dir().join(format!("portolan-stats-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let db = crate::db::open(&format!("sqlite://{}/p.db?mode=rwc", dir.display())).await.unwrap();
+        db.execute_unprepared("CREATE TABLE t (v INTEGER)").await.unwrap();
+        db.execute_unprepared("CREATE INDEX t_v ON t (v)").await.unwrap();
+        db.execute_unprepared("INSERT INTO t VALUES (1), (2), (2), (3)").await.unwrap();
+        db.execute_unprepared("ANALYZE").await.unwrap();
+        assert!(count(&db, "SELECT COUNT(*) FROM sqlite_stat4").await > 0, "this SQLite keeps samples");
+        refresh_statistics(&db).await.unwrap();
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM sqlite_stat4").await, 0);
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 't'").await, 1, "averages stay");
+        drop(db);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
