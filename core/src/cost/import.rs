@@ -355,7 +355,7 @@ impl Aggregate {
                     layout.line(record).map_err(|e| parquet_rows::row_error(name, row, &e.column, &e.message))?;
                 self.add(line, format, name)
                     .map_err(|column| parquet_rows::row_error(name, row, column, "the sum grows too large"))?;
-                self.spill_if_full().map_err(|e| file_err(format!("cannot write the import's scratch file: {e}")))?;
+                self.spill_if_full().map_err(CostError::Scratch)?;
                 if let Some(p) = progress
                     && self.lines.is_multiple_of(8192)
                 {
@@ -402,8 +402,7 @@ impl Aggregate {
             let line = layout.line(&record).map_err(|e| file_err(line_no, Some(e.column), e.message))?;
             self.add(line, layout.format.as_str(), file)
                 .map_err(|column| file_err(line_no, Some(column.into()), "the sum grows too large".into()))?;
-            self.spill_if_full()
-                .map_err(|e| file_err(line_no, None, format!("cannot write the import's scratch file: {e}")))?;
+            self.spill_if_full().map_err(CostError::Scratch)?;
             if let Some(p) = progress
                 && self.lines.is_multiple_of(8192)
             {
