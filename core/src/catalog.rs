@@ -1,6 +1,7 @@
 //! The software catalog: Backstage descriptors read from locations, stored with their relations, and queried by
 //! pages and APIs. `model`, `parse` and `relations` are pure; `ingest` reads files; `store` talks to the database.
 
+pub mod cache;
 pub mod discovery;
 pub mod entity;
 pub mod fetch;

@@ -94,6 +94,9 @@ pub struct Config {
     /// Conditional requests make an unchanged refresh cost no GitHub rate limit. `0` turns the schedule off.
     /// Default 1800.
     pub catalog_refresh_seconds: u64,
+    /// `PORTOLAN_CATALOG_CACHE_MB`: memory for the read cache of Backstage's entity JSON
+    /// (`/api/catalog/entities/by-name/…`). `0` turns the cache off. Default 16.
+    pub catalog_cache_mb: u32,
     /// `PORTOLAN_GITHUB_TOKEN`: a token the portal itself uses to read repositories (catalog discovery, URL
     /// locations on GitHub, deploy sync). Needs read access to contents and metadata.
     pub github_token: Option<Secret>,
@@ -374,6 +377,7 @@ struct RawConfig {
     session_days: Option<u32>,
     catalog_delete_orphans: Option<bool>,
     catalog_refresh_seconds: Option<u64>,
+    catalog_cache_mb: Option<u32>,
     #[serde(skip_serializing)]
     github_token: Option<String>,
     #[serde(deserialize_with = "comma_list")]
@@ -644,6 +648,7 @@ impl RawConfig {
             session_days,
             catalog_delete_orphans: self.catalog_delete_orphans.unwrap_or(false),
             catalog_refresh_seconds: self.catalog_refresh_seconds.unwrap_or(1800),
+            catalog_cache_mb: self.catalog_cache_mb.unwrap_or(16),
             github_token,
             github_discovery_orgs,
             github_catalog_path,

@@ -24,6 +24,8 @@ pub struct AppState {
     pub urls: Arc<HttpUrlReader>,
     /// The health grid's settled sums.
     pub grid_cache: Arc<crate::health::query::GridCache>,
+    /// Backstage's entity JSON by reference (`PORTOLAN_CATALOG_CACHE_MB`).
+    pub entity_cache: Arc<crate::catalog::cache::EntityCache>,
 }
 
 impl AppState {
@@ -36,6 +38,7 @@ impl AppState {
             urls: Arc::new(HttpUrlReader::new(github_sync.clone())),
             github_sync: Arc::new(github_sync),
             grid_cache: Arc::default(),
+            entity_cache: Arc::new(crate::catalog::cache::EntityCache::with_megabytes(config.catalog_cache_mb)),
             db,
             config,
         })

@@ -29,6 +29,7 @@ mod m20261205_000021_cost_anomaly_triage;
 mod m20261205_000022_scaffold_tasks;
 mod m20261205_000023_cost_rollups;
 mod m20261205_000024_drop_stat4_samples;
+mod m20261206_000025_catalog_generation;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -61,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000022_scaffold_tasks::Migration),
             Box::new(m20261205_000023_cost_rollups::Migration),
             Box::new(m20261205_000024_drop_stat4_samples::Migration),
+            Box::new(m20261206_000025_catalog_generation::Migration),
         ]
     }
 }

@@ -3,13 +3,15 @@
 
 use axum::extract::{Extension, RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use portolan_core::auth::RequestViewer;
+use portolan_core::catalog::cache::Cached;
 use portolan_core::catalog::visibility::Visibility;
 use portolan_core::catalog::{self, model::EntityRef, store};
 use portolan_types::catalog::{EntityDetail, EntityPage, EntityQuery, GraphView, ImportReport, LocationView};
@@ -179,19 +181,40 @@ pub(crate) async fn backstage_by_name(
     State(state): State<ServerState>,
     Extension(viewer): Extension<RequestViewer>,
     ApiPath((kind, namespace, name)): ApiPath<(String, String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let vis = visibility(&state, require(&viewer)?).await?;
     let r = parse_ref(&kind, &namespace, &name);
-    let row = match store::find(&state.app.db, &r).await {
-        Ok(Some(row)) if vis.allows(&row) => row,
-        Ok(_) => {
-            return Err(ApiError::not_found(format!(
-                "No entity named '{name}' found, with kind '{kind}' in namespace '{namespace}'"
-            )));
+    let key = r.to_string();
+    let not_found = || {
+        ApiError::not_found(format!("No entity named '{name}' found, with kind '{kind}' in namespace '{namespace}'"))
+    };
+    let cache = &state.app.entity_cache;
+    if let Some(hit) = cache.get(&key) {
+        if !vis.allows_parts(&hit.namespace, hit.owner_ref.as_deref()) {
+            return Err(not_found());
         }
+        return Ok(json_text(hit.json.to_string()));
+    }
+    let ticket = cache.ticket();
+    let row = match store::find(&state.app.db, &r).await {
+        Ok(Some(row)) => row,
+        Ok(None) => return Err(not_found()),
         Err(e) => return Err(ApiError::internal("loading an entity", e)),
     };
-    store::backstage_json(&state.app.db, &row).await.map(Json).map_err(|e| ApiError::internal("loading relations", e))
+    let body =
+        store::backstage_json(&state.app.db, &row).await.map_err(|e| ApiError::internal("loading relations", e))?;
+    let text = serde_json::to_string(&body).map_err(|e| ApiError::internal("encoding an entity", e))?;
+    let allowed = vis.allows(&row);
+    cache.put(ticket, key, Cached { json: text.as_str().into(), namespace: row.namespace, owner_ref: row.owner_ref });
+    if !allowed {
+        return Err(not_found());
+    }
+    Ok(json_text(text))
+}
+
+/// A response of JSON text already encoded.
+fn json_text(text: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], text).into_response()
 }
 
 /// Every registered location with its last refresh.

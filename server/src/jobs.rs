@@ -23,6 +23,30 @@ pub fn spawn_all(state: &ServerState) {
     spawn_health_engine(state);
     spawn_opencost_pull(state.app.clone());
     spawn_scaffold_recovery(state.app.clone());
+    spawn_entity_cache_poll(state.app.clone());
+}
+
+/// Every second, reads `catalog_generation`, so the by-name read cache forgets what other processes changed.
+pub fn spawn_entity_cache_poll(app: AppState) -> Option<JoinHandle<()>> {
+    if app.config.catalog_cache_mb == 0 {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(portolan_core::catalog::cache::POLL_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut failing = false;
+        loop {
+            tick.tick().await;
+            match app.entity_cache.poll(&app.db).await {
+                Ok(()) => failing = false,
+                Err(e) if !failing => {
+                    failing = true;
+                    tracing::warn!(error = %e, "reading catalog_generation failed; the entity cache is off until it works");
+                }
+                Err(_) => {}
+            }
+        }
+    }))
 }
 
 /// Every minute, marks scaffolder tasks whose runner stopped beating (its process ended) as failed, so the page

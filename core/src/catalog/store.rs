@@ -363,7 +363,11 @@ pub async fn apply(
     loc.last_error = Set((!summary.errors.is_empty()).then(|| summary.errors.join("\n")));
     loc.last_refresh_at = Set(Some(Utc::now()));
     loc.update(&txn).await?;
-    txn.commit().await?;
+    if summary.added + summary.updated + summary.orphaned > 0 {
+        commit_catalog_change(txn).await?;
+    } else {
+        txn.commit().await?;
+    }
     tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "import: committed");
     if summary.added + summary.updated + summary.orphaned >= ANALYZE_AFTER {
         refresh_statistics(db).await?;
@@ -959,6 +963,15 @@ fn portal_read(entity: Entity) -> Result<(ReadEntity, Value), EditRefusal> {
     Ok((ReadEntity { entity, source_path: String::new(), yaml, managed_by_location: String::new() }, body))
 }
 
+/// Commits a transaction that changed entities or relations: raises `catalog_generation` as its last write (other
+/// processes' read caches follow it), then tells this process's caches.
+async fn commit_catalog_change(txn: crate::db::WriteTxn) -> Result<(), DbErr> {
+    super::cache::bump_generation(&txn).await?;
+    txn.commit().await?;
+    super::cache::note_local_write();
+    Ok(())
+}
+
 fn audit_detail(before: Option<&entities::Model>, after: Option<&Value>) -> Value {
     json!({
         "before": before.and_then(|b| serde_json::from_str::<Value>(&b.body).ok()),
@@ -1008,7 +1021,7 @@ pub async fn create_portal_entity(
         },
     )
     .await?;
-    txn.commit().await?;
+    commit_catalog_change(txn).await?;
     Ok(Ok(target))
 }
 
@@ -1082,7 +1095,7 @@ pub async fn update_portal_entity(
         },
     )
     .await?;
-    txn.commit().await?;
+    commit_catalog_change(txn).await?;
     Ok(Ok(target))
 }
 
@@ -1118,7 +1131,7 @@ pub async fn delete_portal_entity(
         Err(r) => return Ok(Err(r)),
     };
     delete_audited(&txn, &old, actor, "catalog.entity.delete").await?;
-    txn.commit().await?;
+    commit_catalog_change(txn).await?;
     Ok(Ok(()))
 }
 
@@ -1138,7 +1151,7 @@ pub async fn remove_orphan(
         return Ok(Err(EditRefusal::Invalid(format!("{entity_ref} is still declared by its location"))));
     }
     delete_audited(&txn, &row, actor, "catalog.entity.remove_orphan").await?;
-    txn.commit().await?;
+    commit_catalog_change(txn).await?;
     Ok(Ok(()))
 }
 

@@ -54,7 +54,8 @@ impl Visibility {
         self.allows_parts(&row.namespace, row.owner_ref.as_deref())
     }
 
-    fn allows_parts(&self, namespace: &str, owner: Option<&str>) -> bool {
+    /// Whether an entity of this namespace and owner is visible.
+    pub fn allows_parts(&self, namespace: &str, owner: Option<&str>) -> bool {
         !self.hidden.iter().any(|h| h.eq_ignore_ascii_case(namespace))
             || owner.is_some_and(|o| self.owners.iter().any(|m| m.eq_ignore_ascii_case(o)))
     }

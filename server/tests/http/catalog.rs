@@ -2,6 +2,7 @@
 
 use http::StatusCode;
 use portolan_testkit::FakeGithubConfig;
+use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
 
 use crate::db_tests;
@@ -10,6 +11,7 @@ use crate::support::{API_TOKEN, Backend, TestApp};
 db_tests!(
     importing_the_example_catalog_and_reading_it_back,
     backstage_by_name_has_backstage_shape_and_relations,
+    by_name_cache_follows_this_and_other_processes_changes,
     filters_search_and_cursor_paging,
     search_follows_every_change_through_the_index,
     hidden_namespaces_show_only_to_owners_and_administrators,
@@ -313,6 +315,86 @@ async fn backstage_by_name_has_backstage_shape_and_relations(b: Backend) {
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     let anonymous = app.get("/api/catalog/entities/by-name/component/default/payments-api").await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+}
+
+/// The by-name read cache: it serves repeated lookups, shows a change this process made at once, one another
+/// process made once it polls `catalog_generation`, and never shows a hidden entity to someone who may not see it.
+async fn by_name_cache_follows_this_and_other_processes_changes(b: Backend) {
+    use portolan_core::catalog::cache;
+    let mut app =
+        TestApp::with(b, FakeGithubConfig::default(), |c| c.hidden_namespaces = vec!["secret".to_owned()]).await;
+    let described = |text: &str| {
+        format!(
+            "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: shop\n  description: {text}\n\
+             spec:\n  type: service\n  lifecycle: production\n  owner: group:default/search\n"
+        )
+    };
+    let dir = temp_catalog(
+        "cache",
+        &[("shop.yaml", &described("first")), ("hsm.yaml", &owned_component("secret", "hsm", "group:default/search"))],
+    );
+    let db = app.state.app.db.clone();
+    let before = cache::generation(&db).await.unwrap();
+    assert_eq!(register(&mut app, &dir.to_string_lossy()).await.json()["added"], 2);
+    assert!(cache::generation(&db).await.unwrap() > before, "an import that changed entities raises the generation");
+    let unchanged = cache::generation(&db).await.unwrap();
+    register(&mut app, &dir.to_string_lossy()).await;
+    assert_eq!(cache::generation(&db).await.unwrap(), unchanged, "a refresh that changed nothing leaves it");
+
+    let entity_cache = app.state.app.entity_cache.clone();
+    entity_cache.poll(&db).await.unwrap();
+    let shop = "/api/catalog/entities/by-name/component/default/shop";
+    let description = |app_res: crate::support::TestResponse| app_res.json()["metadata"]["description"].clone();
+    assert_eq!(description(app.get_with_token(shop, API_TOKEN).await), "first");
+    assert_eq!(entity_cache.usage().0, 1, "the answer is kept");
+    assert_eq!(description(app.get_with_token(shop, API_TOKEN).await), "first");
+
+    // A change through this process shows at once.
+    std::fs::write(dir.join("shop.yaml"), described("second")).unwrap();
+    assert_eq!(register(&mut app, &dir.to_string_lossy()).await.json()["updated"], 1);
+    assert_eq!(description(app.get_with_token(shop, API_TOKEN).await), "second");
+
+    // Another process's change: written straight to the database with the generation raised, as its own
+    // transaction does. Served from memory until the next poll, then fresh. (Catalog writes of other tests in the
+    // same process would empty this cache too; nextest runs each test in a process of its own.)
+    assert_eq!(entity_cache.usage().0, 1);
+    let backend = db.get_database_backend();
+    let body: String = {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                backend,
+                "SELECT body FROM entities WHERE entity_ref = 'component:default/shop'",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get_by_index(0).unwrap()
+    };
+    let changed = body.replace("\"second\"", "\"third\"");
+    assert_ne!(body, changed);
+    db.execute_raw(Statement::from_sql_and_values(
+        backend,
+        if backend == sea_orm::DbBackend::Postgres {
+            "UPDATE entities SET body = $1 WHERE entity_ref = 'component:default/shop'"
+        } else {
+            "UPDATE entities SET body = ? WHERE entity_ref = 'component:default/shop'"
+        },
+        [changed.into()],
+    ))
+    .await
+    .unwrap();
+    db.execute_unprepared("UPDATE catalog_generation SET value = value + 1 WHERE id = 1").await.unwrap();
+    assert_eq!(description(app.get_with_token(shop, API_TOKEN).await), "second", "still the cached answer");
+    entity_cache.poll(&db).await.unwrap();
+    assert_eq!(description(app.get_with_token(shop, API_TOKEN).await), "third", "the poll saw the other process");
+
+    // An administrator's lookup fills the cache with a hidden entity; someone else still gets 404 for it.
+    let hsm = "/api/catalog/entities/by-name/component/secret/hsm";
+    assert_eq!(app.get_with_token(hsm, API_TOKEN).await.status, StatusCode::OK);
+    assert_eq!(app.get_with_token(hsm, API_TOKEN).await.status, StatusCode::OK);
+    app.login_as("hubot").await;
+    assert_eq!(app.get(hsm).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get(shop).await.status, StatusCode::OK);
 }
 
 async fn filters_search_and_cursor_paging(b: Backend) {
