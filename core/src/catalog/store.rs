@@ -387,10 +387,82 @@ fn summary_of(row: &entities::Model) -> EntitySummary {
         lifecycle: row.lifecycle.clone(),
         owner_ref: row.owner_ref.clone(),
         system_ref: row.system_ref.clone(),
-        tags: row.tags.split(',').filter(|t| !t.is_empty()).map(str::to_owned).collect(),
+        tags: tag_list(&row.tags),
         orphan: row.orphan,
         managed_by: row.managed_by.clone(),
     }
+}
+
+fn tag_list(tags: &str) -> Vec<String> {
+    tags.split(',').filter(|t| !t.is_empty()).map(str::to_owned).collect()
+}
+
+/// The columns of a table row ([`EntitySummary`]), without the entity's body, source and search text, which a
+/// list has no use for and which are most of a row's bytes.
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct SummaryRow {
+    entity_ref: String,
+    kind: String,
+    namespace: String,
+    name: String,
+    title: Option<String>,
+    description: Option<String>,
+    spec_type: Option<String>,
+    lifecycle: Option<String>,
+    owner_ref: Option<String>,
+    system_ref: Option<String>,
+    tags: String,
+    orphan: bool,
+    managed_by: String,
+}
+
+impl From<SummaryRow> for EntitySummary {
+    fn from(r: SummaryRow) -> EntitySummary {
+        EntitySummary {
+            tags: tag_list(&r.tags),
+            entity_ref: r.entity_ref,
+            kind: r.kind,
+            namespace: r.namespace,
+            name: r.name,
+            title: r.title,
+            description: r.description,
+            spec_type: r.spec_type,
+            lifecycle: r.lifecycle,
+            owner_ref: r.owner_ref,
+            system_ref: r.system_ref,
+            orphan: r.orphan,
+            managed_by: r.managed_by,
+        }
+    }
+}
+
+/// Reads only the summary columns of the rows `select` finds.
+async fn summaries(
+    select: sea_orm::Select<entities::Entity>,
+    db: &DatabaseConnection,
+) -> Result<Vec<EntitySummary>, DbErr> {
+    use entities::Column as C;
+    let rows = select
+        .select_only()
+        .columns([
+            C::EntityRef,
+            C::Kind,
+            C::Namespace,
+            C::Name,
+            C::Title,
+            C::Description,
+            C::SpecType,
+            C::Lifecycle,
+            C::OwnerRef,
+            C::SystemRef,
+            C::Tags,
+            C::Orphan,
+            C::ManagedBy,
+        ])
+        .into_model::<SummaryRow>()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(EntitySummary::from).collect())
 }
 
 fn non_empty(v: &Option<String>) -> Option<&str> {
@@ -445,13 +517,9 @@ pub async fn list(db: &DatabaseConnection, q: &EntityQuery, vis: &Visibility) ->
     select = select.order_by_asc(entities::Column::EntityRef);
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     let offset = q.cursor.as_deref().and_then(decode_cursor).unwrap_or(0);
-    let rows = select.offset(offset).limit(limit).all(db).await?;
-    let next = offset + rows.len() as u64;
-    Ok(EntityPage {
-        items: rows.iter().map(summary_of).collect(),
-        total,
-        next_cursor: (next < total).then(|| encode_cursor(next)),
-    })
+    let items = summaries(select.offset(offset).limit(limit), db).await?;
+    let next = offset + items.len() as u64;
+    Ok(EntityPage { items, total, next_cursor: (next < total).then(|| encode_cursor(next)) })
 }
 
 /// Partial-word search: every word (up to eight) must occur in the name, title or description. Words of three
@@ -853,14 +921,12 @@ pub async fn owned_by(
     if let Some(cond) = vis.condition() {
         select = select.filter(cond);
     }
-    let rows = select
+    let select = select
         .filter(entities::Column::OwnerRef.is_in(owners.iter().map(String::as_str)))
         .filter(entities::Column::Kind.is_in(["component", "api", "resource", "system"]))
         .order_by_asc(entities::Column::Name)
-        .limit(limit)
-        .all(db)
-        .await?;
-    Ok(rows.iter().map(summary_of).collect())
+        .limit(limit);
+    summaries(select, db).await
 }
 
 /// The owners a person stands for: their catalog user, the catalog groups that list them as a member, and the
