@@ -4,6 +4,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of glibc's malloc: under 16 connections the catalog's lists, search and pages answered 20-50 %
+/// more requests a second with lower tail latency (measured with `portolan bench catalog`; README, Figures), as
+/// glibc's arenas contend between the async workers and SQLite's connection threads.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Portolan, the internal developer portal.
 #[derive(Debug, Parser)]
 #[command(name = "portolan", version, about)]
