@@ -62,6 +62,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `PORTOLAN_DATABASE_URL`: `sqlite://…` or `postgres://…`. Default: `portolan.db` in the data directory.
     pub database_url: Secret,
+    /// `PORTOLAN_DATABASE_MAX_CONNECTIONS`: the connection pool's size. Default 8 on SQLite, 20 on PostgreSQL.
+    pub database_max_connections: Option<u32>,
     /// `PORTOLAN_PUBLIC_URL`: the URL people use to reach the portal. Default `http://<addr>`.
     pub public_url: Url,
     /// `PORTOLAN_SITE_ROOT`: directory holding the compiled browser assets (`pkg/`). Default `target/site`.
@@ -358,6 +360,7 @@ struct RawConfig {
     addr: Option<String>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
+    database_max_connections: Option<u32>,
     public_url: Option<String>,
     site_root: Option<PathBuf>,
     github_client_id: Option<String>,
@@ -634,6 +637,15 @@ impl RawConfig {
             addr,
             data_dir,
             database_url: Secret::new(database_url),
+            database_max_connections: match self.database_max_connections {
+                Some(0) => {
+                    return Err(ConfigError::Invalid {
+                        setting: "PORTOLAN_DATABASE_MAX_CONNECTIONS",
+                        reason: "must be at least 1".to_owned(),
+                    });
+                }
+                n => n,
+            },
             public_url,
             site_root: self.site_root.unwrap_or_else(|| PathBuf::from("target/site")),
             github_oauth,

@@ -9,6 +9,11 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
 /// Opens a connection pool. SQLite gets WAL mode, foreign keys and a busy timeout so concurrent writers wait
 /// instead of failing; the file (and its directory) is created when missing.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    connect_with(url, None).await
+}
+
+/// [`connect`] with at most `max_connections` pooled connections (default: 8 on SQLite, 20 on PostgreSQL).
+pub async fn connect_with(url: &str, max_connections: Option<u32>) -> Result<DatabaseConnection, DbErr> {
     if let Some(path) = sqlite_file(url)
         && let Some(dir) = std::path::Path::new(path).parent()
         && !dir.as_os_str().is_empty()
@@ -30,9 +35,9 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         });
     if url.starts_with("sqlite:") {
         // SQLite allows one writer at a time; a small pool avoids lock convoys.
-        options.max_connections(8).min_connections(1);
+        options.max_connections(max_connections.unwrap_or(8)).min_connections(1);
     } else {
-        options.max_connections(20).min_connections(1);
+        options.max_connections(max_connections.unwrap_or(20)).min_connections(1);
     }
     Database::connect(options).await
 }
@@ -48,13 +53,18 @@ fn sqlite_file(url: &str) -> Option<&str> {
 /// that read the schema before a migration compiles statements against the old schema (an upsert then fails to
 /// find its new unique index), and fresh connections read the final one.
 pub async fn open(url: &str) -> Result<DatabaseConnection, DbErr> {
-    let db = connect(url).await?;
+    open_with(url, None).await
+}
+
+/// [`open`] with at most `max_connections` pooled connections.
+pub async fn open_with(url: &str, max_connections: Option<u32>) -> Result<DatabaseConnection, DbErr> {
+    let db = connect_with(url, max_connections).await?;
     migrate(&db).await?;
     if db.get_database_backend() != DbBackend::Sqlite {
         return Ok(db);
     }
     db.close().await?;
-    connect(url).await
+    connect_with(url, max_connections).await
 }
 
 /// Applies every pending migration.

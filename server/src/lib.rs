@@ -120,7 +120,7 @@ pub enum ServeError {
 
 /// Opens and migrates the database named in the configuration.
 pub async fn open_database(config: &Config) -> Result<sea_orm::DatabaseConnection, ServeError> {
-    let db = portolan_core::db::open(config.database_url.expose()).await?;
+    let db = portolan_core::db::open_with(config.database_url.expose(), config.database_max_connections).await?;
     portolan_core::deploys::sync_environments(&db, config).await?;
     tracing::info!(db.backend = portolan_core::db::backend_name(&db), "database ready");
     Ok(db)
