@@ -1057,6 +1057,21 @@ mod tests {
     }
 
     #[test]
+    fn pool_size_and_entity_cache_have_defaults_and_refuse_nonsense() {
+        let c = from_pairs(&[]).unwrap();
+        assert_eq!(c.database_max_connections, None, "the backend's default");
+        assert_eq!(c.catalog_cache_mb, 16);
+        let c = RawConfig { database_max_connections: Some(4), catalog_cache_mb: Some(0), ..RawConfig::default() }
+            .resolve()
+            .unwrap();
+        assert_eq!(c.database_max_connections, Some(4));
+        assert_eq!(c.catalog_cache_mb, 0, "0 turns the cache off");
+        let err =
+            RawConfig { database_max_connections: Some(0), ..RawConfig::default() }.resolve().unwrap_err().to_string();
+        assert!(err.contains("PORTOLAN_DATABASE_MAX_CONNECTIONS"), "{err}");
+    }
+
+    #[test]
     fn unknown_settings_are_refused() {
         let err = from_pairs(&[("adress", "x")]).unwrap_err().to_string();
         assert!(err.contains("adress"), "{err}");
