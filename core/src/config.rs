@@ -62,7 +62,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `PORTOLAN_DATABASE_URL`: `sqlite://…` or `postgres://…`. Default: `portolan.db` in the data directory.
     pub database_url: Secret,
-    /// `PORTOLAN_DATABASE_MAX_CONNECTIONS`: the connection pool's size. Default 8 on SQLite, 20 on PostgreSQL.
+    /// `PORTOLAN_DATABASE_MAX_CONNECTIONS`: the connection pool's size. Default two per core (4 to 8) on
+    /// SQLite, 20 on PostgreSQL.
     pub database_max_connections: Option<u32>,
     /// `PORTOLAN_PUBLIC_URL`: the URL people use to reach the portal. Default `http://<addr>`.
     pub public_url: Url,
