@@ -510,9 +510,10 @@ pub async fn catalog(o: BenchOptions) -> Result<String, BenchError> {
     );
     for (name, path_for) in scenarios {
         progress(&format!("{name}: {} connections for {:?}", o.connections, o.duration));
-        // A warm-up over the same paths (2 s walks all of them at least once), so that the measured run sees the
-        // steady state: the connection pool open, SQLite's pages and the by-name cache filled.
-        let warm = BenchOptions { duration: Duration::from_secs(2), ..o.clone() };
+        // A warm-up over the same paths (4 s walks every one of them, even at the rate of a cold PostgreSQL), so
+        // that the measured run sees the steady state: the pool open, the database's pages and the by-name cache
+        // filled.
+        let warm = BenchOptions { duration: Duration::from_secs(4), ..o.clone() };
         load(&client, &base, &token, &warm, path_for.clone()).await;
         let f = load(&client, &base, &token, &o, path_for).await;
         progress(&format!(
