@@ -236,7 +236,45 @@ fn plain_text(markdown: &str) -> String {
 
 /// Marks every occurrence of the words in `text`, case-insensitively. With a window, cuts the text to about that
 /// many characters around the first match (with `…` where cut); without a match, the window's start.
+///
+/// A snippet of a long page works on a stretch of the text around the first match only (four windows long), found
+/// with a byte search of the lower-cased text: marking every character of a 5 KB page, twenty pages a search, was a
+/// fifth of a search's time. Where lower-casing changes the text's length (a few Unicode letters), it works on the
+/// whole text.
 pub fn highlight(text: &str, words: &[String], window: Option<usize>) -> Vec<Highlight> {
+    let Some(size) = window else { return highlight_all(text, words, None) };
+    let reach = size.saturating_mul(2);
+    if text.len() <= reach.saturating_mul(2) {
+        return highlight_all(text, words, window);
+    }
+    let lower = text.to_lowercase();
+    if lower.len() != text.len() {
+        return highlight_all(text, words, window);
+    }
+    let first = words.iter().filter(|w| !w.is_empty()).filter_map(|w| lower.find(w.as_str())).min().unwrap_or(0);
+    let mut from = first.saturating_sub(reach);
+    while !text.is_char_boundary(from) {
+        from -= 1;
+    }
+    let mut to = (first + reach).min(text.len());
+    while !text.is_char_boundary(to) {
+        to += 1;
+    }
+    let mut out = highlight_all(&text[from..to], words, window);
+    if from > 0 && out.first().is_none_or(|h| h.hit || !h.text.starts_with('…')) {
+        out.insert(0, Highlight { text: "…".to_owned(), hit: false });
+    }
+    if to < text.len() && out.last().is_none_or(|h| h.hit || !h.text.ends_with('…')) {
+        match out.last_mut() {
+            Some(last) if !last.hit => last.text.push('…'),
+            _ => out.push(Highlight { text: "…".to_owned(), hit: false }),
+        }
+    }
+    out
+}
+
+/// [`highlight`] over the whole text.
+fn highlight_all(text: &str, words: &[String], window: Option<usize>) -> Vec<Highlight> {
     let chars: Vec<char> = text.chars().collect();
     // One lower-case char per char keeps the two aligned.
     let lower: Vec<char> = chars.iter().map(|c| c.to_lowercase().next().unwrap_or(*c)).collect();
@@ -309,6 +347,26 @@ mod tests {
         assert!(joined.starts_with('…') && joined.ends_with('…'), "{joined}");
         assert!(joined.chars().count() <= 84, "{joined}");
         assert_eq!(marked(&h), ["rollback"]);
+    }
+
+    #[test]
+    fn a_snippet_of_a_long_text_is_what_marking_the_whole_text_gives() {
+        let words = ["rollback".to_owned(), "db".to_owned()];
+        let filler = |n: usize| "Intro words, and a longer sentence that goes on. ".repeat(n);
+        for (before, after) in [(0, 40), (1, 40), (3, 40), (10, 40), (40, 0), (40, 1), (40, 40)] {
+            let text = format!("{}Run the Rollback for the DB now.{}", filler(before), filler(after));
+            assert_eq!(
+                highlight(&text, &words, Some(180)),
+                highlight_all(&text, &words, Some(180)),
+                "{before} {after}"
+            );
+        }
+        let nothing = filler(40);
+        assert_eq!(highlight(&nothing, &words, Some(180)), highlight_all(&nothing, &words, Some(180)));
+        // Lower-casing that changes the length falls back to the whole text, with the same result.
+        let odd = format!("{}İstanbul rollback{}", filler(20), filler(20));
+        assert_eq!(highlight(&odd, &words, Some(180)), highlight_all(&odd, &words, Some(180)));
+        assert_eq!(marked(&highlight(&odd, &words, Some(180))), ["rollback"]);
     }
 
     #[test]
