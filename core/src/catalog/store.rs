@@ -363,13 +363,14 @@ pub async fn apply(
     loc.last_error = Set((!summary.errors.is_empty()).then(|| summary.errors.join("\n")));
     loc.last_refresh_at = Set(Some(Utc::now()));
     loc.update(&txn).await?;
-    if summary.added + summary.updated + summary.orphaned > 0 {
+    let changed = summary.added + summary.updated + summary.orphaned;
+    if changed > 0 {
         commit_catalog_change(txn).await?;
     } else {
         txn.commit().await?;
     }
     tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "import: committed");
-    if summary.added + summary.updated + summary.orphaned >= ANALYZE_AFTER {
+    if changed >= ANALYZE_AFTER {
         refresh_statistics(db).await?;
     }
     Ok(summary)
