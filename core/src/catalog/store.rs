@@ -58,7 +58,23 @@ async fn refresh_statistics(db: &DatabaseConnection) -> Result<(), DbErr> {
             // Loads what is left into this connection's planner; the others read it when they next load the schema.
             db.execute_unprepared("ANALYZE sqlite_schema").await.map(|_| ())
         }
-        _ => db.execute_unprepared("ANALYZE entities, relations").await.map(|_| ()),
+        _ => {
+            db.execute_unprepared("ANALYZE entities, relations").await?;
+            // New rows wait in the trigram index's pending list until a vacuum merges them, and every search reads
+            // that list from end to end: after an import of 10,000 entities a search took 2.2 ms in the index
+            // instead of 0.2 ms until autovacuum came by. Merging it now takes a few tens of milliseconds. Only the
+            // index's owner may; another role leaves it to autovacuum.
+            let merged = db
+                .execute_unprepared(
+                    "SELECT gin_clean_pending_list(i) FROM (SELECT to_regclass('ix_entities_search_trgm') AS i) s \
+                     WHERE i IS NOT NULL",
+                )
+                .await;
+            if let Err(e) = merged {
+                tracing::warn!(error = %e, "could not merge the catalog search index's pending entries");
+            }
+            Ok(())
+        }
     }
 }
 

@@ -14,6 +14,7 @@ db_tests!(
     by_name_cache_follows_this_and_other_processes_changes,
     filters_search_and_cursor_paging,
     search_follows_every_change_through_the_index,
+    a_large_import_leaves_the_search_index_merged,
     hidden_namespaces_show_only_to_owners_and_administrators,
     group_and_user_pages_show_where_they_sit_who_is_in_them_and_what_they_own,
     bad_documents_are_reported_and_good_ones_kept,
@@ -653,6 +654,41 @@ async fn search_follows_every_change_through_the_index(b: Backend) {
     let backstage =
         app.get_with_token("/api/catalog/entities/by-query?fullTextFilterTerm=ppends", API_TOKEN).await.json();
     assert_eq!(backstage["totalItems"], 1, "{backstage}");
+}
+
+/// A large import is searchable at full speed at once: on PostgreSQL the trigram index's pending entries (which
+/// every search reads end to end until a vacuum merges them) are merged by the import itself.
+async fn a_large_import_leaves_the_search_index_merged(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    let many: String = (0..600)
+        .map(|i| {
+            format!(
+                "---\n{}",
+                described_component(&format!("worker-{i}"), &format!("Handles queue number {i} of the warehouse"))
+            )
+        })
+        .collect();
+    let dir = temp_catalog("large", &[("many.yaml", &many)]);
+    let res = register(&mut app, &dir.to_string_lossy()).await;
+    assert_eq!(res.json()["added"], 600, "{}", res.body);
+    assert_eq!(search_names(&mut app, "worker-417").await, ["worker-417"]);
+    assert_eq!(search_names(&mut app, "queue%20number%20599").await, ["worker-599"]);
+    if matches!(b, Backend::Postgres) {
+        let pending = app
+            .state
+            .app
+            .db
+            .query_one_raw(Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT gin_clean_pending_list('ix_entities_search_trgm'::regclass) AS pages",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "pages")
+            .unwrap();
+        assert_eq!(pending, 0, "the import merged the index's pending entries");
+    }
 }
 
 async fn search_names(app: &mut TestApp, q: &str) -> Vec<String> {
