@@ -405,8 +405,18 @@ pub(crate) async fn create_pg_database(admin: &str) -> Result<(String, String, S
         .await
         .map_err(|e| BenchError::Step(e.to_string()))?;
     db.execute_unprepared(&format!("CREATE DATABASE {name}")).await.map_err(|e| BenchError::Step(e.to_string()))?;
-    let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or_else(|| admin.to_owned());
-    Ok((admin.to_owned(), format!("{base}/{name}"), name))
+    let url = sibling_database(admin, &name);
+    Ok((admin.to_owned(), url, name))
+}
+
+/// The URL of database `name` on the server of `admin`, with the same options (`?sslmode=disable`, …).
+fn sibling_database(admin: &str, name: &str) -> String {
+    let (path, options) = admin.split_once('?').map_or((admin, None), |(p, o)| (p, Some(o)));
+    let base = path.rsplit_once('/').map_or(path, |(b, _)| b);
+    match options {
+        Some(o) => format!("{base}/{name}?{o}"),
+        None => format!("{base}/{name}"),
+    }
 }
 
 /// Runs the catalog benchmark and prints the figures; returns the report as Markdown table rows.
@@ -546,4 +556,21 @@ pub async fn catalog(o: BenchOptions) -> Result<String, BenchError> {
     }
     println!("{report}");
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sibling_database;
+
+    #[test]
+    fn the_benchmark_database_keeps_the_servers_address_and_options() {
+        assert_eq!(
+            sibling_database("postgres://postgres@127.0.0.1:5432/postgres", "b1"),
+            "postgres://postgres@127.0.0.1:5432/b1"
+        );
+        assert_eq!(
+            sibling_database("postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "b1"),
+            "postgres://postgres@127.0.0.1:5432/b1?sslmode=disable"
+        );
+    }
 }
