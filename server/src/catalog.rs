@@ -193,7 +193,9 @@ pub(crate) async fn backstage_by_name(
         if !vis.allows_parts(&hit.namespace, hit.owner_ref.as_deref()) {
             return Err(not_found());
         }
-        return Ok(json_text(hit.json.to_string()));
+        if let Some(json) = hit.json() {
+            return Ok(json_text(json));
+        }
     }
     let ticket = cache.ticket();
     let row = match store::find(&state.app.db, &r).await {
@@ -205,7 +207,7 @@ pub(crate) async fn backstage_by_name(
         store::backstage_json(&state.app.db, &row).await.map_err(|e| ApiError::internal("loading relations", e))?;
     let text = serde_json::to_string(&body).map_err(|e| ApiError::internal("encoding an entity", e))?;
     let allowed = vis.allows(&row);
-    cache.put(ticket, key, Cached { json: text.as_str().into(), namespace: row.namespace, owner_ref: row.owner_ref });
+    cache.put(ticket, key, Cached::new(&text, &row.namespace, row.owner_ref.as_deref()));
     if !allowed {
         return Err(not_found());
     }
