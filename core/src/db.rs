@@ -33,6 +33,10 @@ pub async fn connect_with(url: &str, max_connections: Option<u32>) -> Result<Dat
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
                 .create_if_missing(true)
+                // 1 MiB of page cache per connection (SQLite's default is 2): pages beyond it come from the
+                // operating system's file cache, a copy away. On the catalog benchmark (10,000 entities, a 45 MB
+                // file, 4 connections) this took 8 MB off the server's RSS and no time off any scenario.
+                .pragma("cache_size", "-1024")
         });
     if url.starts_with("sqlite:") {
         // SQLite allows one writer at a time, and its reads are CPU work: more connections than about two per core
@@ -314,7 +318,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn sqlite_runs_in_wal_mode_with_foreign_keys() {
+    async fn sqlite_runs_in_wal_mode_with_foreign_keys_and_a_small_page_cache() {
         let dir = std::env::temp_dir().join(format!("portolan-db-test-{}", std::process::id()));
         let url = format!("sqlite://{}/nested/p.db?mode=rwc", dir.display());
         let db = connect(&url).await.unwrap();
@@ -325,6 +329,9 @@ mod tests {
         let row =
             db.query_one_raw(Statement::from_string(DbBackend::Sqlite, "PRAGMA foreign_keys")).await.unwrap().unwrap();
         assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 1);
+        let row =
+            db.query_one_raw(Statement::from_string(DbBackend::Sqlite, "PRAGMA cache_size")).await.unwrap().unwrap();
+        assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), -1024, "1 MiB of pages per connection");
         assert!(pool_stats(&db).size >= 1);
         drop(db);
         let _ = std::fs::remove_dir_all(dir);
