@@ -22,7 +22,7 @@ pub async fn list_entities(query: EntityQuery) -> Result<EntityPage, AppError> {
     let viewer = crate::ssr::require_viewer()?;
     let state = crate::ssr::state()?;
     let vis = crate::ssr::visibility(&state, &viewer).await?;
-    portolan_core::catalog::store::list(&state.db, &query, &vis)
+    portolan_core::catalog::store::list_counted(&state.db, Some(&state.entity_cache), &query, &vis)
         .await
         .map_err(|e| crate::ssr::internal("listing entities", e))
 }

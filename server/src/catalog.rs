@@ -56,8 +56,9 @@ pub(crate) async fn list(
     ApiQuery(query): ApiQuery<EntityQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let vis = visibility(&state, require(&viewer)?).await?;
-    let page: EntityPage =
-        store::list(&state.app.db, &query, &vis).await.map_err(|e| ApiError::internal("listing entities", e))?;
+    let page: EntityPage = store::list_counted(&state.app.db, Some(&state.app.entity_cache), &query, &vis)
+        .await
+        .map_err(|e| ApiError::internal("listing entities", e))?;
     let mut value = serde_json::to_value(&page).map_err(|e| ApiError::internal("encoding entities", e))?;
     if let Some(fields) = query.fields.as_deref().filter(|f| !f.trim().is_empty()) {
         let wanted: Vec<&str> = fields.split(',').map(str::trim).filter(|f| !f.is_empty()).collect();

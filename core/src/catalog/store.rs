@@ -493,6 +493,24 @@ fn normalize_ref(text: &str, default_kind: &str) -> String {
 
 /// The catalog table: filters, partial-word search, sorting and cursor paging.
 pub async fn list(db: &DatabaseConnection, q: &EntityQuery, vis: &Visibility) -> Result<EntityPage, DbErr> {
+    list_counted(db, None, q, vis).await
+}
+
+/// [`list`], taking the number of matches from `cache` when it knows it (and keeping it there when not).
+pub async fn list_counted(
+    db: &DatabaseConnection,
+    cache: Option<&super::cache::EntityCache>,
+    q: &EntityQuery,
+    vis: &Visibility,
+) -> Result<EntityPage, DbErr> {
+    let count_key = cache.map(|_| {
+        format!(
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{vis:?}",
+            q.kind, q.spec_type, q.owner, q.lifecycle, q.namespace, q.tag, q.system, q.q
+        )
+    });
+    let known = cache.zip(count_key.as_deref()).and_then(|(c, k)| c.count(k));
+    let ticket = cache.map(super::cache::EntityCache::ticket);
     let mut select = entities::Entity::find();
     if let Some(cond) = vis.condition() {
         select = select.filter(cond);
@@ -521,7 +539,16 @@ pub async fn list(db: &DatabaseConnection, q: &EntityQuery, vis: &Visibility) ->
     if let Some(words) = non_empty(&q.q) {
         select = text_search(select, db.get_database_backend(), words);
     }
-    let total = select.clone().count(db).await?;
+    let total = match known {
+        Some(n) => n,
+        None => {
+            let n = select.clone().count(db).await?;
+            if let (Some(cache), Some(ticket), Some(key)) = (cache, ticket, count_key) {
+                cache.put_count(ticket, key, n);
+            }
+            n
+        }
+    };
     let sort = q.sort.as_deref().unwrap_or("name");
     let (desc, key) = sort.strip_prefix('-').map_or((false, sort), |k| (true, k));
     let column = match key {

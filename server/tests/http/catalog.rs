@@ -396,6 +396,20 @@ async fn by_name_cache_follows_this_and_other_processes_changes(b: Backend) {
     app.login_as("hubot").await;
     assert_eq!(app.get(hsm).await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.get(shop).await.status, StatusCode::OK);
+
+    // A list's count is kept per filters and viewer, and follows the same changes.
+    let components = "/api/v1/entities?kind=component";
+    let total = |res: crate::support::TestResponse| res.json()["total"].clone();
+    assert_eq!(total(app.get(components).await), 1, "hubot does not count the hidden entity");
+    assert_eq!(total(app.get_with_token(components, API_TOKEN).await), 2);
+    assert_eq!(total(app.get(components).await), 1, "nor once the administrator's count is kept");
+    db.execute_unprepared("UPDATE entities SET kind = 'resource' WHERE entity_ref = 'component:default/shop'")
+        .await
+        .unwrap();
+    db.execute_unprepared("UPDATE catalog_generation SET value = value + 1 WHERE id = 1").await.unwrap();
+    assert_eq!(total(app.get_with_token(components, API_TOKEN).await), 2, "the kept count until the poll");
+    entity_cache.poll(&db).await.unwrap();
+    assert_eq!(total(app.get_with_token(components, API_TOKEN).await), 1, "the poll saw the other process");
 }
 
 async fn filters_search_and_cursor_paging(b: Backend) {
