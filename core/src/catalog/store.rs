@@ -26,16 +26,13 @@ use super::visibility::Visibility;
 /// limits.
 const CHUNK: usize = 200;
 
-/// Rows per multi-row INSERT of entities (23 parameters each) and of relations (5 each), as many as the backend's
-/// parameter limit allows: SQLite takes 32,766 per statement, PostgreSQL 65,535. On PostgreSQL a large statement can
-/// wait ~40 ms for the server's delayed acknowledgement (sqlx leaves Nagle's algorithm on; over TLS a statement goes
-/// out in several records), so an import is made of as few statements as the limits allow.
-fn insert_chunks(backend: sea_orm::DbBackend) -> (usize, usize) {
-    match backend {
-        sea_orm::DbBackend::Postgres => (2_800, 13_000),
-        _ => (1_000, 6_000),
-    }
-}
+/// Rows per multi-row INSERT of relations (5 parameters each; SQLite allows 32,766 per statement, PostgreSQL
+/// 65,535). On PostgreSQL each statement costs a ~40 ms round-trip stall here (sqlx leaves Nagle's algorithm on
+/// and the server delays its ACK), so an import is made of as few statements as the limits allow.
+const RELATION_CHUNK: usize = 6_000;
+
+/// Rows per multi-row INSERT of entities (23 parameters each), for the same reason.
+const ENTITY_CHUNK: usize = 1_000;
 
 /// After this many changed entities, the planner's statistics are refreshed: without them SQLite walks the
 /// whole kind index for an owner filter instead of using the owner index.
@@ -335,16 +332,15 @@ pub async fn apply(
             .exec(&txn)
             .await?;
     }
-    let (entity_chunk, relation_chunk) = insert_chunks(db.get_database_backend());
     let mut inserts = inserts.into_iter().peekable();
     while inserts.peek().is_some() {
-        let chunk: Vec<_> = inserts.by_ref().take(entity_chunk).collect();
+        let chunk: Vec<_> = inserts.by_ref().take(ENTITY_CHUNK).collect();
         entities::Entity::insert_many(chunk).exec_without_returning(&txn).await?;
     }
     tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "import: entities written");
     let mut insert_relations = insert_relations.into_iter().peekable();
     while insert_relations.peek().is_some() {
-        let chunk: Vec<_> = insert_relations.by_ref().take(relation_chunk).collect();
+        let chunk: Vec<_> = insert_relations.by_ref().take(RELATION_CHUNK).collect();
         relations::Entity::insert_many(chunk).exec_without_returning(&txn).await?;
     }
 
