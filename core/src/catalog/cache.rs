@@ -240,15 +240,23 @@ impl EntityCache {
 
     /// The cached answer for a full entity reference, if there is one the cache can vouch for.
     pub fn get(&self, entity_ref: &str) -> Option<Arc<Cached>> {
+        self.readable()?.map.get(entity_ref).cloned()
+    }
+
+    /// The contents, caught up with this process's writes, if the cache is on and can vouch for them.
+    fn readable(&self) -> Option<std::sync::MutexGuard<'_, Inner>> {
         if self.budget == 0 {
             return None;
         }
         let mut inner = self.lock();
         inner.catch_up(self.writes);
-        if !inner.trusted() {
-            return None;
-        }
-        inner.map.get(entity_ref).cloned()
+        inner.trusted().then_some(inner)
+    }
+
+    /// The contents, to keep something read after `ticket` was taken: `None` when the cache is off, cannot vouch
+    /// for itself, or the catalog changed since the ticket.
+    fn writable(&self, ticket: Ticket) -> Option<std::sync::MutexGuard<'_, Inner>> {
+        self.readable().filter(|inner| inner.epoch == ticket.0)
     }
 
     /// Notes the state of the cache before a lookup reads the database.
@@ -261,12 +269,11 @@ impl EntityCache {
     /// Keeps an answer read after `ticket` was taken, unless the catalog changed in between or it does not fit.
     pub fn put(&self, ticket: Ticket, entity_ref: String, cached: Cached) {
         let size = cached.size(&entity_ref);
-        if self.budget == 0 || size > self.budget {
+        if size > self.budget {
             return;
         }
-        let mut inner = self.lock();
-        inner.catch_up(self.writes);
-        if inner.epoch != ticket.0 || !inner.trusted() || inner.map.contains_key(&entity_ref) {
+        let Some(mut inner) = self.writable(ticket) else { return };
+        if inner.map.contains_key(&entity_ref) {
             return;
         }
         while inner.bytes + size > self.budget {
@@ -284,28 +291,13 @@ impl EntityCache {
     /// visibility. Counting every match of a broad filter is most of a list's time on PostgreSQL (10,000 Components
     /// read from the index on every page), and the answer changes only when the catalog does.
     pub fn count(&self, key: &str) -> Option<u64> {
-        if self.budget == 0 {
-            return None;
-        }
-        let mut inner = self.lock();
-        inner.catch_up(self.writes);
-        if !inner.trusted() {
-            return None;
-        }
-        inner.counts.get(key).copied()
+        self.readable()?.counts.get(key).copied()
     }
 
     /// Keeps a count made after `ticket` was taken, unless the catalog changed in between. At most
     /// [`MAX_COUNTS`] are kept; the lot is dropped when that is reached.
     pub fn put_count(&self, ticket: Ticket, key: String, n: u64) {
-        if self.budget == 0 {
-            return;
-        }
-        let mut inner = self.lock();
-        inner.catch_up(self.writes);
-        if inner.epoch != ticket.0 || !inner.trusted() {
-            return;
-        }
+        let Some(mut inner) = self.writable(ticket) else { return };
         if inner.counts.len() >= MAX_COUNTS {
             inner.counts.clear();
         }

@@ -503,14 +503,16 @@ pub async fn list_counted(
     q: &EntityQuery,
     vis: &Visibility,
 ) -> Result<EntityPage, DbErr> {
-    let count_key = cache.map(|_| {
-        format!(
+    // The count's key names the filters and the viewer's visibility; a ticket is taken only to keep a new count.
+    let counted = cache.map(|c| {
+        let key = format!(
             "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{vis:?}",
             q.kind, q.spec_type, q.owner, q.lifecycle, q.namespace, q.tag, q.system, q.q
-        )
+        );
+        (c, key)
     });
-    let known = cache.zip(count_key.as_deref()).and_then(|(c, k)| c.count(k));
-    let ticket = cache.map(super::cache::EntityCache::ticket);
+    let known = counted.as_ref().and_then(|(c, key)| c.count(key));
+    let to_keep = counted.filter(|_| known.is_none()).map(|(c, key)| (c, c.ticket(), key));
     let mut select = entities::Entity::find();
     if let Some(cond) = vis.condition() {
         select = select.filter(cond);
@@ -543,7 +545,7 @@ pub async fn list_counted(
         Some(n) => n,
         None => {
             let n = select.clone().count(db).await?;
-            if let (Some(cache), Some(ticket), Some(key)) = (cache, ticket, count_key) {
+            if let Some((cache, ticket, key)) = to_keep {
                 cache.put_count(ticket, key, n);
             }
             n
