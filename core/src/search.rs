@@ -100,19 +100,29 @@ async fn search_pages(
             _ => return Ok(Vec::new()),
         }
     }
-    // Ranking favours titles, so the pages whose title holds a word are candidates whatever the index says: a
-    // scan of titles only, checked for every word in Rust below.
-    let title =
-        || Expr::expr(sea_orm::sea_query::Func::lower(Expr::col((page_rows::Entity, page_rows::Column::Title))));
-    let mut in_title = sea_orm::Condition::any();
-    for word in words {
-        in_title = in_title.add(title().like(LikeExpr::new(like_pattern(word)).escape('\\')));
-    }
+    // Ranking favours titles, so the pages whose title holds a word are candidates whatever the body index says,
+    // checked for every word in Rust below. They come from the title index: FTS5's trigram index on SQLite (words
+    // of three characters or more), `pg_trgm` on `lower(title)` on PostgreSQL; shorter words scan the titles.
+    let sqlite = db.get_database_backend() == sea_orm::DbBackend::Sqlite;
+    let in_title = if sqlite && words.iter().all(|w| w.chars().count() >= 3) {
+        let any: Vec<String> = words.iter().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect();
+        sea_orm::Condition::all().add(Expr::cust_with_values(
+            "\"doc_pages\".\"id\" IN (SELECT rowid FROM doc_titles_fts WHERE doc_titles_fts MATCH ?)",
+            [sea_orm::Value::from(any.join(" OR "))],
+        ))
+    } else {
+        let title =
+            || Expr::expr(sea_orm::sea_query::Func::lower(Expr::col((page_rows::Entity, page_rows::Column::Title))));
+        let mut in_title = sea_orm::Condition::any();
+        for word in words {
+            in_title = in_title.add(title().like(LikeExpr::new(like_pattern(word)).escape('\\')));
+        }
+        in_title
+    };
     let by_title = select.clone().filter(in_title).limit(CANDIDATES);
     // The other candidates come from the index: the first it finds holding every word, unranked. Ranking them in
     // the index (bm25) meant testing every page that matches, and common words match nearly all of them; the
     // ranking below caps a word's count at five anyway.
-    let sqlite = db.get_database_backend() == sea_orm::DbBackend::Sqlite;
     let mut phrases = Vec::new();
     let mut by_body = select;
     for word in words {
@@ -216,10 +226,15 @@ fn score(title: &str, body: &str, words: &[String]) -> u32 {
             let word_start = at == 0 || !title[..at].chars().next_back().is_some_and(char::is_alphanumeric);
             total += if word_start { 15 } else { 10 };
         }
-        let count = u32::try_from(body.matches(w.as_str()).take(5).count()).unwrap_or(5);
-        let starts = body
-            .match_indices(w.as_str())
-            .any(|(at, _)| at == 0 || !body[..at].chars().next_back().is_some_and(char::is_alphanumeric));
+        // One pass over the body: occurrences (up to five), and whether one starts a word.
+        let (mut count, mut starts) = (0u32, false);
+        for (at, _) in body.match_indices(w.as_str()) {
+            count = Ord::min(count + 1, 5);
+            starts = starts || at == 0 || !body[..at].chars().next_back().is_some_and(char::is_alphanumeric);
+            if count == 5 && starts {
+                break;
+            }
+        }
         total += count + if starts { 2 } else { 0 };
     }
     if words.len() > 1 && title.contains(&words.join(" ")) {
@@ -230,8 +245,23 @@ fn score(title: &str, body: &str, words: &[String]) -> u32 {
 
 /// Markdown source as reading text for snippets: markup characters dropped, whitespace collapsed.
 fn plain_text(markdown: &str) -> String {
-    let kept: String = markdown.chars().filter(|c| !matches!(c, '#' | '*' | '`' | '|' | '>' | '[' | ']')).collect();
-    kept.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(markdown.len());
+    let mut gap = false;
+    for c in markdown.chars() {
+        if matches!(c, '#' | '*' | '`' | '|' | '>' | '[' | ']') {
+            continue;
+        }
+        if c.is_whitespace() {
+            gap = !out.is_empty();
+            continue;
+        }
+        if gap {
+            out.push(' ');
+            gap = false;
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Marks every occurrence of the words in `text`, case-insensitively. With a window, cuts the text to about that
@@ -381,7 +411,18 @@ mod tests {
     }
 
     #[test]
+    fn body_occurrences_count_up_to_five_and_a_word_start_adds_two() {
+        let w = vec!["deploy".to_owned()];
+        assert_eq!(score("x", "deploy, then redeploy", &w), 2 + 2);
+        assert_eq!(score("x", &"redeploy ".repeat(7), &w), 5, "capped at five, no word start");
+        assert_eq!(score("x", &format!("{}deploy", "redeploy ".repeat(7)), &w), 5 + 2, "the start after the fifth");
+        assert_eq!(score("x", "nothing", &w), 0);
+    }
+
+    #[test]
     fn markdown_reads_as_text_in_snippets() {
         assert_eq!(plain_text("# Restart\n\n| a | b |\n\n**bold** `code` [[Link]]"), "Restart a b bold code Link");
+        assert_eq!(plain_text("  \t# a * b\u{a0}c  \n"), "a b c", "runs of space collapse, none at the ends");
+        assert_eq!(plain_text("### \n`` ``"), "");
     }
 }

@@ -30,6 +30,7 @@ mod m20261205_000022_scaffold_tasks;
 mod m20261205_000023_cost_rollups;
 mod m20261205_000024_drop_stat4_samples;
 mod m20261206_000025_catalog_generation;
+mod m20261206_000026_docs_title_search;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -63,6 +64,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000023_cost_rollups::Migration),
             Box::new(m20261205_000024_drop_stat4_samples::Migration),
             Box::new(m20261206_000025_catalog_generation::Migration),
+            Box::new(m20261206_000026_docs_title_search::Migration),
         ]
     }
 }

@@ -549,10 +549,13 @@ async fn search_ranks_title_matches_first_when_most_pages_match(b: Backend) {
         body["markdown"] = json!(markdown);
         body
     };
+    let mut last_note = serde_json::Value::Null;
     for n in 0..90 {
         let page =
             create(format!("Note {n}"), "Before the failover, rehearse the rollback. The rollback plan is here.\n");
-        assert_eq!(app.post_json_with_token("/api/v1/pages", &page, API_TOKEN).await.status, StatusCode::CREATED);
+        let res = app.post_json_with_token("/api/v1/pages", &page, API_TOKEN).await;
+        assert_eq!(res.status, StatusCode::CREATED);
+        last_note = res.json();
     }
     let only_one_word = create("Failover drill".to_owned(), "Nothing else here.\n");
     app.post_json_with_token("/api/v1/pages", &only_one_word, API_TOKEN).await;
@@ -568,6 +571,16 @@ async fn search_ranks_title_matches_first_when_most_pages_match(b: Backend) {
     // One word, in a title and in ninety bodies.
     let r = app.get_with_token("/api/v1/search?q=failov", API_TOKEN).await.json();
     assert_eq!(r["hits"][0]["title"], "Failover drill", "{r}");
+    // A renamed page is found by its new title at once (the last note is past the body index's first matches).
+    let id = last_note["id"].as_i64().unwrap();
+    let rename = json!({"base_revision": last_note["revision_id"], "markdown": last_note["markdown"], "title": "Rollback and failover"});
+    assert_eq!(app.send(put_json(&format!("/api/v1/pages/{id}"), &rename)).await.status, StatusCode::OK);
+    let r = app.get_with_token("/api/v1/search?q=rollback+failover&limit=20", API_TOKEN).await.json();
+    let titles: Vec<&str> = r["hits"].as_array().unwrap().iter().map(|h| h["title"].as_str().unwrap()).collect();
+    assert_eq!(titles[..2], ["Rollback and failover", "Rollback checklist"], "{titles:?}");
+    // Words shorter than the title index's three characters still find titles.
+    let r = app.get_with_token("/api/v1/search?q=ro+fa&limit=20", API_TOKEN).await.json();
+    assert_eq!(r["hits"][0]["title"], "Rollback and failover", "{r}");
 }
 
 async fn overdue_runbooks_are_flagged_until_reviewed(b: Backend) {
