@@ -541,16 +541,7 @@ pub async fn list_counted(
     if let Some(words) = non_empty(&q.q) {
         select = text_search(select, db.get_database_backend(), words);
     }
-    let total = match known {
-        Some(n) => n,
-        None => {
-            let n = select.clone().count(db).await?;
-            if let Some((cache, ticket, key)) = to_keep {
-                cache.put_count(ticket, key, n);
-            }
-            n
-        }
-    };
+    let filtered = select.clone();
     let sort = q.sort.as_deref().unwrap_or("name");
     let (desc, key) = sort.strip_prefix('-').map_or((false, sort), |k| (true, k));
     let column = match key {
@@ -564,6 +555,23 @@ pub async fn list_counted(
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     let offset = q.cursor.as_deref().and_then(decode_cursor).unwrap_or(0);
     let items = summaries(select.offset(offset).limit(limit), db).await?;
+    // A page that is not full, and not past the end, tells the total itself: no count needed (a search naming a
+    // few entities costs one query, not two).
+    let shown = items.len() as u64;
+    let told = (shown < limit && (offset == 0 || shown > 0)).then_some(offset + shown);
+    let total = match known {
+        Some(n) => n,
+        None => {
+            let n = match told {
+                Some(n) => n,
+                None => filtered.count(db).await?,
+            };
+            if let Some((cache, ticket, key)) = to_keep {
+                cache.put_count(ticket, key, n);
+            }
+            n
+        }
+    };
     let next = offset + items.len() as u64;
     Ok(EntityPage { items, total, next_cursor: (next < total).then(|| encode_cursor(next)) })
 }

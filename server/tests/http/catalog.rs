@@ -428,6 +428,13 @@ async fn filters_search_and_cursor_paging(b: Backend) {
     assert_eq!(names(&full_ref), ["fraud-scorer", "portolan"]);
     let partial = app.get_with_token("/api/v1/entities?q=FRAU", API_TOKEN).await.json();
     assert_eq!(names(&partial), ["fraud-scorer"], "partial words, any case, in the name");
+    assert_eq!(partial["total"], 1, "{partial}");
+    // Past the last page: no items, and still the true total.
+    let past = app.get_with_token("/api/v1/entities?lifecycle=production&cursor=o64", API_TOKEN).await.json();
+    assert!(past["items"].as_array().unwrap().is_empty() && past["next_cursor"].is_null(), "{past}");
+    let production = app.get_with_token("/api/v1/entities?lifecycle=production", API_TOKEN).await.json();
+    assert!(production["total"].as_u64().unwrap() > 0);
+    assert_eq!(past["total"], production["total"], "{past}");
     let described = app.get_with_token("/api/v1/entities?q=receipt", API_TOKEN).await.json();
     assert_eq!(names(&described), ["commerce"], "words in the description");
     let tagged = app.get_with_token("/api/v1/entities?tag=ml", API_TOKEN).await.json();
