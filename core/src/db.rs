@@ -22,7 +22,7 @@ pub async fn connect_with(url: &str, max_connections: Option<u32>) -> Result<Dat
         std::fs::create_dir_all(dir)
             .map_err(|e| DbErr::Custom(format!("cannot create the data directory {}: {e}", dir.display())))?;
     }
-    let mut options = ConnectOptions::new(url.to_owned());
+    let mut options = ConnectOptions::new(loopback_without_tls(url).into_owned());
     options
         .sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
@@ -49,6 +49,35 @@ pub async fn connect_with(url: &str, max_connections: Option<u32>) -> Result<Dat
         options.max_connections(max_connections.unwrap_or(20)).min_connections(1);
     }
     Database::connect(options).await
+}
+
+/// A PostgreSQL URL naming this host (`localhost`, `127.x.x.x`, `[::1]`) and no `sslmode`, with `sslmode=disable`
+/// added; any other URL as it is. Without an `sslmode` the driver uses TLS whenever the server offers it, and
+/// Debian's does on loopback too, where it protects nothing (the bytes never leave the host) and costs time: sqlx
+/// 0.9 leaves Nagle's algorithm on, so a statement split into TLS records can wait for the server's delayed
+/// acknowledgement. A URL that names an `sslmode` keeps it.
+fn loopback_without_tls(url: &str) -> std::borrow::Cow<'_, str> {
+    let Some(rest) = url.strip_prefix("postgres://").or_else(|| url.strip_prefix("postgresql://")) else {
+        return url.into();
+    };
+    let (before_query, query) = rest.split_once('?').map_or((rest, ""), |(a, q)| (a, q));
+    if query.split('&').any(|p| p.split('=').next().is_some_and(|k| k.eq_ignore_ascii_case("sslmode"))) {
+        return url.into();
+    }
+    let authority = before_query.split('/').next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        host_port.split(':').next().unwrap_or_default()
+    };
+    let loopback =
+        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if !loopback {
+        return url.into();
+    }
+    let joiner = if url.contains('?') { if url.ends_with(['?', '&']) { "" } else { "&" } } else { "?" };
+    format!("{url}{joiner}sslmode=disable").into()
 }
 
 /// The file behind a `sqlite://` URL, if it names one.
@@ -282,6 +311,27 @@ mod tests {
         assert_eq!(sqlite_file("sqlite://./data/portolan.db?mode=rwc"), Some("./data/portolan.db"));
         assert_eq!(sqlite_file("sqlite::memory:"), None);
         assert_eq!(sqlite_file("postgres://localhost/x"), None);
+    }
+
+    #[test]
+    fn postgres_on_this_host_goes_without_tls_unless_the_url_says_otherwise() {
+        for (url, want) in [
+            ("postgres://postgres@127.0.0.1:5432/p", "postgres://postgres@127.0.0.1:5432/p?sslmode=disable"),
+            (
+                "postgresql://u:pw@localhost/p?application_name=x",
+                "postgresql://u:pw@localhost/p?application_name=x&sslmode=disable",
+            ),
+            ("postgres://[::1]:5433/p", "postgres://[::1]:5433/p?sslmode=disable"),
+            ("postgres://127.0.0.1", "postgres://127.0.0.1?sslmode=disable"),
+            // An sslmode of the user's, another host, SQLite: untouched.
+            ("postgres://postgres@127.0.0.1/p?sslmode=require", "postgres://postgres@127.0.0.1/p?sslmode=require"),
+            ("postgres://localhost/p?SSLMode=verify-full", "postgres://localhost/p?SSLMode=verify-full"),
+            ("postgres://db.internal:5432/p", "postgres://db.internal:5432/p"),
+            ("postgres://u:127.0.0.1@db.example/p", "postgres://u:127.0.0.1@db.example/p"),
+            ("sqlite://./data/p.db?mode=rwc", "sqlite://./data/p.db?mode=rwc"),
+        ] {
+            assert_eq!(loopback_without_tls(url), want, "{url}");
+        }
     }
 
     #[test]
