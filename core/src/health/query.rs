@@ -485,6 +485,27 @@ type LatencyKey = (DateTime<Utc>, DateTime<Utc>);
 pub struct GridCache {
     counts: Mutex<HashMap<CountsKey, Settled<Counts>>>,
     latency: Mutex<HashMap<LatencyKey, Settled<Histogram>>>,
+    /// The last reading of the grid's changing rows per window, behind a lock that one reader holds at a time.
+    reads: Mutex<HashMap<ReadKey, Arc<tokio::sync::Mutex<Option<Reading>>>>>,
+    /// How many times the changing rows were read (for tests).
+    read_count: std::sync::atomic::AtomicU64,
+}
+
+/// Period, start and closed of a grid's counts; start and closed of its latency.
+type ReadKey = (&'static str, DateTime<Utc>, DateTime<Utc>, DateTime<Utc>, DateTime<Utc>);
+
+/// What a grid reads that changes with every probe, and when the reading started.
+struct Reading {
+    started: std::time::Instant,
+    data: Arc<GridData>,
+}
+
+/// The grid's rows before the viewer's filters.
+struct GridData {
+    checks: Vec<GridCheck>,
+    windows: Vec<maintenance::Model>,
+    meta: HashMap<String, (String, Option<String>, Option<String>)>,
+    per_check: HashMap<i64, (Counts, Histogram)>,
 }
 
 impl std::fmt::Debug for GridCache {
@@ -518,6 +539,108 @@ fn keep<K: Eq + std::hash::Hash, T>(
 }
 
 impl GridCache {
+    /// The grid's changing rows, read at or after the call: requests that arrive while another reads wait for it
+    /// to finish, and then share one reading that starts after all of them arrived. Reading them all at once, four
+    /// grids on PostgreSQL each waited for the others' share of two cores; now each reading runs alone and serves
+    /// every request that was waiting, and no request ever sees rows read before it arrived.
+    async fn read(&self, db: &DatabaseConnection, key: ReadKey, now: DateTime<Utc>) -> Result<Arc<GridData>, DbErr> {
+        let arrived = std::time::Instant::now();
+        let slot = {
+            let mut reads = self.reads.lock().unwrap_or_else(|e| e.into_inner());
+            // The windows of an hour that has passed are not asked for again.
+            reads.retain(|k, _| k.4 >= key.4);
+            reads.entry(key).or_default().clone()
+        };
+        let mut last = slot.lock().await;
+        if let Some(r) = last.as_ref().filter(|r| r.started >= arrived) {
+            return Ok(r.data.clone());
+        }
+        let started = std::time::Instant::now();
+        let data = Arc::new(self.read_now(db, key, now).await?);
+        self.read_count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        *last = Some(Reading { started, data: data.clone() });
+        Ok(data)
+    }
+
+    /// How many times the grid's changing rows were read.
+    pub fn reads(&self) -> u64 {
+        self.read_count.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    async fn read_now(&self, db: &DatabaseConnection, key: ReadKey, now: DateTime<Utc>) -> Result<GridData, DbErr> {
+        let (period, start, closed, hour_ago, closed_hour) = key;
+        // Only the columns the cells need, as one JSON document (see `json_rows`).
+        type Row = (i64, String, String, String, crate::db::DbBool, Option<crate::db::DbTime>, i64);
+        let check_rows = json_rows::<Row, _, _>(
+            db,
+            checks::Entity::find(),
+            &["id", "component_ref", "environment", "state", "enabled", "last_checked_at", "interval_ms"],
+        );
+        let windows = maintenance::Entity::find()
+            .filter(maintenance::Column::StartsAt.lte(now))
+            .filter(maintenance::Column::EndsAt.gt(now))
+            .all(db);
+        // The entities with checks, by a subquery: a statement listing a thousand references is big enough to be
+        // written to the socket in two parts, and sqlx 0.9 leaves Nagle's algorithm on, so the second part waits
+        // for the server's delayed acknowledgement (40 ms on Linux) before PostgreSQL sees the whole statement.
+        let with_checks =
+            sea_orm::sea_query::Query::select().column(checks::Column::ComponentRef).from(checks::Entity).to_owned();
+        let found = json_rows::<EntityMeta, _, _>(
+            db,
+            entities::Entity::find().filter(entities::Column::EntityRef.in_subquery(with_checks)),
+            &["entity_ref", "name", "title", "owner_ref", "system_ref"],
+        );
+        // Buckets that can no longer change come from the cache; the open ones (the current hour or day) are read.
+        let settled = self.counts(db, period, start, closed);
+        let settled_latency = self.latency(db, hour_ago, closed_hour);
+        let open_hours = open_buckets(db, "h", closed_hour, true);
+        let open_counts = async {
+            if period == "h" && closed == closed_hour {
+                Ok(None)
+            } else {
+                open_buckets(db, period, closed, false).await.map(Some)
+            }
+        };
+        // The reads are independent: each runs on its own pooled connection, so a grid waits for the slowest, not
+        // for their sum.
+        let (rows, windows, found, settled, settled_latency, open_hours, open_counts) =
+            tokio::try_join!(check_rows, windows, found, settled, settled_latency, open_hours, open_counts)?;
+        let checks = rows
+            .into_iter()
+            .map(|(id, component_ref, environment, state, enabled, last, interval_ms)| GridCheck {
+                id,
+                component_ref,
+                environment,
+                state,
+                enabled: enabled.0,
+                last_checked_at: last.map(|t| t.0),
+                interval_ms,
+            })
+            .collect();
+        let mut per_check: HashMap<i64, (Counts, Histogram)> = HashMap::new();
+        for (id, c) in settled.iter() {
+            per_check.entry(*id).or_default().0.add(c);
+        }
+        for (id, h) in settled_latency.iter() {
+            per_check.entry(*id).or_default().1.add(h);
+        }
+        for (id, (c, h)) in &open_hours {
+            let e = per_check.entry(*id).or_default();
+            if open_counts.is_none() {
+                e.0.add(c);
+            }
+            e.1.add(h);
+        }
+        for (id, (c, _)) in open_counts.iter().flatten() {
+            per_check.entry(*id).or_default().0.add(c);
+        }
+        let meta = found
+            .into_iter()
+            .map(|(r, name, title, owner, system)| (r, (title.unwrap_or(name), owner, system)))
+            .collect();
+        Ok(GridData { checks, windows, meta, per_check })
+    }
+
     /// Counts per check over the settled buckets of a period in `[from, to)`.
     pub async fn counts<C: ConnectionTrait>(
         &self,
@@ -632,84 +755,23 @@ pub async fn grid(
     // Latency: the last hour and the current one. With hourly counts the open hours are read once for both.
     let hour_ago = floor_hour(now) - Duration::hours(1);
     let closed_hour = floor_hour(now - SETTLE).max(hour_ago);
-    // Only the columns the cells need, as one JSON document (see `json_rows`).
-    type Row = (i64, String, String, String, crate::db::DbBool, Option<crate::db::DbTime>, i64);
-    let check_rows = json_rows::<Row, _, _>(
-        db,
-        checks::Entity::find(),
-        &["id", "component_ref", "environment", "state", "enabled", "last_checked_at", "interval_ms"],
-    );
-    let windows = maintenance::Entity::find()
-        .filter(maintenance::Column::StartsAt.lte(now))
-        .filter(maintenance::Column::EndsAt.gt(now))
-        .all(db);
-    // The entities with checks, by a subquery: a statement listing a thousand references is big enough to be
-    // written to the socket in two parts, and sqlx 0.9 leaves Nagle's algorithm on, so the second part waits for
-    // the server's delayed acknowledgement (40 ms on Linux) before PostgreSQL sees the whole statement.
-    let with_checks =
-        sea_orm::sea_query::Query::select().column(checks::Column::ComponentRef).from(checks::Entity).to_owned();
-    let found = json_rows::<EntityMeta, _, _>(
-        db,
-        entities::Entity::find().filter(entities::Column::EntityRef.in_subquery(with_checks)),
-        &["entity_ref", "name", "title", "owner_ref", "system_ref"],
-    );
-    // Buckets that can no longer change come from the cache; the open ones (the current hour or day) are read.
-    let settled = cache.counts(db, period, start, closed);
-    let settled_latency = cache.latency(db, hour_ago, closed_hour);
-    let open_hours = open_buckets(db, "h", closed_hour, true);
-    let open_counts = async {
-        if period == "h" && closed == closed_hour {
-            Ok(None)
-        } else {
-            open_buckets(db, period, closed, false).await.map(Some)
-        }
-    };
-    // The reads are independent: each runs on its own pooled connection, so a grid waits for the slowest, not
-    // for their sum.
-    let (rows, windows, found, settled, settled_latency, open_hours, open_counts) =
-        tokio::try_join!(check_rows, windows, found, settled, settled_latency, open_hours, open_counts)?;
-    let all: Vec<GridCheck> = rows
-        .into_iter()
-        .map(|(id, component_ref, environment, state, enabled, last, interval_ms)| GridCheck {
-            id,
-            component_ref,
-            environment,
-            state,
-            enabled: enabled.0,
-            last_checked_at: last.map(|t| t.0),
-            interval_ms,
-        })
+    let data = cache.read(db, (period, start, closed, hour_ago, closed_hour), now).await?;
+    let all: Vec<&GridCheck> = data
+        .checks
+        .iter()
         .filter(|c| !filter.hidden.contains(&c.component_ref))
         .filter(|c| filter.only.as_ref().is_none_or(|o| o.contains(&c.component_ref)))
         .collect();
-    let mut per_check: HashMap<i64, (Counts, Histogram)> = HashMap::new();
-    for (id, c) in settled.iter() {
-        per_check.entry(*id).or_default().0.add(c);
-    }
-    for (id, h) in settled_latency.iter() {
-        per_check.entry(*id).or_default().1.add(h);
-    }
-    for (id, (c, h)) in &open_hours {
-        let e = per_check.entry(*id).or_default();
-        if open_counts.is_none() {
-            e.0.add(c);
-        }
-        e.1.add(h);
-    }
-    for (id, (c, _)) in open_counts.iter().flatten() {
-        per_check.entry(*id).or_default().0.add(c);
-    }
+    let (windows, meta, per_check) = (&data.windows, &data.meta, &data.per_check);
     let refs: Vec<String> = {
         let mut r: Vec<String> = all.iter().map(|c| c.component_ref.clone()).collect();
         r.sort();
         r.dedup();
         r
     };
-    let meta: HashMap<String, (String, Option<String>, Option<String>)> =
-        found.into_iter().map(|(r, name, title, owner, system)| (r, (title.unwrap_or(name), owner, system))).collect();
     let mut by_entity: HashMap<&str, Vec<&GridCheck>> = HashMap::new();
     for c in &all {
-        by_entity.entry(c.component_ref.as_str()).or_default().push(c);
+        by_entity.entry(c.component_ref.as_str()).or_default().push(*c);
     }
     let mut totals: HashMap<&'static str, i64> = HashMap::new();
     let mut out = Vec::new();

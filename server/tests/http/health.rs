@@ -881,4 +881,34 @@ async fn the_grid_filters_components_and_resources_by_owner_system_and_owner_of_
     assert_eq!(bob, ["component:default/storefront".to_owned()].into_iter().collect(), "bob owns the storefront");
     let both = scope(db, Some("payments"), None, Some("bob")).await.unwrap().unwrap();
     assert!(both.is_empty(), "filters narrow each other: {both:?}");
+
+    // Grids asked for at once share readings of the changing rows; each grid asked for after a change sees it.
+    use portolan_core::health::query::{GridFilter, grid};
+    let state = app.state.app.clone();
+    let (db, config, cache) = (&state.db, &state.config, &state.grid_cache);
+    let filter = GridFilter::default();
+    let one = || grid(db, config, cache, "24h", Duration::hours(24), &filter, Utc::now());
+    let before = cache.reads();
+    let (a, b, c, d) = tokio::join!(one(), one(), one(), one());
+    for g in [a, b, c, d] {
+        assert_eq!(g.unwrap().rows.len(), 3);
+    }
+    assert_eq!(cache.reads() - before, 2, "the first reads alone, the three that arrived meanwhile share one");
+    let storefront_state = |g: &portolan_types::health::HealthGrid| {
+        let row = g.rows.iter().find(|r| r.entity_ref == "component:default/storefront").unwrap();
+        row.cells.iter().map(|c| c.state.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(storefront_state(&one().await.unwrap()), ["unknown"], "never probed");
+    checks::Entity::update_many()
+        .col_expr(checks::Column::State, Expr::value("down"))
+        .col_expr(checks::Column::LastCheckedAt, Expr::value(Utc::now()))
+        .filter(checks::Column::ComponentRef.eq("component:default/storefront"))
+        .exec(db)
+        .await
+        .unwrap();
+    let before = cache.reads();
+    assert_eq!(storefront_state(&one().await.unwrap()), ["down"], "read after the change");
+    let api = app.get_with_token("/api/v1/health", API_TOKEN).await.json();
+    assert!(api["totals"].as_array().unwrap().iter().any(|t| t[0] == "down" && t[1] == 1), "{api}");
+    assert_eq!(cache.reads() - before, 2, "one after the other, each grid reads");
 }
