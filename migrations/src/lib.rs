@@ -32,6 +32,20 @@ mod m20261205_000024_drop_stat4_samples;
 mod m20261206_000025_catalog_generation;
 mod m20261206_000026_docs_title_search;
 
+/// Runs `sqlite` on SQLite and `postgres` on PostgreSQL, each statement in turn (for indexes and triggers whose SQL
+/// differs by backend).
+async fn per_backend(manager: &SchemaManager<'_>, sqlite: &[&str], postgres: &[&str]) -> Result<(), DbErr> {
+    let statements = match manager.get_database_backend() {
+        sea_orm_migration::sea_orm::DbBackend::Sqlite => sqlite,
+        sea_orm_migration::sea_orm::DbBackend::Postgres => postgres,
+        _ => &[],
+    };
+    for sql in statements {
+        manager.get_connection().execute_unprepared(sql).await?;
+    }
+    Ok(())
+}
+
 /// Applies every migration in order.
 pub struct Migrator;
 

@@ -4,7 +4,6 @@
 //! search keeps working without the index.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -39,34 +38,10 @@ END $$";
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        match manager.get_database_backend() {
-            DbBackend::Sqlite => {
-                for sql in SQLITE_UP {
-                    db.execute_unprepared(sql).await?;
-                }
-            }
-            DbBackend::Postgres => {
-                db.execute_unprepared(POSTGRES_UP).await?;
-            }
-            _ => {}
-        }
-        Ok(())
+        crate::per_backend(manager, &SQLITE_UP, &[POSTGRES_UP]).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        match manager.get_database_backend() {
-            DbBackend::Sqlite => {
-                for sql in SQLITE_DOWN {
-                    db.execute_unprepared(sql).await?;
-                }
-            }
-            DbBackend::Postgres => {
-                db.execute_unprepared("DROP INDEX IF EXISTS ix_entities_search_trgm").await?;
-            }
-            _ => {}
-        }
-        Ok(())
+        crate::per_backend(manager, &SQLITE_DOWN, &["DROP INDEX IF EXISTS ix_entities_search_trgm"]).await
     }
 }

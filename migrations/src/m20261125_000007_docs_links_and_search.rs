@@ -3,7 +3,6 @@
 //! for partial-word search like the catalog's: FTS5 trigram on SQLite kept in step by triggers, `pg_trgm` GIN on
 //! PostgreSQL (a warning and an unindexed search where the extension cannot be installed).
 
-use sea_orm_migration::sea_orm::DbBackend;
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -67,35 +66,12 @@ impl MigrationTrait for Migration {
                 Table::alter().table(DocPages::Table).add_column(text(DocPages::SearchText).default("")).to_owned(),
             )
             .await?;
-        let db = manager.get_connection();
-        db.execute_unprepared(BACKFILL).await?;
-        match manager.get_database_backend() {
-            DbBackend::Sqlite => {
-                for sql in SQLITE_UP {
-                    db.execute_unprepared(sql).await?;
-                }
-            }
-            DbBackend::Postgres => {
-                db.execute_unprepared(POSTGRES_UP).await?;
-            }
-            _ => {}
-        }
-        Ok(())
+        manager.get_connection().execute_unprepared(BACKFILL).await?;
+        crate::per_backend(manager, &SQLITE_UP, &[POSTGRES_UP]).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        match manager.get_database_backend() {
-            DbBackend::Sqlite => {
-                for sql in SQLITE_DOWN {
-                    db.execute_unprepared(sql).await?;
-                }
-            }
-            DbBackend::Postgres => {
-                db.execute_unprepared("DROP INDEX IF EXISTS ix_doc_pages_search_trgm").await?;
-            }
-            _ => {}
-        }
+        crate::per_backend(manager, &SQLITE_DOWN, &["DROP INDEX IF EXISTS ix_doc_pages_search_trgm"]).await?;
         manager.alter_table(Table::alter().table(DocPages::Table).drop_column(DocPages::SearchText).to_owned()).await?;
         manager.drop_table(Table::drop().table(DocLinks::Table).to_owned()).await
     }

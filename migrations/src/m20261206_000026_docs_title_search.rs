@@ -5,7 +5,6 @@
 //! index); PostgreSQL a `pg_trgm` index on `lower(title)`, which the same `LIKE` uses.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -42,34 +41,10 @@ END $$";
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        match manager.get_database_backend() {
-            DbBackend::Sqlite => {
-                for sql in SQLITE_UP {
-                    db.execute_unprepared(sql).await?;
-                }
-            }
-            DbBackend::Postgres => {
-                db.execute_unprepared(POSTGRES_UP).await?;
-            }
-            _ => {}
-        }
-        Ok(())
+        crate::per_backend(manager, &SQLITE_UP, &[POSTGRES_UP]).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        match manager.get_database_backend() {
-            DbBackend::Sqlite => {
-                for sql in SQLITE_DOWN {
-                    db.execute_unprepared(sql).await?;
-                }
-            }
-            DbBackend::Postgres => {
-                db.execute_unprepared("DROP INDEX IF EXISTS ix_doc_pages_title_trgm").await?;
-            }
-            _ => {}
-        }
-        Ok(())
+        crate::per_backend(manager, &SQLITE_DOWN, &["DROP INDEX IF EXISTS ix_doc_pages_title_trgm"]).await
     }
 }
