@@ -60,7 +60,7 @@ fn loopback_without_tls(url: &str) -> std::borrow::Cow<'_, str> {
     let Some(rest) = url.strip_prefix("postgres://").or_else(|| url.strip_prefix("postgresql://")) else {
         return url.into();
     };
-    let (before_query, query) = rest.split_once('?').map_or((rest, ""), |(a, q)| (a, q));
+    let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
     if query.split('&').any(|p| p.split('=').next().is_some_and(|k| k.eq_ignore_ascii_case("sslmode"))) {
         return url.into();
     }

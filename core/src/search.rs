@@ -38,6 +38,17 @@ fn like_pattern(word: &str) -> String {
     format!("%{escaped}%")
 }
 
+/// `word` as a phrase of the SQLite trigram indexes (FTS5 `MATCH`, its quotes doubled), or `None` when it is
+/// shorter than the three characters a trigram needs and has to be matched with `LIKE`.
+pub(crate) fn trigram_phrase(word: &str) -> Option<String> {
+    (word.chars().count() >= 3).then(|| format!("\"{}\"", word.replace('"', "\"\"")))
+}
+
+/// Whether the match at byte `at` of `text` starts a word (nothing alphanumeric right before it).
+fn starts_word(text: &str, at: usize) -> bool {
+    !text[..at].chars().next_back().is_some_and(char::is_alphanumeric)
+}
+
 /// Characters of a snippet.
 const SNIPPET: usize = 180;
 
@@ -104,8 +115,9 @@ async fn search_pages(
     // checked for every word in Rust below. They come from the title index: FTS5's trigram index on SQLite (words
     // of three characters or more), `pg_trgm` on `lower(title)` on PostgreSQL; shorter words scan the titles.
     let sqlite = db.get_database_backend() == sea_orm::DbBackend::Sqlite;
-    let in_title = if sqlite && words.iter().all(|w| w.chars().count() >= 3) {
-        let any: Vec<String> = words.iter().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect();
+    let title_phrases: Option<Vec<String>> =
+        if sqlite { words.iter().map(|w| trigram_phrase(w)).collect() } else { None };
+    let in_title = if let Some(any) = title_phrases {
         sea_orm::Condition::all().add(Expr::cust_with_values(
             "\"doc_pages\".\"id\" IN (SELECT rowid FROM doc_titles_fts WHERE doc_titles_fts MATCH ?)",
             [sea_orm::Value::from(any.join(" OR "))],
@@ -126,10 +138,9 @@ async fn search_pages(
     let mut phrases = Vec::new();
     let mut by_body = select;
     for word in words {
-        if sqlite && word.chars().count() >= 3 {
-            phrases.push(format!("\"{}\"", word.replace('"', "\"\"")));
-        } else {
-            by_body = by_body.filter(search_text().like(LikeExpr::new(like_pattern(word)).escape('\\')));
+        match trigram_phrase(word).filter(|_| sqlite) {
+            Some(phrase) => phrases.push(phrase),
+            None => by_body = by_body.filter(search_text().like(LikeExpr::new(like_pattern(word)).escape('\\'))),
         }
     }
     if !phrases.is_empty() {
@@ -223,14 +234,13 @@ fn score(title: &str, body: &str, words: &[String]) -> u32 {
     let mut total = 0u32;
     for w in words {
         if let Some(at) = title.find(w.as_str()) {
-            let word_start = at == 0 || !title[..at].chars().next_back().is_some_and(char::is_alphanumeric);
-            total += if word_start { 15 } else { 10 };
+            total += if starts_word(&title, at) { 15 } else { 10 };
         }
         // One pass over the body: occurrences (up to five), and whether one starts a word.
         let (mut count, mut starts) = (0u32, false);
         for (at, _) in body.match_indices(w.as_str()) {
             count = Ord::min(count + 1, 5);
-            starts = starts || at == 0 || !body[..at].chars().next_back().is_some_and(char::is_alphanumeric);
+            starts = starts || starts_word(body, at);
             if count == 5 && starts {
                 break;
             }
@@ -417,6 +427,13 @@ mod tests {
         assert_eq!(score("x", &"redeploy ".repeat(7), &w), 5, "capped at five, no word start");
         assert_eq!(score("x", &format!("{}deploy", "redeploy ".repeat(7)), &w), 5 + 2, "the start after the fifth");
         assert_eq!(score("x", "nothing", &w), 0);
+    }
+
+    #[test]
+    fn words_of_three_characters_or_more_become_quoted_trigram_phrases() {
+        assert_eq!(trigram_phrase("pay").as_deref(), Some("\"pay\""));
+        assert_eq!(trigram_phrase("a\"b").as_deref(), Some("\"a\"\"b\""), "quotes doubled");
+        assert_eq!(trigram_phrase("zü"), None, "two characters, however many bytes");
     }
 
     #[test]

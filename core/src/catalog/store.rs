@@ -586,10 +586,9 @@ fn text_search(
 ) -> sea_orm::Select<entities::Entity> {
     let mut phrases = Vec::new();
     for word in words.split_whitespace().take(8).map(str::to_lowercase) {
-        if backend == sea_orm::DbBackend::Sqlite && word.chars().count() >= 3 {
-            phrases.push(format!("\"{}\"", word.replace('"', "\"\"")));
-        } else {
-            select = select.filter(entities::Column::SearchText.contains(word));
+        match crate::search::trigram_phrase(&word).filter(|_| backend == sea_orm::DbBackend::Sqlite) {
+            Some(phrase) => phrases.push(phrase),
+            None => select = select.filter(entities::Column::SearchText.contains(word)),
         }
     }
     if !phrases.is_empty() {
