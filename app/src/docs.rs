@@ -222,22 +222,24 @@ pub async fn save_page(
     use portolan_types::docs::PageUpdate;
     let viewer = crate::ssr::require_viewer()?;
     let state = crate::ssr::state()?;
-    let (page, _) = pages::current(&state.db, page_id)
+    let loaded = pages::current(&state.db, page_id)
         .await
         .map_err(|e| crate::ssr::internal("loading a page", e))?
         .ok_or_else(|| AppError::NotFound("The page".to_owned()))?;
+    let page = &loaded.0;
     let target = pages::access_target(&page.space, &page.slug, page.owner_ref.as_deref());
     crate::ssr::authorize(&state, &viewer, Action::DocsEdit, &target).await?;
     // Browsers send the textarea with CRLF line breaks; the page keeps LF.
     let markdown = markdown.replace("\r\n", "\n");
     let update =
         PageUpdate { base_revision, markdown: markdown.clone(), title: Some(title), summary: Some(summary.clone()) };
-    match pages::save(&state.db, &viewer.login, page_id, &update).await {
-        Ok(saved) => {
+    // The browser goes on to the page, which renders it: the save itself renders nothing.
+    match pages::save_loaded(&state.db, &viewer.login, loaded, &update).await {
+        Ok((saved, rev)) => {
             forget_draft(page_id).await;
             let path = page_path(&saved.space, &saved.slug);
             leptos_axum::redirect(&path);
-            Ok(SaveOutcome::Saved { path, revision_id: saved.revision_id })
+            Ok(SaveOutcome::Saved { path, revision_id: rev.id })
         }
         Err(DocsError::Conflict { current, rows, .. }) => {
             let mut conflict = EditConflict {
@@ -410,10 +412,11 @@ pub async fn restore(page_id: i64, revision: i64, base_revision: i64) -> Result<
     use portolan_core::docs::pages::{self, DocsError};
     let viewer = crate::ssr::require_viewer()?;
     let state = crate::ssr::state()?;
-    let (page, _) = pages::current(&state.db, page_id)
+    let loaded = pages::current(&state.db, page_id)
         .await
         .map_err(|e| crate::ssr::internal("loading a page", e))?
         .ok_or_else(|| AppError::NotFound("The page".to_owned()))?;
+    let page = &loaded.0;
     let target = pages::access_target(&page.space, &page.slug, page.owner_ref.as_deref());
     crate::ssr::authorize(&state, &viewer, Action::DocsEdit, &target).await?;
     match pages::restore(&state.db, &viewer.login, page_id, revision, base_revision).await {
@@ -440,10 +443,11 @@ pub async fn review(page_id: i64, interval_days: Option<String>) -> Result<(), A
     use portolan_core::docs::pages::{self, DocsError};
     let viewer = crate::ssr::require_viewer()?;
     let state = crate::ssr::state()?;
-    let (page, _) = pages::current(&state.db, page_id)
+    let loaded = pages::current(&state.db, page_id)
         .await
         .map_err(|e| crate::ssr::internal("loading a page", e))?
         .ok_or_else(|| AppError::NotFound("The page".to_owned()))?;
+    let page = &loaded.0;
     let target = pages::access_target(&page.space, &page.slug, page.owner_ref.as_deref());
     crate::ssr::authorize(&state, &viewer, Action::DocsEdit, &target).await?;
     let interval = match interval_days.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
@@ -496,10 +500,11 @@ pub async fn delete_page(page_id: i64, confirm: Option<String>) -> Result<(), Ap
     use portolan_core::docs::pages::{self, DocsError};
     let viewer = crate::ssr::require_viewer()?;
     let state = crate::ssr::state()?;
-    let (page, _) = pages::current(&state.db, page_id)
+    let loaded = pages::current(&state.db, page_id)
         .await
         .map_err(|e| crate::ssr::internal("loading a page", e))?
         .ok_or_else(|| AppError::NotFound("The page".to_owned()))?;
+    let page = &loaded.0;
     let target = pages::access_target(&page.space, &page.slug, page.owner_ref.as_deref());
     crate::ssr::authorize(&state, &viewer, Action::DocsEdit, &target).await?;
     if confirm.as_deref() != Some("on") {

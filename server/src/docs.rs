@@ -155,11 +155,13 @@ pub(crate) async fn save_page(
     ApiJson(body): ApiJson<PageUpdate>,
 ) -> Result<Response, ApiError> {
     let viewer = require(&viewer)?;
-    let page = match pages::current(&state.app.db, id).await {
-        Ok(Some((page, _))) => page,
+    let db = &state.app.db;
+    let loaded = match pages::current(db, id).await {
+        Ok(Some(loaded)) => loaded,
         Ok(None) => return Err(ApiError::not_found("no such page")),
         Err(e) => return Err(ApiError::internal("loading a page", e)),
     };
+    let page = &loaded.0;
     authorize(
         &state,
         viewer,
@@ -167,8 +169,11 @@ pub(crate) async fn save_page(
         &pages::access_target(&page.space, &page.slug, page.owner_ref.as_deref()),
     )
     .await?;
-    Ok(match pages::save(&state.app.db, &viewer.login, id, &body).await {
-        Ok(page) => Json(page).into_response(),
+    Ok(match pages::save_loaded(db, &viewer.login, loaded, &body).await {
+        Ok((page, rev)) => match pages::present(db, &page, &rev).await {
+            Ok(view) => Json(view).into_response(),
+            Err(e) => ApiError::internal("rendering the saved page", e).into_response(),
+        },
         Err(e) => docs_error(e),
     })
 }

@@ -464,18 +464,26 @@ pub async fn render<C: ConnectionTrait>(db: &C, source: &str) -> Result<markdown
     Ok(markdown::render_linked(source, &resolve_links(db, source).await?))
 }
 
-/// Replaces a page's recorded links with those its source makes now.
-async fn store_links<C: ConnectionTrait>(db: &C, page_id: i64, source: &str) -> Result<(), DbErr> {
-    links::Entity::delete_many().filter(links::Column::PageId.eq(page_id)).exec(db).await?;
-    let mut keys: Vec<String> = markdown::wiki_targets(source).iter().map(|t| LinkTarget::parse(t).key()).collect();
+/// The keys of the wiki links a page's source makes, sorted and without repeats: what `doc_page_links` holds for
+/// the page's current revision (written only by [`store_links`], in the transaction that makes the revision
+/// current).
+fn link_keys(source: &str) -> Vec<String> {
+    let mut keys: Vec<String> =
+        markdown::wiki_targets(source).iter().map(|t| LinkTarget::parse(t).key().chars().take(250).collect()).collect();
     keys.sort();
     keys.dedup();
+    keys
+}
+
+/// Replaces a page's recorded links with `keys` (from [`link_keys`]).
+async fn store_links<C: ConnectionTrait>(db: &C, page_id: i64, keys: Vec<String>) -> Result<(), DbErr> {
+    links::Entity::delete_many().filter(links::Column::PageId.eq(page_id)).exec(db).await?;
     if keys.is_empty() {
         return Ok(());
     }
     let rows = keys.into_iter().map(|k| links::ActiveModel {
         page_id: Set(page_id),
-        target_key: Set(k.chars().take(250).collect()),
+        target_key: Set(k),
         ..Default::default()
     });
     links::Entity::insert_many(rows).exec_without_returning(db).await?;
@@ -890,7 +898,7 @@ pub(crate) async fn create_with(
         .filter(page_rows::Column::Id.eq(page.id))
         .exec(&txn)
         .await?;
-    store_links(&txn, page.id, &new.markdown).await?;
+    store_links(&txn, page.id, link_keys(&new.markdown)).await?;
     let rev = revisions::ActiveModel {
         page_id: Set(page.id),
         number: Set(1),
@@ -929,18 +937,42 @@ pub fn diff(old: &str, new: &str) -> String {
 
 /// Saves a new revision if `update.base_revision` is still the current one; a conflict otherwise, writing nothing.
 pub async fn save(db: &DatabaseConnection, actor: &str, id: i64, update: &PageUpdate) -> Result<PageView, DocsError> {
-    save_revision(db, actor, id, update, false).await
+    let loaded = current(db, id).await?.ok_or(DocsError::NotFound)?;
+    let (page, rev) = save_loaded(db, actor, loaded, update).await?;
+    Ok(view(db, &page, &rev).await?)
 }
 
-/// [`save`], and for `imported` also on a page kept in sync from its repository (only the sync does that).
+/// [`save`] of a page whose row and current revision the caller has just read with [`current`] (to decide the
+/// permission), so they are not read twice; the answer is the saved row and revision, unrendered, for callers
+/// that only go on to the page. What was read may be stale: the save is still refused as a conflict when
+/// someone saved since `update.base_revision`.
+pub async fn save_loaded(
+    db: &DatabaseConnection,
+    actor: &str,
+    loaded: (page_rows::Model, revisions::Model),
+    update: &PageUpdate,
+) -> Result<(page_rows::Model, revisions::Model), DocsError> {
+    save_revision(db, actor, loaded, update, false).await
+}
+
+/// The page as [`save_loaded`] answered it, rendered.
+pub async fn present(
+    db: &DatabaseConnection,
+    page: &page_rows::Model,
+    rev: &revisions::Model,
+) -> Result<PageView, DbErr> {
+    view(db, page, rev).await
+}
+
+/// [`save_loaded`], and for `imported` also on a page kept in sync from its repository (only the sync does that).
 pub(crate) async fn save_revision(
     db: &DatabaseConnection,
     actor: &str,
-    id: i64,
+    (page, current): (page_rows::Model, revisions::Model),
     update: &PageUpdate,
     imported: bool,
-) -> Result<PageView, DocsError> {
-    let (page, current) = current(db, id).await?.ok_or(DocsError::NotFound)?;
+) -> Result<(page_rows::Model, revisions::Model), DocsError> {
+    let id = page.id;
     if !imported {
         writable(&page)?;
     }
@@ -962,6 +994,11 @@ pub(crate) async fn save_revision(
             })?;
         return Err(conflict(view(db, &page, &current).await?, &base.markdown));
     }
+    // What the write needs is worked out before it takes the database's one writer: the index text, and the links
+    // (most saves keep the links the page had, and then their rows stay as they are).
+    let indexed = search_text(&title, &update.markdown);
+    let keys = link_keys(&update.markdown);
+    let links_changed = keys != link_keys(&current.markdown);
     let now = Utc::now();
     let txn = crate::db::begin_write(db).await?;
     let rev = revisions::ActiveModel {
@@ -989,7 +1026,7 @@ pub(crate) async fn save_revision(
         .col_expr(page_rows::Column::CurrentRevisionId, Expr::value(rev.id))
         .col_expr(page_rows::Column::Title, Expr::value(title.clone()))
         .col_expr(page_rows::Column::UpdatedAt, Expr::value(now))
-        .col_expr(search_text_column(), Expr::value(search_text(&title, &update.markdown)))
+        .col_expr(search_text_column(), Expr::value(indexed))
         .filter(page_rows::Column::Id.eq(id))
         .filter(page_rows::Column::CurrentRevisionId.eq(update.base_revision))
         .exec(&txn)
@@ -999,7 +1036,9 @@ pub(crate) async fn save_revision(
         let (_, now_current) = get(db, id).await?.ok_or(DocsError::NotFound)?;
         return Err(conflict(now_current, &current.markdown));
     }
-    store_links(&txn, id, &update.markdown).await?;
+    if links_changed {
+        store_links(&txn, id, keys).await?;
+    }
     let target = format!("page:{id}");
     crate::audit::record(
         &txn,
@@ -1013,8 +1052,7 @@ pub(crate) async fn save_revision(
     )
     .await?;
     txn.commit().await?;
-    let saved = page_rows::Model { title, current_revision_id: Some(rev.id), updated_at: now, ..page };
-    Ok(view(db, &saved, &rev).await?)
+    Ok((page_rows::Model { title, current_revision_id: Some(rev.id), updated_at: now, ..page }, rev))
 }
 
 /// A page's revisions, newest first (without their text). Read as one aggregated JSON document: a long history is

@@ -261,7 +261,7 @@ pub async fn sync_entity(state: &AppState, entity: &entities::Model) -> Result<D
                 continue;
             };
             let markdown = rewrite_links(&text, &f.relative, &space);
-            let (_, current) = pages::current(db, page.id).await?.ok_or(DocsError::NotFound)?;
+            let (row, current) = pages::current(db, page.id).await?.ok_or(DocsError::NotFound)?;
             let title = title_for(&text, &f.relative);
             if current.markdown != markdown || page.title != title {
                 let update = PageUpdate {
@@ -270,7 +270,7 @@ pub async fn sync_entity(state: &AppState, entity: &entities::Model) -> Result<D
                     title: Some(title),
                     summary: Some(format!("Synced from {}@{}", f.path, &f.sha[..f.sha.len().min(12)])),
                 };
-                pages::save_revision(db, ACTOR, page.id, &update, true).await?;
+                pages::save_revision(db, ACTOR, (row, current), &update, true).await?;
                 report.updated += 1;
             } else {
                 report.unchanged += 1;

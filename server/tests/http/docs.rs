@@ -453,6 +453,26 @@ async fn wiki_links_resolve_show_backlinks_and_break_visibly(b: Backend) {
     assert!(again["html"].as_str().unwrap().contains(">the restart</a>"));
     let shown = app.get("/docs/payments/restart-the-payments-api").await;
     assert!(shown.body.contains("href=\"/docs/payments/payments-on-call\""), "still linked by slug");
+
+    // An edit that keeps the links keeps the backlinks; one that changes them moves them.
+    let linked_from = |app: &TestApp, entity: &'static str| {
+        let db = app.state.app.db.clone();
+        async move {
+            let pages = portolan_core::docs::pages::for_entity(&db, entity).await.unwrap();
+            pages.into_iter().map(|p| p.title).collect::<Vec<_>>()
+        }
+    };
+    let path = format!("/api/v1/pages/{}", page["id"]);
+    let longer = format!("{}\nOne more line.\n", linking["markdown"].as_str().unwrap());
+    let kept = app.send(put_json(&path, &json!({"base_revision": page["revision_id"], "markdown": longer}))).await;
+    assert_eq!(kept.status, StatusCode::OK, "{kept:?}");
+    assert_eq!(linked_from(&app, "component:default/checkout").await, ["Payments on-call"]);
+    let moved = json!({"base_revision": kept.json()["revision_id"], "markdown": "Only [[component:billing]] now.\n"});
+    assert_eq!(app.send(put_json(&path, &moved)).await.status, StatusCode::OK);
+    assert!(linked_from(&app, "component:default/checkout").await.is_empty());
+    assert_eq!(linked_from(&app, "component:default/billing").await, ["Payments on-call"]);
+    let shown = app.get("/docs/payments/restart-the-payments-api").await;
+    assert!(!shown.body.contains("href=\"/docs/payments/payments-on-call\""), "no longer linked: {}", shown.body);
 }
 
 fn delete(path: &str) -> http::Request<axum::body::Body> {
