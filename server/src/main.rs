@@ -87,6 +87,9 @@ enum BenchCommand {
         /// Seconds per scenario.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Saves a second, from all editors together, in the steady-load save scenario.
+        #[arg(long, default_value_t = 80.0)]
+        save_rate: f64,
     },
     /// Write a million deployments for teams' components, then load-test the 90-day DORA report of a team and a
     /// team's deployments page.
@@ -295,7 +298,7 @@ fn main() -> ExitCode {
             }
             Command::Bench {
                 load: _,
-                command: BenchCommand::Docs { pages, revisions, postgres, connections, seconds },
+                command: BenchCommand::Docs { pages, revisions, postgres, connections, seconds, save_rate },
             } => {
                 let options = portolan_server::bench_docs::DocsBenchOptions {
                     pages: pages.max(1),
@@ -303,6 +306,7 @@ fn main() -> ExitCode {
                     postgres,
                     connections: connections.max(1),
                     duration: std::time::Duration::from_secs(seconds),
+                    save_rate: if save_rate.is_finite() { save_rate.clamp(0.1, 10_000.0) } else { 80.0 },
                 };
                 match portolan_server::bench_docs::docs(options).await {
                     Ok(_) => Ok(true),
