@@ -31,6 +31,7 @@ mod m20261205_000023_cost_rollups;
 mod m20261205_000024_drop_stat4_samples;
 mod m20261206_000025_catalog_generation;
 mod m20261206_000026_docs_title_search;
+mod m20261206_000027_docs_title_lookup;
 
 /// Runs `sqlite` on SQLite and `postgres` on PostgreSQL, each statement in turn (for indexes and triggers whose SQL
 /// differs by backend).
@@ -79,6 +80,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000024_drop_stat4_samples::Migration),
             Box::new(m20261206_000025_catalog_generation::Migration),
             Box::new(m20261206_000026_docs_title_search::Migration),
+            Box::new(m20261206_000027_docs_title_lookup::Migration),
         ]
     }
 }

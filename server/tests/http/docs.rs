@@ -473,6 +473,36 @@ async fn wiki_links_resolve_show_backlinks_and_break_visibly(b: Backend) {
     assert_eq!(linked_from(&app, "component:default/billing").await, ["Payments on-call"]);
     let shown = app.get("/docs/payments/restart-the-payments-api").await;
     assert!(!shown.body.contains("href=\"/docs/payments/payments-on-call\""), "no longer linked: {}", shown.body);
+
+    // On PostgreSQL, links by title are looked up in the btree index on lower(title), never in the trigram index
+    // (which answers `=` too, and once made every page view recheck every page). With sequential scans off, the
+    // plan is the planner's choice among the indexes it may use.
+    if matches!(b, Backend::Postgres) {
+        use sea_orm::{ConnectionTrait, DbBackend, QueryTrait, Statement, TransactionTrait};
+        let db = &app.state.app.db;
+        let txn = db.begin().await.unwrap();
+        txn.execute_unprepared("SET LOCAL enable_seqscan = off").await.unwrap();
+        let lookup = portolan_core::docs::pages::titled(DbBackend::Postgres, &["runbook 5", "restart the api"])
+            .build(DbBackend::Postgres);
+        let explain = Statement { sql: format!("EXPLAIN {}", lookup.sql), ..lookup };
+        let plan: Vec<String> = txn
+            .query_all_raw(explain)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get_by_index::<String>(0).unwrap())
+            .collect();
+        let plan = plan.join("\n");
+        assert!(plan.contains("ix_doc_pages_lower_title_c"), "{plan}");
+        let found: Vec<(i64, String, String, String)> =
+            portolan_core::docs::pages::titled(DbBackend::Postgres, &["restart the api"])
+                .into_tuple()
+                .all(&txn)
+                .await
+                .unwrap();
+        assert_eq!(found.iter().map(|f| f.3.as_str()).collect::<Vec<_>>(), ["Restart the API"]);
+        txn.rollback().await.unwrap();
+    }
 }
 
 fn delete(path: &str) -> http::Request<axum::body::Body> {
