@@ -47,10 +47,16 @@ test('sign in with GitHub, switch theme, navigate and sign out', async ({ page }
   if (hydrated(page)) {
     await page.evaluate(() => ((window as any).__noReload = true));
   }
+  // Hydrated, the page turns dark at once and the cookie comes with the server's answer: the reload below waits
+  // for that answer (reloading before it would reload the old choice).
+  const remembered = hydrated(page)
+    ? page.waitForResponse((r) => r.url().includes('/fn/set_theme') && r.ok())
+    : null;
   await page.getByRole('button', { name: 'Dark' }).click();
   await expect(html).toHaveAttribute('data-theme', 'dark');
   await expect(page.getByRole('button', { name: 'Dark' })).toHaveAttribute('aria-pressed', 'true');
-  if (hydrated(page)) {
+  if (remembered) {
+    await remembered;
     expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
   }
   const darkBackground = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
