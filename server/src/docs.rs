@@ -170,7 +170,7 @@ pub(crate) async fn save_page(
     )
     .await?;
     Ok(match pages::save_loaded(db, &viewer.login, loaded, &body).await {
-        Ok((page, rev)) => match pages::present(db, &page, &rev).await {
+        Ok((page, rev)) => match pages::view(db, &page, &rev).await {
             Ok(view) => Json(view).into_response(),
             Err(e) => ApiError::internal("rendering the saved page", e).into_response(),
         },

@@ -603,8 +603,12 @@ pub async fn backlinks(db: &DatabaseConnection, page: &PageView) -> Result<Vec<P
         .collect())
 }
 
-/// The page as read, rendered with its links resolved.
-async fn view<C: ConnectionTrait>(db: &C, page: &page_rows::Model, rev: &revisions::Model) -> Result<PageView, DbErr> {
+/// The page as read, rendered with its links resolved (also what [`save_loaded`] answered).
+pub async fn view<C: ConnectionTrait>(
+    db: &C,
+    page: &page_rows::Model,
+    rev: &revisions::Model,
+) -> Result<PageView, DbErr> {
     let rendered = render(db, &rev.markdown).await?;
     Ok(PageView {
         id: page.id,
@@ -958,15 +962,6 @@ pub async fn save_loaded(
     update: &PageUpdate,
 ) -> Result<(page_rows::Model, revisions::Model), DocsError> {
     save_revision(db, actor, loaded, update, false).await
-}
-
-/// The page as [`save_loaded`] answered it, rendered.
-pub async fn present(
-    db: &DatabaseConnection,
-    page: &page_rows::Model,
-    rev: &revisions::Model,
-) -> Result<PageView, DbErr> {
-    view(db, page, rev).await
 }
 
 /// [`save_loaded`], and for `imported` also on a page kept in sync from its repository (only the sync does that).
