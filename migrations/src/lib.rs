@@ -32,6 +32,7 @@ mod m20261205_000024_drop_stat4_samples;
 mod m20261206_000025_catalog_generation;
 mod m20261206_000026_docs_title_search;
 mod m20261206_000027_docs_title_lookup;
+mod m20261206_000028_docs_search_text_storage;
 
 /// Runs `sqlite` on SQLite and `postgres` on PostgreSQL, each statement in turn (for indexes and triggers whose SQL
 /// differs by backend).
@@ -81,6 +82,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000025_catalog_generation::Migration),
             Box::new(m20261206_000026_docs_title_search::Migration),
             Box::new(m20261206_000027_docs_title_lookup::Migration),
+            Box::new(m20261206_000028_docs_search_text_storage::Migration),
         ]
     }
 }

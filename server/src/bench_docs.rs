@@ -310,6 +310,7 @@ pub async fn docs(o: DocsBenchOptions) -> Result<String, BenchError> {
         }
     }
     progress(&format!("page {long} has {} revisions", o.revisions));
+    crate::bench::settle(&database_url).await?;
 
     // The diff of two 5 KB revisions, in-process.
     let a = page_markdown(&mut Lcg(1), 1);

@@ -1055,16 +1055,33 @@ pub(crate) async fn save_revision(
     Ok((page_rows::Model { title, current_revision_id: Some(rev.id), updated_at: now, ..page }, rev))
 }
 
-/// A page's revisions, newest first (without their text). Read as one aggregated JSON document: a long history is
-/// a thousand rows, and the SQLite driver's per-row cost was most of the answer's time.
+/// A page's revisions, newest first (without their text). On SQLite they are read as one aggregated JSON
+/// document: a long history is a thousand rows, and the SQLite driver's per-row cost was most of the answer's
+/// time. PostgreSQL streams rows cheaply, while building the same JSON (`json_agg`) took it three times as long as
+/// sending the rows, so there the rows are read as they are.
 pub async fn history(db: &DatabaseConnection, id: i64) -> Result<Vec<RevisionView>, DbErr> {
     use crate::db::DbTime;
-    let mut rows: Vec<(i64, i32, String, String, String, DbTime)> = crate::db::json_rows(
-        db,
-        revisions::Entity::find().filter(revisions::Column::PageId.eq(id)),
-        &["id", "number", "title", "summary", "author", "created_at"],
-    )
-    .await?;
+    use sea_orm::QuerySelect;
+    let select = revisions::Entity::find().filter(revisions::Column::PageId.eq(id));
+    let mut rows: Vec<(i64, i32, String, String, String, DbTime)> =
+        if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+            crate::db::json_rows(db, select, &["id", "number", "title", "summary", "author", "created_at"]).await?
+        } else {
+            let rows: Vec<(i64, i32, String, String, String, chrono::DateTime<Utc>)> = select
+                .select_only()
+                .columns([
+                    revisions::Column::Id,
+                    revisions::Column::Number,
+                    revisions::Column::Title,
+                    revisions::Column::Summary,
+                    revisions::Column::Author,
+                    revisions::Column::CreatedAt,
+                ])
+                .into_tuple()
+                .all(db)
+                .await?;
+            rows.into_iter().map(|(a, b, c, d, e, t)| (a, b, c, d, e, DbTime(t))).collect()
+        };
     rows.sort_by_key(|r| std::cmp::Reverse(r.1));
     Ok(rows
         .into_iter()
