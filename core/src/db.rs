@@ -22,11 +22,26 @@ pub async fn connect_with(url: &str, max_connections: Option<u32>) -> Result<Dat
         std::fs::create_dir_all(dir)
             .map_err(|e| DbErr::Custom(format!("cannot create the data directory {}: {e}", dir.display())))?;
     }
+    Database::connect(options(url, max_connections, PING_AFTER_IDLE)).await
+}
+
+/// A pooled connection idle at least this long is checked (a round trip) before it is handed out; one in use more
+/// recently is handed out as it is. The connection pool's default checks every connection on every hand-out, a
+/// round trip to PostgreSQL before each statement (and it checks again when the statement is done): on the docs
+/// and catalog benchmarks that was one more wake-up of a database process per statement, on two cores shared with
+/// the server. What the check catches is a connection that the network, a proxy or the database dropped while it
+/// sat idle; a connection that answered a moment ago and broke since fails its statement like any other error,
+/// and the pool replaces it.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(10);
+
+/// The pool's options for `url`: see [`connect_with`] and [`PING_AFTER_IDLE`].
+fn options(url: &str, max_connections: Option<u32>, ping_after_idle: Duration) -> ConnectOptions {
     let mut options = ConnectOptions::new(loopback_without_tls(url).into_owned());
     options
         .sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
+        .test_before_acquire_if_idle_for(ping_after_idle)
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
@@ -48,7 +63,7 @@ pub async fn connect_with(url: &str, max_connections: Option<u32>) -> Result<Dat
     } else {
         options.max_connections(max_connections.unwrap_or(20)).min_connections(1);
     }
-    Database::connect(options).await
+    options
 }
 
 /// A PostgreSQL URL naming this host (`localhost`, `127.x.x.x`, `[::1]`) and no `sslmode`, with `sslmode=disable`
@@ -332,6 +347,61 @@ mod tests {
         ] {
             assert_eq!(loopback_without_tls(url), want, "{url}");
         }
+    }
+
+    #[test]
+    fn pooled_connections_are_checked_only_after_sitting_idle() {
+        for url in ["sqlite://./p.db?mode=rwc", "postgres://postgres@127.0.0.1:5432/p"] {
+            let o = options(url, None, PING_AFTER_IDLE);
+            assert!(!o.get_test_before_acquire(), "no round trip before every statement: {url}");
+            assert_eq!(o.get_test_before_acquire_if_idle_for(), Some(PING_AFTER_IDLE), "{url}");
+        }
+    }
+
+    /// A connection the database dropped while it sat idle is found out by the check and replaced before any
+    /// statement meets it; one dropped while in use fails at most one statement, and the next gets a new one.
+    #[tokio::test]
+    async fn a_connection_postgresql_dropped_is_replaced() {
+        let url = std::env::var("PORTOLAN_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let admin = connect_with(&url, Some(1)).await.unwrap();
+        let pid = |db: DatabaseConnection| async move {
+            let row = db.query_one_raw(Statement::from_string(DbBackend::Postgres, "SELECT pg_backend_pid()")).await?;
+            row.expect("a row").try_get_by_index::<i32>(0)
+        };
+        let kill = |victim: i32| {
+            let admin = admin.clone();
+            async move {
+                let sql = format!("SELECT pg_terminate_backend({victim})");
+                admin.execute_unprepared(&sql).await.unwrap();
+                // Until the process is gone, so the dropped connection is what the next statement meets.
+                for _ in 0..200 {
+                    let gone = format!("SELECT count(*) FROM pg_stat_activity WHERE pid = {victim}");
+                    let row = admin.query_one_raw(Statement::from_string(DbBackend::Postgres, gone)).await.unwrap();
+                    if row.unwrap().try_get_by_index::<i64>(0).unwrap() == 0 {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                panic!("backend {victim} did not exit");
+            }
+        };
+
+        // Idle past the threshold: checked, replaced, and the statement succeeds.
+        let checked = Database::connect(options(&url, Some(1), Duration::from_millis(100))).await.unwrap();
+        let first = pid(checked.clone()).await.unwrap();
+        kill(first).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let second = pid(checked.clone()).await.expect("the dropped connection was replaced before the statement");
+        assert_ne!(first, second);
+
+        // Used a moment ago: handed out unchecked; whatever the next statement meets, the one after it succeeds.
+        let hot = Database::connect(options(&url, Some(1), Duration::from_secs(60))).await.unwrap();
+        let first = pid(hot.clone()).await.unwrap();
+        kill(first).await;
+        let _ = pid(hot.clone()).await;
+        let second = pid(hot.clone()).await.expect("a new connection after the broken one");
+        assert_ne!(first, second);
     }
 
     #[test]

@@ -33,6 +33,7 @@ mod m20261206_000025_catalog_generation;
 mod m20261206_000026_docs_title_search;
 mod m20261206_000027_docs_title_lookup;
 mod m20261206_000028_docs_search_text_storage;
+mod m20261206_000029_revision_history_covers_id;
 
 /// Runs `sqlite` on SQLite and `postgres` on PostgreSQL, each statement in turn (for indexes and triggers whose SQL
 /// differs by backend).
@@ -83,6 +84,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000026_docs_title_search::Migration),
             Box::new(m20261206_000027_docs_title_lookup::Migration),
             Box::new(m20261206_000028_docs_search_text_storage::Migration),
+            Box::new(m20261206_000029_revision_history_covers_id::Migration),
         ]
     }
 }

@@ -1061,25 +1061,13 @@ pub(crate) async fn save_revision(
 /// sending the rows, so there the rows are read as they are.
 pub async fn history(db: &DatabaseConnection, id: i64) -> Result<Vec<RevisionView>, DbErr> {
     use crate::db::DbTime;
-    use sea_orm::QuerySelect;
-    let select = revisions::Entity::find().filter(revisions::Column::PageId.eq(id));
     let mut rows: Vec<(i64, i32, String, String, String, DbTime)> =
         if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+            let select = revisions::Entity::find().filter(revisions::Column::PageId.eq(id));
             crate::db::json_rows(db, select, &["id", "number", "title", "summary", "author", "created_at"]).await?
         } else {
-            let rows: Vec<(i64, i32, String, String, String, chrono::DateTime<Utc>)> = select
-                .select_only()
-                .columns([
-                    revisions::Column::Id,
-                    revisions::Column::Number,
-                    revisions::Column::Title,
-                    revisions::Column::Summary,
-                    revisions::Column::Author,
-                    revisions::Column::CreatedAt,
-                ])
-                .into_tuple()
-                .all(db)
-                .await?;
+            let rows: Vec<(i64, i32, String, String, String, chrono::DateTime<Utc>)> =
+                history_rows(id).into_tuple().all(db).await?;
             rows.into_iter().map(|(a, b, c, d, e, t)| (a, b, c, d, e, DbTime(t))).collect()
         };
     rows.sort_by_key(|r| std::cmp::Reverse(r.1));
@@ -1094,6 +1082,20 @@ pub async fn history(db: &DatabaseConnection, id: i64) -> Result<Vec<RevisionVie
             created_at: rfc3339(created_at),
         })
         .collect())
+}
+
+/// What a page's history reads on PostgreSQL: the columns its history index covers (migration 29), so the
+/// listing is an index-only scan.
+pub fn history_rows(id: i64) -> sea_orm::Select<revisions::Entity> {
+    use sea_orm::QuerySelect;
+    revisions::Entity::find().filter(revisions::Column::PageId.eq(id)).select_only().columns([
+        revisions::Column::Id,
+        revisions::Column::Number,
+        revisions::Column::Title,
+        revisions::Column::Summary,
+        revisions::Column::Author,
+        revisions::Column::CreatedAt,
+    ])
 }
 
 /// The diff between two revisions of a page (`from` older or newer: the answer always goes old → new).
