@@ -5,7 +5,7 @@
 //! is right after edits, restores, renames and deletions, and for every replica sharing the database.
 
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, QueryFilter, QuerySelect};
 
 use portolan_types::catalog::EntityQuery;
 use portolan_types::docs::PAGE_KINDS;
@@ -87,72 +87,13 @@ async fn search_pages(
     owner: Option<&str>,
     limit: usize,
 ) -> Result<Vec<SearchHit>, DbErr> {
-    let search_text = || Expr::col((page_rows::Entity, pages::search_text_column()));
-    let mut select = page_rows::Entity::find()
-        .select_only()
-        .columns([
-            page_rows::Column::Id,
-            page_rows::Column::Space,
-            page_rows::Column::Slug,
-            page_rows::Column::Title,
-            page_rows::Column::Kind,
-            page_rows::Column::CurrentRevisionId,
-        ])
-        .column_as(search_text(), "search_text");
-    if let Some(space) = space {
-        select = select.filter(page_rows::Column::Space.eq(space.to_lowercase()));
-    }
-    if let Some(kind) = kind {
-        select = select.filter(page_rows::Column::Kind.eq(kind));
-    }
-    if let Some(owner) = owner.map(str::trim).filter(|o| !o.is_empty()) {
-        match pages::owner_ref(Some(owner)) {
-            Ok(Some(o)) => select = select.filter(page_rows::Column::OwnerRef.eq(o)),
-            _ => return Ok(Vec::new()),
-        }
-    }
-    // Ranking favours titles, so the pages whose title holds a word are candidates whatever the body index says,
-    // checked for every word in Rust below. They come from the title index: FTS5's trigram index on SQLite (words
-    // of three characters or more), `pg_trgm` on `lower(title)` on PostgreSQL; shorter words scan the titles.
-    let sqlite = db.get_database_backend() == sea_orm::DbBackend::Sqlite;
-    let title_phrases: Option<Vec<String>> =
-        if sqlite { words.iter().map(|w| trigram_phrase(w)).collect() } else { None };
-    let in_title = if let Some(any) = title_phrases {
-        sea_orm::Condition::all().add(Expr::cust_with_values(
-            "\"doc_pages\".\"id\" IN (SELECT rowid FROM doc_titles_fts WHERE doc_titles_fts MATCH ?)",
-            [sea_orm::Value::from(any.join(" OR "))],
-        ))
-    } else {
-        let title =
-            || Expr::expr(sea_orm::sea_query::Func::lower(Expr::col((page_rows::Entity, page_rows::Column::Title))));
-        let mut in_title = sea_orm::Condition::any();
-        for word in words {
-            in_title = in_title.add(title().like(LikeExpr::new(like_pattern(word)).escape('\\')));
-        }
-        in_title
+    let Some((by_title, by_body)) = candidate_statements(db.get_database_backend(), words, space, kind, owner) else {
+        return Ok(Vec::new());
     };
-    let by_title = select.clone().filter(in_title);
-    // The other candidates come from the index: the first it finds holding every word, unranked. Ranking them in
-    // the index (bm25) meant testing every page that matches, and common words match nearly all of them; the
-    // ranking below caps a word's count at five anyway.
-    let mut phrases = Vec::new();
-    let mut by_body = select;
-    for word in words {
-        match trigram_phrase(word).filter(|_| sqlite) {
-            Some(phrase) => phrases.push(phrase),
-            None => by_body = by_body.filter(search_text().like(LikeExpr::new(like_pattern(word)).escape('\\'))),
-        }
-    }
-    if !phrases.is_empty() {
-        by_body = by_body.filter(Expr::cust_with_values(
-            "\"doc_pages\".\"id\" IN (SELECT rowid FROM doc_pages_fts WHERE doc_pages_fts MATCH ? LIMIT ?)",
-            [sea_orm::Value::from(phrases.join(" AND ")), sea_orm::Value::from(CANDIDATES as i64)],
-        ));
-    }
-    let mut rows: Vec<Candidate> = candidates(db, by_title).await?;
+    let mut rows: Vec<Candidate> = Candidate::find_by_statement(by_title).all(db).await?;
     rows.retain(|p| words.iter().all(|w| p.search_text.contains(w.as_str())));
     let seen: std::collections::HashSet<i64> = rows.iter().map(|p| p.id).collect();
-    let body_rows = candidates(db, by_body).await?;
+    let body_rows = Candidate::find_by_statement(by_body).all(db).await?;
     rows.extend(body_rows.into_iter().filter(|p| !seen.contains(&p.id)));
     let mut ranked: Vec<(u32, Candidate)> = rows
         .into_iter()
@@ -189,20 +130,89 @@ async fn search_pages(
         .collect())
 }
 
-/// The first [`CANDIDATES`] rows of `select`, with the limit written into the statement rather than bound.
+/// The two statements that find a search's candidate pages: those whose title holds a word, and the first
+/// [`CANDIDATES`] holding every word. `None` when `owner` is not a valid owner (nothing can match).
 ///
-/// PostgreSQL plans a prepared statement once for all values after a few runs, and for a bound `LIMIT` it assumes a
-/// tenth of the rows: a plain scan that stops early then looked cheaper than the trigram index, so on the docs
-/// benchmark every search lower-cased the title of every page (1.8 ms of the database's time instead of 0.05).
-/// With the limit in the text the shared plan keeps the index.
-async fn candidates(
-    db: &DatabaseConnection,
-    select: sea_orm::Select<page_rows::Entity>,
-) -> Result<Vec<Candidate>, DbErr> {
-    use sea_orm::{FromQueryResult, QueryTrait};
-    let built = select.build(db.get_database_backend());
-    let statement = sea_orm::Statement { sql: format!("{} LIMIT {CANDIDATES}", built.sql), ..built };
-    Candidate::find_by_statement(statement).all(db).await
+/// Each carries its `LIMIT` in its text rather than as a bound value. PostgreSQL plans a prepared statement once
+/// for all values after a few runs, and for a bound `LIMIT` it assumes a tenth of the rows: a plain scan that
+/// stops early then looked cheaper than the trigram index, so on the docs benchmark every search lower-cased the
+/// title of every page (1.8 ms of the database's time instead of 0.05). With the limit in the text the shared
+/// plan keeps the index.
+pub fn candidate_statements(
+    backend: sea_orm::DbBackend,
+    words: &[String],
+    space: Option<&str>,
+    kind: Option<&str>,
+    owner: Option<&str>,
+) -> Option<(sea_orm::Statement, sea_orm::Statement)> {
+    use sea_orm::QueryTrait;
+    let search_text = || Expr::col((page_rows::Entity, pages::search_text_column()));
+    let mut select = page_rows::Entity::find()
+        .select_only()
+        .columns([
+            page_rows::Column::Id,
+            page_rows::Column::Space,
+            page_rows::Column::Slug,
+            page_rows::Column::Title,
+            page_rows::Column::Kind,
+            page_rows::Column::CurrentRevisionId,
+        ])
+        .column_as(search_text(), "search_text");
+    if let Some(space) = space {
+        select = select.filter(page_rows::Column::Space.eq(space.to_lowercase()));
+    }
+    if let Some(kind) = kind {
+        select = select.filter(page_rows::Column::Kind.eq(kind));
+    }
+    if let Some(owner) = owner.map(str::trim).filter(|o| !o.is_empty()) {
+        match pages::owner_ref(Some(owner)) {
+            Ok(Some(o)) => select = select.filter(page_rows::Column::OwnerRef.eq(o)),
+            _ => return None,
+        }
+    }
+    // Ranking favours titles, so the pages whose title holds a word are candidates whatever the body index says,
+    // checked for every word in Rust below. They come from the title index: FTS5's trigram index on SQLite (words
+    // of three characters or more), `pg_trgm` on `lower(title)` on PostgreSQL; shorter words scan the titles.
+    let sqlite = backend == sea_orm::DbBackend::Sqlite;
+    let title_phrases: Option<Vec<String>> =
+        if sqlite { words.iter().map(|w| trigram_phrase(w)).collect() } else { None };
+    let in_title = if let Some(any) = title_phrases {
+        sea_orm::Condition::all().add(Expr::cust_with_values(
+            "\"doc_pages\".\"id\" IN (SELECT rowid FROM doc_titles_fts WHERE doc_titles_fts MATCH ?)",
+            [sea_orm::Value::from(any.join(" OR "))],
+        ))
+    } else {
+        let title =
+            || Expr::expr(sea_orm::sea_query::Func::lower(Expr::col((page_rows::Entity, page_rows::Column::Title))));
+        let mut in_title = sea_orm::Condition::any();
+        for word in words {
+            in_title = in_title.add(title().like(LikeExpr::new(like_pattern(word)).escape('\\')));
+        }
+        in_title
+    };
+    let by_title = select.clone().filter(in_title);
+    // The other candidates come from the index: the first it finds holding every word, unranked. Ranking them in
+    // the index (bm25) meant testing every page that matches, and common words match nearly all of them; the
+    // ranking below caps a word's count at five anyway.
+    let mut phrases = Vec::new();
+    let mut by_body = select;
+    for word in words {
+        match trigram_phrase(word).filter(|_| sqlite) {
+            Some(phrase) => phrases.push(phrase),
+            None => by_body = by_body.filter(search_text().like(LikeExpr::new(like_pattern(word)).escape('\\'))),
+        }
+    }
+    if !phrases.is_empty() {
+        by_body = by_body.filter(Expr::cust_with_values(
+            "\"doc_pages\".\"id\" IN (SELECT rowid FROM doc_pages_fts WHERE doc_pages_fts MATCH ? LIMIT ?)",
+            [sea_orm::Value::from(phrases.join(" AND ")), sea_orm::Value::from(CANDIDATES as i64)],
+        ));
+    }
+    let limited = |select: sea_orm::Select<page_rows::Entity>| {
+        let built = select.build(backend);
+        sea_orm::Statement { sql: format!("{} LIMIT {CANDIDATES}", built.sql), ..built }
+    };
+    Some((limited(by_title), limited(by_body)))
 }
 
 async fn search_entities(
@@ -270,23 +280,43 @@ fn score(title: &str, body: &str, words: &[String]) -> u32 {
 }
 
 /// Markdown source as reading text for snippets: markup characters dropped, whitespace collapsed.
+///
+/// It copies the runs of text between markup and whitespace as they are, looking at bytes and decoding only
+/// non-ASCII characters (to find Unicode whitespace): a search cuts snippets from twenty 5 KB pages, and pushing
+/// them one character at a time was a fifth of the server's time for a search on the docs benchmark.
 fn plain_text(markdown: &str) -> String {
+    let bytes = markdown.as_bytes();
     let mut out = String::with_capacity(markdown.len());
     let mut gap = false;
-    for c in markdown.chars() {
-        if matches!(c, '#' | '*' | '`' | '|' | '>' | '[' | ']') {
-            continue;
+    let (mut start, mut i) = (0, 0);
+    let flush = |out: &mut String, gap: &mut bool, run: &str| {
+        if !run.is_empty() {
+            if *gap {
+                out.push(' ');
+                *gap = false;
+            }
+            out.push_str(run);
         }
-        if c.is_whitespace() {
-            gap = !out.is_empty();
-            continue;
+    };
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (len, whitespace, markup) = if b.is_ascii() {
+            (1, matches!(b, b'\t'..=b'\r' | b' '), matches!(b, b'#' | b'*' | b'`' | b'|' | b'>' | b'[' | b']'))
+        } else {
+            // `i` is a character boundary: it only ever moves by whole characters.
+            let c = markdown[i..].chars().next().unwrap_or(' ');
+            (c.len_utf8(), c.is_whitespace(), false)
+        };
+        if whitespace || markup {
+            flush(&mut out, &mut gap, &markdown[start..i]);
+            if whitespace {
+                gap = !out.is_empty();
+            }
+            start = i + len;
         }
-        if gap {
-            out.push(' ');
-            gap = false;
-        }
-        out.push(c);
+        i += len;
     }
+    flush(&mut out, &mut gap, &markdown[start..]);
     out
 }
 
@@ -450,6 +480,69 @@ mod tests {
         assert_eq!(trigram_phrase("pay").as_deref(), Some("\"pay\""));
         assert_eq!(trigram_phrase("a\"b").as_deref(), Some("\"a\"\"b\""), "quotes doubled");
         assert_eq!(trigram_phrase("zü"), None, "two characters, however many bytes");
+    }
+
+    /// The character-at-a-time version [`plain_text`] replaced.
+    fn plain_text_by_chars(markdown: &str) -> String {
+        let mut out = String::new();
+        let mut gap = false;
+        for c in markdown.chars() {
+            if matches!(c, '#' | '*' | '`' | '|' | '>' | '[' | ']') {
+                continue;
+            }
+            if c.is_whitespace() {
+                gap = !out.is_empty();
+                continue;
+            }
+            if gap {
+                out.push(' ');
+                gap = false;
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    #[test]
+    fn plain_text_is_what_reading_character_by_character_gives() {
+        let pieces = [
+            "# Title",
+            " ",
+            "\n\n",
+            "\t",
+            "\u{b}",
+            "\u{c}",
+            "\r\n",
+            "**bold**",
+            "`code`",
+            "| a | b |",
+            "> quote",
+            "[[Link]]",
+            "Zürich",
+            "\u{a0}",
+            "\u{2003}",
+            "\u{3000}",
+            "日本語",
+            "é",
+            "x",
+            "  ",
+            "###",
+            "\u{85}",
+            "İ",
+            "😀",
+        ];
+        // Every sequence of up to three pieces, and a long mixed text.
+        for a in pieces {
+            assert_eq!(plain_text(a), plain_text_by_chars(a), "{a:?}");
+            for b in pieces {
+                for c in pieces {
+                    let text = format!("{a}{b}{c}");
+                    assert_eq!(plain_text(&text), plain_text_by_chars(&text), "{text:?}");
+                }
+            }
+        }
+        let long: String = (0..2_000).map(|i| pieces[(i * 7) % pieces.len()]).collect();
+        assert_eq!(plain_text(&long), plain_text_by_chars(&long));
     }
 
     #[test]
