@@ -87,22 +87,13 @@ async fn a_page_is_made_read_and_saved_as_revisions(b: Backend) {
     // scans of the table off, the planner picks among the ways the indexes allow; only an index holding every
     // listed column, the id included, allows an index-only scan.
     if matches!(b, Backend::Postgres) {
-        use sea_orm::{ConnectionTrait, DbBackend, QueryTrait, Statement, TransactionTrait};
+        use sea_orm::{ConnectionTrait, DbBackend, QueryTrait, TransactionTrait};
         let db = app.state.app.db.clone();
         db.execute_unprepared("VACUUM (ANALYZE) doc_revisions").await.unwrap();
         let txn = db.begin().await.unwrap();
         txn.execute_unprepared("SET LOCAL enable_seqscan = off").await.unwrap();
         txn.execute_unprepared("SET LOCAL enable_bitmapscan = off").await.unwrap();
-        let listing = portolan_core::docs::pages::history_rows(id).build(DbBackend::Postgres);
-        let explain = Statement { sql: format!("EXPLAIN {}", listing.sql), ..listing };
-        let plan: Vec<String> = txn
-            .query_all_raw(explain)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.try_get_by_index::<String>(0).unwrap())
-            .collect();
-        let plan = plan.join("\n");
+        let plan = plan_of(&txn, portolan_core::docs::pages::history_rows(id).build(DbBackend::Postgres)).await;
         assert!(plan.contains("Index Only Scan using ix_doc_revisions_history"), "{plan}");
         txn.rollback().await.unwrap();
     }
@@ -115,6 +106,14 @@ fn put_json(path: &str, body: &serde_json::Value) -> http::Request<axum::body::B
         .header("cookie", "")
         .body(axum::body::Body::from(body.to_string()))
         .unwrap()
+}
+
+/// PostgreSQL's plan for `statement` (its `EXPLAIN`), one line per node.
+async fn plan_of<C: sea_orm::ConnectionTrait>(conn: &C, statement: sea_orm::Statement) -> String {
+    let explain = sea_orm::Statement { sql: format!("EXPLAIN {}", statement.sql), ..statement };
+    let lines: Vec<String> =
+        conn.query_all_raw(explain).await.unwrap().iter().map(|r| r.try_get_by_index::<String>(0).unwrap()).collect();
+    lines.join("\n")
 }
 
 async fn a_stale_save_is_a_conflict_that_loses_nothing(b: Backend) {
@@ -503,21 +502,13 @@ async fn wiki_links_resolve_show_backlinks_and_break_visibly(b: Backend) {
     // (which answers `=` too, and once made every page view recheck every page). With sequential scans off, the
     // plan is the planner's choice among the indexes it may use.
     if matches!(b, Backend::Postgres) {
-        use sea_orm::{ConnectionTrait, DbBackend, QueryTrait, Statement, TransactionTrait};
+        use sea_orm::{ConnectionTrait, DbBackend, QueryTrait, TransactionTrait};
         let db = &app.state.app.db;
         let txn = db.begin().await.unwrap();
         txn.execute_unprepared("SET LOCAL enable_seqscan = off").await.unwrap();
         let lookup = portolan_core::docs::pages::titled(DbBackend::Postgres, &["runbook 5", "restart the api"])
             .build(DbBackend::Postgres);
-        let explain = Statement { sql: format!("EXPLAIN {}", lookup.sql), ..lookup };
-        let plan: Vec<String> = txn
-            .query_all_raw(explain)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.try_get_by_index::<String>(0).unwrap())
-            .collect();
-        let plan = plan.join("\n");
+        let plan = plan_of(&txn, lookup).await;
         assert!(plan.contains("ix_doc_pages_lower_title_c"), "{plan}");
         let found: Vec<(i64, String, String, String)> =
             portolan_core::docs::pages::titled(DbBackend::Postgres, &["restart the api"])
@@ -722,15 +713,8 @@ async fn search_ranks_title_matches_first_when_most_pages_match(b: Backend) {
             let generic = db.begin().await.unwrap();
             generic.execute_unprepared("SET LOCAL plan_cache_mode = force_generic_plan").await.unwrap();
             generic.execute_unprepared(&format!("PREPARE candidates AS {}", statement.sql)).await.unwrap();
-            let explain = format!("EXPLAIN EXECUTE candidates({})", values.join(", "));
-            let plan: Vec<String> = generic
-                .query_all_raw(Statement::from_string(db.get_database_backend(), explain))
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.try_get_by_index::<String>(0).unwrap())
-                .collect();
-            let plan = plan.join("\n");
+            let execute = format!("EXECUTE candidates({})", values.join(", "));
+            let plan = plan_of(&generic, Statement::from_string(db.get_database_backend(), execute)).await;
             assert!(plan.contains(index), "{}\n{plan}", statement.sql);
             generic.execute_unprepared("DEALLOCATE candidates").await.unwrap();
             generic.rollback().await.unwrap();
