@@ -356,10 +356,11 @@ pub struct PageHistory {
 pub async fn history(space: String, slug: String) -> Result<PageHistory, AppError> {
     let page = load_page(&space, &slug).await?;
     let state = crate::ssr::state()?;
-    let revisions = portolan_core::docs::pages::history(&state.db, page.page.id)
+    let (id, current) = (page.page.id, page.page.revision_id);
+    let history = portolan_core::docs::pages::history_until(&state.db, &state.docs_cache.histories, id, current)
         .await
         .map_err(|e| crate::ssr::internal("listing revisions", e))?;
-    Ok(PageHistory { page, revisions })
+    Ok(PageHistory { page, revisions: history.revisions.clone() })
 }
 
 /// The diff between two revisions (by number) of a page.

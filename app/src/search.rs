@@ -25,7 +25,9 @@ pub async fn run_search(
     let state = crate::ssr::state()?;
     let vis = crate::ssr::visibility(&state, &viewer).await?;
     let query = portolan_types::search::SearchQuery { q, space, kind, owner: None, limit };
-    portolan_core::search::search(&state.db, &vis, &query).await.map_err(|e| crate::ssr::internal("searching", e))
+    portolan_core::search::search(&state.db, &state.docs_cache.texts, &vis, &query)
+        .await
+        .map_err(|e| crate::ssr::internal("searching", e))
 }
 
 fn marks(parts: Vec<Highlight>) -> impl IntoView {

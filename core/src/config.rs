@@ -100,6 +100,9 @@ pub struct Config {
     /// `PORTOLAN_CATALOG_CACHE_MB`: memory for the read cache of Backstage's entity JSON
     /// (`/api/catalog/entities/by-name/…`). `0` turns the cache off. Default 16.
     pub catalog_cache_mb: u32,
+    /// `PORTOLAN_DOCS_CACHE_MB`: memory for what the docs derive from revisions, which never change: what search
+    /// reads of them, rendered pages and histories (see `docs::cache`). `0` turns the caches off. Default 64.
+    pub docs_cache_mb: u32,
     /// `PORTOLAN_GITHUB_TOKEN`: a token the portal itself uses to read repositories (catalog discovery, URL
     /// locations on GitHub, deploy sync). Needs read access to contents and metadata.
     pub github_token: Option<Secret>,
@@ -382,6 +385,7 @@ struct RawConfig {
     catalog_delete_orphans: Option<bool>,
     catalog_refresh_seconds: Option<u64>,
     catalog_cache_mb: Option<u32>,
+    docs_cache_mb: Option<u32>,
     #[serde(skip_serializing)]
     github_token: Option<String>,
     #[serde(deserialize_with = "comma_list")]
@@ -662,6 +666,7 @@ impl RawConfig {
             catalog_delete_orphans: self.catalog_delete_orphans.unwrap_or(false),
             catalog_refresh_seconds: self.catalog_refresh_seconds.unwrap_or(1800),
             catalog_cache_mb: self.catalog_cache_mb.unwrap_or(16),
+            docs_cache_mb: self.docs_cache_mb.unwrap_or(64),
             github_token,
             github_discovery_orgs,
             github_catalog_path,
@@ -1062,6 +1067,8 @@ mod tests {
         let c = from_pairs(&[]).unwrap();
         assert_eq!(c.database_max_connections, None, "the backend's default");
         assert_eq!(c.catalog_cache_mb, 16);
+        assert_eq!(c.docs_cache_mb, 64);
+        assert_eq!(from_pairs(&[("docs_cache_mb", "0")]).unwrap().docs_cache_mb, 0, "0 turns the docs caches off");
         let c = RawConfig { database_max_connections: Some(4), catalog_cache_mb: Some(0), ..RawConfig::default() }
             .resolve()
             .unwrap();

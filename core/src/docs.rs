@@ -2,6 +2,7 @@
 //! whose saves never overwrite each other.
 
 pub mod attachments;
+pub mod cache;
 pub mod diff;
 pub mod guides;
 pub mod highlight;

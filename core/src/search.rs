@@ -2,7 +2,13 @@
 //! title, description). Every word must occur, partially (`pay` finds `payments`); candidates come from the
 //! trigram indexes (FTS5 on SQLite, `pg_trgm` on PostgreSQL), so the database does the finding and this module
 //! only ranks and cuts snippets. The page index is a column written in the same transaction as each save, so it
-//! is right after edits, restores, renames and deletions, and for every replica sharing the database.
+//! is right after edits, restores, renames and deletions, and for every replica sharing the database. The
+//! candidate statements return ids and titles only: what ranking and snippets read of each page's current revision
+//! comes from a per-process cache by revision id (`docs::cache::RevisionTexts`; revisions never change), so a
+//! repeated search does not have the database send kilobytes of text per candidate.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, QueryFilter, QuerySelect};
@@ -13,6 +19,7 @@ use portolan_types::search::{Highlight, SearchHit, SearchQuery, SearchResults};
 
 use crate::catalog::store;
 use crate::catalog::visibility::Visibility;
+use crate::docs::cache::{RevisionText, RevisionTexts};
 use crate::docs::pages::{self, page_rows, revisions};
 
 /// Words searched for at most.
@@ -29,7 +36,6 @@ struct Candidate {
     title: String,
     kind: String,
     current_revision_id: Option<i64>,
-    search_text: String,
 }
 
 /// `%word%` for LIKE, with `%`, `_` and `\` taken literally.
@@ -57,8 +63,14 @@ pub fn words(q: &str) -> Vec<String> {
     q.split_whitespace().take(MAX_WORDS).map(str::to_lowercase).collect()
 }
 
-/// Searches pages and entities; `vis` hides what the viewer may not see of the catalog.
-pub async fn search(db: &DatabaseConnection, vis: &Visibility, q: &SearchQuery) -> Result<SearchResults, DbErr> {
+/// Searches pages and entities; `vis` hides what the viewer may not see of the catalog, and `texts` keeps what
+/// ranking and snippets read of the pages' revisions.
+pub async fn search(
+    db: &DatabaseConnection,
+    texts: &RevisionTexts,
+    vis: &Visibility,
+    q: &SearchQuery,
+) -> Result<SearchResults, DbErr> {
     let words = words(&q.q);
     let limit = usize::try_from(q.limit.unwrap_or(20).clamp(1, 50)).unwrap_or(20);
     if words.is_empty() {
@@ -69,7 +81,7 @@ pub async fn search(db: &DatabaseConnection, vis: &Visibility, q: &SearchQuery) 
     let space = q.space.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let mut hits = Vec::new();
     if kind.is_none() || page_kind {
-        hits.extend(search_pages(db, &words, space, kind.as_deref(), q.owner.as_deref(), limit).await?);
+        hits.extend(search_pages(db, texts, &words, space, kind.as_deref(), q.owner.as_deref(), limit).await?);
     }
     if space.is_none() && !page_kind {
         hits.extend(search_entities(db, vis, &words, kind.as_deref(), q.owner.as_deref()).await?);
@@ -81,6 +93,7 @@ pub async fn search(db: &DatabaseConnection, vis: &Visibility, q: &SearchQuery) 
 
 async fn search_pages(
     db: &DatabaseConnection,
+    texts: &RevisionTexts,
     words: &[String],
     space: Option<&str>,
     kind: Option<&str>,
@@ -91,43 +104,69 @@ async fn search_pages(
         return Ok(Vec::new());
     };
     let mut rows: Vec<Candidate> = Candidate::find_by_statement(by_title).all(db).await?;
-    rows.retain(|p| words.iter().all(|w| p.search_text.contains(w.as_str())));
-    let seen: std::collections::HashSet<i64> = rows.iter().map(|p| p.id).collect();
     let body_rows = Candidate::find_by_statement(by_body).all(db).await?;
+    let found = revision_texts(db, texts, rows.iter().chain(&body_rows).filter_map(|p| p.current_revision_id)).await?;
+    let empty = Arc::new(RevisionText { lower: "".into(), plain: "".into() });
+    let text_of = |p: &Candidate| p.current_revision_id.and_then(|id| found.get(&id)).unwrap_or(&empty).clone();
+    // A title match is a candidate only if every word occurs in the title or the source (a word has no
+    // whitespace, so none spans the two).
+    rows.retain(|p| {
+        let (title, text) = (p.title.to_lowercase(), text_of(p));
+        words.iter().all(|w| title.contains(w.as_str()) || text.lower.contains(w.as_str()))
+    });
+    let seen: std::collections::HashSet<i64> = rows.iter().map(|p| p.id).collect();
     rows.extend(body_rows.into_iter().filter(|p| !seen.contains(&p.id)));
-    let mut ranked: Vec<(u32, Candidate)> = rows
+    let mut ranked: Vec<(u32, Candidate, Arc<RevisionText>)> = rows
         .into_iter()
         .map(|p| {
-            let body = p.search_text.get(p.title.len().min(p.search_text.len())..).unwrap_or("");
-            (score(&p.title, body, words), p)
+            let text = text_of(&p);
+            (score(&p.title, &text.lower, words), p, text)
         })
         .collect();
     ranked.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.title.cmp(&b.1.title)));
     ranked.truncate(limit);
-    // Snippets come from the current source (the index is lower-cased).
-    let ids: Vec<i64> = ranked.iter().filter_map(|(_, p)| p.current_revision_id).collect();
-    let sources: std::collections::HashMap<i64, String> = revisions::Entity::find()
-        .filter(revisions::Column::Id.is_in(ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|r| (r.id, r.markdown))
-        .collect();
     Ok(ranked
         .into_iter()
-        .map(|(score, p)| {
-            let source = p.current_revision_id.and_then(|id| sources.get(&id)).map(String::as_str).unwrap_or("");
-            SearchHit {
-                kind: "page".to_owned(),
-                title_marks: highlight(&p.title, words, None),
-                snippet: highlight(&plain_text(source), words, Some(SNIPPET)),
-                path: format!("/docs/{}/{}", p.space, p.slug),
-                detail: format!("{} · {}", p.space, p.kind),
-                title: p.title,
-                score,
-            }
+        .map(|(score, p, text)| SearchHit {
+            kind: "page".to_owned(),
+            title_marks: highlight(&p.title, words, None),
+            snippet: highlight(&text.plain, words, Some(SNIPPET)),
+            path: format!("/docs/{}/{}", p.space, p.slug),
+            detail: format!("{} · {}", p.space, p.kind),
+            title: p.title,
+            score,
         })
         .collect())
+}
+
+/// What search reads of these revisions: from `texts` where kept, the others read from the database in one
+/// statement (and then kept).
+async fn revision_texts(
+    db: &DatabaseConnection,
+    texts: &RevisionTexts,
+    ids: impl Iterator<Item = i64>,
+) -> Result<HashMap<i64, Arc<RevisionText>>, DbErr> {
+    let ids: Vec<i64> = ids.collect();
+    let mut found = texts.get_many(ids.iter().copied());
+    let mut missing: Vec<i64> = ids.into_iter().filter(|id| !found.contains_key(id)).collect();
+    if missing.is_empty() {
+        return Ok(found);
+    }
+    missing.sort_unstable();
+    missing.dedup();
+    let sources: Vec<(i64, String)> = revisions::Entity::find()
+        .select_only()
+        .columns([revisions::Column::Id, revisions::Column::Markdown])
+        .filter(revisions::Column::Id.is_in(missing))
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (id, markdown) in sources {
+        let text = Arc::new(RevisionText::of(&markdown));
+        texts.put(id, text.clone());
+        found.insert(id, text);
+    }
+    Ok(found)
 }
 
 /// The two statements that find a search's candidate pages: those whose title holds a word, and the first
@@ -147,17 +186,14 @@ pub fn candidate_statements(
 ) -> Option<(sea_orm::Statement, sea_orm::Statement)> {
     use sea_orm::QueryTrait;
     let search_text = || Expr::col((page_rows::Entity, pages::search_text_column()));
-    let mut select = page_rows::Entity::find()
-        .select_only()
-        .columns([
-            page_rows::Column::Id,
-            page_rows::Column::Space,
-            page_rows::Column::Slug,
-            page_rows::Column::Title,
-            page_rows::Column::Kind,
-            page_rows::Column::CurrentRevisionId,
-        ])
-        .column_as(search_text(), "search_text");
+    let mut select = page_rows::Entity::find().select_only().columns([
+        page_rows::Column::Id,
+        page_rows::Column::Space,
+        page_rows::Column::Slug,
+        page_rows::Column::Title,
+        page_rows::Column::Kind,
+        page_rows::Column::CurrentRevisionId,
+    ]);
     if let Some(space) = space {
         select = select.filter(page_rows::Column::Space.eq(space.to_lowercase()));
     }
@@ -284,7 +320,7 @@ fn score(title: &str, body: &str, words: &[String]) -> u32 {
 /// It copies the runs of text between markup and whitespace as they are, looking at bytes and decoding only
 /// non-ASCII characters (to find Unicode whitespace): a search cuts snippets from twenty 5 KB pages, and pushing
 /// them one character at a time was a fifth of the server's time for a search on the docs benchmark.
-fn plain_text(markdown: &str) -> String {
+pub(crate) fn plain_text(markdown: &str) -> String {
     let bytes = markdown.as_bytes();
     let mut out = String::with_capacity(markdown.len());
     let mut gap = false;

@@ -26,6 +26,8 @@ pub struct AppState {
     pub grid_cache: Arc<crate::health::query::GridCache>,
     /// Backstage's entity JSON by reference (`PORTOLAN_CATALOG_CACHE_MB`).
     pub entity_cache: Arc<crate::catalog::cache::EntityCache>,
+    /// What search reads of page revisions, and page histories (`PORTOLAN_DOCS_CACHE_MB`).
+    pub docs_cache: Arc<crate::docs::cache::DocsCache>,
 }
 
 impl AppState {
@@ -33,12 +35,14 @@ impl AppState {
     pub fn new(db: DatabaseConnection, config: Arc<Config>) -> Result<AppState, GithubSyncError> {
         let github_sync =
             GithubSync::new(db.clone(), &config.github_api_url, &config.github_url, config.github_token.as_ref())?;
+        crate::docs::cache::set_render_budget(config.docs_cache_mb);
         Ok(AppState {
             github: Arc::new(OctocrabGithub::new(&config.github_api_url)),
             urls: Arc::new(HttpUrlReader::new(github_sync.clone())),
             github_sync: Arc::new(github_sync),
             grid_cache: Arc::default(),
             entity_cache: Arc::new(crate::catalog::cache::EntityCache::with_megabytes(config.catalog_cache_mb)),
+            docs_cache: Arc::new(crate::docs::cache::DocsCache::with_megabytes(config.docs_cache_mb)),
             db,
             config,
         })

@@ -188,15 +188,18 @@ pub(crate) async fn page_revisions(
     State(state): State<ServerState>,
     Extension(viewer): Extension<RequestViewer>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<Vec<RevisionView>>, ApiError> {
+) -> Result<Response, ApiError> {
     require(&viewer)?;
     let db = &state.app.db;
-    match pages::current(db, id).await {
-        Ok(Some(_)) => {}
+    let current = match pages::current_revision_id(db, id).await {
+        Ok(Some(current)) => current,
         Ok(None) => return Err(ApiError::not_found("no such page")),
         Err(e) => return Err(ApiError::internal("loading a page", e)),
+    };
+    match pages::history_until(db, &state.app.docs_cache.histories, id, current).await {
+        Ok(history) => Ok(Json(history.revisions.as_slice()).into_response()),
+        Err(e) => Err(ApiError::internal("listing revisions", e)),
     }
-    pages::history(db, id).await.map(Json).map_err(|e| ApiError::internal("listing revisions", e))
 }
 
 /// `?space=` of the page list.

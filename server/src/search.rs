@@ -34,5 +34,8 @@ pub(crate) async fn search(
     let vis = visibility::for_viewer(db, &state.app.config, viewer)
         .await
         .map_err(|e| ApiError::internal("deciding visibility", e))?;
-    portolan_core::search::search(db, &vis, &q).await.map(Json).map_err(|e| ApiError::internal("searching", e))
+    portolan_core::search::search(db, &state.app.docs_cache.texts, &vis, &q)
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::internal("searching", e))
 }

@@ -469,6 +469,21 @@ pub async fn render<C: ConnectionTrait>(db: &C, source: &str) -> Result<markdown
     Ok(markdown::render_linked(source, &resolve_links(db, source).await?))
 }
 
+/// A stored revision's source, rendered with its wiki links resolved now. Renderings are kept by source and link
+/// targets (`docs::cache::rendered`), so reading a page again costs the link lookups and no rendering; a page
+/// whose link targets appear, move or go away renders anew. (Drafts use [`render`], so previews never fill it.)
+pub async fn render_stored<C: ConnectionTrait>(db: &C, source: &str) -> Result<markdown::Rendered, DbErr> {
+    let links = resolve_links(db, source).await?;
+    let key = super::cache::render_key(source, &links);
+    let cache = super::cache::rendered();
+    if let Some(hit) = cache.get(&key) {
+        return Ok(markdown::Rendered::clone(&hit));
+    }
+    let rendered = markdown::render_linked(source, &links);
+    cache.put(key, std::sync::Arc::new(rendered.clone()));
+    Ok(rendered)
+}
+
 /// The keys of the wiki links a page's source makes, sorted and without repeats: what `doc_page_links` holds for
 /// the page's current revision (written only by [`store_links`], in the transaction that makes the revision
 /// current).
@@ -609,7 +624,7 @@ pub async fn view<C: ConnectionTrait>(
     page: &page_rows::Model,
     rev: &revisions::Model,
 ) -> Result<PageView, DbErr> {
-    let rendered = render(db, &rev.markdown).await?;
+    let rendered = render_stored(db, &rev.markdown).await?;
     Ok(PageView {
         id: page.id,
         space: page.space.clone(),
@@ -655,6 +670,19 @@ pub async fn get(db: &DatabaseConnection, id: i64) -> Result<Option<(page_rows::
         }
         None => Ok(None),
     }
+}
+
+/// A page's current revision id, if the page exists: one indexed read of two columns, for answers that only need
+/// to know the page is there (its history, say) and must not read and decompress its source for that.
+pub async fn current_revision_id(db: &DatabaseConnection, id: i64) -> Result<Option<i64>, DbErr> {
+    use sea_orm::QuerySelect;
+    let found: Option<Option<i64>> = page_rows::Entity::find_by_id(id)
+        .select_only()
+        .column(page_rows::Column::CurrentRevisionId)
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(found.flatten())
 }
 
 /// A page's row and its current revision, unrendered (for permission checks and saves).
@@ -1055,21 +1083,41 @@ pub(crate) async fn save_revision(
     Ok((page_rows::Model { title, current_revision_id: Some(rev.id), updated_at: now, ..page }, rev))
 }
 
-/// A page's revisions, newest first (without their text). On SQLite they are read as one aggregated JSON
-/// document: a long history is a thousand rows, and the SQLite driver's per-row cost was most of the answer's
-/// time. PostgreSQL streams rows cheaply, while building the same JSON (`json_agg`) took it three times as long as
-/// sending the rows, so there the rows are read as they are.
-pub async fn history(db: &DatabaseConnection, id: i64) -> Result<Vec<RevisionView>, DbErr> {
+/// A page's history up to its current revision `until`, newest first, from `cache` when it holds that list. A
+/// page's revisions are only ever added, with higher ids, so the list up to a revision never changes: a read
+/// that finds the page at the revision it found before answers from memory, on every replica.
+pub async fn history_until(
+    db: &DatabaseConnection,
+    cache: &super::cache::Histories,
+    id: i64,
+    until: i64,
+) -> Result<std::sync::Arc<super::cache::History>, DbErr> {
+    if let Some(kept) = cache.get(&id).filter(|h| h.until == until) {
+        return Ok(kept);
+    }
+    let history =
+        std::sync::Arc::new(super::cache::History { until, revisions: history_rows_until(db, id, until).await? });
+    cache.put(id, history.clone());
+    Ok(history)
+}
+
+/// The revisions of a page with ids up to `until`, newest first (without their text). On SQLite they are read as
+/// one aggregated JSON document: a long history is a thousand rows, and the SQLite driver's per-row cost was most
+/// of the answer's time. PostgreSQL streams rows cheaply, while building the same JSON (`json_agg`) took it three
+/// times as long as sending the rows, so there the rows are read as they are.
+async fn history_rows_until(db: &DatabaseConnection, id: i64, until: i64) -> Result<Vec<RevisionView>, DbErr> {
     use crate::db::DbTime;
-    let mut rows: Vec<(i64, i32, String, String, String, DbTime)> =
-        if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
-            let select = revisions::Entity::find().filter(revisions::Column::PageId.eq(id));
-            crate::db::json_rows(db, select, &["id", "number", "title", "summary", "author", "created_at"]).await?
-        } else {
-            let rows: Vec<(i64, i32, String, String, String, chrono::DateTime<Utc>)> =
-                history_rows(id).into_tuple().all(db).await?;
-            rows.into_iter().map(|(a, b, c, d, e, t)| (a, b, c, d, e, DbTime(t))).collect()
-        };
+    let mut rows: Vec<(i64, i32, String, String, String, DbTime)> = if db.get_database_backend()
+        == sea_orm::DbBackend::Sqlite
+    {
+        let select =
+            revisions::Entity::find().filter(revisions::Column::PageId.eq(id)).filter(revisions::Column::Id.lte(until));
+        crate::db::json_rows(db, select, &["id", "number", "title", "summary", "author", "created_at"]).await?
+    } else {
+        let rows: Vec<(i64, i32, String, String, String, chrono::DateTime<Utc>)> =
+            history_rows(id, until).into_tuple().all(db).await?;
+        rows.into_iter().map(|(a, b, c, d, e, t)| (a, b, c, d, e, DbTime(t))).collect()
+    };
     rows.sort_by_key(|r| std::cmp::Reverse(r.1));
     Ok(rows
         .into_iter()
@@ -1084,11 +1132,12 @@ pub async fn history(db: &DatabaseConnection, id: i64) -> Result<Vec<RevisionVie
         .collect())
 }
 
-/// What a page's history reads on PostgreSQL: the columns its history index covers (migration 29), so the
-/// listing is an index-only scan.
-pub fn history_rows(id: i64) -> sea_orm::Select<revisions::Entity> {
+/// What a page's history up to revision `until` reads on PostgreSQL: the columns its history index covers
+/// (migration 29), so the listing is an index-only scan.
+pub fn history_rows(id: i64, until: i64) -> sea_orm::Select<revisions::Entity> {
     use sea_orm::QuerySelect;
-    revisions::Entity::find().filter(revisions::Column::PageId.eq(id)).select_only().columns([
+    let select = revisions::Entity::find().filter(revisions::Column::PageId.eq(id));
+    select.filter(revisions::Column::Id.lte(until)).select_only().columns([
         revisions::Column::Id,
         revisions::Column::Number,
         revisions::Column::Title,
@@ -1147,7 +1196,7 @@ pub async fn revision(db: &DatabaseConnection, id: i64, number: i32) -> Result<R
         .one(db)
         .await?
         .ok_or(DocsError::NotFound)?;
-    let html = render(db, &rev.markdown).await?.html;
+    let html = render_stored(db, &rev.markdown).await?.html;
     let markdown = rev.markdown.clone();
     Ok(RevisionContent {
         current: page.current_revision_id == Some(rev.id),

@@ -72,6 +72,24 @@ async fn a_page_is_made_read_and_saved_as_revisions(b: Backend) {
     let numbers: Vec<i64> = history.as_array().unwrap().iter().map(|r| r["number"].as_i64().unwrap()).collect();
     assert_eq!(numbers, [2, 1]);
     assert_eq!(history[0]["summary"], "shorter");
+    let none = app.get_with_token("/api/v1/pages/999999/revisions", API_TOKEN).await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND, "the history of no page: {none:?}");
+    // The history just read is kept; the next save shows in it at once, on this server and on a second one
+    // (which read it before the save too).
+    let mut other = app.replica().await;
+    let history_of = |history: serde_json::Value| -> Vec<(i64, String)> {
+        let rows = history.as_array().unwrap().iter();
+        rows.map(|r| (r["number"].as_i64().unwrap(), r["summary"].as_str().unwrap().to_owned())).collect()
+    };
+    let before = other.get_with_token(&format!("/api/v1/pages/{id}/revisions"), API_TOKEN).await.json();
+    assert_eq!(history_of(before.clone()), history_of(history.clone()));
+    let third = json!({"base_revision": r2, "markdown": "# Restart\n\nThird.\n", "summary": "third"});
+    assert_eq!(app.send(put_json(&format!("/api/v1/pages/{id}"), &third)).await.status, StatusCode::OK);
+    for server in [&mut app, &mut other] {
+        let after = server.get_with_token(&format!("/api/v1/pages/{id}/revisions"), API_TOKEN).await.json();
+        let expected = [(3, "third".to_owned()), (2, "shorter".to_owned()), (1, "Created".to_owned())];
+        assert_eq!(history_of(after), expected);
+    }
     // A second page with the same title gets its own slug.
     let again = app.post_json_with_token("/api/v1/pages", &runbook(), API_TOKEN).await.json();
     assert_eq!(again["slug"], "restart-the-payments-api-2");
@@ -93,7 +111,8 @@ async fn a_page_is_made_read_and_saved_as_revisions(b: Backend) {
         let txn = db.begin().await.unwrap();
         txn.execute_unprepared("SET LOCAL enable_seqscan = off").await.unwrap();
         txn.execute_unprepared("SET LOCAL enable_bitmapscan = off").await.unwrap();
-        let plan = plan_of(&txn, portolan_core::docs::pages::history_rows(id).build(DbBackend::Postgres)).await;
+        let listing = portolan_core::docs::pages::history_rows(id, i64::MAX).build(DbBackend::Postgres);
+        let plan = plan_of(&txn, listing).await;
         assert!(plan.contains("Index Only Scan using ix_doc_revisions_history"), "{plan}");
         txn.rollback().await.unwrap();
     }
@@ -478,6 +497,20 @@ async fn wiki_links_resolve_show_backlinks_and_break_visibly(b: Backend) {
     let shown = app.get("/docs/payments/restart-the-payments-api").await;
     assert!(shown.body.contains("href=\"/docs/payments/payments-on-call\""), "still linked by slug");
 
+    // A missing page that is written later is linked at once, and broken again once deleted: a page renders anew
+    // whenever where its links lead changes, however often it was read before.
+    let mut missing = runbook();
+    missing["title"] = json!("Missing page");
+    missing["space"] = json!("elsewhere");
+    missing["entities"] = json!([]);
+    let missing = app.post_json_with_token("/api/v1/pages", &missing, API_TOKEN).await.json();
+    let read = app.get_with_token(&format!("/api/v1/pages/{}", page["id"]), API_TOKEN).await.json();
+    assert_eq!(read["broken_links"], json!(["Restart the payments API", "component:checkout"]));
+    assert!(read["html"].as_str().unwrap().contains("href=\"/docs/elsewhere/missing-page\""), "{read}");
+    assert_eq!(app.send(delete(&format!("/api/v1/pages/{}", missing["id"]))).await.status, StatusCode::NO_CONTENT);
+    let read = app.get_with_token(&format!("/api/v1/pages/{}", page["id"]), API_TOKEN).await.json();
+    assert_eq!(read, again, "the same source and link targets render as before");
+
     // An edit that keeps the links keeps the backlinks; one that changes them moves them.
     let linked_from = |app: &TestApp, entity: &'static str| {
         let db = app.state.app.db.clone();
@@ -578,15 +611,21 @@ async fn search_finds_pages_and_entities_and_follows_every_change(b: Backend) {
     let saved = app.send(put_json(&format!("/api/v1/pages/{id}"), &edit)).await.json();
     let found = |r: &serde_json::Value, path: &str| r["hits"].as_array().unwrap().iter().any(|h| h["path"] == path);
     let path = "/docs/payments/restart-the-payments-api";
-    assert!(found(&app.get_with_token(&search("blue-green"), API_TOKEN).await.json(), path));
+    let r = app.get_with_token(&search("blue-green"), API_TOKEN).await.json();
+    assert!(found(&r, path));
+    let snippet = |r: &serde_json::Value| -> String {
+        r["hits"][0]["snippet"].as_array().unwrap().iter().map(|s| s["text"].as_str().unwrap()).collect()
+    };
+    assert_eq!(snippet(&r), "Use the blue-green switch.", "the snippet is cut from the new revision");
     assert!(!found(&app.get_with_token(&search("drain traffic"), API_TOKEN).await.json(), path), "old text is gone");
     assert!(found(&app.get_with_token(&search("switch payments"), API_TOKEN).await.json(), path), "new title");
     let restore = json!({"revision": page["revision_id"], "base_revision": saved["revision_id"]});
-    assert_eq!(
-        app.post_json_with_token(&format!("/api/v1/pages/{id}/restore"), &restore, API_TOKEN).await.status,
-        StatusCode::OK
-    );
-    assert!(found(&app.get_with_token(&search("drain traffic"), API_TOKEN).await.json(), path), "restored text");
+    let restored = app.post_json_with_token(&format!("/api/v1/pages/{id}/restore"), &restore, API_TOKEN).await;
+    assert_eq!(restored.status, StatusCode::OK);
+    let restored = restored.json()["revision_id"].as_i64().unwrap();
+    let r = app.get_with_token(&search("drain traffic"), API_TOKEN).await.json();
+    assert!(found(&r, path), "restored text");
+    assert!(snippet(&r).starts_with("Restart 1. Drain traffic"), "{r}");
     assert!(!found(&app.get_with_token(&search("blue-green"), API_TOKEN).await.json(), path));
     // A second replica sees the same index.
     let mut other = app.replica().await;
@@ -595,6 +634,14 @@ async fn search_finds_pages_and_entities_and_follows_every_change(b: Backend) {
     assert!(!found(&other.get_with_token(&search("drain"), API_TOKEN).await.json(), path), "deleted");
     assert_eq!(app.get_with_token(&format!("/api/v1/pages/{id}"), API_TOKEN).await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.send(delete(&format!("/api/v1/pages/{id}"))).await.status, StatusCode::NOT_FOUND);
+    // Search keeps what it read of a revision by its id, so an id is never given again, not even that of the
+    // newest revision once its page is deleted (SQLite would reuse it without AUTOINCREMENT).
+    let mut fresh = runbook();
+    fresh["markdown"] = json!("Page the zebrafish rota.\n");
+    let fresh = app.post_json_with_token("/api/v1/pages", &fresh, API_TOKEN).await.json();
+    assert!(fresh["revision_id"].as_i64().unwrap() > restored, "{fresh}");
+    let r = app.get_with_token(&search("zebrafish rota"), API_TOKEN).await.json();
+    assert_eq!(snippet(&r), "Page the zebrafish rota.", "{r}");
 
     // The search page, server-rendered.
     app.login_as("octocat").await;
