@@ -1068,7 +1068,8 @@ mod tests {
         assert_eq!(c.database_max_connections, None, "the backend's default");
         assert_eq!(c.catalog_cache_mb, 16);
         assert_eq!(c.docs_cache_mb, 64);
-        assert_eq!(from_pairs(&[("docs_cache_mb", "0")]).unwrap().docs_cache_mb, 0, "0 turns the docs caches off");
+        let off = RawConfig { docs_cache_mb: Some(0), ..RawConfig::default() }.resolve().unwrap();
+        assert_eq!(off.docs_cache_mb, 0, "0 turns the docs caches off");
         let c = RawConfig { database_max_connections: Some(4), catalog_cache_mb: Some(0), ..RawConfig::default() }
             .resolve()
             .unwrap();
