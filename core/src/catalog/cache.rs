@@ -181,68 +181,6 @@ struct Inner {
     bytes: usize,
     /// How many entities a list's filters match, by filters and viewer ([`EntityCache::count`]).
     counts: HashMap<String, u64>,
-    /// Every entity's search text ([`EntityCache::search_texts`]).
-    search: Search,
-}
-
-/// What the cache holds of the entities' search texts.
-#[derive(Debug, Default, Clone)]
-enum Search {
-    /// Not read since the cache was last emptied.
-    #[default]
-    Unread,
-    /// Read, and kept.
-    Kept(Arc<SearchTexts>),
-    /// Read, and larger than half the budget: not kept, and not read again until the catalog changes.
-    TooLarge,
-}
-
-/// Every entity's search text (name, title and description, lower-cased), for partial-word search in memory: on
-/// PostgreSQL the trigram index answers a search naming one entity only after decoding the posting lists of the
-/// trigrams every name shares (`service-1234` holds those of "service", which all 10,000 Components of the
-/// benchmark have), and scanning a megabyte of text in the process costs less.
-#[derive(Debug)]
-pub struct SearchTexts {
-    /// Entity uid and search text.
-    rows: Vec<(Box<str>, Box<str>)>,
-}
-
-impl SearchTexts {
-    /// The texts, by entity uid.
-    pub fn new(rows: Vec<(String, String)>) -> SearchTexts {
-        SearchTexts { rows: rows.into_iter().map(|(uid, text)| (uid.into(), text.into())).collect() }
-    }
-
-    /// Bytes held.
-    pub fn size(&self) -> usize {
-        self.rows.iter().map(|(uid, t)| uid.len() + t.len() + std::mem::size_of::<(Box<str>, Box<str>)>()).sum()
-    }
-
-    /// The uids of the entities whose text holds every word (lower-cased, taken literally), in no order; `None`
-    /// when more than `cap` do.
-    pub fn matching(&self, words: &[String], cap: usize) -> Option<Vec<&str>> {
-        let mut found = Vec::new();
-        for (uid, text) in &self.rows {
-            if words.iter().all(|w| text.contains(w.as_str())) {
-                if found.len() == cap {
-                    return None;
-                }
-                found.push(&**uid);
-            }
-        }
-        Some(found)
-    }
-}
-
-/// What [`EntityCache::search_texts`] answers.
-#[derive(Debug)]
-pub enum SearchState {
-    /// The texts, as of the cache's contents.
-    Kept(Arc<SearchTexts>),
-    /// Not kept yet: read them and offer them with [`EntityCache::put_search_texts`].
-    Unread,
-    /// Search the database: the cache is off, cannot vouch for itself, or the texts do not fit.
-    Unavailable,
 }
 
 impl Inner {
@@ -251,7 +189,6 @@ impl Inner {
         self.order.clear();
         self.bytes = 0;
         self.counts.clear();
-        self.search = Search::Unread;
         self.epoch += 1;
     }
 
@@ -392,23 +329,6 @@ impl EntityCache {
         }
     }
 
-    /// Every entity's search text, if the cache holds it and can vouch for it.
-    pub fn search_texts(&self) -> SearchState {
-        match self.readable().map(|inner| inner.search.clone()) {
-            Some(Search::Kept(texts)) => SearchState::Kept(texts),
-            Some(Search::Unread) => SearchState::Unread,
-            Some(Search::TooLarge) | None => SearchState::Unavailable,
-        }
-    }
-
-    /// Keeps every entity's search text, read after `ticket` was taken, unless the catalog changed in between. Texts
-    /// larger than half the budget are not kept (and not asked for again until the catalog changes).
-    pub fn put_search_texts(&self, ticket: Ticket, texts: Arc<SearchTexts>) {
-        let fits = texts.size() <= self.budget / 2;
-        let Some(mut inner) = self.writable(ticket) else { return };
-        inner.search = if fits { Search::Kept(texts) } else { Search::TooLarge };
-    }
-
     /// Entries and bytes held (for `/metrics` and tests).
     pub fn usage(&self) -> (usize, usize) {
         let inner = self.lock();
@@ -450,41 +370,6 @@ mod tests {
         assert_eq!(cache.get("component:default/a").expect("kept").json().unwrap(), "{\"a\":1}");
         cache.lock().polled_at = Some(Instant::now() - TRUST_FOR - Duration::from_secs(1));
         assert!(cache.get("component:default/a").is_none(), "a cache whose poller stopped answers nothing");
-    }
-
-    #[test]
-    fn search_texts_match_every_word_literally_and_follow_the_cache() {
-        let texts = SearchTexts::new(vec![
-            ("u1".into(), "payments-api the payments api".into()),
-            ("u2".into(), "payroll handles pay_slips".into()),
-            ("u3".into(), "search".into()),
-        ]);
-        let words = |w: &[&str]| w.iter().map(|w| w.to_string()).collect::<Vec<_>>();
-        let mut pay = texts.matching(&words(&["pay"]), 10).unwrap();
-        pay.sort();
-        assert_eq!(pay, ["u1", "u2"]);
-        assert_eq!(texts.matching(&words(&["pay", "api"]), 10).unwrap(), ["u1"]);
-        assert_eq!(texts.matching(&words(&["pay_s"]), 10).unwrap(), ["u2"]);
-        assert!(texts.matching(&words(&["pay%"]), 10).unwrap().is_empty(), "no wildcards");
-        assert!(texts.matching(&words(&["pay"]), 1).is_none(), "more than the cap: the database answers");
-
-        static WRITES: AtomicU64 = AtomicU64::new(0);
-        let cache = trusted(1 << 20, &WRITES);
-        assert!(matches!(cache.search_texts(), SearchState::Unread));
-        let before = cache.ticket();
-        WRITES.fetch_add(1, Ordering::SeqCst);
-        cache.put_search_texts(before, Arc::new(SearchTexts::new(vec![("u1".into(), "old".into())])));
-        assert!(matches!(cache.search_texts(), SearchState::Unread), "read before a write: not kept");
-        let t = cache.ticket();
-        cache.put_search_texts(t, Arc::new(SearchTexts::new(vec![("u1".into(), "new".into())])));
-        assert!(matches!(cache.search_texts(), SearchState::Kept(_)));
-        WRITES.fetch_add(1, Ordering::SeqCst);
-        assert!(matches!(cache.search_texts(), SearchState::Unread), "a write empties it");
-        let small = trusted(64, &WRITES);
-        let t = small.ticket();
-        small.put_search_texts(t, Arc::new(SearchTexts::new(vec![("u1".into(), "x".repeat(100))])));
-        assert!(matches!(small.search_texts(), SearchState::Unavailable), "too large: the database answers");
-        assert!(matches!(EntityCache::following(0, &WRITES).search_texts(), SearchState::Unavailable));
     }
 
     #[test]
