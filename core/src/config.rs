@@ -666,7 +666,7 @@ impl RawConfig {
             catalog_delete_orphans: self.catalog_delete_orphans.unwrap_or(false),
             catalog_refresh_seconds: self.catalog_refresh_seconds.unwrap_or(1800),
             catalog_cache_mb: self.catalog_cache_mb.unwrap_or(16),
-            docs_cache_mb: self.docs_cache_mb.unwrap_or(64),
+            docs_cache_mb: self.docs_cache_mb.unwrap_or(crate::docs::cache::DEFAULT_MB),
             github_token,
             github_discovery_orgs,
             github_catalog_path,

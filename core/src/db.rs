@@ -28,9 +28,9 @@ pub async fn connect_with(url: &str, max_connections: Option<u32>) -> Result<Dat
 /// A pooled connection idle at least this long is checked (a round trip) before it is handed out; one in use more
 /// recently is handed out as it is. The connection pool's default checks every connection on every hand-out, a
 /// round trip to PostgreSQL before each statement (and it checks again when the statement is done, which stays):
-/// one more wake-up of a database process per statement, on cores shared with the server. What the check catches is a connection that the network, a proxy or the database dropped while it
-/// sat idle; a connection that answered a moment ago and broke since fails its statement like any other error,
-/// and the pool replaces it.
+/// one more wake-up of a database process per statement, on cores shared with the server. What the check catches
+/// is a connection that the network, a proxy or the database dropped while it sat idle; a connection that
+/// answered a moment ago and broke since fails its statement like any other error, and the pool replaces it.
 const PING_AFTER_IDLE: Duration = Duration::from_secs(10);
 
 /// The pool's options for `url`: see [`connect_with`] and [`PING_AFTER_IDLE`].

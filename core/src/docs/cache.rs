@@ -15,6 +15,21 @@ use portolan_types::docs::RevisionView;
 
 use super::markdown::Rendered;
 
+/// `PORTOLAN_DOCS_CACHE_MB` when it is not set.
+pub const DEFAULT_MB: u32 = 64;
+
+/// The bytes each cache may hold out of `mb` mebibytes: 7/16 search texts, 7/16 rendered pages, 1/8 histories.
+struct Shares {
+    texts: usize,
+    rendered: usize,
+    histories: usize,
+}
+
+fn shares(mb: u32) -> Shares {
+    let total = usize::try_from(mb).unwrap_or(usize::MAX).saturating_mul(1 << 20);
+    Shares { texts: total / 16 * 7, rendered: total / 16 * 7, histories: total / 8 }
+}
+
 /// Rough bookkeeping cost of one entry beyond what [`Weighed::weight`] counts (map and queue slots, `Arc`).
 const ENTRY_OVERHEAD: usize = 96;
 
@@ -41,11 +56,6 @@ impl<K: Hash + Eq + Clone, V: Weighed> Bounded<K, V> {
     /// A cache of at most `budget` bytes; `0` keeps nothing.
     pub fn new(budget: usize) -> Self {
         Bounded { budget, inner: Mutex::new(Inner { map: HashMap::new(), order: VecDeque::new(), bytes: 0 }) }
-    }
-
-    /// A cache of `mb` mebibytes.
-    pub fn with_megabytes(mb: u32) -> Self {
-        Self::new(usize::try_from(mb).unwrap_or(usize::MAX).saturating_mul(1 << 20))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner<K, V>> {
@@ -120,7 +130,7 @@ impl Weighed for RevisionText {
     }
 }
 
-/// What search reads of revisions, by revision id; one per database (`AppState::revision_texts`), since ids name
+/// What search reads of revisions, by revision id; one per database (`AppState::docs_cache`), since ids name
 /// rows of one database. Ids are never given twice: both backends number revisions with a sequence that does not
 /// reuse the ids of deleted rows.
 pub type RevisionTexts = Bounded<i64, RevisionText>;
@@ -162,8 +172,8 @@ pub struct DocsCache {
 impl DocsCache {
     /// The caches, sharing `mb` mebibytes with the process's rendered pages (see the module's documentation).
     pub fn with_megabytes(mb: u32) -> DocsCache {
-        let total = usize::try_from(mb).unwrap_or(usize::MAX).saturating_mul(1 << 20);
-        DocsCache { texts: Bounded::new(total / 16 * 7), histories: Bounded::new(total / 8) }
+        let shares = shares(mb);
+        DocsCache { texts: Bounded::new(shares.texts), histories: Bounded::new(shares.histories) }
     }
 }
 
@@ -181,13 +191,13 @@ impl Weighed for Rendered {
 pub type Renderings = Bounded<[u8; 32], Rendered>;
 
 static RENDERED: LazyLock<Mutex<Arc<Renderings>>> =
-    LazyLock::new(|| Mutex::new(Arc::new(Bounded::new((64 << 20) / 16 * 7))));
+    LazyLock::new(|| Mutex::new(Arc::new(Bounded::new(shares(DEFAULT_MB).rendered))));
 
 /// Sets the budget of the rendered-page cache from `PORTOLAN_DOCS_CACHE_MB` (7/16 of it), emptying the cache if the
 /// budget changes.
 pub fn set_render_budget(mb: u32) {
     let mut cache = RENDERED.lock().unwrap_or_else(|e| e.into_inner());
-    let budget = usize::try_from(mb).unwrap_or(usize::MAX).saturating_mul(1 << 20) / 16 * 7;
+    let budget = shares(mb).rendered;
     if cache.budget != budget {
         *cache = Arc::new(Bounded::new(budget));
     }
