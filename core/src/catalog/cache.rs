@@ -181,6 +181,122 @@ struct Inner {
     bytes: usize,
     /// How many entities a list's filters match, by filters and viewer ([`EntityCache::count`]).
     counts: HashMap<String, u64>,
+    /// Every entity's search text ([`EntityCache::search_texts`]).
+    search: Search,
+}
+
+/// What the cache holds of the entities' search texts.
+#[derive(Debug, Default, Clone)]
+enum Search {
+    /// Not read since the cache was last emptied.
+    #[default]
+    Unread,
+    /// Read, and kept.
+    Kept(Arc<SearchTexts>),
+    /// Read, and larger than half the budget: not kept, and not read again until the catalog changes.
+    TooLarge,
+}
+
+/// Every entity's search text (name, title and description, lower-cased), for partial-word search in memory: on
+/// PostgreSQL the trigram index answers a search naming one entity only after decoding the posting lists of the
+/// trigrams every name shares (`service-1234` holds those of "service", which all 10,000 Components of the
+/// benchmark have), and scanning a megabyte of text in the process costs less.
+///
+/// The texts are kept end to end in one string, a newline after each (a search word never holds whitespace, so a
+/// match never spans two entities), and the uids likewise: 10,000 entities take four allocations, not 20,000.
+#[derive(Debug, Default)]
+pub struct SearchTexts {
+    /// Every text, each followed by a newline.
+    texts: String,
+    /// Where each text's newline is.
+    ends: Vec<usize>,
+    /// Every uid, end to end.
+    uids: String,
+    /// Where each uid ends.
+    uid_ends: Vec<usize>,
+}
+
+impl SearchTexts {
+    /// Room for `n` entities.
+    pub fn with_capacity(n: usize) -> SearchTexts {
+        SearchTexts {
+            texts: String::with_capacity(n * 64),
+            ends: Vec::with_capacity(n),
+            uids: String::with_capacity(n * 36),
+            uid_ends: Vec::with_capacity(n),
+        }
+    }
+
+    /// Adds an entity's text (lower-cased already, as stored).
+    pub fn push(&mut self, uid: &str, text: &str) {
+        // A newline inside a text only separates words, like a space; kept, it would end the entity's text early.
+        self.texts.extend(text.chars().map(|c| if c == '\n' { ' ' } else { c }));
+        self.ends.push(self.texts.len());
+        self.texts.push('\n');
+        self.uids.push_str(uid);
+        self.uid_ends.push(self.uids.len());
+    }
+
+    /// Gives back the room reserved and not used.
+    pub fn shrink_to_fit(&mut self) {
+        self.texts.shrink_to_fit();
+        self.ends.shrink_to_fit();
+        self.uids.shrink_to_fit();
+        self.uid_ends.shrink_to_fit();
+    }
+
+    /// Bytes held.
+    pub fn size(&self) -> usize {
+        self.texts.capacity()
+            + self.uids.capacity()
+            + (self.ends.capacity() + self.uid_ends.capacity()) * std::mem::size_of::<usize>()
+    }
+
+    fn uid(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.uid_ends[i - 1] };
+        &self.uids[start..self.uid_ends[i]]
+    }
+
+    fn text(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] + 1 };
+        &self.texts[start..self.ends[i]]
+    }
+
+    /// The uids of the entities whose text holds every word (lower-cased, taken literally), in the order they were
+    /// added; `None` when more than `cap` do. The longest word is looked for through all the texts at once, and
+    /// only the texts it occurs in are checked for the others.
+    pub fn matching(&self, words: &[String], cap: usize) -> Option<Vec<&str>> {
+        let mut found = Vec::new();
+        let Some(longest) = words.iter().max_by_key(|w| w.len()) else { return Some(found) };
+        let finder = memchr::memmem::Finder::new(longest.as_bytes());
+        let mut from = 0;
+        while let Some(at) = finder.find(&self.texts.as_bytes()[from..]).map(|i| from + i) {
+            let i = self.ends.partition_point(|&end| end <= at);
+            if i == self.ends.len() {
+                break;
+            }
+            let text = self.text(i);
+            if words.iter().all(|w| text.contains(w.as_str())) {
+                if found.len() == cap {
+                    return None;
+                }
+                found.push(self.uid(i));
+            }
+            from = self.ends[i] + 1;
+        }
+        Some(found)
+    }
+}
+
+/// What [`EntityCache::search_texts`] answers.
+#[derive(Debug)]
+pub enum SearchState {
+    /// The texts, as of the cache's contents.
+    Kept(Arc<SearchTexts>),
+    /// Not kept yet: read them and offer them with [`EntityCache::put_search_texts`].
+    Unread,
+    /// Search the database: the cache is off, cannot vouch for itself, or the texts do not fit.
+    Unavailable,
 }
 
 impl Inner {
@@ -189,7 +305,18 @@ impl Inner {
         self.order.clear();
         self.bytes = 0;
         self.counts.clear();
+        self.search = Search::Unread;
         self.epoch += 1;
+    }
+
+    /// Drops the oldest answers until `size` more bytes fit in `budget` (the search texts stay).
+    fn evict_for(&mut self, size: usize, budget: usize) {
+        while self.bytes + size > budget {
+            let Some(oldest) = self.order.pop_front() else { break };
+            if let Some(gone) = self.map.remove(&oldest) {
+                self.bytes -= gone.size(&oldest);
+            }
+        }
     }
 
     /// Empties the cache if this process wrote to the catalog since it was filled.
@@ -213,6 +340,8 @@ pub struct EntityCache {
     /// The count of local writes it follows ([`LOCAL_WRITES`]; tests use their own).
     writes: &'static AtomicU64,
     inner: Mutex<Inner>,
+    /// Held while the search texts are read ([`EntityCache::search_texts_or_read`]).
+    reading: tokio::sync::Mutex<()>,
 }
 
 impl EntityCache {
@@ -226,6 +355,7 @@ impl EntityCache {
             budget,
             writes,
             inner: Mutex::new(Inner { local: writes.load(Ordering::SeqCst), ..Inner::default() }),
+            reading: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -276,12 +406,7 @@ impl EntityCache {
         if inner.map.contains_key(&entity_ref) {
             return;
         }
-        while inner.bytes + size > self.budget {
-            let Some(oldest) = inner.order.pop_front() else { break };
-            if let Some(gone) = inner.map.remove(&oldest) {
-                inner.bytes -= gone.size(&oldest);
-            }
-        }
+        inner.evict_for(size, self.budget);
         inner.bytes += size;
         inner.order.push_back(entity_ref.clone());
         inner.map.insert(entity_ref, Arc::new(cached));
@@ -329,6 +454,60 @@ impl EntityCache {
         }
     }
 
+    /// Every entity's search text, if the cache holds it and can vouch for it.
+    pub fn search_texts(&self) -> SearchState {
+        match self.readable().map(|inner| inner.search.clone()) {
+            Some(Search::Kept(texts)) => SearchState::Kept(texts),
+            Some(Search::Unread) => SearchState::Unread,
+            Some(Search::TooLarge) | None => SearchState::Unavailable,
+        }
+    }
+
+    /// Every entity's search text: as kept, or else read with `read` and kept. One caller reads at a time; the
+    /// others wait and take what it kept, so the first searches after a change read the texts once, not once per
+    /// connection. `None` when the database has to answer: the cache is off or cannot vouch for itself, or the
+    /// texts are larger than half its budget.
+    pub async fn search_texts_or_read<F, Fut, E>(&self, read: F) -> Result<Option<Arc<SearchTexts>>, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<SearchTexts, E>>,
+    {
+        match self.search_texts() {
+            SearchState::Kept(texts) => return Ok(Some(texts)),
+            SearchState::Unavailable => return Ok(None),
+            SearchState::Unread => {}
+        }
+        let _one = self.reading.lock().await;
+        match self.search_texts() {
+            SearchState::Kept(texts) => return Ok(Some(texts)),
+            SearchState::Unavailable => return Ok(None),
+            SearchState::Unread => {}
+        }
+        let ticket = self.ticket();
+        let texts = Arc::new(read().await?);
+        self.put_search_texts(ticket, texts.clone());
+        // Read after the ticket, so as fresh as the database's own answer, even when not kept.
+        Ok(Some(texts))
+    }
+
+    /// Keeps every entity's search text, read after `ticket` was taken, unless the catalog changed in between. They
+    /// count against the budget (older answers leave to make room); texts larger than half the budget are not kept,
+    /// and not asked for again until the catalog changes.
+    pub fn put_search_texts(&self, ticket: Ticket, texts: Arc<SearchTexts>) {
+        let size = texts.size();
+        let Some(mut inner) = self.writable(ticket) else { return };
+        if !matches!(inner.search, Search::Unread) {
+            return;
+        }
+        if size > self.budget / 2 {
+            inner.search = Search::TooLarge;
+            return;
+        }
+        inner.evict_for(size, self.budget);
+        inner.bytes += size;
+        inner.search = Search::Kept(texts);
+    }
+
     /// Entries and bytes held (for `/metrics` and tests).
     pub fn usage(&self) -> (usize, usize) {
         let inner = self.lock();
@@ -370,6 +549,109 @@ mod tests {
         assert_eq!(cache.get("component:default/a").expect("kept").json().unwrap(), "{\"a\":1}");
         cache.lock().polled_at = Some(Instant::now() - TRUST_FOR - Duration::from_secs(1));
         assert!(cache.get("component:default/a").is_none(), "a cache whose poller stopped answers nothing");
+    }
+
+    fn texts(rows: &[(&str, &str)]) -> SearchTexts {
+        let mut texts = SearchTexts::with_capacity(rows.len());
+        for (uid, text) in rows {
+            texts.push(uid, text);
+        }
+        texts
+    }
+
+    #[test]
+    fn search_texts_match_every_word_literally_within_one_entity() {
+        let texts = texts(&[
+            ("u1", "payments-api the payments api"),
+            ("u2", "payroll handles pay_slips"),
+            ("u3", "search"),
+            ("u4", "two\nlines"),
+            ("u5", ""),
+            ("u6", "api api api"),
+        ]);
+        let words = |w: &[&str]| w.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        assert_eq!(texts.matching(&words(&["pay"]), 10).unwrap(), ["u1", "u2"]);
+        assert_eq!(texts.matching(&words(&["pay", "api"]), 10).unwrap(), ["u1"], "every word, in one entity");
+        assert_eq!(texts.matching(&words(&["api"]), 10).unwrap(), ["u1", "u6"], "each entity once");
+        assert_eq!(texts.matching(&words(&["pay_s"]), 10).unwrap(), ["u2"]);
+        assert!(texts.matching(&words(&["pay%"]), 10).unwrap().is_empty(), "no wildcards");
+        assert!(texts.matching(&words(&["pay"]), 1).is_none(), "more than the cap: the database answers");
+        assert_eq!(texts.matching(&words(&["search"]), 10).unwrap(), ["u3"], "the first and the last letters");
+        assert!(texts.matching(&words(&["searchtwo"]), 10).unwrap().is_empty(), "no match across two entities");
+        assert_eq!(texts.matching(&words(&["lines", "two"]), 10).unwrap(), ["u4"], "a newline in a text is kept in it");
+        assert!(SearchTexts::default().matching(&words(&["a"]), 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn search_texts_follow_the_cache_and_count_against_its_budget() {
+        static WRITES: AtomicU64 = AtomicU64::new(0);
+        let cache = trusted(1 << 20, &WRITES);
+        assert!(matches!(cache.search_texts(), SearchState::Unread));
+        let before = cache.ticket();
+        WRITES.fetch_add(1, Ordering::SeqCst);
+        cache.put_search_texts(before, Arc::new(texts(&[("u1", "old")])));
+        assert!(matches!(cache.search_texts(), SearchState::Unread), "read before a write: not kept");
+        let t = cache.ticket();
+        let kept = Arc::new(texts(&[("u1", "new")]));
+        cache.put_search_texts(t, kept.clone());
+        assert!(matches!(cache.search_texts(), SearchState::Kept(_)));
+        assert_eq!(cache.usage().1, kept.size(), "counted against the budget");
+        WRITES.fetch_add(1, Ordering::SeqCst);
+        assert!(matches!(cache.search_texts(), SearchState::Unread), "a write empties it");
+        assert_eq!(cache.usage().1, 0);
+
+        let small = trusted(64, &WRITES);
+        let t = small.ticket();
+        small.put_search_texts(t, Arc::new(texts(&[("u1", &"x".repeat(100))])));
+        assert!(matches!(small.search_texts(), SearchState::Unavailable), "too large: the database answers");
+        assert!(matches!(EntityCache::following(0, &WRITES).search_texts(), SearchState::Unavailable));
+
+        // Room for the texts is made by dropping the oldest answers.
+        let one = entry("x").size("component:default/e0");
+        let cache = trusted(one * 4, &WRITES);
+        for i in 0..4 {
+            let t = cache.ticket();
+            cache.put(t, format!("component:default/e{i}"), entry("x"));
+        }
+        let texts = Arc::new(texts(&[("u1", "y")]));
+        let t = cache.ticket();
+        cache.put_search_texts(t, texts.clone());
+        let (entries, bytes) = cache.usage();
+        assert!(entries < 4 && bytes <= one * 4, "{entries} entries, {bytes} bytes");
+        assert!(cache.get("component:default/e0").is_none() && cache.get("component:default/e3").is_some());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_first_searches_read_the_texts_once() {
+        static WRITES: AtomicU64 = AtomicU64::new(0);
+        static READS: AtomicU64 = AtomicU64::new(0);
+        let cache = Arc::new(trusted(1 << 20, &WRITES));
+        let searches: Vec<_> = (0..16)
+            .map(|_| {
+                let cache = cache.clone();
+                tokio::spawn(async move {
+                    let read = || async {
+                        READS.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        Ok::<_, ()>(texts(&[("u1", "shop")]))
+                    };
+                    cache.search_texts_or_read(read).await.unwrap().expect("texts").matching(&["sho".into()], 9)
+                        == Some(vec!["u1"])
+                })
+            })
+            .collect();
+        for search in searches {
+            assert!(search.await.unwrap(), "every search got the texts");
+        }
+        assert_eq!(READS.load(Ordering::SeqCst), 1, "one read for sixteen searches");
+
+        // After a write, the next search reads them again; one that cannot be vouched for reads nothing.
+        WRITES.fetch_add(1, Ordering::SeqCst);
+        let read = || async { Ok::<_, ()>(texts(&[("u1", "shop2")])) };
+        assert!(cache.search_texts_or_read(read).await.unwrap().is_some());
+        cache.lock().polled_at = None;
+        let read = || async { Err::<SearchTexts, _>("not read") };
+        assert_eq!(cache.search_texts_or_read(read).await.unwrap().map(|t| t.size()), None);
     }
 
     #[test]

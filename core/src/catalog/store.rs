@@ -539,7 +539,14 @@ pub async fn list_counted(
         select = select.filter(entities::Column::SystemRef.eq(normalize_ref(system, "system")));
     }
     if let Some(words) = non_empty(&q.q) {
-        select = text_search(select, db.get_database_backend(), words);
+        let found = match cache {
+            Some(cache) => matches_in_memory(db, cache, words).await?,
+            None => None,
+        };
+        select = match found {
+            Some(uids) => select.filter(entities::Column::Uid.is_in(uids)),
+            None => text_search(select, db.get_database_backend(), words),
+        };
     }
     let filtered = select.clone();
     let sort = q.sort.as_deref().unwrap_or("name");
@@ -574,6 +581,37 @@ pub async fn list_counted(
     };
     let next = offset + items.len() as u64;
     Ok(EntityPage { items, total, next_cursor: (next < total).then(|| encode_cursor(next)) })
+}
+
+/// Entities matched in memory at most; a search matching more goes to the database's index.
+const MATCHED_IN_MEMORY: usize = 500;
+
+/// The uids of the entities whose search text holds every word (up to eight), from the cache's copy of every
+/// entity's search text (read on the first search after the catalog changed); `None` when the cache cannot vouch
+/// for it or more than [`MATCHED_IN_MEMORY`] match, and the database's index has to answer.
+async fn matches_in_memory(
+    db: &DatabaseConnection,
+    cache: &super::cache::EntityCache,
+    words: &str,
+) -> Result<Option<Vec<String>>, DbErr> {
+    use sea_orm::QuerySelect;
+    let words: Vec<String> = words.split_whitespace().take(8).map(str::to_lowercase).collect();
+    let read = || async {
+        let rows: Vec<(String, String)> = entities::Entity::find()
+            .select_only()
+            .columns([entities::Column::Uid, entities::Column::SearchText])
+            .into_tuple()
+            .all(db)
+            .await?;
+        let mut texts = super::cache::SearchTexts::with_capacity(rows.len());
+        for (uid, text) in &rows {
+            texts.push(uid, text);
+        }
+        texts.shrink_to_fit();
+        Ok::<_, DbErr>(texts)
+    };
+    let Some(texts) = cache.search_texts_or_read(read).await? else { return Ok(None) };
+    Ok(texts.matching(&words, MATCHED_IN_MEMORY).map(|uids| uids.into_iter().map(str::to_owned).collect()))
 }
 
 /// Partial-word search: every word (up to eight) must occur in the name, title or description. Words of three

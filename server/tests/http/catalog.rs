@@ -410,6 +410,42 @@ async fn by_name_cache_follows_this_and_other_processes_changes(b: Backend) {
     assert_eq!(total(app.get_with_token(components, API_TOKEN).await), 2, "the kept count until the poll");
     entity_cache.poll(&db).await.unwrap();
     assert_eq!(total(app.get_with_token(components, API_TOKEN).await), 1, "the poll saw the other process");
+
+    // Text search reads every entity's search text from the cache once, then matches in memory, with the other
+    // filters and visibility still applied by the database; it follows the same changes.
+    let search = |q: &str| format!("/api/v1/entities?q={q}");
+    let names = |res: crate::support::TestResponse| -> Vec<String> {
+        let v = res.json();
+        let mut names: Vec<String> =
+            v["items"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap().to_owned()).collect();
+        names.sort();
+        names
+    };
+    assert!(matches!(entity_cache.search_texts(), cache::SearchState::Unread));
+    assert_eq!(names(app.get_with_token(&search("secon"), API_TOKEN).await), ["shop"]);
+    assert!(matches!(entity_cache.search_texts(), cache::SearchState::Kept(_)), "read once and kept");
+    assert_eq!(names(app.get_with_token(&search("sh+sec"), API_TOKEN).await), ["shop"], "every word, partially");
+    assert!(names(app.get_with_token(&search("shop+nowhere"), API_TOKEN).await).is_empty());
+    assert_eq!(names(app.get_with_token(&format!("{}&kind=resource", search("shop")), API_TOKEN).await), ["shop"]);
+    assert!(names(app.get_with_token(&format!("{}&kind=component", search("shop")), API_TOKEN).await).is_empty());
+    assert_eq!(names(app.get_with_token(&search("hsm"), API_TOKEN).await), ["hsm"]);
+    assert!(names(app.get(&search("hsm")).await).is_empty(), "hidden from hubot in memory too");
+    // A wildcard character is taken literally, as by the database's search.
+    assert!(names(app.get_with_token(&search("sh_p"), API_TOKEN).await).is_empty());
+    // Another process's change shows after the poll; a change through this process at once.
+    db.execute_unprepared(
+        "UPDATE entities SET search_text = 'shop renamed fourth' WHERE entity_ref = 'component:default/shop'",
+    )
+    .await
+    .unwrap();
+    db.execute_unprepared("UPDATE catalog_generation SET value = value + 1 WHERE id = 1").await.unwrap();
+    assert!(names(app.get_with_token(&search("fourth"), API_TOKEN).await).is_empty(), "until the poll");
+    entity_cache.poll(&db).await.unwrap();
+    assert_eq!(names(app.get_with_token(&search("fourth"), API_TOKEN).await), ["shop"]);
+    std::fs::write(dir.join("shop.yaml"), described("fifth")).unwrap();
+    register(&mut app, &dir.to_string_lossy()).await;
+    assert_eq!(names(app.get_with_token(&search("fifth"), API_TOKEN).await), ["shop"], "this process's import");
+    assert!(names(app.get_with_token(&search("fourth"), API_TOKEN).await).is_empty());
 }
 
 async fn filters_search_and_cursor_paging(b: Backend) {
