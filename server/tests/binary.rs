@@ -1,6 +1,7 @@
 //! Tests of the `portolan` binary as an operator runs it: start-up errors that name the setting, secrets kept out
 //! of the logs, and a clean exit on SIGTERM.
 
+use std::io::Read;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -28,20 +29,49 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
     dir
 }
 
-async fn wait_ready(addr: &str, child: &mut Child) {
+/// Waits until the server answers `/readyz`; `Err` with its output when it exited first.
+async fn wait_ready(addr: &str, child: &mut Child) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if let Ok(r) = reqwest::get(format!("http://{addr}/readyz")).await
             && r.status().is_success()
         {
-            return;
+            return Ok(());
         }
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("portolan exited early: {status}");
+            let mut output = format!("portolan exited early: {status}\n");
+            if let Some(mut out) = child.stdout.take() {
+                let _ = out.read_to_string(&mut output);
+            }
+            if let Some(mut err) = child.stderr.take() {
+                let _ = err.read_to_string(&mut output);
+            }
+            return Err(output);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("portolan did not become ready on {addr}");
+}
+
+/// Starts `portolan serve` on a free port and waits until it is ready. The port is found by binding port 0 and
+/// letting it go, so another test may take it in between: then the server stops at start-up, and it is started
+/// again on another port.
+async fn serve(dir: &std::path::Path, envs: &[(&str, &str)]) -> (Child, String) {
+    for _ in 0..5 {
+        let addr = free_addr();
+        let mut child = portolan(dir)
+            .env("PORTOLAN_ADDR", &addr)
+            .envs(envs.iter().copied())
+            .arg("serve")
+            .spawn()
+            .expect("spawn portolan");
+        match wait_ready(&addr, &mut child).await {
+            Ok(()) => return (child, addr),
+            Err(output) if output.to_lowercase().contains("in use") => continue,
+            Err(output) => panic!("{output}"),
+        }
+    }
+    panic!("no free port after five tries");
 }
 
 fn terminate(child: &mut Child) -> std::process::Output {
@@ -87,17 +117,16 @@ fn migrate_subcommand_creates_the_database() {
 #[tokio::test]
 async fn serves_keeps_secrets_out_of_logs_and_stops_cleanly_on_sigterm() {
     let dir = temp_dir("serve");
-    let addr = free_addr();
-    let mut child = portolan(&dir)
-        .env("PORTOLAN_ADDR", &addr)
-        .env("PORTOLAN_LOG", "debug")
-        .env("PORTOLAN_GITHUB_CLIENT_ID", "client-id-123")
-        .env("PORTOLAN_GITHUB_CLIENT_SECRET", "github-secret-never-logged")
-        .env("PORTOLAN_API_TOKEN", "api-token-never-logged-0123")
-        .arg("serve")
-        .spawn()
-        .expect("spawn portolan");
-    wait_ready(&addr, &mut child).await;
+    let (mut child, addr) = serve(
+        &dir,
+        &[
+            ("PORTOLAN_LOG", "debug"),
+            ("PORTOLAN_GITHUB_CLIENT_ID", "client-id-123"),
+            ("PORTOLAN_GITHUB_CLIENT_SECRET", "github-secret-never-logged"),
+            ("PORTOLAN_API_TOKEN", "api-token-never-logged-0123"),
+        ],
+    )
+    .await;
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
     let me = client
         .get(format!("http://{addr}/api/v1/me"))
