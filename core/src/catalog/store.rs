@@ -595,7 +595,7 @@ async fn matches_in_memory(
     words: &str,
 ) -> Result<Option<Vec<String>>, DbErr> {
     use sea_orm::QuerySelect;
-    let words: Vec<String> = words.split_whitespace().take(8).map(str::to_lowercase).collect();
+    let words = search_words(words);
     let read = || async {
         let rows: Vec<(String, String)> = entities::Entity::find()
             .select_only()
@@ -614,6 +614,11 @@ async fn matches_in_memory(
     Ok(texts.matching(&words, MATCHED_IN_MEMORY).map(|uids| uids.into_iter().map(str::to_owned).collect()))
 }
 
+/// The words a search matches: the first eight, lower-cased (as the stored search text is).
+fn search_words(words: &str) -> Vec<String> {
+    words.split_whitespace().take(8).map(str::to_lowercase).collect()
+}
+
 /// Partial-word search: every word (up to eight) must occur in the name, title or description. Words of three
 /// characters or more go through the trigram index (FTS5 on SQLite; on PostgreSQL the `pg_trgm` index serves the
 /// `LIKE` itself); shorter ones are matched by `LIKE`.
@@ -623,7 +628,7 @@ fn text_search(
     words: &str,
 ) -> sea_orm::Select<entities::Entity> {
     let mut phrases = Vec::new();
-    for word in words.split_whitespace().take(8).map(str::to_lowercase) {
+    for word in search_words(words) {
         match crate::search::trigram_phrase(&word).filter(|_| backend == sea_orm::DbBackend::Sqlite) {
             Some(phrase) => phrases.push(phrase),
             None => select = select.filter(entities::Column::SearchText.contains(word)),
