@@ -5,6 +5,7 @@
 pub mod access;
 pub mod audit;
 pub mod auth;
+pub mod bounded;
 pub mod catalog;
 pub mod config;
 pub mod cost;

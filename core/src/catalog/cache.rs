@@ -17,12 +17,14 @@
 //! compressed (zstd against a dictionary of the keys and values every Backstage entity repeats), a quarter of
 //! their size: 10,000 Components take about 3 MiB of JSON instead of 11, and unpacking one takes microseconds.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, DbErr, Statement};
+
+use crate::bounded::OldestFirst;
 
 /// How often [`EntityCache::poll`] is meant to run.
 pub const POLL_EVERY: Duration = Duration::from_secs(1);
@@ -175,10 +177,8 @@ struct Inner {
     polled_at: Option<Instant>,
     /// Raised whenever the contents are dropped.
     epoch: u64,
-    map: HashMap<String, Arc<Cached>>,
-    /// Keys, oldest first.
-    order: VecDeque<String>,
-    bytes: usize,
+    /// By-name answers by full entity reference.
+    answers: OldestFirst<String, Arc<Cached>>,
     /// How many entities a list's filters match, by filters and viewer ([`EntityCache::count`]).
     counts: HashMap<String, u64>,
     /// Every entity's search text ([`EntityCache::search_texts`]).
@@ -301,21 +301,17 @@ pub enum SearchState {
 
 impl Inner {
     fn flush(&mut self) {
-        self.map.clear();
-        self.order.clear();
-        self.bytes = 0;
+        self.answers.clear();
         self.counts.clear();
         self.search = Search::Unread;
         self.epoch += 1;
     }
 
-    /// Drops the oldest answers until `size` more bytes fit in `budget` (the search texts stay).
-    fn evict_for(&mut self, size: usize, budget: usize) {
-        while self.bytes + size > budget {
-            let Some(oldest) = self.order.pop_front() else { break };
-            if let Some(gone) = self.map.remove(&oldest) {
-                self.bytes -= gone.size(&oldest);
-            }
+    /// Bytes the search texts hold.
+    fn search_bytes(&self) -> usize {
+        match &self.search {
+            Search::Kept(texts) => texts.size(),
+            Search::Unread | Search::TooLarge => 0,
         }
     }
 
@@ -370,7 +366,7 @@ impl EntityCache {
 
     /// The cached answer for a full entity reference, if there is one the cache can vouch for.
     pub fn get(&self, entity_ref: &str) -> Option<Arc<Cached>> {
-        self.readable()?.map.get(entity_ref).cloned()
+        self.readable()?.answers.get(entity_ref).cloned()
     }
 
     /// The contents, caught up with this process's writes, if the cache is on and can vouch for them.
@@ -403,13 +399,12 @@ impl EntityCache {
             return;
         }
         let Some(mut inner) = self.writable(ticket) else { return };
-        if inner.map.contains_key(&entity_ref) {
+        if inner.answers.contains_key(&entity_ref) {
             return;
         }
-        inner.evict_for(size, self.budget);
-        inner.bytes += size;
-        inner.order.push_back(entity_ref.clone());
-        inner.map.insert(entity_ref, Arc::new(cached));
+        // The search texts stay; the answers share what they leave.
+        let room = self.budget.saturating_sub(inner.search_bytes());
+        inner.answers.insert(entity_ref, Arc::new(cached), size, room);
     }
 
     /// The number of entities a list's filters match, if known: `key` names the filters and the viewer's
@@ -503,15 +498,14 @@ impl EntityCache {
             inner.search = Search::TooLarge;
             return;
         }
-        inner.evict_for(size, self.budget);
-        inner.bytes += size;
+        inner.answers.make_room(size, self.budget);
         inner.search = Search::Kept(texts);
     }
 
     /// Entries and bytes held (for `/metrics` and tests).
     pub fn usage(&self) -> (usize, usize) {
         let inner = self.lock();
-        (inner.map.len(), inner.bytes)
+        (inner.answers.len(), inner.answers.bytes() + inner.search_bytes())
     }
 }
 

@@ -7,13 +7,14 @@
 //! They share `PORTOLAN_DOCS_CACHE_MB` (7/16 search texts, 7/16 rendered pages, 1/8 histories), each bounded in
 //! bytes; the entries kept longest go first when one is full.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, LazyLock, Mutex};
 
 use portolan_types::docs::RevisionView;
 
 use super::markdown::Rendered;
+use crate::bounded::OldestFirst;
 
 /// `PORTOLAN_DOCS_CACHE_MB` when it is not set.
 pub const DEFAULT_MB: u32 = 64;
@@ -39,26 +40,19 @@ pub trait Weighed {
     fn weight(&self) -> usize;
 }
 
-struct Inner<K, V> {
-    map: HashMap<K, Arc<V>>,
-    /// Keys in the order they were first kept.
-    order: VecDeque<K>,
-    bytes: usize,
-}
-
 /// A map bounded in bytes, emptied oldest first.
 pub struct Bounded<K, V> {
     budget: usize,
-    inner: Mutex<Inner<K, V>>,
+    inner: Mutex<OldestFirst<K, Arc<V>>>,
 }
 
 impl<K: Hash + Eq + Clone, V: Weighed> Bounded<K, V> {
     /// A cache of at most `budget` bytes; `0` keeps nothing.
     pub fn new(budget: usize) -> Self {
-        Bounded { budget, inner: Mutex::new(Inner { map: HashMap::new(), order: VecDeque::new(), bytes: 0 }) }
+        Bounded { budget, inner: Mutex::new(OldestFirst::default()) }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner<K, V>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, OldestFirst<K, Arc<V>>> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -67,7 +61,7 @@ impl<K: Hash + Eq + Clone, V: Weighed> Bounded<K, V> {
         if self.budget == 0 {
             return None;
         }
-        self.lock().map.get(key).cloned()
+        self.lock().get(key).cloned()
     }
 
     /// The entries kept under these keys (the others are missing from the answer).
@@ -76,35 +70,21 @@ impl<K: Hash + Eq + Clone, V: Weighed> Bounded<K, V> {
             return HashMap::new();
         }
         let inner = self.lock();
-        keys.into_iter().filter_map(|k| inner.map.get(&k).map(|v| (k, v.clone()))).collect()
+        keys.into_iter().filter_map(|k| inner.get(&k).map(|v| (k, v.clone()))).collect()
     }
 
     /// Keeps `value` under `key` (replacing what was there), making room by dropping the entries kept longest. A
     /// value larger than the whole budget is not kept.
     pub fn put(&self, key: K, value: Arc<V>) {
         let size = value.weight() + ENTRY_OVERHEAD;
-        if size > self.budget {
-            return;
+        if size <= self.budget {
+            self.lock().insert(key, value, size, self.budget);
         }
-        let mut inner = self.lock();
-        if let Some(old) = inner.map.remove(&key) {
-            inner.bytes -= old.weight() + ENTRY_OVERHEAD;
-            inner.order.retain(|k| k != &key);
-        }
-        while inner.bytes + size > self.budget {
-            let Some(oldest) = inner.order.pop_front() else { break };
-            if let Some(gone) = inner.map.remove(&oldest) {
-                inner.bytes -= gone.weight() + ENTRY_OVERHEAD;
-            }
-        }
-        inner.bytes += size;
-        inner.order.push_back(key.clone());
-        inner.map.insert(key, value);
     }
 
     /// Bytes held (values and bookkeeping).
     pub fn bytes(&self) -> usize {
-        self.lock().bytes
+        self.lock().bytes()
     }
 }
 
