@@ -456,6 +456,35 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    /// A bound `LIMIT ?` must stay a parameter in the compiled statement: when SQLite plans with its value instead
+    /// (it does unless the query planner stability guarantee is on, `.cargo/config.toml`), binding it again, as
+    /// sqlx does on every run, throws the compiled statement away, and every list page and `.one()` lookup is
+    /// parsed and planned anew.
+    #[tokio::test]
+    async fn sqlite_keeps_bound_limits_as_parameters_so_cached_statements_are_reused() {
+        let db = connect("sqlite::memory:").await.unwrap();
+        let options = db
+            .query_all_raw(Statement::from_string(DbBackend::Sqlite, "PRAGMA compile_options"))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|r| r.try_get_by_index::<String>(0).ok())
+            .collect::<Vec<_>>();
+        assert!(options.iter().any(|o| o == "ENABLE_QPSG"), "{options:?}");
+        let program = db
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                "EXPLAIN SELECT name FROM sqlite_schema LIMIT ?",
+                [sea_orm::Value::from(5_i64)],
+            ))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|r| r.try_get::<String>("", "opcode").ok())
+            .collect::<Vec<_>>();
+        assert!(program.iter().any(|op| op == "MustBeInt"), "the limit is read when the statement runs: {program:?}");
+    }
+
     /// With no busy timeout at all, a writer that met another's lock would fail at once with "database is
     /// locked": every one of eight concurrent writers succeeding shows they queue on the gate instead, in two
     /// pools on one file (as replicas in one process would), and in the order they arrived.
