@@ -889,7 +889,22 @@ async fn the_grid_filters_components_and_resources_by_owner_system_and_owner_of_
     let filter = GridFilter::default();
     let one = || grid(db, config, cache, "24h", Duration::hours(24), &filter, Utc::now());
     let before = cache.reads();
-    let (a, b, c, d) = tokio::join!(one(), one(), one(), one());
+    // Every pooled connection is taken until all four have arrived, so the first reading is still under way when
+    // the other three arrive (with a free pool, a SQLite reading can finish within its first poll, before the
+    // others are even asked for, and then each of them rightly reads again).
+    let max = match db.get_database_backend() {
+        sea_orm::DbBackend::Sqlite => db.get_sqlite_connection_pool().options().get_max_connections(),
+        _ => db.get_postgres_connection_pool().options().get_max_connections(),
+    };
+    let mut held = Vec::new();
+    for _ in 0..max {
+        held.push(sea_orm::TransactionTrait::begin(db).await.unwrap());
+    }
+    let release = async move {
+        tokio::task::yield_now().await;
+        drop(held);
+    };
+    let (a, b, c, d, ()) = tokio::join!(one(), one(), one(), one(), release);
     for g in [a, b, c, d] {
         assert_eq!(g.unwrap().rows.len(), 3);
     }
