@@ -106,6 +106,52 @@ pub(crate) fn free_port() -> Result<u16, BenchError> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// The API token a benchmark's server is started with. The server wants at least 16 characters; the process id is
+/// padded so that a low one (as on a freshly booted machine) still gives enough.
+pub(crate) fn bench_token() -> String {
+    token_for(std::process::id())
+}
+
+fn token_for(pid: u32) -> String {
+    format!("bench-token-{pid:010}")
+}
+
+/// Waits until the server answers `/readyz`. A server that exits first, or is not ready `within`, is an error that
+/// quotes the last lines of its log (its stderr, which the caller sent to `log`).
+pub(crate) async fn wait_until_ready(
+    child: &mut ServerChild,
+    base: &str,
+    log: &Path,
+    within: Duration,
+) -> Result<(), BenchError> {
+    let client = reqwest::Client::new();
+    let ready_by = Instant::now() + within;
+    let last_lines = || {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(5)..].join("\n")
+    };
+    loop {
+        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            return Ok(());
+        }
+        if let Ok(Some(status)) = child.0.try_wait() {
+            return Err(BenchError::Step(format!(
+                "the server exited ({status}) before it was ready:\n{}",
+                last_lines()
+            )));
+        }
+        if Instant::now() > ready_by {
+            return Err(BenchError::Step(format!(
+                "the server did not become ready in {} s:\n{}",
+                within.as_secs(),
+                last_lines()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 pub(crate) struct ServerChild(pub(crate) Child);
 
 impl Drop for ServerChild {
@@ -484,32 +530,24 @@ pub async fn catalog(o: BenchOptions) -> Result<String, BenchError> {
     settle(&database_url).await?;
 
     let port = free_port()?;
-    let token = format!("bench-token-{}", std::process::id());
+    let token = bench_token();
     let mut serve = Command::new(&exe);
+    let log = work.join("serve.log");
     serve
         .arg("serve")
         .env("PORTOLAN_ADDR", format!("127.0.0.1:{port}"))
         .env("PORTOLAN_API_TOKEN", &token)
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(std::fs::File::create(&log)?);
     env(&mut serve);
-    let server = ServerChild(serve.spawn()?);
+    let mut server = ServerChild(serve.spawn()?);
     let pid = server.0.id();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(o.connections)
         .build()
         .map_err(|e| BenchError::Step(e.to_string()))?;
-    let ready_by = Instant::now() + Duration::from_secs(30);
-    loop {
-        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-            break;
-        }
-        if Instant::now() > ready_by {
-            return Err(BenchError::Step("the server did not become ready".into()));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_ready(&mut server, &base, &log, Duration::from_secs(30)).await?;
     let rss_idle = rss_mib(pid);
 
     let n = o.components.max(1);
@@ -579,7 +617,17 @@ pub async fn catalog(o: BenchOptions) -> Result<String, BenchError> {
 
 #[cfg(test)]
 mod tests {
-    use super::sibling_database;
+    use super::{sibling_database, token_for};
+
+    #[test]
+    fn the_benchmark_token_is_long_enough_for_the_server_whatever_the_process_id() {
+        // The server refuses an API token shorter than 16 characters and would not start: a benchmark run as
+        // process 591 once failed that way.
+        for pid in [1, 591, 99_999, u32::MAX] {
+            assert!(token_for(pid).len() >= 16, "{}", token_for(pid));
+        }
+        assert_ne!(token_for(591), token_for(592));
+    }
 
     #[test]
     fn the_benchmark_database_keeps_the_servers_address_and_options() {

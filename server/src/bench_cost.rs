@@ -147,7 +147,7 @@ pub async fn cost(o: CostBenchOptions) -> Result<String, BenchError> {
         }
 
         let port = free_port()?;
-        let token = format!("bench-token-{}", std::process::id());
+        let token = crate::bench::bench_token();
         let server = start_server(&work, &exe, port, &token, &[]).await?;
         let client = reqwest::Client::builder().pool_max_idle_per_host(o.connections).build().map_err(step)?;
         let services = o.services.max(1);

@@ -141,25 +141,8 @@ pub(crate) async fn start_server(
     }
     let mut child = ServerChild(serve.spawn()?);
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    let ready_by = Instant::now() + Duration::from_secs(60);
-    let last_lines = || {
-        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(5)..].join("\n")
-    };
-    loop {
-        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-            return Ok(Server { child, base });
-        }
-        if let Ok(Some(status)) = child.0.try_wait() {
-            return Err(step(format!("the server exited ({status}) before it was ready:\n{}", last_lines())));
-        }
-        if Instant::now() > ready_by {
-            return Err(step(format!("the server did not become ready in 60 s:\n{}", last_lines())));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    crate::bench::wait_until_ready(&mut child, &base, &log_path, Duration::from_secs(60)).await?;
+    Ok(Server { child, base })
 }
 
 /// Writes `n` deployments of `components` components over the last two years, 70% to production, with one to
@@ -284,7 +267,7 @@ pub async fn deploys(o: DeploysBenchOptions) -> Result<String, BenchError> {
     db.close().await.map_err(step)?;
 
     let port = free_port()?;
-    let token = format!("bench-token-{}", std::process::id());
+    let token = crate::bench::bench_token();
     let server = start_server(&work, &exe, port, &token, &[]).await?;
     let pid = server.child.0.id();
     let client = reqwest::Client::builder().pool_max_idle_per_host(o.connections).build().map_err(step)?;
@@ -451,7 +434,7 @@ pub async fn webhooks(o: WebhooksBenchOptions) -> Result<String, BenchError> {
     progress(&format!("importing {components} components"));
     prepare_catalog(&work, &exe, components, 10)?;
     let port = free_port()?;
-    let token = format!("bench-token-{}", std::process::id());
+    let token = crate::bench::bench_token();
     let env = [("PORTOLAN_GITHUB_WEBHOOK_SECRET", SECRET), ("PORTOLAN_RATE_LIMIT_WEBHOOKS", "0")];
     let server = start_server(&work, &exe, port, &token, &env).await?;
     let client = reqwest::Client::builder().pool_max_idle_per_host(o.connections).build().map_err(step)?;

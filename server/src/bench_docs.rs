@@ -333,29 +333,24 @@ pub async fn docs(o: DocsBenchOptions) -> Result<String, BenchError> {
     progress(&format!("diff of two {} byte revisions: p50 {:.2} ms, p99 {:.2} ms", a.len(), diff.p50_ms, diff.p99_ms));
 
     let port = free_port()?;
-    let token = format!("bench-token-{}", std::process::id());
+    let token = crate::bench::bench_token();
     let mut serve = Command::new(&exe);
+    let log = work.join("serve.log");
     serve
         .arg("serve")
         .env("PORTOLAN_ADDR", format!("127.0.0.1:{port}"))
         .env("PORTOLAN_API_TOKEN", &token)
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(std::fs::File::create(&log)?);
     env(&mut serve);
-    let server = ServerChild(serve.spawn()?);
+    let mut server = ServerChild(serve.spawn()?);
     let pid = server.0.id();
     let base_url = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(o.connections)
         .build()
         .map_err(|e| BenchError::Step(e.to_string()))?;
-    let ready_by = Instant::now() + Duration::from_secs(30);
-    while !client.get(format!("{base_url}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-        if Instant::now() > ready_by {
-            return Err(BenchError::Step("the server did not become ready".into()));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    crate::bench::wait_until_ready(&mut server, &base_url, &log, Duration::from_secs(30)).await?;
 
     let load_options = BenchOptions {
         components: 0,

@@ -228,7 +228,7 @@ pub async fn health(o: HealthBenchOptions) -> Result<String, BenchError> {
     progress(&format!("{seeded} hourly and daily buckets seeded"));
 
     let port = free_port()?;
-    let token = format!("bench-token-{}", std::process::id());
+    let token = crate::bench::bench_token();
     let server = start_server(&work, &exe, port, &token, &[("PORTOLAN_HEALTH_PROBES", "true")]).await?;
     let pid = server.child.0.id();
     let started = Instant::now();
