@@ -178,7 +178,7 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
             ..Default::default()
         })
         .await?;
-    Ok(WriteTxn { txn, _gate: gate })
+    Ok(WriteTxn { txn: Some(txn), gate })
 }
 
 /// The write gate of the SQLite database behind `db`, shared by every pool of this process on the same file.
@@ -193,53 +193,79 @@ fn sqlite_gate(db: &DatabaseConnection) -> std::sync::Arc<tokio::sync::Mutex<()>
 }
 
 /// A transaction from [`begin_write`]: used like a [`sea_orm::DatabaseTransaction`] (it is a connection, and
-/// derefs to one), ended by [`WriteTxn::commit`] or, when dropped, rolled back. It holds the SQLite write gate
-/// until then.
+/// derefs to one), ended by [`WriteTxn::commit`] or [`WriteTxn::rollback`], or rolled back when dropped. It holds
+/// the SQLite write gate until the transaction has ended.
 pub struct WriteTxn {
-    // Declared first, so dropped (rolled back) before the gate opens.
-    txn: sea_orm::DatabaseTransaction,
-    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// Taken only by `commit`, `rollback` and `drop`, which end the value.
+    txn: Option<sea_orm::DatabaseTransaction>,
+    gate: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl WriteTxn {
     /// Commits, then lets the next writer in.
-    pub async fn commit(self) -> Result<(), DbErr> {
-        self.txn.commit().await
+    pub async fn commit(mut self) -> Result<(), DbErr> {
+        self.take().commit().await
     }
 
     /// Rolls back, then lets the next writer in.
-    pub async fn rollback(self) -> Result<(), DbErr> {
-        self.txn.rollback().await
+    pub async fn rollback(mut self) -> Result<(), DbErr> {
+        self.take().rollback().await
+    }
+
+    fn take(&mut self) -> sea_orm::DatabaseTransaction {
+        self.txn.take().expect("a WriteTxn holds its transaction until it ends")
+    }
+
+    fn txn(&self) -> &sea_orm::DatabaseTransaction {
+        self.txn.as_ref().expect("a WriteTxn holds its transaction until it ends")
+    }
+}
+
+impl Drop for WriteTxn {
+    /// Dropped without `commit` or `rollback` (an error on the way, a cancelled request): rolls back, and lets
+    /// the next writer in only once that is done. Dropping a sea-orm transaction merely queues its rollback on the
+    /// connection; opening the gate at once would let the next writer meet the write lock still held (and wait in
+    /// SQLite's busy handler, or fail without a busy timeout).
+    fn drop(&mut self) {
+        if let (Some(txn), Ok(runtime)) = (self.txn.take(), tokio::runtime::Handle::try_current()) {
+            let gate = self.gate.take();
+            runtime.spawn(async move {
+                if let Err(e) = txn.rollback().await {
+                    tracing::warn!(error = %e, "rolling back a dropped write transaction failed");
+                }
+                drop(gate);
+            });
+        }
     }
 }
 
 impl std::ops::Deref for WriteTxn {
     type Target = sea_orm::DatabaseTransaction;
     fn deref(&self) -> &sea_orm::DatabaseTransaction {
-        &self.txn
+        self.txn()
     }
 }
 
 #[async_trait::async_trait]
 impl sea_orm::ConnectionTrait for WriteTxn {
     fn get_database_backend(&self) -> DbBackend {
-        sea_orm::ConnectionTrait::get_database_backend(&self.txn)
+        sea_orm::ConnectionTrait::get_database_backend(self.txn())
     }
 
     async fn execute_raw(&self, stmt: sea_orm::Statement) -> Result<sea_orm::ExecResult, DbErr> {
-        self.txn.execute_raw(stmt).await
+        self.txn().execute_raw(stmt).await
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<sea_orm::ExecResult, DbErr> {
-        self.txn.execute_unprepared(sql).await
+        self.txn().execute_unprepared(sql).await
     }
 
     async fn query_one_raw(&self, stmt: sea_orm::Statement) -> Result<Option<sea_orm::QueryResult>, DbErr> {
-        self.txn.query_one_raw(stmt).await
+        self.txn().query_one_raw(stmt).await
     }
 
     async fn query_all_raw(&self, stmt: sea_orm::Statement) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
-        self.txn.query_all_raw(stmt).await
+        self.txn().query_all_raw(stmt).await
     }
 }
 
@@ -522,14 +548,18 @@ mod tests {
         let order: Vec<i64> = rows.unwrap().iter().map(|r| r.try_get_by_index::<i64>(0).unwrap()).collect();
         assert_eq!(order, (0..8).collect::<Vec<_>>());
 
-        // A transaction dropped without commit rolls back and lets the next writer in.
-        let txn = begin_write(&b).await.unwrap();
-        txn.execute_unprepared("INSERT INTO t (n) VALUES (99)").await.unwrap();
-        drop(txn);
-        let txn = begin_write(&a).await.unwrap();
-        let left = txn.query_one_raw(Statement::from_string(DbBackend::Sqlite, "SELECT COUNT(*) FROM t")).await;
-        assert_eq!(left.unwrap().unwrap().try_get_by_index::<i64>(0).unwrap(), 8);
-        txn.commit().await.unwrap();
+        // A transaction dropped without commit rolls back, and only then lets the next writer in: the next one,
+        // on the other pool and without a busy timeout, finds the write lock free every time.
+        for round in 0..20 {
+            let (first, next) = if round % 2 == 0 { (&b, &a) } else { (&a, &b) };
+            let txn = begin_write(first).await.unwrap();
+            txn.execute_unprepared("INSERT INTO t (n) VALUES (99)").await.unwrap();
+            drop(txn);
+            let txn = begin_write(next).await.expect("the dropped writer's lock was gone when the gate opened");
+            let left = txn.query_one_raw(Statement::from_string(DbBackend::Sqlite, "SELECT COUNT(*) FROM t")).await;
+            assert_eq!(left.unwrap().unwrap().try_get_by_index::<i64>(0).unwrap(), 8, "round {round}");
+            txn.commit().await.unwrap();
+        }
         drop((a, b));
         let _ = std::fs::remove_dir_all(dir);
     }
