@@ -597,15 +597,17 @@ async fn matches_in_memory(
     use sea_orm::QuerySelect;
     let words = search_words(words);
     let read = || async {
-        let rows: Vec<(String, String)> = entities::Entity::find()
+        use futures_util::TryStreamExt;
+        // Row by row into the compact texts: collecting first would hold two strings per entity beside them.
+        let mut rows = entities::Entity::find()
             .select_only()
             .columns([entities::Column::Uid, entities::Column::SearchText])
-            .into_tuple()
-            .all(db)
+            .into_tuple::<(String, String)>()
+            .stream(db)
             .await?;
-        let mut texts = super::cache::SearchTexts::with_capacity(rows.len());
-        for (uid, text) in &rows {
-            texts.push(uid, text);
+        let mut texts = super::cache::SearchTexts::default();
+        while let Some((uid, text)) = rows.try_next().await? {
+            texts.push(&uid, &text);
         }
         texts.shrink_to_fit();
         Ok::<_, DbErr>(texts)
