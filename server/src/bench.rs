@@ -116,24 +116,36 @@ fn token_for(pid: u32) -> String {
     format!("bench-token-{pid:010}")
 }
 
-/// Waits until the server answers `/readyz`. A server that exits first, or is not ready `within`, is an error that
-/// quotes the last lines of its log (its stderr, which the caller sent to `log`).
-pub(crate) async fn wait_until_ready(
-    child: &mut ServerChild,
-    base: &str,
-    log: &Path,
+/// Starts `portolan serve` through `serve` (a command carrying the database settings) on 127.0.0.1:`port` with API
+/// token `token`, its log (stderr) in `dir/serve.log`, and waits until it answers `/readyz`; gives the running
+/// server and its base URL. A server that exits first, or is not ready `within`, is an error that quotes the last
+/// lines of its log.
+pub(crate) async fn start_serving(
+    mut serve: Command,
+    dir: &Path,
+    port: u16,
+    token: &str,
     within: Duration,
-) -> Result<(), BenchError> {
+) -> Result<(ServerChild, String), BenchError> {
+    let log = dir.join("serve.log");
+    serve
+        .arg("serve")
+        .env("PORTOLAN_ADDR", format!("127.0.0.1:{port}"))
+        .env("PORTOLAN_API_TOKEN", token)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log)?);
+    let mut child = ServerChild(serve.spawn()?);
+    let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     let ready_by = Instant::now() + within;
     let last_lines = || {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(5)..].join("\n")
     };
     loop {
         if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-            return Ok(());
+            return Ok((child, base));
         }
         if let Ok(Some(status)) = child.0.try_wait() {
             return Err(BenchError::Step(format!(
@@ -532,22 +544,13 @@ pub async fn catalog(o: BenchOptions) -> Result<String, BenchError> {
     let port = free_port()?;
     let token = bench_token();
     let mut serve = Command::new(&exe);
-    let log = work.join("serve.log");
-    serve
-        .arg("serve")
-        .env("PORTOLAN_ADDR", format!("127.0.0.1:{port}"))
-        .env("PORTOLAN_API_TOKEN", &token)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log)?);
     env(&mut serve);
-    let mut server = ServerChild(serve.spawn()?);
+    let (server, base) = start_serving(serve, &work, port, &token, Duration::from_secs(30)).await?;
     let pid = server.0.id();
-    let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(o.connections)
         .build()
         .map_err(|e| BenchError::Step(e.to_string()))?;
-    wait_until_ready(&mut server, &base, &log, Duration::from_secs(30)).await?;
     let rss_idle = rss_mib(pid);
 
     let n = o.components.max(1);

@@ -128,20 +128,10 @@ pub(crate) async fn start_server(
     extra: &[(&str, &str)],
 ) -> Result<Server, BenchError> {
     let mut serve = work.command(exe);
-    serve
-        .arg("serve")
-        .env("PORTOLAN_ADDR", format!("127.0.0.1:{port}"))
-        .env("PORTOLAN_API_TOKEN", token)
-        .stdout(Stdio::null());
-    // The server's log goes to a file, so a server that cannot start says why.
-    let log_path = work.dir.join("serve.log");
-    serve.stderr(std::fs::File::create(&log_path)?);
     for (k, v) in extra {
         serve.env(k, v);
     }
-    let mut child = ServerChild(serve.spawn()?);
-    let base = format!("http://127.0.0.1:{port}");
-    crate::bench::wait_until_ready(&mut child, &base, &log_path, Duration::from_secs(60)).await?;
+    let (child, base) = crate::bench::start_serving(serve, &work.dir, port, token, Duration::from_secs(60)).await?;
     Ok(Server { child, base })
 }
 

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use portolan_types::docs::{NewPage, PageUpdate};
 
-use crate::bench::{BenchError, BenchOptions, Figures, PathFor, ServerChild, free_port, load, progress, rss_mib};
+use crate::bench::{BenchError, BenchOptions, Figures, PathFor, free_port, load, progress, rss_mib};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -335,22 +335,13 @@ pub async fn docs(o: DocsBenchOptions) -> Result<String, BenchError> {
     let port = free_port()?;
     let token = crate::bench::bench_token();
     let mut serve = Command::new(&exe);
-    let log = work.join("serve.log");
-    serve
-        .arg("serve")
-        .env("PORTOLAN_ADDR", format!("127.0.0.1:{port}"))
-        .env("PORTOLAN_API_TOKEN", &token)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log)?);
     env(&mut serve);
-    let mut server = ServerChild(serve.spawn()?);
+    let (server, base_url) = crate::bench::start_serving(serve, &work, port, &token, Duration::from_secs(30)).await?;
     let pid = server.0.id();
-    let base_url = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(o.connections)
         .build()
         .map_err(|e| BenchError::Step(e.to_string()))?;
-    crate::bench::wait_until_ready(&mut server, &base_url, &log, Duration::from_secs(30)).await?;
 
     let load_options = BenchOptions {
         components: 0,
