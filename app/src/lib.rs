@@ -61,7 +61,7 @@ fn title_text(text: &str) -> String {
     }
 }
 
-/// The name cargo-leptos gives the compiled CSS, JS and wasm files (`/pkg/portolan.*`).
+/// The name of the compiled CSS, JS and wasm files (`/pkg/portolan.*`, written by `./dev`'s site build).
 pub const OUTPUT_NAME: &str = "portolan";
 
 /// The prefix of every server function URL, kept apart from the versioned JSON API under `/api/v1`.
