@@ -34,6 +34,7 @@ mod m20261206_000026_docs_title_search;
 mod m20261206_000027_docs_title_lookup;
 mod m20261206_000028_docs_search_text_storage;
 mod m20261206_000029_revision_history_covers_id;
+mod m20261207_000030_relations_without_origin_check;
 
 /// Runs `sqlite` on SQLite and `postgres` on PostgreSQL, each statement in turn (for indexes and triggers whose SQL
 /// differs by backend).
@@ -85,6 +86,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000027_docs_title_lookup::Migration),
             Box::new(m20261206_000028_docs_search_text_storage::Migration),
             Box::new(m20261206_000029_revision_history_covers_id::Migration),
+            Box::new(m20261207_000030_relations_without_origin_check::Migration),
         ]
     }
 }

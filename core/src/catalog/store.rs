@@ -1263,7 +1263,8 @@ pub async fn update_portal_entity(
     Ok(Ok(target))
 }
 
-/// Deletes an entity and the relations it declared, and records `action` with the entity as it was.
+/// Deletes an entity and the relations it declared, and records `action` with the entity as it was. The relations
+/// go first and by this code: on PostgreSQL no foreign key removes them with the entity (migration 30).
 async fn delete_audited<C: ConnectionTrait>(
     txn: &C,
     row: &entities::Model,
