@@ -127,6 +127,7 @@ async fn portal_managed_entities_are_created_edited_and_deleted_by_their_owners(
     assert_eq!(deleted.headers["location"], "/catalog", "{deleted:?}");
     let gone = app.get_with_token("/api/v1/entities/by-ref/component/default/billing", API_TOKEN).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    assert_eq!(relations_mentioning(&app, "component:default/billing").await, 0, "its relations went with it");
     let audit = portolan_core::audit::recent(&app.state.app.db, 20).await.unwrap();
     assert!(
         audit
@@ -671,7 +672,20 @@ async fn orphans_are_deleted_when_the_setting_asks_for_it(b: Backend) {
     assert_eq!(report["orphaned"], 1);
     let gone = app.get_with_token("/api/v1/entities/by-ref/component/default/goes", API_TOKEN).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    // Its relations (ownedBy, and the owner's ownerOf) go with it: on PostgreSQL no foreign key removes them.
+    assert_eq!(relations_mentioning(&app, "component:default/goes").await, 0);
+    assert_eq!(relations_mentioning(&app, "component:default/stays").await, 2, "ownedBy and ownerOf");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// How many stored relations have `entity_ref` at either end.
+async fn relations_mentioning(app: &TestApp, entity_ref: &str) -> i64 {
+    use sea_orm::ConnectionTrait;
+    let db = &app.state.app.db;
+    let sql =
+        format!("SELECT count(*) FROM relations WHERE source_ref = '{entity_ref}' OR target_ref = '{entity_ref}'");
+    let row = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
 }
 
 fn described_component(name: &str, description: &str) -> String {
