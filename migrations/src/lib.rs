@@ -50,6 +50,48 @@ async fn per_backend(manager: &SchemaManager<'_>, sqlite: &[&str], postgres: &[&
     Ok(())
 }
 
+/// A migration that is only SQL, its statements written per backend (indexes, triggers and storage settings whose
+/// SQL differs between SQLite and PostgreSQL). Like `DeriveMigrationName`, it is named after its file's stem, which
+/// is what databases have recorded: each file sets `file: file!()`.
+struct PerBackendSql {
+    file: &'static str,
+    sqlite_up: Statements,
+    sqlite_down: Statements,
+    postgres_up: Statements,
+    postgres_down: Statements,
+}
+
+type Statements = &'static [&'static str];
+
+impl PerBackendSql {
+    /// Statements `(up, down)` for SQLite and for PostgreSQL.
+    const fn new(file: &'static str, sqlite: (Statements, Statements), postgres: (Statements, Statements)) -> Self {
+        Self { file, sqlite_up: sqlite.0, sqlite_down: sqlite.1, postgres_up: postgres.0, postgres_down: postgres.1 }
+    }
+
+    /// A change that SQLite does not need.
+    const fn postgres(file: &'static str, up: Statements, down: Statements) -> Self {
+        Self::new(file, (&[], &[]), (up, down))
+    }
+}
+
+impl MigrationName for PerBackendSql {
+    fn name(&self) -> &str {
+        sea_orm_migration::util::get_file_stem(self.file)
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for PerBackendSql {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        per_backend(manager, self.sqlite_up, self.postgres_up).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        per_backend(manager, self.sqlite_down, self.postgres_down).await
+    }
+}
+
 /// Applies every migration in order.
 pub struct Migrator;
 
@@ -61,7 +103,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_create_catalog::Migration),
             Box::new(m20261125_000003_create_github_sync::Migration),
             Box::new(m20261125_000004_create_access::Migration),
-            Box::new(m20261125_000005_index_catalog_search::Migration),
+            Box::new(m20261125_000005_index_catalog_search::MIGRATION),
             Box::new(m20261125_000006_create_docs::Migration),
             Box::new(m20261125_000007_docs_links_and_search::Migration),
             Box::new(m20261125_000008_docs_reviews::Migration),
@@ -82,11 +124,33 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000023_cost_rollups::Migration),
             Box::new(m20261205_000024_drop_stat4_samples::Migration),
             Box::new(m20261206_000025_catalog_generation::Migration),
-            Box::new(m20261206_000026_docs_title_search::Migration),
-            Box::new(m20261206_000027_docs_title_lookup::Migration),
-            Box::new(m20261206_000028_docs_search_text_storage::Migration),
-            Box::new(m20261206_000029_revision_history_covers_id::Migration),
-            Box::new(m20261207_000030_relations_without_origin_check::Migration),
+            Box::new(m20261206_000026_docs_title_search::MIGRATION),
+            Box::new(m20261206_000027_docs_title_lookup::MIGRATION),
+            Box::new(m20261206_000028_docs_search_text_storage::MIGRATION),
+            Box::new(m20261206_000029_revision_history_covers_id::MIGRATION),
+            Box::new(m20261207_000030_relations_without_origin_check::MIGRATION),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Databases record each applied migration by name, so a name must never change: each is its file's stem, and
+    /// the list runs in the files' order.
+    #[test]
+    fn every_migration_is_named_after_its_file_in_order() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|f| f.starts_with('m') && f.ends_with(".rs"))
+            .map(|f| f.trim_end_matches(".rs").to_owned())
+            .collect();
+        files.sort();
+        let names: Vec<String> = Migrator::migrations().iter().map(|m| m.name().to_owned()).collect();
+        assert_eq!(names, files);
+        assert_eq!(names[29], "m20261207_000030_relations_without_origin_check");
     }
 }

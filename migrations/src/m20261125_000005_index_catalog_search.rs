@@ -3,11 +3,6 @@
 //! PostgreSQL. Where `pg_trgm` cannot be installed (a managed database without the right), the migration warns and
 //! search keeps working without the index.
 
-use sea_orm_migration::prelude::*;
-
-#[derive(DeriveMigrationName)]
-pub struct Migration;
-
 const SQLITE_UP: [&str; 5] = [
     "CREATE VIRTUAL TABLE IF NOT EXISTS entities_fts USING fts5(search_text, content='entities', \
      content_rowid='rowid', tokenize='trigram')",
@@ -35,13 +30,8 @@ EXCEPTION WHEN OTHERS THEN \
     RAISE WARNING 'pg_trgm is not available (%); catalog search will read every row', SQLERRM; \
 END $$";
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::per_backend(manager, &SQLITE_UP, &[POSTGRES_UP]).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::per_backend(manager, &SQLITE_DOWN, &["DROP INDEX IF EXISTS ix_entities_search_trgm"]).await
-    }
-}
+pub(crate) const MIGRATION: crate::PerBackendSql = crate::PerBackendSql::new(
+    file!(),
+    (&SQLITE_UP, &SQLITE_DOWN),
+    (&[POSTGRES_UP], &["DROP INDEX IF EXISTS ix_entities_search_trgm"]),
+);

@@ -4,11 +4,6 @@
 //! search). SQLite gets a trigram FTS5 index over titles (external content, kept by triggers like the body
 //! index); PostgreSQL a `pg_trgm` index on `lower(title)`, which the same `LIKE` uses.
 
-use sea_orm_migration::prelude::*;
-
-#[derive(DeriveMigrationName)]
-pub struct Migration;
-
 const SQLITE_UP: [&str; 5] = [
     "CREATE VIRTUAL TABLE IF NOT EXISTS doc_titles_fts USING fts5(title, content='doc_pages', content_rowid='id', \
      tokenize='trigram')",
@@ -38,13 +33,8 @@ const POSTGRES_UP: &str = "DO $$ BEGIN \
     END IF; \
 END $$";
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::per_backend(manager, &SQLITE_UP, &[POSTGRES_UP]).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::per_backend(manager, &SQLITE_DOWN, &["DROP INDEX IF EXISTS ix_doc_pages_title_trgm"]).await
-    }
-}
+pub(crate) const MIGRATION: crate::PerBackendSql = crate::PerBackendSql::new(
+    file!(),
+    (&SQLITE_UP, &SQLITE_DOWN),
+    (&[POSTGRES_UP], &["DROP INDEX IF EXISTS ix_doc_pages_title_trgm"]),
+);

@@ -7,11 +7,6 @@
 //! the same under either collation (both are deterministic). SQLite is unchanged: its title index is FTS5, which
 //! plain comparisons never use.
 
-use sea_orm_migration::prelude::*;
-
-#[derive(DeriveMigrationName)]
-pub struct Migration;
-
 const POSTGRES_UP: [&str; 2] = [
     "CREATE INDEX IF NOT EXISTS ix_doc_pages_lower_title_c ON doc_pages ((lower(title) COLLATE \"C\"))",
     "DROP INDEX IF EXISTS ix_doc_pages_lower_title",
@@ -22,13 +17,5 @@ const POSTGRES_DOWN: [&str; 2] = [
     "DROP INDEX IF EXISTS ix_doc_pages_lower_title_c",
 ];
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::per_backend(manager, &[], &POSTGRES_UP).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::per_backend(manager, &[], &POSTGRES_DOWN).await
-    }
-}
+pub(crate) const MIGRATION: crate::PerBackendSql =
+    crate::PerBackendSql::postgres(file!(), &POSTGRES_UP, &POSTGRES_DOWN);

@@ -5,11 +5,6 @@
 //! space it takes matters less than the time. Existing rows are rewritten so that they are stored the new way too.
 //! SQLite is unchanged: it never compresses.
 
-use sea_orm_migration::prelude::*;
-
-#[derive(DeriveMigrationName)]
-pub struct Migration;
-
 const POSTGRES_UP: [&str; 2] = [
     "ALTER TABLE doc_pages ALTER COLUMN search_text SET STORAGE EXTERNAL",
     // A concatenation makes a new, uncompressed value, which is stored under the column's new setting.
@@ -18,13 +13,5 @@ const POSTGRES_UP: [&str; 2] = [
 
 const POSTGRES_DOWN: [&str; 1] = ["ALTER TABLE doc_pages ALTER COLUMN search_text SET STORAGE EXTENDED"];
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::per_backend(manager, &[], &POSTGRES_UP).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::per_backend(manager, &[], &POSTGRES_DOWN).await
-    }
-}
+pub(crate) const MIGRATION: crate::PerBackendSql =
+    crate::PerBackendSql::postgres(file!(), &POSTGRES_UP, &POSTGRES_DOWN);

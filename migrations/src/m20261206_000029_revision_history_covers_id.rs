@@ -6,11 +6,6 @@
 //! of an index-only scan (0.5 ms). The key stays page and number; the listed columns ride along (`INCLUDE`).
 //! SQLite is unchanged.
 
-use sea_orm_migration::prelude::*;
-
-#[derive(DeriveMigrationName)]
-pub struct Migration;
-
 const POSTGRES_UP: [&str; 2] = [
     "DROP INDEX IF EXISTS ix_doc_revisions_history",
     "CREATE INDEX ix_doc_revisions_history ON doc_revisions (page_id, number) \
@@ -22,13 +17,5 @@ const POSTGRES_DOWN: [&str; 2] = [
     "CREATE INDEX ix_doc_revisions_history ON doc_revisions (page_id, number, title, summary, author, created_at)",
 ];
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::per_backend(manager, &[], &POSTGRES_UP).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::per_backend(manager, &[], &POSTGRES_DOWN).await
-    }
-}
+pub(crate) const MIGRATION: crate::PerBackendSql =
+    crate::PerBackendSql::postgres(file!(), &POSTGRES_UP, &POSTGRES_DOWN);

@@ -5,11 +5,6 @@
 //! entities with their 80,494 relations (the catalog benchmark's data). SQLite checks the key in-process at a small
 //! cost, and dropping it there would mean rebuilding the table: it stays.
 
-use sea_orm_migration::prelude::*;
-
-#[derive(DeriveMigrationName)]
-pub struct Migration;
-
 const POSTGRES_UP: [&str; 1] = ["ALTER TABLE relations DROP CONSTRAINT IF EXISTS fk_relations_origin"];
 
 const POSTGRES_DOWN: [&str; 2] = [
@@ -18,13 +13,5 @@ const POSTGRES_DOWN: [&str; 2] = [
      ON DELETE CASCADE",
 ];
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::per_backend(manager, &[], &POSTGRES_UP).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::per_backend(manager, &[], &POSTGRES_DOWN).await
-    }
-}
+pub(crate) const MIGRATION: crate::PerBackendSql =
+    crate::PerBackendSql::postgres(file!(), &POSTGRES_UP, &POSTGRES_DOWN);
