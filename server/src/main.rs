@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 /// mimalloc instead of glibc's malloc: under 16 connections the catalog's lists, search and pages answered 20-50 %
-/// more requests a second with lower tail latency (measured with `portolan bench catalog`; README, Figures), as
+/// more requests a second with lower tail latency (measured with `portolan bench catalog`; server/BENCHMARKS.md), as
 /// glibc's arenas contend between the async workers and SQLite's connection threads.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
