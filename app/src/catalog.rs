@@ -34,10 +34,12 @@ pub async fn get_entity(kind: String, namespace: String, name: String) -> Result
     let state = crate::ssr::state()?;
     let vis = crate::ssr::visibility(&state, &viewer).await?;
     let r = portolan_core::catalog::model::EntityRef::new(&kind, &namespace, &name);
-    portolan_core::catalog::store::detail(&state.db, &r, &vis)
+    let mut detail = portolan_core::catalog::store::detail(&state.db, &r, &vis, &state.config)
         .await
         .map_err(|e| crate::ssr::internal("loading an entity", e))?
-        .ok_or_else(|| AppError::NotFound(format!("The entity {r}")))
+        .ok_or_else(|| AppError::NotFound(format!("The entity {r}")))?;
+    detail.highlighted = Some(portolan_core::catalog::store::highlighted(&detail));
+    Ok(detail)
 }
 
 /// Groups and users for the owner picker: (reference, name).
@@ -220,6 +222,31 @@ pub async fn register_location(target: String) -> Result<ImportReport, AppError>
 }
 
 /// The kinds the filter offers.
+/// The catalog's orders (`sort`): a leading `-` reverses one.
+const SORTS: [(&str, &str); 5] = [
+    ("name", "Name, A to Z"),
+    ("-name", "Name, Z to A"),
+    ("kind", "Kind"),
+    ("owner", "Owner"),
+    ("-updated", "Recently changed"),
+];
+
+/// A column heading that sorts the table by `key`, and reverses the order when it already does.
+fn sort_heading(query: &EntityQuery, key: &str, label: &'static str) -> impl IntoView + use<> {
+    let current = query.sort.as_deref().unwrap_or("name");
+    let (next, aria) = match current.strip_prefix('-') {
+        Some(k) if k == key => (key.to_owned(), "descending"),
+        None if current == key => (format!("-{key}"), "ascending"),
+        _ => (key.to_owned(), "none"),
+    };
+    let href = catalog_url(&EntityQuery { sort: Some(next), cursor: None, ..query.clone() });
+    view! {
+        <th scope="col" aria-sort=aria>
+            <a href=href title="Sort by this column">{label}</a>
+        </th>
+    }
+}
+
 const KINDS: [(&str, &str); 9] = [
     ("component", "Component"),
     ("api", "API"),
@@ -330,6 +357,22 @@ fn Catalog() -> impl IntoView {
             <label>"Lifecycle" <input name="lifecycle" value=field(|q| q.lifecycle.clone()) /></label>
             <label>"System" <input name="system" value=field(|q| q.system.clone()) /></label>
             <label>"Tag" <input name="tag" value=field(|q| q.tag.clone()) /></label>
+            <label>"Namespace" <input name="namespace" value=field(|q| q.namespace.clone()) placeholder="any" /></label>
+            <label>
+                "Sort"
+                <select name="sort">
+                    {SORTS
+                        .into_iter()
+                        .map(|(value, label)| {
+                            view! {
+                                <option value=value selected=move || query.get().sort.as_deref().unwrap_or("name") == value>
+                                    {label}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+            </label>
             <button class="button button-primary" type="submit">
                 "Filter"
             </button>
@@ -370,10 +413,10 @@ fn EntityTable(page: EntityPage, query: EntityQuery) -> impl IntoView {
                 <table class="table entity-table">
                     <thead>
                         <tr>
-                            <th scope="col">"Name"</th>
-                            <th scope="col">"Kind"</th>
+                            {sort_heading(&query, "name", "Name")}
+                            {sort_heading(&query, "kind", "Kind")}
                             <th scope="col">"Type"</th>
-                            <th scope="col">"Owner"</th>
+                            {sort_heading(&query, "owner", "Owner")}
                             <th scope="col">"System"</th>
                             <th scope="col">"Lifecycle"</th>
                             <th scope="col">"Tags"</th>
@@ -388,6 +431,15 @@ fn EntityTable(page: EntityPage, query: EntityQuery) -> impl IntoView {
             {first.map(|href| view! { <a href=href>"First page"</a> })}
             {next.map(|href| view! { <a href=href rel="next">{format!("Next {shown}")}</a> })}
         </nav>
+    }
+}
+
+/// Code as the server highlighted it (escaped text and `hl-*` spans only, from `docs::highlight`), else plain.
+#[component]
+fn HighlightedCode(plain: String, html: Option<String>) -> impl IntoView {
+    match html {
+        Some(html) => view! { <pre class="code"><code inner_html=html></code></pre> }.into_any(),
+        None => view! { <pre class="code"><code>{plain}</code></pre> }.into_any(),
     }
 }
 
@@ -660,9 +712,11 @@ fn EntityDetailView(detail: EntityDetail) -> impl IntoView {
                 {s.orphan.then(|| view! { " " <span class="badge badge-warn" title="Its source no longer declares it">"orphan"</span> })}
             </h1>
             {s.description.clone().map(|d| view! { <p class="lead">{d}</p> })}
+            // An orphan's source no longer declares it, so its repository is no place to edit it: it can only be
+            // removed, whether or not it has an edit URL (every entity GitHub discovery finds has one).
             {match (&detail.edit_url, s.managed_by.as_str()) {
-                (Some(url), _) => view! { <a class="button" href=url.clone() rel="noopener noreferrer">"Edit in repository"</a> }.into_any(),
                 (_, "location") if s.orphan => view! { <OrphanActions detail=detail.clone() /> }.into_any(),
+                (Some(url), _) => view! { <a class="button" href=url.clone() rel="noopener noreferrer">"Edit in repository"</a> }.into_any(),
                 (None, "location") => view! { <p class="muted small">"Managed in its repository; edit it there."</p> }.into_any(),
                 _ => view! { <EntityActions detail=detail.clone() /> }.into_any(),
             }}
@@ -754,7 +808,7 @@ fn EntityDetailView(detail: EntityDetail) -> impl IntoView {
                     })}
                     <details open=detail.api_operations.is_empty()>
                         <summary>"Source"</summary>
-                        <pre class="yaml"><code>{definition}</code></pre>
+                        <HighlightedCode plain=definition html=detail.highlighted.as_ref().and_then(|h| h.definition.clone()) />
                     </details>
                 </section>
             }
@@ -773,7 +827,7 @@ fn EntityDetailView(detail: EntityDetail) -> impl IntoView {
         })}
         <section class="card">
             <h2>"YAML"</h2>
-            <pre class="yaml"><code>{detail.source_yaml.clone()}</code></pre>
+            <HighlightedCode plain=detail.source_yaml.clone() html=detail.highlighted.as_ref().and_then(|h| h.source_yaml.clone()) />
         </section>
     }
 }
@@ -806,7 +860,7 @@ fn Locations(viewer: Viewer) -> impl IntoView {
             {move || register.value().get().map(|result| match result {
                 Ok(r) => view! {
                     <p class="alert" role="status">
-                        {format!("{}: {} added, {} updated, {} unchanged, {} orphaned, {} errors", r.target, r.added, r.updated, r.unchanged, r.orphaned, r.errors.len())}
+                        {format!("{}: {} added, {} updated, {} unchanged, {} removed, {} orphaned, {} errors", r.target, r.added, r.updated, r.unchanged, r.removed, r.orphaned, r.errors.len())}
                     </p>
                 }.into_any(),
                 Err(e) => view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }.into_any(),
@@ -1046,6 +1100,20 @@ mod tests {
         let q = EntityQuery { kind: Some("component".into()), q: Some("pay & go".into()), ..Default::default() };
         assert_eq!(catalog_url(&q), "/catalog?q=pay%20%26%20go&kind=component");
         assert_eq!(catalog_url(&EntityQuery::default()), "/catalog");
+    }
+
+    #[test]
+    fn sort_headings_reverse_the_current_order_and_keep_the_filters() {
+        let q = EntityQuery { kind: Some("component".into()), cursor: Some("o14".into()), ..Default::default() };
+        let html = |q: &EntityQuery, key| sort_heading(q, key, "Name").to_html();
+        let by_name = html(&q, "name");
+        assert!(by_name.contains(r#"aria-sort="ascending""#), "{by_name}");
+        assert!(by_name.contains(r#"href="/catalog?kind=component&amp;sort=-name""#), "{by_name}");
+        let reversed = EntityQuery { sort: Some("-name".into()), ..q.clone() };
+        assert!(html(&reversed, "name").contains(r#"aria-sort="descending""#));
+        assert!(html(&reversed, "name").contains("sort=name\""));
+        let other = html(&reversed, "owner");
+        assert!(other.contains(r#"aria-sort="none""#) && other.contains("sort=owner\""), "{other}");
     }
 
     #[test]

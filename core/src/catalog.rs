@@ -84,12 +84,13 @@ async fn read_and_apply(
         None => store::ensure_location(db, target, actor).await?,
     };
     let summary = store::apply(db, &location, outcome, state.config.catalog_delete_orphans).await?;
-    let changed = summary.added + summary.updated + summary.orphaned > 0;
+    let changed = summary.added + summary.updated + summary.orphaned + summary.removed > 0;
     let automatic = matches!(actor, discovery::DISCOVERY_ACTOR | discovery::PUSH_ACTOR);
     if changed || !automatic {
         let detail = serde_json::json!({
             "target": target, "added": summary.added, "updated": summary.updated,
-            "unchanged": summary.unchanged, "orphaned": summary.orphaned, "errors": summary.errors.len(),
+            "unchanged": summary.unchanged, "orphaned": summary.orphaned, "removed": summary.removed,
+            "errors": summary.errors.len(),
         });
         crate::audit::record(
             db,

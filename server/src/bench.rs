@@ -567,6 +567,16 @@ pub async fn catalog(o: BenchOptions) -> Result<String, BenchError> {
             }),
         ),
         (
+            "Backstage by-query page of 20 (`/api/catalog/entities/by-query?filter=kind=component,spec.owner=…`)",
+            Arc::new(move |i| {
+                format!(
+                    "/api/catalog/entities/by-query?filter=kind=component,spec.owner=group-{},\
+                     spec.lifecycle=production&limit=20",
+                    i % groups
+                )
+            }),
+        ),
+        (
             "search page of 20 (`/api/v1/entities?q=…`)",
             Arc::new(move |i| format!("/api/v1/entities?q=service-{}&limit=20", (i * 31) % n)),
         ),

@@ -116,7 +116,7 @@ pub(crate) async fn by_ref(
 ) -> Result<Json<EntityDetail>, ApiError> {
     let vis = visibility(&state, require(&viewer)?).await?;
     let r = parse_ref(&kind, &namespace, &name);
-    match store::detail(&state.app.db, &r, &vis).await {
+    match store::detail(&state.app.db, &r, &vis, &state.app.config).await {
         Ok(Some(d)) => Ok(Json(d)),
         Ok(None) => Err(ApiError::not_found(format!("no entity {r}"))),
         Err(e) => Err(ApiError::internal("loading an entity", e)),
@@ -282,9 +282,9 @@ fn first_named<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str>
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BackstagePage {
-    /// Entities in Backstage's JSON.
+    /// Entities in Backstage's JSON, as the by-name cache keeps it.
     #[schema(value_type = Vec<Object>)]
-    pub items: Vec<Value>,
+    pub items: Vec<Box<serde_json::value::RawValue>>,
     /// How many match.
     pub total_items: u64,
     /// Cursors.
@@ -321,14 +321,15 @@ pub struct FacetCount {
 
 /// Backstage's paged query, `{items, totalItems, pageInfo}`: `filter` (repeatable; `key=value` pairs joined by
 /// commas are AND, repeated filters are OR), `fullTextFilterTerm`, `orderField` (`field,asc|desc`), `limit`,
-/// `cursor`.
+/// `cursor` (from `pageInfo`; it carries the query, so later pages send only `cursor` and `limit`).
 #[utoipa::path(get, path = "/api/catalog/entities/by-query", tag = "backstage",
     params(
         ("filter" = Option<Vec<String>>, Query, explode = true, description = "e.g. kind=component,spec.type=service"),
         ("fullTextFilterTerm" = Option<String>, Query),
         ("orderField" = Option<String>, Query, description = "e.g. metadata.name,asc"),
         ("limit" = Option<u64>, Query),
-        ("cursor" = Option<String>, Query)),
+        ("cursor" = Option<String>, Query, description = "pageInfo.nextCursor or prevCursor of an earlier answer; it carries that query's filter, fullTextFilterTerm and orderField, which are then not read from the request"),
+        ),
     responses(
         (status = 200, description = "A page of entities", body = BackstagePage),
         (status = 400, description = "A parameter is wrong", body = ErrorEnvelope),
@@ -340,29 +341,36 @@ pub(crate) async fn backstage_by_query(
 ) -> Result<Json<BackstagePage>, ApiError> {
     let vis = visibility(&state, require(&viewer)?).await?;
     let pairs = query_pairs(raw);
-    let filters = store::parse_filters(&all_named(&pairs, "filter"));
     let limit = match first_named(&pairs, "limit") {
         Some(l) => l.parse::<u64>().map_err(|_| ApiError::bad_request("limit must be a positive number"))?,
         None => 20,
     };
-    let page = store::by_query(
-        &state.app.db,
-        &filters,
-        first_named(&pairs, "fullTextFilterTerm"),
-        first_named(&pairs, "orderField"),
-        limit,
-        first_named(&pairs, "cursor"),
-        &vis,
-    )
-    .await
-    .map_err(|e| ApiError::internal("querying entities", e))?
-    .map_err(ApiError::bad_request)?;
-    let mut items = Vec::with_capacity(page.rows.len());
-    for row in &page.rows {
-        items.push(
-            store::backstage_json(&state.app.db, row).await.map_err(|e| ApiError::internal("loading relations", e))?,
-        );
-    }
+    // As in Backstage, a cursor stands for the whole query: what else the request says is not read.
+    let (query, offset) = match first_named(&pairs, "cursor") {
+        Some(cursor) => store::BackstageQuery::from_cursor(cursor)
+            .ok_or_else(|| ApiError::bad_request("cursor is not one this catalog gave out; start again without it"))?,
+        None => {
+            let query = store::BackstageQuery {
+                filters: all_named(&pairs, "filter"),
+                full_text: first_named(&pairs, "fullTextFilterTerm").map(str::to_owned),
+                order_field: first_named(&pairs, "orderField").map(str::to_owned),
+            };
+            (query, 0)
+        }
+    };
+    let cache = Some(&*state.app.entity_cache);
+    let page = store::by_query(&state.app.db, cache, &query, limit, offset, &vis)
+        .await
+        .map_err(|e| ApiError::internal("querying entities", e))?
+        .map_err(ApiError::bad_request)?;
+    let texts = store::backstage_texts(&state.app.db, cache, &page.refs)
+        .await
+        .map_err(|e| ApiError::internal("loading entities", e))?;
+    let items = texts
+        .into_iter()
+        .map(serde_json::value::RawValue::from_string)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::internal("encoding entities", e))?;
     Ok(Json(BackstagePage {
         items,
         total_items: page.total,

@@ -211,6 +211,7 @@ fn log_report(what: &str, result: Result<discovery::RefreshReport, portolan_core
             added = r.added,
             updated = r.updated,
             orphaned = r.orphaned,
+            removed = r.removed,
             errors = r.errors.len(),
             "{what} finished"
         ),

@@ -148,14 +148,7 @@ pub async fn catalog_import(config: &Config, paths: &[String]) -> Result<bool, S
         let bar = progress::bar(format!("reading {path}"), "files");
         match portolan_core::catalog::import_with_progress(&state, path, "cli", bar).await {
             Ok((target, s)) => {
-                println!(
-                    "{target}: {} added, {} updated, {} unchanged, {} orphaned, {} errors",
-                    s.added,
-                    s.updated,
-                    s.unchanged,
-                    s.orphaned,
-                    s.errors.len()
-                );
+                println!("{target}: {s}");
                 for e in &s.errors {
                     println!("  error: {e}");
                 }
@@ -285,15 +278,7 @@ pub async fn catalog_refresh(config: &Config) -> Result<bool, ServeError> {
     let state = open_state(config).await?;
     match portolan_core::catalog::discovery::refresh_everything(&state).await {
         Ok(r) => {
-            println!(
-                "{} repositories, {} locations read: {} added, {} updated, {} orphaned, {} errors",
-                r.repositories,
-                r.locations,
-                r.added,
-                r.updated,
-                r.orphaned,
-                r.errors.len()
-            );
+            println!("{} repositories, {r}", r.repositories);
             for e in &r.errors {
                 println!("  error: {e}");
             }

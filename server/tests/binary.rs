@@ -160,7 +160,7 @@ fn catalog_import_prints_a_summary_and_fails_on_bad_documents() {
     let out = portolan(&dir).args(["catalog", "import", &examples]).output().expect("run");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("14 added, 0 updated, 0 unchanged, 0 orphaned, 0 errors"), "{stdout}");
+    assert!(stdout.contains("14 added, 0 updated, 0 unchanged, 0 removed, 0 orphaned, 0 errors"), "{stdout}");
     let again = portolan(&dir).args(["catalog", "import", &examples]).output().expect("run");
     assert!(String::from_utf8_lossy(&again.stdout).contains("0 added, 0 updated, 14 unchanged"));
 

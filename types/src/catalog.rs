@@ -156,6 +156,20 @@ pub struct EntityDetail {
     pub definition: Option<String>,
     /// For OpenAPI definitions: the operations it declares.
     pub api_operations: Vec<ApiOperation>,
+    /// For the entity page only (absent from the JSON API): the definition and the source document as HTML,
+    /// escaped text with `hl-*` highlighting spans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub highlighted: Option<Highlighted>,
+}
+
+/// An entity's definition and source document, highlighted on the server ([`EntityDetail::highlighted`]).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Highlighted {
+    /// The API definition, when its language is known.
+    pub definition: Option<String>,
+    /// The YAML document the entity came from.
+    pub source_yaml: Option<String>,
 }
 
 /// One operation of an OpenAPI definition.
@@ -198,8 +212,10 @@ pub struct ImportReport {
     pub updated: usize,
     /// Unchanged entities.
     pub unchanged: usize,
-    /// Entities no longer declared (kept, marked orphaned).
+    /// Entities no longer declared, kept and marked orphaned.
     pub orphaned: usize,
+    /// Entities no longer declared, deleted (only when `PORTOLAN_CATALOG_DELETE_ORPHANS` is on).
+    pub removed: usize,
     /// Problems, each naming file, document and line or field.
     pub errors: Vec<String>,
 }

@@ -25,16 +25,34 @@ pub struct RefreshReport {
     pub repositories: usize,
     /// Locations read (discovered or registered).
     pub locations: usize,
-    /// Entities added, updated and orphaned across them.
+    /// Entities added, updated, orphaned and removed across them.
     pub added: usize,
     /// See `added`.
     pub updated: usize,
     /// See `added`.
     pub orphaned: usize,
+    /// See `added`.
+    pub removed: usize,
     /// Problems, each naming the organisation, repository or location.
     pub errors: Vec<String>,
     /// Targets read in this run.
     pub targets: HashSet<String>,
+}
+
+impl std::fmt::Display for RefreshReport {
+    /// The counts, as the CLI and the push webhook's delivery log show them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} locations read, {} added, {} updated, {} removed, {} orphaned, {} errors",
+            self.locations,
+            self.added,
+            self.updated,
+            self.removed,
+            self.orphaned,
+            self.errors.len()
+        )
+    }
 }
 
 impl RefreshReport {
@@ -43,6 +61,7 @@ impl RefreshReport {
         self.added += s.added;
         self.updated += s.updated;
         self.orphaned += s.orphaned;
+        self.removed += s.removed;
         self.errors.extend(s.errors.iter().cloned());
         self.targets.insert(target.to_owned());
     }
@@ -119,12 +138,5 @@ pub async fn on_push(state: &AppState, payload: &Value) -> Result<String, Import
             report.add(&target, &summary);
         }
     }
-    Ok(format!(
-        "{repo}: {} locations read, {} added, {} updated, {} orphaned, {} errors",
-        report.locations,
-        report.added,
-        report.updated,
-        report.orphaned,
-        report.errors.len()
-    ))
+    Ok(format!("{repo}: {report}"))
 }

@@ -21,6 +21,7 @@ use super::ingest::{ReadEntity, ReadOutcome};
 use super::model::{Entity, EntityRef};
 use super::relations::{RelationType, relations_of};
 use super::visibility::Visibility;
+use crate::config::Config;
 
 /// How many rows one multi-row INSERT (or `IN` list) carries: well under SQLite's and PostgreSQL's parameter
 /// limits.
@@ -87,10 +88,28 @@ pub struct ImportSummary {
     pub updated: usize,
     /// Entities read again unchanged.
     pub unchanged: usize,
-    /// Entities the location no longer declares (kept, marked orphaned).
+    /// Entities the location no longer declares, kept and marked orphaned.
     pub orphaned: usize,
+    /// Entities the location no longer declares, deleted (`PORTOLAN_CATALOG_DELETE_ORPHANS`).
+    pub removed: usize,
     /// Every problem, naming file, document and line or field.
     pub errors: Vec<String>,
+}
+
+impl std::fmt::Display for ImportSummary {
+    /// The counts, as the CLI prints them: `3 added, 0 updated, 11 unchanged, 0 removed, 1 orphaned, 0 errors`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} added, {} updated, {} unchanged, {} removed, {} orphaned, {} errors",
+            self.added,
+            self.updated,
+            self.unchanged,
+            self.removed,
+            self.orphaned,
+            self.errors.len()
+        )
+    }
 }
 
 impl ImportSummary {
@@ -102,6 +121,7 @@ impl ImportSummary {
             updated: self.updated,
             unchanged: self.unchanged,
             orphaned: self.orphaned,
+            removed: self.removed,
             errors: self.errors,
         }
     }
@@ -352,7 +372,11 @@ pub async fn apply(
             .filter(|e| e.source_path.as_ref().is_none_or(|p| !outcome.failed_sources.contains(p)))
             .map(|e| e.uid.as_str())
             .collect();
-        summary.orphaned = gone.len();
+        if delete_orphans {
+            summary.removed = gone.len();
+        } else {
+            summary.orphaned = gone.len();
+        }
         for chunk in gone.chunks(CHUNK) {
             if delete_orphans {
                 relations::Entity::delete_many()
@@ -379,7 +403,7 @@ pub async fn apply(
     loc.last_error = Set((!summary.errors.is_empty()).then(|| summary.errors.join("\n")));
     loc.last_refresh_at = Set(Some(Utc::now()));
     loc.update(&txn).await?;
-    let changed = summary.added + summary.updated + summary.orphaned;
+    let changed = summary.added + summary.updated + summary.orphaned + summary.removed;
     if changed > 0 {
         commit_catalog_change(txn).await?;
     } else {
@@ -667,22 +691,89 @@ pub async fn relations_from<C: ConnectionTrait>(db: &C, entity_ref: &str) -> Res
     Ok(pairs)
 }
 
+/// The entity page's highlighted definition and source document: the definition's language follows the API's
+/// `spec.type` (OpenAPI and AsyncAPI in YAML or JSON, GraphQL, gRPC's protobuf, tRPC's TypeScript).
+pub fn highlighted(detail: &EntityDetail) -> portolan_types::catalog::Highlighted {
+    use crate::docs::highlight::highlight;
+    let definition = detail.definition.as_deref().and_then(|d| {
+        let json = d.trim_start().starts_with('{');
+        let language = match detail.summary.spec_type.as_deref().unwrap_or_default() {
+            "openapi" | "asyncapi" if json => "json",
+            "openapi" | "asyncapi" => "yaml",
+            "graphql" => "graphql",
+            "grpc" => "proto",
+            "trpc" => "ts",
+            _ if json => "json",
+            _ => return None,
+        };
+        highlight(language, d)
+    });
+    portolan_types::catalog::Highlighted { definition, source_yaml: highlight("yaml", &detail.source_yaml) }
+}
+
 /// Backstage's JSON for an entity: its body with `metadata.uid`, `metadata.etag` and `relations`.
 pub async fn backstage_json(db: &DatabaseConnection, row: &entities::Model) -> Result<Value, DbErr> {
+    Ok(backstage_value(row, relations_from(db, &row.entity_ref).await?))
+}
+
+/// [`backstage_json`] for a row whose relations (type, target) are read already.
+fn backstage_value(row: &entities::Model, relations: Vec<(String, String)>) -> Value {
     let mut body: Value = serde_json::from_str(&row.body).unwrap_or_else(|_| json!({}));
     if let Some(m) = body.get_mut("metadata").and_then(Value::as_object_mut) {
         m.insert("uid".into(), json!(row.uid));
         m.insert("etag".into(), json!(row.etag));
     }
-    let relations: Vec<Value> = relations_from(db, &row.entity_ref)
-        .await?
-        .into_iter()
-        .map(|(t, target)| json!({"type": t, "targetRef": target}))
-        .collect();
+    let relations: Vec<Value> =
+        relations.into_iter().map(|(t, target)| json!({"type": t, "targetRef": target})).collect();
     if let Some(o) = body.as_object_mut() {
         o.insert("relations".into(), Value::Array(relations));
     }
-    Ok(body)
+    body
+}
+
+/// Backstage's JSON text for each entity named (full references the caller may see), in order: from the by-name
+/// cache where it has the answer, the rest read in two queries (rows, then all their relations) and kept there.
+/// Entities that no longer exist are left out.
+pub async fn backstage_texts(
+    db: &DatabaseConnection,
+    cache: Option<&super::cache::EntityCache>,
+    refs: &[String],
+) -> Result<Vec<String>, DbErr> {
+    let mut texts: Vec<Option<String>> =
+        refs.iter().map(|r| cache.and_then(|c| c.get(r)).and_then(|hit| hit.json())).collect();
+    let missing: Vec<&str> = refs.iter().zip(&texts).filter(|(_, t)| t.is_none()).map(|(r, _)| r.as_str()).collect();
+    if !missing.is_empty() {
+        let ticket = cache.map(super::cache::EntityCache::ticket);
+        let rows = entities::Entity::find().filter(entities::Column::EntityRef.is_in(missing.clone())).all(db).await?;
+        let mut pairs: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        for chunk in missing.chunks(CHUNK) {
+            let found = relations::Entity::find()
+                .filter(relations::Column::SourceRef.is_in(chunk.iter().copied()))
+                .all(db)
+                .await?;
+            for r in found {
+                pairs.entry(r.source_ref).or_default().push((r.relation_type, r.target_ref));
+            }
+        }
+        let mut read: HashMap<String, String> = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let mut relations = pairs.remove(&row.entity_ref).unwrap_or_default();
+            relations.sort();
+            relations.dedup();
+            let text = backstage_value(&row, relations).to_string();
+            if let (Some(cache), Some(ticket)) = (cache, ticket) {
+                let cached = super::cache::Cached::new(&text, &row.namespace, row.owner_ref.as_deref());
+                cache.put(ticket, row.entity_ref.clone(), cached);
+            }
+            read.insert(row.entity_ref, text);
+        }
+        for (r, text) in refs.iter().zip(texts.iter_mut()) {
+            if text.is_none() {
+                *text = read.remove(r);
+            }
+        }
+    }
+    Ok(texts.into_iter().flatten().collect())
 }
 
 fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
@@ -692,8 +783,9 @@ fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
 }
 
 /// Where to edit a file-managed entity: `backstage.io/edit-url`, else the GitHub file it was read from, else the
-/// GitHub slug's catalog file.
-fn edit_url(annotations: &BTreeMap<String, String>) -> Option<String> {
+/// catalog file (`PORTOLAN_GITHUB_CATALOG_PATH`) of the repository its `github.com/project-slug` names, on the
+/// configured GitHub (`PORTOLAN_GITHUB_URL`, so GitHub Enterprise links go to the company's server).
+fn edit_url(annotations: &BTreeMap<String, String>, config: &Config) -> Option<String> {
     if let Some(u) = annotations.get("backstage.io/edit-url").filter(|u| portolan_types::catalog::is_http_url(u)) {
         return Some(u.clone());
     }
@@ -703,9 +795,18 @@ fn edit_url(annotations: &BTreeMap<String, String>) -> Option<String> {
     {
         return Some(source.replacen("/blob/", "/edit/", 1));
     }
-    annotations
-        .get("github.com/project-slug")
-        .map(|slug| format!("https://github.com/{slug}/blob/HEAD/catalog-info.yaml"))
+    annotations.get("github.com/project-slug").filter(|slug| valid_slug(slug)).map(|slug| {
+        let web = config.github_url.as_str().trim_end_matches('/');
+        format!("{web}/{slug}/blob/HEAD/{}", config.github_catalog_path.trim_start_matches('/'))
+    })
+}
+
+/// `owner/repo`, each part GitHub's characters only: a slug is user text that becomes part of a link.
+fn valid_slug(slug: &str) -> bool {
+    let ok = |p: &str| {
+        !p.is_empty() && p != "." && p != ".." && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    };
+    matches!(slug.split_once('/'), Some((owner, repo)) if ok(owner) && ok(repo))
 }
 
 /// The editor's fields for a portal-managed entity.
@@ -736,11 +837,12 @@ fn form_of(row: &entities::Model, body: &Value) -> portolan_types::catalog::Enti
     }
 }
 
-/// Everything the entity page shows.
+/// Everything the entity page shows (`config` says where "edit in repository" links go).
 pub async fn detail(
     db: &DatabaseConnection,
     entity_ref: &EntityRef,
     vis: &Visibility,
+    config: &Config,
 ) -> Result<Option<EntityDetail>, DbErr> {
     let Some(row) = find(db, entity_ref).await?.filter(|r| vis.allows(r)) else { return Ok(None) };
     let hidden = vis.hidden_refs(db).await?;
@@ -794,7 +896,7 @@ pub async fn detail(
         summary: summary_of(&row),
         uid: row.uid.clone(),
         etag: row.etag.clone(),
-        edit_url: if row.managed_by == "location" { edit_url(&annotations) } else { None },
+        edit_url: if row.managed_by == "location" { edit_url(&annotations, config) } else { None },
         labels,
         annotations,
         links,
@@ -808,6 +910,7 @@ pub async fn detail(
             _ => Vec::new(),
         },
         definition,
+        highlighted: None,
     }))
 }
 
@@ -906,11 +1009,51 @@ fn filters_condition(filters: &[Vec<FilterCondition>]) -> Result<Option<sea_orm:
     Ok(Some(any))
 }
 
+/// What a Backstage `by-query` request asks for. Its cursors carry it whole, with the offset: Backstage's catalog
+/// client sends only `cursor` and `limit` for every page after the first, as Backstage's own catalog expects.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BackstageQuery {
+    /// `filter` parameters as given (any of them; within one, all conditions).
+    #[serde(rename = "f", default, skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<String>,
+    /// `fullTextFilterTerm`.
+    #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
+    pub full_text: Option<String>,
+    /// `orderField` (`field,asc|desc`).
+    #[serde(rename = "o", default, skip_serializing_if = "Option::is_none")]
+    pub order_field: Option<String>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct QueryCursor {
+    #[serde(flatten)]
+    query: BackstageQuery,
+    #[serde(rename = "n")]
+    offset: u64,
+}
+
+impl BackstageQuery {
+    /// The cursor of the page starting at `offset` (URL-safe base64 of a small JSON object).
+    pub fn cursor(&self, offset: u64) -> String {
+        use base64::Engine as _;
+        let json = serde_json::to_vec(&QueryCursor { query: self.clone(), offset }).unwrap_or_default();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+    }
+
+    /// The query and offset a cursor of [`BackstageQuery::cursor`] carries; `None` for anything else.
+    pub fn from_cursor(cursor: &str) -> Option<(BackstageQuery, u64)> {
+        use base64::Engine as _;
+        let json = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor.trim()).ok()?;
+        let c: QueryCursor = serde_json::from_slice(&json).ok()?;
+        Some((c.query, c.offset))
+    }
+}
+
 /// A page of Backstage's `by-query` endpoint.
 #[derive(Debug)]
 pub struct QueryPage {
-    /// The rows, in order.
-    pub rows: Vec<entities::Model>,
+    /// The entities' full references, in order.
+    pub refs: Vec<String>,
     /// Entities matching in all.
     pub total: u64,
     /// Cursor of the next page.
@@ -920,33 +1063,34 @@ pub struct QueryPage {
 }
 
 /// Backstage's `GET /entities/by-query`: `filter` (OR of ANDs), `fullTextFilterTerm`, `orderField`
-/// (`field,asc|desc`), `limit` and `cursor`.
+/// (`field,asc|desc`), from `offset`, `limit` entities. The match count comes from the cache's counts when it has
+/// it, as for [`list_counted`].
 pub async fn by_query(
     db: &DatabaseConnection,
-    filters: &[Vec<FilterCondition>],
-    full_text: Option<&str>,
-    order_field: Option<&str>,
+    cache: Option<&super::cache::EntityCache>,
+    query: &BackstageQuery,
     limit: u64,
-    cursor: Option<&str>,
+    offset: u64,
     vis: &Visibility,
 ) -> Result<Result<QueryPage, String>, DbErr> {
     let mut select = entities::Entity::find();
     if let Some(cond) = vis.condition() {
         select = select.filter(cond);
     }
-    match filters_condition(filters) {
+    match filters_condition(&parse_filters(&query.filters)) {
         Ok(Some(cond)) => select = select.filter(cond),
         Ok(None) => {}
         Err(message) => return Ok(Err(message)),
     }
-    if let Some(term) = full_text.map(str::trim).filter(|t| !t.is_empty()) {
+    if let Some(term) = query.full_text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         select = text_search(select, db.get_database_backend(), term);
     }
-    let total = select.clone().count(db).await?;
-    let (field, direction) = order_field.map_or(("metadata.name", "asc"), |o| o.split_once(',').unwrap_or((o, "asc")));
+    let (field, direction) =
+        query.order_field.as_deref().map_or(("metadata.name", "asc"), |o| o.split_once(',').unwrap_or((o, "asc")));
     let Some((column, _)) = filter_column(field.trim()) else {
         return Ok(Err(format!("cannot order by `{field}`; supported: {FILTER_FIELDS}")));
     };
+    let filtered = select.clone();
     select = match direction.trim() {
         "desc" => select.order_by_desc(column),
         "asc" => select.order_by_asc(column),
@@ -954,14 +1098,35 @@ pub async fn by_query(
     };
     select = select.order_by_asc(entities::Column::EntityRef);
     let limit = limit.clamp(1, 1000);
-    let offset = cursor.and_then(decode_cursor).unwrap_or(0);
-    let rows = select.offset(offset).limit(limit).all(db).await?;
-    let next = offset + rows.len() as u64;
+    let refs: Vec<String> = select
+        .select_only()
+        .column(entities::Column::EntityRef)
+        .offset(offset)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let key = format!("by-query|{:?}|{:?}|{vis:?}", query.filters, query.full_text);
+    let shown = refs.len() as u64;
+    let total = match cache.and_then(|c| c.count(&key)) {
+        Some(n) => n,
+        // A page that is not full, and not past the end, tells the total itself.
+        None if shown < limit && (offset == 0 || shown > 0) => offset + shown,
+        None => {
+            let ticket = cache.map(super::cache::EntityCache::ticket);
+            let n = filtered.count(db).await?;
+            if let (Some(cache), Some(ticket)) = (cache, ticket) {
+                cache.put_count(ticket, key, n);
+            }
+            n
+        }
+    };
+    let next = offset + shown;
     Ok(Ok(QueryPage {
         total,
-        next_cursor: (next < total && !rows.is_empty()).then(|| encode_cursor(next)),
-        prev_cursor: (offset > 0).then(|| encode_cursor(offset.saturating_sub(limit))),
-        rows,
+        next_cursor: (next < total && shown > 0).then(|| query.cursor(next)),
+        prev_cursor: (offset > 0).then(|| query.cursor(offset.saturating_sub(limit))),
+        refs,
     }))
 }
 
@@ -1335,6 +1500,46 @@ pub async fn owner_options(db: &DatabaseConnection) -> Result<Vec<(String, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        let map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        crate::config::load_from(figment::Figment::from(figment::providers::Serialized::defaults(map))).unwrap()
+    }
+
+    fn annotations(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn edit_links_prefer_the_annotation_then_the_source_file_then_the_slug_on_the_configured_github() {
+        let github = config(&[]);
+        let edit = "https://git.example.com/edit/me.yaml";
+        let source = "url:https://github.com/acme/pay/blob/main/catalog-info.yaml";
+        let slug = ("github.com/project-slug", "acme/pay");
+        let all = annotations(&[("backstage.io/edit-url", edit), ("backstage.io/managed-by-location", source), slug]);
+        assert_eq!(edit_url(&all, &github).as_deref(), Some(edit));
+        let no_edit = annotations(&[("backstage.io/managed-by-location", source), slug]);
+        assert_eq!(
+            edit_url(&no_edit, &github).as_deref(),
+            Some("https://github.com/acme/pay/edit/main/catalog-info.yaml")
+        );
+        assert_eq!(
+            edit_url(&annotations(&[slug]), &github).as_deref(),
+            Some("https://github.com/acme/pay/blob/HEAD/catalog-info.yaml")
+        );
+        let enterprise =
+            config(&[("github_url", "https://git.acme.internal/"), ("github_catalog_path", "/.catalog/info.yaml")]);
+        assert_eq!(
+            edit_url(&annotations(&[slug]), &enterprise).as_deref(),
+            Some("https://git.acme.internal/acme/pay/blob/HEAD/.catalog/info.yaml")
+        );
+        // User text never makes a link anywhere but http(s) on the configured host.
+        for bad in ["javascript:alert(1)", "../../evil", "acme", "acme/pay/../x", "a/b c", "/pay"] {
+            let a = annotations(&[("backstage.io/edit-url", bad), ("github.com/project-slug", bad)]);
+            assert_eq!(edit_url(&a, &github), None, "{bad}");
+        }
+        assert_eq!(edit_url(&annotations(&[]), &github), None);
+    }
 
     async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
         let row = db.query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, sql)).await.unwrap();

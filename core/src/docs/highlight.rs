@@ -141,6 +141,31 @@ const DOCKERFILE: &[&str] = &[
     "workdir",
 ];
 const DATA: &[&str] = &["true", "false", "null", "yes", "no", "on", "off", "~"];
+const GRAPHQL: &[&str] = &[
+    "directive",
+    "enum",
+    "extend",
+    "false",
+    "fragment",
+    "implements",
+    "input",
+    "interface",
+    "mutation",
+    "null",
+    "on",
+    "query",
+    "scalar",
+    "schema",
+    "subscription",
+    "true",
+    "type",
+    "union",
+];
+const PROTOBUF: &[&str] = &[
+    "bool", "bytes", "double", "enum", "extend", "false", "float", "import", "int32", "int64", "map", "message",
+    "oneof", "option", "optional", "package", "repeated", "reserved", "returns", "rpc", "service", "stream", "string",
+    "syntax", "true", "uint32", "uint64",
+];
 
 fn lang(name: &str) -> Option<Lang> {
     let base = Lang {
@@ -172,6 +197,8 @@ fn lang(name: &str) -> Option<Lang> {
         "toml" | "ini" => {
             Lang { line_comments: &["#", ";"], block_comment: None, keywords: DATA, keys: Keys::Equals, ..base }
         }
+        "graphql" | "gql" => Lang { line_comments: &["#"], block_comment: None, keywords: GRAPHQL, ..base },
+        "protobuf" | "proto" | "grpc" => Lang { keywords: PROTOBUF, quotes: &['"'], ..base },
         "dockerfile" | "docker" => Lang {
             line_comments: &["#"],
             block_comment: None,
@@ -376,11 +403,28 @@ mod tests {
     }
 
     #[test]
+    fn graphql_and_protobuf_api_definitions() {
+        let g = highlight("graphql", "# payments\ntype Query {\n  payment(id: ID!): Payment\n}\n").unwrap();
+        assert!(
+            g.contains("<span class=\"hl-com\"># payments</span>") && g.contains("<span class=\"hl-kw\">type</span>"),
+            "{g}"
+        );
+        let p = highlight("proto", "service Pay { rpc Capture (Req) returns (Resp); } // v1").unwrap();
+        assert!(
+            p.contains("<span class=\"hl-kw\">rpc</span>") && p.contains("<span class=\"hl-kw\">returns</span>"),
+            "{p}"
+        );
+        assert!(p.contains("<span class=\"hl-com\">// v1</span>"), "{p}");
+    }
+
+    #[test]
     fn unknown_languages_are_left_alone_and_nothing_unescaped_gets_through() {
         assert!(highlight("brainfuck", "+++").is_none());
         assert_eq!(language("rust,ignore"), "rust");
         assert_eq!(language("\"><script>"), "script");
-        for lang in ["sh", "yaml", "json", "sql", "rust", "python", "js", "go", "toml", "dockerfile"] {
+        for lang in
+            ["sh", "yaml", "json", "sql", "rust", "python", "js", "go", "toml", "dockerfile", "graphql", "proto"]
+        {
             for code in
                 ["</code><script>alert(1)</script>", "\"<img src=x onerror=alert(1)>", "'unterminated <b>", "/* <i>"]
             {

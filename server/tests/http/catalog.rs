@@ -87,8 +87,11 @@ async fn portal_managed_entities_are_created_edited_and_deleted_by_their_owners(
     other[3] = ("title", "Lost update");
     let stale = save(&mut app, &etag, &other).await;
     assert!(stale.body.contains("Someone changed this entity"), "{stale:?}");
+    let before = detail;
     let detail = app.get_with_token("/api/v1/entities/by-ref/component/default/billing", API_TOKEN).await.json();
     assert_eq!(detail["summary"]["title"], "Billing service");
+    assert_eq!(detail["uid"], before["uid"], "the uid is stable across changes");
+    assert_ne!(detail["etag"], before["etag"], "the etag changes with the entity");
     let etag = detail["etag"].as_str().unwrap().to_owned();
 
     // Entities from a repository are edited there.
@@ -113,6 +116,12 @@ async fn portal_managed_entities_are_created_edited_and_deleted_by_their_owners(
     let audit = portolan_core::audit::recent(&app.state.app.db, 20).await.unwrap();
     let update = audit.iter().find(|e| e.action == "catalog.entity.update").expect("update audited");
     assert_eq!(update.actor, "octocat");
+    assert!((chrono::Utc::now() - update.at).num_seconds().abs() < 60, "when: {}", update.at);
+    let create = audit.iter().find(|e| e.action == "catalog.entity.create").expect("creation audited");
+    assert_eq!((create.actor.as_str(), create.target.as_deref()), ("octocat", Some("component:default/billing")));
+    let created: serde_json::Value = serde_json::from_str(create.detail.as_deref().unwrap()).unwrap();
+    assert_eq!(created["after"]["metadata"]["title"], "Billing");
+    assert!(created["before"].is_null(), "{created}");
     let detail_json: serde_json::Value = serde_json::from_str(update.detail.as_deref().unwrap()).unwrap();
     assert_eq!(detail_json["before"]["metadata"]["title"], "Billing");
     assert_eq!(detail_json["after"]["metadata"]["title"], "Billing service");
@@ -129,11 +138,13 @@ async fn portal_managed_entities_are_created_edited_and_deleted_by_their_owners(
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
     assert_eq!(relations_mentioning(&app, "component:default/billing").await, 0, "its relations went with it");
     let audit = portolan_core::audit::recent(&app.state.app.db, 20).await.unwrap();
-    assert!(
-        audit
-            .iter()
-            .any(|e| e.action == "catalog.entity.delete" && e.target.as_deref() == Some("component:default/billing"))
-    );
+    let delete = audit
+        .iter()
+        .find(|e| e.action == "catalog.entity.delete" && e.target.as_deref() == Some("component:default/billing"))
+        .expect("deletion audited");
+    let removed: serde_json::Value = serde_json::from_str(delete.detail.as_deref().unwrap()).unwrap();
+    assert_eq!(removed["before"]["metadata"]["title"], "Billing service", "{removed}");
+    assert!(removed["after"].is_null(), "{removed}");
 }
 
 async fn relation_graph_is_server_rendered_svg(b: Backend) {
@@ -197,13 +208,30 @@ async fn backstage_by_query_and_facets(b: Backend) {
     assert_eq!(or["totalItems"], 5);
     assert_eq!(or["items"][0]["metadata"]["name"], "platform");
 
-    let paged = app.get_with_token(&q("filter=kind=component&limit=3"), API_TOKEN).await.json();
-    assert_eq!(paged["items"].as_array().unwrap().len(), 3);
+    // Backstage's client sends only the cursor and the limit after the first page: the cursor keeps the filter,
+    // the search term and the order.
+    let names = |page: &serde_json::Value| -> Vec<String> {
+        page["items"].as_array().unwrap().iter().map(|i| i["metadata"]["name"].as_str().unwrap().to_owned()).collect()
+    };
+    let first = app.get_with_token(&q("filter=kind=component&orderField=metadata.name,desc&limit=3"), API_TOKEN).await;
+    let paged = first.json();
+    assert_eq!(names(&paged), ["storefront", "portolan", "payments-api"]);
+    assert!(paged["pageInfo"].get("prevCursor").is_none());
     let next = paged["pageInfo"]["nextCursor"].as_str().unwrap().to_owned();
-    let rest = app.get_with_token(&q(&format!("filter=kind=component&limit=3&cursor={next}")), API_TOKEN).await.json();
-    assert_eq!(rest["items"].as_array().unwrap().len(), 1);
-    assert!(rest["pageInfo"]["prevCursor"].is_string());
+    let rest = app.get_with_token(&q(&format!("limit=3&cursor={next}")), API_TOKEN).await.json();
+    assert_eq!(names(&rest), ["fraud-scorer"], "{rest}");
+    assert_eq!(rest["totalItems"], 4);
     assert!(rest["pageInfo"].get("nextCursor").is_none());
+    let prev = rest["pageInfo"]["prevCursor"].as_str().unwrap().to_owned();
+    let back = app.get_with_token(&q(&format!("limit=3&cursor={prev}")), API_TOKEN).await.json();
+    assert_eq!(names(&back), names(&paged));
+    let searched = app.get_with_token(&q("fullTextFilterTerm=pay&limit=1"), API_TOKEN).await.json();
+    let next = searched["pageInfo"]["nextCursor"].as_str().unwrap().to_owned();
+    let searched_rest = app.get_with_token(&q(&format!("limit=50&cursor={next}")), API_TOKEN).await.json();
+    assert_eq!(searched_rest["totalItems"], searched["totalItems"]);
+    assert_eq!(searched_rest["items"].as_array().unwrap().len() + 1, searched["totalItems"].as_u64().unwrap() as usize);
+    let forged = app.get_with_token(&q("cursor=o3"), API_TOKEN).await;
+    assert_eq!(forged.status, StatusCode::BAD_REQUEST, "{}", forged.body);
 
     let text = app.get_with_token(&q("fullTextFilterTerm=captures"), API_TOKEN).await.json();
     assert_eq!(text["totalItems"], 1);
@@ -220,6 +248,21 @@ async fn backstage_by_query_and_facets(b: Backend) {
     assert_eq!(kinds, &json!([{"value": "component", "count": 4}]));
     let tags = facets["facets"]["metadata.tags"].as_array().unwrap();
     assert!(tags.contains(&json!({"value": "rust", "count": 2})), "{tags:?}");
+
+    // Items are the by-name answers (kept in the same cache), and follow a change at once.
+    let by_name = app.get_with_token("/api/catalog/entities/by-name/component/default/payments-api", API_TOKEN).await;
+    assert_eq!(body["items"][0], by_name.json());
+    let described = |d: &str| component("cached", &format!("  description: {d}\n"));
+    let dir = temp_catalog("by-query", &[("c.yaml", &described("first"))]);
+    register(&mut app, dir.to_str().unwrap()).await;
+    let cached = q("filter=metadata.name=cached");
+    let description = |page: serde_json::Value| page["items"][0]["metadata"]["description"].clone();
+    assert_eq!(description(app.get_with_token(&cached, API_TOKEN).await.json()), "first");
+    assert_eq!(description(app.get_with_token(&cached, API_TOKEN).await.json()), "first");
+    std::fs::write(dir.join("c.yaml"), described("second")).unwrap();
+    assert_eq!(register(&mut app, dir.to_str().unwrap()).await.json()["updated"], 1);
+    assert_eq!(description(app.get_with_token(&cached, API_TOKEN).await.json()), "second");
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 fn example_catalog() -> String {
@@ -528,19 +571,22 @@ async fn bad_documents_are_reported_and_good_ones_kept(b: Backend) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+const GOES_EDIT_URL: &str = "  annotations:\n    backstage.io/edit-url: https://git.example.com/edit/goes.yaml\n";
+
 async fn entities_no_longer_declared_become_orphans_and_failed_files_orphan_nothing(b: Backend) {
     let mut app = TestApp::new(b).await;
     let dir = temp_catalog(
         "orphan",
         &[
-            ("a.yaml", &format!("{}---\n{}", component("stays", ""), component("goes", ""))),
-            ("b.yaml", &component("other", "")),
+            ("a.yaml", &format!("{}---\n{}", component("stays", ""), component("goes", GOES_EDIT_URL))),
+            ("b.yaml", &component("other", "  annotations:\n    github.com/project-slug: acme/other\n")),
         ],
     );
     register(&mut app, dir.to_str().unwrap()).await;
     std::fs::write(dir.join("a.yaml"), component("stays", "")).unwrap();
     let report = register(&mut app, dir.to_str().unwrap()).await.json();
     assert_eq!(report["orphaned"], 1, "{report}");
+    assert_eq!(report["removed"], 0, "kept unless the setting asks otherwise: {report}");
     let goes = app.get_with_token("/api/v1/entities/by-ref/component/default/goes", API_TOKEN).await.json();
     assert_eq!(goes["summary"]["orphan"], true, "kept and marked, not deleted");
 
@@ -551,8 +597,16 @@ async fn entities_no_longer_declared_become_orphans_and_failed_files_orphan_noth
     let other = app.get_with_token("/api/v1/entities/by-ref/component/default/other", API_TOKEN).await.json();
     assert_eq!(other["summary"]["orphan"], false);
 
-    // Only an orphan can be removed, and only on purpose.
+    // Only an orphan can be removed, and only on purpose. Its page offers that instead of a link to a file that
+    // no longer declares it, even when it carries an edit URL.
     app.login_as("octocat").await;
+    let page = app.get("/catalog/default/component/goes").await;
+    assert!(page.body.contains("Remove orphan"), "{}", page.body);
+    assert!(!page.body.contains("Edit in repository"), "{}", page.body);
+    let page = app.get("/catalog/default/component/other").await;
+    let web = app.state.app.config.github_url.as_str().trim_end_matches('/').to_owned();
+    assert!(page.body.contains(&format!("href=\"{web}/acme/other/blob/HEAD/catalog-info.yaml\"")), "{}", page.body);
+    assert!(!page.body.contains("Remove orphan"));
     let still_declared = app
         .post_form(
             "/fn/catalog_remove_orphan",
@@ -619,6 +673,13 @@ async fn catalog_pages_render_and_escape_user_text(b: Backend) {
             ),
         )],
     );
+    std::fs::write(
+        evil.join("graph.yaml"),
+        "apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: graph\nspec:\n  type: graphql\n  \
+         lifecycle: production\n  owner: team-a\n  definition: |\n    # </code><script>alert(1)</script>\n    \
+         type Query { payment(id: ID!): String }\n",
+    )
+    .unwrap();
     register(&mut app, evil.to_str().unwrap()).await;
     app.login_as("octocat").await;
 
@@ -647,6 +708,14 @@ async fn catalog_pages_render_and_escape_user_text(b: Backend) {
 
     let api = app.get("/catalog/default/api/payments").await;
     assert!(api.body.contains("/payments/{id}/capture"), "OpenAPI operations are listed");
+    assert!(api.body.contains("<span class=\"hl-key\">openapi</span>"), "its source is highlighted YAML");
+    assert!(api.body.contains("<span class=\"hl-key\">apiVersion</span>"), "so is the entity's own document");
+    let graph = app.get("/catalog/default/api/graph").await;
+    assert!(graph.body.contains("<span class=\"hl-kw\">type</span> Query"), "{}", graph.body);
+    assert!(graph.body.contains("&lt;/code&gt;&lt;script&gt;alert(1)&lt;/script&gt;"), "{}", graph.body);
+    assert!(!graph.body.contains("<script>alert(1)"));
+    let graph_json = app.get_with_token("/api/v1/entities/by-ref/api/default/graph", API_TOKEN).await.json();
+    assert!(graph_json.get("highlighted").is_none(), "the JSON API keeps to the data: {graph_json}");
     assert!(api.body.contains("Capture a payment"));
     let api_json = app.get_with_token("/api/v1/entities/by-ref/api/default/payments", API_TOKEN).await.json();
     assert_eq!(
@@ -669,7 +738,7 @@ async fn orphans_are_deleted_when_the_setting_asks_for_it(b: Backend) {
     register(&mut app, dir.to_str().unwrap()).await;
     std::fs::write(dir.join("a.yaml"), component("stays", "")).unwrap();
     let report = register(&mut app, dir.to_str().unwrap()).await.json();
-    assert_eq!(report["orphaned"], 1);
+    assert_eq!((&report["removed"], &report["orphaned"]), (&json!(1), &json!(0)), "{report}");
     let gone = app.get_with_token("/api/v1/entities/by-ref/component/default/goes", API_TOKEN).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
     // Its relations (ownedBy, and the owner's ownerOf) go with it: on PostgreSQL no foreign key removes them.

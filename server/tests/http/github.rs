@@ -9,6 +9,7 @@ use crate::support::{API_TOKEN, Backend, TestApp};
 
 db_tests!(
     discovery_finds_catalog_files_and_a_second_run_costs_no_rate_limit,
+    a_configured_catalog_path_is_discovered_then_refreshed_on_schedule,
     a_push_to_the_default_branch_refreshes_its_repository,
     webhooks_must_be_signed_and_are_stored_once,
     url_locations_are_registered_through_the_api,
@@ -75,6 +76,46 @@ async fn discovery_finds_catalog_files_and_a_second_run_costs_no_rate_limit(b: B
     assert_eq!(inventory["summary"]["orphan"], true, "{inventory}");
     let checkout = entity(&mut app, "component/default/checkout-service").await;
     assert_eq!(checkout["summary"]["orphan"], false);
+}
+
+/// Waits up to ten seconds for `check` to hold of the entity at `path` (`Null` when there is none).
+async fn eventually(app: &mut TestApp, path: &str, check: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    for _ in 0..100 {
+        let e = entity(app, path).await;
+        if check(&e) {
+            return e;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{path} never got there: {}", entity(app, path).await);
+}
+
+async fn a_configured_catalog_path_is_discovered_then_refreshed_on_schedule(b: Backend) {
+    let mut app = TestApp::with(b, portolan_testkit::FakeGithubConfig::default(), |c| {
+        c.github_discovery_orgs = vec!["acme".to_owned()];
+        c.github_catalog_path = ".backstage/catalog.yaml".to_owned();
+        c.catalog_refresh_seconds = 1;
+    })
+    .await;
+    let described = |d: &str| {
+        format!(
+            "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: scratchpad\n  description: {d}\n\
+             spec:\n  type: service\n  lifecycle: experimental\n  owner: group:platform\n"
+        )
+    };
+    app.github.set_file("acme/scratch", ".backstage/catalog.yaml", &described("first"));
+    // The schedule discovers at start, then reads every location again each second.
+    let job = portolan_server::jobs::spawn_catalog_refresh(app.state.app.clone()).expect("a schedule");
+    let path = "component/default/scratchpad";
+    let first = eventually(&mut app, path, |e| e.is_object()).await;
+    assert_eq!(first["summary"]["description"], "first");
+    assert!(
+        entity(&mut app, "component/default/checkout-service").await.is_null(),
+        "catalog-info.yaml at the default path is not what this portal was told to read"
+    );
+    app.github.set_file("acme/scratch", ".backstage/catalog.yaml", &described("second"));
+    eventually(&mut app, path, |e| e["summary"]["description"] == "second").await;
+    job.abort();
 }
 
 fn push(repo: &str, branch: &str, default_branch: &str) -> serde_json::Value {
