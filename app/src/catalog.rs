@@ -358,9 +358,11 @@ fn Catalog() -> impl IntoView {
             <label>"System" <input name="system" value=field(|q| q.system.clone()) /></label>
             <label>"Tag" <input name="tag" value=field(|q| q.tag.clone()) /></label>
             <label>"Namespace" <input name="namespace" value=field(|q| q.namespace.clone()) placeholder="any" /></label>
-            <label>
-                "Sort"
-                <select name="sort">
+            // Labelled by id, not by wrapping: a wrapping label's text would take in the options' words
+            // ("Kind", "Owner") and make the other filters' labels ambiguous.
+            <div class="field">
+                <label for="catalog-sort">"Sort"</label>
+                <select id="catalog-sort" name="sort">
                     {SORTS
                         .into_iter()
                         .map(|(value, label)| {
@@ -372,7 +374,7 @@ fn Catalog() -> impl IntoView {
                         })
                         .collect_view()}
                 </select>
-            </label>
+            </div>
             <button class="button button-primary" type="submit">
                 "Filter"
             </button>

@@ -469,6 +469,15 @@ mod tests {
             "spec.type",
         );
         check("apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata: {name: x}\nspec: {}\n", "spec.target");
+        check(
+            "apiVersion: backstage.io/v1alpha1\nkind: System\nmetadata: {name: x}\nspec: {domain: d}\n",
+            "spec.owner",
+        );
+        check("apiVersion: backstage.io/v1alpha1\nkind: Domain\nmetadata: {name: x}\nspec: {}\n", "spec.owner");
+        check(
+            "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata: {name: x}\nspec: {type: service}\n",
+            "spec.steps",
+        );
         check("apiVersion: backstage.io/v1alpha1\nkind: Widget\nmetadata: {name: x}\nspec: {}\n", "kind");
         check("apiVersion: example.com/v1\nkind: Component\nmetadata: {name: x}\nspec: {}\n", "apiVersion");
         check("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: -x}\nspec: {}\n", "metadata.name");

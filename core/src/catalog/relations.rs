@@ -187,6 +187,22 @@ mod tests {
     }
 
     #[test]
+    fn subcomponents_and_subdomains_are_part_of_their_parent() {
+        let c = entity(
+            "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: worker}\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n  subcomponentOf: shop-api\n",
+        );
+        let rels = names(&relations_of(&c));
+        assert!(rels.contains(&"component:default/worker partOf component:default/shop-api".to_owned()), "{rels:#?}");
+        assert!(rels.contains(&"component:default/shop-api hasPart component:default/worker".to_owned()));
+        let d = entity(
+            "apiVersion: backstage.io/v1alpha1\nkind: Domain\nmetadata: {name: cards, namespace: pay}\nspec:\n  owner: team-a\n  subdomainOf: payments\n",
+        );
+        let rels = names(&relations_of(&d));
+        assert!(rels.contains(&"domain:pay/cards partOf domain:pay/payments".to_owned()), "{rels:#?}");
+        assert!(rels.contains(&"domain:pay/payments hasPart domain:pay/cards".to_owned()));
+    }
+
+    #[test]
     fn groups_and_users_and_namespace_inheritance() {
         let g = entity(
             "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: team-a, namespace: payments}\nspec:\n  type: team\n  parent: dept\n  children: [default/squad]\n  members: [jdoe]\n",
