@@ -327,7 +327,8 @@ pub struct FacetCount {
         ("filter" = Option<Vec<String>>, Query, explode = true, description = "e.g. kind=component,spec.type=service"),
         ("fullTextFilterTerm" = Option<String>, Query),
         ("orderField" = Option<String>, Query, description = "e.g. metadata.name,asc"),
-        ("limit" = Option<u64>, Query),
+        ("limit" = Option<u64>, Query, description = "1 to 1000, default 20; 0 answers the count alone"),
+        ("offset" = Option<u64>, Query, description = "where the first page starts; later pages follow the cursor"),
         ("cursor" = Option<String>, Query, description = "pageInfo.nextCursor or prevCursor of an earlier answer; it carries that query's filter, fullTextFilterTerm and orderField, which are then not read from the request"),
         ),
     responses(
@@ -355,7 +356,11 @@ pub(crate) async fn backstage_by_query(
                 full_text: first_named(&pairs, "fullTextFilterTerm").map(str::to_owned),
                 order_field: first_named(&pairs, "orderField").map(str::to_owned),
             };
-            (query, 0)
+            let offset = match first_named(&pairs, "offset") {
+                Some(o) => o.parse::<u64>().map_err(|_| ApiError::bad_request("offset must be a number, 0 or more"))?,
+                None => 0,
+            };
+            (query, offset)
         }
     };
     let cache = Some(&*state.app.entity_cache);

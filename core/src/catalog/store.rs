@@ -722,6 +722,13 @@ fn backstage_value(row: &entities::Model, relations: Vec<(String, String)>) -> V
     if let Some(m) = body.get_mut("metadata").and_then(Value::as_object_mut) {
         m.insert("uid".into(), json!(row.uid));
         m.insert("etag".into(), json!(row.etag));
+        // As Backstage marks an entity its location no longer declares, so that its orphan filter finds it.
+        if row.orphan {
+            let annotations = m.entry("annotations").or_insert_with(|| json!({}));
+            if let Some(a) = annotations.as_object_mut() {
+                a.insert("backstage.io/orphan".into(), json!("true"));
+            }
+        }
     }
     let relations: Vec<Value> =
         relations.into_iter().map(|(t, target)| json!({"type": t, "targetRef": target})).collect();
@@ -976,10 +983,81 @@ fn filter_column(key: &str) -> Option<(entities::Column, Option<&'static str>)> 
 /// Fields `filter`, `orderField` and `entity-facets` understand.
 pub const FILTER_FIELDS: &str = "kind, metadata.name, metadata.namespace, metadata.uid, metadata.title, spec.type, spec.lifecycle, spec.owner, relations.ownedBy, spec.system, metadata.tags";
 
-fn condition_for(c: &FilterCondition) -> Result<sea_orm::Condition, String> {
+/// Filter keys beyond [`FILTER_FIELDS`], for `filter` only.
+const MORE_FILTER_FIELDS: &str = "metadata.annotations.<key>, metadata.labels.<key>, relations.<type> (any relation)";
+
+/// A condition on an annotation or label (`metadata.annotations.backstage.io/techdocs-ref`), read from the stored
+/// entity JSON; `None` when `key` names neither.
+fn metadata_map_condition(
+    backend: sea_orm::DbBackend,
+    key: &str,
+    value: Option<&str>,
+) -> Option<Result<sea_orm::Condition, String>> {
+    let lower = key.to_ascii_lowercase();
+    let (map, name) = ["annotations", "labels"]
+        .into_iter()
+        .find_map(|m| lower.strip_prefix(&format!("metadata.{m}.")).map(|_| (m, &key[10 + m.len()..])))?;
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c)) {
+        return Some(Err(format!("`{key}`: {map} keys are letters, digits, `-`, `_`, `.` and `/`")));
+    }
+    // Not stored in the document: the catalog adds it to an orphan's JSON, as Backstage does.
+    if map == "annotations" && name == "backstage.io/orphan" {
+        let orphan = entities::Column::Orphan.eq(true);
+        return Some(Ok(match value {
+            Some(v) if !v.eq_ignore_ascii_case("true") => sea_orm::Condition::all().add(orphan).add(Expr::val(1).eq(0)),
+            _ => sea_orm::Condition::all().add(orphan),
+        }));
+    }
+    // Keys are matched as written (Backstage's keys are case-sensitive in the descriptor); values in any case.
+    // sea-query numbers PostgreSQL's placeholders (`$1`) and leaves SQLite's (`?`) as they are.
+    let (path, read, second) = match backend {
+        sea_orm::DbBackend::Postgres => {
+            (name.to_owned(), format!("((body::jsonb) -> 'metadata' -> '{map}' ->> $1)"), "$2")
+        }
+        _ => (format!("$.metadata.{map}.\"{name}\""), "json_extract(body, ?)".to_owned(), "?"),
+    };
+    let cond = match value {
+        None => Expr::cust_with_values(format!("{read} IS NOT NULL"), [path]),
+        Some(v) => {
+            let values: [sea_orm::Value; 2] = [path.into(), v.to_lowercase().into()];
+            Expr::cust_with_values(format!("lower({read}) = {second}"), values)
+        }
+    };
+    Some(Ok(sea_orm::Condition::all().add(cond)))
+}
+
+/// A condition on any relation (`relations.memberOf=group:default/ops`): the entity is the source of such a
+/// relation, to that target (a full reference) or, without a value, to any.
+fn relation_condition(
+    backend: sea_orm::DbBackend,
+    key: &str,
+    value: Option<&str>,
+) -> Option<Result<sea_orm::Condition, String>> {
+    let name = key.to_ascii_lowercase().strip_prefix("relations.")?.to_owned();
+    let Some(t) = RelationType::ALL.into_iter().find(|t| t.as_str().eq_ignore_ascii_case(&name)) else {
+        return Some(Err(format!("no relation type `{name}`")));
+    };
+    let (first, second) = if backend == sea_orm::DbBackend::Postgres { ("$1", "$2") } else { ("?", "?") };
+    let select = format!("entity_ref IN (SELECT source_ref FROM relations WHERE \"type\" = {first}");
+    let cond = match value {
+        None => Expr::cust_with_values(format!("{select})"), [t.as_str()]),
+        Some(v) => Expr::cust_with_values(
+            format!("{select} AND target_ref = {second})"),
+            [t.as_str().to_owned(), v.trim().to_lowercase()],
+        ),
+    };
+    Some(Ok(sea_orm::Condition::all().add(cond)))
+}
+
+fn condition_for(backend: sea_orm::DbBackend, c: &FilterCondition) -> Result<sea_orm::Condition, String> {
     use sea_orm::sea_query::Func;
-    let (column, ref_kind) =
-        filter_column(&c.key).ok_or_else(|| format!("cannot filter on `{}`; supported: {FILTER_FIELDS}", c.key))?;
+    let Some((column, ref_kind)) = filter_column(&c.key) else {
+        let more = metadata_map_condition(backend, &c.key, c.value.as_deref())
+            .or_else(|| relation_condition(backend, &c.key, c.value.as_deref()));
+        return more.unwrap_or_else(|| {
+            Err(format!("cannot filter on `{}`; supported: {FILTER_FIELDS}, {MORE_FILTER_FIELDS}", c.key))
+        });
+    };
     let Some(value) = &c.value else {
         return Ok(sea_orm::Condition::all().add(column.is_not_null()));
     };
@@ -994,7 +1072,10 @@ fn condition_for(c: &FilterCondition) -> Result<sea_orm::Condition, String> {
 
 /// The SQL condition for Backstage `filter` parameters (any parameter, all conditions within one); `None` when
 /// there are none, an error naming an unknown field.
-fn filters_condition(filters: &[Vec<FilterCondition>]) -> Result<Option<sea_orm::Condition>, String> {
+fn filters_condition(
+    backend: sea_orm::DbBackend,
+    filters: &[Vec<FilterCondition>],
+) -> Result<Option<sea_orm::Condition>, String> {
     if filters.is_empty() {
         return Ok(None);
     }
@@ -1002,7 +1083,7 @@ fn filters_condition(filters: &[Vec<FilterCondition>]) -> Result<Option<sea_orm:
     for all_of in filters {
         let mut all = sea_orm::Condition::all();
         for c in all_of {
-            all = all.add(condition_for(c)?);
+            all = all.add(condition_for(backend, c)?);
         }
         any = any.add(all);
     }
@@ -1077,7 +1158,7 @@ pub async fn by_query(
     if let Some(cond) = vis.condition() {
         select = select.filter(cond);
     }
-    match filters_condition(&parse_filters(&query.filters)) {
+    match filters_condition(db.get_database_backend(), &parse_filters(&query.filters)) {
         Ok(Some(cond)) => select = select.filter(cond),
         Ok(None) => {}
         Err(message) => return Ok(Err(message)),
@@ -1097,7 +1178,8 @@ pub async fn by_query(
         other => return Ok(Err(format!("order direction must be asc or desc, not `{other}`"))),
     };
     select = select.order_by_asc(entities::Column::EntityRef);
-    let limit = limit.clamp(1, 1000);
+    // `limit=0` asks for the count alone, as in Backstage.
+    let limit = Ord::min(limit, 1000);
     let refs: Vec<String> = select
         .select_only()
         .column(entities::Column::EntityRef)
@@ -1140,14 +1222,16 @@ pub async fn facets(
 ) -> Result<Result<BTreeMap<String, Vec<(String, u64)>>, String>, DbErr> {
     let mut out = BTreeMap::new();
     for facet in facet_names {
+        // As in Backstage, a facet it does not know has no values.
         let Some((column, _)) = filter_column(facet) else {
-            return Ok(Err(format!("no facet `{facet}`; supported: {FILTER_FIELDS}")));
+            out.insert(facet.clone(), Vec::new());
+            continue;
         };
         let mut select = entities::Entity::find().select_only().column(column);
         if let Some(cond) = vis.condition() {
             select = select.filter(cond);
         }
-        match filters_condition(filters) {
+        match filters_condition(db.get_database_backend(), filters) {
             Ok(Some(cond)) => select = select.filter(cond),
             Ok(None) => {}
             Err(message) => return Ok(Err(message)),

@@ -211,7 +211,8 @@ async fn backstage_by_query_and_facets(b: Backend) {
     // Backstage's client sends only the cursor and the limit after the first page: the cursor keeps the filter,
     // the search term and the order.
     let names = |page: &serde_json::Value| -> Vec<String> {
-        page["items"].as_array().unwrap().iter().map(|i| i["metadata"]["name"].as_str().unwrap().to_owned()).collect()
+        let items = page["items"].as_array().unwrap_or_else(|| panic!("not a page: {page}"));
+        items.iter().map(|i| i["metadata"]["name"].as_str().unwrap().to_owned()).collect()
     };
     let first = app.get_with_token(&q("filter=kind=component&orderField=metadata.name,desc&limit=3"), API_TOKEN).await;
     let paged = first.json();
@@ -248,6 +249,40 @@ async fn backstage_by_query_and_facets(b: Backend) {
     assert_eq!(kinds, &json!([{"value": "component", "count": 4}]));
     let tags = facets["facets"]["metadata.tags"].as_array().unwrap();
     assert!(tags.contains(&json!({"value": "rust", "count": 2})), "{tags:?}");
+
+    // Annotations, labels and any relation, as Backstage's plugins ask for them.
+    let slug = app
+        .get_with_token(
+            &q("filter=kind=component,metadata.annotations.github.com/project-slug=ACME/payments-api"),
+            API_TOKEN,
+        )
+        .await
+        .json();
+    assert_eq!(names(&slug), ["payments-api"], "{slug}");
+    let slugged = app.get_with_token(&q("filter=metadata.annotations.github.com/project-slug"), API_TOKEN).await.json();
+    assert!(
+        slugged["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["metadata"]["annotations"]["github.com/project-slug"].is_string())
+    );
+    assert!(slugged["totalItems"].as_u64().unwrap() >= 1, "{slugged}");
+    let members = app.get_with_token(&q("filter=relations.memberOf=group:default/payments"), API_TOKEN).await.json();
+    assert_eq!(names(&members), ["grace"], "{members}");
+    let labelled = app.get_with_token(&q("filter=metadata.labels.tier=gold"), API_TOKEN).await.json();
+    assert_eq!(labelled["totalItems"], 0);
+    let bad_key = app.get_with_token(&q("filter=metadata.annotations.a%20b=c"), API_TOKEN).await;
+    assert_eq!(bad_key.status, StatusCode::BAD_REQUEST, "{}", bad_key.body);
+    let bad_relation = app.get_with_token(&q("filter=relations.likes=x"), API_TOKEN).await;
+    assert_eq!(bad_relation.status, StatusCode::BAD_REQUEST, "{}", bad_relation.body);
+    // `limit=0` counts; `offset` starts the first page.
+    let counted = app.get_with_token(&q("filter=kind=component&limit=0"), API_TOKEN).await.json();
+    assert_eq!((counted["totalItems"].as_u64(), counted["items"].as_array().map(Vec::len)), (Some(4), Some(0)));
+    let skipped = app.get_with_token(&q("filter=kind=component&offset=3&limit=3"), API_TOKEN).await.json();
+    assert_eq!(names(&skipped), ["storefront"], "{skipped}");
+    let unknown = app.get_with_token("/api/catalog/entity-facets?facet=spec.profile.email", API_TOKEN).await.json();
+    assert_eq!(unknown, json!({"facets": {"spec.profile.email": []}}));
 
     // Items are the by-name answers (kept in the same cache), and follow a change at once.
     let by_name = app.get_with_token("/api/catalog/entities/by-name/component/default/payments-api", API_TOKEN).await;
@@ -589,6 +624,18 @@ async fn entities_no_longer_declared_become_orphans_and_failed_files_orphan_noth
     assert_eq!(report["removed"], 0, "kept unless the setting asks otherwise: {report}");
     let goes = app.get_with_token("/api/v1/entities/by-ref/component/default/goes", API_TOKEN).await.json();
     assert_eq!(goes["summary"]["orphan"], true, "kept and marked, not deleted");
+    // Backstage's JSON marks it as Backstage does, and its orphan filter finds it.
+    let backstage = app.get_with_token("/api/catalog/entities/by-name/component/default/goes", API_TOKEN).await.json();
+    assert_eq!(backstage["metadata"]["annotations"]["backstage.io/orphan"], "true", "{backstage}");
+    let orphans = app
+        .get_with_token(
+            "/api/catalog/entities/by-query?filter=metadata.annotations.backstage.io/orphan=true",
+            API_TOKEN,
+        )
+        .await
+        .json();
+    assert_eq!(orphans["items"][0]["metadata"]["name"], "goes", "{orphans}");
+    assert_eq!(orphans["totalItems"], 1);
 
     // b.yaml breaks: what it declared last time survives the failed refresh.
     std::fs::write(dir.join("b.yaml"), "kind: [oops\n").unwrap();
