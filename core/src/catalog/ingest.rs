@@ -5,6 +5,8 @@
 use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
 
+use serde_json::Value;
+
 use super::model::{Entity, Kind};
 use super::parse::parse_documents;
 
@@ -86,8 +88,11 @@ pub fn read_location(target: &str, urls: &dyn UrlReader) -> ReadOutcome {
 
 /// [`read_location`], reporting progress through directories.
 pub fn read_location_with_progress(target: &str, urls: &dyn UrlReader, progress: Option<&Progress>) -> ReadOutcome {
-    let mut reader = Reader { urls, visited: HashSet::new(), out: ReadOutcome::default(), progress };
+    let mut reader = Reader { urls, visited: HashSet::new(), out: ReadOutcome::default(), progress, root: None };
     if let Some(path) = target.strip_prefix("file:") {
+        let path = Path::new(path);
+        let root = if path.is_dir() { Some(path) } else { path.parent() };
+        reader.root = root.and_then(|r| r.canonicalize().ok());
         reader.read_path(Path::new(path), true);
     } else if let Some(url) = target.strip_prefix("url:") {
         reader.read_url(url, true);
@@ -104,7 +109,13 @@ struct Reader<'a> {
     /// `file:<canonical path>` and `url:<url>` already read.
     visited: HashSet<String>,
     out: ReadOutcome,
+    /// For a file location, the directory it names (or its file's directory): `$text`-style placeholders may read
+    /// files under it, or under their own document's directory, and nowhere else.
+    root: Option<std::path::PathBuf>,
 }
+
+/// The largest file a `$text`, `$json` or `$yaml` placeholder reads.
+const PLACEHOLDER_MAX_BYTES: u64 = 4 << 20;
 
 impl Reader<'_> {
     fn read_url(&mut self, url: &str, root: bool) {
@@ -188,7 +199,12 @@ impl Reader<'_> {
         let starts: Vec<usize> = documents.iter().map(|d| d.line).collect();
         for (i, doc) in documents.into_iter().enumerate() {
             match doc.result {
-                Ok(entity) => {
+                Ok(mut entity) => {
+                    if let Err(e) = self.substitute(key, display, &mut entity) {
+                        self.out.errors.push(format!("{display}: document {}, line {}: {e}", doc.index, doc.line));
+                        self.out.failed_sources.insert(display.to_owned());
+                        continue;
+                    }
                     let end = starts.get(i + 1).map(|l| l.saturating_sub(1)).unwrap_or(lines.len());
                     let yaml = document_text(&lines, doc.line, end);
                     if entity.kind == Kind::Location {
@@ -209,6 +225,92 @@ impl Reader<'_> {
                 }
             }
         }
+    }
+
+    /// Replaces Backstage's substitution placeholders anywhere in the entity (most often an API's
+    /// `spec.definition: {$text: ./openapi.yaml}`): `$text` by the named file's text, `$json` and `$yaml` by its
+    /// parsed content. Names are relative to the document's own file or URL, or absolute URLs.
+    fn substitute(&mut self, key: &str, display: &str, entity: &mut Entity) -> Result<(), String> {
+        fn walk(reader: &mut Reader<'_>, key: &str, display: &str, at: &str, v: &mut Value) -> Result<(), String> {
+            match v {
+                Value::Object(o) if o.len() == 1 => {
+                    let (name, target) = o.iter().next().map(|(k, t)| (k.clone(), t.clone())).unwrap_or_default();
+                    if let ("$text" | "$json" | "$yaml", Value::String(target)) = (name.as_str(), &target) {
+                        let text = reader
+                            .placeholder_text(key, display, target)
+                            .map_err(|e| format!("{at}: {name} {target}: {e}"))?;
+                        *v = match name.as_str() {
+                            "$text" => Value::String(text),
+                            "$json" => {
+                                serde_json::from_str(&text).map_err(|e| format!("{at}: {name} {target}: {e}"))?
+                            }
+                            _ => serde_yaml_ng::from_str(&text).map_err(|e| format!("{at}: {name} {target}: {e}"))?,
+                        };
+                        return Ok(());
+                    }
+                    walk_children(reader, key, display, at, v)
+                }
+                _ => walk_children(reader, key, display, at, v),
+            }
+        }
+        fn walk_children(
+            reader: &mut Reader<'_>,
+            key: &str,
+            display: &str,
+            at: &str,
+            v: &mut Value,
+        ) -> Result<(), String> {
+            match v {
+                Value::Object(o) => {
+                    for (k, child) in o.iter_mut() {
+                        walk(reader, key, display, &format!("{at}.{k}"), child)?;
+                    }
+                }
+                Value::Array(a) => {
+                    for (i, child) in a.iter_mut().enumerate() {
+                        walk(reader, key, display, &format!("{at}[{i}]"), child)?;
+                    }
+                }
+                _ => {}
+            }
+            Ok(())
+        }
+        let Some(spec) = entity.raw.get_mut("spec") else { return Ok(()) };
+        walk(self, key, display, "spec", spec)?;
+        entity.spec = entity.raw.get("spec").cloned().unwrap_or(Value::Null);
+        Ok(())
+    }
+
+    /// The text a placeholder names, read relative to its document.
+    fn placeholder_text(&mut self, key: &str, display: &str, target: &str) -> Result<String, String> {
+        let url = if let Some(base) = key.strip_prefix("url:") {
+            Some(url::Url::parse(base).and_then(|b| b.join(target)).map_err(|e| e.to_string())?)
+        } else if target.starts_with("http://") || target.starts_with("https://") {
+            Some(url::Url::parse(target).map_err(|e| e.to_string())?)
+        } else {
+            None
+        };
+        if let Some(url) = url {
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err("only http(s) URLs can be read".to_owned());
+            }
+            return match self.urls.read(url.as_str()) {
+                UrlRead::Found(text) => Ok(text),
+                UrlRead::NotFound => Err(format!("{url}: not found")),
+                UrlRead::Failed(e) => Err(e),
+            };
+        }
+        let dir = Path::new(display).parent().unwrap_or(Path::new("."));
+        let path = dir.join(target).canonicalize().map_err(|e| e.to_string())?;
+        let inside = |d: &Path| d.canonicalize().is_ok_and(|d| path.starts_with(d));
+        if !(inside(dir) || self.root.as_deref().is_some_and(inside)) {
+            return Err("outside the location's directory".to_owned());
+        }
+        let size = std::fs::metadata(&path).map_err(|e| e.to_string())?.len();
+        if size > PLACEHOLDER_MAX_BYTES {
+            return Err(format!("{size} bytes, over the {PLACEHOLDER_MAX_BYTES} a placeholder reads"));
+        }
+        std::fs::read_to_string(&path).map_err(|e| e.to_string())
     }
 
     fn follow_location(&mut self, key: &str, display: &str, location: &Entity) {
@@ -277,6 +379,7 @@ fn document_text(lines: &[&str], start: usize, end: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use std::path::PathBuf;
 
     fn write(dir: &Path, name: &str, text: &str) {
@@ -330,6 +433,74 @@ mod tests {
         assert!(out.errors[0].contains("document 2"), "{:?}", out.errors);
         assert_eq!(out.failed_sources.len(), 1);
         assert!(!out.fatal);
+    }
+
+    #[test]
+    fn placeholders_are_replaced_by_the_files_they_name_and_never_read_outside() {
+        let dir = temp("placeholders");
+        let api = |name: &str, definition: &str| {
+            format!(
+                "apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: {name}\nspec:\n  type: openapi\n  lifecycle: production\n  owner: team-a\n  definition:\n    {definition}\n"
+            )
+        };
+        write(&dir, "apis/openapi.yaml", "openapi: 3.0.0\npaths: {}\n");
+        write(&dir, "apis/schema.json", r#"{"openapi": "3.1.0"}"#);
+        write(
+            &dir,
+            "apis/catalog-info.yaml",
+            &[
+                api("text", "$text: ./openapi.yaml"),
+                api("json", "$json: schema.json"),
+                api("yaml", "$yaml: ./openapi.yaml"),
+                api("escape", "$text: ../../../../../../etc/hostname"),
+                api("missing", "$text: ./nope.yaml"),
+            ]
+            .join("---\n"),
+        );
+        let file = dir.join("apis/catalog-info.yaml");
+        let out = read_location(&normalize_target(file.to_str().unwrap()).unwrap(), &NoUrls);
+        let definition = |name: &str| {
+            let e = out.entities.iter().find(|e| e.entity.metadata.name == name).map(|e| &e.entity);
+            e.map(|e| (e.raw["spec"]["definition"].clone(), e.spec["definition"].clone()))
+        };
+        let text = definition("text").expect("read");
+        assert_eq!(text.0, json!("openapi: 3.0.0\npaths: {}\n"));
+        assert_eq!(text.0, text.1, "spec and the stored document agree");
+        assert_eq!(definition("json").unwrap().0, json!({"openapi": "3.1.0"}));
+        assert_eq!(definition("yaml").unwrap().0, json!({"openapi": "3.0.0", "paths": {}}));
+        assert!(out.entities.iter().find(|e| e.entity.metadata.name == "text").unwrap().yaml.contains("$text"));
+        assert!(definition("escape").is_none() && definition("missing").is_none());
+        assert_eq!(out.errors.len(), 2, "{:?}", out.errors);
+        assert!(
+            out.errors[0].contains("document 4") && out.errors[0].contains("outside the location"),
+            "{:?}",
+            out.errors
+        );
+        assert!(out.errors[1].contains("document 5") && out.errors[1].contains("nope.yaml"), "{:?}", out.errors);
+        assert_eq!(out.failed_sources.len(), 1, "the file's other entities are kept");
+    }
+
+    /// URLs answered from a map.
+    struct Urls(Vec<(&'static str, &'static str)>);
+
+    impl UrlReader for Urls {
+        fn read(&self, url: &str) -> UrlRead {
+            self.0.iter().find(|(u, _)| *u == url).map_or(UrlRead::NotFound, |(_, t)| UrlRead::Found((*t).to_owned()))
+        }
+    }
+
+    #[test]
+    fn placeholders_in_a_document_read_from_a_url_are_relative_to_it() {
+        let urls = Urls(vec![
+            (
+                "https://git.example.com/acme/pay/blob/main/catalog-info.yaml",
+                "apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: pay\nspec:\n  type: graphql\n  lifecycle: production\n  owner: team-a\n  definition:\n    $text: ./schema/pay.graphql\n",
+            ),
+            ("https://git.example.com/acme/pay/blob/main/schema/pay.graphql", "type Query { pay: String }\n"),
+        ]);
+        let out = read_location("url:https://git.example.com/acme/pay/blob/main/catalog-info.yaml", &urls);
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        assert_eq!(out.entities[0].entity.spec["definition"], json!("type Query { pay: String }\n"));
     }
 
     #[test]

@@ -673,9 +673,13 @@ fn encode_cursor(offset: u64) -> String {
     format!("o{offset:x}")
 }
 
+/// The offset a list cursor carries; `None` for anything else, or past what a database can skip.
 fn decode_cursor(cursor: &str) -> Option<u64> {
-    u64::from_str_radix(cursor.strip_prefix('o')?, 16).ok()
+    u64::from_str_radix(cursor.strip_prefix('o')?, 16).ok().filter(|o| *o <= MAX_OFFSET)
 }
+
+/// The largest offset a query takes: SQL's `OFFSET` is a signed 64-bit number.
+const MAX_OFFSET: u64 = i64::MAX as u64;
 
 /// One entity's row, by full reference.
 pub async fn find(db: &DatabaseConnection, entity_ref: &EntityRef) -> Result<Option<entities::Model>, DbErr> {
@@ -1178,6 +1182,9 @@ pub async fn by_query(
         other => return Ok(Err(format!("order direction must be asc or desc, not `{other}`"))),
     };
     select = select.order_by_asc(entities::Column::EntityRef);
+    if offset > MAX_OFFSET {
+        return Ok(Err(format!("offset must be at most {MAX_OFFSET}")));
+    }
     // `limit=0` asks for the count alone, as in Backstage.
     let limit = Ord::min(limit, 1000);
     let refs: Vec<String> = select
@@ -1203,7 +1210,7 @@ pub async fn by_query(
             n
         }
     };
-    let next = offset + shown;
+    let next = offset.saturating_add(shown);
     Ok(Ok(QueryPage {
         total,
         next_cursor: (next < total && shown > 0).then(|| query.cursor(next)),

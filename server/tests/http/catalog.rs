@@ -281,6 +281,10 @@ async fn backstage_by_query_and_facets(b: Backend) {
     assert_eq!((counted["totalItems"].as_u64(), counted["items"].as_array().map(Vec::len)), (Some(4), Some(0)));
     let skipped = app.get_with_token(&q("filter=kind=component&offset=3&limit=3"), API_TOKEN).await.json();
     assert_eq!(names(&skipped), ["storefront"], "{skipped}");
+    let past = app.get_with_token(&q("filter=kind=component&offset=4000000000"), API_TOKEN).await.json();
+    assert_eq!((past["totalItems"].as_u64(), past["items"].as_array().map(Vec::len)), (Some(4), Some(0)), "{past}");
+    let huge = app.get_with_token(&q("offset=9223372036854775808"), API_TOKEN).await;
+    assert_eq!(huge.status, StatusCode::BAD_REQUEST, "{}", huge.body);
     let unknown = app.get_with_token("/api/catalog/entity-facets?facet=spec.profile.email", API_TOKEN).await.json();
     assert_eq!(unknown, json!({"facets": {"spec.profile.email": []}}));
 
