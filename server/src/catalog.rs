@@ -329,6 +329,7 @@ pub struct FacetCount {
         ("orderField" = Option<String>, Query, description = "e.g. metadata.name,asc"),
         ("limit" = Option<u64>, Query, description = "1 to 1000, default 20; 0 answers the count alone"),
         ("offset" = Option<u64>, Query, description = "where the first page starts; later pages follow the cursor"),
+        ("fields" = Option<Vec<String>>, Query, explode = true, description = "e.g. kind,metadata.name: only these parts of each entity"),
         ("cursor" = Option<String>, Query, description = "pageInfo.nextCursor or prevCursor of an earlier answer; it carries that query's filter, fullTextFilterTerm and orderField, which are then not read from the request"),
         ),
     responses(
@@ -371,6 +372,26 @@ pub(crate) async fn backstage_by_query(
     let texts = store::backstage_texts(&state.app.db, cache, &page.refs)
         .await
         .map_err(|e| ApiError::internal("loading entities", e))?;
+    // `fields` is read from every request, as Backstage's client sends it with each page.
+    let fields: Vec<String> = all_named(&pairs, "fields")
+        .iter()
+        .flat_map(|f| f.split(','))
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let texts = if fields.is_empty() {
+        texts
+    } else {
+        texts
+            .iter()
+            .map(|text| {
+                let entity: Value = serde_json::from_str(text)?;
+                serde_json::to_string(&store::select_fields(&entity, &fields))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ApiError::internal("selecting fields", e))?
+    };
     let items = texts
         .into_iter()
         .map(serde_json::value::RawValue::from_string)

@@ -1134,6 +1134,26 @@ impl BackstageQuery {
     }
 }
 
+/// Backstage's `fields` selection: only the given dot paths of an entity (`kind`, `metadata.name`,
+/// `metadata.annotations`), in their places; paths it does not have are left out.
+pub fn select_fields(entity: &Value, fields: &[String]) -> Value {
+    let mut out = json!({});
+    'fields: for field in fields {
+        let parts: Vec<&str> = field.split('.').filter(|p| !p.is_empty()).collect();
+        let Some(found) = parts.iter().try_fold(entity, |v, p| v.get(*p)) else { continue };
+        let Some((last, parents)) = parts.split_last() else { continue };
+        let mut at = &mut out;
+        for p in parents {
+            let Value::Object(o) = at else { continue 'fields };
+            at = o.entry(*p).or_insert_with(|| json!({}));
+        }
+        if let Value::Object(o) = at {
+            o.insert((*last).to_owned(), found.clone());
+        }
+    }
+    out
+}
+
 /// A page of Backstage's `by-query` endpoint.
 #[derive(Debug)]
 pub struct QueryPage {
@@ -1599,6 +1619,16 @@ mod tests {
 
     fn annotations(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn fields_keep_only_the_named_paths_in_place() {
+        let e = json!({"kind": "Component", "metadata": {"name": "a", "title": "A", "annotations": {"x/y": "1"}}, "spec": {"type": "service"}});
+        let pick = |f: &[&str]| select_fields(&e, &f.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+        assert_eq!(pick(&["kind", "metadata.name"]), json!({"kind": "Component", "metadata": {"name": "a"}}));
+        assert_eq!(pick(&["metadata.annotations"]), json!({"metadata": {"annotations": {"x/y": "1"}}}));
+        assert_eq!(pick(&["spec.owner", "nothing"]), json!({}));
+        assert_eq!(pick(&["metadata", "metadata.name"]), json!({"metadata": e["metadata"].clone()}));
     }
 
     #[test]

@@ -285,6 +285,18 @@ async fn backstage_by_query_and_facets(b: Backend) {
     assert_eq!((past["totalItems"].as_u64(), past["items"].as_array().map(Vec::len)), (Some(4), Some(0)), "{past}");
     let huge = app.get_with_token(&q("offset=9223372036854775808"), API_TOKEN).await;
     assert_eq!(huge.status, StatusCode::BAD_REQUEST, "{}", huge.body);
+    let picked = app
+        .get_with_token(&q("filter=kind=component&limit=1&fields=kind,metadata.name&fields=spec.owner"), API_TOKEN)
+        .await
+        .json();
+    assert_eq!(
+        picked["items"][0],
+        json!({"kind": "Component", "metadata": {"name": "fraud-scorer"}, "spec": {"owner": "group:platform"}}),
+        "{picked}"
+    );
+    let next = picked["pageInfo"]["nextCursor"].as_str().unwrap().to_owned();
+    let picked_next = app.get_with_token(&q(&format!("cursor={next}&limit=1&fields=metadata.name")), API_TOKEN).await;
+    assert_eq!(picked_next.json()["items"][0], json!({"metadata": {"name": "payments-api"}}));
     let unknown = app.get_with_token("/api/catalog/entity-facets?facet=spec.profile.email", API_TOKEN).await.json();
     assert_eq!(unknown, json!({"facets": {"spec.profile.email": []}}));
 
