@@ -527,16 +527,12 @@ pub async fn list_counted(
     q: &EntityQuery,
     vis: &Visibility,
 ) -> Result<EntityPage, DbErr> {
-    // The count's key names the filters and the viewer's visibility; a ticket is taken only to keep a new count.
-    let counted = cache.map(|c| {
-        let key = format!(
+    let count = MatchCount::look_up(cache, || {
+        format!(
             "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{vis:?}",
             q.kind, q.spec_type, q.owner, q.lifecycle, q.namespace, q.tag, q.system, q.q
-        );
-        (c, key)
+        )
     });
-    let known = counted.as_ref().and_then(|(c, key)| c.count(key));
-    let to_keep = counted.filter(|_| known.is_none()).map(|(c, key)| (c, c.ticket(), key));
     let mut select = entities::Entity::find();
     if let Some(cond) = vis.condition() {
         select = select.filter(cond);
@@ -586,25 +582,51 @@ pub async fn list_counted(
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     let offset = q.cursor.as_deref().and_then(decode_cursor).unwrap_or(0);
     let items = summaries(select.offset(offset).limit(limit), db).await?;
-    // A page that is not full, and not past the end, tells the total itself: no count needed (a search naming a
-    // few entities costs one query, not two).
-    let shown = items.len() as u64;
-    let told = (shown < limit && (offset == 0 || shown > 0)).then_some(offset + shown);
-    let total = match known {
-        Some(n) => n,
-        None => {
-            let n = match told {
-                Some(n) => n,
-                None => filtered.count(db).await?,
-            };
-            if let Some((cache, ticket, key)) = to_keep {
-                cache.put_count(ticket, key, n);
-            }
-            n
-        }
-    };
+    let total = count.total(db, filtered, offset, limit, items.len() as u64).await?;
     let next = offset + items.len() as u64;
     Ok(EntityPage { items, total, next_cursor: (next < total).then(|| encode_cursor(next)) })
+}
+
+/// How many entities a list's filters match, for [`list_counted`] and [`by_query`]: the cache's count when it has
+/// one, else what a page that is not full tells, else a count; what was not known is kept in the cache.
+struct MatchCount<'a> {
+    known: Option<u64>,
+    /// Where to keep a new count: the ticket is taken before the page is read, so a change the page may have
+    /// missed stops the count from being kept.
+    keep: Option<(&'a super::cache::EntityCache, super::cache::Ticket, String)>,
+}
+
+impl<'a> MatchCount<'a> {
+    /// Looks the count up before the page is read. `key` names the filters and the viewer's visibility.
+    fn look_up(cache: Option<&'a super::cache::EntityCache>, key: impl FnOnce() -> String) -> MatchCount<'a> {
+        let Some(cache) = cache else { return MatchCount { known: None, keep: None } };
+        let key = key();
+        match cache.count(&key) {
+            Some(n) => MatchCount { known: Some(n), keep: None },
+            None => MatchCount { known: None, keep: Some((cache, cache.ticket(), key)) },
+        }
+    }
+
+    /// The total, once the page from `offset` (at most `limit`) showed `shown` entities of `filtered`.
+    async fn total(
+        self,
+        db: &DatabaseConnection,
+        filtered: sea_orm::Select<entities::Entity>,
+        offset: u64,
+        limit: u64,
+        shown: u64,
+    ) -> Result<u64, DbErr> {
+        if let Some(n) = self.known {
+            return Ok(n);
+        }
+        // A page that is not full, and not past the end, tells the total itself: no count needed (a search naming
+        // a few entities costs one query, not two).
+        let n = if shown < limit && (offset == 0 || shown > 0) { offset + shown } else { filtered.count(db).await? };
+        if let Some((cache, ticket, key)) = self.keep {
+            cache.put_count(ticket, key, n);
+        }
+        Ok(n)
+    }
 }
 
 /// Entities matched in memory at most; a search matching more goes to the database's index.
@@ -990,6 +1012,12 @@ pub const FILTER_FIELDS: &str = "kind, metadata.name, metadata.namespace, metada
 /// Filter keys beyond [`FILTER_FIELDS`], for `filter` only.
 const MORE_FILTER_FIELDS: &str = "metadata.annotations.<key>, metadata.labels.<key>, relations.<type> (any relation)";
 
+/// The first two placeholders of a custom SQL expression: sea-query passes PostgreSQL's numbered ones (`$1`) and
+/// SQLite's (`?`) through as written.
+fn placeholders(backend: sea_orm::DbBackend) -> [&'static str; 2] {
+    if backend == sea_orm::DbBackend::Postgres { ["$1", "$2"] } else { ["?", "?"] }
+}
+
 /// A condition on an annotation or label (`metadata.annotations.backstage.io/techdocs-ref`), read from the stored
 /// entity JSON; `None` when `key` names neither.
 fn metadata_map_condition(
@@ -1013,12 +1041,12 @@ fn metadata_map_condition(
         }));
     }
     // Keys are matched as written (Backstage's keys are case-sensitive in the descriptor); values in any case.
-    // sea-query numbers PostgreSQL's placeholders (`$1`) and leaves SQLite's (`?`) as they are.
-    let (path, read, second) = match backend {
+    let [first, second] = placeholders(backend);
+    let (path, read) = match backend {
         sea_orm::DbBackend::Postgres => {
-            (name.to_owned(), format!("((body::jsonb) -> 'metadata' -> '{map}' ->> $1)"), "$2")
+            (name.to_owned(), format!("((body::jsonb) -> 'metadata' -> '{map}' ->> {first})"))
         }
-        _ => (format!("$.metadata.{map}.\"{name}\""), "json_extract(body, ?)".to_owned(), "?"),
+        _ => (format!("$.metadata.{map}.\"{name}\""), format!("json_extract(body, {first})")),
     };
     let cond = match value {
         None => Expr::cust_with_values(format!("{read} IS NOT NULL"), [path]),
@@ -1041,7 +1069,7 @@ fn relation_condition(
     let Some(t) = RelationType::ALL.into_iter().find(|t| t.as_str().eq_ignore_ascii_case(&name)) else {
         return Some(Err(format!("no relation type `{name}`")));
     };
-    let (first, second) = if backend == sea_orm::DbBackend::Postgres { ("$1", "$2") } else { ("?", "?") };
+    let [first, second] = placeholders(backend);
     let select = format!("entity_ref IN (SELECT source_ref FROM relations WHERE \"type\" = {first}");
     let cond = match value {
         None => Expr::cust_with_values(format!("{select})"), [t.as_str()]),
@@ -1207,6 +1235,7 @@ pub async fn by_query(
     }
     // `limit=0` asks for the count alone, as in Backstage.
     let limit = Ord::min(limit, 1000);
+    let count = MatchCount::look_up(cache, || format!("by-query|{:?}|{:?}|{vis:?}", query.filters, query.full_text));
     let refs: Vec<String> = select
         .select_only()
         .column(entities::Column::EntityRef)
@@ -1215,21 +1244,8 @@ pub async fn by_query(
         .into_tuple()
         .all(db)
         .await?;
-    let key = format!("by-query|{:?}|{:?}|{vis:?}", query.filters, query.full_text);
     let shown = refs.len() as u64;
-    let total = match cache.and_then(|c| c.count(&key)) {
-        Some(n) => n,
-        // A page that is not full, and not past the end, tells the total itself.
-        None if shown < limit && (offset == 0 || shown > 0) => offset + shown,
-        None => {
-            let ticket = cache.map(super::cache::EntityCache::ticket);
-            let n = filtered.count(db).await?;
-            if let (Some(cache), Some(ticket)) = (cache, ticket) {
-                cache.put_count(ticket, key, n);
-            }
-            n
-        }
-    };
+    let total = count.total(db, filtered, offset, limit, shown).await?;
     let next = offset.saturating_add(shown);
     Ok(Ok(QueryPage {
         total,
