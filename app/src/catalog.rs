@@ -862,7 +862,7 @@ fn Locations(viewer: Viewer) -> impl IntoView {
             {move || register.value().get().map(|result| match result {
                 Ok(r) => view! {
                     <p class="alert" role="status">
-                        {format!("{}: {} added, {} updated, {} unchanged, {} removed, {} orphaned, {} errors", r.target, r.added, r.updated, r.unchanged, r.removed, r.orphaned, r.errors.len())}
+                        {r.to_string()}
                     </p>
                 }.into_any(),
                 Err(e) => view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }.into_any(),

@@ -148,11 +148,12 @@ pub async fn catalog_import(config: &Config, paths: &[String]) -> Result<bool, S
         let bar = progress::bar(format!("reading {path}"), "files");
         match portolan_core::catalog::import_with_progress(&state, path, "cli", bar).await {
             Ok((target, s)) => {
-                println!("{target}: {s}");
-                for e in &s.errors {
+                let report = s.report(target);
+                println!("{report}");
+                for e in &report.errors {
                     println!("  error: {e}");
                 }
-                clean &= s.errors.is_empty();
+                clean &= report.errors.is_empty();
             }
             Err(e) => {
                 println!("{path}: {e}");

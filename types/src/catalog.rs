@@ -220,6 +220,24 @@ pub struct ImportReport {
     pub errors: Vec<String>,
 }
 
+impl std::fmt::Display for ImportReport {
+    /// The target and its counts, as the CLI and the Locations page show them:
+    /// `file:/srv/catalog: 3 added, 0 updated, 11 unchanged, 0 removed, 1 orphaned, 0 errors`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {} added, {} updated, {} unchanged, {} removed, {} orphaned, {} errors",
+            self.target,
+            self.added,
+            self.updated,
+            self.unchanged,
+            self.removed,
+            self.orphaned,
+            self.errors.len()
+        )
+    }
+}
+
 /// Only http(s) URLs are rendered as links; anything else (`javascript:`, `data:`) is shown as text.
 pub fn is_http_url(url: &str) -> bool {
     let lower = url.trim_start().to_ascii_lowercase();

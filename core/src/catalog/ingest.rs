@@ -231,53 +231,37 @@ impl Reader<'_> {
     /// `spec.definition: {$text: ./openapi.yaml}`): `$text` by the named file's text, `$json` and `$yaml` by its
     /// parsed content. Names are relative to the document's own file or URL, or absolute URLs.
     fn substitute(&mut self, key: &str, display: &str, entity: &mut Entity) -> Result<(), String> {
-        fn walk(reader: &mut Reader<'_>, key: &str, display: &str, at: &str, v: &mut Value) -> Result<(), String> {
-            match v {
-                Value::Object(o) if o.len() == 1 => {
-                    let (name, target) = o.iter().next().map(|(k, t)| (k.clone(), t.clone())).unwrap_or_default();
-                    if let ("$text" | "$json" | "$yaml", Value::String(target)) = (name.as_str(), &target) {
-                        let text = reader
-                            .placeholder_text(key, display, target)
-                            .map_err(|e| format!("{at}: {name} {target}: {e}"))?;
-                        *v = match name.as_str() {
-                            "$text" => Value::String(text),
-                            "$json" => {
-                                serde_json::from_str(&text).map_err(|e| format!("{at}: {name} {target}: {e}"))?
-                            }
-                            _ => serde_yaml_ng::from_str(&text).map_err(|e| format!("{at}: {name} {target}: {e}"))?,
-                        };
-                        return Ok(());
-                    }
-                    walk_children(reader, key, display, at, v)
-                }
-                _ => walk_children(reader, key, display, at, v),
-            }
-        }
-        fn walk_children(
-            reader: &mut Reader<'_>,
-            key: &str,
-            display: &str,
-            at: &str,
-            v: &mut Value,
-        ) -> Result<(), String> {
-            match v {
-                Value::Object(o) => {
-                    for (k, child) in o.iter_mut() {
-                        walk(reader, key, display, &format!("{at}.{k}"), child)?;
-                    }
-                }
-                Value::Array(a) => {
-                    for (i, child) in a.iter_mut().enumerate() {
-                        walk(reader, key, display, &format!("{at}[{i}]"), child)?;
-                    }
-                }
-                _ => {}
-            }
-            Ok(())
-        }
         let Some(spec) = entity.raw.get_mut("spec") else { return Ok(()) };
-        walk(self, key, display, "spec", spec)?;
+        self.substitute_in(key, display, "spec", spec)?;
         entity.spec = entity.raw.get("spec").cloned().unwrap_or(Value::Null);
+        Ok(())
+    }
+
+    /// [`Reader::substitute`] in `v`, found at the path `at` (for messages).
+    fn substitute_in(&mut self, key: &str, display: &str, at: &str, v: &mut Value) -> Result<(), String> {
+        if let Some((name, target)) = placeholder(v) {
+            let fail = |e: String| format!("{at}: {name} {target}: {e}");
+            let text = self.placeholder_text(key, display, &target).map_err(fail)?;
+            *v = match name {
+                "$text" => Value::String(text),
+                "$json" => serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?,
+                _ => serde_yaml_ng::from_str(&text).map_err(|e| fail(e.to_string()))?,
+            };
+            return Ok(());
+        }
+        match v {
+            Value::Object(o) => {
+                for (k, child) in o.iter_mut() {
+                    self.substitute_in(key, display, &format!("{at}.{k}"), child)?;
+                }
+            }
+            Value::Array(a) => {
+                for (i, child) in a.iter_mut().enumerate() {
+                    self.substitute_in(key, display, &format!("{at}[{i}]"), child)?;
+                }
+            }
+            _ => {}
+        }
         Ok(())
     }
 
@@ -337,6 +321,13 @@ impl Reader<'_> {
             }
         }
     }
+}
+
+/// `{$text: <target>}` (or `$json`, `$yaml`): the placeholder's name and target.
+fn placeholder(v: &Value) -> Option<(&'static str, String)> {
+    let (k, target) = v.as_object().filter(|o| o.len() == 1)?.iter().next()?;
+    let name = ["$text", "$json", "$yaml"].into_iter().find(|n| n == k)?;
+    Some((name, target.as_str()?.to_owned()))
 }
 
 fn collect_yaml_files(dir: &Path, files: &mut Vec<std::path::PathBuf>, out: &mut ReadOutcome) {

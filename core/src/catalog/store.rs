@@ -96,22 +96,6 @@ pub struct ImportSummary {
     pub errors: Vec<String>,
 }
 
-impl std::fmt::Display for ImportSummary {
-    /// The counts, as the CLI prints them: `3 added, 0 updated, 11 unchanged, 0 removed, 1 orphaned, 0 errors`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} added, {} updated, {} unchanged, {} removed, {} orphaned, {} errors",
-            self.added,
-            self.updated,
-            self.unchanged,
-            self.removed,
-            self.orphaned,
-            self.errors.len()
-        )
-    }
-}
-
 impl ImportSummary {
     /// The wire form, for the API and the UI.
     pub fn report(self, target: String) -> ImportReport {
