@@ -87,10 +87,25 @@ async fn read_and_apply(
     let changed = summary.added + summary.updated + summary.orphaned + summary.removed > 0;
     let automatic = matches!(actor, discovery::DISCOVERY_ACTOR | discovery::PUSH_ACTOR);
     if changed || !automatic {
+        // Each changed entity by reference; the first ones (`store::AUDITED_BODIES`) with before and after.
+        let parsed =
+            |text: &Option<String>| text.as_deref().and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok());
+        let entities: Vec<serde_json::Value> = summary
+            .changes
+            .iter()
+            .map(|c| {
+                let mut entry = serde_json::json!({ "ref": c.entity_ref, "change": c.change });
+                if c.before.is_some() || c.after.is_some() {
+                    entry["before"] = parsed(&c.before).unwrap_or_default();
+                    entry["after"] = parsed(&c.after).unwrap_or_default();
+                }
+                entry
+            })
+            .collect();
         let detail = serde_json::json!({
             "target": target, "added": summary.added, "updated": summary.updated,
             "unchanged": summary.unchanged, "orphaned": summary.orphaned, "removed": summary.removed,
-            "errors": summary.errors.len(),
+            "errors": summary.errors.len(), "entities": entities,
         });
         crate::audit::record(
             db,

@@ -5,7 +5,7 @@ use axum::extract::{Extension, RawQuery, State};
 use axum::http::StatusCode;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -40,9 +40,80 @@ pub fn router() -> Router<ServerState> {
         .route("/api/v1/entities/by-ref/{kind}/{namespace}/{name}", get(by_ref))
         .route("/api/v1/entities/by-ref/{kind}/{namespace}/{name}/graph", get(graph))
         .route("/api/v1/locations", get(locations).post(register_location))
+        .merge(backstage_router())
+}
+
+/// Backstage's catalog read API, answering errors in Backstage's shape.
+fn backstage_router() -> Router<ServerState> {
+    Router::new()
+        .route("/api/catalog/entities", get(backstage_entities))
         .route("/api/catalog/entities/by-name/{kind}/{namespace}/{name}", get(backstage_by_name))
         .route("/api/catalog/entities/by-query", get(backstage_by_query))
+        .route("/api/catalog/entities/by-refs", post(backstage_by_refs))
         .route("/api/catalog/entity-facets", get(backstage_facets))
+        .route_layer(axum::middleware::from_fn(backstage_errors))
+}
+
+/// Backstage's error body: `{error: {name, message}, request: {method, url}, response: {statusCode}}`, which
+/// Backstage's clients read (`ResponseError.fromResponse`). `error.code` stays, as in Portolan's own errors.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BackstageError {
+    /// The error: Backstage's `name` (`InputError`, `AuthenticationError`, `NotAllowedError`, `NotFoundError`,
+    /// …), Portolan's `code` and the message.
+    #[schema(value_type = Object)]
+    pub error: Value,
+    /// The request that failed: `method` and `url`.
+    #[schema(value_type = Object)]
+    pub request: Value,
+    /// `statusCode`.
+    #[schema(value_type = Object)]
+    pub response: Value,
+}
+
+/// Backstage's error name for a status, as its error handler gives it.
+fn backstage_error_name(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNPROCESSABLE_ENTITY => "InputError",
+        StatusCode::UNAUTHORIZED => "AuthenticationError",
+        StatusCode::FORBIDDEN => "NotAllowedError",
+        StatusCode::NOT_FOUND => "NotFoundError",
+        StatusCode::CONFLICT => "ConflictError",
+        StatusCode::SERVICE_UNAVAILABLE => "ServiceUnavailableError",
+        _ => "Error",
+    }
+}
+
+/// Rewrites the error answers of Backstage's routes into Backstage's error body, keeping the message.
+async fn backstage_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    // Cheap clones (a method and a shared URI), so answers that succeed pay nearly nothing.
+    let (method, uri) = (req.method().clone(), req.uri().clone());
+    let response = next.run(req).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let ours: Value = serde_json::from_slice(&text).unwrap_or(Value::Null);
+    let message = ours["error"]["message"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("request failed").to_owned());
+    let mut error = serde_json::json!({ "name": backstage_error_name(status), "message": message });
+    if let Some(code) = ours["error"]["code"].as_str() {
+        error["code"] = Value::from(code);
+    }
+    let body = BackstageError {
+        error,
+        request: serde_json::json!({
+            "method": method.as_str(),
+            "url": uri.path_and_query().map_or_else(|| uri.path(), |p| p.as_str()),
+        }),
+        response: serde_json::json!({ "statusCode": status.as_u16() }),
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    Response::from_parts(parts, axum::body::Body::from(serde_json::to_vec(&body).unwrap_or_default()))
 }
 
 /// The catalog: filters, search, sorting, cursor paging and `fields` selection.
@@ -176,8 +247,8 @@ pub(crate) async fn graph(
     params(("kind" = String, Path, example = "component"), ("namespace" = String, Path, example = "default"), ("name" = String, Path, example = "payments-api")),
     responses(
         (status = 200, description = "The entity", body = Object),
-        (status = 401, description = "No or bad credentials", body = ErrorEnvelope),
-        (status = 404, description = "No such entity", body = ErrorEnvelope)))]
+        (status = 401, description = "No or bad credentials", body = BackstageError),
+        (status = 404, description = "No such entity", body = BackstageError)))]
 pub(crate) async fn backstage_by_name(
     State(state): State<ServerState>,
     Extension(viewer): Extension<RequestViewer>,
@@ -326,6 +397,7 @@ pub struct FacetCount {
     params(
         ("filter" = Option<Vec<String>>, Query, explode = true, description = "e.g. kind=component,spec.type=service"),
         ("fullTextFilterTerm" = Option<String>, Query),
+        ("fullTextFilterFields" = Option<String>, Query, description = "e.g. metadata.name,metadata.title: where to look for the term (part of the value, any case); name, title and description words when absent"),
         ("orderField" = Option<String>, Query, description = "e.g. metadata.name,asc"),
         ("limit" = Option<u64>, Query, description = "1 to 1000, default 20; 0 answers the count alone"),
         ("offset" = Option<u64>, Query, description = "where the first page starts; later pages follow the cursor"),
@@ -334,8 +406,8 @@ pub struct FacetCount {
         ),
     responses(
         (status = 200, description = "A page of entities", body = BackstagePage),
-        (status = 400, description = "A parameter is wrong", body = ErrorEnvelope),
-        (status = 401, description = "No or bad credentials", body = ErrorEnvelope)))]
+        (status = 400, description = "A parameter is wrong", body = BackstageError),
+        (status = 401, description = "No or bad credentials", body = BackstageError)))]
 pub(crate) async fn backstage_by_query(
     State(state): State<ServerState>,
     Extension(viewer): Extension<RequestViewer>,
@@ -355,7 +427,9 @@ pub(crate) async fn backstage_by_query(
             let query = store::BackstageQuery {
                 filters: all_named(&pairs, "filter"),
                 full_text: first_named(&pairs, "fullTextFilterTerm").map(str::to_owned),
+                full_text_fields: comma_list(&pairs, "fullTextFilterFields"),
                 order_field: first_named(&pairs, "orderField").map(str::to_owned),
+                order: Vec::new(),
             };
             let offset = match first_named(&pairs, "offset") {
                 Some(o) => o.parse::<u64>().map_err(|_| ApiError::bad_request("offset must be a number, 0 or more"))?,
@@ -365,6 +439,8 @@ pub(crate) async fn backstage_by_query(
         }
     };
     let cache = Some(&*state.app.entity_cache);
+    // `limit=0` asks for the count alone, as in Backstage.
+    let limit = Some(Ord::min(limit, 1000));
     let page = store::by_query(&state.app.db, cache, &query, limit, offset, &vis)
         .await
         .map_err(|e| ApiError::internal("querying entities", e))?
@@ -373,35 +449,180 @@ pub(crate) async fn backstage_by_query(
         .await
         .map_err(|e| ApiError::internal("loading entities", e))?;
     // `fields` is read from every request, as Backstage's client sends it with each page.
-    let fields: Vec<String> = all_named(&pairs, "fields")
-        .iter()
-        .flat_map(|f| f.split(','))
-        .map(str::trim)
-        .filter(|f| !f.is_empty())
-        .map(str::to_owned)
-        .collect();
-    let texts = if fields.is_empty() {
-        texts
-    } else {
-        texts
-            .iter()
-            .map(|text| {
-                let entity: Value = serde_json::from_str(text)?;
-                serde_json::to_string(&store::select_fields(&entity, &fields))
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ApiError::internal("selecting fields", e))?
-    };
-    let items = texts
-        .into_iter()
-        .map(serde_json::value::RawValue::from_string)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ApiError::internal("encoding entities", e))?;
+    let items = raw_items(texts, &comma_list(&pairs, "fields"))?;
     Ok(Json(BackstagePage {
         items,
         total_items: page.total,
         page_info: BackstagePageInfo { next_cursor: page.next_cursor, prev_cursor: page.prev_cursor },
     }))
+}
+
+/// Every value of a repeatable parameter, each split at commas (`fields=kind,metadata.name&fields=spec`).
+fn comma_list(pairs: &[(String, String)], name: &str) -> Vec<String> {
+    pairs
+        .iter()
+        .filter(|(k, _)| k == name)
+        .flat_map(|(_, v)| v.split(','))
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Entity JSON texts as raw JSON items, keeping only `fields` (Backstage's dot paths) when any are given.
+fn raw_items(texts: Vec<String>, fields: &[String]) -> Result<Vec<Box<serde_json::value::RawValue>>, ApiError> {
+    texts
+        .into_iter()
+        .map(|text| {
+            let text = if fields.is_empty() {
+                text
+            } else {
+                let entity: Value = serde_json::from_str(&text)?;
+                serde_json::to_string(&store::select_fields(&entity, fields))?
+            };
+            serde_json::value::RawValue::from_string(text)
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::internal("encoding entities", e))
+}
+
+/// Backstage's list of entities, a JSON array: `filter` (repeatable, as for `by-query`), `fields`, `order`
+/// (repeatable `asc:<field>` or `desc:<field>`), `offset`, `limit` (all entities when absent) and `after` (the
+/// cursor a `Link: <…>; rel="next"` header gives when there are more).
+#[utoipa::path(get, path = "/api/catalog/entities", tag = "backstage",
+    params(
+        ("filter" = Option<Vec<String>>, Query, explode = true, description = "e.g. kind=component,spec.type=service"),
+        ("fields" = Option<Vec<String>>, Query, explode = true, description = "e.g. kind,metadata.name"),
+        ("order" = Option<Vec<String>>, Query, explode = true, description = "e.g. asc:metadata.name"),
+        ("offset" = Option<u64>, Query),
+        ("limit" = Option<u64>, Query, description = "at least 1; every match when absent"),
+        ("after" = Option<String>, Query, description = "the cursor of the `Link` header's next page"),
+        ),
+    responses(
+        (status = 200, description = "The entities; a `Link` header names the next page when `limit` cut the list short", body = Vec<Object>),
+        (status = 400, description = "A parameter is wrong", body = BackstageError),
+        (status = 401, description = "No or bad credentials", body = BackstageError)))]
+pub(crate) async fn backstage_entities(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let vis = visibility(&state, require(&viewer)?).await?;
+    let pairs = query_pairs(raw);
+    let number = |name: &str| -> Result<Option<u64>, ApiError> {
+        first_named(&pairs, name)
+            .map(|v| {
+                v.parse::<u64>().map_err(|_| ApiError::bad_request(format!("Invalid {name}, must be a whole number")))
+            })
+            .transpose()
+    };
+    let limit = number("limit")?;
+    if limit == Some(0) {
+        return Err(ApiError::bad_request("Invalid limit, must be greater than zero"));
+    }
+    let (query, offset) = match first_named(&pairs, "after") {
+        Some(after) => store::BackstageQuery::from_cursor(after).ok_or_else(|| {
+            ApiError::bad_request("after is not a cursor this catalog gave out; start again without it")
+        })?,
+        None => {
+            let query = store::BackstageQuery {
+                filters: all_named(&pairs, "filter"),
+                order: all_named(&pairs, "order"),
+                ..Default::default()
+            };
+            (query, number("offset")?.unwrap_or(0))
+        }
+    };
+    let cache = Some(&*state.app.entity_cache);
+    let page = store::by_query(&state.app.db, cache, &query, limit, offset, &vis)
+        .await
+        .map_err(|e| ApiError::internal("listing entities", e))?
+        .map_err(ApiError::bad_request)?;
+    let texts = store::backstage_texts(&state.app.db, cache, &page.refs)
+        .await
+        .map_err(|e| ApiError::internal("loading entities", e))?;
+    let items = raw_items(texts, &comma_list(&pairs, "fields"))?;
+    let mut response = Json(items).into_response();
+    if let Some(next) = page.next_cursor {
+        // As Backstage does: the same request, without `offset`, with `after`.
+        let mut link = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in pairs.iter().filter(|(k, _)| k != "offset" && k != "after") {
+            link.append_pair(k, v);
+        }
+        link.append_pair("after", &next);
+        let value = format!("</api/catalog/entities?{}>; rel=\"next\"", link.finish());
+        if let Ok(value) = header::HeaderValue::from_str(&value) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    Ok(response)
+}
+
+/// `POST /api/catalog/entities/by-refs` body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EntitiesByRefs {
+    /// Full references (`component:default/payments-api`), at most 1,000.
+    entity_refs: Vec<String>,
+    /// Only these parts of each entity (`kind`, `metadata.name`); all of it when absent.
+    #[serde(default)]
+    fields: Vec<String>,
+}
+
+/// Backstage's `by-refs` answer: one item for each reference asked for, in order; `null` where there is none.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BackstageBatch {
+    /// An entity or `null` for each reference.
+    #[schema(value_type = Vec<serde_json::Value>)]
+    pub items: Vec<Option<Box<serde_json::value::RawValue>>>,
+}
+
+/// The most references one `by-refs` request names.
+const MAX_BATCH_REFS: usize = 1000;
+
+/// Backstage's batch read: the entities named, in the order named, `null` for those that do not exist, that the
+/// viewer may not see or that do not match the `filter` parameters.
+#[utoipa::path(post, path = "/api/catalog/entities/by-refs", tag = "backstage", request_body = EntitiesByRefs,
+    params(
+        ("filter" = Option<Vec<String>>, Query, explode = true, description = "e.g. kind=component"),
+        ("fields" = Option<Vec<String>>, Query, explode = true, description = "e.g. kind,metadata.name"),
+        ),
+    responses(
+        (status = 200, description = "One item for each reference", body = BackstageBatch),
+        (status = 400, description = "The body or a parameter is wrong", body = BackstageError),
+        (status = 401, description = "No or bad credentials", body = BackstageError)))]
+pub(crate) async fn backstage_by_refs(
+    State(state): State<ServerState>,
+    Extension(viewer): Extension<RequestViewer>,
+    RawQuery(raw): RawQuery,
+    ApiJson(body): ApiJson<EntitiesByRefs>,
+) -> Result<Json<BackstageBatch>, ApiError> {
+    let vis = visibility(&state, require(&viewer)?).await?;
+    if body.entity_refs.len() > MAX_BATCH_REFS {
+        return Err(ApiError::bad_request(format!("at most {MAX_BATCH_REFS} entityRefs in one request")));
+    }
+    let pairs = query_pairs(raw);
+    let filters = store::parse_filters(&all_named(&pairs, "filter"));
+    let found = store::by_refs(&state.app.db, &body.entity_refs, &filters, &vis)
+        .await
+        .map_err(|e| ApiError::internal("looking up entities", e))?
+        .map_err(ApiError::bad_request)?;
+    let present: Vec<String> = found.iter().flatten().cloned().collect();
+    let texts = store::backstage_text_each(&state.app.db, Some(&*state.app.entity_cache), &present)
+        .await
+        .map_err(|e| ApiError::internal("loading entities", e))?;
+    let mut fields = body.fields;
+    fields.extend(comma_list(&pairs, "fields"));
+    let mut read = texts.into_iter();
+    let mut items = Vec::with_capacity(found.len());
+    for wanted in &found {
+        let text = if wanted.is_some() { read.next().flatten() } else { None };
+        items.push(match text {
+            Some(text) => raw_items(vec![text], &fields)?.pop(),
+            None => None,
+        });
+    }
+    Ok(Json(BackstageBatch { items }))
 }
 
 /// Backstage's facets: `?facet=kind&facet=spec.type` answers `{facets: {kind: [{value, count}]}}`.
@@ -411,8 +632,8 @@ pub(crate) async fn backstage_by_query(
         ("filter" = Option<Vec<String>>, Query, explode = true)),
     responses(
         (status = 200, description = "The facets", body = BackstageFacets),
-        (status = 400, description = "A parameter is wrong", body = ErrorEnvelope),
-        (status = 401, description = "No or bad credentials", body = ErrorEnvelope)))]
+        (status = 400, description = "A parameter is wrong", body = BackstageError),
+        (status = 401, description = "No or bad credentials", body = BackstageError)))]
 pub(crate) async fn backstage_facets(
     State(state): State<ServerState>,
     Extension(viewer): Extension<RequestViewer>,

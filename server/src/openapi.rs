@@ -22,7 +22,8 @@ use crate::http::escape_html as esc;
         title = "Portolan API",
         description = "Every page of the portal as JSON. Authenticate with `Authorization: Bearer <token>` (an API \
                        token from /settings/tokens, or `PORTOLAN_API_TOKEN`) or the browser's session cookie. Errors \
-                       answer `{\"error\": {\"code\", \"message\"}}`; 429 answers carry `Retry-After`."
+                       answer `{\"error\": {\"code\", \"message\"}}` (Backstage's routes add Backstage's `error.name`, \
+                       `request` and `response`); 429 answers carry `Retry-After`."
     ),
     paths(
         crate::api::healthz,
@@ -34,8 +35,10 @@ use crate::http::escape_html as esc;
         crate::catalog::graph,
         crate::catalog::locations,
         crate::catalog::register_location,
+        crate::catalog::backstage_entities,
         crate::catalog::backstage_by_name,
         crate::catalog::backstage_by_query,
+        crate::catalog::backstage_by_refs,
         crate::catalog::backstage_facets,
         crate::docs::list_pages,
         crate::docs::create_page,

@@ -36,6 +36,9 @@ pub struct ReadOutcome {
     pub fatal: bool,
     /// The location's URL answered "not found" (its file was deleted): everything it declared is orphaned.
     pub not_found: bool,
+    /// YAML files found in a directory that declare no Backstage entity (OpenAPI documents, Kubernetes
+    /// manifests, CI settings): passed over, not reported as errors.
+    pub skipped: Vec<String>,
 }
 
 /// What reading a URL gave.
@@ -93,9 +96,9 @@ pub fn read_location_with_progress(target: &str, urls: &dyn UrlReader, progress:
         let path = Path::new(path);
         let root = if path.is_dir() { Some(path) } else { path.parent() };
         reader.root = root.and_then(|r| r.canonicalize().ok());
-        reader.read_path(Path::new(path), true);
+        reader.read_path(Path::new(path), Presence::Root);
     } else if let Some(url) = target.strip_prefix("url:") {
-        reader.read_url(url, true);
+        reader.read_url(url, Presence::Root);
     } else {
         reader.out.fatal = true;
         reader.out.errors.push(format!("{target}: a location is a file path or an http(s) URL"));
@@ -114,42 +117,56 @@ struct Reader<'a> {
     root: Option<std::path::PathBuf>,
 }
 
+/// How much a target's absence matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Presence {
+    /// The location itself: if it cannot be read, nothing may be orphaned.
+    Root,
+    /// A Location entity's target (`presence: required`, Backstage's default): its absence is an error.
+    Required,
+    /// A Location entity's target with `presence: optional`: it may not exist (yet), and that is no error.
+    Optional,
+}
+
 /// The largest file a `$text`, `$json` or `$yaml` placeholder reads.
 const PLACEHOLDER_MAX_BYTES: u64 = 4 << 20;
 
 impl Reader<'_> {
-    fn read_url(&mut self, url: &str, root: bool) {
+    fn read_url(&mut self, url: &str, presence: Presence) {
         let key = format!("url:{url}");
         if !self.visited.insert(key.clone()) {
             return;
         }
         match self.urls.read(url) {
             UrlRead::Found(text) => self.read_text(&key, url, &text),
+            // An optional target that is not there declares nothing: what it once declared becomes orphaned.
+            UrlRead::NotFound if presence == Presence::Optional => {}
             UrlRead::NotFound => {
                 // Not a failed source: what it used to declare is no longer declared, so it becomes orphaned.
                 self.out.errors.push(format!("{url}: not found"));
-                if root {
+                if presence == Presence::Root {
                     self.out.not_found = true;
                 }
             }
             UrlRead::Failed(e) => {
                 self.out.errors.push(e);
                 self.out.failed_sources.insert(url.to_owned());
-                if root {
+                if presence == Presence::Root {
                     self.out.fatal = true;
                 }
             }
         }
     }
 
-    fn read_path(&mut self, path: &Path, root: bool) {
+    fn read_path(&mut self, path: &Path, presence: Presence) {
         let out = &mut self.out;
         let canonical = match path.canonicalize() {
             Ok(p) => p,
+            Err(e) if presence == Presence::Optional && e.kind() == std::io::ErrorKind::NotFound => return,
             Err(e) => {
                 out.errors.push(format!("{}: {e}", path.display()));
                 out.failed_sources.insert(path.display().to_string());
-                if root {
+                if presence == Presence::Root {
                     out.fatal = true;
                 }
                 return;
@@ -165,23 +182,25 @@ impl Reader<'_> {
             files.sort();
             let total = files.len();
             for (i, file) in files.into_iter().enumerate() {
-                self.read_file(&file);
+                self.read_file(&file, true);
                 if let Some(report) = self.progress {
                     report(i + 1, total);
                 }
             }
         } else {
-            self.read_file(&canonical);
+            self.read_file(&canonical, false);
         }
     }
 
-    fn read_file(&mut self, file: &Path) {
+    /// Reads one file; `walked` when a directory walk found it rather than a location naming it.
+    fn read_file(&mut self, file: &Path, walked: bool) {
         let display = file.display().to_string();
         let key = format!("file:{display}");
         if !self.visited.insert(key.clone()) {
             return;
         }
         match std::fs::read_to_string(file) {
+            Ok(text) if walked && !declares_backstage_entity(&text) => self.out.skipped.push(display),
             Ok(text) => self.read_text(&key, &display, &text),
             Err(e) => {
                 self.out.errors.push(format!("{display}: {e}"));
@@ -302,25 +321,141 @@ impl Reader<'_> {
         if let Some(t) = location.spec_str("target") {
             targets.push(t.to_owned());
         }
+        let presence = match location.spec_str("presence") {
+            Some("optional") => Presence::Optional,
+            _ => Presence::Required,
+        };
         for target in targets {
             if let Some(base) = key.strip_prefix("url:") {
                 // Relative targets of a Location read from a URL are relative to that URL.
                 match url::Url::parse(base).and_then(|b| b.join(&target)) {
-                    Ok(u) if matches!(u.scheme(), "http" | "https") => self.read_url(u.as_str(), false),
+                    Ok(u) if matches!(u.scheme(), "http" | "https") => self.read_url(u.as_str(), presence),
                     _ => {
                         self.out.errors.push(format!("{display}: Location target `{target}` is not a URL"));
                         self.out.failed_sources.insert(display.to_owned());
                     }
                 }
             } else if target.starts_with("http://") || target.starts_with("https://") {
-                self.read_url(&target, false);
+                self.read_url(&target, presence);
             } else {
                 let base = Path::new(display).parent().unwrap_or(Path::new("."));
-                let path = base.join(target.strip_prefix("./").unwrap_or(&target));
-                self.read_path(&path, false);
+                let relative = target.strip_prefix("./").unwrap_or(&target);
+                if is_glob(relative) {
+                    // `./services/*/catalog-info.yaml`, `**/*.yaml`: every file it matches; none is no error.
+                    for path in glob_files(base, relative) {
+                        self.read_path(&path, Presence::Required);
+                    }
+                } else {
+                    self.read_path(&base.join(relative), presence);
+                }
             }
         }
     }
+}
+
+/// Whether a YAML file found by walking a directory is meant for the catalog: a line at its top level names a
+/// Backstage `apiVersion` (`backstage.io/v1alpha1`, `scaffolder.backstage.io/v1beta3`), a document names a
+/// Backstage kind, or it is not well-formed YAML (then it is read, and its problem reported, so that a broken
+/// catalog file keeps what it declared). Well-formed YAML beside catalog files that declares none of that
+/// (OpenAPI documents, Kubernetes manifests, CI settings) is passed over.
+fn declares_backstage_entity(text: &str) -> bool {
+    use serde::Deserialize as _;
+    let names_api_version = text.lines().any(|line| {
+        line.strip_prefix("apiVersion:")
+            .map(|v| v.trim().trim_matches(|c| c == '"' || c == '\''))
+            .is_some_and(|v| v.starts_with("backstage.io/") || v.contains(".backstage.io/"))
+    });
+    if names_api_version {
+        return true;
+    }
+    for document in serde_yaml_ng::Deserializer::from_str(text) {
+        match serde_yaml_ng::Value::deserialize(document) {
+            Err(_) => return true,
+            Ok(v) if v.get("kind").and_then(serde_yaml_ng::Value::as_str).and_then(Kind::parse).is_some() => {
+                return true;
+            }
+            Ok(_) => {}
+        }
+    }
+    false
+}
+
+/// Whether a Location target is a glob pattern (`*`, `?` or `**`) rather than one path.
+fn is_glob(target: &str) -> bool {
+    target.contains(['*', '?'])
+}
+
+/// The files under `base` that a relative glob pattern matches, sorted: `*` and `?` match within one path
+/// segment, `**` any number of whole segments. Hidden entries, `node_modules` and `target` are not searched.
+fn glob_files(base: &Path, pattern: &str) -> Vec<std::path::PathBuf> {
+    let segments: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty() && *s != ".").collect();
+    let mut found = Vec::new();
+    glob_walk(base, &segments, &mut found);
+    found.sort();
+    found.dedup();
+    found
+}
+
+fn glob_walk(dir: &Path, segments: &[&str], found: &mut Vec<std::path::PathBuf>) {
+    let Some((first, rest)) = segments.split_first() else {
+        if dir.is_file() {
+            found.push(dir.to_path_buf());
+        }
+        return;
+    };
+    if *first == "**" {
+        // Zero segments, or one more directory and `**` again.
+        glob_walk(dir, rest, found);
+        for child in glob_children(dir).into_iter().filter(|c| c.is_dir()) {
+            glob_walk(&child, segments, found);
+        }
+    } else if !is_glob(first) {
+        glob_walk(&dir.join(first), rest, found);
+    } else {
+        for child in glob_children(dir) {
+            let name = child.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            if wildcard_match(first, &name) {
+                glob_walk(&child, rest, found);
+            }
+        }
+    }
+}
+
+fn glob_children(dir: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            !(name.starts_with('.') || name == "node_modules" || name == "target")
+        })
+        .map(|e| e.path())
+        .collect()
+}
+
+/// `*` (any run of characters) and `?` (one character) against a single path segment.
+fn wildcard_match(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    // The classic two-pointer match with one backtracking point for the last `*`.
+    let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
+    while j < n.len() {
+        if i < p.len() && (p[i] == '?' || p[i] == n[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == '*' {
+            star = Some(i);
+            mark = j;
+            i += 1;
+        } else if let Some(s) = star {
+            i = s + 1;
+            mark += 1;
+            j = mark;
+        } else {
+            return false;
+        }
+    }
+    p[i..].iter().all(|c| *c == '*')
 }
 
 /// `{$text: <target>}` (or `$json`, `$yaml`): the placeholder's name and target.
@@ -492,6 +627,104 @@ mod tests {
         let out = read_location("url:https://git.example.com/acme/pay/blob/main/catalog-info.yaml", &urls);
         assert!(out.errors.is_empty(), "{:?}", out.errors);
         assert_eq!(out.entities[0].entity.spec["definition"], json!("type Query { pay: String }\n"));
+    }
+
+    #[test]
+    fn a_walked_directory_passes_over_yaml_that_declares_no_entity() {
+        let dir = temp("other-yaml");
+        write(&dir, "catalog-info.yaml", &component("alpha"));
+        write(&dir, "api/openapi.yaml", "openapi: 3.0.0\ninfo: {title: x}\npaths: {}\n");
+        write(&dir, "deploy/k8s.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: alpha\n");
+        write(&dir, "ci.yml", "on: [push]\njobs: {build: {runs-on: ubuntu-latest}}\n");
+        write(&dir, "empty.yaml", "");
+        write(
+            &dir,
+            "teams/t.yaml",
+            "apiVersion: \"backstage.io/v1alpha1\"\nkind: Group\nmetadata:\n  name: t\nspec:\n  type: team\n  children: []\n",
+        );
+        assert!(declares_backstage_entity("---\napiVersion: 'scaffolder.backstage.io/v1beta3'\nkind: Template\n"));
+        assert!(!declares_backstage_entity("spec:\n  apiVersion: backstage.io/v1alpha1\n"), "not at the top level");
+        // A catalog file broken or half-written is read, so its problem is reported and what it declared is kept.
+        assert!(declares_backstage_entity("kind: [unclosed\n"));
+        assert!(declares_backstage_entity("kind: component\nmetadata: {name: x}\n"), "a Backstage kind");
+        let out = read_location(&normalize_target(dir.to_str().unwrap()).unwrap(), &NoUrls);
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        let mut names: Vec<&str> = out.entities.iter().map(|e| e.entity.metadata.name.as_str()).collect();
+        names.sort();
+        assert_eq!(names, ["alpha", "t"]);
+        let mut skipped: Vec<String> = out.skipped.iter().map(|p| p.rsplit('/').next().unwrap().to_owned()).collect();
+        skipped.sort();
+        assert_eq!(skipped, ["ci.yml", "empty.yaml", "k8s.yaml", "openapi.yaml"]);
+        // Named on its own, a file is read whatever it holds, and its problems are reported.
+        let named = read_location(&normalize_target(dir.join("deploy/k8s.yaml").to_str().unwrap()).unwrap(), &NoUrls);
+        assert_eq!(named.errors.len(), 1, "{:?}", named.errors);
+        assert!(named.errors[0].contains("k8s.yaml") && named.errors[0].contains("Deployment"), "{:?}", named.errors);
+    }
+
+    #[test]
+    fn optional_location_targets_may_be_missing_and_required_ones_may_not() {
+        let dir = temp("presence");
+        write(&dir, "a/catalog-info.yaml", &component("alpha"));
+        let location = |name: &str, presence: &str, target: &str| {
+            format!(
+                "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: {name}\nspec:\n{presence}  targets:\n    - ./a/catalog-info.yaml\n    - {target}\n"
+            )
+        };
+        write(&dir, "optional.yaml", &location("optional", "  presence: optional\n", "./later/catalog-info.yaml"));
+        let out = read_location(&normalize_target(dir.join("optional.yaml").to_str().unwrap()).unwrap(), &NoUrls);
+        assert!(out.errors.is_empty() && out.failed_sources.is_empty(), "{:?}", out.errors);
+        assert_eq!(out.entities.len(), 2);
+        write(&dir, "required.yaml", &location("required", "", "./later/catalog-info.yaml"));
+        let out = read_location(&normalize_target(dir.join("required.yaml").to_str().unwrap()).unwrap(), &NoUrls);
+        assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
+        assert!(out.errors[0].contains("later/catalog-info.yaml"), "{:?}", out.errors);
+        assert!(!out.fatal, "the location itself was read");
+        // An optional URL target that is not found is no error either.
+        let urls = Urls(vec![(
+            "https://git.example.com/acme/loc.yaml",
+            "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: remote\nspec:\n  presence: optional\n  target: ./gone.yaml\n",
+        )]);
+        let out = read_location("url:https://git.example.com/acme/loc.yaml", &urls);
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+    }
+
+    #[test]
+    fn glob_targets_read_every_file_they_match() {
+        let dir = temp("glob");
+        write(&dir, "services/pay/catalog-info.yaml", &component("pay"));
+        write(&dir, "services/ship/catalog-info.yaml", &component("ship"));
+        write(&dir, "services/ship/deep/er/catalog-info.yaml", &component("deep"));
+        write(&dir, "services/notes/readme.md", "# not matched");
+        write(&dir, "services/.hidden/catalog-info.yaml", &component("hidden"));
+        let location = |name: &str, target: &str| {
+            format!(
+                "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: {name}\nspec:\n  targets:\n    - {target}\n"
+            )
+        };
+        let names = |file: &str| {
+            let out = read_location(&normalize_target(dir.join(file).to_str().unwrap()).unwrap(), &NoUrls);
+            assert!(out.errors.is_empty(), "{:?}", out.errors);
+            let mut names: Vec<String> = out.entities.iter().map(|e| e.entity.metadata.name.clone()).collect();
+            names.sort();
+            names
+        };
+        write(&dir, "one.yaml", &location("one", "./services/*/catalog-info.yaml"));
+        assert_eq!(names("one.yaml"), ["one", "pay", "ship"]);
+        write(&dir, "all.yaml", &location("all", "services/**/catalog-info.yaml"));
+        assert_eq!(names("all.yaml"), ["all", "deep", "pay", "ship"]);
+        write(&dir, "none.yaml", &location("none", "./nothing/*/catalog-info.yaml"));
+        assert_eq!(names("none.yaml"), ["none"], "a glob that matches nothing is no error");
+    }
+
+    #[test]
+    fn wildcards_match_within_one_segment() {
+        assert!(wildcard_match("*.yaml", "catalog-info.yaml"));
+        assert!(wildcard_match("catalog-*.y?ml", "catalog-info.yaml"));
+        assert!(wildcard_match("*", ""));
+        assert!(wildcard_match("a*b*c", "aXbYbZc"));
+        assert!(!wildcard_match("*.yaml", "catalog-info.yml"));
+        assert!(!wildcard_match("?", ""));
+        assert!(!wildcard_match("a*c", "abcd"));
     }
 
     #[test]

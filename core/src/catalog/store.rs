@@ -1,13 +1,13 @@
 //! Storing and querying the catalog: applying what a location declared (added, updated, unchanged, orphaned) in
 //! one transaction, and the queries behind the catalog table, the entity page and the JSON APIs.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -94,9 +94,45 @@ pub struct ImportSummary {
     pub removed: usize,
     /// Every problem, naming file, document and line or field.
     pub errors: Vec<String>,
+    /// Each entity added, updated, orphaned or removed, for the audit log.
+    pub changes: Vec<EntityChange>,
 }
 
+/// An entity an import added, updated, orphaned or removed, as the audit log records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityChange {
+    /// Its full reference.
+    pub entity_ref: String,
+    /// `added`, `updated`, `orphaned` or `removed`.
+    pub change: &'static str,
+    /// Its stored JSON before the import; kept for the first [`AUDITED_BODIES`] changes of an import.
+    pub before: Option<String>,
+    /// Its stored JSON after the import; kept for the first [`AUDITED_BODIES`] changes of an import.
+    pub after: Option<String>,
+}
+
+/// How many of one import's changes the audit log keeps whole (before and after); the rest by reference only, so
+/// that a first import of ten thousand entities writes kilobytes, not megabytes, to the log.
+pub const AUDITED_BODIES: usize = 100;
+
 impl ImportSummary {
+    /// Notes a change; its before and after are kept while fewer than [`AUDITED_BODIES`] changes have been.
+    fn note(
+        &mut self,
+        entity_ref: &str,
+        change: &'static str,
+        before: Option<&str>,
+        after: impl FnOnce() -> Option<String>,
+    ) {
+        let whole = self.changes.len() < AUDITED_BODIES;
+        self.changes.push(EntityChange {
+            entity_ref: entity_ref.to_owned(),
+            change,
+            before: before.filter(|_| whole).map(str::to_owned),
+            after: if whole { after() } else { None },
+        });
+    }
+
     /// The wire form, for the API and the UI.
     pub fn report(self, target: String) -> ImportReport {
         ImportReport {
@@ -314,6 +350,7 @@ pub async fn apply(
         match existing.get(&entity_ref) {
             Some(old) if old.etag == etag && !old.orphan => summary.unchanged += 1,
             Some(old) => {
+                summary.note(&entity_ref, "updated", Some(&old.body), || Some(body.to_string()));
                 let Row { mut model, relations } = row_for(read, &old.uid, Some(location.id), "location", body, etag);
                 model.created_at = sea_orm::ActiveValue::NotSet;
                 model.update(&txn).await?;
@@ -322,6 +359,7 @@ pub async fn apply(
                 summary.updated += 1;
             }
             None => {
+                summary.note(&entity_ref, "added", None, || Some(body.to_string()));
                 let uid = new_uid();
                 let Row { model, relations } = row_for(read, &uid, Some(location.id), "location", body, etag);
                 inserts.push(model);
@@ -350,12 +388,18 @@ pub async fn apply(
 
     tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "import: relations written");
     if !outcome.fatal {
-        let gone: Vec<&str> = existing
+        let mut gone_rows: Vec<&entities::Model> = existing
             .values()
             .filter(|e| !e.orphan && !seen.contains(&e.entity_ref))
             .filter(|e| e.source_path.as_ref().is_none_or(|p| !outcome.failed_sources.contains(p)))
-            .map(|e| e.uid.as_str())
             .collect();
+        gone_rows.sort_by(|a, b| a.entity_ref.cmp(&b.entity_ref));
+        let change = if delete_orphans { "removed" } else { "orphaned" };
+        for row in &gone_rows {
+            // An orphan keeps its document; only its flag changes.
+            summary.note(&row.entity_ref, change, Some(&row.body), || (!delete_orphans).then(|| row.body.clone()));
+        }
+        let gone: Vec<&str> = gone_rows.iter().map(|e| e.uid.as_str()).collect();
         if delete_orphans {
             summary.removed = gone.len();
         } else {
@@ -756,6 +800,15 @@ pub async fn backstage_texts(
     cache: Option<&super::cache::EntityCache>,
     refs: &[String],
 ) -> Result<Vec<String>, DbErr> {
+    Ok(backstage_text_each(db, cache, refs).await?.into_iter().flatten().collect())
+}
+
+/// [`backstage_texts`], one answer for each reference in place: `None` for an entity that no longer exists.
+pub async fn backstage_text_each(
+    db: &DatabaseConnection,
+    cache: Option<&super::cache::EntityCache>,
+    refs: &[String],
+) -> Result<Vec<Option<String>>, DbErr> {
     let mut texts: Vec<Option<String>> =
         refs.iter().map(|r| cache.and_then(|c| c.get(r)).and_then(|hit| hit.json())).collect();
     let missing: Vec<&str> = refs.iter().zip(&texts).filter(|(_, t)| t.is_none()).map(|(r, _)| r.as_str()).collect();
@@ -786,11 +839,12 @@ pub async fn backstage_texts(
         }
         for (r, text) in refs.iter().zip(texts.iter_mut()) {
             if text.is_none() {
-                *text = read.remove(r);
+                // `get`, not `remove`: a reference may be asked for twice.
+                *text = read.get(r).cloned();
             }
         }
     }
-    Ok(texts.into_iter().flatten().collect())
+    Ok(texts)
 }
 
 fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
@@ -1116,9 +1170,17 @@ pub struct BackstageQuery {
     /// `fullTextFilterTerm`.
     #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
     pub full_text: Option<String>,
+    /// `fullTextFilterFields`: the fields the term is looked for in (any of them, part of the value, in any case).
+    /// Without them, the term's words are looked for in name, title and description, as everywhere in Portolan.
+    #[serde(rename = "x", default, skip_serializing_if = "Vec::is_empty")]
+    pub full_text_fields: Vec<String>,
     /// `orderField` (`field,asc|desc`).
     #[serde(rename = "o", default, skip_serializing_if = "Option::is_none")]
     pub order_field: Option<String>,
+    /// `order` of `GET /entities` (`asc:metadata.name`, any number, first first); used instead of `order_field`
+    /// when given.
+    #[serde(rename = "r", default, skip_serializing_if = "Vec::is_empty")]
+    pub order: Vec<String>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -1179,14 +1241,68 @@ pub struct QueryPage {
     pub prev_cursor: Option<String>,
 }
 
-/// Backstage's `GET /entities/by-query`: `filter` (OR of ANDs), `fullTextFilterTerm`, `orderField`
-/// (`field,asc|desc`), from `offset`, `limit` entities. The match count comes from the cache's counts when it has
-/// it, as for [`list_counted`].
+/// The field and direction of each ordering a query asks for: `order` (`asc:field`) when given, else
+/// `orderField` (`field,asc|desc`), else by name.
+fn orderings(query: &BackstageQuery) -> Result<Vec<(entities::Column, bool)>, String> {
+    let pairs: Vec<(&str, &str)> = if query.order.is_empty() {
+        let o = query.order_field.as_deref().unwrap_or("metadata.name,asc");
+        vec![o.split_once(',').map_or((o, "asc"), |(f, d)| (f, d))]
+    } else {
+        let parsed: Option<Vec<(&str, &str)>> =
+            query.order.iter().map(|o| o.split_once(':').map(|(d, f)| (f, d))).collect();
+        parsed.ok_or_else(|| "order is `asc:<field>` or `desc:<field>`, e.g. asc:metadata.name".to_owned())?
+    };
+    pairs
+        .into_iter()
+        .map(|(field, direction)| {
+            let (column, _) = filter_column(field.trim())
+                .ok_or_else(|| format!("cannot order by `{field}`; supported: {FILTER_FIELDS}"))?;
+            match direction.trim() {
+                "asc" => Ok((column, true)),
+                "desc" => Ok((column, false)),
+                other => Err(format!("order direction must be asc or desc, not `{other}`")),
+            }
+        })
+        .collect()
+}
+
+/// Backstage's `fullTextFilterTerm` over `fullTextFilterFields`: the term, in any case, within the value of any
+/// of the fields.
+fn full_text_condition(fields: &[String], term: &str) -> Result<sea_orm::Condition, String> {
+    use sea_orm::sea_query::{Func, LikeExpr};
+    let escaped: String = term
+        .to_lowercase()
+        .chars()
+        .flat_map(|c| {
+            let escape = matches!(c, '%' | '_' | '\\');
+            escape.then_some('\\').into_iter().chain(std::iter::once(c))
+        })
+        .collect();
+    let mut any = sea_orm::Condition::any();
+    for field in fields.iter().map(|f| f.trim()).filter(|f| !f.is_empty()) {
+        let column = match filter_column(field) {
+            Some((column, _)) => column,
+            None if field.eq_ignore_ascii_case("metadata.description") => entities::Column::Description,
+            None => {
+                return Err(format!(
+                    "cannot search `{field}`; fullTextFilterFields takes {FILTER_FIELDS}, metadata.description"
+                ));
+            }
+        };
+        let like = LikeExpr::new(format!("%{escaped}%")).escape('\\');
+        any = any.add(Expr::expr(Func::lower(Expr::col(column))).like(like));
+    }
+    Ok(any)
+}
+
+/// Backstage's `GET /entities/by-query`: `filter` (OR of ANDs), `fullTextFilterTerm` (over
+/// `fullTextFilterFields`), `orderField` (`field,asc|desc`), from `offset`, `limit` entities (all of them when
+/// `None`). The match count comes from the cache's counts when it has it, as for [`list_counted`].
 pub async fn by_query(
     db: &DatabaseConnection,
     cache: Option<&super::cache::EntityCache>,
     query: &BackstageQuery,
-    limit: u64,
+    limit: Option<u64>,
     offset: u64,
     vis: &Visibility,
 ) -> Result<Result<QueryPage, String>, DbErr> {
@@ -1200,78 +1316,221 @@ pub async fn by_query(
         Err(message) => return Ok(Err(message)),
     }
     if let Some(term) = query.full_text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        select = text_search(select, db.get_database_backend(), term);
+        if query.full_text_fields.iter().all(|f| f.trim().is_empty()) {
+            select = text_search(select, db.get_database_backend(), term);
+        } else {
+            match full_text_condition(&query.full_text_fields, term) {
+                Ok(cond) => select = select.filter(cond),
+                Err(message) => return Ok(Err(message)),
+            }
+        }
     }
-    let (field, direction) =
-        query.order_field.as_deref().map_or(("metadata.name", "asc"), |o| o.split_once(',').unwrap_or((o, "asc")));
-    let Some((column, _)) = filter_column(field.trim()) else {
-        return Ok(Err(format!("cannot order by `{field}`; supported: {FILTER_FIELDS}")));
+    let orderings = match orderings(query) {
+        Ok(o) => o,
+        Err(message) => return Ok(Err(message)),
     };
     let filtered = select.clone();
-    select = match direction.trim() {
-        "desc" => select.order_by_desc(column),
-        "asc" => select.order_by_asc(column),
-        other => return Ok(Err(format!("order direction must be asc or desc, not `{other}`"))),
-    };
+    for (column, ascending) in orderings {
+        select = if ascending { select.order_by_asc(column) } else { select.order_by_desc(column) };
+    }
     select = select.order_by_asc(entities::Column::EntityRef);
     if offset > MAX_OFFSET {
         return Ok(Err(format!("offset must be at most {MAX_OFFSET}")));
     }
-    // `limit=0` asks for the count alone, as in Backstage.
-    let limit = Ord::min(limit, 1000);
-    let count = MatchCount::look_up(cache, || format!("by-query|{:?}|{:?}|{vis:?}", query.filters, query.full_text));
+    let count = MatchCount::look_up(cache, || {
+        format!("by-query|{:?}|{:?}|{:?}|{vis:?}", query.filters, query.full_text, query.full_text_fields)
+    });
     let refs: Vec<String> = select
         .select_only()
         .column(entities::Column::EntityRef)
         .offset(offset)
-        .limit(limit)
+        // SQLite takes an OFFSET only after a LIMIT: "all of them" is the largest limit there is.
+        .limit(limit.unwrap_or(MAX_OFFSET))
         .into_tuple()
         .all(db)
         .await?;
     let shown = refs.len() as u64;
-    let total = count.total(db, filtered, offset, limit, shown).await?;
+    let page_size = limit.unwrap_or(u64::MAX);
+    let total = count.total(db, filtered, offset, page_size, shown).await?;
     let next = offset.saturating_add(shown);
     Ok(Ok(QueryPage {
         total,
         next_cursor: (next < total && shown > 0).then(|| query.cursor(next)),
-        prev_cursor: (offset > 0).then(|| query.cursor(offset.saturating_sub(limit))),
+        prev_cursor: (offset > 0).then(|| query.cursor(offset.saturating_sub(page_size))),
         refs,
     }))
 }
 
+/// Backstage's `POST /entities/by-refs`: for each reference, in the order given, its full reference when the
+/// entity exists, the viewer may see it and it matches `filters`; `None` otherwise (also for a reference that
+/// does not parse, or names no kind).
+pub async fn by_refs(
+    db: &DatabaseConnection,
+    refs: &[String],
+    filters: &[Vec<FilterCondition>],
+    vis: &Visibility,
+) -> Result<Result<Vec<Option<String>>, String>, DbErr> {
+    let wanted: Vec<Option<String>> =
+        refs.iter().map(|r| EntityRef::parse(r, None, "default").ok().map(|r| r.to_string())).collect();
+    let keys: Vec<&str> = wanted.iter().flatten().map(String::as_str).collect::<BTreeSet<_>>().into_iter().collect();
+    let filter = match filters_condition(db.get_database_backend(), filters) {
+        Ok(f) => f,
+        Err(message) => return Ok(Err(message)),
+    };
+    let mut found = HashSet::new();
+    for chunk in keys.chunks(500) {
+        let mut select = entities::Entity::find()
+            .select_only()
+            .column(entities::Column::EntityRef)
+            .filter(entities::Column::EntityRef.is_in(chunk.iter().copied()));
+        if let Some(cond) = vis.condition() {
+            select = select.filter(cond);
+        }
+        if let Some(cond) = filter.clone() {
+            select = select.filter(cond);
+        }
+        let rows: Vec<String> = select.into_tuple().all(db).await?;
+        found.extend(rows);
+    }
+    Ok(Ok(wanted.into_iter().map(|w| w.filter(|r| found.contains(r))).collect()))
+}
+
+/// Where a facet's values come from.
+#[derive(Debug, Clone)]
+enum FacetSource {
+    /// A column: `metadata.namespace` and `metadata.uid`, which every entity has even when its document does not
+    /// spell them out.
+    Column(entities::Column),
+    /// The targets of one relation type (`relations.ownedBy`): full references.
+    Relation(RelationType),
+    /// A path into the stored document (`spec.owner`, `metadata.tags`,
+    /// `metadata.annotations.backstage.io/techdocs-ref`): the values as written, each element of a list.
+    Document(Vec<String>),
+}
+
+/// The source of a facet; `None` for a name that cannot be a field.
+fn facet_source(facet: &str) -> Option<FacetSource> {
+    let lower = facet.trim().to_ascii_lowercase();
+    match lower.as_str() {
+        "metadata.namespace" => return Some(FacetSource::Column(entities::Column::Namespace)),
+        "metadata.uid" => return Some(FacetSource::Column(entities::Column::Uid)),
+        _ => {}
+    }
+    if let Some(name) = lower.strip_prefix("relations.") {
+        return RelationType::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(name))
+            .map(FacetSource::Relation);
+    }
+    // An annotation's or label's key is one segment, dots and all.
+    let facet = facet.trim();
+    let segments = ["annotations", "labels"]
+        .into_iter()
+        .find_map(|m| {
+            let prefix = format!("metadata.{m}.");
+            lower
+                .starts_with(&prefix)
+                .then(|| vec!["metadata".to_owned(), m.to_owned(), facet[prefix.len()..].to_owned()])
+        })
+        .unwrap_or_else(|| facet.split('.').map(str::to_owned).collect());
+    let plain = |s: &String| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+    segments.iter().all(plain).then_some(FacetSource::Document(segments))
+}
+
+/// Counts one facet value, or each element of a list of them; objects and nulls are not values.
+fn count_facet_value(v: &Value, counts: &mut BTreeMap<String, u64>) {
+    match v {
+        Value::String(s) => *counts.entry(s.clone()).or_default() += 1,
+        Value::Number(_) | Value::Bool(_) => *counts.entry(v.to_string()).or_default() += 1,
+        Value::Array(items) => {
+            // A list counts each distinct value once per entity.
+            let mut seen = BTreeSet::new();
+            for item in items.iter().filter(|i| !i.is_array()) {
+                let mut one = BTreeMap::new();
+                count_facet_value(item, &mut one);
+                for (value, _) in one {
+                    if seen.insert(value.clone()) {
+                        *counts.entry(value).or_default() += 1;
+                    }
+                }
+            }
+        }
+        Value::Null | Value::Object(_) => {}
+    }
+}
+
 /// Backstage's `GET /entity-facets`: for each facet, the values and how many entities (matching the filters)
-/// have each.
+/// have each, most frequent first. As in Backstage, document fields give their values as written (`Component`,
+/// `group:platform`), any field can be a facet, and a field no entity has gives no values.
 pub async fn facets(
     db: &DatabaseConnection,
     facet_names: &[String],
     filters: &[Vec<FilterCondition>],
     vis: &Visibility,
 ) -> Result<Result<BTreeMap<String, Vec<(String, u64)>>, String>, DbErr> {
+    let backend = db.get_database_backend();
+    let mut matching = entities::Entity::find();
+    if let Some(cond) = vis.condition() {
+        matching = matching.filter(cond);
+    }
+    match filters_condition(backend, filters) {
+        Ok(Some(cond)) => matching = matching.filter(cond),
+        Ok(None) => {}
+        Err(message) => return Ok(Err(message)),
+    }
     let mut out = BTreeMap::new();
     for facet in facet_names {
-        // As in Backstage, a facet it does not know has no values.
-        let Some((column, _)) = filter_column(facet) else {
-            out.insert(facet.clone(), Vec::new());
-            continue;
-        };
-        let mut select = entities::Entity::find().select_only().column(column);
-        if let Some(cond) = vis.condition() {
-            select = select.filter(cond);
-        }
-        match filters_condition(db.get_database_backend(), filters) {
-            Ok(Some(cond)) => select = select.filter(cond),
-            Ok(None) => {}
-            Err(message) => return Ok(Err(message)),
-        }
         let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-        let values: Vec<Option<String>> = select.into_tuple().all(db).await?;
-        for v in values.into_iter().flatten() {
-            if matches!(column, entities::Column::Tags) {
-                for tag in v.split(',').filter(|t| !t.is_empty()) {
-                    *counts.entry(tag.to_owned()).or_default() += 1;
+        match facet_source(facet) {
+            None => {}
+            Some(FacetSource::Column(column)) => {
+                let values: Vec<Option<String>> =
+                    matching.clone().select_only().column(column).into_tuple().all(db).await?;
+                for v in values.into_iter().flatten() {
+                    *counts.entry(v).or_default() += 1;
                 }
-            } else {
-                *counts.entry(v).or_default() += 1;
+            }
+            Some(FacetSource::Relation(t)) => {
+                let sources = matching.clone().select_only().column(entities::Column::EntityRef).into_query();
+                let pairs: Vec<(String, String)> = relations::Entity::find()
+                    .select_only()
+                    .column(relations::Column::SourceRef)
+                    .column(relations::Column::TargetRef)
+                    .filter(relations::Column::RelationType.eq(t.as_str()))
+                    .filter(relations::Column::SourceRef.in_subquery(sources))
+                    .into_tuple()
+                    .all(db)
+                    .await?;
+                // The same relation may be declared from both ends: count each entity once per target.
+                let distinct: BTreeSet<(String, String)> = pairs.into_iter().collect();
+                for (_, target) in distinct {
+                    *counts.entry(target).or_default() += 1;
+                }
+            }
+            Some(FacetSource::Document(segments)) => {
+                let [first, _] = placeholders(backend);
+                let (read, path) = match backend {
+                    sea_orm::DbBackend::Postgres => (
+                        format!("((body::jsonb) #> CAST({first} AS text[]))::text"),
+                        format!("{{{}}}", segments.join(",")),
+                    ),
+                    _ => (
+                        format!("json_quote(json_extract(body, {first}))"),
+                        format!("${}", segments.iter().map(|s| format!(".\"{s}\"")).collect::<String>()),
+                    ),
+                };
+                let values: Vec<Option<String>> = matching
+                    .clone()
+                    .select_only()
+                    .expr_as(Expr::cust_with_values(read, [path]), "v")
+                    .into_tuple()
+                    .all(db)
+                    .await?;
+                for text in values.into_iter().flatten() {
+                    if let Ok(v) = serde_json::from_str::<Value>(&text) {
+                        count_facet_value(&v, &mut counts);
+                    }
+                }
             }
         }
         let mut list: Vec<(String, u64)> = counts.into_iter().collect();
@@ -1611,6 +1870,47 @@ pub async fn owner_options(db: &DatabaseConnection) -> Result<Vec<(String, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn facets_read_columns_relations_or_the_document_as_written() {
+        assert!(matches!(facet_source("metadata.namespace"), Some(FacetSource::Column(entities::Column::Namespace))));
+        assert!(matches!(facet_source("Relations.OwnedBy"), Some(FacetSource::Relation(RelationType::OwnedBy))));
+        assert!(facet_source("relations.likes").is_none());
+        let path = |facet: &str| match facet_source(facet) {
+            Some(FacetSource::Document(segments)) => Some(segments),
+            _ => None,
+        };
+        assert_eq!(
+            path("metadata.annotations.backstage.io/techdocs-ref").unwrap(),
+            ["metadata", "annotations", "backstage.io/techdocs-ref"]
+        );
+        assert_eq!(path("spec.profile.email").unwrap(), ["spec", "profile", "email"]);
+        assert_eq!(path("kind").unwrap(), ["kind"]);
+        assert!(path("spec..owner").is_none() && path("spec.\"owner").is_none() && path("spec.{a,b}").is_none());
+        let mut counts = BTreeMap::new();
+        count_facet_value(&json!(["rust", "money", "rust"]), &mut counts);
+        count_facet_value(&json!("rust"), &mut counts);
+        count_facet_value(&json!(3), &mut counts);
+        count_facet_value(&json!({"a": 1}), &mut counts);
+        count_facet_value(&Value::Null, &mut counts);
+        let expected: BTreeMap<String, u64> =
+            [("3".to_owned(), 1), ("money".to_owned(), 1), ("rust".to_owned(), 2)].into_iter().collect();
+        assert_eq!(counts, expected, "a list counts each value once per entity");
+    }
+
+    #[test]
+    fn an_import_audits_every_change_and_keeps_only_the_first_ones_whole() {
+        let mut summary = ImportSummary::default();
+        for i in 0..AUDITED_BODIES + 2 {
+            summary.note(&format!("component:default/c{i}"), "updated", Some("{\"a\":1}"), || Some("{}".to_owned()));
+        }
+        assert_eq!(summary.changes.len(), AUDITED_BODIES + 2);
+        let last_whole = &summary.changes[AUDITED_BODIES - 1];
+        assert_eq!((last_whole.before.as_deref(), last_whole.after.as_deref()), (Some("{\"a\":1}"), Some("{}")));
+        let first_cut = &summary.changes[AUDITED_BODIES];
+        assert_eq!(first_cut.entity_ref, format!("component:default/c{AUDITED_BODIES}"));
+        assert_eq!((first_cut.before.as_deref(), first_cut.after.as_deref()), (None, None));
+    }
 
     fn config(pairs: &[(&str, &str)]) -> Config {
         let map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();

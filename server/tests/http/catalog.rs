@@ -24,6 +24,7 @@ db_tests!(
     registering_a_location_needs_an_administrator,
     catalog_pages_render_and_escape_user_text,
     backstage_by_query_and_facets,
+    backstage_entity_list_batch_reads_text_fields_and_errors,
     relation_graph_is_server_rendered_svg,
     portal_managed_entities_are_created_edited_and_deleted_by_their_owners,
     signed_in_pages_fetch_their_data_once,
@@ -246,9 +247,36 @@ async fn backstage_by_query_and_facets(b: Backend) {
         .await
         .json();
     let kinds = &facets["facets"]["kind"];
-    assert_eq!(kinds, &json!([{"value": "component", "count": 4}]));
+    assert_eq!(kinds, &json!([{"value": "Component", "count": 4}]), "as written, as in Backstage");
     let tags = facets["facets"]["metadata.tags"].as_array().unwrap();
     assert!(tags.contains(&json!({"value": "rust", "count": 2})), "{tags:?}");
+    // Document fields give the text as written; relations give full references; any field can be a facet.
+    let facets = app
+        .get_with_token(
+            "/api/catalog/entity-facets?facet=spec.owner&facet=relations.ownedBy&facet=spec.lifecycle\
+             &facet=metadata.annotations.github.com/project-slug&facet=metadata.namespace&filter=kind=component",
+            API_TOKEN,
+        )
+        .await
+        .json();
+    assert_eq!(
+        facets["facets"]["spec.owner"],
+        json!([{"value": "payments", "count": 2}, {"value": "group:platform", "count": 1}, {"value": "platform", "count": 1}]),
+        "{facets}"
+    );
+    assert_eq!(
+        facets["facets"]["relations.ownedBy"],
+        json!([{"value": "group:default/payments", "count": 2}, {"value": "group:default/platform", "count": 2}])
+    );
+    assert_eq!(
+        facets["facets"]["spec.lifecycle"],
+        json!([{"value": "production", "count": 3}, {"value": "experimental", "count": 1}])
+    );
+    assert_eq!(
+        facets["facets"]["metadata.annotations.github.com/project-slug"],
+        json!([{"value": "acme/payments-api", "count": 1}])
+    );
+    assert_eq!(facets["facets"]["metadata.namespace"], json!([{"value": "default", "count": 4}]));
 
     // Annotations, labels and any relation, as Backstage's plugins ask for them.
     let slug = app
@@ -314,6 +342,122 @@ async fn backstage_by_query_and_facets(b: Backend) {
     assert_eq!(register(&mut app, dir.to_str().unwrap()).await.json()["updated"], 1);
     assert_eq!(description(app.get_with_token(&cached, API_TOKEN).await.json()), "second");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+async fn backstage_entity_list_batch_reads_text_fields_and_errors(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    register(&mut app, &example_catalog()).await;
+    let names = |page: &serde_json::Value| -> Vec<String> {
+        let items = page.as_array().or_else(|| page["items"].as_array()).unwrap_or_else(|| panic!("no items: {page}"));
+        let mut names: Vec<String> =
+            items.iter().map(|i| i["metadata"]["name"].as_str().unwrap_or("null").to_owned()).collect();
+        names.sort();
+        names
+    };
+
+    // `GET /entities`: a JSON array, ordered, cut by `limit` with a `Link` to the rest that keeps the query.
+    let res = app
+        .get_with_token(
+            "/api/catalog/entities?filter=kind=component&order=desc:metadata.name&limit=3&fields=metadata.name",
+            API_TOKEN,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(
+        res.json(),
+        json!([{"metadata": {"name": "storefront"}}, {"metadata": {"name": "portolan"}}, {"metadata": {"name": "payments-api"}}])
+    );
+    let link = res.headers.get("link").and_then(|v| v.to_str().ok()).expect("a Link header").to_owned();
+    let next =
+        link.strip_prefix('<').and_then(|l| l.strip_suffix(">; rel=\"next\"")).unwrap_or_else(|| panic!("{link}"));
+    assert!(next.starts_with("/api/catalog/entities?") && next.contains("fields=metadata.name"), "{next}");
+    let rest = app.get_with_token(next, API_TOKEN).await;
+    assert_eq!(rest.json(), json!([{"metadata": {"name": "fraud-scorer"}}]), "{}", rest.body);
+    assert!(rest.headers.get("link").is_none());
+    let all = app.get_with_token("/api/catalog/entities", API_TOKEN).await.json();
+    assert_eq!(all.as_array().map(Vec::len), Some(14), "every entity when there is no limit");
+    let offset =
+        app.get_with_token("/api/catalog/entities?filter=kind=group&order=asc:metadata.name&offset=1", API_TOKEN).await;
+    assert_eq!(names(&offset.json()), ["payments", "platform"]);
+    for bad in ["limit=0", "order=sideways:metadata.name", "order=asc:spec.colour", "after=bogus", "offset=-1"] {
+        let res = app.get_with_token(&format!("/api/catalog/entities?{bad}"), API_TOKEN).await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{bad}: {}", res.body);
+        assert_eq!(res.json()["error"]["name"], "InputError", "{bad}");
+    }
+
+    // `POST /entities/by-refs`: one item per reference, in order, `null` where there is none.
+    let by_refs = |filter: &str| format!("/api/catalog/entities/by-refs{filter}");
+    let refs = json!({
+        "entityRefs": ["component:default/payments-api", "component:default/nope", "Group:Payments", "no kind",
+                       "component:default/payments-api"],
+        "fields": ["metadata.name", "kind"]
+    });
+    let res = app.post_json_with_token(&by_refs(""), &refs, API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let payments_api = json!({"kind": "Component", "metadata": {"name": "payments-api"}});
+    assert_eq!(
+        res.json(),
+        json!({"items": [payments_api, null, {"kind": "Group", "metadata": {"name": "payments"}}, null, payments_api]})
+    );
+    let refs_only = json!({ "entityRefs": refs["entityRefs"] });
+    let groups = app.post_json_with_token(&by_refs("?filter=kind=group&fields=kind"), &refs_only, API_TOKEN).await;
+    assert_eq!(groups.json(), json!({"items": [null, null, {"kind": "Group"}, null, null]}));
+    let whole = app
+        .post_json_with_token(&by_refs(""), &json!({"entityRefs": ["component:default/payments-api"]}), API_TOKEN)
+        .await
+        .json();
+    let by_name = app.get_with_token("/api/catalog/entities/by-name/component/default/payments-api", API_TOKEN).await;
+    assert_eq!(whole["items"][0], by_name.json());
+    let too_many: Vec<String> = (0..1001).map(|i| format!("component:default/c{i}")).collect();
+    let res = app.post_json_with_token(&by_refs(""), &json!({ "entityRefs": too_many }), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+    let res = app.post_json_with_token(&by_refs(""), &json!({"refs": []}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+
+    // `fullTextFilterFields` narrows where the term is looked for; the cursor keeps it.
+    let q = |s: &str| format!("/api/catalog/entities/by-query?{s}");
+    let named = app
+        .get_with_token(&q("fullTextFilterTerm=PAY&fullTextFilterFields=metadata.name&limit=2"), API_TOKEN)
+        .await
+        .json();
+    assert_eq!(named["totalItems"], 4, "{named}");
+    let cursor = named["pageInfo"]["nextCursor"].as_str().unwrap().to_owned();
+    let second = app.get_with_token(&q(&format!("cursor={cursor}&limit=2")), API_TOKEN).await.json();
+    let mut both = names(&named);
+    both.extend(names(&second));
+    both.sort();
+    assert_eq!(both, ["payments", "payments", "payments-api", "payments-db"], "not fraud-scorer's description");
+    let described = app
+        .get_with_token(
+            &q("fullTextFilterTerm=fraud&fullTextFilterFields=metadata.description,metadata.title"),
+            API_TOKEN,
+        )
+        .await
+        .json();
+    assert_eq!(names(&described), ["fraud-scorer"]);
+    let wildcard = app.get_with_token(&q("fullTextFilterTerm=%25&fullTextFilterFields=metadata.name"), API_TOKEN).await;
+    assert_eq!(wildcard.json()["totalItems"], 0, "`%` is a character, not a wildcard");
+    let bad = app.get_with_token(&q("fullTextFilterTerm=x&fullTextFilterFields=spec.colour"), API_TOKEN).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+
+    // Errors in Backstage's shape, which its clients read.
+    let path = "/api/catalog/entities/by-name/component/default/nope";
+    let missing = app.get_with_token(path, API_TOKEN).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let body = missing.json();
+    assert_eq!(body["error"]["name"], "NotFoundError", "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("No entity named 'nope'"), "{body}");
+    assert_eq!(body["request"], json!({"method": "GET", "url": path}));
+    assert_eq!(body["response"], json!({"statusCode": 404}));
+    let anonymous = app.get("/api/catalog/entities/by-query").await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous.json()["error"]["name"], "AuthenticationError", "{}", anonymous.body);
+    let bad_filter = app.get_with_token(&q("filter=spec.colour=red"), API_TOKEN).await.json();
+    assert_eq!(bad_filter["error"]["name"], "InputError");
+    assert_eq!(bad_filter["response"]["statusCode"], 400);
+    // Portolan's own API keeps its own shape.
+    let own = app.get_with_token("/api/v1/entities/by-ref/component/default/nope", API_TOKEN).await.json();
+    assert_eq!(own, json!({"error": {"code": "not_found", "message": own["error"]["message"]}}));
 }
 
 fn example_catalog() -> String {
@@ -638,6 +782,35 @@ async fn entities_no_longer_declared_become_orphans_and_failed_files_orphan_noth
     let report = register(&mut app, dir.to_str().unwrap()).await.json();
     assert_eq!(report["orphaned"], 1, "{report}");
     assert_eq!(report["removed"], 0, "kept unless the setting asks otherwise: {report}");
+    // The refresh's audit entry names each entity it changed, with before and after.
+    let audit = portolan_core::audit::recent(&app.state.app.db, 5).await.unwrap();
+    let refresh = audit.iter().find(|e| e.action == "catalog.refresh").expect("the refresh is audited");
+    let detail: serde_json::Value = serde_json::from_str(refresh.detail.as_deref().unwrap()).unwrap();
+    let changed = detail["entities"].as_array().unwrap_or_else(|| panic!("{detail}"));
+    assert_eq!(changed.len(), 1, "{detail}");
+    assert_eq!(
+        (changed[0]["ref"].as_str(), changed[0]["change"].as_str()),
+        (Some("component:default/goes"), Some("orphaned"))
+    );
+    assert_eq!(changed[0]["before"]["metadata"]["name"], "goes", "{detail}");
+    let first = audit.iter().filter(|e| e.action == "catalog.refresh").nth(1).expect("the first import too");
+    let detail: serde_json::Value = serde_json::from_str(first.detail.as_deref().unwrap()).unwrap();
+    let mut added: Vec<(&str, &str)> = detail["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["ref"].as_str().unwrap(), c["change"].as_str().unwrap()))
+        .collect();
+    added.sort();
+    assert_eq!(
+        added,
+        [
+            ("component:default/goes", "added"),
+            ("component:default/other", "added"),
+            ("component:default/stays", "added")
+        ]
+    );
+    assert!(detail["entities"][0]["before"].is_null() && detail["entities"][0]["after"]["kind"] == "Component");
     let goes = app.get_with_token("/api/v1/entities/by-ref/component/default/goes", API_TOKEN).await.json();
     assert_eq!(goes["summary"]["orphan"], true, "kept and marked, not deleted");
     // Backstage's JSON marks it as Backstage does, and its orphan filter finds it.
@@ -951,6 +1124,12 @@ async fn hidden_namespaces_show_only_to_owners_and_administrators(b: Backend) {
     assert!(!graph.to_string().contains("secret/hsm"), "{graph}");
     let q = app.get("/api/catalog/entities/by-query?filter=metadata.namespace=secret").await.json();
     assert_eq!(q["totalItems"], 1, "{q}");
+    let listed = app.get("/api/catalog/entities?filter=metadata.namespace=secret").await.json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    let refs = json!({"entityRefs": ["component:secret/hsm", "component:secret/vault"]});
+    let batch = app.post_json("/api/catalog/entities/by-refs", &refs).await.json();
+    assert!(batch["items"][0].is_null(), "hidden, as if it did not exist: {batch}");
+    assert_eq!(batch["items"][1]["metadata"]["name"], "vault", "{batch}");
     let facets = app.get("/api/catalog/entity-facets?facet=metadata.namespace").await.json();
     let secret = facets["facets"]["metadata.namespace"]
         .as_array()
