@@ -775,7 +775,7 @@ fn backstage_value(row: &entities::Model, relations: Vec<(String, String)>) -> V
     let mut body: Value = serde_json::from_str(&row.body).unwrap_or_else(|_| json!({}));
     if let Some(m) = body.get_mut("metadata").and_then(Value::as_object_mut) {
         m.insert("uid".into(), json!(row.uid));
-        m.insert("etag".into(), json!(row.etag));
+        m.insert("etag".into(), json!(backstage_etag(row, &relations)));
         // As Backstage marks an entity its location no longer declares, so that its orphan filter finds it.
         if row.orphan {
             let annotations = m.entry("annotations").or_insert_with(|| json!({}));
@@ -790,6 +790,22 @@ fn backstage_value(row: &entities::Model, relations: Vec<(String, String)>) -> V
         o.insert("relations".into(), Value::Array(relations));
     }
     body
+}
+
+/// Backstage's `metadata.etag`: like Backstage's, it changes whenever the entity served changes, its relations
+/// (which other entities' documents give it) and orphan mark included. Portolan's own etag, of the document alone
+/// (what an edit in the portal checks), seeds it. `relations` come sorted.
+fn backstage_etag(row: &entities::Model, relations: &[(String, String)]) -> String {
+    let mut hash = Sha256::new();
+    hash.update(row.etag.as_bytes());
+    hash.update([u8::from(row.orphan)]);
+    for (relation_type, target) in relations {
+        hash.update(relation_type.as_bytes());
+        hash.update([0]);
+        hash.update(target.as_bytes());
+        hash.update([0]);
+    }
+    hex::encode(&hash.finalize()[..10])
 }
 
 /// Backstage's JSON text for each entity named (full references the caller may see), in order: from the by-name

@@ -555,6 +555,31 @@ async fn backstage_by_name_has_backstage_shape_and_relations(b: Backend) {
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     let anonymous = app.get("/api/catalog/entities/by-name/component/default/payments-api").await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+
+    // As in Backstage, the etag changes when the entity served changes, relations included: a new component owned
+    // by `payments` gives the group a new ownerOf relation. Portolan's own etag, of the group's document, stays.
+    let group = "/api/catalog/entities/by-name/group/default/payments";
+    let own = "/api/v1/entities/by-ref/group/default/payments";
+    let (before, own_before) =
+        (app.get_with_token(group, API_TOKEN).await.json(), app.get_with_token(own, API_TOKEN).await.json());
+    let dir = temp_catalog("etag", &[("c.yaml", &owned_component("default", "ledger", "payments"))]);
+    assert_eq!(register(&mut app, dir.to_str().unwrap()).await.json()["added"], 1);
+    let (after, own_after) =
+        (app.get_with_token(group, API_TOKEN).await.json(), app.get_with_token(own, API_TOKEN).await.json());
+    assert!(
+        after["relations"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"type": "ownerOf", "targetRef": "component:default/ledger"}))
+    );
+    assert_ne!(after["metadata"]["etag"], before["metadata"]["etag"], "{after}");
+    assert_eq!(own_after["etag"], own_before["etag"]);
+    assert_eq!(
+        app.get_with_token(group, API_TOKEN).await.json()["metadata"]["etag"],
+        after["metadata"]["etag"],
+        "stable"
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// The by-name read cache: it serves repeated lookups, shows a change this process made at once, one another
