@@ -51,6 +51,7 @@ fn backstage_router() -> Router<ServerState> {
         .route("/api/catalog/entities/by-query", get(backstage_by_query))
         .route("/api/catalog/entities/by-refs", post(backstage_by_refs))
         .route("/api/catalog/entity-facets", get(backstage_facets))
+        .route("/api/catalog/{*rest}", axum::routing::any(backstage_no_route))
         .route_layer(axum::middleware::from_fn(backstage_errors))
 }
 
@@ -68,6 +69,13 @@ pub struct BackstageError {
     /// `statusCode`.
     #[schema(value_type = Object)]
     pub response: Value,
+}
+
+/// Any other path under `/api/catalog`: a 404 in Backstage's shape.
+async fn backstage_no_route() -> ApiError {
+    ApiError::not_found(
+        "Portolan serves Backstage's catalog read API: entities, by-name, by-query, by-refs and entity-facets",
+    )
 }
 
 /// Backstage's error name for a status, as its error handler gives it.
@@ -99,10 +107,13 @@ async fn backstage_errors(req: axum::extract::Request, next: axum::middleware::N
         .as_str()
         .map(str::to_owned)
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("request failed").to_owned());
-    let mut error = serde_json::json!({ "name": backstage_error_name(status), "message": message });
-    if let Some(code) = ours["error"]["code"].as_str() {
-        error["code"] = Value::from(code);
-    }
+    // Portolan's own error (code, and the fields at fault where there are any), with Backstage's name and message.
+    let mut error = match ours.get("error") {
+        Some(Value::Object(o)) => Value::Object(o.clone()),
+        _ => serde_json::json!({}),
+    };
+    error["name"] = Value::from(backstage_error_name(status));
+    error["message"] = Value::from(message);
     let body = BackstageError {
         error,
         request: serde_json::json!({
@@ -520,6 +531,9 @@ pub(crate) async fn backstage_entities(
     if limit == Some(0) {
         return Err(ApiError::bad_request("Invalid limit, must be greater than zero"));
     }
+    if limit.is_some_and(|l| l > i64::MAX as u64) {
+        return Err(ApiError::bad_request(format!("Invalid limit, must be at most {}", i64::MAX)));
+    }
     let (query, offset) = match first_named(&pairs, "after") {
         Some(after) => store::BackstageQuery::from_cursor(after).ok_or_else(|| {
             ApiError::bad_request("after is not a cursor this catalog gave out; start again without it")
@@ -595,9 +609,15 @@ pub(crate) async fn backstage_by_refs(
     State(state): State<ServerState>,
     Extension(viewer): Extension<RequestViewer>,
     RawQuery(raw): RawQuery,
-    ApiJson(body): ApiJson<EntitiesByRefs>,
+    body: axum::body::Bytes,
 ) -> Result<Json<BackstageBatch>, ApiError> {
+    // Who asks comes first: an anonymous request is a 401 whatever its body.
     let vis = visibility(&state, require(&viewer)?).await?;
+    let body: EntitiesByRefs = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "Malformed request body: {e}; expected {{\"entityRefs\": [\"kind:namespace/name\", …]}}"
+        ))
+    })?;
     if body.entity_refs.len() > MAX_BATCH_REFS {
         return Err(ApiError::bad_request(format!("at most {MAX_BATCH_REFS} entityRefs in one request")));
     }

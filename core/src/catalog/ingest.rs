@@ -341,9 +341,11 @@ impl Reader<'_> {
                 let base = Path::new(display).parent().unwrap_or(Path::new("."));
                 let relative = target.strip_prefix("./").unwrap_or(&target);
                 if is_glob(relative) {
-                    // `./services/*/catalog-info.yaml`, `**/*.yaml`: every file it matches; none is no error.
-                    for path in glob_files(base, relative) {
-                        self.read_path(&path, Presence::Required);
+                    // `./services/*/catalog-info.yaml`, `**/*.yaml`: every file it matches (none is no error),
+                    // passing over YAML that declares no entity, as a directory walk does.
+                    let base = if relative.starts_with('/') { Path::new("/") } else { base };
+                    for path in glob_files(base, relative).iter().filter_map(|p| p.canonicalize().ok()) {
+                        self.read_file(&path, true);
                     }
                 } else {
                     self.read_path(&base.join(relative), presence);
@@ -371,7 +373,12 @@ fn declares_backstage_entity(text: &str) -> bool {
     for document in serde_yaml_ng::Deserializer::from_str(text) {
         match serde_yaml_ng::Value::deserialize(document) {
             Err(_) => return true,
-            Ok(v) if v.get("kind").and_then(serde_yaml_ng::Value::as_str).and_then(Kind::parse).is_some() => {
+            // A Backstage kind with no apiVersion is a catalog file missing one; with another apiVersion it is
+            // someone else's (Kustomize's `Component`, OpenShift's `Template`).
+            Ok(v)
+                if v.get("apiVersion").is_none()
+                    && v.get("kind").and_then(serde_yaml_ng::Value::as_str).and_then(Kind::parse).is_some() =>
+            {
                 return true;
             }
             Ok(_) => {}
@@ -385,43 +392,23 @@ fn is_glob(target: &str) -> bool {
     target.contains(['*', '?'])
 }
 
-/// The files under `base` that a relative glob pattern matches, sorted: `*` and `?` match within one path
-/// segment, `**` any number of whole segments. Hidden entries, `node_modules` and `target` are not searched.
+/// The files under `base` that a glob pattern matches, sorted and canonical: `*` and `?` match within one path
+/// segment, `**` any number of whole segments (at the end: every file below). Symbolic links are not followed
+/// (a link to a parent would make `**` walk forever), and hidden entries, `node_modules` and `target` are not
+/// searched.
 fn glob_files(base: &Path, pattern: &str) -> Vec<std::path::PathBuf> {
     let segments: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty() && *s != ".").collect();
     let mut found = Vec::new();
-    glob_walk(base, &segments, &mut found);
+    if let Ok(base) = base.canonicalize() {
+        glob_walk(&base, &segments, &mut found);
+    }
     found.sort();
     found.dedup();
     found
 }
 
-fn glob_walk(dir: &Path, segments: &[&str], found: &mut Vec<std::path::PathBuf>) {
-    let Some((first, rest)) = segments.split_first() else {
-        if dir.is_file() {
-            found.push(dir.to_path_buf());
-        }
-        return;
-    };
-    if *first == "**" {
-        // Zero segments, or one more directory and `**` again.
-        glob_walk(dir, rest, found);
-        for child in glob_children(dir).into_iter().filter(|c| c.is_dir()) {
-            glob_walk(&child, segments, found);
-        }
-    } else if !is_glob(first) {
-        glob_walk(&dir.join(first), rest, found);
-    } else {
-        for child in glob_children(dir) {
-            let name = child.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            if wildcard_match(first, &name) {
-                glob_walk(&child, rest, found);
-            }
-        }
-    }
-}
-
-fn glob_children(dir: &Path) -> Vec<std::path::PathBuf> {
+/// What a directory holds, without following links: (path, is a directory), hidden entries left out.
+fn glob_children(dir: &Path) -> Vec<(std::path::PathBuf, bool)> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
     entries
         .flatten()
@@ -430,8 +417,47 @@ fn glob_children(dir: &Path) -> Vec<std::path::PathBuf> {
             let name = name.to_string_lossy();
             !(name.starts_with('.') || name == "node_modules" || name == "target")
         })
-        .map(|e| e.path())
+        .filter_map(|e| {
+            let t = e.file_type().ok()?;
+            (t.is_dir() || t.is_file()).then(|| (e.path(), t.is_dir()))
+        })
         .collect()
+}
+
+fn glob_walk(dir: &Path, segments: &[&str], found: &mut Vec<std::path::PathBuf>) {
+    let Some((first, rest)) = segments.split_first() else { return };
+    let last = rest.is_empty();
+    if *first == "**" {
+        // Zero segments here, or one more directory and `**` again; at the end, every file below.
+        glob_walk(dir, rest, found);
+        for (child, is_dir) in glob_children(dir) {
+            if is_dir {
+                glob_walk(&child, segments, found);
+            } else if last {
+                found.push(child);
+            }
+        }
+    } else if !is_glob(first) {
+        // Named as it is (`..`, `.github` and links included).
+        let path = dir.join(first);
+        match (last, path.is_dir()) {
+            (true, false) if path.is_file() => found.push(path),
+            (false, true) => glob_walk(&path, rest, found),
+            _ => {}
+        }
+    } else {
+        for (child, is_dir) in glob_children(dir) {
+            let name = child.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            if !wildcard_match(first, &name) {
+                continue;
+            }
+            match (last, is_dir) {
+                (true, false) => found.push(child),
+                (false, true) => glob_walk(&child, rest, found),
+                _ => {}
+            }
+        }
+    }
 }
 
 /// `*` (any run of characters) and `?` (one character) against a single path segment.
@@ -647,6 +673,8 @@ mod tests {
         // A catalog file broken or half-written is read, so its problem is reported and what it declared is kept.
         assert!(declares_backstage_entity("kind: [unclosed\n"));
         assert!(declares_backstage_entity("kind: component\nmetadata: {name: x}\n"), "a Backstage kind");
+        let kustomize = "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources: []\n";
+        assert!(!declares_backstage_entity(kustomize), "someone else's Component");
         let out = read_location(&normalize_target(dir.to_str().unwrap()).unwrap(), &NoUrls);
         assert!(out.errors.is_empty(), "{:?}", out.errors);
         let mut names: Vec<&str> = out.entities.iter().map(|e| e.entity.metadata.name.as_str()).collect();
@@ -714,6 +742,15 @@ mod tests {
         assert_eq!(names("all.yaml"), ["all", "deep", "pay", "ship"]);
         write(&dir, "none.yaml", &location("none", "./nothing/*/catalog-info.yaml"));
         assert_eq!(names("none.yaml"), ["none"], "a glob that matches nothing is no error");
+        // A trailing `**` takes every file below, passing over YAML that declares nothing; a link back up is not
+        // followed; an absolute pattern starts at the root.
+        write(&dir, "services/pay/openapi.yaml", "openapi: 3.0.0\npaths: {}\n");
+        std::os::unix::fs::symlink(&dir, dir.join("services/pay/loop")).unwrap();
+        write(&dir, "below.yaml", &location("below", "services/**"));
+        assert_eq!(names("below.yaml"), ["below", "deep", "pay", "ship"]);
+        let absolute = format!("{}/services/*/catalog-info.yaml", dir.canonicalize().unwrap().display());
+        write(&dir, "absolute.yaml", &location("absolute", &absolute));
+        assert_eq!(names("absolute.yaml"), ["absolute", "pay", "ship"]);
     }
 
     #[test]

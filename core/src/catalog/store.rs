@@ -96,6 +96,8 @@ pub struct ImportSummary {
     pub errors: Vec<String>,
     /// Each entity added, updated, orphaned or removed, for the audit log.
     pub changes: Vec<EntityChange>,
+    /// Bytes of documents kept whole in `changes`.
+    audited_bytes: usize,
 }
 
 /// An entity an import added, updated, orphaned or removed, as the audit log records it.
@@ -115,8 +117,13 @@ pub struct EntityChange {
 /// that a first import of ten thousand entities writes kilobytes, not megabytes, to the log.
 pub const AUDITED_BODIES: usize = 100;
 
+/// How many bytes of documents one import's audit entry keeps at most (API definitions inlined with `$text` can
+/// be large): a change that would pass it is recorded by reference only.
+pub const AUDITED_BYTES: usize = 1 << 20;
+
 impl ImportSummary {
-    /// Notes a change; its before and after are kept while fewer than [`AUDITED_BODIES`] changes have been.
+    /// Notes a change; its before and after are kept while fewer than [`AUDITED_BODIES`] changes have been, and
+    /// while they fit in [`AUDITED_BYTES`].
     fn note(
         &mut self,
         entity_ref: &str,
@@ -124,13 +131,17 @@ impl ImportSummary {
         before: Option<&str>,
         after: impl FnOnce() -> Option<String>,
     ) {
-        let whole = self.changes.len() < AUDITED_BODIES;
-        self.changes.push(EntityChange {
-            entity_ref: entity_ref.to_owned(),
-            change,
-            before: before.filter(|_| whole).map(str::to_owned),
-            after: if whole { after() } else { None },
-        });
+        let (mut kept_before, mut kept_after) = (None, None);
+        if self.changes.len() < AUDITED_BODIES {
+            let after = after();
+            let bytes = before.map_or(0, str::len) + after.as_ref().map_or(0, String::len);
+            if self.audited_bytes + bytes <= AUDITED_BYTES {
+                self.audited_bytes += bytes;
+                (kept_before, kept_after) = (before.map(str::to_owned), after);
+            }
+        }
+        let entity_ref = entity_ref.to_owned();
+        self.changes.push(EntityChange { entity_ref, change, before: kept_before, after: kept_after });
     }
 
     /// The wire form, for the API and the UI.
@@ -830,7 +841,11 @@ pub async fn backstage_text_each(
     let missing: Vec<&str> = refs.iter().zip(&texts).filter(|(_, t)| t.is_none()).map(|(r, _)| r.as_str()).collect();
     if !missing.is_empty() {
         let ticket = cache.map(super::cache::EntityCache::ticket);
-        let rows = entities::Entity::find().filter(entities::Column::EntityRef.is_in(missing.clone())).all(db).await?;
+        let mut rows = Vec::with_capacity(missing.len());
+        for chunk in missing.chunks(CHUNK) {
+            let found = entities::Entity::find().filter(entities::Column::EntityRef.is_in(chunk.iter().copied()));
+            rows.extend(found.all(db).await?);
+        }
         let mut pairs: HashMap<String, Vec<(String, String)>> = HashMap::new();
         for chunk in missing.chunks(CHUNK) {
             let found = relations::Entity::find()
@@ -1361,7 +1376,7 @@ pub async fn by_query(
         .column(entities::Column::EntityRef)
         .offset(offset)
         // SQLite takes an OFFSET only after a LIMIT: "all of them" is the largest limit there is.
-        .limit(limit.unwrap_or(MAX_OFFSET))
+        .limit(limit.map_or(MAX_OFFSET, |l| Ord::min(l, MAX_OFFSET)))
         .into_tuple()
         .all(db)
         .await?;
@@ -1453,6 +1468,39 @@ fn facet_source(facet: &str) -> Option<FacetSource> {
     segments.iter().all(plain).then_some(FacetSource::Document(segments))
 }
 
+/// The references among `targets` the viewer may not see: in a namespace hidden from them and not an entity they
+/// own (a reference to no entity in a hidden namespace is hidden too).
+async fn hidden_targets<'a>(
+    db: &DatabaseConnection,
+    targets: impl Iterator<Item = &'a str>,
+    vis: &Visibility,
+) -> Result<HashSet<String>, DbErr> {
+    let in_hidden: BTreeSet<&str> = targets
+        .filter(|t| {
+            t.split_once(':').and_then(|(_, rest)| rest.split_once('/')).is_some_and(|(ns, _)| vis.hides_namespace(ns))
+        })
+        .collect();
+    let mut hidden: HashSet<String> = in_hidden.iter().map(|t| (*t).to_owned()).collect();
+    let in_hidden: Vec<&str> = in_hidden.into_iter().collect();
+    for chunk in in_hidden.chunks(CHUNK) {
+        let mut select = entities::Entity::find()
+            .select_only()
+            .column(entities::Column::EntityRef)
+            .filter(entities::Column::EntityRef.is_in(chunk.iter().copied()));
+        if let Some(cond) = vis.condition() {
+            select = select.filter(cond);
+        }
+        let visible: Vec<String> = select.into_tuple().all(db).await?;
+        for v in visible {
+            hidden.remove(&v);
+        }
+    }
+    Ok(hidden)
+}
+
+/// The most facets one request asks for.
+pub const MAX_FACETS: usize = 20;
+
 /// Counts one facet value, or each element of a list of them; objects and nulls are not values.
 fn count_facet_value(v: &Value, counts: &mut BTreeMap<String, u64>) {
     match v {
@@ -1484,6 +1532,15 @@ pub async fn facets(
     filters: &[Vec<FilterCondition>],
     vis: &Visibility,
 ) -> Result<Result<BTreeMap<String, Vec<(String, u64)>>, String>, DbErr> {
+    let mut names: Vec<&String> = Vec::new();
+    for facet in facet_names {
+        if !names.contains(&facet) {
+            names.push(facet);
+        }
+    }
+    if names.len() > MAX_FACETS {
+        return Ok(Err(format!("at most {MAX_FACETS} facets in one request")));
+    }
     let backend = db.get_database_backend();
     let mut matching = entities::Entity::find();
     if let Some(cond) = vis.condition() {
@@ -1495,7 +1552,7 @@ pub async fn facets(
         Err(message) => return Ok(Err(message)),
     }
     let mut out = BTreeMap::new();
-    for facet in facet_names {
+    for facet in names {
         let mut counts: BTreeMap<String, u64> = BTreeMap::new();
         match facet_source(facet) {
             None => {}
@@ -1519,21 +1576,22 @@ pub async fn facets(
                     .await?;
                 // The same relation may be declared from both ends: count each entity once per target.
                 let distinct: BTreeSet<(String, String)> = pairs.into_iter().collect();
-                for (_, target) in distinct {
+                let hidden = hidden_targets(db, distinct.iter().map(|(_, t)| t.as_str()), vis).await?;
+                for (_, target) in distinct.into_iter().filter(|(_, t)| !hidden.contains(t)) {
                     *counts.entry(target).or_default() += 1;
                 }
             }
             Some(FacetSource::Document(segments)) => {
+                // Both read the value as JSON text, so that `true` is `true` on each; segments are quoted (they
+                // hold no quotes: see `facet_source`).
                 let [first, _] = placeholders(backend);
+                let quoted: Vec<String> = segments.iter().map(|s| format!("\"{s}\"")).collect();
                 let (read, path) = match backend {
                     sea_orm::DbBackend::Postgres => (
                         format!("((body::jsonb) #> CAST({first} AS text[]))::text"),
-                        format!("{{{}}}", segments.join(",")),
+                        format!("{{{}}}", quoted.join(",")),
                     ),
-                    _ => (
-                        format!("json_quote(json_extract(body, {first}))"),
-                        format!("${}", segments.iter().map(|s| format!(".\"{s}\"")).collect::<String>()),
-                    ),
+                    _ => (format!("(body -> {first})"), format!("$.{}", quoted.join("."))),
                 };
                 let values: Vec<Option<String>> = matching
                     .clone()
@@ -1926,6 +1984,14 @@ mod tests {
         let first_cut = &summary.changes[AUDITED_BODIES];
         assert_eq!(first_cut.entity_ref, format!("component:default/c{AUDITED_BODIES}"));
         assert_eq!((first_cut.before.as_deref(), first_cut.after.as_deref()), (None, None));
+        // A large document (an inlined API definition) is kept by reference once the byte budget is spent.
+        let mut summary = ImportSummary::default();
+        let big = "x".repeat(AUDITED_BYTES / 2);
+        summary.note("api:default/a", "added", None, || Some(big.clone()));
+        summary.note("api:default/b", "updated", Some(&big), || Some(big.clone()));
+        summary.note("api:default/c", "added", None, || Some("{}".to_owned()));
+        let kept: Vec<bool> = summary.changes.iter().map(|c| c.after.is_some()).collect();
+        assert_eq!(kept, [true, false, true]);
     }
 
     fn config(pairs: &[(&str, &str)]) -> Config {

@@ -49,6 +49,11 @@ impl Visibility {
         )
     }
 
+    /// Whether entities in this namespace are hidden from the viewer unless they own them.
+    pub fn hides_namespace(&self, namespace: &str) -> bool {
+        self.hidden.iter().any(|h| h.eq_ignore_ascii_case(namespace))
+    }
+
     /// Whether one row is visible.
     pub fn allows(&self, row: &entities::Model) -> bool {
         self.allows_parts(&row.namespace, row.owner_ref.as_deref())

@@ -379,7 +379,14 @@ async fn backstage_entity_list_batch_reads_text_fields_and_errors(b: Backend) {
     let offset =
         app.get_with_token("/api/catalog/entities?filter=kind=group&order=asc:metadata.name&offset=1", API_TOKEN).await;
     assert_eq!(names(&offset.json()), ["payments", "platform"]);
-    for bad in ["limit=0", "order=sideways:metadata.name", "order=asc:spec.colour", "after=bogus", "offset=-1"] {
+    for bad in [
+        "limit=0",
+        "limit=9223372036854775808",
+        "order=sideways:metadata.name",
+        "order=asc:spec.colour",
+        "after=bogus",
+        "offset=-1",
+    ] {
         let res = app.get_with_token(&format!("/api/catalog/entities?{bad}"), API_TOKEN).await;
         assert_eq!(res.status, StatusCode::BAD_REQUEST, "{bad}: {}", res.body);
         assert_eq!(res.json()["error"]["name"], "InputError", "{bad}");
@@ -452,6 +459,14 @@ async fn backstage_entity_list_batch_reads_text_fields_and_errors(b: Backend) {
     let anonymous = app.get("/api/catalog/entities/by-query").await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     assert_eq!(anonymous.json()["error"]["name"], "AuthenticationError", "{}", anonymous.body);
+    let anonymous = app.post_json("/api/catalog/entities/by-refs", &json!({"not": "refs"})).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED, "who asks comes before what: {}", anonymous.body);
+    let nowhere = app.get_with_token("/api/catalog/locations/by-entity/component/default/x", API_TOKEN).await;
+    assert_eq!(nowhere.status, StatusCode::NOT_FOUND);
+    assert_eq!(nowhere.json()["error"]["name"], "NotFoundError", "{}", nowhere.body);
+    let many: String = (0..21).map(|i| format!("facet=spec.f{i}&")).collect();
+    let too_many = app.get_with_token(&format!("/api/catalog/entity-facets?{many}"), API_TOKEN).await;
+    assert_eq!(too_many.status, StatusCode::BAD_REQUEST, "{}", too_many.body);
     let bad_filter = app.get_with_token(&q("filter=spec.colour=red"), API_TOKEN).await.json();
     assert_eq!(bad_filter["error"]["name"], "InputError");
     assert_eq!(bad_filter["response"]["statusCode"], 400);
@@ -1155,6 +1170,11 @@ async fn hidden_namespaces_show_only_to_owners_and_administrators(b: Backend) {
     let batch = app.post_json("/api/catalog/entities/by-refs", &refs).await.json();
     assert!(batch["items"][0].is_null(), "hidden, as if it did not exist: {batch}");
     assert_eq!(batch["items"][1]["metadata"]["name"], "vault", "{batch}");
+    // A relation facet leaves out targets the viewer may not see; an administrator's token sees them.
+    let deps = app.get("/api/catalog/entity-facets?facet=relations.dependsOn").await.json();
+    assert!(!deps.to_string().contains("secret/hsm"), "{deps}");
+    let all_deps = app.get_with_token("/api/catalog/entity-facets?facet=relations.dependsOn", API_TOKEN).await.json();
+    assert!(all_deps.to_string().contains("component:secret/hsm"), "{all_deps}");
     let facets = app.get("/api/catalog/entity-facets?facet=metadata.namespace").await.json();
     let secret = facets["facets"]["metadata.namespace"]
         .as_array()
