@@ -449,18 +449,10 @@ pub(crate) async fn backstage_by_query(
             (query, offset)
         }
     };
-    let cache = Some(&*state.app.entity_cache);
-    // `limit=0` asks for the count alone, as in Backstage.
+    // `limit=0` asks for the count alone, as in Backstage. `fields` is read from every request, as Backstage's
+    // client sends it with each page.
     let limit = Some(Ord::min(limit, 1000));
-    let page = store::by_query(&state.app.db, cache, &query, limit, offset, &vis)
-        .await
-        .map_err(|e| ApiError::internal("querying entities", e))?
-        .map_err(ApiError::bad_request)?;
-    let texts = store::backstage_texts(&state.app.db, cache, &page.refs)
-        .await
-        .map_err(|e| ApiError::internal("loading entities", e))?;
-    // `fields` is read from every request, as Backstage's client sends it with each page.
-    let items = raw_items(texts, &comma_list(&pairs, "fields"))?;
+    let (page, items) = backstage_page(&state, &query, limit, offset, &vis, &comma_list(&pairs, "fields")).await?;
     Ok(Json(BackstagePage {
         items,
         total_items: page.total,
@@ -478,6 +470,27 @@ fn comma_list(pairs: &[(String, String)], name: &str) -> Vec<String> {
         .filter(|f| !f.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// One page of a Backstage query (`by-query`, `GET /entities`): the page's references and cursors, and its
+/// entities in Backstage's JSON (from the by-name cache where it has them), keeping only `fields` when given.
+async fn backstage_page(
+    state: &ServerState,
+    query: &store::BackstageQuery,
+    limit: Option<u64>,
+    offset: u64,
+    vis: &Visibility,
+    fields: &[String],
+) -> Result<(store::QueryPage, Vec<Box<serde_json::value::RawValue>>), ApiError> {
+    let cache = Some(&*state.app.entity_cache);
+    let page = store::by_query(&state.app.db, cache, query, limit, offset, vis)
+        .await
+        .map_err(|e| ApiError::internal("querying entities", e))?
+        .map_err(ApiError::bad_request)?;
+    let texts = store::backstage_texts(&state.app.db, cache, &page.refs)
+        .await
+        .map_err(|e| ApiError::internal("loading entities", e))?;
+    Ok((page, raw_items(texts, fields)?))
 }
 
 /// Entity JSON texts as raw JSON items, keeping only `fields` (Backstage's dot paths) when any are given.
@@ -547,15 +560,7 @@ pub(crate) async fn backstage_entities(
             (query, number("offset")?.unwrap_or(0))
         }
     };
-    let cache = Some(&*state.app.entity_cache);
-    let page = store::by_query(&state.app.db, cache, &query, limit, offset, &vis)
-        .await
-        .map_err(|e| ApiError::internal("listing entities", e))?
-        .map_err(ApiError::bad_request)?;
-    let texts = store::backstage_texts(&state.app.db, cache, &page.refs)
-        .await
-        .map_err(|e| ApiError::internal("loading entities", e))?;
-    let items = raw_items(texts, &comma_list(&pairs, "fields"))?;
+    let (page, items) = backstage_page(&state, &query, limit, offset, &vis, &comma_list(&pairs, "fields")).await?;
     let mut response = Json(items).into_response();
     if let Some(next) = page.next_cursor {
         // As Backstage does: the same request, without `offset`, with `after`.

@@ -365,7 +365,7 @@ fn declares_backstage_entity(text: &str) -> bool {
     let names_api_version = text.lines().any(|line| {
         line.strip_prefix("apiVersion:")
             .map(|v| v.trim().trim_matches(|c| c == '"' || c == '\''))
-            .is_some_and(|v| v.starts_with("backstage.io/") || v.contains(".backstage.io/"))
+            .is_some_and(is_backstage_api_version)
     });
     if names_api_version {
         return true;
@@ -373,18 +373,25 @@ fn declares_backstage_entity(text: &str) -> bool {
     for document in serde_yaml_ng::Deserializer::from_str(text) {
         match serde_yaml_ng::Value::deserialize(document) {
             Err(_) => return true,
-            // A Backstage kind with no apiVersion is a catalog file missing one; with another apiVersion it is
-            // someone else's (Kustomize's `Component`, OpenShift's `Template`).
-            Ok(v)
-                if v.get("apiVersion").is_none()
-                    && v.get("kind").and_then(serde_yaml_ng::Value::as_str).and_then(Kind::parse).is_some() =>
-            {
-                return true;
+            Ok(v) => {
+                // A Backstage apiVersion written any other way (JSON, flow style), or a Backstage kind with no
+                // apiVersion (a catalog file missing one); a Backstage kind under another apiVersion is someone
+                // else's (Kustomize's `Component`, OpenShift's `Template`).
+                let kind = v.get("kind").and_then(serde_yaml_ng::Value::as_str).and_then(Kind::parse);
+                match v.get("apiVersion") {
+                    Some(a) if a.as_str().is_some_and(is_backstage_api_version) => return true,
+                    None if kind.is_some() => return true,
+                    _ => {}
+                }
             }
-            Ok(_) => {}
         }
     }
     false
+}
+
+/// `backstage.io/v1alpha1`, `scaffolder.backstage.io/v1beta3` and the like.
+fn is_backstage_api_version(api_version: &str) -> bool {
+    api_version.starts_with("backstage.io/") || api_version.contains(".backstage.io/")
 }
 
 /// Whether a Location target is a glob pattern (`*`, `?` or `**`) rather than one path.
@@ -675,6 +682,8 @@ mod tests {
         assert!(declares_backstage_entity("kind: component\nmetadata: {name: x}\n"), "a Backstage kind");
         let kustomize = "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources: []\n";
         assert!(!declares_backstage_entity(kustomize), "someone else's Component");
+        let json = r#"{"apiVersion": "backstage.io/v1alpha1", "kind": "Component", "metadata": {"name": "j"}}"#;
+        assert!(declares_backstage_entity(json), "JSON is YAML too");
         let out = read_location(&normalize_target(dir.to_str().unwrap()).unwrap(), &NoUrls);
         assert!(out.errors.is_empty(), "{:?}", out.errors);
         let mut names: Vec<&str> = out.entities.iter().map(|e| e.entity.metadata.name.as_str()).collect();

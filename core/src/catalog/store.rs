@@ -1408,21 +1408,7 @@ pub async fn by_refs(
         Ok(f) => f,
         Err(message) => return Ok(Err(message)),
     };
-    let mut found = HashSet::new();
-    for chunk in keys.chunks(500) {
-        let mut select = entities::Entity::find()
-            .select_only()
-            .column(entities::Column::EntityRef)
-            .filter(entities::Column::EntityRef.is_in(chunk.iter().copied()));
-        if let Some(cond) = vis.condition() {
-            select = select.filter(cond);
-        }
-        if let Some(cond) = filter.clone() {
-            select = select.filter(cond);
-        }
-        let rows: Vec<String> = select.into_tuple().all(db).await?;
-        found.extend(rows);
-    }
+    let found = existing_refs(db, &keys, vis, filter).await?;
     Ok(Ok(wanted.into_iter().map(|w| w.filter(|r| found.contains(r))).collect()))
 }
 
@@ -1480,9 +1466,21 @@ async fn hidden_targets<'a>(
             t.split_once(':').and_then(|(_, rest)| rest.split_once('/')).is_some_and(|(ns, _)| vis.hides_namespace(ns))
         })
         .collect();
-    let mut hidden: HashSet<String> = in_hidden.iter().map(|t| (*t).to_owned()).collect();
     let in_hidden: Vec<&str> = in_hidden.into_iter().collect();
-    for chunk in in_hidden.chunks(CHUNK) {
+    let visible = existing_refs(db, &in_hidden, vis, None).await?;
+    let hidden = in_hidden.into_iter().filter(|t| !visible.contains(*t)).map(str::to_owned).collect();
+    Ok(hidden)
+}
+
+/// Which of these full references name entities that exist, that the viewer may see and that meet `condition`.
+async fn existing_refs(
+    db: &DatabaseConnection,
+    refs: &[&str],
+    vis: &Visibility,
+    condition: Option<sea_orm::Condition>,
+) -> Result<HashSet<String>, DbErr> {
+    let mut found = HashSet::new();
+    for chunk in refs.chunks(CHUNK) {
         let mut select = entities::Entity::find()
             .select_only()
             .column(entities::Column::EntityRef)
@@ -1490,12 +1488,13 @@ async fn hidden_targets<'a>(
         if let Some(cond) = vis.condition() {
             select = select.filter(cond);
         }
-        let visible: Vec<String> = select.into_tuple().all(db).await?;
-        for v in visible {
-            hidden.remove(&v);
+        if let Some(cond) = condition.clone() {
+            select = select.filter(cond);
         }
+        let rows: Vec<String> = select.into_tuple().all(db).await?;
+        found.extend(rows);
     }
-    Ok(hidden)
+    Ok(found)
 }
 
 /// The most facets one request asks for.
