@@ -1502,23 +1502,22 @@ pub const MAX_FACETS: usize = 20;
 
 /// Counts one facet value, or each element of a list of them; objects and nulls are not values.
 fn count_facet_value(v: &Value, counts: &mut BTreeMap<String, u64>) {
+    // A list counts each distinct value once per entity.
+    let values: BTreeSet<String> = match v {
+        Value::Array(items) => items.iter().filter_map(facet_text).collect(),
+        _ => facet_text(v).into_iter().collect(),
+    };
+    for value in values {
+        *counts.entry(value).or_default() += 1;
+    }
+}
+
+/// A scalar's facet value: strings as they are, numbers and booleans as JSON writes them.
+fn facet_text(v: &Value) -> Option<String> {
     match v {
-        Value::String(s) => *counts.entry(s.clone()).or_default() += 1,
-        Value::Number(_) | Value::Bool(_) => *counts.entry(v.to_string()).or_default() += 1,
-        Value::Array(items) => {
-            // A list counts each distinct value once per entity.
-            let mut seen = BTreeSet::new();
-            for item in items.iter().filter(|i| !i.is_array()) {
-                let mut one = BTreeMap::new();
-                count_facet_value(item, &mut one);
-                for (value, _) in one {
-                    if seen.insert(value.clone()) {
-                        *counts.entry(value).or_default() += 1;
-                    }
-                }
-            }
-        }
-        Value::Null | Value::Object(_) => {}
+        Value::String(s) => Some(s.clone()),
+        Value::Number(_) | Value::Bool(_) => Some(v.to_string()),
+        Value::Null | Value::Object(_) | Value::Array(_) => None,
     }
 }
 
