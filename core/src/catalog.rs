@@ -5,6 +5,7 @@ pub mod cache;
 pub mod discovery;
 pub mod entity;
 pub mod fetch;
+pub mod fields;
 pub mod form;
 pub mod graph;
 pub mod ingest;

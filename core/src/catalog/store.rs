@@ -17,6 +17,7 @@ use portolan_types::catalog::{
 };
 
 use super::entity::{entities, locations, relations};
+use super::fields::{FIELD_CHARACTERS, FieldPath, placeholders};
 use super::ingest::{ReadEntity, ReadOutcome};
 use super::model::{Entity, EntityRef};
 use super::relations::{RelationType, relations_of};
@@ -1079,52 +1080,19 @@ fn filter_column(key: &str) -> Option<(entities::Column, Option<&'static str>)> 
 pub const FILTER_FIELDS: &str = "kind, metadata.name, metadata.namespace, metadata.uid, metadata.title, spec.type, spec.lifecycle, spec.owner, relations.ownedBy, spec.system, metadata.tags";
 
 /// Filter keys beyond [`FILTER_FIELDS`], for `filter` only.
-const MORE_FILTER_FIELDS: &str = "metadata.annotations.<key>, metadata.labels.<key>, relations.<type> (any relation)";
+const MORE_FILTER_FIELDS: &str = "relations.<type> (any relation), or any other field of the entity (metadata.annotations.<key>, spec.profile.email, metadata.links.url)";
 
-/// The first two placeholders of a custom SQL expression: sea-query passes PostgreSQL's numbered ones (`$1`) and
-/// SQLite's (`?`) through as written.
-fn placeholders(backend: sea_orm::DbBackend) -> [&'static str; 2] {
-    if backend == sea_orm::DbBackend::Postgres { ["$1", "$2"] } else { ["?", "?"] }
-}
-
-/// A condition on an annotation or label (`metadata.annotations.backstage.io/techdocs-ref`), read from the stored
-/// entity JSON; `None` when `key` names neither.
-fn metadata_map_condition(
-    backend: sea_orm::DbBackend,
-    key: &str,
-    value: Option<&str>,
-) -> Option<Result<sea_orm::Condition, String>> {
-    let lower = key.to_ascii_lowercase();
-    let (map, name) = ["annotations", "labels"]
-        .into_iter()
-        .find_map(|m| lower.strip_prefix(&format!("metadata.{m}.")).map(|_| (m, &key[10 + m.len()..])))?;
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c)) {
-        return Some(Err(format!("`{key}`: {map} keys are letters, digits, `-`, `_`, `.` and `/`")));
+/// A condition on an annotation or label that is not in the document: the catalog adds
+/// `backstage.io/orphan: "true"` to an orphan's JSON as Backstage does, from the `orphan` column.
+fn orphan_condition(key: &str, value: Option<&str>) -> Option<sea_orm::Condition> {
+    if !key.eq_ignore_ascii_case("metadata.annotations.backstage.io/orphan") {
+        return None;
     }
-    // Not stored in the document: the catalog adds it to an orphan's JSON, as Backstage does.
-    if map == "annotations" && name == "backstage.io/orphan" {
-        let orphan = entities::Column::Orphan.eq(true);
-        return Some(Ok(match value {
-            Some(v) if !v.eq_ignore_ascii_case("true") => sea_orm::Condition::all().add(orphan).add(Expr::val(1).eq(0)),
-            _ => sea_orm::Condition::all().add(orphan),
-        }));
-    }
-    // Keys are matched as written (Backstage's keys are case-sensitive in the descriptor); values in any case.
-    let [first, second] = placeholders(backend);
-    let (path, read) = match backend {
-        sea_orm::DbBackend::Postgres => {
-            (name.to_owned(), format!("((body::jsonb) -> 'metadata' -> '{map}' ->> {first})"))
-        }
-        _ => (format!("$.metadata.{map}.\"{name}\""), format!("json_extract(body, {first})")),
-    };
-    let cond = match value {
-        None => Expr::cust_with_values(format!("{read} IS NOT NULL"), [path]),
-        Some(v) => {
-            let values: [sea_orm::Value; 2] = [path.into(), v.to_lowercase().into()];
-            Expr::cust_with_values(format!("lower({read}) = {second}"), values)
-        }
-    };
-    Some(Ok(sea_orm::Condition::all().add(cond)))
+    let orphan = entities::Column::Orphan.eq(true);
+    Some(match value {
+        Some(v) if !v.eq_ignore_ascii_case("true") => sea_orm::Condition::all().add(orphan).add(Expr::val(1).eq(0)),
+        _ => sea_orm::Condition::all().add(orphan),
+    })
 }
 
 /// A condition on any relation (`relations.memberOf=group:default/ops`): the entity is the source of such a
@@ -1153,11 +1121,21 @@ fn relation_condition(
 fn condition_for(backend: sea_orm::DbBackend, c: &FilterCondition) -> Result<sea_orm::Condition, String> {
     use sea_orm::sea_query::Func;
     let Some((column, ref_kind)) = filter_column(&c.key) else {
-        let more = metadata_map_condition(backend, &c.key, c.value.as_deref())
-            .or_else(|| relation_condition(backend, &c.key, c.value.as_deref()));
-        return more.unwrap_or_else(|| {
-            Err(format!("cannot filter on `{}`; supported: {FILTER_FIELDS}, {MORE_FILTER_FIELDS}", c.key))
-        });
+        if let Some(relation) = relation_condition(backend, &c.key, c.value.as_deref()) {
+            return relation;
+        }
+        if let Some(orphan) = orphan_condition(&c.key, c.value.as_deref()) {
+            return Ok(orphan);
+        }
+        // Any other field of the document, as in Backstage: a field no entity has matches nothing.
+        let path = FieldPath::parse(&c.key).ok_or_else(|| {
+            format!("cannot filter on `{}`: a field is a dot path of {FIELD_CHARACTERS}, e.g. {FILTER_FIELDS}, {MORE_FILTER_FIELDS}", c.key)
+        })?;
+        let expr = match &c.value {
+            None => path.exists(backend),
+            Some(v) => path.equals(backend, v.trim()),
+        };
+        return Ok(sea_orm::Condition::all().add(expr));
     };
     let Some(value) = &c.value else {
         return Ok(sea_orm::Condition::all().add(column.is_not_null()));
@@ -1272,9 +1250,18 @@ pub struct QueryPage {
     pub prev_cursor: Option<String>,
 }
 
-/// The field and direction of each ordering a query asks for: `order` (`asc:field`) when given, else
-/// `orderField` (`field,asc|desc`), else by name.
-fn orderings(query: &BackstageQuery) -> Result<Vec<(entities::Column, bool)>, String> {
+/// What one ordering sorts by.
+#[derive(Debug, Clone)]
+enum OrderKey {
+    /// A column the catalog keeps.
+    Column(entities::Column),
+    /// Any other field of the document, by its smallest value in lower case.
+    Field(FieldPath),
+}
+
+/// The key and direction (ascending: `true`) of each ordering a query asks for: `order` (`asc:field`) when
+/// given, else `orderField` (`field,asc|desc`), else by name.
+fn orderings(query: &BackstageQuery) -> Result<Vec<(OrderKey, bool)>, String> {
     let pairs: Vec<(&str, &str)> = if query.order.is_empty() {
         let o = query.order_field.as_deref().unwrap_or("metadata.name,asc");
         vec![o.split_once(',').map_or((o, "asc"), |(f, d)| (f, d))]
@@ -1286,20 +1273,51 @@ fn orderings(query: &BackstageQuery) -> Result<Vec<(entities::Column, bool)>, St
     pairs
         .into_iter()
         .map(|(field, direction)| {
-            let (column, _) = filter_column(field.trim())
-                .ok_or_else(|| format!("cannot order by `{field}`; supported: {FILTER_FIELDS}"))?;
+            let field = field.trim();
+            let key = match filter_column(field) {
+                Some((column, _)) => OrderKey::Column(column),
+                None => OrderKey::Field(FieldPath::parse(field).ok_or_else(|| {
+                    format!("cannot order by `{field}`: a field is a dot path of {FIELD_CHARACTERS}")
+                })?),
+            };
             match direction.trim() {
-                "asc" => Ok((column, true)),
-                "desc" => Ok((column, false)),
+                "asc" => Ok((key, true)),
+                "desc" => Ok((key, false)),
                 other => Err(format!("order direction must be asc or desc, not `{other}`")),
             }
         })
         .collect()
 }
 
+/// Sorts by each ordering in turn. Entities without the field come last either way, as in Backstage (the
+/// databases disagree on where NULL goes otherwise); columns every entity has keep a plain `ORDER BY`, which
+/// their indexes serve.
+fn order_by<S: QueryOrder>(mut select: S, backend: sea_orm::DbBackend, orderings: Vec<(OrderKey, bool)>) -> S {
+    use sea_orm::sea_query::{NullOrdering, Order};
+    for (key, ascending) in orderings {
+        let order = if ascending { Order::Asc } else { Order::Desc };
+        select = match key {
+            OrderKey::Column(
+                c @ (entities::Column::Kind
+                | entities::Column::Name
+                | entities::Column::Namespace
+                | entities::Column::Uid
+                | entities::Column::Tags),
+            ) => select.order_by(c, order),
+            OrderKey::Column(c) => select.order_by_with_nulls(c, order, NullOrdering::Last),
+            OrderKey::Field(path) => select.order_by_with_nulls(path.sort_key(backend), order, NullOrdering::Last),
+        };
+    }
+    select
+}
+
 /// Backstage's `fullTextFilterTerm` over `fullTextFilterFields`: the term, in any case, within the value of any
 /// of the fields.
-fn full_text_condition(fields: &[String], term: &str) -> Result<sea_orm::Condition, String> {
+fn full_text_condition(
+    backend: sea_orm::DbBackend,
+    fields: &[String],
+    term: &str,
+) -> Result<sea_orm::Condition, String> {
     use sea_orm::sea_query::{Func, LikeExpr};
     let escaped: String = term
         .to_lowercase()
@@ -1311,17 +1329,18 @@ fn full_text_condition(fields: &[String], term: &str) -> Result<sea_orm::Conditi
         .collect();
     let mut any = sea_orm::Condition::any();
     for field in fields.iter().map(|f| f.trim()).filter(|f| !f.is_empty()) {
+        let pattern = format!("%{escaped}%");
         let column = match filter_column(field) {
             Some((column, _)) => column,
             None if field.eq_ignore_ascii_case("metadata.description") => entities::Column::Description,
             None => {
-                return Err(format!(
-                    "cannot search `{field}`; fullTextFilterFields takes {FILTER_FIELDS}, metadata.description"
-                ));
+                let path = FieldPath::parse(field)
+                    .ok_or_else(|| format!("cannot search `{field}`: a field is a dot path of {FIELD_CHARACTERS}"))?;
+                any = any.add(path.like(backend, &pattern, '\\'));
+                continue;
             }
         };
-        let like = LikeExpr::new(format!("%{escaped}%")).escape('\\');
-        any = any.add(Expr::expr(Func::lower(Expr::col(column))).like(like));
+        any = any.add(Expr::expr(Func::lower(Expr::col(column))).like(LikeExpr::new(pattern).escape('\\')));
     }
     Ok(any)
 }
@@ -1350,7 +1369,7 @@ pub async fn by_query(
         if query.full_text_fields.iter().all(|f| f.trim().is_empty()) {
             select = text_search(select, db.get_database_backend(), term);
         } else {
-            match full_text_condition(&query.full_text_fields, term) {
+            match full_text_condition(db.get_database_backend(), &query.full_text_fields, term) {
                 Ok(cond) => select = select.filter(cond),
                 Err(message) => return Ok(Err(message)),
             }
@@ -1361,10 +1380,7 @@ pub async fn by_query(
         Err(message) => return Ok(Err(message)),
     };
     let filtered = select.clone();
-    for (column, ascending) in orderings {
-        select = if ascending { select.order_by_asc(column) } else { select.order_by_desc(column) };
-    }
-    select = select.order_by_asc(entities::Column::EntityRef);
+    select = order_by(select, db.get_database_backend(), orderings).order_by_asc(entities::Column::EntityRef);
     if offset > MAX_OFFSET {
         return Ok(Err(format!("offset must be at most {MAX_OFFSET}")));
     }
@@ -1420,9 +1436,9 @@ enum FacetSource {
     Column(entities::Column),
     /// The targets of one relation type (`relations.ownedBy`): full references.
     Relation(RelationType),
-    /// A path into the stored document (`spec.owner`, `metadata.tags`,
+    /// A path into the stored document (`spec.owner`, `metadata.tags`, `metadata.links.url`,
     /// `metadata.annotations.backstage.io/techdocs-ref`): the values as written, each element of a list.
-    Document(Vec<String>),
+    Document(FieldPath),
 }
 
 /// The source of a facet; `None` for a name that cannot be a field.
@@ -1439,19 +1455,7 @@ fn facet_source(facet: &str) -> Option<FacetSource> {
             .find(|t| t.as_str().eq_ignore_ascii_case(name))
             .map(FacetSource::Relation);
     }
-    // An annotation's or label's key is one segment, dots and all.
-    let facet = facet.trim();
-    let segments = ["annotations", "labels"]
-        .into_iter()
-        .find_map(|m| {
-            let prefix = format!("metadata.{m}.");
-            lower
-                .starts_with(&prefix)
-                .then(|| vec!["metadata".to_owned(), m.to_owned(), facet[prefix.len()..].to_owned()])
-        })
-        .unwrap_or_else(|| facet.split('.').map(str::to_owned).collect());
-    let plain = |s: &String| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
-    segments.iter().all(plain).then_some(FacetSource::Document(segments))
+    FieldPath::parse(facet).map(FacetSource::Document)
 }
 
 /// The references among `targets` the viewer may not see: in a namespace hidden from them and not an entity they
@@ -1499,27 +1503,6 @@ async fn existing_refs(
 
 /// The most facets one request asks for.
 pub const MAX_FACETS: usize = 20;
-
-/// Counts one facet value, or each element of a list of them; objects and nulls are not values.
-fn count_facet_value(v: &Value, counts: &mut BTreeMap<String, u64>) {
-    // A list counts each distinct value once per entity.
-    let values: BTreeSet<String> = match v {
-        Value::Array(items) => items.iter().filter_map(facet_text).collect(),
-        _ => facet_text(v).into_iter().collect(),
-    };
-    for value in values {
-        *counts.entry(value).or_default() += 1;
-    }
-}
-
-/// A scalar's facet value: strings as they are, numbers and booleans as JSON writes them.
-fn facet_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(_) | Value::Bool(_) => Some(v.to_string()),
-        Value::Null | Value::Object(_) | Value::Array(_) => None,
-    }
-}
 
 /// Backstage's `GET /entity-facets`: for each facet, the values and how many entities (matching the filters)
 /// have each, most frequent first. As in Backstage, document fields give their values as written (`Component`,
@@ -1579,29 +1562,12 @@ pub async fn facets(
                     *counts.entry(target).or_default() += 1;
                 }
             }
-            Some(FacetSource::Document(segments)) => {
-                // Both read the value as JSON text, so that `true` is `true` on each; segments are quoted (they
-                // hold no quotes: see `facet_source`).
-                let [first, _] = placeholders(backend);
-                let quoted: Vec<String> = segments.iter().map(|s| format!("\"{s}\"")).collect();
-                let (read, path) = match backend {
-                    sea_orm::DbBackend::Postgres => (
-                        format!("((body::jsonb) #> CAST({first} AS text[]))::text"),
-                        format!("{{{}}}", quoted.join(",")),
-                    ),
-                    _ => (format!("(body -> {first})"), format!("$.{}", quoted.join("."))),
-                };
-                let values: Vec<Option<String>> = matching
-                    .clone()
-                    .select_only()
-                    .expr_as(Expr::cust_with_values(read, [path]), "v")
-                    .into_tuple()
-                    .all(db)
-                    .await?;
-                for text in values.into_iter().flatten() {
-                    if let Ok(v) = serde_json::from_str::<Value>(&text) {
-                        count_facet_value(&v, &mut counts);
-                    }
+            Some(FacetSource::Document(path)) => {
+                // Each entity's distinct values, as one JSON list: a list's elements each count once.
+                let values: Vec<Option<String>> =
+                    matching.clone().select_only().expr_as(path.values(backend), "v").into_tuple().all(db).await?;
+                for value in values.iter().flat_map(|v| FieldPath::read_values(v.as_deref())) {
+                    *counts.entry(value).or_default() += 1;
                 }
             }
         }
@@ -1949,7 +1915,7 @@ mod tests {
         assert!(matches!(facet_source("Relations.OwnedBy"), Some(FacetSource::Relation(RelationType::OwnedBy))));
         assert!(facet_source("relations.likes").is_none());
         let path = |facet: &str| match facet_source(facet) {
-            Some(FacetSource::Document(segments)) => Some(segments),
+            Some(FacetSource::Document(path)) => Some(path.segments().to_vec()),
             _ => None,
         };
         assert_eq!(
@@ -1959,15 +1925,6 @@ mod tests {
         assert_eq!(path("spec.profile.email").unwrap(), ["spec", "profile", "email"]);
         assert_eq!(path("kind").unwrap(), ["kind"]);
         assert!(path("spec..owner").is_none() && path("spec.\"owner").is_none() && path("spec.{a,b}").is_none());
-        let mut counts = BTreeMap::new();
-        count_facet_value(&json!(["rust", "money", "rust"]), &mut counts);
-        count_facet_value(&json!("rust"), &mut counts);
-        count_facet_value(&json!(3), &mut counts);
-        count_facet_value(&json!({"a": 1}), &mut counts);
-        count_facet_value(&Value::Null, &mut counts);
-        let expected: BTreeMap<String, u64> =
-            [("3".to_owned(), 1), ("money".to_owned(), 1), ("rust".to_owned(), 2)].into_iter().collect();
-        assert_eq!(counts, expected, "a list counts each value once per entity");
     }
 
     #[test]

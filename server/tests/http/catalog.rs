@@ -25,6 +25,7 @@ db_tests!(
     catalog_pages_render_and_escape_user_text,
     backstage_by_query_and_facets,
     backstage_entity_list_batch_reads_text_fields_and_errors,
+    backstage_queries_reach_any_field_of_the_document,
     relation_graph_is_server_rendered_svg,
     portal_managed_entities_are_created_edited_and_deleted_by_their_owners,
     signed_in_pages_fetch_their_data_once,
@@ -238,9 +239,9 @@ async fn backstage_by_query_and_facets(b: Backend) {
     let text = app.get_with_token(&q("fullTextFilterTerm=captures"), API_TOKEN).await.json();
     assert_eq!(text["totalItems"], 1);
 
-    let bad = app.get_with_token(&q("filter=spec.colour=red"), API_TOKEN).await;
+    let bad = app.get_with_token(&q("filter=spec..colour=red"), API_TOKEN).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    assert!(bad.json()["error"]["message"].as_str().unwrap().contains("spec.colour"));
+    assert!(bad.json()["error"]["message"].as_str().unwrap().contains("spec..colour"));
 
     let facets = app
         .get_with_token("/api/catalog/entity-facets?facet=kind&facet=metadata.tags&filter=kind=component", API_TOKEN)
@@ -383,7 +384,7 @@ async fn backstage_entity_list_batch_reads_text_fields_and_errors(b: Backend) {
         "limit=0",
         "limit=9223372036854775808",
         "order=sideways:metadata.name",
-        "order=asc:spec.colour",
+        "order=asc:spec.col%27our",
         "after=bogus",
         "offset=-1",
     ] {
@@ -444,7 +445,7 @@ async fn backstage_entity_list_batch_reads_text_fields_and_errors(b: Backend) {
     assert_eq!(names(&described), ["fraud-scorer"]);
     let wildcard = app.get_with_token(&q("fullTextFilterTerm=%25&fullTextFilterFields=metadata.name"), API_TOKEN).await;
     assert_eq!(wildcard.json()["totalItems"], 0, "`%` is a character, not a wildcard");
-    let bad = app.get_with_token(&q("fullTextFilterTerm=x&fullTextFilterFields=spec.colour"), API_TOKEN).await;
+    let bad = app.get_with_token(&q("fullTextFilterTerm=x&fullTextFilterFields=spec.a%20b"), API_TOKEN).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
 
     // Errors in Backstage's shape, which its clients read.
@@ -467,12 +468,110 @@ async fn backstage_entity_list_batch_reads_text_fields_and_errors(b: Backend) {
     let many: String = (0..21).map(|i| format!("facet=spec.f{i}&")).collect();
     let too_many = app.get_with_token(&format!("/api/catalog/entity-facets?{many}"), API_TOKEN).await;
     assert_eq!(too_many.status, StatusCode::BAD_REQUEST, "{}", too_many.body);
-    let bad_filter = app.get_with_token(&q("filter=spec.colour=red"), API_TOKEN).await.json();
+    let bad_filter = app.get_with_token(&q("filter=spec.a%20b=red"), API_TOKEN).await.json();
     assert_eq!(bad_filter["error"]["name"], "InputError");
     assert_eq!(bad_filter["response"]["statusCode"], 400);
     // Portolan's own API keeps its own shape.
     let own = app.get_with_token("/api/v1/entities/by-ref/component/default/nope", API_TOKEN).await.json();
     assert_eq!(own, json!({"error": {"code": "not_found", "message": own["error"]["message"]}}));
+}
+
+/// Backstage's filters, orderings, text search and facets reach every field of an entity, through lists (a
+/// `spec.profile.email` lookup is how Backstage's sign-in finds a user; `metadata.links.url` walks a list of
+/// objects), with values in any case and booleans and numbers as JSON writes them.
+async fn backstage_queries_reach_any_field_of_the_document(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    let user = |name: &str, profile: &str| {
+        format!(
+            "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: {name}\nspec:\n{profile}  memberOf: []\n"
+        )
+    };
+    let linked = |name: &str, tier: u32, public: bool, links: &str| {
+        component(name, &format!("  links:\n{links}"))
+            .replace("spec:\n", &format!("spec:\n  tier: {tier}\n  public: {public}\n"))
+    };
+    let files = [
+        ("ada.yaml", user("ada", "  profile:\n    email: Ada@Example.com\n    displayName: Ada\n")),
+        ("bob.yaml", user("bob", "  profile:\n    email: bob@example.com\n")),
+        ("cyd.yaml", user("cyd", "")),
+        (
+            "alpha.yaml",
+            linked(
+                "alpha",
+                2,
+                true,
+                "    - url: https://Dash.example.com/alpha\n      title: Dashboard\n    - url: https://runbook.example.com\n",
+            ),
+        ),
+        ("beta.yaml", linked("beta", 3, false, "    - url: https://dash.example.com/beta\n      title: Dashboard\n")),
+    ];
+    let files: Vec<(&str, &str)> = files.iter().map(|(f, t)| (*f, t.as_str())).collect();
+    let dir = temp_catalog("any-field", &files);
+    let imported = register(&mut app, dir.to_str().unwrap()).await.json();
+    assert_eq!(imported["added"], 5, "{imported}");
+    let names = |page: &serde_json::Value| -> Vec<String> {
+        let items = page.as_array().or_else(|| page["items"].as_array()).unwrap_or_else(|| panic!("no items: {page}"));
+        items.iter().map(|i| i["metadata"]["name"].as_str().unwrap_or("null").to_owned()).collect()
+    };
+    let query = |s: &str| format!("/api/catalog/entities/by-query?{s}&orderField=metadata.name,asc");
+    for (filter, expected) in [
+        ("kind=user,spec.profile.email=ADA@example.com", vec!["ada"]),
+        ("spec.profile.email", vec!["ada", "bob"]),
+        ("metadata.links.url=https://dash.example.com/alpha", vec!["alpha"]),
+        ("metadata.links.title=dashboard", vec!["alpha", "beta"]),
+        ("spec.public=true", vec!["alpha"]),
+        ("spec.public=FALSE", vec!["beta"]),
+        ("spec.tier=3", vec!["beta"]),
+        ("spec.colour=red", vec![]),
+        ("spec.profile", vec![]),
+        ("spec.profile.email=ada@example.com&filter=spec.tier=2", vec!["ada", "alpha"]),
+    ] {
+        let res = app.get_with_token(&query(&format!("filter={filter}")), API_TOKEN).await;
+        assert_eq!(res.status, StatusCode::OK, "{filter}: {}", res.body);
+        assert_eq!(names(&res.json()), expected, "{filter}");
+    }
+    let bad = app.get_with_token(&query("filter=spec.a%20b=x"), API_TOKEN).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+
+    // Ordering by any field: entities without it come last, either way.
+    let ordered = |order: &str| format!("/api/catalog/entities?filter=kind=user&order={order}&fields=metadata.name");
+    let ascending = app.get_with_token(&ordered("asc:spec.profile.email"), API_TOKEN).await;
+    assert_eq!(names(&ascending.json()), ["ada", "bob", "cyd"], "{}", ascending.body);
+    let descending = app.get_with_token(&ordered("desc:spec.profile.email"), API_TOKEN).await;
+    assert_eq!(names(&descending.json()), ["bob", "ada", "cyd"], "{}", descending.body);
+    let by_tier = app
+        .get_with_token("/api/catalog/entities/by-query?filter=kind=component&orderField=spec.tier,desc", API_TOKEN)
+        .await;
+    assert_eq!(names(&by_tier.json()), ["beta", "alpha"], "{}", by_tier.body);
+
+    // Text search within any field.
+    let searched = app
+        .get_with_token(&query("fullTextFilterTerm=EXAMPLE.COM&fullTextFilterFields=spec.profile.email"), API_TOKEN)
+        .await;
+    assert_eq!(names(&searched.json()), ["ada", "bob"], "{}", searched.body);
+
+    // Facets of fields inside lists of objects, and of numbers and booleans.
+    let facets = app
+        .get_with_token(
+            "/api/catalog/entity-facets?facet=metadata.links.title&facet=metadata.links.url&facet=spec.tier\
+             &facet=spec.public&facet=spec.profile.email&filter=kind=component",
+            API_TOKEN,
+        )
+        .await
+        .json();
+    assert_eq!(facets["facets"]["metadata.links.title"], json!([{"value": "Dashboard", "count": 2}]), "{facets}");
+    assert_eq!(
+        facets["facets"]["metadata.links.url"],
+        json!([
+            {"value": "https://Dash.example.com/alpha", "count": 1},
+            {"value": "https://dash.example.com/beta", "count": 1},
+            {"value": "https://runbook.example.com", "count": 1}
+        ])
+    );
+    assert_eq!(facets["facets"]["spec.tier"], json!([{"value": "2", "count": 1}, {"value": "3", "count": 1}]));
+    assert_eq!(facets["facets"]["spec.public"], json!([{"value": "false", "count": 1}, {"value": "true", "count": 1}]));
+    assert_eq!(facets["facets"]["spec.profile.email"], json!([]), "users are filtered out");
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 fn example_catalog() -> String {

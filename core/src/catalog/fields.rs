@@ -1,0 +1,195 @@
+//! Any field of an entity's document, in SQL for both databases, as Backstage's catalog sees fields.
+//!
+//! Backstage flattens every entity into (dot path, value) rows and filters, orders and counts facets over them:
+//! a path passes through lists (`metadata.links.url` is the `url` of each link), a list at the end gives each of
+//! its elements, values compare in lower case and booleans and numbers as JSON writes them. Portolan keeps no
+//! such second copy of the catalog (it would double the import's writes); it reads the stored JSON document
+//! instead, with `json_each` on SQLite and a lax `jsonpath` on PostgreSQL, which walk lists the same way. The
+//! columns the catalog indexes (kind, name, owner…) keep their own faster conditions in `store`; this is for
+//! every other field.
+
+use sea_orm::DbBackend;
+use sea_orm::sea_query::Expr;
+
+/// The first placeholder of a custom SQL expression: sea-query passes PostgreSQL's numbered ones (`$1`) and
+/// SQLite's (`?`) through as written.
+pub(crate) fn placeholders(backend: DbBackend) -> [&'static str; 2] {
+    if backend == DbBackend::Postgres { ["$1", "$2"] } else { ["?", "?"] }
+}
+
+/// A dot path into an entity's document: `spec.profile.email`, `metadata.links.url`, or an annotation or label
+/// whose key is one segment, dots and all (`metadata.annotations.backstage.io/techdocs-ref`). Keys are matched as
+/// written (the descriptor's keys are case-sensitive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldPath {
+    /// Never empty; each segment is letters, digits, `-`, `_`, `.` and `/` only, so that it can be written into
+    /// SQL text and JSON paths as a quoted key without escaping.
+    segments: Vec<String>,
+}
+
+/// The characters a field's segments may hold.
+pub const FIELD_CHARACTERS: &str = "letters, digits, `-`, `_`, `.` and `/`";
+
+impl FieldPath {
+    /// The path a field names; `None` when a segment is empty or holds another character.
+    pub fn parse(field: &str) -> Option<FieldPath> {
+        let field = field.trim();
+        let lower = field.to_ascii_lowercase();
+        let segments = ["annotations", "labels"]
+            .into_iter()
+            .find_map(|m| {
+                let prefix = format!("metadata.{m}.");
+                lower
+                    .starts_with(&prefix)
+                    .then(|| vec!["metadata".to_owned(), m.to_owned(), field[prefix.len()..].to_owned()])
+            })
+            .unwrap_or_else(|| field.split('.').map(str::to_owned).collect());
+        let plain = |s: &String| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+        segments.iter().all(plain).then_some(FieldPath { segments })
+    }
+
+    /// The segments, in order.
+    pub fn segments(&self) -> &[String] {
+        &self.segments
+    }
+
+    /// The path's values, one row each, in a subquery over the outer `entities` row: `FROM` items and the
+    /// expressions of one value's type class and its text.
+    fn source(&self, backend: DbBackend) -> Source {
+        match backend {
+            DbBackend::Postgres => {
+                let keys: String = self.segments.iter().map(|s| format!(".\"{s}\"")).collect();
+                // Lax mode looks into each element of a list on the way; `[*]` gives a list's elements, or a
+                // single value itself.
+                Source {
+                    from: format!("jsonb_path_query((\"entities\".\"body\")::jsonb, 'lax ${keys}[*]') AS fv(j)"),
+                    scalar: "jsonb_typeof(fv.j) IN ('string', 'number', 'boolean')".to_owned(),
+                    present: "jsonb_typeof(fv.j) IN ('string', 'number', 'boolean', 'null')".to_owned(),
+                    text: "(fv.j #>> '{}')".to_owned(),
+                }
+            }
+            _ => {
+                // One `json_each` per segment: each gives the elements of a list at that key, or the single value
+                // there, or nothing; the next one looks into objects only.
+                let mut from = Vec::with_capacity(self.segments.len());
+                let (mut value, mut kind) = ("\"entities\".\"body\"".to_owned(), None::<String>);
+                for (i, s) in self.segments.iter().enumerate() {
+                    let path = format!("'$.\"{s}\"'");
+                    let not_object = kind.map(|k| format!("WHEN {k} <> 'object' THEN '[]' ")).unwrap_or_default();
+                    from.push(format!(
+                        "json_each(CASE {not_object}WHEN json_type({value}, {path}) IS NULL THEN '[]' \
+                         WHEN json_type({value}, {path}) = 'array' THEN {value} -> {path} \
+                         ELSE json_array({value} -> {path}) END) AS f{i}"
+                    ));
+                    value = format!("f{i}.value");
+                    kind = Some(format!("f{i}.type"));
+                }
+                let last = self.segments.len() - 1;
+                Source {
+                    from: from.join(", "),
+                    scalar: format!("f{last}.type IN ('text', 'integer', 'real', 'true', 'false')"),
+                    present: format!("f{last}.type NOT IN ('object', 'array')"),
+                    // SQLite gives booleans' atoms as 1 and 0: spell them as JSON does.
+                    text: format!(
+                        "(CASE f{last}.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' \
+                         ELSE CAST(f{last}.atom AS TEXT) END)"
+                    ),
+                }
+            }
+        }
+    }
+
+    /// The entity has a value at this path (`null` included, as in Backstage; objects and lists are not values).
+    pub fn exists(&self, backend: DbBackend) -> Expr {
+        let s = self.source(backend);
+        Expr::cust(format!("EXISTS (SELECT 1 FROM {} WHERE {})", s.from, s.present))
+    }
+
+    /// Some value at this path equals `value`, in any case.
+    pub fn equals(&self, backend: DbBackend, value: &str) -> Expr {
+        let s = self.source(backend);
+        let [first, _] = placeholders(backend);
+        Expr::cust_with_values(
+            format!("EXISTS (SELECT 1 FROM {} WHERE {} AND lower({}) = {first})", s.from, s.scalar, s.text),
+            [value.to_lowercase()],
+        )
+    }
+
+    /// Some value at this path matches the `LIKE` pattern (already lower case) with `escape` as its escape
+    /// character, in any case.
+    pub fn like(&self, backend: DbBackend, pattern: &str, escape: char) -> Expr {
+        let s = self.source(backend);
+        let [first, second] = placeholders(backend);
+        // The escape character is bound too: sea-query reads a backslash in quoted SQL text as an escape.
+        Expr::cust_with_values(
+            format!(
+                "EXISTS (SELECT 1 FROM {} WHERE {} AND lower({}) LIKE {first} ESCAPE {second})",
+                s.from, s.scalar, s.text
+            ),
+            [pattern.to_owned(), escape.to_string()],
+        )
+    }
+
+    /// The smallest value at this path in lower case, for ordering; NULL when there is none.
+    pub fn sort_key(&self, backend: DbBackend) -> Expr {
+        let s = self.source(backend);
+        Expr::cust(format!("(SELECT min(lower({})) FROM {} WHERE {})", s.text, s.from, s.scalar))
+    }
+
+    /// Every value at this path as written (strings as they are, numbers and booleans as JSON writes them), as a
+    /// JSON list of strings; NULL or an empty list when there is none. Read with [`FieldPath::read_values`].
+    pub fn values(&self, backend: DbBackend) -> Expr {
+        let s = self.source(backend);
+        // Text on both: PostgreSQL's `json` does not decode into a string.
+        let (aggregate, cast) =
+            if backend == DbBackend::Postgres { ("json_agg", "::text") } else { ("json_group_array", "") };
+        Expr::cust(format!("(SELECT {aggregate}({}) FROM {} WHERE {}){cast}", s.text, s.from, s.scalar))
+    }
+
+    /// The values [`FieldPath::values`] read, distinct.
+    pub fn read_values(text: Option<&str>) -> std::collections::BTreeSet<String> {
+        text.and_then(|t| serde_json::from_str::<Vec<String>>(t).ok()).unwrap_or_default().into_iter().collect()
+    }
+}
+
+/// SQL pieces of one path's values.
+struct Source {
+    /// `FROM` items yielding one row per value.
+    from: String,
+    /// The row is a string, number or boolean.
+    scalar: String,
+    /// The row is a value or `null` (not an object or a list).
+    present: String,
+    /// The value's text, as written.
+    text: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FieldPath;
+
+    #[test]
+    fn a_field_is_a_dot_path_and_an_annotation_key_is_one_segment() {
+        let segments = |f: &str| FieldPath::parse(f).map(|p| p.segments().to_vec());
+        assert_eq!(segments("spec.profile.email").unwrap(), ["spec", "profile", "email"]);
+        assert_eq!(
+            segments(" metadata.annotations.backstage.io/techdocs-ref ").unwrap(),
+            ["metadata", "annotations", "backstage.io/techdocs-ref"]
+        );
+        assert_eq!(segments("Metadata.Labels.tier").unwrap(), ["metadata", "labels", "tier"]);
+        assert_eq!(segments("kind").unwrap(), ["kind"]);
+        // Nothing that could close a quoted key or a string in the SQL text it is written into.
+        for bad in
+            ["", "spec..owner", "spec.", "spec.o'wner", "spec.\"x\"", "spec.a b", "spec.x\\y", "metadata.annotations."]
+        {
+            assert_eq!(FieldPath::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn values_read_back_as_a_set_and_none_is_empty() {
+        assert_eq!(FieldPath::read_values(Some(r#"["a","b","a"]"#)).into_iter().collect::<Vec<_>>(), ["a", "b"]);
+        assert!(FieldPath::read_values(None).is_empty());
+        assert!(FieldPath::read_values(Some("[]")).is_empty());
+    }
+}
