@@ -33,7 +33,7 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
@@ -362,7 +362,7 @@ pub fn router(state: ServerState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), http::metrics::record))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(telemetry::trace_layer())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetRequestIdLayer::x_request_id(telemetry::MakeRequestId))
         .with_state(state)
 }
 
