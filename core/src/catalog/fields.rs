@@ -11,7 +11,7 @@
 use sea_orm::DbBackend;
 use sea_orm::sea_query::Expr;
 
-/// The first placeholder of a custom SQL expression: sea-query passes PostgreSQL's numbered ones (`$1`) and
+/// The first two placeholders of a custom SQL expression: sea-query passes PostgreSQL's numbered ones (`$1`) and
 /// SQLite's (`?`) through as written.
 pub(crate) fn placeholders(backend: DbBackend) -> [&'static str; 2] {
     if backend == DbBackend::Postgres { ["$1", "$2"] } else { ["?", "?"] }

@@ -1290,20 +1290,14 @@ fn orderings(query: &BackstageQuery) -> Result<Vec<(OrderKey, bool)>, String> {
 }
 
 /// Sorts by each ordering in turn. Entities without the field come last either way, as in Backstage (the
-/// databases disagree on where NULL goes otherwise); columns every entity has keep a plain `ORDER BY`, which
-/// their indexes serve.
+/// databases disagree on where NULL goes otherwise); columns the model declares NOT NULL keep a plain `ORDER BY`,
+/// which their indexes serve.
 fn order_by<S: QueryOrder>(mut select: S, backend: sea_orm::DbBackend, orderings: Vec<(OrderKey, bool)>) -> S {
     use sea_orm::sea_query::{NullOrdering, Order};
     for (key, ascending) in orderings {
         let order = if ascending { Order::Asc } else { Order::Desc };
         select = match key {
-            OrderKey::Column(
-                c @ (entities::Column::Kind
-                | entities::Column::Name
-                | entities::Column::Namespace
-                | entities::Column::Uid
-                | entities::Column::Tags),
-            ) => select.order_by(c, order),
+            OrderKey::Column(c) if !c.def().is_null() => select.order_by(c, order),
             OrderKey::Column(c) => select.order_by_with_nulls(c, order, NullOrdering::Last),
             OrderKey::Field(path) => select.order_by_with_nulls(path.sort_key(backend), order, NullOrdering::Last),
         };
@@ -1925,6 +1919,18 @@ mod tests {
         assert_eq!(path("spec.profile.email").unwrap(), ["spec", "profile", "email"]);
         assert_eq!(path("kind").unwrap(), ["kind"]);
         assert!(path("spec..owner").is_none() && path("spec.\"owner").is_none() && path("spec.{a,b}").is_none());
+    }
+
+    #[test]
+    fn orderings_put_nulls_last_only_on_columns_that_can_be_null() {
+        // The plain `ORDER BY` on NOT NULL columns is what lets the (kind, name) and name indexes serve by-query's
+        // default order; the nullable ones need NULLS LAST to agree across databases.
+        for c in [entities::Column::Kind, entities::Column::Name, entities::Column::Namespace, entities::Column::Uid] {
+            assert!(!c.def().is_null(), "{c:?}");
+        }
+        for c in [entities::Column::Title, entities::Column::Lifecycle, entities::Column::OwnerRef] {
+            assert!(c.def().is_null(), "{c:?}");
+        }
     }
 
     #[test]
