@@ -2,7 +2,7 @@
 //!
 //! Backstage flattens every entity into (dot path, value) rows and filters, orders and counts facets over them:
 //! a path passes through lists (`metadata.links.url` is the `url` of each link), a list at the end gives each of
-//! its elements, values compare in lower case and booleans and numbers as JSON writes them. Portolan keeps no
+//! its elements, keys and values compare in lower case and booleans and numbers as JSON writes them. Portolan keeps no
 //! such second copy of the catalog (it would double the import's writes); it reads the stored JSON document
 //! instead, with `json_each` on SQLite and a lax `jsonpath` on PostgreSQL, which walk lists the same way. The
 //! columns the catalog indexes (kind, name, owner…) keep their own faster conditions in `store`; this is for
@@ -18,12 +18,12 @@ pub(crate) fn placeholders(backend: DbBackend) -> [&'static str; 2] {
 }
 
 /// A dot path into an entity's document: `spec.profile.email`, `metadata.links.url`, or an annotation or label
-/// whose key is one segment, dots and all (`metadata.annotations.backstage.io/techdocs-ref`). Keys are matched as
-/// written (the descriptor's keys are case-sensitive).
+/// whose key is one segment, dots and all (`metadata.annotations.backstage.io/techdocs-ref`). Keys match in any
+/// case, as in Backstage (`spec.Profile.EMail` finds `spec.profile.email`, and the other way round).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldPath {
-    /// Never empty; each segment is letters, digits, `-`, `_`, `.` and `/` only, so that it can be written into
-    /// SQL text and JSON paths as a quoted key without escaping.
+    /// Never empty; each segment is lower case letters, digits, `-`, `_`, `.` and `/` only, so that it can be
+    /// written into SQL text and JSON path regular expressions without escaping (a `.` as `[.]`).
     segments: Vec<String>,
 }
 
@@ -41,9 +41,9 @@ impl FieldPath {
                 let prefix = format!("metadata.{m}.");
                 lower
                     .starts_with(&prefix)
-                    .then(|| vec!["metadata".to_owned(), m.to_owned(), field[prefix.len()..].to_owned()])
+                    .then(|| vec!["metadata".to_owned(), m.to_owned(), lower[prefix.len()..].to_owned()])
             })
-            .unwrap_or_else(|| field.split('.').map(str::to_owned).collect());
+            .unwrap_or_else(|| lower.split('.').map(str::to_owned).collect());
         let plain = |s: &String| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
         segments.iter().all(plain).then_some(FieldPath { segments })
     }
@@ -58,9 +58,15 @@ impl FieldPath {
     fn source(&self, backend: DbBackend) -> Source {
         match backend {
             DbBackend::Postgres => {
-                let keys: String = self.segments.iter().map(|s| format!(".\"{s}\"")).collect();
-                // Lax mode looks into each element of a list on the way; `[*]` gives a list's elements, or a
-                // single value itself.
+                // Each key in any case: the object's entries whose key matches, then their values. Lax mode looks
+                // into each element of a list on the way; `[*]` gives a list's elements, or a single value itself.
+                let keys: String = self
+                    .segments
+                    .iter()
+                    .map(|s| {
+                        format!(".keyvalue() ? (@.key like_regex \"^{}$\" flag \"i\").value", s.replace('.', "[.]"))
+                    })
+                    .collect();
                 Source {
                     from: format!("jsonb_path_query((\"entities\".\"body\")::jsonb, 'lax ${keys}[*]') AS fv(j)"),
                     scalar: "jsonb_typeof(fv.j) IN ('string', 'number', 'boolean')".to_owned(),
@@ -69,26 +75,28 @@ impl FieldPath {
                 }
             }
             _ => {
-                // One `json_each` per segment: each gives the elements of a list at that key, or the single value
-                // there, or nothing; the next one looks into objects only.
-                let mut from = Vec::with_capacity(self.segments.len());
-                let (mut value, mut kind) = ("\"entities\".\"body\"".to_owned(), None::<String>);
+                // Two `json_each` per segment: the entries of the object so far whose key matches in any case
+                // (`k`), then the elements of a list there, or the single value itself (`f`); the next segment
+                // looks into objects only.
+                let mut from = Vec::with_capacity(self.segments.len() * 2);
+                let mut keys = Vec::with_capacity(self.segments.len());
+                let mut object = "\"entities\".\"body\"".to_owned();
                 for (i, s) in self.segments.iter().enumerate() {
-                    let path = format!("'$.\"{s}\"'");
-                    let not_object = kind.map(|k| format!("WHEN {k} <> 'object' THEN '[]' ")).unwrap_or_default();
+                    from.push(format!("json_each({object}) AS k{i}"));
+                    // json_each gives booleans as 1 and 0: keep them JSON booleans.
                     from.push(format!(
-                        "json_each(CASE {not_object}WHEN json_type({value}, {path}) IS NULL THEN '[]' \
-                         WHEN json_type({value}, {path}) = 'array' THEN {value} -> {path} \
-                         ELSE json_array({value} -> {path}) END) AS f{i}"
+                        "json_each(CASE k{i}.type WHEN 'array' THEN k{i}.value WHEN 'true' THEN '[true]' \
+                         WHEN 'false' THEN '[false]' ELSE json_array(k{i}.value) END) AS f{i}"
                     ));
-                    value = format!("f{i}.value");
-                    kind = Some(format!("f{i}.type"));
+                    keys.push(format!("lower(k{i}.key) = '{s}'"));
+                    object = format!("(CASE WHEN f{i}.type = 'object' THEN f{i}.value ELSE '{{}}' END)");
                 }
                 let last = self.segments.len() - 1;
+                let keys = keys.join(" AND ");
                 Source {
                     from: from.join(", "),
-                    scalar: format!("f{last}.type IN ('text', 'integer', 'real', 'true', 'false')"),
-                    present: format!("f{last}.type NOT IN ('object', 'array')"),
+                    scalar: format!("{keys} AND f{last}.type IN ('text', 'integer', 'real', 'true', 'false')"),
+                    present: format!("{keys} AND f{last}.type NOT IN ('object', 'array')"),
                     // SQLite gives booleans' atoms as 1 and 0: spell them as JSON does.
                     text: format!(
                         "(CASE f{last}.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' \
@@ -176,7 +184,8 @@ mod tests {
             segments(" metadata.annotations.backstage.io/techdocs-ref ").unwrap(),
             ["metadata", "annotations", "backstage.io/techdocs-ref"]
         );
-        assert_eq!(segments("Metadata.Labels.tier").unwrap(), ["metadata", "labels", "tier"]);
+        assert_eq!(segments("Metadata.Labels.Tier").unwrap(), ["metadata", "labels", "tier"], "keys in any case");
+        assert_eq!(segments("spec.Profile.EMail").unwrap(), ["spec", "profile", "email"]);
         assert_eq!(segments("kind").unwrap(), ["kind"]);
         // Nothing that could close a quoted key or a string in the SQL text it is written into.
         for bad in

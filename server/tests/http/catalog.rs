@@ -494,6 +494,8 @@ async fn backstage_queries_reach_any_field_of_the_document(b: Backend) {
         ("ada.yaml", user("ada", "  profile:\n    email: Ada@Example.com\n    displayName: Ada\n")),
         ("bob.yaml", user("bob", "  profile:\n    email: bob@example.com\n")),
         ("cyd.yaml", user("cyd", "")),
+        // Keys in another case: Backstage compares keys in lower case.
+        ("dee.yaml", user("dee", "  Profile:\n    EMail: dee@example.com\n")),
         (
             "alpha.yaml",
             linked(
@@ -508,7 +510,7 @@ async fn backstage_queries_reach_any_field_of_the_document(b: Backend) {
     let files: Vec<(&str, &str)> = files.iter().map(|(f, t)| (*f, t.as_str())).collect();
     let dir = temp_catalog("any-field", &files);
     let imported = register(&mut app, dir.to_str().unwrap()).await.json();
-    assert_eq!(imported["added"], 5, "{imported}");
+    assert_eq!(imported["added"], 6, "{imported}");
     let names = |page: &serde_json::Value| -> Vec<String> {
         let items = page.as_array().or_else(|| page["items"].as_array()).unwrap_or_else(|| panic!("no items: {page}"));
         items.iter().map(|i| i["metadata"]["name"].as_str().unwrap_or("null").to_owned()).collect()
@@ -516,7 +518,10 @@ async fn backstage_queries_reach_any_field_of_the_document(b: Backend) {
     let query = |s: &str| format!("/api/catalog/entities/by-query?{s}&orderField=metadata.name,asc");
     for (filter, expected) in [
         ("kind=user,spec.profile.email=ADA@example.com", vec!["ada"]),
-        ("spec.profile.email", vec!["ada", "bob"]),
+        ("spec.profile.email", vec!["ada", "bob", "dee"]),
+        ("Spec.PROFILE.eMail=ada@example.com", vec!["ada"]),
+        ("KIND=User,spec.profile.email=dee@example.com", vec!["dee"]),
+        ("METADATA.Links.URL=https://runbook.example.com", vec!["alpha"]),
         ("metadata.links.url=https://dash.example.com/alpha", vec!["alpha"]),
         ("metadata.links.title=dashboard", vec!["alpha", "beta"]),
         ("spec.public=true", vec!["alpha"]),
@@ -536,9 +541,9 @@ async fn backstage_queries_reach_any_field_of_the_document(b: Backend) {
     // Ordering by any field: entities without it come last, either way.
     let ordered = |order: &str| format!("/api/catalog/entities?filter=kind=user&order={order}&fields=metadata.name");
     let ascending = app.get_with_token(&ordered("asc:spec.profile.email"), API_TOKEN).await;
-    assert_eq!(names(&ascending.json()), ["ada", "bob", "cyd"], "{}", ascending.body);
+    assert_eq!(names(&ascending.json()), ["ada", "bob", "dee", "cyd"], "{}", ascending.body);
     let descending = app.get_with_token(&ordered("desc:spec.profile.email"), API_TOKEN).await;
-    assert_eq!(names(&descending.json()), ["bob", "ada", "cyd"], "{}", descending.body);
+    assert_eq!(names(&descending.json()), ["dee", "bob", "ada", "cyd"], "{}", descending.body);
     let by_tier = app
         .get_with_token("/api/catalog/entities/by-query?filter=kind=component&orderField=spec.tier,desc", API_TOKEN)
         .await;
@@ -548,7 +553,7 @@ async fn backstage_queries_reach_any_field_of_the_document(b: Backend) {
     let searched = app
         .get_with_token(&query("fullTextFilterTerm=EXAMPLE.COM&fullTextFilterFields=spec.profile.email"), API_TOKEN)
         .await;
-    assert_eq!(names(&searched.json()), ["ada", "bob"], "{}", searched.body);
+    assert_eq!(names(&searched.json()), ["ada", "bob", "dee"], "{}", searched.body);
 
     // Facets of fields inside lists of objects, and of numbers and booleans.
     let facets = app
@@ -571,6 +576,18 @@ async fn backstage_queries_reach_any_field_of_the_document(b: Backend) {
     assert_eq!(facets["facets"]["spec.tier"], json!([{"value": "2", "count": 1}, {"value": "3", "count": 1}]));
     assert_eq!(facets["facets"]["spec.public"], json!([{"value": "false", "count": 1}, {"value": "true", "count": 1}]));
     assert_eq!(facets["facets"]["spec.profile.email"], json!([]), "users are filtered out");
+    let emails =
+        app.get_with_token("/api/catalog/entity-facets?facet=Spec.Profile.Email&filter=kind=user", API_TOKEN).await;
+    assert_eq!(
+        emails.json()["facets"]["Spec.Profile.Email"],
+        json!([
+            {"value": "Ada@Example.com", "count": 1},
+            {"value": "bob@example.com", "count": 1},
+            {"value": "dee@example.com", "count": 1}
+        ]),
+        "{}",
+        emails.body
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
