@@ -858,6 +858,11 @@ fn Locations(viewer: Viewer) -> impl IntoView {
                     <input name="target" required placeholder="/srv/repos/catalog or https://…/catalog-info.yaml" size="48" />
                 </label>
                 <button class="button button-primary" type="submit">"Register and import"</button>
+                <p class="muted small">
+                    "A URL of a file on the configured GitHub may be a glob: "
+                    <code>"…/blob/main/services/*/catalog-info.yaml"</code>
+                    " reads every file it matches."
+                </p>
             </ActionForm>
             {move || register.value().get().map(|result| match result {
                 Ok(r) => view! {

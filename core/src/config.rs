@@ -109,8 +109,8 @@ pub struct Config {
     /// `PORTOLAN_GITHUB_DISCOVERY_ORGS`: comma-separated organisations whose repositories are searched for
     /// catalog files. Needs `PORTOLAN_GITHUB_TOKEN`.
     pub github_discovery_orgs: Vec<String>,
-    /// `PORTOLAN_GITHUB_CATALOG_PATH`: the file discovery looks for in each repository. Default
-    /// `catalog-info.yaml`.
+    /// `PORTOLAN_GITHUB_CATALOG_PATH`: the file discovery looks for in each repository, or a glob
+    /// (`**/catalog-info.yaml`). Default `catalog-info.yaml`.
     pub github_catalog_path: String,
     /// `PORTOLAN_GITHUB_WEBHOOK_SECRET`: the secret GitHub signs webhook deliveries with
     /// (`X-Hub-Signature-256`). Without it every delivery is refused.

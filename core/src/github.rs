@@ -129,6 +129,21 @@ pub struct DirEntry {
     pub html_url: Option<String>,
 }
 
+/// A git tree as `GET /repos/{owner}/{repo}/git/trees/{ref}?recursive=1` lists it (the fields globs need).
+#[derive(Deserialize)]
+struct GitTree {
+    tree: Vec<GitTreeEntry>,
+    #[serde(default)]
+    truncated: bool,
+}
+
+#[derive(Deserialize)]
+struct GitTreeEntry {
+    path: String,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
 /// Requests answered, for `/metrics` and tests: all, and those answered 304 from the cache.
 #[derive(Debug, Default)]
 pub struct RequestCounts {
@@ -311,6 +326,30 @@ impl GithubSync {
         serde_json::from_str(&fetched.body)
             .map(Some)
             .map_err(|_| GithubSyncError::Failed { path: request, message: format!("{dir} is not a directory") })
+    }
+
+    /// The path of every file of a repository at a ref, in one request to the git trees API (recursive).
+    /// `Ok(None)` when the repository or the ref does not exist. A listing GitHub cut short (over 100,000 entries
+    /// or 7 MB) is an error rather than a partial answer, so that files it left out are not taken for deleted.
+    pub async fn files(&self, repo: &str, git_ref: &str) -> Result<Option<Vec<String>>, GithubSyncError> {
+        let (owner, name) = repo.split_once('/').unwrap_or((repo, ""));
+        let request = format!(
+            "/repos/{}/{}/git/trees/{}?recursive=1",
+            encode_segment(owner),
+            encode_segment(name),
+            encode_segment(git_ref)
+        );
+        let Some(fetched) = self.get(&request).await? else { return Ok(None) };
+        let failed = |message: String| GithubSyncError::Failed { path: request.clone(), message };
+        let tree: GitTree =
+            serde_json::from_str(&fetched.body).map_err(|e| failed(format!("unexpected answer: {e}")))?;
+        if tree.truncated {
+            return Err(failed(format!(
+                "GitHub cut the listing of {repo} short ({} entries); name the files instead of a glob",
+                tree.tree.len()
+            )));
+        }
+        Ok(Some(tree.tree.into_iter().filter(|e| e.kind == "blob").map(|e| e.path).collect()))
     }
 
     /// A file's text through the contents API, `Ok(None)` when the repository or the file does not exist.

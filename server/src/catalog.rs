@@ -317,7 +317,7 @@ pub(crate) async fn locations(
 /// `POST /api/v1/locations` body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RegisterLocation {
-    /// A path on the server (file or directory) or a URL.
+    /// A path on the server (file or directory) or a URL (or a glob over files on the configured GitHub).
     target: String,
 }
 

@@ -176,6 +176,8 @@ struct Inner {
     created: Mutex<HashMap<String, scaffold::CreatedRepo>>,
     /// Pushes to refuse (with 500) before accepting again, and how long each push waits first.
     push_faults: Mutex<(usize, u64)>,
+    /// Git tree listings longer than this are cut and marked `truncated`, as GitHub does past 100,000 entries.
+    tree_limit: AtomicUsize,
 }
 
 type Shared = Arc<Inner>;
@@ -215,6 +217,7 @@ impl FakeGithub {
             git_root: std::env::temp_dir().join(format!("fake-github-{}-{}", std::process::id(), addr.port())),
             created: Mutex::default(),
             push_faults: Mutex::default(),
+            tree_limit: AtomicUsize::new(100_000),
             config,
         });
         let app = router(inner.clone());
@@ -304,6 +307,11 @@ impl FakeGithub {
         self.inner.push_faults.lock().expect("lock").0 = n;
     }
 
+    /// Cuts git tree listings after `entries` entries and marks them `truncated` (GitHub's limit is 100,000).
+    pub fn truncate_trees_over(&self, entries: usize) {
+        self.inner.tree_limit.store(entries, Ordering::SeqCst);
+    }
+
     /// Makes every push wait this long before it is handled.
     pub fn slow_pushes(&self, millis: u64) {
         self.inner.push_faults.lock().expect("lock").1 = millis;
@@ -332,6 +340,7 @@ fn router(inner: Shared) -> Router {
         .route("/user/teams", get(user_teams))
         .route("/orgs/{org}/repos", get(org_repos).post(scaffold::create_in_org))
         .route("/repos/{owner}/{repo}/contents/{*path}", get(contents))
+        .route("/repos/{owner}/{repo}/git/trees/{tree}", get(tree))
         .merge(deploys::routes())
         .merge(scaffold::routes())
         .with_state(inner)
@@ -786,6 +795,77 @@ async fn org_repos(
 struct RefQuery {
     #[serde(rename = "ref")]
     git_ref: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TreeQuery {
+    #[serde(default)]
+    recursive: Option<String>,
+}
+
+/// `GET /repos/{owner}/{repo}/git/trees/{tree_sha}`: a branch's (or tree's) entries, every one under it with
+/// `recursive` set to anything, directories first-class as `tree` entries, as GitHub lists them.
+async fn tree(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    axum::extract::Path((owner, repo, tree)): axum::extract::Path<(String, String, String)>,
+    Query(q): Query<TreeQuery>,
+) -> Response {
+    if !may_read_repos(&s, &headers) {
+        return bad_credentials();
+    }
+    let full = format!("{owner}/{repo}");
+    let created = s.created.lock().expect("lock").get(&full).map(|c| c.dir.clone());
+    if let Some(dir) = created {
+        let files = tokio::task::spawn_blocking(move || scaffold::files_of(&dir)).await.unwrap_or_default();
+        let mut repos = s.repos.lock().expect("lock");
+        if let Some(r) = repos.iter_mut().find(|r| r.full_name() == full) {
+            r.files = files.into_iter().collect();
+        }
+    }
+    let files = {
+        let repos = s.repos.lock().expect("lock");
+        match repos.iter().find(|r| r.full_name() == full && r.default_branch == tree) {
+            Some(r) => r.files.clone(),
+            None => return not_found(),
+        }
+    };
+    let recursive = q.recursive.is_some();
+    let base = &s.base_url;
+    // Directories (once each, before the files under them, as git orders a tree) and files.
+    let mut entries: Vec<Value> = Vec::new();
+    let mut dirs: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    for (path, text) in &files {
+        let parts: Vec<&str> = path.split('/').collect();
+        for depth in 1..parts.len() {
+            let dir = parts[..depth].join("/");
+            if (recursive || depth == 1) && dirs.insert(dir.clone()) {
+                let sha = hex_digest(dir.as_bytes());
+                entries.push(json!({
+                    "path": dir, "mode": "040000", "type": "tree", "sha": sha,
+                    "url": format!("{base}/repos/{full}/git/trees/{sha}"),
+                }));
+            }
+        }
+        if recursive || parts.len() == 1 {
+            let sha = hex_digest(text.as_bytes());
+            entries.push(json!({
+                "path": path, "mode": "100644", "type": "blob", "sha": sha, "size": text.len(),
+                "url": format!("{base}/repos/{full}/git/blobs/{sha}"),
+            }));
+        }
+    }
+    let limit = s.tree_limit.load(Ordering::SeqCst);
+    let truncated = entries.len() > limit;
+    entries.truncate(limit);
+    let sha = hex_digest(tree.as_bytes());
+    let body = json!({
+        "sha": sha,
+        "url": format!("{base}/repos/{full}/git/trees/{sha}"),
+        "tree": entries,
+        "truncated": truncated,
+    });
+    conditional(&s, &headers, &body, None)
 }
 
 async fn contents(

@@ -1,9 +1,10 @@
 //! Reading URL locations: files on the configured GitHub through its contents API (with the portal's token and
-//! conditional requests), anything else with a plain HTTPS GET that carries no credentials.
+//! conditional requests), anything else with a plain HTTPS GET that carries no credentials. A glob in a GitHub URL
+//! (`…/blob/main/services/*/catalog-info.yaml`) is expanded from one listing of the repository's git tree.
 
 use std::time::Duration;
 
-use super::ingest::{UrlRead, UrlReader};
+use super::ingest::{UrlRead, UrlReader, UrlSearch, glob_matches};
 use crate::github::GithubSync;
 
 /// The largest catalog file read from a URL.
@@ -65,6 +66,28 @@ impl HttpUrlReader {
     }
 }
 
+impl HttpUrlReader {
+    /// The files a glob URL of a file on the configured GitHub names, from one (conditional) request to the git
+    /// trees API: `…/acme/mono/blob/main/services/*/catalog-info.yaml`.
+    pub async fn search_async(&self, pattern: &str) -> UrlSearch {
+        let Some(glob) = self.github.parse_blob_url(pattern) else {
+            return UrlSearch::Failed(format!(
+                "{pattern}: a glob in a URL can be expanded only for files on the configured GitHub \
+                 (`<PORTOLAN_GITHUB_URL>/<owner>/<repo>/blob/<ref>/<glob>`)"
+            ));
+        };
+        match self.github.files(&glob.repo, &glob.git_ref).await {
+            Ok(Some(mut paths)) => {
+                paths.retain(|p| glob_matches(&glob.path, p));
+                paths.sort();
+                UrlSearch::Found(paths.iter().map(|p| self.github.blob_url(&glob.repo, &glob.git_ref, p)).collect())
+            }
+            Ok(None) => UrlSearch::NotFound,
+            Err(e) => UrlSearch::Failed(format!("{pattern}: {e}")),
+        }
+    }
+}
+
 fn without_url(e: &reqwest::Error) -> String {
     let mut text = e.to_string();
     if let Some(u) = e.url() {
@@ -77,5 +100,9 @@ impl UrlReader for HttpUrlReader {
     fn read(&self, url: &str) -> UrlRead {
         // Called on a blocking thread of the runtime (see `catalog::import`).
         tokio::runtime::Handle::current().block_on(self.read_async(url))
+    }
+
+    fn search(&self, pattern: &str) -> UrlSearch {
+        tokio::runtime::Handle::current().block_on(self.search_async(pattern))
     }
 }

@@ -32,6 +32,9 @@ pub struct ReadOutcome {
     pub errors: Vec<String>,
     /// Files that had at least one problem: entities last read from them are kept, not orphaned.
     pub failed_sources: BTreeSet<String>,
+    /// Where a glob over URLs could not be listed (`https://…/blob/main/services/`): entities last read from
+    /// under them are kept, not orphaned.
+    pub failed_prefixes: BTreeSet<String>,
     /// The location itself could not be read at all (missing path, unsupported scheme): nothing may be orphaned.
     pub fatal: bool,
     /// The location's URL answered "not found" (its file was deleted): everything it declared is orphaned.
@@ -52,10 +55,28 @@ pub enum UrlRead {
     Failed(String),
 }
 
+/// What listing the files a glob over URLs names gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UrlSearch {
+    /// The URLs of the files it matches, sorted (none is no error).
+    Found(Vec<String>),
+    /// The repository or branch it names does not exist: what it declared becomes orphaned.
+    NotFound,
+    /// It could not be listed now: what it declared is kept.
+    Failed(String),
+}
+
 /// Reads a URL's text. Called from a blocking thread.
 pub trait UrlReader: Send + Sync {
     /// Reads one `http(s)` URL.
     fn read(&self, url: &str) -> UrlRead;
+
+    /// The files a URL with a glob in its path names
+    /// (`https://github.com/acme/mono/blob/main/services/*/catalog-info.yaml`). Only a reader that can list a
+    /// server's files can answer; by default, none can.
+    fn search(&self, pattern: &str) -> UrlSearch {
+        UrlSearch::Failed(format!("{pattern}: a glob in a URL can be expanded only for files on the configured GitHub"))
+    }
 }
 
 /// A reader for set-ups with no network access: every URL fails.
@@ -137,20 +158,72 @@ impl Reader<'_> {
         if !self.visited.insert(key.clone()) {
             return;
         }
+        if is_url_glob(url) {
+            return self.read_url_glob(url, presence);
+        }
         match self.urls.read(url) {
             UrlRead::Found(text) => self.read_text(&key, url, &text),
-            // An optional target that is not there declares nothing: what it once declared becomes orphaned.
-            UrlRead::NotFound if presence == Presence::Optional => {}
-            UrlRead::NotFound => {
-                // Not a failed source: what it used to declare is no longer declared, so it becomes orphaned.
-                self.out.errors.push(format!("{url}: not found"));
-                if presence == Presence::Root {
-                    self.out.not_found = true;
-                }
-            }
+            UrlRead::NotFound => self.url_not_found(url, presence),
             UrlRead::Failed(e) => {
                 self.out.errors.push(e);
                 self.out.failed_sources.insert(url.to_owned());
+                if presence == Presence::Root {
+                    self.out.fatal = true;
+                }
+            }
+        }
+    }
+
+    /// A URL (or the repository a glob names) that the server says does not exist.
+    fn url_not_found(&mut self, url: &str, presence: Presence) {
+        match presence {
+            // An optional target that is not there declares nothing: what it once declared becomes orphaned.
+            Presence::Optional => {}
+            // Not a failed source: what it used to declare is no longer declared, so it becomes orphaned.
+            Presence::Required => self.out.errors.push(format!("{url}: not found")),
+            Presence::Root => {
+                self.out.errors.push(format!("{url}: not found"));
+                self.out.not_found = true;
+            }
+        }
+    }
+
+    /// Every file a glob over URLs matches, passing over YAML that declares no entity, as a directory walk does.
+    /// A Location target that matches nothing is no error (a registered glob that matches nothing declares
+    /// nothing, like a deleted file); one that cannot be listed keeps what was read from under it.
+    fn read_url_glob(&mut self, pattern: &str, presence: Presence) {
+        match self.urls.search(pattern) {
+            UrlSearch::Found(urls) if urls.is_empty() && presence == Presence::Root => {
+                self.out.errors.push(format!("{pattern}: no file matches"));
+                self.out.not_found = true;
+            }
+            UrlSearch::Found(urls) => {
+                let total = urls.len();
+                for (i, url) in urls.iter().enumerate() {
+                    let key = format!("url:{url}");
+                    if self.visited.insert(key.clone()) {
+                        match self.urls.read(url) {
+                            UrlRead::Found(text) if !declares_backstage_entity(&text) => {
+                                self.out.skipped.push(url.clone());
+                            }
+                            UrlRead::Found(text) => self.read_text(&key, url, &text),
+                            // Deleted between the listing and the read: it declares nothing any more.
+                            UrlRead::NotFound => {}
+                            UrlRead::Failed(e) => {
+                                self.out.errors.push(e);
+                                self.out.failed_sources.insert(url.clone());
+                            }
+                        }
+                    }
+                    if let Some(report) = self.progress {
+                        report(i + 1, total);
+                    }
+                }
+            }
+            UrlSearch::NotFound => self.url_not_found(pattern, presence),
+            UrlSearch::Failed(e) => {
+                self.out.errors.push(e);
+                self.out.failed_prefixes.insert(glob_prefix(pattern).to_owned());
                 if presence == Presence::Root {
                     self.out.fatal = true;
                 }
@@ -397,6 +470,44 @@ fn is_backstage_api_version(api_version: &str) -> bool {
 /// Whether a Location target is a glob pattern (`*`, `?` or `**`) rather than one path.
 fn is_glob(target: &str) -> bool {
     target.contains(['*', '?'])
+}
+
+/// Whether a URL's path holds a glob: `*` or `**` (a `?` starts the query in a URL).
+fn is_url_glob(url: &str) -> bool {
+    url.split(['?', '#']).next().unwrap_or(url).contains('*')
+}
+
+/// A glob URL up to the directory its first wildcard is in (`https://…/blob/main/services/` for
+/// `https://…/blob/main/services/*/catalog-info.yaml`): every file it can match is under it.
+fn glob_prefix(pattern: &str) -> &str {
+    let wildcard = pattern.find('*').unwrap_or(pattern.len());
+    pattern[..wildcard].rfind('/').map_or(pattern, |slash| &pattern[..=slash])
+}
+
+/// Whether a file's `/`-separated path inside a repository matches a glob, with the rules of a file glob
+/// ([`glob_files`]): `*` and `?` within one segment, `**` any number of whole segments (at the end: every file
+/// below), and wildcards never matching hidden entries, `node_modules` or `target`.
+pub(crate) fn glob_matches(pattern: &str, path: &str) -> bool {
+    let pattern: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty() && *s != ".").collect();
+    let path: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    glob_matches_segments(&pattern, &path)
+}
+
+fn glob_matches_segments(pattern: &[&str], path: &[&str]) -> bool {
+    let searched = |name: &str| !(name.starts_with('.') || name == "node_modules" || name == "target");
+    match pattern.split_first() {
+        None => path.is_empty(),
+        Some((&"**", [])) => !path.is_empty() && path.iter().all(|name| searched(name)),
+        Some((&"**", rest)) => {
+            glob_matches_segments(rest, path)
+                || (path.len() > 1 && searched(path[0]) && glob_matches_segments(pattern, &path[1..]))
+        }
+        Some((first, rest)) => {
+            let Some((name, below)) = path.split_first() else { return false };
+            let here = if is_glob(first) { searched(name) && wildcard_match(first, name) } else { first == name };
+            here && glob_matches_segments(rest, below)
+        }
+    }
 }
 
 /// The files under `base` that a glob pattern matches, sorted and canonical: `*` and `?` match within one path
@@ -646,6 +757,112 @@ mod tests {
         fn read(&self, url: &str) -> UrlRead {
             self.0.iter().find(|(u, _)| *u == url).map_or(UrlRead::NotFound, |(_, t)| UrlRead::Found((*t).to_owned()))
         }
+    }
+
+    /// A server whose files can be listed: every URL under `https://git.example.com/acme/mono/blob/main/`, or
+    /// a listing that fails.
+    struct Listed {
+        files: Vec<(&'static str, String)>,
+        fails: bool,
+    }
+
+    const MONO: &str = "https://git.example.com/acme/mono/blob/main/";
+
+    impl UrlReader for Listed {
+        fn read(&self, url: &str) -> UrlRead {
+            let path = url.strip_prefix(MONO).unwrap_or(url);
+            self.files.iter().find(|(p, _)| *p == path).map_or(UrlRead::NotFound, |(_, t)| UrlRead::Found(t.clone()))
+        }
+
+        fn search(&self, pattern: &str) -> UrlSearch {
+            if self.fails {
+                return UrlSearch::Failed(format!("{pattern}: rate limited"));
+            }
+            let Some(glob) = pattern.strip_prefix(MONO) else { return UrlSearch::NotFound };
+            let mut found: Vec<String> =
+                self.files.iter().filter(|(p, _)| glob_matches(glob, p)).map(|(p, _)| format!("{MONO}{p}")).collect();
+            found.sort();
+            UrlSearch::Found(found)
+        }
+    }
+
+    #[test]
+    fn url_globs_read_every_file_the_server_lists_for_them() {
+        let location = "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: mono\nspec:\n  targets:\n    - ./services/*/catalog-info.yaml\n    - ./teams/**/*.yaml\n";
+        let listed = Listed {
+            files: vec![
+                ("catalog-info.yaml", location.to_owned()),
+                ("services/pay/catalog-info.yaml", component("pay")),
+                ("services/ship/catalog-info.yaml", component("ship")),
+                ("services/ship/deep/catalog-info.yaml", component("too-deep")),
+                ("services/.hidden/catalog-info.yaml", component("hidden")),
+                ("teams/a/b/team.yaml", component("team-b")),
+                ("teams/openapi.yaml", "openapi: 3.0.0\npaths: {}\n".to_owned()),
+            ],
+            fails: false,
+        };
+        let out = read_location(&format!("url:{MONO}catalog-info.yaml"), &listed);
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        let names: Vec<&str> = out.entities.iter().map(|e| e.entity.metadata.name.as_str()).collect();
+        assert_eq!(names, ["pay", "ship", "team-b", "mono"]);
+        assert_eq!(out.skipped, [format!("{MONO}teams/openapi.yaml")], "YAML that declares no entity");
+        assert_eq!(out.entities[0].source_path, format!("{MONO}services/pay/catalog-info.yaml"));
+
+        // A glob registered as the location itself.
+        let out = read_location(&format!("url:{MONO}services/**/catalog-info.yaml"), &listed);
+        let names: Vec<&str> = out.entities.iter().map(|e| e.entity.metadata.name.as_str()).collect();
+        assert_eq!(names, ["pay", "ship", "too-deep"]);
+
+        // A Location's glob that matches nothing is no error; a registered one declares nothing, like a deleted
+        // file, and so does a repository that does not exist (their entities are orphaned).
+        let nothing = "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: n\nspec:\n  targets: [./nothing/*.yaml]\n";
+        let listed_nothing = Listed { files: vec![("n.yaml", nothing.to_owned())], fails: false };
+        let out = read_location(&format!("url:{MONO}n.yaml"), &listed_nothing);
+        assert!(out.errors.is_empty() && out.entities.len() == 1, "{:?}", out.errors);
+        let out = read_location(&format!("url:{MONO}nothing/*.yaml"), &listed);
+        assert_eq!(out.errors, [format!("{MONO}nothing/*.yaml: no file matches")]);
+        assert!(out.not_found && !out.fatal, "{out:?}");
+        let out = read_location("url:https://git.example.com/acme/gone/blob/main/*.yaml", &listed);
+        assert!(out.not_found && !out.fatal, "{out:?}");
+
+        // A listing that fails keeps everything read from under the glob's directory, and names the glob.
+        let failing = Listed { fails: true, ..listed };
+        let out = read_location(&format!("url:{MONO}catalog-info.yaml"), &failing);
+        assert_eq!(
+            out.errors,
+            [
+                format!("{MONO}services/*/catalog-info.yaml: rate limited"),
+                format!("{MONO}teams/**/*.yaml: rate limited")
+            ]
+        );
+        assert_eq!(
+            out.failed_prefixes.iter().collect::<Vec<_>>(),
+            [&format!("{MONO}services/"), &format!("{MONO}teams/")]
+        );
+        assert!(!out.fatal, "the Location itself was read");
+        let out = read_location(&format!("url:{MONO}services/*/catalog-info.yaml"), &failing);
+        assert!(out.fatal, "nothing of the location could be read");
+    }
+
+    #[test]
+    fn url_glob_matching_follows_the_file_glob_rules() {
+        assert!(glob_matches("*.yaml", "a.yaml"));
+        assert!(!glob_matches("*.yaml", "dir/a.yaml"), "anchored at the root");
+        assert!(glob_matches("./services/*/catalog-info.yaml", "services/pay/catalog-info.yaml"));
+        assert!(!glob_matches("services/*/catalog-info.yaml", "services/pay/x/catalog-info.yaml"));
+        assert!(glob_matches("**/catalog-info.yaml", "catalog-info.yaml"), "`**` may be no directory");
+        assert!(glob_matches("**/catalog-info.yaml", "a/b/c/catalog-info.yaml"));
+        assert!(glob_matches("services/**", "services/a/b.yaml"));
+        assert!(!glob_matches("services/**", "services"), "`**` at the end is the files below");
+        assert!(glob_matches("svc-?/c.yaml", "svc-a/c.yaml"));
+        assert!(!glob_matches("svc-?/c.yaml", "svc-ab/c.yaml"));
+        assert!(!glob_matches("**/c.yaml", "node_modules/x/c.yaml"), "not searched, as in a file glob");
+        assert!(!glob_matches("*/c.yaml", ".github/c.yaml"));
+        assert!(glob_matches(".github/*.yaml", ".github/c.yaml"), "named, it is read");
+        assert!(is_url_glob("https://h/o/r/blob/main/*/c.yaml?x=1"));
+        assert!(!is_url_glob("https://h/o/r/blob/main/c.yaml?x=*"), "a `*` in the query is no glob");
+        assert_eq!(glob_prefix("https://h/o/r/blob/main/a/*/c.yaml"), "https://h/o/r/blob/main/a/");
+        assert_eq!(glob_prefix("https://h/o/r/blob/main/a*.yaml"), "https://h/o/r/blob/main/");
     }
 
     #[test]

@@ -403,7 +403,11 @@ pub async fn apply(
         let mut gone_rows: Vec<&entities::Model> = existing
             .values()
             .filter(|e| !e.orphan && !seen.contains(&e.entity_ref))
-            .filter(|e| e.source_path.as_ref().is_none_or(|p| !outcome.failed_sources.contains(p)))
+            .filter(|e| {
+                e.source_path.as_ref().is_none_or(|p| {
+                    !outcome.failed_sources.contains(p) && !outcome.failed_prefixes.iter().any(|f| p.starts_with(f))
+                })
+            })
             .collect();
         gone_rows.sort_by(|a, b| a.entity_ref.cmp(&b.entity_ref));
         let change = if delete_orphans { "removed" } else { "orphaned" };

@@ -10,9 +10,11 @@ use crate::support::{API_TOKEN, Backend, TestApp};
 db_tests!(
     discovery_finds_catalog_files_and_a_second_run_costs_no_rate_limit,
     a_configured_catalog_path_is_discovered_then_refreshed_on_schedule,
+    a_glob_catalog_path_discovers_every_file_it_matches,
     a_push_to_the_default_branch_refreshes_its_repository,
     webhooks_must_be_signed_and_are_stored_once,
     url_locations_are_registered_through_the_api,
+    url_globs_are_expanded_from_the_repository_tree,
     the_webhook_worker_processes_what_the_receiver_queued,
     docs_kept_in_a_repository_become_read_only_pages_kept_in_sync,
 );
@@ -116,6 +118,32 @@ async fn a_configured_catalog_path_is_discovered_then_refreshed_on_schedule(b: B
     app.github.set_file("acme/scratch", ".backstage/catalog.yaml", &described("second"));
     eventually(&mut app, path, |e| e["summary"]["description"] == "second").await;
     job.abort();
+}
+
+async fn a_glob_catalog_path_discovers_every_file_it_matches(b: Backend) {
+    let mut app = TestApp::with(b, portolan_testkit::FakeGithubConfig::default(), |c| {
+        c.github_discovery_orgs = vec!["acme".to_owned()];
+        c.github_catalog_path = "**/catalog-info.yaml".to_owned();
+    })
+    .await;
+    app.github.set_file("acme/scratch", "services/a/catalog-info.yaml", &component("svc-a", "production"));
+    app.github.set_file("acme/scratch", "services/b/catalog-info.yaml", &component("svc-b", "production"));
+    let report = discovery::discover(&app.state.app).await.expect("discovery");
+    assert!(report.errors.is_empty(), "{report:?}");
+    // checkout-service (with its Location and the API it names), inventory on `trunk`, and scratch's two.
+    assert_eq!((report.repositories, report.locations, report.added), (3, 3, 6), "{report:?}");
+    let base = app.github.url();
+    let a = entity(&mut app, "component/default/svc-a").await;
+    assert_eq!(
+        a["annotations"]["backstage.io/managed-by-origin-location"],
+        format!("url:{base}/acme/scratch/blob/main/**/catalog-info.yaml")
+    );
+    assert!(entity(&mut app, "component/default/inventory").await.is_object(), "read on its default branch");
+
+    app.github.remove_file("acme/scratch", "services/b/catalog-info.yaml");
+    let report = discovery::discover(&app.state.app).await.expect("discovery");
+    assert_eq!((report.orphaned, report.added), (1, 0), "{report:?}");
+    assert_eq!(entity(&mut app, "component/default/svc-b").await["summary"]["orphan"], true);
 }
 
 fn push(repo: &str, branch: &str, default_branch: &str) -> serde_json::Value {
@@ -230,6 +258,78 @@ async fn url_locations_are_registered_through_the_api(b: Backend) {
         .await;
     assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
     assert_eq!(res.json()["errors"].as_array().unwrap().len(), 1);
+}
+
+async fn register(app: &mut TestApp, target: String) -> serde_json::Value {
+    let res = app.post_json_with_token("/api/v1/locations", &json!({"target": target}), API_TOKEN).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    res.json()
+}
+
+fn component(name: &str, lifecycle: &str) -> String {
+    format!(
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\nspec:\n  type: service\n  lifecycle: {lifecycle}\n  owner: group:payments\n"
+    )
+}
+
+async fn url_globs_are_expanded_from_the_repository_tree(b: Backend) {
+    let mut app = TestApp::new(b).await;
+    let base = app.github.url();
+    let repo = "acme/checkout-service";
+    app.github.set_file(repo, "services/pay/catalog-info.yaml", &component("pay", "production"));
+    app.github.set_file(repo, "services/ship/catalog-info.yaml", &component("ship", "production"));
+    app.github.set_file(repo, "services/ship/deploy/k8s.yaml", "apiVersion: apps/v1\nkind: Deployment\n");
+    app.github.set_file(repo, "services/ship/openapi.yaml", "openapi: 3.0.0\npaths: {}\n");
+    let glob = format!("{base}/{repo}/blob/main/services/**/*.yaml");
+    let report = register(&mut app, glob.clone()).await;
+    assert_eq!(report["added"], 2, "{report}");
+    assert_eq!(report["errors"], json!([]), "YAML that declares no entity is passed over: {report}");
+    let pay = entity(&mut app, "component/default/pay").await;
+    assert_eq!(
+        pay["annotations"]["backstage.io/managed-by-location"],
+        format!("url:{base}/{repo}/blob/main/services/pay/catalog-info.yaml"),
+        "each file found is its entities' location, as in Backstage"
+    );
+    assert_eq!(pay["annotations"]["backstage.io/managed-by-origin-location"], format!("url:{glob}"));
+
+    // An unchanged repository costs no rate limit: its tree and files are answered 304 from the cache.
+    let (_, not_modified) = app.github.repo_requests();
+    let report = register(&mut app, glob.clone()).await;
+    assert_eq!((report["unchanged"].as_u64(), report["added"].as_u64()), (Some(2), Some(0)), "{report}");
+    assert_eq!(app.github.repo_requests().1, not_modified + 5, "the tree and the four YAML files");
+
+    // A file deleted from the repository: its entity is orphaned; a new one is found.
+    app.github.remove_file(repo, "services/ship/catalog-info.yaml");
+    app.github.set_file(repo, "services/deep/down/catalog-info.yaml", &component("deep", "experimental"));
+    let report = register(&mut app, glob.clone()).await;
+    assert_eq!((report["added"].as_u64(), report["orphaned"].as_u64()), (Some(1), Some(1)), "{report}");
+    assert_eq!(entity(&mut app, "component/default/ship").await["summary"]["orphan"], true);
+
+    // A listing GitHub cuts short is a failed refresh: nothing under the glob is orphaned or changed.
+    app.github.truncate_trees_over(3);
+    app.github.remove_file(repo, "services/pay/catalog-info.yaml");
+    let report = register(&mut app, glob.clone()).await;
+    assert_eq!(report["orphaned"], 0, "{report}");
+    let error = report["errors"][0].as_str().unwrap_or_default();
+    assert!(error.starts_with(&glob) && error.contains("cut the listing"), "{report}");
+    assert_eq!(entity(&mut app, "component/default/pay").await["summary"]["orphan"], false);
+    app.github.truncate_trees_over(100_000);
+
+    // A Location in a file that names a glob relative to itself, and a glob on a server that cannot be listed.
+    let location = "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: tools\nspec:\n  targets:\n    - ./tools/*/catalog-info.yaml\n    - http://127.0.0.1:9/elsewhere/*.yaml\n";
+    app.github.set_file(repo, "all.yaml", location);
+    app.github.set_file(repo, "tools/lint/catalog-info.yaml", &component("lint", "production"));
+    app.github.set_file(repo, "tools/lint/sub/catalog-info.yaml", &component("too-deep", "production"));
+    let report = register(&mut app, format!("{base}/{repo}/blob/main/all.yaml")).await;
+    assert_eq!(report["added"], 2, "the Location and `lint`: {report}");
+    assert!(entity(&mut app, "component/default/lint").await.is_object());
+    let errors = report["errors"].as_array().cloned().unwrap_or_default();
+    assert_eq!(errors.len(), 1, "{report}");
+    assert!(errors[0].as_str().unwrap_or_default().contains("only for files on the configured GitHub"), "{report}");
+
+    // A glob over a repository that does not exist.
+    let report = register(&mut app, format!("{base}/acme/nowhere/blob/main/*.yaml")).await;
+    assert!(report["errors"][0].as_str().unwrap_or_default().ends_with("*.yaml: not found"), "{report}");
 }
 
 async fn the_webhook_worker_processes_what_the_receiver_queued(b: Backend) {
