@@ -797,6 +797,19 @@ struct RefQuery {
     git_ref: Option<String>,
 }
 
+/// A repository created through the API serves what was pushed to it: its files are read again from its bare
+/// git repository.
+async fn sync_created(s: &Inner, full: &str) {
+    let created = s.created.lock().expect("lock").get(full).map(|c| c.dir.clone());
+    if let Some(dir) = created {
+        let files = tokio::task::spawn_blocking(move || scaffold::files_of(&dir)).await.unwrap_or_default();
+        let mut repos = s.repos.lock().expect("lock");
+        if let Some(r) = repos.iter_mut().find(|r| r.full_name() == full) {
+            r.files = files.into_iter().collect();
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct TreeQuery {
     #[serde(default)]
@@ -815,14 +828,7 @@ async fn tree(
         return bad_credentials();
     }
     let full = format!("{owner}/{repo}");
-    let created = s.created.lock().expect("lock").get(&full).map(|c| c.dir.clone());
-    if let Some(dir) = created {
-        let files = tokio::task::spawn_blocking(move || scaffold::files_of(&dir)).await.unwrap_or_default();
-        let mut repos = s.repos.lock().expect("lock");
-        if let Some(r) = repos.iter_mut().find(|r| r.full_name() == full) {
-            r.files = files.into_iter().collect();
-        }
-    }
+    sync_created(&s, &full).await;
     let files = {
         let repos = s.repos.lock().expect("lock");
         match repos.iter().find(|r| r.full_name() == full && r.default_branch == tree) {
@@ -879,15 +885,7 @@ async fn contents(
     }
     let full = format!("{owner}/{repo}");
     let path = path.trim_end_matches('/').to_owned();
-    // A repository created through the API serves what was pushed to it.
-    let created = s.created.lock().expect("lock").get(&full).map(|c| c.dir.clone());
-    if let Some(dir) = created {
-        let files = tokio::task::spawn_blocking(move || scaffold::files_of(&dir)).await.unwrap_or_default();
-        let mut repos = s.repos.lock().expect("lock");
-        if let Some(r) = repos.iter_mut().find(|r| r.full_name() == full) {
-            r.files = files.into_iter().collect();
-        }
-    }
+    sync_created(&s, &full).await;
     let (found, listing, branch) = {
         let repos = s.repos.lock().expect("lock");
         let repo = repos.iter().find(|r| r.full_name() == full);
