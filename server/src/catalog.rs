@@ -406,7 +406,7 @@ pub struct FacetCount {
 /// `cursor` (from `pageInfo`; it carries the query, so later pages send only `cursor` and `limit`).
 #[utoipa::path(get, path = "/api/catalog/entities/by-query", tag = "backstage",
     params(
-        ("filter" = Option<Vec<String>>, Query, explode = true, description = "e.g. kind=component,spec.type=service or kind=user,spec.profile.email=ada@example.com: any field of the entity"),
+        ("filter" = Option<Vec<String>>, Query, explode = true, description = "e.g. kind=component,spec.type=service or kind=user,spec.profile.email=ada@example.com: any field of the entity, keys and values in any case"),
         ("fullTextFilterTerm" = Option<String>, Query),
         ("fullTextFilterFields" = Option<String>, Query, description = "e.g. metadata.name,metadata.title: where to look for the term (part of the value, any case); name, title and description words when absent"),
         ("orderField" = Option<String>, Query, description = "e.g. metadata.name,asc; any field, entities without it last"),
@@ -515,7 +515,7 @@ fn raw_items(texts: Vec<String>, fields: &[String]) -> Result<Vec<Box<serde_json
 /// cursor a `Link: <…>; rel="next"` header gives when there are more).
 #[utoipa::path(get, path = "/api/catalog/entities", tag = "backstage",
     params(
-        ("filter" = Option<Vec<String>>, Query, explode = true, description = "e.g. kind=component,spec.type=service or kind=user,spec.profile.email=ada@example.com: any field of the entity"),
+        ("filter" = Option<Vec<String>>, Query, explode = true, description = "e.g. kind=component,spec.type=service or kind=user,spec.profile.email=ada@example.com: any field of the entity, keys and values in any case"),
         ("fields" = Option<Vec<String>>, Query, explode = true, description = "e.g. kind,metadata.name"),
         ("order" = Option<Vec<String>>, Query, explode = true, description = "e.g. asc:metadata.name; any field, entities without it last"),
         ("offset" = Option<u64>, Query),
