@@ -53,6 +53,23 @@ impl FieldPath {
         &self.segments
     }
 
+    /// The key as every valid descriptor spells it, when segment `i` is one the descriptor format fixes
+    /// (`metadata`, `apiVersion`, `metadata.annotations`, a link's `url`): read directly, which is cheaper than
+    /// looking through an object's keys in any case. Keys under `spec`, annotations and labels are the authors'.
+    fn fixed_key(&self, i: usize) -> Option<&'static str> {
+        let parents: Vec<&str> = self.segments[..i].iter().map(String::as_str).collect();
+        let known: &[&'static str] = match parents.as_slice() {
+            [] => &["apiVersion", "kind", "metadata", "spec", "relations", "status"],
+            ["metadata"] => {
+                &["name", "namespace", "title", "description", "labels", "annotations", "tags", "links", "uid", "etag"]
+            }
+            ["metadata", "links"] => &["url", "title", "icon", "type"],
+            ["relations"] => &["type", "targetRef", "target"],
+            _ => &[],
+        };
+        known.iter().copied().find(|k| k.eq_ignore_ascii_case(&self.segments[i]))
+    }
+
     /// The path's values, one row each, in a subquery over the outer `entities` row: `FROM` items and the
     /// expressions of one value's type class and its text.
     fn source(&self, backend: DbBackend) -> Source {
@@ -60,11 +77,13 @@ impl FieldPath {
             DbBackend::Postgres => {
                 // Each key in any case: the object's entries whose key matches, then their values. Lax mode looks
                 // into each element of a list on the way; `[*]` gives a list's elements, or a single value itself.
-                let keys: String = self
-                    .segments
-                    .iter()
-                    .map(|s| {
-                        format!(".keyvalue() ? (@.key like_regex \"^{}$\" flag \"i\").value", s.replace('.', "[.]"))
+                let keys: String = (0..self.segments.len())
+                    .map(|i| match self.fixed_key(i) {
+                        Some(k) => format!(".\"{k}\""),
+                        None => format!(
+                            ".keyvalue() ? (@.key like_regex \"^{}$\" flag \"i\").value",
+                            self.segments[i].replace('.', "[.]")
+                        ),
                     })
                     .collect();
                 Source {
@@ -75,28 +94,39 @@ impl FieldPath {
                 }
             }
             _ => {
-                // Two `json_each` per segment: the entries of the object so far whose key matches in any case
-                // (`k`), then the elements of a list there, or the single value itself (`f`); the next segment
-                // looks into objects only.
+                // Per segment, `f` gives the elements of a list there, or the single value itself; the next
+                // segment looks into objects only. A key the format fixes is read directly; any other key is
+                // first found among the object's entries in any case (`k`).
                 let mut from = Vec::with_capacity(self.segments.len() * 2);
-                let mut keys = Vec::with_capacity(self.segments.len());
+                let mut keys = Vec::with_capacity(self.segments.len() + 1);
                 let mut object = "\"entities\".\"body\"".to_owned();
                 for (i, s) in self.segments.iter().enumerate() {
-                    from.push(format!("json_each({object}) AS k{i}"));
-                    // json_each gives booleans as 1 and 0: keep them JSON booleans.
-                    from.push(format!(
-                        "json_each(CASE k{i}.type WHEN 'array' THEN k{i}.value WHEN 'true' THEN '[true]' \
-                         WHEN 'false' THEN '[false]' ELSE json_array(k{i}.value) END) AS f{i}"
-                    ));
-                    keys.push(format!("lower(k{i}.key) = '{s}'"));
+                    if let Some(k) = self.fixed_key(i) {
+                        let at = format!("'$.\"{k}\"'");
+                        from.push(format!(
+                            "json_each(CASE WHEN json_type({object}, {at}) IS NULL THEN '[]' \
+                             WHEN json_type({object}, {at}) = 'array' THEN {object} -> {at} \
+                             ELSE json_array({object} -> {at}) END) AS f{i}"
+                        ));
+                    } else {
+                        from.push(format!("json_each({object}) AS k{i}"));
+                        // json_each gives booleans as 1 and 0: keep them JSON booleans.
+                        from.push(format!(
+                            "json_each(CASE k{i}.type WHEN 'array' THEN k{i}.value WHEN 'true' THEN '[true]' \
+                             WHEN 'false' THEN '[false]' ELSE json_array(k{i}.value) END) AS f{i}"
+                        ));
+                        keys.push(format!("lower(k{i}.key) = '{s}'"));
+                    }
                     object = format!("(CASE WHEN f{i}.type = 'object' THEN f{i}.value ELSE '{{}}' END)");
                 }
                 let last = self.segments.len() - 1;
-                let keys = keys.join(" AND ");
+                let with_keys = |condition: String| {
+                    keys.iter().cloned().chain(std::iter::once(condition)).collect::<Vec<_>>().join(" AND ")
+                };
                 Source {
                     from: from.join(", "),
-                    scalar: format!("{keys} AND f{last}.type IN ('text', 'integer', 'real', 'true', 'false')"),
-                    present: format!("{keys} AND f{last}.type NOT IN ('object', 'array')"),
+                    scalar: with_keys(format!("f{last}.type IN ('text', 'integer', 'real', 'true', 'false')")),
+                    present: with_keys(format!("f{last}.type NOT IN ('object', 'array')")),
                     // SQLite gives booleans' atoms as 1 and 0: spell them as JSON does.
                     text: format!(
                         "(CASE f{last}.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' \
@@ -186,6 +216,16 @@ mod tests {
         );
         assert_eq!(segments("Metadata.Labels.Tier").unwrap(), ["metadata", "labels", "tier"], "keys in any case");
         assert_eq!(segments("spec.Profile.EMail").unwrap(), ["spec", "profile", "email"]);
+        // Keys the format fixes are read as it spells them; the authors' keys are looked for in any case.
+        let fixed = |f: &str| {
+            let p = FieldPath::parse(f).unwrap();
+            (0..p.segments().len()).map(|i| p.fixed_key(i)).collect::<Vec<_>>()
+        };
+        assert_eq!(fixed("APIVERSION"), [Some("apiVersion")]);
+        assert_eq!(fixed("metadata.links.URL"), [Some("metadata"), Some("links"), Some("url")]);
+        assert_eq!(fixed("Metadata.Annotations.backstage.io/x"), [Some("metadata"), Some("annotations"), None]);
+        assert_eq!(fixed("spec.profile.email"), [Some("spec"), None, None]);
+        assert_eq!(fixed("relations.targetref"), [Some("relations"), Some("targetRef")]);
         assert_eq!(segments("kind").unwrap(), ["kind"]);
         // Nothing that could close a quoted key or a string in the SQL text it is written into.
         for bad in
