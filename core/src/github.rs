@@ -313,15 +313,7 @@ impl GithubSync {
     /// A directory's entries through the contents API, `Ok(None)` when the repository or the directory does not
     /// exist.
     pub async fn dir(&self, repo: &str, git_ref: &str, dir: &str) -> Result<Option<Vec<DirEntry>>, GithubSyncError> {
-        let (owner, name) = repo.split_once('/').unwrap_or((repo, ""));
-        let path: Vec<String> = dir.split('/').filter(|p| !p.is_empty()).map(encode_segment).collect();
-        let request = format!(
-            "/repos/{}/{}/contents/{}?ref={}",
-            encode_segment(owner),
-            encode_segment(name),
-            path.join("/"),
-            encode_segment(git_ref)
-        );
+        let request = Self::contents_request(repo, git_ref, dir);
         let Some(fetched) = self.get(&request).await? else { return Ok(None) };
         serde_json::from_str(&fetched.body)
             .map(Some)
@@ -332,13 +324,7 @@ impl GithubSync {
     /// `Ok(None)` when the repository or the ref does not exist. A listing GitHub cut short (over 100,000 entries
     /// or 7 MB) is an error rather than a partial answer, so that files it left out are not taken for deleted.
     pub async fn files(&self, repo: &str, git_ref: &str) -> Result<Option<Vec<String>>, GithubSyncError> {
-        let (owner, name) = repo.split_once('/').unwrap_or((repo, ""));
-        let request = format!(
-            "/repos/{}/{}/git/trees/{}?recursive=1",
-            encode_segment(owner),
-            encode_segment(name),
-            encode_segment(git_ref)
-        );
+        let request = format!("{}/git/trees/{}?recursive=1", Self::repo_request(repo), encode_segment(git_ref));
         let Some(fetched) = self.get(&request).await? else { return Ok(None) };
         let failed = |message: String| GithubSyncError::Failed { path: request.clone(), message };
         let tree: GitTree =
@@ -361,16 +347,15 @@ impl GithubSync {
         })
     }
 
-    fn contents_request(repo: &str, git_ref: &str, path: &str) -> String {
+    /// `/repos/{owner}/{name}` of `owner/name`, each part encoded.
+    fn repo_request(repo: &str) -> String {
         let (owner, name) = repo.split_once('/').unwrap_or((repo, ""));
+        format!("/repos/{}/{}", encode_segment(owner), encode_segment(name))
+    }
+
+    fn contents_request(repo: &str, git_ref: &str, path: &str) -> String {
         let path: Vec<String> = path.split('/').filter(|p| !p.is_empty()).map(encode_segment).collect();
-        format!(
-            "/repos/{}/{}/contents/{}?ref={}",
-            encode_segment(owner),
-            encode_segment(name),
-            path.join("/"),
-            encode_segment(git_ref)
-        )
+        format!("{}/contents/{}?ref={}", Self::repo_request(repo), path.join("/"), encode_segment(git_ref))
     }
 
     /// A file's bytes, text or not. `Ok(None)` when it does not exist.

@@ -64,9 +64,7 @@ impl HttpUrlReader {
             Err(e) => UrlRead::Failed(format!("{url}: {}", without_url(&e))),
         }
     }
-}
 
-impl HttpUrlReader {
     /// The files a glob URL of a file on the configured GitHub names, from one (conditional) request to the git
     /// trees API: `…/acme/mono/blob/main/services/*/catalog-info.yaml`.
     pub async fn search_async(&self, pattern: &str) -> UrlSearch {

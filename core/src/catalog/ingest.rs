@@ -161,8 +161,17 @@ impl Reader<'_> {
         if is_url_glob(url) {
             return self.read_url_glob(url, presence);
         }
+        self.read_url_text(&key, url, presence, false);
+    }
+
+    /// Reads one URL's documents; `walked` when a glob's listing found it rather than a location naming it (then
+    /// YAML that declares no entity is passed over, as in a directory walk).
+    fn read_url_text(&mut self, key: &str, url: &str, presence: Presence, walked: bool) {
         match self.urls.read(url) {
-            UrlRead::Found(text) => self.read_text(&key, url, &text),
+            UrlRead::Found(text) if walked && !declares_backstage_entity(&text) => {
+                self.out.skipped.push(url.to_owned())
+            }
+            UrlRead::Found(text) => self.read_text(key, url, &text),
             UrlRead::NotFound => self.url_not_found(url, presence),
             UrlRead::Failed(e) => {
                 self.out.errors.push(e);
@@ -202,18 +211,8 @@ impl Reader<'_> {
                 for (i, url) in urls.iter().enumerate() {
                     let key = format!("url:{url}");
                     if self.visited.insert(key.clone()) {
-                        match self.urls.read(url) {
-                            UrlRead::Found(text) if !declares_backstage_entity(&text) => {
-                                self.out.skipped.push(url.clone());
-                            }
-                            UrlRead::Found(text) => self.read_text(&key, url, &text),
-                            // Deleted between the listing and the read: it declares nothing any more.
-                            UrlRead::NotFound => {}
-                            UrlRead::Failed(e) => {
-                                self.out.errors.push(e);
-                                self.out.failed_sources.insert(url.clone());
-                            }
-                        }
+                        // Optional: a file deleted between the listing and the read declares nothing any more.
+                        self.read_url_text(&key, url, Presence::Optional, true);
                     }
                     if let Some(report) = self.progress {
                         report(i + 1, total);
