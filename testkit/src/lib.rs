@@ -816,8 +816,9 @@ struct TreeQuery {
     recursive: Option<String>,
 }
 
-/// `GET /repos/{owner}/{repo}/git/trees/{tree_sha}`: a branch's (or tree's) entries, every one under it with
-/// `recursive` set to anything, directories first-class as `tree` entries, as GitHub lists them.
+/// `GET /repos/{owner}/{repo}/git/trees/{tree_sha}`, named by the default branch (the fake keeps no other tree):
+/// its top-level entries, or with `recursive` set to anything every one under it, directories as `tree` entries,
+/// as GitHub lists them.
 async fn tree(
     State(s): State<Shared>,
     headers: HeaderMap,
