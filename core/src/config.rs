@@ -97,8 +97,9 @@ pub struct Config {
     /// Conditional requests make an unchanged refresh cost no GitHub rate limit. `0` turns the schedule off.
     /// Default 1800.
     pub catalog_refresh_seconds: u64,
-    /// `PORTOLAN_CATALOG_CACHE_MB`: memory for the read cache of Backstage's entity JSON
-    /// (`/api/catalog/entities/by-name/…`). `0` turns the cache off. Default 16.
+    /// `PORTOLAN_CATALOG_CACHE_MB`: memory for the catalog's read cache: Backstage's entity JSON
+    /// (`/api/catalog/entities/by-name/…`), list pages (a sixteenth of it at most) and their counts. `0` turns
+    /// the cache off. Default 16.
     pub catalog_cache_mb: u32,
     /// `PORTOLAN_DOCS_CACHE_MB`: memory for what the docs derive from revisions, which never change: what search
     /// reads of them, rendered pages and histories (see `docs::cache`). `0` turns the caches off. Default 64.

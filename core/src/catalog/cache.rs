@@ -1,6 +1,7 @@
 //! A read cache of Backstage's entity JSON, the answer of `/api/catalog/entities/by-name/…`: tools that mirror
 //! the catalog (and Backstage plugins pointed at Portolan) ask for entities by name over and over, and answering
-//! from memory takes a fraction of the two queries a lookup otherwise costs.
+//! from memory takes a fraction of the two queries a lookup otherwise costs. Beside them it keeps, per query and
+//! viewer, list pages and their counts, and every entity's search text.
 //!
 //! The cache never answers with data older than a change it could know of:
 //! - every catalog write of this process, once committed, empties every cache of the process at once
@@ -22,6 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use portolan_types::catalog::{EntityPage, EntitySummary};
 use sea_orm::{ConnectionTrait, DbErr, Statement};
 
 use crate::bounded::OldestFirst;
@@ -37,6 +39,10 @@ const ENTRY_OVERHEAD: usize = 160;
 
 /// Counts of lists kept at most (a few hundred bytes each).
 const MAX_COUNTS: usize = 2048;
+
+/// The share of the budget list pages may take: one part in this many (a page of 20 is about 6 KiB, so the
+/// default 16 MiB keeps some 170 of them).
+const PAGES_SHARE: usize = 16;
 
 /// Raised after every committed catalog write of this process.
 static LOCAL_WRITES: AtomicU64 = AtomicU64::new(0);
@@ -181,6 +187,8 @@ struct Inner {
     answers: OldestFirst<String, Arc<Cached>>,
     /// How many entities a list's filters match, by filters and viewer ([`EntityCache::count`]).
     counts: HashMap<String, u64>,
+    /// Pages of the catalog's list, by query and viewer ([`EntityCache::page`]).
+    pages: OldestFirst<String, Arc<EntityPage>>,
     /// Every entity's search text ([`EntityCache::search_texts`]).
     search: Search,
 }
@@ -303,6 +311,7 @@ impl Inner {
     fn flush(&mut self) {
         self.answers.clear();
         self.counts.clear();
+        self.pages.clear();
         self.search = Search::Unread;
         self.epoch += 1;
     }
@@ -402,9 +411,28 @@ impl EntityCache {
         if inner.answers.contains_key(&entity_ref) {
             return;
         }
-        // The search texts stay; the answers share what they leave.
-        let room = self.budget.saturating_sub(inner.search_bytes());
+        // The search texts and the pages stay; the answers share what they leave.
+        let room = self.budget.saturating_sub(inner.search_bytes() + inner.pages.bytes());
         inner.answers.insert(entity_ref, Arc::new(cached), size, room);
+    }
+
+    /// A page of the catalog's list, if kept: `key` names the query (filters, order, cursor, limit) and the
+    /// viewer's visibility. The catalog page and `/api/v1/entities` are asked for the same few pages over and over
+    /// (the first page of each kind, a team's services), and the answer changes only when the catalog does.
+    pub fn page(&self, key: &str) -> Option<Arc<EntityPage>> {
+        self.readable()?.pages.get(key).cloned()
+    }
+
+    /// Keeps a page read after `ticket` was taken, unless the catalog changed in between. Pages take at most a
+    /// sixteenth of the budget (the oldest leave first); the by-name answers make room for them.
+    pub fn put_page(&self, ticket: Ticket, key: String, page: Arc<EntityPage>) {
+        let size = page_size(&page) + key.len() * 2 + ENTRY_OVERHEAD;
+        let Some(mut inner) = self.writable(ticket) else { return };
+        if !inner.pages.insert(key, page, size, self.budget / PAGES_SHARE) {
+            return;
+        }
+        let room = self.budget.saturating_sub(inner.search_bytes() + inner.pages.bytes());
+        inner.answers.make_room(0, room);
     }
 
     /// The number of entities a list's filters match, if known: `key` names the filters and the viewer's
@@ -505,8 +533,32 @@ impl EntityCache {
     /// Entries and bytes held (for `/metrics` and tests).
     pub fn usage(&self) -> (usize, usize) {
         let inner = self.lock();
-        (inner.answers.len(), inner.answers.bytes() + inner.search_bytes())
+        (inner.answers.len() + inner.pages.len(), inner.answers.bytes() + inner.search_bytes() + inner.pages.bytes())
     }
+}
+
+/// Bytes a page holds, roughly: its strings and the summaries around them.
+fn page_size(page: &EntityPage) -> usize {
+    let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    page.items
+        .iter()
+        .map(|e| {
+            std::mem::size_of::<EntitySummary>()
+                + e.entity_ref.len()
+                + e.kind.len()
+                + e.namespace.len()
+                + e.name.len()
+                + opt(&e.title)
+                + opt(&e.description)
+                + opt(&e.spec_type)
+                + opt(&e.lifecycle)
+                + opt(&e.owner_ref)
+                + opt(&e.system_ref)
+                + e.tags.iter().map(|t| t.len() + std::mem::size_of::<String>()).sum::<usize>()
+                + e.managed_by.len()
+        })
+        .sum::<usize>()
+        + opt(&page.next_cursor)
 }
 
 #[cfg(test)]
@@ -662,6 +714,71 @@ mod tests {
         let after = cache.ticket();
         cache.put(after, "component:default/b".into(), entry("new"));
         assert_eq!(cache.get("component:default/b").expect("kept").json().unwrap(), "new");
+    }
+
+    fn page(names: &[&str]) -> Arc<EntityPage> {
+        let items = names
+            .iter()
+            .map(|n| EntitySummary {
+                entity_ref: format!("component:default/{n}"),
+                kind: "component".into(),
+                namespace: "default".into(),
+                name: (*n).into(),
+                title: None,
+                description: Some("a service".into()),
+                spec_type: Some("service".into()),
+                lifecycle: Some("production".into()),
+                owner_ref: Some("group:default/team".into()),
+                system_ref: None,
+                tags: vec!["rust".into()],
+                orphan: false,
+                managed_by: "location".into(),
+            })
+            .collect();
+        Arc::new(EntityPage { items, total: names.len() as u64, next_cursor: None })
+    }
+
+    #[test]
+    fn list_pages_follow_writes_and_take_a_sixteenth_of_the_budget_at_most() {
+        static WRITES: AtomicU64 = AtomicU64::new(0);
+        let one = page_size(&page(&["a"])) + "k0".len() * 2 + ENTRY_OVERHEAD;
+        let cache = trusted(one * 16 * 2, &WRITES);
+        let t = cache.ticket();
+        cache.put_page(t, "k0".into(), page(&["a"]));
+        assert_eq!(cache.page("k0").expect("kept").items[0].name, "a");
+        assert!(cache.page("k1").is_none(), "another query");
+
+        // Read before a write: not kept; the write emptied what was.
+        let before = cache.ticket();
+        WRITES.fetch_add(1, Ordering::SeqCst);
+        cache.put_page(before, "k1".into(), page(&["stale"]));
+        assert!(cache.page("k1").is_none() && cache.page("k0").is_none());
+
+        // Two pages fit in a sixteenth of this budget: the oldest leaves for a third.
+        for i in 0..3 {
+            let t = cache.ticket();
+            cache.put_page(t, format!("k{i}"), page(&["a"]));
+        }
+        assert!(cache.page("k0").is_none());
+        assert!(cache.page("k1").is_some() && cache.page("k2").is_some());
+        assert_eq!(cache.usage(), (2, one * 2));
+
+        // By-name answers leave room for the pages: the whole stays within the budget.
+        let answer = entry("x").size("component:default/e0");
+        for i in 0..(one * 32 / answer + 4) {
+            let t = cache.ticket();
+            cache.put(t, format!("component:default/e{i}"), entry("x"));
+        }
+        let (_, bytes) = cache.usage();
+        assert!(bytes <= one * 32, "{bytes} bytes of {}", one * 32);
+        assert!(cache.page("k2").is_some(), "answers do not push pages out");
+        let t = cache.ticket();
+        cache.put_page(t, "k3".into(), page(&["a"]));
+        assert!(cache.usage().1 <= one * 32, "nor a page the answers");
+
+        // A cache that cannot vouch for itself answers no page.
+        cache.lock().polled_at = None;
+        assert!(cache.page("k3").is_none());
     }
 
     #[test]

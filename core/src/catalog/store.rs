@@ -571,6 +571,14 @@ pub async fn list_counted(
     q: &EntityQuery,
     vis: &Visibility,
 ) -> Result<EntityPage, DbErr> {
+    // The whole page, when this query was answered for this viewer since the catalog last changed.
+    let kept = cache.map(|cache| (cache, format!("{q:?}|{vis:?}")));
+    if let Some((cache, key)) = &kept
+        && let Some(page) = cache.page(key)
+    {
+        return Ok(EntityPage::clone(&page));
+    }
+    let ticket = kept.as_ref().map(|(cache, _)| cache.ticket());
     let count = MatchCount::look_up(cache, || {
         format!(
             "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{vis:?}",
@@ -628,7 +636,11 @@ pub async fn list_counted(
     let items = summaries(select.offset(offset).limit(limit), db).await?;
     let total = count.total(db, filtered, offset, limit, items.len() as u64).await?;
     let next = offset + items.len() as u64;
-    Ok(EntityPage { items, total, next_cursor: (next < total).then(|| encode_cursor(next)) })
+    let page = EntityPage { items, total, next_cursor: (next < total).then(|| encode_cursor(next)) };
+    if let (Some((cache, key)), Some(ticket)) = (kept, ticket) {
+        cache.put_page(ticket, key, std::sync::Arc::new(page.clone()));
+    }
+    Ok(page)
 }
 
 /// How many entities a list's filters match, for [`list_counted`] and [`by_query`]: the cache's count when it has

@@ -802,9 +802,27 @@ async fn by_name_cache_follows_this_and_other_processes_changes(b: Backend) {
         .await
         .unwrap();
     db.execute_unprepared("UPDATE catalog_generation SET value = value + 1 WHERE id = 1").await.unwrap();
+    let listed = |res: crate::support::TestResponse| -> Vec<String> {
+        res.json()["items"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap().to_owned()).collect()
+    };
     assert_eq!(total(app.get_with_token(components, API_TOKEN).await), 2, "the kept count until the poll");
+    assert_eq!(listed(app.get_with_token(components, API_TOKEN).await), ["hsm", "shop"], "and the kept page");
+    assert_eq!(listed(app.get(components).await), ["shop"], "each viewer's own page");
     entity_cache.poll(&db).await.unwrap();
     assert_eq!(total(app.get_with_token(components, API_TOKEN).await), 1, "the poll saw the other process");
+    assert_eq!(listed(app.get_with_token(components, API_TOKEN).await), ["hsm"]);
+    assert!(listed(app.get(components).await).is_empty());
+    // A change through this process shows on the next page at once.
+    db.execute_unprepared("UPDATE entities SET kind = 'component' WHERE entity_ref = 'component:default/shop'")
+        .await
+        .unwrap();
+    cache::note_local_write();
+    assert_eq!(listed(app.get_with_token(components, API_TOKEN).await), ["hsm", "shop"]);
+    db.execute_unprepared("UPDATE entities SET kind = 'resource' WHERE entity_ref = 'component:default/shop'")
+        .await
+        .unwrap();
+    cache::note_local_write();
+    assert_eq!(listed(app.get_with_token(components, API_TOKEN).await), ["hsm"]);
 
     // Text search reads every entity's search text from the cache once, then matches in memory, with the other
     // filters and visibility still applied by the database; it follows the same changes.
