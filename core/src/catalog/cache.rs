@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use portolan_types::catalog::{EntityPage, EntitySummary};
+use portolan_types::catalog::EntityPage;
 use sea_orm::{ConnectionTrait, DbErr, Statement};
 
 use crate::bounded::OldestFirst;
@@ -40,8 +40,8 @@ const ENTRY_OVERHEAD: usize = 160;
 /// Counts of lists kept at most (a few hundred bytes each).
 const MAX_COUNTS: usize = 2048;
 
-/// The share of the budget list pages may take: one part in this many (a page of 20 is about 6 KiB, so the
-/// default 16 MiB keeps some 170 of them).
+/// The share of the budget list pages may take: one part in this many (a page of 20 is 6-8 KiB of JSON, kept
+/// compressed in a fifth of that or less, so the default 16 MiB holds several hundred).
 const PAGES_SHARE: usize = 16;
 
 /// Raised after every committed catalog write of this process.
@@ -120,6 +120,16 @@ enum Packed {
     Plain(Box<str>),
 }
 
+impl Packed {
+    /// Bytes held.
+    fn len(&self) -> usize {
+        match self {
+            Packed::Zstd { bytes, .. } => bytes.len(),
+            Packed::Plain(text) => text.len(),
+        }
+    }
+}
+
 fn pack(json: &str) -> Packed {
     let packed = PACKER.with(|p| p.borrow_mut().as_mut().and_then(|c| c.compress(json.as_bytes()).ok()));
     match packed {
@@ -160,11 +170,11 @@ impl Cached {
     }
 
     fn size(&self, key: &str) -> usize {
-        let json = match &self.json {
-            Packed::Zstd { bytes, .. } => bytes.len(),
-            Packed::Plain(text) => text.len(),
-        };
-        key.len() * 2 + json + self.namespace.len() + self.owner_ref.as_ref().map_or(0, |o| o.len()) + ENTRY_OVERHEAD
+        key.len() * 2
+            + self.json.len()
+            + self.namespace.len()
+            + self.owner_ref.as_ref().map_or(0, |o| o.len())
+            + ENTRY_OVERHEAD
     }
 }
 
@@ -188,7 +198,7 @@ struct Inner {
     /// How many entities a list's filters match, by filters and viewer ([`EntityCache::count`]).
     counts: HashMap<String, u64>,
     /// Pages of the catalog's list, by query and viewer ([`EntityCache::page`]).
-    pages: OldestFirst<String, Arc<EntityPage>>,
+    pages: OldestFirst<String, Arc<Packed>>,
     /// Every entity's search text ([`EntityCache::search_texts`]).
     search: Search,
 }
@@ -419,16 +429,20 @@ impl EntityCache {
     /// A page of the catalog's list, if kept: `key` names the query (filters, order, cursor, limit) and the
     /// viewer's visibility. The catalog page and `/api/v1/entities` are asked for the same few pages over and over
     /// (the first page of each kind, a team's services), and the answer changes only when the catalog does.
-    pub fn page(&self, key: &str) -> Option<Arc<EntityPage>> {
-        self.readable()?.pages.get(key).cloned()
+    pub fn page(&self, key: &str) -> Option<EntityPage> {
+        let packed = self.readable()?.pages.get(key).cloned()?;
+        serde_json::from_str(&unpack(&packed)?).ok()
     }
 
-    /// Keeps a page read after `ticket` was taken, unless the catalog changed in between. Pages take at most a
-    /// sixteenth of the budget (the oldest leave first); the by-name answers make room for them.
-    pub fn put_page(&self, ticket: Ticket, key: String, page: Arc<EntityPage>) {
-        let size = page_size(&page) + key.len() * 2 + ENTRY_OVERHEAD;
+    /// Keeps a page read after `ticket` was taken, unless the catalog changed in between. Pages are kept as
+    /// compressed JSON (a fifth of its size or less) and take at most a sixteenth
+    /// of the budget, the oldest leaving first; the by-name answers make room for them.
+    pub fn put_page(&self, ticket: Ticket, key: String, page: &EntityPage) {
+        let Ok(json) = serde_json::to_string(page) else { return };
+        let packed = Arc::new(pack(&json));
+        let size = packed.len() + key.len() * 2 + ENTRY_OVERHEAD;
         let Some(mut inner) = self.writable(ticket) else { return };
-        if !inner.pages.insert(key, page, size, self.budget / PAGES_SHARE) {
+        if !inner.pages.insert(key, packed, size, self.budget / PAGES_SHARE) {
             return;
         }
         let room = self.budget.saturating_sub(inner.search_bytes() + inner.pages.bytes());
@@ -535,30 +549,6 @@ impl EntityCache {
         let inner = self.lock();
         (inner.answers.len() + inner.pages.len(), inner.answers.bytes() + inner.search_bytes() + inner.pages.bytes())
     }
-}
-
-/// Bytes a page holds, roughly: its strings and the summaries around them.
-fn page_size(page: &EntityPage) -> usize {
-    let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
-    page.items
-        .iter()
-        .map(|e| {
-            std::mem::size_of::<EntitySummary>()
-                + e.entity_ref.len()
-                + e.kind.len()
-                + e.namespace.len()
-                + e.name.len()
-                + opt(&e.title)
-                + opt(&e.description)
-                + opt(&e.spec_type)
-                + opt(&e.lifecycle)
-                + opt(&e.owner_ref)
-                + opt(&e.system_ref)
-                + e.tags.iter().map(|t| t.len() + std::mem::size_of::<String>()).sum::<usize>()
-                + e.managed_by.len()
-        })
-        .sum::<usize>()
-        + opt(&page.next_cursor)
 }
 
 #[cfg(test)]
@@ -716,10 +706,10 @@ mod tests {
         assert_eq!(cache.get("component:default/b").expect("kept").json().unwrap(), "new");
     }
 
-    fn page(names: &[&str]) -> Arc<EntityPage> {
+    fn page(names: &[&str]) -> EntityPage {
         let items = names
             .iter()
-            .map(|n| EntitySummary {
+            .map(|n| portolan_types::catalog::EntitySummary {
                 entity_ref: format!("component:default/{n}"),
                 kind: "component".into(),
                 namespace: "default".into(),
@@ -735,29 +725,29 @@ mod tests {
                 managed_by: "location".into(),
             })
             .collect();
-        Arc::new(EntityPage { items, total: names.len() as u64, next_cursor: None })
+        EntityPage { items, total: names.len() as u64, next_cursor: None }
     }
 
     #[test]
     fn list_pages_follow_writes_and_take_a_sixteenth_of_the_budget_at_most() {
         static WRITES: AtomicU64 = AtomicU64::new(0);
-        let one = page_size(&page(&["a"])) + "k0".len() * 2 + ENTRY_OVERHEAD;
+        let one = pack(&serde_json::to_string(&page(&["a"])).unwrap()).len() + "k0".len() * 2 + ENTRY_OVERHEAD;
         let cache = trusted(one * 16 * 2, &WRITES);
         let t = cache.ticket();
-        cache.put_page(t, "k0".into(), page(&["a"]));
-        assert_eq!(cache.page("k0").expect("kept").items[0].name, "a");
+        cache.put_page(t, "k0".into(), &page(&["a"]));
+        assert_eq!(cache.page("k0"), Some(page(&["a"])), "comes back as it was");
         assert!(cache.page("k1").is_none(), "another query");
 
         // Read before a write: not kept; the write emptied what was.
         let before = cache.ticket();
         WRITES.fetch_add(1, Ordering::SeqCst);
-        cache.put_page(before, "k1".into(), page(&["stale"]));
+        cache.put_page(before, "k1".into(), &page(&["stale"]));
         assert!(cache.page("k1").is_none() && cache.page("k0").is_none());
 
         // Two pages fit in a sixteenth of this budget: the oldest leaves for a third.
         for i in 0..3 {
             let t = cache.ticket();
-            cache.put_page(t, format!("k{i}"), page(&["a"]));
+            cache.put_page(t, format!("k{i}"), &page(&["a"]));
         }
         assert!(cache.page("k0").is_none());
         assert!(cache.page("k1").is_some() && cache.page("k2").is_some());
@@ -773,8 +763,15 @@ mod tests {
         assert!(bytes <= one * 32, "{bytes} bytes of {}", one * 32);
         assert!(cache.page("k2").is_some(), "answers do not push pages out");
         let t = cache.ticket();
-        cache.put_page(t, "k3".into(), page(&["a"]));
+        cache.put_page(t, "k3".into(), &page(&["a"]));
         assert!(cache.usage().1 <= one * 32, "nor a page the answers");
+
+        // A page of 20 keeps in a fraction of its JSON.
+        let names: Vec<String> = (0..20).map(|i| format!("payments-service-{i}")).collect();
+        let twenty = page(&names.iter().map(String::as_str).collect::<Vec<_>>());
+        let json = serde_json::to_string(&twenty).unwrap();
+        let packed = pack(&json).len();
+        assert!(packed * 5 < json.len(), "{packed} bytes packed from {}", json.len());
 
         // A cache that cannot vouch for itself answers no page.
         cache.lock().polled_at = None;

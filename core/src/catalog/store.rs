@@ -576,7 +576,7 @@ pub async fn list_counted(
     if let Some((cache, key)) = &kept
         && let Some(page) = cache.page(key)
     {
-        return Ok(EntityPage::clone(&page));
+        return Ok(page);
     }
     let ticket = kept.as_ref().map(|(cache, _)| cache.ticket());
     let count = MatchCount::look_up(cache, || {
@@ -638,7 +638,7 @@ pub async fn list_counted(
     let next = offset + items.len() as u64;
     let page = EntityPage { items, total, next_cursor: (next < total).then(|| encode_cursor(next)) };
     if let (Some((cache, key)), Some(ticket)) = (kept, ticket) {
-        cache.put_page(ticket, key, std::sync::Arc::new(page.clone()));
+        cache.put_page(ticket, key, &page);
     }
     Ok(page)
 }
