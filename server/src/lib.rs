@@ -397,12 +397,24 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     }
     spawn_session_sweeper(state.sessions.clone());
     jobs::spawn_all(&state);
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
+    let listener = listen(addr).map_err(|source| ServeError::Bind { addr, source })?;
     tracing::info!(%addr, %public_url, "portolan listening on http://{addr}");
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("portolan stopped");
     Ok(())
+}
+
+/// Listens on `addr` with Nagle's algorithm off (`TCP_NODELAY`, which accepted connections inherit): a response
+/// written in several pieces (a page streamed as it renders, an event stream) leaves at once, instead of its later
+/// pieces waiting for the client to acknowledge the first.
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    // As `TcpListener::bind` does: a restarted server can listen again at once.
+    socket.set_reuseaddr(true)?;
+    socket.set_nodelay(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
 }
 
 fn spawn_session_sweeper(store: DbSessionStore) {
@@ -439,4 +451,17 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn accepted_connections_do_not_wait_to_send_small_pieces() {
+        let listener = super::listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (accepted, client) = tokio::join!(listener.accept(), tokio::net::TcpStream::connect(addr));
+        let (io, peer) = accepted.unwrap();
+        assert_eq!(peer, client.unwrap().local_addr().unwrap());
+        assert!(io.nodelay().unwrap(), "Nagle's algorithm is off on the server's side of the connection");
+    }
 }
