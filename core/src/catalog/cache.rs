@@ -326,6 +326,11 @@ impl Inner {
         self.epoch += 1;
     }
 
+    /// What the by-name answers may hold of `budget`: what the search texts and the pages, which stay, leave.
+    fn answers_room(&self, budget: usize) -> usize {
+        budget.saturating_sub(self.search_bytes() + self.pages.bytes())
+    }
+
     /// Bytes the search texts hold.
     fn search_bytes(&self) -> usize {
         match &self.search {
@@ -421,8 +426,7 @@ impl EntityCache {
         if inner.answers.contains_key(&entity_ref) {
             return;
         }
-        // The search texts and the pages stay; the answers share what they leave.
-        let room = self.budget.saturating_sub(inner.search_bytes() + inner.pages.bytes());
+        let room = inner.answers_room(self.budget);
         inner.answers.insert(entity_ref, Arc::new(cached), size, room);
     }
 
@@ -438,6 +442,10 @@ impl EntityCache {
     /// compressed JSON (a fifth of its size or less) and take at most a sixteenth
     /// of the budget, the oldest leaving first; the by-name answers make room for them.
     pub fn put_page(&self, ticket: Ticket, key: String, page: &EntityPage) {
+        // Not encoded for nothing when the cache is off or cannot vouch for itself; encoded outside the lock.
+        if self.readable().is_none() {
+            return;
+        }
         let Ok(json) = serde_json::to_string(page) else { return };
         let packed = Arc::new(pack(&json));
         let size = packed.len() + key.len() * 2 + ENTRY_OVERHEAD;
@@ -445,7 +453,7 @@ impl EntityCache {
         if !inner.pages.insert(key, packed, size, self.budget / PAGES_SHARE) {
             return;
         }
-        let room = self.budget.saturating_sub(inner.search_bytes() + inner.pages.bytes());
+        let room = inner.answers_room(self.budget);
         inner.answers.make_room(0, room);
     }
 
@@ -540,8 +548,9 @@ impl EntityCache {
             inner.search = Search::TooLarge;
             return;
         }
-        inner.answers.make_room(size, self.budget);
         inner.search = Search::Kept(texts);
+        let room = inner.answers_room(self.budget);
+        inner.answers.make_room(0, room);
     }
 
     /// Entries and bytes held (for `/metrics` and tests).
@@ -765,6 +774,11 @@ mod tests {
         let t = cache.ticket();
         cache.put_page(t, "k3".into(), &page(&["a"]));
         assert!(cache.usage().1 <= one * 32, "nor a page the answers");
+        let t = cache.ticket();
+        cache.put_search_texts(t, Arc::new(texts(&[("u1", &"y".repeat(one * 4))])));
+        assert!(matches!(cache.search_texts(), SearchState::Kept(_)));
+        assert!(cache.usage().1 <= one * 32, "nor the search texts the pages and answers");
+        assert!(cache.page("k3").is_some(), "and the pages stay");
 
         // A page of 20 keeps in a fraction of its JSON.
         let names: Vec<String> = (0..20).map(|i| format!("payments-service-{i}")).collect();
